@@ -1,0 +1,176 @@
+"""``instantly auth``: log in with an API key, see which key is in use, log out."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from instantly_cli import output
+from instantly_cli.commands import get_settings
+from instantly_cli.errors import AuthError, CliError, MissingKeyError, UsageError, handled
+from instantly_cli.options import JsonOpt, OutputOpt
+from instantly_cli.settings import DEFAULT_BASE_URL, Profile, Settings, mask, save_config
+
+app = typer.Typer(help="Log in, check and log out of API keys (profiles).", no_args_is_help=True)
+
+
+def _verify(settings: Settings, key: str) -> None:
+    """``GET /api/v2/accounts?limit=1`` with ``key``; raises the typed error on rejection."""
+    from instantly_cli.client import make_client
+
+    settings.api_key = key
+    with make_client(settings) as client:
+        client.request("GET", "/api/v2/accounts", params={"limit": 1})
+
+
+LoginExamples = """
+Examples:
+
+  instantly auth login
+
+  printf '%s' "$KEY" | instantly auth login --with-token --profile client-a --workspace 0f3c…
+"""
+
+
+@app.command("login", epilog=LoginExamples)
+@handled
+def login(
+    ctx: typer.Context,
+    with_token: Annotated[
+        bool, typer.Option("--with-token", help="Read the key from stdin instead of a prompt.")
+    ] = False,
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", help="Save this API base URL in the profile.")
+    ] = None,
+    workspace: Annotated[
+        str | None, typer.Option("--workspace", help="Save a workspace id (x-as-workspace).")
+    ] = None,
+    no_verify: Annotated[
+        bool, typer.Option("--no-verify", help="Save without checking the key with the API.")
+    ] = False,
+) -> None:
+    """Save an API key to a profile, after checking it works."""
+    settings = get_settings(ctx, allow_new_profile=True)
+    if with_token:
+        key = sys.stdin.read().strip()
+    elif output.stdin_is_tty():
+        key = output.prompt_secret("Paste your Instantly API key (input is hidden)").strip()
+    else:
+        raise UsageError(
+            "No terminal to prompt on.", hint="Pipe the key with --with-token: ... | instantly auth login --with-token"
+        )
+    if not key:
+        raise UsageError("No API key given.", hint="Create one in Instantly: Settings → Integrations → API.")
+    if any(c.isspace() for c in key):
+        raise UsageError("The API key contains white space.", hint="Paste the key exactly as shown.")
+    from instantly_cli.errors import register_secret
+
+    register_secret(key)
+    profile = settings.config.profiles.get(settings.profile) or Profile(name=settings.profile)
+    if base_url:
+        profile.base_url = base_url.rstrip("/")
+        settings.base_url = profile.base_url
+    if workspace:
+        profile.workspace = workspace
+        settings.workspace = workspace
+    if not no_verify:
+        try:
+            _verify(settings, key)
+        except AuthError as err:
+            raise AuthError(
+                f"The API rejected this key ({err.message}); nothing was saved.", status=err.status
+            ) from None
+    profile.api_key = key
+    cfg = settings.config
+    cfg.profiles[profile.name] = profile
+    if len(cfg.profiles) == 1:
+        cfg.default_profile = profile.name
+    save_config(cfg)
+    checked = "" if no_verify else "verified, "
+    output.success(f"Logged in: profile '{profile.name}' ({checked}key {mask(key)}) saved to {cfg.path}.")
+    if settings.key_source == "env":
+        output.warn("INSTANTLY_API_KEY is set and takes precedence over the saved key.")
+
+
+def _live_check(settings: Settings, key: str) -> str:
+    try:
+        _verify(settings, key)
+    except CliError as err:
+        return f"failed: {err.message}"
+    return "ok"
+
+
+@app.command("status", epilog="Examples:\n\n  instantly auth status\n\n  instantly auth status --json")
+@handled
+def status(
+    ctx: typer.Context,
+    offline: Annotated[bool, typer.Option("--offline", help="Skip the live check.")] = False,
+    output_: OutputOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Show every profile: key source, masked key, base URL, workspace, live check."""
+    fmt = output.resolve_format(output_, json_output)
+    active = get_settings(ctx)
+    cfg = active.config
+    names = sorted(set(cfg.profiles) | {active.profile})
+    rows: list[dict[str, Any]] = []
+    active_ok = False
+    for name in names:
+        profile = cfg.profiles.get(name) or Profile(name=name)
+        is_active = name == active.profile
+        if is_active:
+            key, source, base, ws = active.api_key, active.key_source, active.base_url, active.workspace
+        else:
+            key, source = profile.api_key, "config" if profile.api_key else None
+            base = profile.base_url or DEFAULT_BASE_URL
+            ws = profile.workspace
+        check = "skipped"
+        if not key:
+            check = "no key"
+        elif not offline:
+            probe = Settings(name, key, source, base, ws, active.sandbox and is_active,
+                             active.verbose, cfg)
+            check = "ok (sandbox)" if probe.sandbox else _live_check(probe, key)
+        if is_active:
+            active_ok = check.startswith("ok") or (offline and bool(key))
+        rows.append({
+            "profile": name, "active": is_active, "key_source": source,
+            "key": mask(key) if source != "sandbox" else "sandbox",
+            "base_url": base, "workspace": ws, "check": check,
+        })
+    from instantly_cli.output import Column
+
+    columns = [
+        Column("active", "", fmt=lambda v: "*" if v else ""),
+        Column("profile", "Profile"), Column("key_source", "Source"), Column("key", "Key"),
+        Column("base_url", "Base URL"), Column("workspace", "Workspace"), Column("check", "Check"),
+    ]
+    if fmt == "json":
+        output.emit_json(rows)
+    else:
+        output.emit_records([rows], fmt, columns)
+    if not active_ok:
+        if not active.api_key:
+            raise MissingKeyError(f"Profile '{active.profile}' has no API key.")
+        raise AuthError(f"The key of profile '{active.profile}' does not work.")
+
+
+@app.command("logout", epilog="Examples:\n\n  instantly auth logout\n\n  instantly --profile client-a auth logout")
+@handled
+def logout(ctx: typer.Context) -> None:
+    """Remove the saved API key of the profile."""
+    settings = get_settings(ctx)
+    cfg = settings.config
+    profile = cfg.profiles.get(settings.profile)
+    if profile is None or not profile.api_key:
+        output.info(f"Profile '{settings.profile}' has no saved key; nothing to do.")
+    else:
+        profile.api_key = None
+        if not profile.to_toml():
+            del cfg.profiles[settings.profile]
+        save_config(cfg)
+        output.success(f"Removed the key of profile '{settings.profile}' from {cfg.path}.")
+    if settings.key_source == "env":
+        output.warn("INSTANTLY_API_KEY is still set in the environment and will be used.")

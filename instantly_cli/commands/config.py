@@ -1,0 +1,49 @@
+"""``instantly config``: where the config file is and what it holds (secrets masked)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from instantly_cli import output
+from instantly_cli.errors import handled
+from instantly_cli.options import JsonOpt, OutputOpt
+from instantly_cli.settings import config_path, load_config, mask
+
+app = typer.Typer(help="Show the config file's path and contents.", no_args_is_help=True)
+
+
+@app.command("path", epilog="Examples:\n\n  instantly config path\n\n  $EDITOR \"$(instantly config path)\"")
+@handled
+def path() -> None:
+    """Print the path of the config file (it may not exist yet)."""
+    output.emit_text(str(config_path()))
+
+
+@app.command("show", epilog="Examples:\n\n  instantly config show\n\n  instantly config show --json")
+@handled
+def show(output_: OutputOpt = None, json_output: JsonOpt = False) -> None:
+    """Print the config with API keys masked."""
+    fmt = output.resolve_format(output_, json_output)
+    cfg = load_config()
+    if cfg.too_open:
+        output.warn(f"{cfg.path} is readable by other users; run: chmod 600 {cfg.path}")
+    doc: dict[str, Any] = {
+        "path": str(cfg.path),
+        "exists": cfg.exists,
+        "default_profile": cfg.default_profile,
+        "profiles": {
+            name: {**p.to_toml(), **({"api_key": mask(p.api_key)} if p.api_key else {})}
+            for name, p in sorted(cfg.profiles.items())
+        },
+    }
+    if fmt in ("json", "jsonl"):
+        output.emit_json(doc)
+        return
+    rows = [("path", str(cfg.path)), ("default_profile", cfg.default_profile)]
+    for name, body in doc["profiles"].items():
+        rows += [(f"profiles.{name}.{k}", v) for k, v in body.items()]
+    if not cfg.exists:
+        output.info(f"No config file yet at {cfg.path}; `instantly auth login` creates it.")
+    output.emit_kv(rows, fmt)

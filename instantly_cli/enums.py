@@ -1,0 +1,184 @@
+"""The one table per enum: API code ↔ CLI name ↔ label ↔ colour.
+
+Renderers, option parsers and completions all read these tables; no enum literal lives elsewhere.
+Unknown codes (the API adds values over time) render as ``unknown (N)`` and never crash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from instantly_cli.errors import UsageError
+
+Code = int | str
+
+
+@dataclass(frozen=True)
+class EnumValue:
+    code: Code
+    name: str
+    label: str
+    style: str
+
+
+class EnumTable:
+    """One enum: lookups by code and by CLI name."""
+
+    def __init__(self, title: str, option: str, values: list[EnumValue]):
+        self.title = title
+        self.option = option
+        self.values = values
+        self._by_code = {v.code: v for v in values}
+        self._by_name = {v.name: v for v in values}
+
+    @property
+    def names(self) -> list[str]:
+        return [v.name for v in self.values]
+
+    def get(self, code: object) -> EnumValue | None:
+        if isinstance(code, float) and code.is_integer():
+            code = int(code)
+        if isinstance(code, bool) or not isinstance(code, int | str):
+            return None
+        return self._by_code.get(code)
+
+    def label(self, code: object) -> str:
+        """Human label; ``unknown (N)`` for a code this version does not know."""
+        if code is None:
+            return ""
+        value = self.get(code)
+        return value.label if value else f"unknown ({code})"
+
+    def name_of(self, code: object) -> str:
+        value = self.get(code)
+        return value.name if value else f"unknown ({code})"
+
+    def style(self, code: object) -> str:
+        value = self.get(code)
+        return value.style if value else "magenta"
+
+    def parse(self, text: str) -> Code:
+        """Turn a CLI name or a raw code into the API code; exit 2 listing valid names."""
+        key = text.strip().lower()
+        if key in self._by_name:
+            return self._by_name[key].code
+        for value in self.values:
+            if str(value.code).lower() == key:
+                return value.code
+        raise UsageError(
+            f"Unknown {self.title} '{text}'.",
+            hint=f"Valid {self.option} values: {', '.join(self.names)}.",
+        )
+
+    def parse_many(self, texts: list[str] | None) -> list[Code]:
+        return [self.parse(t) for t in texts or []]
+
+
+ACCOUNT_STATUS = EnumTable(
+    "status",
+    "--status",
+    [
+        EnumValue(1, "active", "Active", "green"),
+        EnumValue(2, "paused", "Paused", "yellow"),
+        EnumValue(3, "maintenance", "Maintenance", "cyan"),
+        EnumValue(-1, "connection-error", "Connection error", "bold red"),
+        EnumValue(-2, "soft-bounce-error", "Soft bounce error", "red"),
+        EnumValue(-3, "sending-error", "Sending error", "red"),
+    ],
+)
+
+WARMUP_STATUS = EnumTable(
+    "warmup status",
+    "warmup",
+    [
+        EnumValue(0, "paused", "Paused", "yellow"),
+        EnumValue(1, "active", "Active", "green"),
+        EnumValue(-1, "banned", "Banned", "bold red"),
+        EnumValue(-2, "spam-folder-unknown", "Spam folder unknown", "red"),
+        EnumValue(-3, "permanent-suspension", "Permanent suspension", "bold red"),
+    ],
+)
+
+PROVIDER = EnumTable(
+    "provider",
+    "--provider",
+    [
+        EnumValue(1, "imap", "IMAP/SMTP", "default"),
+        EnumValue(2, "google", "Google", "default"),
+        EnumValue(3, "microsoft", "Microsoft", "default"),
+        EnumValue(4, "aws", "AWS", "default"),
+        EnumValue(8, "airmail", "AirMail", "default"),
+        EnumValue(11, "airmail-instant", "Airmail Instant", "default"),
+    ],
+)
+
+LIST_FILTER = EnumTable(
+    "filter",
+    "--filter",
+    [
+        EnumValue("ACC_FILTER_PAUSED", "paused", "Paused", "default"),
+        EnumValue("ACC_FILTER_ERROR", "error", "Has errors", "default"),
+        EnumValue("ACC_FILTER_NO_CTD", "no-ctd", "No custom tracking domain", "default"),
+        EnumValue("ACC_FILTER_PW_ACCOUNTS", "prewarmed", "Pre-warmed accounts", "default"),
+        EnumValue("ACC_FILTER_DFY", "dfy", "DFY accounts", "default"),
+        EnumValue("ACC_FILTER_DFY_SETUP_PENDING", "dfy-setup-pending", "DFY setup pending", "default"),
+        EnumValue("ACC_FILTER_W_ACTIVE", "warmup-active", "Warmup active", "default"),
+        EnumValue("ACC_FILTER_W_PAUSED", "warmup-paused", "Warmup paused", "default"),
+        EnumValue("ACC_FILTER_W_ERROR", "warmup-error", "Warmup has errors", "default"),
+    ],
+)
+
+SORT_FIELD = EnumTable(
+    "sort field",
+    "--sort",
+    [
+        EnumValue("timestamp_created", "created", "Created", "default"),
+        EnumValue("email", "email", "Email", "default"),
+        EnumValue("stat_warmup_score", "warmup-score", "Warmup score", "default"),
+        EnumValue("status", "status", "Status", "default"),
+    ],
+)
+
+WARMUP_INCREMENT = EnumTable(
+    "warmup increment",
+    "--warmup-increment",
+    [
+        EnumValue("disabled", "disabled", "Disabled", "default"),
+        *(EnumValue(str(n), str(n), str(n), "default") for n in range(5)),
+    ],
+)
+
+JOB_STATUS = EnumTable(
+    "job status",
+    "job status",
+    [
+        EnumValue("pending", "pending", "Pending", "cyan"),
+        EnumValue("in-progress", "in-progress", "In progress", "cyan"),
+        EnumValue("success", "success", "Success", "green"),
+        EnumValue("failed", "failed", "Failed", "red"),
+        EnumValue("draining", "draining", "Draining", "yellow"),
+        EnumValue("paused", "paused", "Paused", "yellow"),
+        EnumValue("cancelled", "cancelled", "Cancelled", "red"),
+    ],
+)
+
+RESOURCE_TYPE = EnumTable(
+    "resource type",
+    "--type",
+    [
+        EnumValue(1, "account", "Account", "default"),
+        EnumValue(2, "campaign", "Campaign", "default"),
+    ],
+)
+
+OUTPUT_FORMAT = EnumTable(
+    "output format",
+    "-o/--output",
+    [
+        EnumValue(name, name, name, "default")
+        for name in ("auto", "table", "tsv", "json", "jsonl", "csv")
+    ],
+)
+
+# Terminal job states: polling stops on these.
+JOB_DONE = frozenset({"success", "failed", "cancelled"})

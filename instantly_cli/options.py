@@ -1,0 +1,95 @@
+"""Shared ``Annotated`` option aliases, so every command spells its options the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from instantly_cli.enums import (
+    ACCOUNT_STATUS,
+    LIST_FILTER,
+    OUTPUT_FORMAT,
+    PROVIDER,
+    SORT_FIELD,
+    EnumTable,
+)
+
+
+def complete_enum(table: EnumTable) -> Callable[[str], list[str]]:
+    """A completion callback offering the enum's CLI names (no network, no heavy imports)."""
+
+    def complete(incomplete: str) -> list[str]:
+        return [n for n in table.names if n.startswith(incomplete)]
+
+    return complete
+
+
+def complete_profiles(incomplete: str) -> list[str]:
+    from instantly_cli.errors import CliError
+    from instantly_cli.settings import load_config
+
+    try:
+        names = sorted(load_config().profiles)
+    except CliError:
+        return []
+    return [n for n in names if n.startswith(incomplete)]
+
+
+OutputOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Output format: auto, table, tsv, json, jsonl or csv. [env: INSTANTLY_OUTPUT]",
+        autocompletion=complete_enum(OUTPUT_FORMAT),
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Same as -o json.")]
+FieldsOpt = Annotated[
+    str | None,
+    typer.Option("--fields", help="Comma-separated fields to show, dots for nesting: email,warmup.limit."),
+]
+StatusOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--status",
+        help="Account status: " + ", ".join(ACCOUNT_STATUS.names) + " (or a numeric code).",
+        autocompletion=complete_enum(ACCOUNT_STATUS),
+    ),
+]
+ProviderOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--provider",
+        help="Provider: " + ", ".join(PROVIDER.names) + " (or a numeric code).",
+        autocompletion=complete_enum(PROVIDER),
+    ),
+]
+FilterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--filter",
+        help="Preset filter: " + ", ".join(LIST_FILTER.names) + ".",
+        autocompletion=complete_enum(LIST_FILTER),
+    ),
+]
+SortOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--sort",
+        help="Sort by: " + ", ".join(SORT_FIELD.names) + ".",
+        autocompletion=complete_enum(SORT_FIELD),
+    ),
+]
+LimitOpt = Annotated[
+    int,
+    typer.Option("--limit", "-L", min=1, help="Most items to fetch (ignored with --all)."),
+]
+AllOpt = Annotated[bool, typer.Option("--all", help="Fetch every page.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Show what would change; send no change.")
+]

@@ -1,0 +1,419 @@
+"""The only code that writes to the terminal.
+
+stdout carries data only (table, tsv, json, jsonl, csv); everything else goes to stderr.
+Machine formats are written without rich so nothing is ever reflowed or truncated; rich is
+imported lazily, only to draw tables, detail views and progress bars.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from instantly_cli.enums import OUTPUT_FORMAT, EnumTable
+from instantly_cli.errors import CliError, UsageError, redact
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from instantly_cli.client import Exchange
+
+FORMATS = tuple(OUTPUT_FORMAT.names)
+_lock = threading.RLock()
+
+
+# -- format and colour decisions ---------------------------------------------------------------
+
+
+def stdout_is_tty() -> bool:
+    return sys.stdout.isatty()
+
+
+def stdin_is_tty() -> bool:
+    return sys.stdin.isatty()
+
+
+def resolve_format(output: str | None, json_output: bool = False) -> str:
+    """``--json`` > ``-o`` > ``INSTANTLY_OUTPUT`` > auto (table on a TTY, TSV when piped)."""
+    if json_output:
+        return "json"
+    chosen = (output or os.environ.get("INSTANTLY_OUTPUT") or "auto").strip().lower()
+    if chosen not in FORMATS:
+        raise UsageError(
+            f"Unknown output format '{chosen}'.", hint=f"Valid -o/--output values: {', '.join(FORMATS)}."
+        )
+    if chosen == "auto":
+        return "table" if stdout_is_tty() else "tsv"
+    return chosen
+
+
+def color_enabled(stream: Any = None) -> bool:
+    """NO_COLOR (any value) and CLICOLOR=0 switch colour off; CLICOLOR_FORCE=1 forces it on."""
+    if "NO_COLOR" in os.environ:
+        return False
+    if os.environ.get("CLICOLOR_FORCE", "0") not in ("", "0"):
+        return True
+    if os.environ.get("CLICOLOR") == "0":
+        return False
+    target = stream if stream is not None else sys.stdout
+    return bool(getattr(target, "isatty", lambda: False)())
+
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    color = color_enabled(stream)
+    return Console(
+        file=stream,
+        force_terminal=color or None,
+        no_color=not color,
+        highlight=False,
+        soft_wrap=False,
+    )
+
+
+_ANSI = {"red": "31", "bold red": "1;31", "yellow": "33", "green": "32", "cyan": "36", "dim": "2"}
+
+
+def _paint(text: str, style: str) -> str:
+    code = _ANSI.get(style)
+    if not code or not color_enabled(sys.stderr):
+        return text
+    return f"\x1b[{code}m{text}\x1b[0m"
+
+
+def _err_line(text: str) -> None:
+    with _lock:
+        sys.stderr.write(redact(text) + "\n")
+        sys.stderr.flush()
+
+
+# -- messages on stderr ------------------------------------------------------------------------
+
+
+def notice(message: str) -> None:
+    _err_line(_paint(message, "dim"))
+
+
+def info(message: str) -> None:
+    _err_line(message)
+
+
+def warn(message: str) -> None:
+    _err_line(_paint("Warning:", "yellow") + " " + message)
+
+
+def success(message: str) -> None:
+    _err_line(_paint("✓", "green") + " " + message)
+
+
+def print_error(err: CliError, fmt: str = "text") -> None:
+    """``Error: …`` + ``Hint: …``, or the JSON error object when the output is json/jsonl."""
+    if fmt == "json":
+        payload = {
+            "error": {
+                "code": err.code,
+                "message": redact(err.message),
+                "status": err.status,
+                "hint": redact(err.hint) if err.hint else None,
+            }
+        }
+        _err_line(json.dumps(payload, ensure_ascii=False))
+        return
+    _err_line(_paint("Error:", "bold red") + " " + err.message)
+    if err.hint:
+        _err_line(_paint("Hint:", "dim") + " " + err.hint)
+
+
+def print_internal_error(exc: BaseException, fmt: str = "text") -> None:
+    """An unexpected exception: one line, or (INSTANTLY_DEBUG=1) a traceback without locals."""
+    if os.environ.get("INSTANTLY_DEBUG", "") not in ("", "0"):
+        _err_line("".join(traceback.format_exception(exc)).rstrip())
+    err = CliError(
+        f"Internal error: {type(exc).__name__}: {exc}",
+        hint="This is a bug in instantly-cli; rerun with INSTANTLY_DEBUG=1 and report the traceback.",
+    )
+    err.code = "internal_error"
+    print_error(err, fmt)
+
+
+def log_exchange(ex: Exchange) -> None:
+    retry = f" retry {ex.attempt - 1}" if ex.attempt > 1 else ""
+    _err_line(_paint(f"* {ex.method} {ex.target} → {ex.status} {ex.ms:.0f} ms{retry}", "dim"))
+
+
+def silence_broken_pipe() -> None:
+    """The reader went away (``| head``): point stdout at devnull so the exit flush is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+# -- values ------------------------------------------------------------------------------------
+
+
+def get_path(obj: Any, path: str) -> Any:
+    """``warmup.advanced.open_rate`` → the nested value, or None."""
+    for part in path.split("."):
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(part)
+    return obj
+
+
+def pick(obj: dict[str, Any], paths: Sequence[str]) -> dict[str, Any]:
+    """Keep only ``paths`` of ``obj`` (nested structure preserved) for ``--fields`` with JSON."""
+    out: dict[str, Any] = {}
+    for path in paths:
+        parts = path.split(".")
+        value = get_path(obj, path)
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of table/TSV/CSV output: a dotted path into the object and how to show it."""
+
+    key: str
+    header: str
+    enum: EnumTable | None = None
+    fmt: Callable[[Any], str] | None = None
+    justify: str = "left"
+
+
+def cell(column: Column, obj: dict[str, Any]) -> str:
+    value = get_path(obj, column.key)
+    if column.fmt is not None:
+        return column.fmt(value)
+    if column.enum is not None:
+        return column.enum.label(value)
+    return text_value(value)
+
+
+def text_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list):
+        if all(isinstance(v, dict) and "label" in v for v in value):
+            return ", ".join(str(v["label"]) for v in value)
+        return ", ".join(text_value(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def columns_for(fields: Sequence[str] | None, defaults: Sequence[Column]) -> list[Column]:
+    """``--fields`` picks columns by path; a path with no column definition shows raw values."""
+    if not fields:
+        return list(defaults)
+    known = {c.key: c for c in defaults}
+    return [known.get(f, Column(f, f)) for f in fields]
+
+
+def parse_fields(text: str | None) -> list[str] | None:
+    if not text:
+        return None
+    fields = [f.strip() for f in text.split(",") if f.strip()]
+    for field in fields:
+        if not all(part and part.replace("_", "").isalnum() for part in field.split(".")):
+            raise UsageError(
+                f"Invalid field path '{field}'.",
+                hint="Use names separated by commas, dots for nesting: email,warmup.limit.",
+            )
+    return fields or None
+
+
+# -- data on stdout ------------------------------------------------------------------------------
+
+
+def _write(text: str) -> None:
+    with _lock:
+        sys.stdout.write(text)
+
+
+def _flush() -> None:
+    with _lock:
+        sys.stdout.flush()
+
+
+def _dumps_compact(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def emit_json(obj: Any) -> None:
+    """One JSON document: pretty on a TTY, compact when piped."""
+    if stdout_is_tty():
+        _write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+    else:
+        _write(_dumps_compact(obj) + "\n")
+    _flush()
+
+
+def emit_records(
+    pages: Iterable[Sequence[dict[str, Any]]],
+    fmt: str,
+    columns: Sequence[Column],
+    *,
+    fields: Sequence[str] | None = None,
+    title: str | None = None,
+    empty_message: str | None = None,
+) -> int:
+    """Write records page by page in ``fmt``; streams every format but the table. Returns count."""
+    cols = columns_for(fields, columns)
+    count = 0
+    if fmt == "table":
+        rows: list[dict[str, Any]] = []
+        for page in pages:
+            rows.extend(page)
+        count = len(rows)
+        if rows:
+            _table(rows, cols, title)
+        elif empty_message:
+            info(empty_message)
+        return count
+    if fmt == "json" and stdout_is_tty():
+        everything = [pick(r, fields) if fields else r for page in pages for r in page]
+        emit_json(everything)
+        return len(everything)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow([c.key for c in cols])
+        _write(buffer.getvalue())
+    first = True
+    if fmt == "json":
+        _write("[")
+    for page in pages:
+        chunk: list[str] = []
+        if fmt in ("json", "jsonl"):
+            for record in page:
+                line = _dumps_compact(pick(record, fields) if fields else record)
+                if fmt == "json":
+                    chunk.append(line if first else "," + line)
+                    first = False
+                else:
+                    chunk.append(line + "\n")
+        elif fmt == "csv":
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\n")
+            writer.writerows([cell(c, r) for c in cols] for r in page)
+            chunk.append(buffer.getvalue())
+        else:  # tsv: no header, tabs and newlines inside values escaped so columns never shift
+            for record in page:
+                chunk.append("\t".join(_tsv(cell(c, record)) for c in cols) + "\n")
+        count += len(page)
+        _write("".join(chunk))
+        _flush()
+    if fmt == "json":
+        _write("]\n")
+    _flush()
+    return count
+
+
+def _tsv(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _table(rows: Sequence[dict[str, Any]], cols: Sequence[Column], title: str | None) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, header_style="bold", show_edge=False, pad_edge=False, box=None)
+    for c in cols:
+        table.add_column(c.header, justify=c.justify, no_wrap=c.key == "email")  # type: ignore[arg-type]
+    for row in rows:
+        cells = []
+        for c in cols:
+            text = cell(c, row)
+            style = c.enum.style(get_path(row, c.key)) if c.enum and text else ""
+            cells.append(Text(text, style=style))
+        table.add_row(*cells)
+    _console().print(table)
+
+
+DetailRow = tuple[str, str, str]  # label, value, style
+
+
+def emit_detail(title: str, sections: Sequence[tuple[str, Sequence[DetailRow]]]) -> None:
+    """A key/value view of one object, in titled sections (for ``accounts get EMAIL``)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    console = _console()
+    console.print(Text(title, style="bold"))
+    for heading, rows in sections:
+        shown = [r for r in rows if r[1] != ""]
+        if not shown:
+            continue
+        console.print(Text(heading, style="bold cyan"))
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="dim", no_wrap=True)
+        grid.add_column()
+        for label, value, style in shown:
+            grid.add_row("  " + label, Text(value, style=style))
+        console.print(grid)
+
+
+def emit_kv(rows: Sequence[tuple[str, str]], fmt: str) -> None:
+    """Simple key/value listing (``config show``): aligned on a TTY, TSV otherwise."""
+    if fmt == "table":
+        width = max((len(k) for k, _ in rows), default=0)
+        for key, value in rows:
+            _write(f"{key.ljust(width)}  {value}\n")
+    else:
+        for key, value in rows:
+            _write(f"{_tsv(key)}\t{_tsv(value)}\n")
+    _flush()
+
+
+def emit_text(text: str) -> None:
+    _write(text if text.endswith("\n") else text + "\n")
+    _flush()
+
+
+# -- interaction -------------------------------------------------------------------------------
+
+
+def prompt_secret(text: str) -> str:
+    """Read a secret without echo; the prompt goes to stderr."""
+    import getpass
+
+    return getpass.getpass(text + ": ", stream=sys.stderr)
+
+
+def confirm(text: str) -> bool:
+    with _lock:
+        sys.stderr.write(f"{text} [y/N] ")
+        sys.stderr.flush()
+    answer = sys.stdin.readline()
+    return answer.strip().lower() in ("y", "yes")
+
+
+@contextmanager
+def stderr_status(message: str) -> Iterator[None]:
+    """A spinner on a TTY, nothing otherwise."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    with _console(stderr=True).status(message):
+        yield

@@ -1,0 +1,88 @@
+"""Every test runs with its own config and data folder and no INSTANTLY_* from the outside."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner, Result
+
+from instantly_cli import client as client_mod
+from instantly_cli.cli import app as cli_app
+from instantly_cli.sandbox.app import SandboxApp
+from instantly_cli.sandbox.store import Store
+
+TEST_KEY = "test-key-Zq7Wm3Kx9Lp2"
+COLOR_VARS = ("NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "FORCE_COLOR", "TERM")
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in list(os.environ):
+        if name.startswith("INSTANTLY_") or name in COLOR_VARS:
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("INSTANTLY_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("INSTANTLY_DATA_DIR", str(tmp_path / "data"))
+    # Retries keep their logic but not their waiting.
+    monkeypatch.setattr(client_mod.InstantlyClient, "backoff_base", 0.001)
+    monkeypatch.setattr(client_mod, "MAX_RETRY_AFTER", 0.01)
+    monkeypatch.setattr(client_mod, "TRANSPORT_OVERRIDE", None)
+    return tmp_path
+
+
+def invoke(args: list[str], input: str | None = None, **kwargs: Any) -> Result:
+    return CliRunner().invoke(cli_app, args, input=input, **kwargs)
+
+
+@pytest.fixture
+def cli() -> Callable[..., Result]:
+    """Run the CLI in-process; stdout and stderr are kept apart."""
+    return invoke
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    s = Store(":memory:")
+    s.ensure_seeded(120)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def sandbox(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxApp]:
+    """The emulator, in-process; every request the suite sends through it is contract-checked."""
+    from tests.contract import validate_recorded
+
+    app = SandboxApp(store, api_key=TEST_KEY)
+    monkeypatch.setattr(client_mod, "TRANSPORT_OVERRIDE", httpx.WSGITransport(app=app))
+    monkeypatch.setenv("INSTANTLY_API_KEY", TEST_KEY)
+    monkeypatch.setenv("INSTANTLY_BASE_URL", "http://sandbox.test")
+    yield app
+    validate_recorded(app)
+
+
+@pytest.fixture
+def mock_api(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[httpx.Request], httpx.Response]], list[httpx.Request]]:
+    """Install a MockTransport handler (for what the sandbox cannot produce); returns the log."""
+
+    def install(handler: Callable[[httpx.Request], httpx.Response]) -> list[httpx.Request]:
+        seen: list[httpx.Request] = []
+
+        def record(request: httpx.Request) -> httpx.Response:
+            seen.append(request)
+            return handler(request)
+
+        monkeypatch.setattr(client_mod, "TRANSPORT_OVERRIDE", httpx.MockTransport(record))
+        monkeypatch.setenv("INSTANTLY_API_KEY", TEST_KEY)
+        monkeypatch.setenv("INSTANTLY_BASE_URL", "http://mock.test")
+        return seen
+
+    return install
+
+
+def envelope(status: int, error: str, message: str) -> httpx.Response:
+    return httpx.Response(status, json={"statusCode": status, "error": error, "message": message})

@@ -8,13 +8,13 @@ import typer
 
 from instantly_cli import __version__
 from instantly_cli.commands import accounts, auth, config, tags
-from instantly_cli.options import complete_profiles
+from instantly_cli.options import complete_profiles, examples
 from instantly_cli.settings import GlobalOptions
 
 app = typer.Typer(
     name="instantly",
     help="Administer Instantly.ai sending accounts (API V2). Try it safely with --sandbox.",
-    epilog="Examples:\n\n  instantly --sandbox accounts list\n\n  instantly accounts get ops@acme.io",
+    epilog=examples("instantly --sandbox accounts list", "instantly accounts get ops@acme.io"),
     no_args_is_help=True,
     add_completion=False,
     # Plain help keeps start-up fast (no rich import); never show locals in tracebacks.
@@ -37,17 +37,18 @@ def root(
     ctx: typer.Context,
     profile: Annotated[
         str | None,
-        typer.Option("--profile", envvar="INSTANTLY_PROFILE", help="Config profile to use.",
+        typer.Option("--profile", envvar="INSTANTLY_PROFILE", metavar="NAME",
+                     help="Config profile to use.",
                      autocompletion=complete_profiles),
     ] = None,
     base_url: Annotated[
         str | None,
-        typer.Option("--base-url", envvar="INSTANTLY_BASE_URL",
+        typer.Option("--base-url", envvar="INSTANTLY_BASE_URL", metavar="URL",
                      help="API base URL [default: https://api.instantly.ai]."),
     ] = None,
     workspace: Annotated[
         str | None,
-        typer.Option("--workspace", envvar="INSTANTLY_WORKSPACE",
+        typer.Option("--workspace", envvar="INSTANTLY_WORKSPACE", metavar="ID",
                      help="Act on this workspace id (sends x-as-workspace)."),
     ] = None,
     sandbox: Annotated[
@@ -56,7 +57,8 @@ def root(
                      help="Use the built-in local emulator instead of the real API."),
     ] = False,
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Log each HTTP exchange on stderr (key redacted).")
+        bool,
+        typer.Option("--verbose", "-v", help="Log each HTTP exchange on stderr (key redacted)."),
     ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")

@@ -21,6 +21,7 @@ import httpx
 
 from instantly_cli import __version__, output
 from instantly_cli.errors import (
+    CliError,
     InvalidResponseError,
     NetworkError,
     RateLimitedError,
@@ -200,7 +201,9 @@ class InstantlyClient:
             target = path
             retry_after: float | None = None
             try:
-                resp = self._http.request(method, path, params=clean, content=content, headers=headers)
+                resp = self._http.request(
+                    method, path, params=clean, content=content, headers=headers
+                )
                 target = _target(resp.request.url)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 self._log(method, target, "connect-error", started, attempt)
@@ -250,7 +253,9 @@ class InstantlyClient:
         delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
         time.sleep(delay * random.uniform(0.5, 1.0))
 
-    def _log(self, method: str, target: str, status: int | str, started: float, attempt: int) -> None:
+    def _log(
+        self, method: str, target: str, status: int | str, started: float, attempt: int
+    ) -> None:
         if self.verbose:
             ms = (time.perf_counter() - started) * 1000
             output.log_exchange(Exchange(method, target, status, ms, attempt))
@@ -266,7 +271,9 @@ class InstantlyClient:
         page_size: int = 100,
         offset: bool = False,
     ) -> Pager:
-        return Pager(self, path, dict(params or {}), limit=limit, page_size=page_size, offset=offset)
+        return Pager(
+            self, path, dict(params or {}), limit=limit, page_size=page_size, offset=offset
+        )
 
     # -- accounts -----------------------------------------------------------------------------
 
@@ -365,7 +372,9 @@ class Pager:
                 query["starting_after"] = cursor
             data = self.client.request("GET", self.path, params=query)
             if not isinstance(data, dict) or not isinstance(data.get("items"), list):
-                raise InvalidResponseError("The API answered a list request without an items array.")
+                raise InvalidResponseError(
+                    "The API answered a list request without an items array."
+                )
             items: list[dict[str, Any]] = data["items"]
             nxt = data.get("next_starting_after")
             self.fetched += len(items)
@@ -418,7 +427,9 @@ def _describe(exc: Exception) -> str:
 
 
 def _is_envelope(data: object) -> bool:
-    return isinstance(data, dict) and "statusCode" in data and ("message" in data or "error" in data)
+    return (
+        isinstance(data, dict) and "statusCode" in data and ("message" in data or "error" in data)
+    )
 
 
 def _decode(resp: httpx.Response) -> Json:
@@ -439,15 +450,26 @@ def _decode(resp: httpx.Response) -> Json:
                 f"The API answered {status} with a body that is not JSON ({kind})."
             )
         # Some gateways report errors inside a 200: be lenient and honour the envelope.
-        if _is_envelope(data) and isinstance(data.get("statusCode"), int) and data["statusCode"] >= 400:
-            raise error_for_status(data["statusCode"], _message(data, status, resp))
+        if (
+            _is_envelope(data)
+            and isinstance(data.get("statusCode"), int)
+            and data["statusCode"] >= 400
+        ):
+            raise _with_body(
+                error_for_status(data["statusCode"], _message(data, status, resp)), data
+            )
         return data
     if not parsed:
         kind = resp.headers.get("Content-Type", "unknown type").split(";")[0]
         raise error_for_status(
             status, f"HTTP {status} {resp.reason_phrase} with a non-JSON body ({kind})"
         )
-    raise error_for_status(status, _message(data, status, resp))
+    raise _with_body(error_for_status(status, _message(data, status, resp)), data)
+
+
+def _with_body(err: CliError, body: Json) -> CliError:
+    err.body = body
+    return err
 
 
 def _message(data: Json, status: int, resp: httpx.Response) -> str:

@@ -121,7 +121,9 @@ LIST_FILTER = EnumTable(
         EnumValue("ACC_FILTER_NO_CTD", "no-ctd", "No custom tracking domain", "default"),
         EnumValue("ACC_FILTER_PW_ACCOUNTS", "prewarmed", "Pre-warmed accounts", "default"),
         EnumValue("ACC_FILTER_DFY", "dfy", "DFY accounts", "default"),
-        EnumValue("ACC_FILTER_DFY_SETUP_PENDING", "dfy-setup-pending", "DFY setup pending", "default"),
+        EnumValue(
+            "ACC_FILTER_DFY_SETUP_PENDING", "dfy-setup-pending", "DFY setup pending", "default"
+        ),
         EnumValue("ACC_FILTER_W_ACTIVE", "warmup-active", "Warmup active", "default"),
         EnumValue("ACC_FILTER_W_PAUSED", "warmup-paused", "Warmup paused", "default"),
         EnumValue("ACC_FILTER_W_ERROR", "warmup-error", "Warmup has errors", "default"),

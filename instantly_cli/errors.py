@@ -33,6 +33,8 @@ class CliError(Exception):
         self.message = message
         self.hint = hint if hint is not None else self.default_hint
         self.status = status
+        # The API's parsed error answer, when there was one (``instantly api`` prints it).
+        self.body: Any = None
 
 
 class UsageError(CliError):
@@ -61,7 +63,9 @@ class AuthError(CliError):
 
     exit_code = EXIT_AUTH
     code = "unauthorized"
-    default_hint = "Check the key with `instantly auth status`; log in again with `instantly auth login`."
+    default_hint = (
+        "Check the key with `instantly auth status`; log in again with `instantly auth login`."
+    )
 
 
 class PaymentRequiredError(AuthError):
@@ -71,7 +75,9 @@ class PaymentRequiredError(AuthError):
 
 class ForbiddenError(AuthError):
     code = "forbidden"
-    default_hint = "The key lacks the scope for this call (e.g. accounts:update); create a key with it."
+    default_hint = (
+        "The key lacks the scope for this call (e.g. accounts:update); create a key with it."
+    )
 
 
 class NotFoundError(CliError):
@@ -112,7 +118,9 @@ class NetworkError(CliError):
 
 class InvalidResponseError(CliError):
     code = "invalid_response"
-    default_hint = "A proxy or the API returned something that is not the API's JSON; retry, or use -v."
+    default_hint = (
+        "A proxy or the API returned something that is not the API's JSON; retry, or use -v."
+    )
 
 
 class PartialFailure(CliError):

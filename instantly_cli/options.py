@@ -17,6 +17,11 @@ from instantly_cli.enums import (
 )
 
 
+def examples(*lines: str) -> str:
+    """A help epilog of example command lines (``\\b`` keeps click from rewrapping them)."""
+    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
+
+
 def complete_enum(table: EnumTable) -> Callable[[str], list[str]]:
     """A completion callback offering the enum's CLI names (no network, no heavy imports)."""
 
@@ -42,6 +47,7 @@ OutputOpt = Annotated[
     typer.Option(
         "--output",
         "-o",
+        metavar="FORMAT",
         help="Output format: auto, table, tsv, json, jsonl or csv. [env: INSTANTLY_OUTPUT]",
         autocompletion=complete_enum(OUTPUT_FORMAT),
         show_default=False,
@@ -50,12 +56,17 @@ OutputOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Same as -o json.")]
 FieldsOpt = Annotated[
     str | None,
-    typer.Option("--fields", help="Comma-separated fields to show, dots for nesting: email,warmup.limit."),
+    typer.Option(
+        "--fields",
+        metavar="FIELDS",
+        help="Comma-separated fields to show, dots for nesting: email,warmup.limit.",
+    ),
 ]
 StatusOpt = Annotated[
     str | None,
     typer.Option(
         "--status",
+        metavar="STATUS",
         help="Account status: " + ", ".join(ACCOUNT_STATUS.names) + " (or a numeric code).",
         autocompletion=complete_enum(ACCOUNT_STATUS),
     ),
@@ -64,6 +75,7 @@ ProviderOpt = Annotated[
     str | None,
     typer.Option(
         "--provider",
+        metavar="PROVIDER",
         help="Provider: " + ", ".join(PROVIDER.names) + " (or a numeric code).",
         autocompletion=complete_enum(PROVIDER),
     ),
@@ -72,6 +84,7 @@ FilterOpt = Annotated[
     str | None,
     typer.Option(
         "--filter",
+        metavar="FILTER",
         help="Preset filter: " + ", ".join(LIST_FILTER.names) + ".",
         autocompletion=complete_enum(LIST_FILTER),
     ),
@@ -80,13 +93,14 @@ SortOpt = Annotated[
     str | None,
     typer.Option(
         "--sort",
+        metavar="FIELD",
         help="Sort by: " + ", ".join(SORT_FIELD.names) + ".",
         autocompletion=complete_enum(SORT_FIELD),
     ),
 ]
 LimitOpt = Annotated[
     int,
-    typer.Option("--limit", "-L", min=1, help="Most items to fetch (ignored with --all)."),
+    typer.Option("--limit", "-L", min=1, metavar="N", help="Most items to fetch (not with --all)."),
 ]
 AllOpt = Annotated[bool, typer.Option("--all", help="Fetch every page.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]

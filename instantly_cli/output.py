@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -38,6 +39,10 @@ def stdout_is_tty() -> bool:
     return sys.stdout.isatty()
 
 
+def stderr_is_tty() -> bool:
+    return sys.stderr.isatty()
+
+
 def stdin_is_tty() -> bool:
     return sys.stdin.isatty()
 
@@ -49,7 +54,8 @@ def resolve_format(output: str | None, json_output: bool = False) -> str:
     chosen = (output or os.environ.get("INSTANTLY_OUTPUT") or "auto").strip().lower()
     if chosen not in FORMATS:
         raise UsageError(
-            f"Unknown output format '{chosen}'.", hint=f"Valid -o/--output values: {', '.join(FORMATS)}."
+            f"Unknown output format '{chosen}'.",
+            hint=f"Valid -o/--output values: {', '.join(FORMATS)}.",
         )
     if chosen == "auto":
         return "table" if stdout_is_tty() else "tsv"
@@ -64,8 +70,13 @@ def color_enabled(stream: Any = None) -> bool:
         return True
     if os.environ.get("CLICOLOR") == "0":
         return False
-    target = stream if stream is not None else sys.stdout
-    return bool(getattr(target, "isatty", lambda: False)())
+    # The two seams (stdout_is_tty/stderr_is_tty) decide for the standard streams, so one
+    # monkeypatch in a test means "this is a terminal" for the format and the colour alike.
+    if stream is None or stream is sys.stdout:
+        return stdout_is_tty()
+    if stream is sys.stderr:
+        return stderr_is_tty()
+    return bool(getattr(stream, "isatty", lambda: False)())
 
 
 def _console(stderr: bool = False) -> Console:
@@ -76,6 +87,9 @@ def _console(stderr: bool = False) -> Console:
     return Console(
         file=stream,
         force_terminal=color or None,
+        # No colour means no escape codes at all (not even bold), while a terminal keeps its
+        # width and spinners.
+        color_system="auto" if color else None,
         no_color=not color,
         highlight=False,
         soft_wrap=False,
@@ -135,13 +149,19 @@ def print_error(err: CliError, fmt: str = "text") -> None:
         _err_line(_paint("Hint:", "dim") + " " + err.hint)
 
 
+def print_error_body(body: Any) -> None:
+    """The API's own error answer (``instantly api``), as one JSON line on stderr."""
+    _err_line(json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+
+
 def print_internal_error(exc: BaseException, fmt: str = "text") -> None:
     """An unexpected exception: one line, or (INSTANTLY_DEBUG=1) a traceback without locals."""
     if os.environ.get("INSTANTLY_DEBUG", "") not in ("", "0"):
         _err_line("".join(traceback.format_exception(exc)).rstrip())
     err = CliError(
         f"Internal error: {type(exc).__name__}: {exc}",
-        hint="This is a bug in instantly-cli; rerun with INSTANTLY_DEBUG=1 and report the traceback.",
+        hint="This is a bug in instantly-cli; rerun with INSTANTLY_DEBUG=1 and report the "
+        "traceback.",
     )
     err.code = "internal_error"
     print_error(err, fmt)
@@ -331,7 +351,9 @@ def emit_records(
 
 
 def _tsv(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    for raw, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
+        value = value.replace(raw, escaped)
+    return value
 
 
 def _table(rows: Sequence[dict[str, Any]], cols: Sequence[Column], title: str | None) -> None:
@@ -417,3 +439,59 @@ def stderr_status(message: str) -> Iterator[None]:
         return
     with _console(stderr=True).status(message):
         yield
+
+
+# -- bulk work ---------------------------------------------------------------------------------
+
+OUTCOME_COLUMNS = [Column("email", "Email"), Column("result", "Result"), Column("error", "Error")]
+
+
+def emit_outcomes(rows: Sequence[dict[str, Any]], fmt: str) -> None:
+    """Per-target results of a bulk run: JSON/JSONL objects, or email/result/error rows."""
+    if fmt == "json":
+        emit_json(list(rows))
+    else:
+        emit_records([rows], fmt, OUTCOME_COLUMNS)
+
+
+@contextmanager
+def progress(total: int, label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr (done/total, rate, failures, ETA) on a TTY; nothing otherwise.
+
+    Yields ``advance(done, failed)``, safe to call from worker threads.
+    """
+    if total <= 1 or not sys.stderr.isatty():
+        yield lambda done, failed: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    failures = [0]
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]}/s"),
+        TextColumn("[red]{task.fields[failed]} failed"),
+        TimeRemainingColumn(),
+    )
+    started = time.monotonic()
+    with Progress(*columns, console=_console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=total, rate="0", failed=0)
+
+        def advance(done: int, failed: int) -> None:
+            with _lock:
+                failures[0] += failed
+                elapsed = max(time.monotonic() - started, 1e-6)
+                completed = bar.tasks[0].completed + done
+                bar.update(task, advance=done, failed=failures[0],
+                           rate=f"{completed / elapsed:.0f}")
+
+        yield advance

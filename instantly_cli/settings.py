@@ -1,4 +1,4 @@
-"""Config dir, profiles, TOML read/write, and env precedence. The only code that touches the file."""
+"""Config dir, profiles, TOML read/write, env precedence: the only code touching the file."""
 
 from __future__ import annotations
 
@@ -210,11 +210,15 @@ def resolve(opts: GlobalOptions, *, allow_new_profile: bool = False) -> Settings
     register_secret(key if source != "sandbox" else None)
     register_secret(profile.api_key)
     base_url = (
-        opts.base_url or os.environ.get("INSTANTLY_BASE_URL") or profile.base_url or DEFAULT_BASE_URL
+        opts.base_url
+        or os.environ.get("INSTANTLY_BASE_URL")
+        or profile.base_url
+        or DEFAULT_BASE_URL
     )
     if not base_url.startswith(("http://", "https://")):
         raise UsageError(
-            f"Invalid base URL '{base_url}'.", hint="Use a full URL such as https://api.instantly.ai."
+            f"Invalid base URL '{base_url}'.",
+            hint="Use a full URL such as https://api.instantly.ai.",
         )
     workspace = opts.workspace or os.environ.get("INSTANTLY_WORKSPACE") or profile.workspace
     return Settings(

@@ -71,7 +71,7 @@ def parse_target_text(text: str) -> list[str]:
         raise UsageError(
             f"stdin has {len(bad)} line(s) that are neither an email nor an account JSON object: "
             f"line {shown}.",
-            hint="Each line must be an email or a JSON object with an \"email\" field.",
+            hint='Each line must be an email or a JSON object with an "email" field.',
         )
     return emails
 
@@ -82,7 +82,7 @@ def _from_items(items: Iterable[object]) -> list[str]:
         email = item.get("email") if isinstance(item, dict) else item
         if not isinstance(email, str) or not is_email(email.strip()):
             raise UsageError(
-                f"stdin item {index} has no valid \"email\".",
+                f'stdin item {index} has no valid "email".',
                 hint="Pipe the output of `instantly accounts list -o json`.",
             )
         emails.append(email.strip())
@@ -99,3 +99,22 @@ def dedupe(emails: Iterable[str]) -> list[str]:
             seen.add(key)
             out.append(email)
     return out
+
+
+def read_targets(args: list[str], stdin_text: str | None = None) -> list[str]:
+    """Emails from arguments, ``-`` meaning stdin; validated and deduplicated before any request."""
+    if not args:
+        raise UsageError(
+            "No targets given.", hint="Name account emails, or - to read them from stdin."
+        )
+    emails: list[str] = []
+    for arg in args:
+        if arg == "-":
+            if stdin_text is None:
+                import sys
+
+                stdin_text = sys.stdin.read()
+            emails.extend(parse_target_text(stdin_text))
+        else:
+            emails.append(validate_email(arg))
+    return dedupe(emails)

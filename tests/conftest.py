@@ -66,7 +66,9 @@ def sandbox(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxAp
 
 
 @pytest.fixture
-def mock_api(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[httpx.Request], httpx.Response]], list[httpx.Request]]:
+def mock_api(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[[Callable[[httpx.Request], httpx.Response]], list[httpx.Request]]:
     """Install a MockTransport handler (for what the sandbox cannot produce); returns the log."""
 
     def install(handler: Callable[[httpx.Request], httpx.Response]) -> list[httpx.Request]:

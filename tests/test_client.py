@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import httpx
 import pytest
@@ -30,8 +30,9 @@ def make(handler, **kw) -> tuple[InstantlyClient, list[httpx.Request]]:
         seen.append(request)
         return handler(request)
 
-    c = InstantlyClient(api_key=TEST_KEY, base_url="http://mock.test",
-                        transport=httpx.MockTransport(record), **kw)
+    c = InstantlyClient(
+        api_key=TEST_KEY, base_url="http://mock.test", transport=httpx.MockTransport(record), **kw
+    )
     return c, seen
 
 
@@ -60,6 +61,7 @@ def pages_handler(pages: list[dict]):
         cursor = request.url.params.get("starting_after")
         index = 0 if cursor is None else int(cursor.split("&")[1].split("@")[0][1:]) + 1
         return httpx.Response(200, json=pages[index])
+
     return handler
 
 
@@ -94,8 +96,11 @@ def test_pagination_stops_on_empty_page_with_cursor() -> None:
 
 
 def test_pagination_stops_on_repeated_cursor() -> None:
-    c, seen = make(lambda r: httpx.Response(200, json={"items": [{"email": "a@x.io"}],
-                                                          "next_starting_after": cursor(0)}))
+    c, seen = make(
+        lambda r: httpx.Response(
+            200, json={"items": [{"email": "a@x.io"}], "next_starting_after": cursor(0)}
+        )
+    )
     pager = c.pages("/api/v2/accounts")
     assert len(list(pager.items())) == 2  # the first page, then the repeat is detected
     assert len(seen) == 2
@@ -103,7 +108,9 @@ def test_pagination_stops_on_repeated_cursor() -> None:
 
 
 def test_limit_stops_with_cursor_to_continue() -> None:
-    pages = [{"items": [{"email": f"{i}@x.io"} for i in range(3)], "next_starting_after": cursor(0)}]
+    pages = [
+        {"items": [{"email": f"{i}@x.io"} for i in range(3)], "next_starting_after": cursor(0)}
+    ]
     c, seen = make(pages_handler(pages))
     pager = c.pages("/api/v2/accounts", limit=3)
     assert len(list(pager.items())) == 3
@@ -113,8 +120,11 @@ def test_limit_stops_with_cursor_to_continue() -> None:
 
 @pytest.mark.parametrize(
     ("status", "error", "exc"),
-    [(401, "Unauthorized", AuthError), (402, "Payment Required", PaymentRequiredError),
-     (404, "Not Found", NotFoundError)],
+    [
+        (401, "Unauthorized", AuthError),
+        (402, "Payment Required", PaymentRequiredError),
+        (404, "Not Found", NotFoundError),
+    ],
 )
 def test_error_envelope_maps_to_typed_errors(status: int, error: str, exc: type) -> None:
     c, seen = make(lambda r: envelope(status, error, "the API's words"))
@@ -125,9 +135,14 @@ def test_error_envelope_maps_to_typed_errors(status: int, error: str, exc: type)
 
 
 def test_429_then_success_is_retried_for_any_method() -> None:
-    answers = [httpx.Response(429, headers={"Retry-After": "0"}, json={}), httpx.Response(200, json={"ok": 1})]
+    answers = [
+        httpx.Response(429, headers={"Retry-After": "0"}, json={}),
+        httpx.Response(200, json={"ok": 1}),
+    ]
     c, seen = make(lambda r: answers.pop(0))
-    assert c.request("POST", "/api/v2/custom-tags", body={"label": "x"}, safe_to_repeat=False) == {"ok": 1}
+    assert c.request("POST", "/api/v2/custom-tags", body={"label": "x"}, safe_to_repeat=False) == {
+        "ok": 1
+    }
     assert len(seen) == 2
 
 
@@ -161,8 +176,11 @@ def test_connection_refused_is_a_network_error_after_retries() -> None:
 
 
 def test_html_error_page_and_invalid_json_are_clear_errors() -> None:
-    c, _ = make(lambda r: httpx.Response(502, text="<html>Bad Gateway</html>",
-                                         headers={"Content-Type": "text/html"}))
+    c, _ = make(
+        lambda r: httpx.Response(
+            502, text="<html>Bad Gateway</html>", headers={"Content-Type": "text/html"}
+        )
+    )
     with pytest.raises(ServerError) as info:
         c.request("POST", "/api/v2/custom-tags", body={"label": "x"}, safe_to_repeat=False)
     assert "non-JSON" in info.value.message and "text/html" in info.value.message
@@ -172,8 +190,11 @@ def test_html_error_page_and_invalid_json_are_clear_errors() -> None:
 
 
 def test_envelope_inside_200_is_an_error() -> None:
-    c, _ = make(lambda r: httpx.Response(200, json={"statusCode": 404, "error": "Not Found",
-                                                    "message": "gone"}))
+    c, _ = make(
+        lambda r: httpx.Response(
+            200, json={"statusCode": 404, "error": "Not Found", "message": "gone"}
+        )
+    )
     with pytest.raises(NotFoundError):
         c.request("GET", "/api/v2/accounts/a@b.co")
 
@@ -190,8 +211,12 @@ def test_retry_after_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
     slept: list[float] = []
     monkeypatch.setattr(time, "sleep", lambda s: slept.append(s))
     import instantly_cli.client as cm
+
     monkeypatch.setattr(cm, "MAX_RETRY_AFTER", 60.0)
-    answers = [httpx.Response(429, headers={"Retry-After": "7"}, json={}), httpx.Response(200, json={})]
+    answers = [
+        httpx.Response(429, headers={"Retry-After": "7"}, json={}),
+        httpx.Response(200, json={}),
+    ]
     c, _ = make(lambda r: answers.pop(0))
     c.request("GET", "/api/v2/accounts")
     assert 7.0 in slept
@@ -203,7 +228,7 @@ def test_pager_offset_mode_uses_skip() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         skip = int(request.url.params.get("skip", 0))
         limit = int(request.url.params["limit"])
-        return httpx.Response(200, json={"items": data[skip:skip + limit]})
+        return httpx.Response(200, json={"items": data[skip : skip + limit]})
 
     c, seen = make(handler)
     pager = Pager(c, "/api/v2/accounts", {"sort_by": "email"}, limit=None, page_size=2, offset=True)

@@ -52,17 +52,27 @@ def test_save_is_atomic_0600_in_0700_folder_even_with_open_umask() -> None:
 def test_precedence_env_over_profile_and_flags_over_env(monkeypatch: pytest.MonkeyPatch) -> None:
     write_config(
         'default_profile = "work"\n[profiles.work]\napi_key = "from-config-1234"\n'
-        'base_url = "http://cfg.test"\nworkspace = "ws-cfg"\n[profiles.other]\napi_key = "other-key-5678"\n'
+        'base_url = "http://cfg.test"\nworkspace = "ws-cfg"\n'
+        '[profiles.other]\napi_key = "other-key-5678"\n'
     )
     s = resolve(GlobalOptions())
     assert (s.profile, s.api_key, s.key_source, s.base_url, s.workspace) == (
-        "work", "from-config-1234", "config", "http://cfg.test", "ws-cfg")
+        "work",
+        "from-config-1234",
+        "config",
+        "http://cfg.test",
+        "ws-cfg",
+    )
     monkeypatch.setenv("INSTANTLY_API_KEY", "from-env-0000")
     monkeypatch.setenv("INSTANTLY_BASE_URL", "http://env.test")
     monkeypatch.setenv("INSTANTLY_WORKSPACE", "ws-env")
     s = resolve(GlobalOptions())
     assert (s.api_key, s.key_source, s.base_url, s.workspace) == (
-        "from-env-0000", "env", "http://env.test", "ws-env")
+        "from-env-0000",
+        "env",
+        "http://env.test",
+        "ws-env",
+    )
     s = resolve(GlobalOptions(base_url="http://flag.test", workspace="ws-flag"))
     assert (s.base_url, s.workspace) == ("http://flag.test", "ws-flag")
     monkeypatch.delenv("INSTANTLY_API_KEY")
@@ -80,7 +90,7 @@ def test_broken_toml_exits_2_with_path_and_no_traceback(cli) -> None:
 
 
 def test_wrongly_typed_config_exits_2(cli) -> None:
-    write_config('[profiles.default]\napi_key = 12345\n')
+    write_config("[profiles.default]\napi_key = 12345\n")
     result = cli(["accounts", "list"])
     assert result.exit_code == 2
     assert "api_key must be a string" in result.stderr
@@ -107,11 +117,16 @@ def test_missing_key_json_error_shape(cli) -> None:
     assert result.stdout == ""
 
 
-def test_login_with_token_verifies_and_saves(cli, mock_api, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_login_with_token_verifies_and_saves(
+    cli, mock_api, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen = mock_api(auth_handler)
     monkeypatch.delenv("INSTANTLY_API_KEY")
-    result = cli(["auth", "login", "--with-token", "--workspace", "ws-9"], input=GOOD + "\n",
-                 catch_exceptions=False)
+    result = cli(
+        ["auth", "login", "--with-token", "--workspace", "ws-9"],
+        input=GOOD + "\n",
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.stderr
     assert GOOD not in result.stdout + result.stderr
     assert seen[0].url.path == "/api/v2/accounts" and seen[0].url.params["limit"] == "1"
@@ -130,7 +145,9 @@ def test_login_rejected_key_is_not_saved(cli, mock_api, monkeypatch: pytest.Monk
 
 
 def test_login_no_verify_and_profiles(cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    result = cli(["--profile", "client-a", "auth", "login", "--with-token", "--no-verify"], input=BAD)
+    result = cli(
+        ["--profile", "client-a", "auth", "login", "--with-token", "--no-verify"], input=BAD
+    )
     assert result.exit_code == 0, result.stderr
     cfg = load_config()
     assert cfg.profiles["client-a"].api_key == BAD
@@ -155,7 +172,9 @@ def test_auth_status_masks_and_checks(cli, mock_api, monkeypatch: pytest.MonkeyP
     assert GOOD not in result.stdout and BAD not in result.stdout
 
 
-def test_auth_status_exits_3_when_active_key_fails(cli, mock_api, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auth_status_exits_3_when_active_key_fails(
+    cli, mock_api, monkeypatch: pytest.MonkeyPatch
+) -> None:
     mock_api(auth_handler)
     monkeypatch.setenv("INSTANTLY_API_KEY", BAD)
     result = cli(["auth", "status", "-o", "tsv"])

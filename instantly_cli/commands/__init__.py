@@ -22,7 +22,8 @@ def get_settings(ctx: typer.Context, *, allow_new_profile: bool = False) -> Sett
     settings = resolve(global_options(ctx), allow_new_profile=allow_new_profile)
     if settings.config.too_open:
         output.warn(
-            f"{settings.config.path} is readable by other users; run: chmod 600 {settings.config.path}"
+            f"{settings.config.path} is readable by other users; "
+            f"run: chmod 600 {settings.config.path}"
         )
     return settings
 

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from instantly_cli import output
+from instantly_cli import bulk, fields, output
 from instantly_cli.commands import get_client
-from instantly_cli.enums import ACCOUNT_STATUS, LIST_FILTER, PROVIDER, SORT_FIELD, WARMUP_STATUS
+from instantly_cli.enums import (
+    ACCOUNT_STATUS,
+    LIST_FILTER,
+    PROVIDER,
+    SORT_FIELD,
+    WARMUP_INCREMENT,
+    WARMUP_STATUS,
+)
 from instantly_cli.errors import UsageError, handled
 from instantly_cli.options import (
     AllOpt,
+    DryRunOpt,
     FieldsOpt,
     FilterOpt,
     JsonOpt,
@@ -20,14 +31,18 @@ from instantly_cli.options import (
     ProviderOpt,
     SortOpt,
     StatusOpt,
+    YesOpt,
+    complete_enum,
+    examples,
 )
 from instantly_cli.output import Column
+from instantly_cli.targets import read_targets
 
 app = typer.Typer(help="List, inspect and change sending accounts.", no_args_is_help=True)
 
 
 def short_time(value: Any) -> str:
-    """``2026-01-05T10:00:00.000Z`` → ``2026-01-05 10:00`` for tables (TSV keeps the exact value)."""
+    """``2026-01-05T10:00:00.000Z`` → ``2026-01-05 10:00`` for tables (TSV keeps it exact)."""
     if not isinstance(value, str) or "T" not in value:
         return output.text_value(value)
     return value.replace("T", " ")[:16]
@@ -56,20 +71,20 @@ def table_columns(fmt: str, include_tags: bool) -> list[Column]:
     if include_tags:
         cols.append(TAGS_COLUMN)
     if fmt == "table":
-        cols = [Column(c.key, c.header, c.enum, short_time, c.justify) if c.key.startswith(
-            "timestamp") else c for c in cols]
+        cols = [
+            Column(c.key, c.header, c.enum, short_time, c.justify)
+            if c.key.startswith("timestamp")
+            else c
+            for c in cols
+        ]
     return cols
 
 
-ListExamples = """
-Examples:
-
-  instantly accounts list --status connection-error
-
-  instantly accounts list --provider google --all -o jsonl | jq -r .email
-
-  instantly accounts list --tag "Client A" --include-tags --sort warmup-score --asc
-"""
+ListExamples = examples(
+    "instantly accounts list --status connection-error",
+    "instantly accounts list --provider google --all -o jsonl | jq -r .email",
+    'instantly accounts list --tag "Client A" --include-tags --sort warmup-score --asc',
+)
 
 
 @app.command("list", epilog=ListExamples)
@@ -78,17 +93,24 @@ def list_accounts(
     ctx: typer.Context,
     status: StatusOpt = None,
     provider: ProviderOpt = None,
-    search: Annotated[str | None, typer.Option("--search", help="Match email or name.")] = None,
+    search: Annotated[
+        str | None, typer.Option("--search", metavar="TEXT", help="Match email or name.")
+    ] = None,
     tag: Annotated[
-        list[str] | None, typer.Option("--tag", help="Has any of these tags (label or id); repeatable.")
+        list[str] | None,
+        typer.Option(
+            "--tag", metavar="TAG", help="Has any of these tags (label or id); repeatable."
+        ),
     ] = None,
     tag_all: Annotated[
-        list[str] | None, typer.Option("--tag-all", help="Has all of these tags; repeatable.")
+        list[str] | None,
+        typer.Option("--tag-all", metavar="TAG", help="Has all of these tags; repeatable."),
     ] = None,
     filter_: FilterOpt = None,
     sort: SortOpt = None,
     asc: Annotated[
-        bool | None, typer.Option("--asc/--desc", help="Sort direction (with --sort).", show_default=False)
+        bool | None,
+        typer.Option("--asc/--desc", help="Sort direction (with --sort).", show_default=False),
     ] = None,
     include_tags: Annotated[
         bool, typer.Option("--include-tags", help="Add each account's tags.")
@@ -96,7 +118,10 @@ def list_accounts(
     limit: LimitOpt = 100,
     all_: AllOpt = False,
     starting_after: Annotated[
-        str | None, typer.Option("--starting-after", help="Cursor printed by an earlier page.")
+        str | None,
+        typer.Option(
+            "--starting-after", metavar="CURSOR", help="Cursor printed by an earlier page."
+        ),
     ] = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 if the API's pagination misbehaves.")
@@ -121,8 +146,10 @@ def list_accounts(
     elif asc is not None:
         raise UsageError("--asc/--desc needs --sort.", hint="For example: --sort email --asc.")
     if starting_after and sort:
-        raise UsageError("--starting-after cannot be combined with --sort.",
-                         hint="Sorted lists page by offset; use --all or --limit.")
+        raise UsageError(
+            "--starting-after cannot be combined with --sort.",
+            hint="Sorted lists page by offset; use --all or --limit.",
+        )
     with get_client(ctx) as client:
         if tag or tag_all:
             from instantly_cli.commands.tags import resolve_tag_ids
@@ -165,68 +192,95 @@ def _status_text(account: dict[str, Any]) -> str:
     return text
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _detail(account: dict[str, Any]) -> None:
     def row(label: str, value: Any, style: str = "") -> tuple[str, str, str]:
         return (label, output.text_value(value), style)
 
-    warmup = account.get("warmup") if isinstance(account.get("warmup"), dict) else {}
-    advanced = warmup.get("advanced") if isinstance(warmup.get("advanced"), dict) else {}
+    warmup = _obj(account.get("warmup"))
+    advanced = _obj(warmup.get("advanced"))
     name = " ".join(p for p in (account.get("first_name"), account.get("last_name")) if p)
     sections = [
-        ("Account", [
-            row("Name", name),
-            row("Provider", PROVIDER.label(account.get("provider_code"))),
-            row("Status", _status_text(account), ACCOUNT_STATUS.style(account.get("status"))),
-            row("Daily limit", account.get("daily_limit") if account.get("daily_limit") is not None
-                else "none"),
-            row("Sending gap", f"{output.text_value(account.get('sending_gap'))} min"
-                if account.get("sending_gap") is not None else ""),
-            row("Reply-to", account.get("reply_to")),
-            row("Tracking domain", account.get("tracking_domain_name")),
-            row("Tracking status", account.get("tracking_domain_status")),
-            row("Slow ramp", account.get("enable_slow_ramp")),
-            row("Tags", account.get("tags")),
-        ]),
-        ("Warmup", [
-            row("Status", WARMUP_STATUS.label(account.get("warmup_status")),
-                WARMUP_STATUS.style(account.get("warmup_status"))),
-            row("Score", account.get("stat_warmup_score")),
-            row("Limit", warmup.get("limit")),
-            row("Increment", warmup.get("increment")),
-            row("Reply rate", warmup.get("reply_rate")),
-            row("Custom tag", warmup.get("warmup_custom_ftag")),
-            row("Open rate", advanced.get("open_rate")),
-            row("Important rate", advanced.get("important_rate")),
-            row("Spam save rate", advanced.get("spam_save_rate")),
-            row("Read emulation", advanced.get("read_emulation")),
-            row("Warm CTD", advanced.get("warm_ctd")),
-            row("Weekdays only", advanced.get("weekday_only")),
-            row("Started", account.get("timestamp_warmup_start")),
-        ]),
-        ("Timestamps", [
-            row("Created", account.get("timestamp_created")),
-            row("Updated", account.get("timestamp_updated")),
-        ]),
+        (
+            "Account",
+            [
+                row("Name", name),
+                row("Provider", PROVIDER.label(account.get("provider_code"))),
+                row("Status", _status_text(account), ACCOUNT_STATUS.style(account.get("status"))),
+                row(
+                    "Daily limit",
+                    account.get("daily_limit")
+                    if account.get("daily_limit") is not None
+                    else "none",
+                ),
+                row(
+                    "Sending gap",
+                    f"{output.text_value(account.get('sending_gap'))} min"
+                    if account.get("sending_gap") is not None
+                    else "",
+                ),
+                row("Reply-to", account.get("reply_to")),
+                row("Tracking domain", account.get("tracking_domain_name")),
+                row("Tracking status", account.get("tracking_domain_status")),
+                row("Slow ramp", account.get("enable_slow_ramp")),
+                row("Tags", account.get("tags")),
+            ],
+        ),
+        (
+            "Warmup",
+            [
+                row(
+                    "Status",
+                    WARMUP_STATUS.label(account.get("warmup_status")),
+                    WARMUP_STATUS.style(account.get("warmup_status")),
+                ),
+                row("Score", account.get("stat_warmup_score")),
+                row("Limit", warmup.get("limit")),
+                row("Increment", warmup.get("increment")),
+                row("Reply rate", warmup.get("reply_rate")),
+                row("Custom tag", warmup.get("warmup_custom_ftag")),
+                row("Open rate", advanced.get("open_rate")),
+                row("Important rate", advanced.get("important_rate")),
+                row("Spam save rate", advanced.get("spam_save_rate")),
+                row("Read emulation", advanced.get("read_emulation")),
+                row("Warm CTD", advanced.get("warm_ctd")),
+                row("Weekdays only", advanced.get("weekday_only")),
+                row("Started", account.get("timestamp_warmup_start")),
+            ],
+        ),
+        (
+            "Timestamps",
+            [
+                row("Created", account.get("timestamp_created")),
+                row("Updated", account.get("timestamp_updated")),
+            ],
+        ),
     ]
     output.emit_detail(str(account.get("email", "")), sections)
 
 
-GetExamples = """
-Examples:
-
-  instantly accounts get ops@acme.io
-
-  instantly accounts get a@acme.io b@acme.io --json | jq '.[].warmup.limit'
-"""
+GetExamples = examples(
+    "instantly accounts get ops@acme.io",
+    "instantly accounts get a@acme.io b@acme.io --json | jq '.[].warmup.limit'",
+)
 
 
 @app.command("get", epilog=GetExamples)
 @handled
 def get_accounts(
     ctx: typer.Context,
-    emails: Annotated[list[str], typer.Argument(help="One or more account emails.", show_default=False)],
+    emails: Annotated[
+        list[str],
+        typer.Argument(metavar="EMAIL...", help="One or more account emails.", show_default=False),
+    ],
     include_tags: Annotated[
-        bool, typer.Option("--include-tags", help="Add the account's tags (always shown in the detail view).")
+        bool,
+        typer.Option(
+            "--include-tags", help="Add the account's tags (always shown in the detail view)."
+        ),
     ] = False,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
@@ -251,3 +305,512 @@ def get_accounts(
         _detail(accounts[0])
     else:
         output.emit_records([accounts], fmt, table_columns(fmt, include_tags), fields=field_list)
+
+
+# -- changes -----------------------------------------------------------------------------------
+
+RateOpt = Annotated[
+    float,
+    typer.Option(
+        "--rate", metavar="R", help="Requests per second, at most 100 (the workspace limit)."
+    ),
+]
+ConcurrencyOpt = Annotated[
+    int, typer.Option("--concurrency", metavar="N", help="Requests in flight at once (1-64).")
+]
+FailuresOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--failures",
+        metavar="FILE",
+        help="Where to write failed and not-attempted targets (JSON lines; feed back as -). "
+        "[default: instantly-failures-<UTC time>.jsonl]",
+        show_default=False,
+    ),
+]
+TargetsArg = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="TARGET...",
+        help="Account emails, or - to read emails / JSON / JSON lines from stdin.",
+        show_default=False,
+    ),
+]
+
+
+def _opt_text(value: str | None) -> Any:
+    """``none`` (or ``null``) clears a nullable field."""
+    if value is None:
+        return _UNSET
+    return None if value.strip().lower() in ("none", "null") else value
+
+
+def _opt_number(value: str | None, flag: str, *, nullable: bool = False) -> Any:
+    if value is None:
+        return _UNSET
+    text = value.strip().lower()
+    if nullable and text in ("none", "null"):
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        raise UsageError(
+            f"{flag} takes a number{' or none' if nullable else ''}, not '{value}'."
+        ) from None
+    return int(number) if number.is_integer() and "." not in text and "e" not in text else number
+
+
+_UNSET: Any = object()
+
+
+def _flag(value: Any) -> Any:
+    return _UNSET if value is None else value
+
+
+def _load_body(text: str) -> dict[str, Any]:
+    source = "--body"
+    if text.startswith("@"):
+        path = Path(text[1:])
+        try:
+            text = sys.stdin.read() if text == "@-" else path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"Cannot read {path}: {exc.strerror}.") from None
+        source = f"--body file {path}"
+    try:
+        body = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(
+            f"{source} is not valid JSON: {exc}.",
+            hint="For example: --body '{\"daily_limit\": 30}'.",
+        ) from None
+    if not isinstance(body, dict):
+        raise UsageError(
+            f"{source} must be a JSON object.", hint='For example: {"daily_limit": 30}.'
+        )
+    return body
+
+
+def _same(old: Any, new: Any) -> bool:
+    if isinstance(old, bool) or isinstance(new, bool):
+        return old is new
+    if isinstance(old, int | float) and isinstance(new, int | float):
+        return float(old) == float(new)
+    return bool(old == new)
+
+
+def diff(current: dict[str, Any], body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The fields ``body`` would change on ``current``: ``[{field, old, new}]``."""
+    changes = []
+    for path, new in fields.leaves(body):
+        spec = fields.BY_PATH.get(path)
+        if spec is not None and spec.write_only:
+            if new:
+                changes.append({"field": path, "old": None, "new": new})
+            continue
+        old = output.get_path(current, path)
+        if not _same(old, new):
+            changes.append({"field": path, "old": old, "new": new})
+    return changes
+
+
+def not_applied(sent: dict[str, Any], returned: dict[str, Any]) -> list[str]:
+    """Fields the API answered with a different value than was sent."""
+    problems = []
+    for path, value in fields.leaves(sent):
+        spec = fields.BY_PATH.get(path)
+        if spec is not None and spec.write_only:
+            continue
+        got = output.get_path(returned, path)
+        if not _same(got, value):
+            problems.append(
+                f"{path} not applied (sent {json.dumps(value)}, the API has {json.dumps(got)})"
+            )
+    return problems
+
+
+UpdateExamples = examples(
+    "instantly accounts update ops@acme.io --daily-limit 40 --warmup-limit 20",
+    "instantly accounts list --provider google -o jsonl \\",
+    "  | instantly accounts update - --daily-limit 30 --yes",
+    "instantly accounts update a@acme.io b@acme.io --set warmup.advanced.open_rate=0.9 --dry-run",
+    "instantly accounts update - --daily-limit 30 --yes < instantly-failures-….jsonl",
+)
+
+
+@app.command("update", epilog=UpdateExamples)
+@handled
+def update(
+    ctx: typer.Context,
+    targets: TargetsArg,
+    first_name: Annotated[
+        str | None, typer.Option("--first-name", metavar="TEXT", help="First name.")
+    ] = None,
+    last_name: Annotated[
+        str | None, typer.Option("--last-name", metavar="TEXT", help="Last name.")
+    ] = None,
+    daily_limit: Annotated[
+        str | None, typer.Option("--daily-limit", metavar="N|none", help="Daily sending limit.")
+    ] = None,
+    sending_gap: Annotated[
+        str | None,
+        typer.Option("--sending-gap", metavar="MINUTES", help="Gap between emails, 0-1440."),
+    ] = None,
+    signature: Annotated[
+        str | None, typer.Option("--signature", metavar="TEXT|none", help="Email signature.")
+    ] = None,
+    reply_to: Annotated[
+        str | None, typer.Option("--reply-to", metavar="EMAIL|none", help="Reply-to address.")
+    ] = None,
+    tracking_domain: Annotated[
+        str | None,
+        typer.Option("--tracking-domain", metavar="NAME|none", help="Custom tracking domain."),
+    ] = None,
+    tracking_domain_status: Annotated[
+        str | None,
+        typer.Option("--tracking-domain-status", metavar="TEXT", help="Tracking domain status."),
+    ] = None,
+    remove_tracking_domain: Annotated[
+        bool, typer.Option("--remove-tracking-domain", help="Remove the tracking domain.")
+    ] = False,
+    skip_cname_check: Annotated[
+        bool, typer.Option("--skip-cname-check", help="Skip the tracking domain CNAME check.")
+    ] = False,
+    slow_ramp: Annotated[
+        bool | None,
+        typer.Option(
+            "--slow-ramp/--no-slow-ramp", help="Slow ramp-up of limits.", show_default=False
+        ),
+    ] = None,
+    inbox_placement_test_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--inbox-placement-test-limit", metavar="N|none", help="Inbox placement test limit."
+        ),
+    ] = None,
+    warmup_limit: Annotated[
+        str | None, typer.Option("--warmup-limit", metavar="N", help="Warmup emails per day.")
+    ] = None,
+    warmup_increment: Annotated[
+        str | None,
+        typer.Option(
+            "--warmup-increment",
+            metavar="disabled|0-4",
+            help="Daily warmup increment.",
+            autocompletion=complete_enum(WARMUP_INCREMENT),
+        ),
+    ] = None,
+    warmup_reply_rate: Annotated[
+        str | None, typer.Option("--warmup-reply-rate", metavar="R", help="Warmup reply rate.")
+    ] = None,
+    warmup_open_rate: Annotated[
+        str | None, typer.Option("--warmup-open-rate", metavar="R", help="Warmup open rate.")
+    ] = None,
+    warmup_important_rate: Annotated[
+        str | None,
+        typer.Option("--warmup-important-rate", metavar="R", help="Warmup important rate."),
+    ] = None,
+    warmup_spam_save_rate: Annotated[
+        str | None,
+        typer.Option("--warmup-spam-save-rate", metavar="R", help="Warmup spam save rate."),
+    ] = None,
+    warmup_weekdays_only: Annotated[
+        bool | None,
+        typer.Option(
+            "--warmup-weekdays-only/--warmup-every-day",
+            help="Warm up on weekdays only.",
+            show_default=False,
+        ),
+    ] = None,
+    warmup_read_emulation: Annotated[
+        bool | None,
+        typer.Option(
+            "--warmup-read-emulation/--no-warmup-read-emulation",
+            help="Read emulation.",
+            show_default=False,
+        ),
+    ] = None,
+    warmup_warm_ctd: Annotated[
+        bool | None,
+        typer.Option(
+            "--warmup-warm-ctd/--no-warmup-warm-ctd",
+            help="Warm the custom tracking domain.",
+            show_default=False,
+        ),
+    ] = None,
+    warmup_custom_ftag: Annotated[
+        str | None, typer.Option("--warmup-custom-ftag", metavar="TEXT", help="Warmup custom tag.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="PATH=VALUE",
+            help="Set any field (dots for nesting); "
+            "VALUE is JSON when it parses, else text. Repeatable.",
+        ),
+    ] = None,
+    body: Annotated[
+        str | None, typer.Option("--body", metavar="JSON|@FILE", help="A raw PATCH body.")
+    ] = None,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Count a field the API did not apply as a failure.")
+    ] = False,
+    rate: RateOpt = bulk.DEFAULT_RATE,
+    concurrency: ConcurrencyOpt = bulk.DEFAULT_CONCURRENCY,
+    failures: FailuresOpt = None,
+    output_: OutputOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Change fields of one account or thousands: validated, previewable, paced, resumable."""
+    fmt = output.resolve_format(output_, json_output)
+    bulk.check_rate(rate, concurrency)
+    flag_values: list[tuple[str, Any]] = [
+        ("first_name", _flag(first_name)),
+        ("last_name", _flag(last_name)),
+        ("daily_limit", _opt_number(daily_limit, "--daily-limit", nullable=True)),
+        ("sending_gap", _opt_number(sending_gap, "--sending-gap")),
+        ("signature", _opt_text(signature)),
+        ("reply_to", _opt_text(reply_to)),
+        ("tracking_domain_name", _opt_text(tracking_domain)),
+        ("tracking_domain_status", _flag(tracking_domain_status)),
+        ("remove_tracking_domain", True if remove_tracking_domain else _UNSET),
+        ("skip_cname_check", True if skip_cname_check else _UNSET),
+        ("enable_slow_ramp", _flag(slow_ramp)),
+        (
+            "inbox_placement_test_limit",
+            _opt_number(inbox_placement_test_limit, "--inbox-placement-test-limit", nullable=True),
+        ),
+        ("warmup.limit", _opt_number(warmup_limit, "--warmup-limit")),
+        (
+            "warmup.increment",
+            _flag(warmup_increment and str(WARMUP_INCREMENT.parse(warmup_increment))),
+        ),
+        ("warmup.reply_rate", _opt_number(warmup_reply_rate, "--warmup-reply-rate")),
+        ("warmup.advanced.open_rate", _opt_number(warmup_open_rate, "--warmup-open-rate")),
+        (
+            "warmup.advanced.important_rate",
+            _opt_number(warmup_important_rate, "--warmup-important-rate"),
+        ),
+        (
+            "warmup.advanced.spam_save_rate",
+            _opt_number(warmup_spam_save_rate, "--warmup-spam-save-rate"),
+        ),
+        ("warmup.advanced.weekday_only", _flag(warmup_weekdays_only)),
+        ("warmup.advanced.read_emulation", _flag(warmup_read_emulation)),
+        ("warmup.advanced.warm_ctd", _flag(warmup_warm_ctd)),
+        ("warmup.warmup_custom_ftag", _flag(warmup_custom_ftag)),
+    ]
+    # Precedence: --body < --set < typed flags.
+    change: dict[str, Any] = _load_body(body) if body is not None else {}
+    for item in set_ or []:
+        path, value = fields.parse_set(item)
+        fields.set_path(change, path, value)
+    for path, value in flag_values:
+        if value is not _UNSET:
+            fields.set_path(change, path, value)
+    fields.validate(change)
+    emails = read_targets(targets)
+    if not dry_run:
+        bulk.confirm_many(len(emails), "update", yes)
+    needs_current = dry_run or "warmup" in change
+
+    from instantly_cli.client import RateLimiter
+
+    with get_client(ctx, limiter=RateLimiter(rate)) as client:
+
+        def work(unit: list[str]) -> list[bulk.Outcome]:
+            email = unit[0]
+            send = change
+            if needs_current:
+                current = client.get_account(email)
+                if "warmup" in change:
+                    base = fields.patchable(current.get("warmup") or {}, "warmup")
+                    send = {**change, "warmup": fields.deep_merge(base, change["warmup"])}
+                changes = diff(current, send)
+                if not changes:
+                    return [bulk.Outcome(email, "unchanged", account=None if dry_run else current)]
+                if dry_run:
+                    return [bulk.Outcome(email, "would-update", extra={"changes": changes})]
+            updated = client.update_account(email, send)
+            warnings = not_applied(send, updated)
+            if warnings and strict:
+                return [
+                    bulk.Outcome(
+                        email,
+                        bulk.FAILED,
+                        error="; ".join(warnings),
+                        code="not_applied",
+                        account=updated,
+                    )
+                ]
+            return [bulk.Outcome(email, "updated", account=updated, warnings=warnings)]
+
+        label = "Checking" if dry_run else "Updating"
+        result = bulk.run([[e] for e in emails], work, concurrency=concurrency, label=label)
+    if dry_run:
+        _emit_dry_run(result.outcomes, fmt)
+        bulk.finish(
+            result,
+            fmt=fmt,
+            order=("would-update", "unchanged", bulk.FAILED),
+            failures=failures,
+            command="accounts update",
+            emit=False,
+        )
+    bulk.finish(
+        result,
+        fmt=fmt,
+        order=("updated", "unchanged", bulk.FAILED),
+        failures=failures,
+        command="accounts update",
+    )
+
+
+def _emit_dry_run(outcomes: list[bulk.Outcome], fmt: str) -> None:
+    if fmt in ("json", "jsonl"):
+        rows = [
+            {
+                "email": o.email,
+                "result": o.result,
+                "changes": o.extra.get("changes", []),
+                "error": o.error,
+            }
+            for o in outcomes
+        ]
+        if fmt == "json":
+            output.emit_json(rows)
+        else:
+            output.emit_records([rows], "jsonl", [])
+        return
+    flat: list[dict[str, Any]] = []
+    for o in outcomes:
+        changes = o.extra.get("changes") or []
+        if not changes:
+            flat.append({"email": o.email, "field": "", "change": o.error or o.result})
+        for c in changes:
+            flat.append(
+                {
+                    "email": o.email,
+                    "field": c["field"],
+                    "change": f"{_show(c['old'])} → {_show(c['new'])}",
+                }
+            )
+    cols = [Column("email", "Email"), Column("field", "Field"), Column("change", "Old → new")]
+    output.emit_records([flat], fmt, cols)
+
+
+def _show(value: Any) -> str:
+    return (
+        "null"
+        if value is None
+        else json.dumps(value, ensure_ascii=False)
+        if not isinstance(value, str)
+        else value
+    )
+
+
+BulkExamples = examples(
+    "instantly accounts pause ops@acme.io",
+    "instantly accounts list --status sending-error -o jsonl | instantly accounts pause - --yes",
+)
+
+
+@app.command("pause", epilog=BulkExamples)
+@handled
+def pause(
+    ctx: typer.Context,
+    targets: TargetsArg,
+    yes: YesOpt = False,
+    rate: RateOpt = bulk.DEFAULT_RATE,
+    concurrency: ConcurrencyOpt = bulk.DEFAULT_CONCURRENCY,
+    failures: FailuresOpt = None,
+    output_: OutputOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Pause sending from accounts (bulk endpoint, 100 per request)."""
+    fmt = output.resolve_format(output_, json_output)
+    bulk.check_rate(rate, concurrency)
+    emails = read_targets(targets)
+    bulk.confirm_many(len(emails), "pause", yes)
+
+    from instantly_cli.client import RateLimiter
+
+    with get_client(ctx, limiter=RateLimiter(rate)) as client:
+
+        def work(batch: list[str]) -> list[bulk.Outcome]:
+            answer = client.pause_accounts(batch)
+            paused = {str(e).lower() for e in answer.get("paused_emails") or []}
+            refused = {str(e).lower() for e in answer.get("failed_emails") or []}
+            out = []
+            for email in batch:
+                if email.lower() in paused:
+                    out.append(bulk.Outcome(email, "paused"))
+                elif email.lower() in refused:
+                    out.append(
+                        bulk.Outcome(
+                            email,
+                            bulk.FAILED,
+                            code="not_paused",
+                            error="the API did not pause it (unknown account, or "
+                            "its status could not change)",
+                        )
+                    )
+                else:
+                    out.append(
+                        bulk.Outcome(
+                            email,
+                            bulk.FAILED,
+                            code="not_reported",
+                            error="the API did not report this account",
+                        )
+                    )
+            return out
+
+        batches = [emails[i : i + 100] for i in range(0, len(emails), 100)]
+        result = bulk.run(batches, work, concurrency=concurrency, label="Pausing")
+    bulk.finish(
+        result, fmt=fmt, order=("paused", bulk.FAILED), failures=failures, command="accounts pause"
+    )
+
+
+@app.command(
+    "resume",
+    epilog=examples(
+        "instantly accounts resume ops@acme.io",
+        "instantly accounts list --status paused -o jsonl | instantly accounts resume - --yes",
+    ),
+)
+@handled
+def resume(
+    ctx: typer.Context,
+    targets: TargetsArg,
+    yes: YesOpt = False,
+    rate: RateOpt = bulk.DEFAULT_RATE,
+    concurrency: ConcurrencyOpt = bulk.DEFAULT_CONCURRENCY,
+    failures: FailuresOpt = None,
+    output_: OutputOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Resume sending from paused accounts (one request per account, paced)."""
+    fmt = output.resolve_format(output_, json_output)
+    bulk.check_rate(rate, concurrency)
+    emails = read_targets(targets)
+    bulk.confirm_many(len(emails), "resume", yes)
+
+    from instantly_cli.client import RateLimiter
+
+    with get_client(ctx, limiter=RateLimiter(rate)) as client:
+
+        def work(unit: list[str]) -> list[bulk.Outcome]:
+            return [bulk.Outcome(unit[0], "resumed", account=client.resume_account(unit[0]))]
+
+        result = bulk.run([[e] for e in emails], work, concurrency=concurrency, label="Resuming")
+    bulk.finish(
+        result,
+        fmt=fmt,
+        order=("resumed", bulk.FAILED),
+        failures=failures,
+        command="accounts resume",
+    )

@@ -10,7 +10,7 @@ import typer
 from instantly_cli import output
 from instantly_cli.commands import get_settings
 from instantly_cli.errors import AuthError, CliError, MissingKeyError, UsageError, handled
-from instantly_cli.options import JsonOpt, OutputOpt
+from instantly_cli.options import JsonOpt, OutputOpt, examples
 from instantly_cli.settings import DEFAULT_BASE_URL, Profile, Settings, mask, save_config
 
 app = typer.Typer(help="Log in, check and log out of API keys (profiles).", no_args_is_help=True)
@@ -25,13 +25,10 @@ def _verify(settings: Settings, key: str) -> None:
         client.request("GET", "/api/v2/accounts", params={"limit": 1})
 
 
-LoginExamples = """
-Examples:
-
-  instantly auth login
-
-  printf '%s' "$KEY" | instantly auth login --with-token --profile client-a --workspace 0f3c…
-"""
+LoginExamples = examples(
+    "instantly auth login",
+    "printf '%s' \"$KEY\" | instantly --profile client-a auth login --with-token",
+)
 
 
 @app.command("login", epilog=LoginExamples)
@@ -42,10 +39,12 @@ def login(
         bool, typer.Option("--with-token", help="Read the key from stdin instead of a prompt.")
     ] = False,
     base_url: Annotated[
-        str | None, typer.Option("--base-url", help="Save this API base URL in the profile.")
+        str | None,
+        typer.Option("--base-url", metavar="URL", help="Save this API base URL in the profile."),
     ] = None,
     workspace: Annotated[
-        str | None, typer.Option("--workspace", help="Save a workspace id (x-as-workspace).")
+        str | None,
+        typer.Option("--workspace", metavar="ID", help="Save a workspace id (x-as-workspace)."),
     ] = None,
     no_verify: Annotated[
         bool, typer.Option("--no-verify", help="Save without checking the key with the API.")
@@ -59,12 +58,17 @@ def login(
         key = output.prompt_secret("Paste your Instantly API key (input is hidden)").strip()
     else:
         raise UsageError(
-            "No terminal to prompt on.", hint="Pipe the key with --with-token: ... | instantly auth login --with-token"
+            "No terminal to prompt on.",
+            hint="Pipe the key with --with-token: ... | instantly auth login --with-token",
         )
     if not key:
-        raise UsageError("No API key given.", hint="Create one in Instantly: Settings → Integrations → API.")
+        raise UsageError(
+            "No API key given.", hint="Create one in Instantly: Settings → Integrations → API."
+        )
     if any(c.isspace() for c in key):
-        raise UsageError("The API key contains white space.", hint="Paste the key exactly as shown.")
+        raise UsageError(
+            "The API key contains white space.", hint="Paste the key exactly as shown."
+        )
     from instantly_cli.errors import register_secret
 
     register_secret(key)
@@ -89,7 +93,9 @@ def login(
         cfg.default_profile = profile.name
     save_config(cfg)
     checked = "" if no_verify else "verified, "
-    output.success(f"Logged in: profile '{profile.name}' ({checked}key {mask(key)}) saved to {cfg.path}.")
+    output.success(
+        f"Logged in: profile '{profile.name}' ({checked}key {mask(key)}) saved to {cfg.path}."
+    )
     if settings.key_source == "env":
         output.warn("INSTANTLY_API_KEY is set and takes precedence over the saved key.")
 
@@ -102,7 +108,7 @@ def _live_check(settings: Settings, key: str) -> str:
     return "ok"
 
 
-@app.command("status", epilog="Examples:\n\n  instantly auth status\n\n  instantly auth status --json")
+@app.command("status", epilog=examples("instantly auth status", "instantly auth status --json"))
 @handled
 def status(
     ctx: typer.Context,
@@ -121,7 +127,12 @@ def status(
         profile = cfg.profiles.get(name) or Profile(name=name)
         is_active = name == active.profile
         if is_active:
-            key, source, base, ws = active.api_key, active.key_source, active.base_url, active.workspace
+            key, source, base, ws = (
+                active.api_key,
+                active.key_source,
+                active.base_url,
+                active.workspace,
+            )
         else:
             key, source = profile.api_key, "config" if profile.api_key else None
             base = profile.base_url or DEFAULT_BASE_URL
@@ -130,22 +141,33 @@ def status(
         if not key:
             check = "no key"
         elif not offline:
-            probe = Settings(name, key, source, base, ws, active.sandbox and is_active,
-                             active.verbose, cfg)
+            probe = Settings(
+                name, key, source, base, ws, active.sandbox and is_active, active.verbose, cfg
+            )
             check = "ok (sandbox)" if probe.sandbox else _live_check(probe, key)
         if is_active:
             active_ok = check.startswith("ok") or (offline and bool(key))
-        rows.append({
-            "profile": name, "active": is_active, "key_source": source,
-            "key": mask(key) if source != "sandbox" else "sandbox",
-            "base_url": base, "workspace": ws, "check": check,
-        })
+        rows.append(
+            {
+                "profile": name,
+                "active": is_active,
+                "key_source": source,
+                "key": mask(key) if source != "sandbox" else "sandbox",
+                "base_url": base,
+                "workspace": ws,
+                "check": check,
+            }
+        )
     from instantly_cli.output import Column
 
     columns = [
         Column("active", "", fmt=lambda v: "*" if v else ""),
-        Column("profile", "Profile"), Column("key_source", "Source"), Column("key", "Key"),
-        Column("base_url", "Base URL"), Column("workspace", "Workspace"), Column("check", "Check"),
+        Column("profile", "Profile"),
+        Column("key_source", "Source"),
+        Column("key", "Key"),
+        Column("base_url", "Base URL"),
+        Column("workspace", "Workspace"),
+        Column("check", "Check"),
     ]
     if fmt == "json":
         output.emit_json(rows)
@@ -157,7 +179,9 @@ def status(
         raise AuthError(f"The key of profile '{active.profile}' does not work.")
 
 
-@app.command("logout", epilog="Examples:\n\n  instantly auth logout\n\n  instantly --profile client-a auth logout")
+@app.command(
+    "logout", epilog=examples("instantly auth logout", "instantly --profile client-a auth logout")
+)
 @handled
 def logout(ctx: typer.Context) -> None:
     """Remove the saved API key of the profile."""

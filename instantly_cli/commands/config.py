@@ -8,20 +8,20 @@ import typer
 
 from instantly_cli import output
 from instantly_cli.errors import handled
-from instantly_cli.options import JsonOpt, OutputOpt
+from instantly_cli.options import JsonOpt, OutputOpt, examples
 from instantly_cli.settings import config_path, load_config, mask
 
 app = typer.Typer(help="Show the config file's path and contents.", no_args_is_help=True)
 
 
-@app.command("path", epilog="Examples:\n\n  instantly config path\n\n  $EDITOR \"$(instantly config path)\"")
+@app.command("path", epilog=examples("instantly config path", '$EDITOR "$(instantly config path)"'))
 @handled
 def path() -> None:
     """Print the path of the config file (it may not exist yet)."""
     output.emit_text(str(config_path()))
 
 
-@app.command("show", epilog="Examples:\n\n  instantly config show\n\n  instantly config show --json")
+@app.command("show", epilog=examples("instantly config show", "instantly config show --json"))
 @handled
 def show(output_: OutputOpt = None, json_output: JsonOpt = False) -> None:
     """Print the config with API keys masked."""

@@ -46,10 +46,13 @@ class TagIndex:
         if len(matches) > 1:
             ids = ", ".join(str(t["id"]) for t in matches)
             raise UsageError(
-                f"Tag label '{spec}' matches {len(matches)} tags.", hint=f"Use one of the ids: {ids}."
+                f"Tag label '{spec}' matches {len(matches)} tags.",
+                hint=f"Use one of the ids: {ids}.",
             )
         if _UUID.match(text):
-            raise UsageError(f"No tag has the id '{spec}'.", hint="`instantly tags list` shows them.")
+            raise UsageError(
+                f"No tag has the id '{spec}'.", hint="`instantly tags list` shows them."
+            )
         labels = [str(t.get("label", "")) for t in self.tags]
         close = difflib.get_close_matches(text, labels, n=3, cutoff=0.5)
         close += [lb for lb in labels if text.casefold() in lb.casefold() and lb not in close][:3]
@@ -75,9 +78,7 @@ def attach_tags(client: InstantlyClient, accounts: list[dict[str, Any]]) -> None
     if not accounts:
         return
     emails = [str(a.get("email")) for a in accounts]
-    mappings = list(
-        client.pages(MAPPINGS_PATH, {"resource_ids": ",".join(emails)}).items()
-    )
+    mappings = list(client.pages(MAPPINGS_PATH, {"resource_ids": ",".join(emails)}).items())
     index = TagIndex.fetch(client)
     by_email: dict[str, list[dict[str, Any]]] = {e: [] for e in emails}
     for m in mappings:

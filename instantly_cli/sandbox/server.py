@@ -1,0 +1,370 @@
+"""Threaded HTTP/1.1 loopback server for the sandbox, with latency, rate-limit and faults.
+
+wsgiref's server speaks HTTP/1.0 without keep-alive, which makes every request pay a TCP
+handshake; this handler keeps connections open and always sends Content-Length.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import json
+import random
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+from .app import SandboxApp
+
+FAULT_KINDS = (
+    "429",
+    "429-no-retry-after",
+    "500",
+    "502",
+    "503",
+    "slow",
+    "drop",
+    "html",
+    "invalid-json",
+)
+_HTML = b"<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>"
+
+
+@dataclass
+class Fault:
+    """A scripted fault waiting for matching requests."""
+
+    kind: str
+    remaining: int
+    path_contains: str | None = None
+    method: str | None = None
+
+    def matches(self, method: str, target: str) -> bool:
+        """Whether this fault applies to the request."""
+        if self.method and self.method.upper() != method:
+            return False
+        return (
+            not self.path_contains
+            or self.path_contains in unquote(target)
+            or (self.path_contains in target)
+        )
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _HTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        # Small request/response pairs on a kept-alive connection stall on Nagle otherwise.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+        """Stay quiet: the sandbox must not print (and never logs the key)."""
+
+    def _handle(self) -> None:
+        self.server.sandbox._handle(self)
+
+    # No HEAD: the app always answers with a body, which would corrupt a kept-alive stream.
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_OPTIONS = _handle
+
+    def send_raw(
+        self, status: int, body: bytes, content_type: str, extra: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        """Write the whole response with one send (headers and body together)."""
+        lines = [
+            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
+            f"Date: {self.date_time_string()}",
+            f"Content-Type: {content_type}",
+            f"Content-Length: {len(body)}",
+            *(f"{k}: {v}" for k, v in extra),
+        ]
+        if self.close_connection:
+            lines.append("Connection: close")
+        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        self.wfile.flush()
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    sandbox: SandboxServer
+
+
+class SandboxServer:
+    """Serve a ``SandboxApp`` on a loopback port in a daemon thread."""
+
+    def __init__(
+        self,
+        app: SandboxApp,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        latency_ms: float = 0,
+        rate_limit: bool = False,
+        rps: int = 100,
+        rpm: int = 6000,
+        fail_rate: float = 0.0,
+        retry_after: str = "mixed",
+        seed: int | None = None,
+    ) -> None:
+        if retry_after not in ("mixed", "always", "never"):
+            raise ValueError("retry_after must be 'mixed', 'always' or 'never'")
+        self.app = app
+        self.host = host
+        self.latency_ms = latency_ms
+        self.rate_limit = rate_limit
+        self.rps = rps
+        self.rpm = rpm
+        self.fail_rate = fail_rate
+        self.retry_after = retry_after
+        self.slow_seconds = 2.0
+        self.status_counts: collections.Counter[int] = collections.Counter()
+        self.total = 0
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+        self._second: collections.deque[float] = collections.deque()
+        self._minute: collections.deque[float] = collections.deque()
+        self._limited = 0
+        self._httpd = _HTTPServer((host, port), _Handler, bind_and_activate=True)
+        self._httpd.sandbox = self
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful with port 0)."""
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:8765``."""
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> SandboxServer:
+        """Serve in a daemon thread."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._httpd.server_close()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- knobs ---------------------------------------------------------------------------
+
+    def inject(
+        self,
+        kind: str,
+        count: int = 1,
+        *,
+        path_contains: str | None = None,
+        method: str | None = None,
+    ) -> None:
+        """Serve ``kind`` to the next ``count`` matching requests."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
+        with self._lock:
+            self._faults.append(Fault(kind, count, path_contains, method))
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """Snapshot: ``{"total": n, "status_counts": {status: n}}``."""
+        with self._lock:
+            return {"total": self.total, "status_counts": dict(self.status_counts)}
+
+    def _count(self, status: int) -> None:
+        with self._lock:
+            self.status_counts[status] += 1
+            self.total += 1
+
+    def _take_fault(self, method: str, target: str) -> str | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.remaining > 0 and fault.matches(method, target):
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self._faults.remove(fault)
+                    return fault.kind
+        return None
+
+    def _over_limit(self) -> bool:
+        """Sliding one-second and one-minute windows; refused requests do not count."""
+        now = time.monotonic()
+        with self._lock:
+            while self._second and now - self._second[0] >= 1.0:
+                self._second.popleft()
+            while self._minute and now - self._minute[0] >= 60.0:
+                self._minute.popleft()
+            if len(self._second) >= self.rps or len(self._minute) >= self.rpm:
+                return True
+            self._second.append(now)
+            self._minute.append(now)
+            return False
+
+    def _retry_after_header(self, kind: str) -> list[tuple[str, str]]:
+        if kind == "429":
+            return [("Retry-After", "1")]
+        if kind == "429-no-retry-after" or self.retry_after == "never":
+            return []
+        if self.retry_after == "always":
+            return [("Retry-After", "1")]
+        with self._lock:
+            self._limited += 1
+            odd = self._limited % 2 == 1
+        return [("Retry-After", "1")] if odd else []
+
+    # -- one request -------------------------------------------------------------------
+
+    def _envelope(
+        self,
+        handler: _Handler,
+        status: int,
+        message: str,
+        extra: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        body = json.dumps(SandboxApp.envelope(status, message)).encode()
+        handler.send_raw(status, body, "application/json; charset=utf-8", extra)
+        self._count(status)
+
+    def _handle(self, handler: _Handler) -> None:
+        method, target = handler.command, handler.path
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length > 0 else b""
+        if self.latency_ms:
+            time.sleep(self.latency_ms / 1000)
+        kind = self._take_fault(method, target)
+        if kind in ("429", "429-no-retry-after"):
+            self._envelope(handler, 429, "Too Many Requests", self._retry_after_header(kind))
+            return
+        if kind in ("500", "502", "503"):
+            status = int(kind)
+            self._envelope(handler, status, f"Injected fault {status}")
+            return
+        if kind == "html":
+            handler.send_raw(502, _HTML, "text/html")
+            self._count(502)
+            return
+        if kind == "invalid-json":
+            handler.send_raw(200, b"{not json", "application/json")
+            self._count(200)
+            return
+        if kind == "slow":
+            time.sleep(self.slow_seconds)
+        if kind is None and self.rate_limit and self._over_limit():
+            self._envelope(handler, 429, "Too Many Requests", self._retry_after_header("mixed"))
+            return
+        if kind is None and self.fail_rate > 0:
+            with self._lock:
+                hit = self._rng.random() < self.fail_rate
+                status = self._rng.choice((500, 502, 503))
+            if hit:
+                self._envelope(handler, status, f"Random fault {status}")
+                return
+        status, headers, payload = self._call_app(handler, method, target, body)
+        if kind == "drop":
+            # The app ran (state changed) but the client sees a connection cut mid-response.
+            handler.close_connection = True
+            handler.wfile.write(f"HTTP/1.1 {status} OK\r\nContent-Ty".encode())
+            handler.wfile.flush()
+            try:
+                handler.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self._count(status)
+            return
+        content_type = headers.get("content-type", "application/json")
+        handler.send_raw(status, payload, content_type)
+        self._count(status)
+
+    def _call_app(
+        self, handler: _Handler, method: str, target: str, body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        path, _, query = target.partition("?")
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": method,
+            "SCRIPT_NAME": "",
+            # PEP 3333: PATH_INFO is the decoded path as latin-1 text.
+            "PATH_INFO": unquote(path, encoding="latin-1"),
+            "QUERY_STRING": query,
+            "RAW_URI": target,
+            "SERVER_NAME": self.host,
+            "SERVER_PORT": str(self.port),
+            "SERVER_PROTOCOL": handler.request_version,
+            "REMOTE_ADDR": handler.client_address[0],
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        if handler.headers.get("Content-Type"):
+            environ["CONTENT_TYPE"] = handler.headers["Content-Type"]
+        for name, value in handler.headers.items():
+            key = name.upper().replace("-", "_")
+            if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                environ[f"HTTP_{key}"] = value
+        seen: dict[str, Any] = {}
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
+            seen["status"], seen["headers"] = status, headers
+            return lambda _data: None
+
+        chunks = self.app(environ, start_response)
+        payload = b"".join(chunks)
+        status_code = int(str(seen["status"]).split(" ", 1)[0])
+        headers = {k.lower(): v for k, v in seen["headers"]}
+        return status_code, headers, payload
+
+
+def serve(
+    app: SandboxApp,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    *,
+    on_ready: Callable[[SandboxServer], None] | None = None,
+    **knobs: Any,
+) -> None:
+    """Serve until KeyboardInterrupt, then shut down cleanly.
+
+    ``on_ready(server)`` is called once the port is bound (e.g. to print the URL).
+    """
+    server = SandboxServer(app, host, port, **knobs)
+    server.start()
+    try:
+        if on_ready is not None:
+            on_ready(server)
+        stop = threading.Event()
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()

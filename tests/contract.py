@@ -1,0 +1,196 @@
+"""Contract checks against the OpenAPI subset in ``tests/openapi/``.
+
+One deliberate deviation: the accounts list item is ``allOf: [Account, {tags}]`` while Account
+says ``additionalProperties: false``, so a literal reading rejects every item carrying ``tags``.
+Such ``allOf`` pairs are merged into one object schema before validation.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from jsonschema import Draft202012Validator
+
+SPEC_PATH = Path(__file__).parent / "openapi" / "instantly-openapi-accounts-tags.json"
+SPEC: dict[str, Any] = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
+COMPONENTS = SPEC["components"]
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/components/schemas/"):
+        return dict(COMPONENTS["schemas"][ref.rsplit("/", 1)[1]])
+    return schema
+
+
+def _merge_allof(node: Any) -> Any:
+    """Merge ``allOf`` lists of object schemas into a single object schema."""
+    if isinstance(node, list):
+        return [_merge_allof(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _merge_allof(v) for k, v in node.items()}
+    parts = node.get("allOf")
+    if isinstance(parts, list) and all(_resolve(p).get("type") == "object" for p in parts):
+        merged: dict[str, Any] = {"type": "object", "properties": {}, "required": []}
+        closed = False
+        for part in parts:
+            part = _resolve(part)
+            merged["properties"].update(part.get("properties", {}))
+            merged["required"].extend(part.get("required", []))
+            closed = closed or part.get("additionalProperties") is False
+        if closed:
+            merged["additionalProperties"] = False
+        rest = {k: v for k, v in node.items() if k != "allOf"}
+        return {**rest, **merged}
+    return node
+
+
+PATHS: dict[str, Any] = _merge_allof(copy.deepcopy(SPEC["paths"]))
+
+
+def _templates() -> list[tuple[list[str], str]]:
+    out = [(tpl.strip("/").split("/"), tpl) for tpl in PATHS]
+    # Literal segments win over {params}: /accounts/pause before /accounts/{email}.
+    out.sort(key=lambda t: [seg.startswith("{") for seg in t[0]])
+    return out
+
+
+TEMPLATES = _templates()
+
+
+def match_path(raw_path: str) -> tuple[str, dict[str, str]]:
+    """The path template and decoded path parameters for a raw (encoded) path."""
+    segments = raw_path.split("?", 1)[0].strip("/").split("/")
+    for parts, tpl in TEMPLATES:
+        if len(parts) != len(segments):
+            continue
+        params: dict[str, str] = {}
+        for part, seg in zip(parts, segments, strict=True):
+            if part.startswith("{"):
+                params[part[1:-1]] = unquote(seg)
+            elif part != seg:
+                break
+        else:
+            return tpl, params
+    raise AssertionError(f"path not in the OpenAPI document: {raw_path}")
+
+
+@cache
+def _validator_for(schema_json: str) -> Draft202012Validator:
+    schema = json.loads(schema_json)
+    # Carry the components along so "#/components/..." refs resolve from this root.
+    root = {**schema, "components": COMPONENTS}
+    return Draft202012Validator(root, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _validate(schema: dict[str, Any], value: Any, what: str) -> None:
+    validator = _validator_for(json.dumps(schema, sort_keys=True))
+    errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        where = "/".join(str(p) for p in err.absolute_path)
+        raise AssertionError(f"{what}: {err.message} at '{where}'")
+
+
+def _operation(method: str, raw_path: str) -> tuple[str, dict[str, Any], dict[str, str]]:
+    tpl, params = match_path(raw_path)
+    op = PATHS[tpl].get(method.lower())
+    if op is None:
+        raise AssertionError(f"{method} {tpl} is not in the OpenAPI document")
+    return tpl, op, params
+
+
+def _coerce(raw: str, schema: dict[str, Any]) -> Any:
+    types = schema.get("type", "string")
+    types = [types] if isinstance(types, str) else types
+    for typ in types:
+        try:
+            if typ == "integer":
+                return int(raw)
+            if typ == "number":
+                number = float(raw)
+                return int(number) if number.is_integer() else number
+            if typ == "boolean" and raw in ("true", "false"):
+                return raw == "true"
+        except ValueError:
+            continue
+    return raw
+
+
+def validate_request(method: str, raw_path: str, query: str, body: bytes | None) -> None:
+    """Assert that a request is one the OpenAPI document allows."""
+    if "?" in raw_path and not query:
+        raw_path, query = raw_path.split("?", 1)
+    tpl, op, path_params = _operation(method, raw_path)
+    declared = {p["name"]: p for p in op.get("parameters", [])}
+    for name, value in path_params.items():
+        param = declared.get(name)
+        assert param and param["in"] == "path", f"{tpl}: undeclared path parameter {name}"
+        _validate(param["schema"], value, f"{method} {tpl} path parameter {name}")
+    for name, raw in parse_qsl(query, keep_blank_values=True):
+        param = declared.get(name)
+        assert param and param["in"] == "query", f"{method} {tpl}: unknown query parameter {name}"
+        schema = param["schema"]
+        _validate(schema, _coerce(raw, schema), f"{method} {tpl} query parameter {name}")
+    request_body = op.get("requestBody")
+    if not body:
+        assert not (request_body and request_body.get("required")), f"{method} {tpl}: body needed"
+        return
+    assert request_body, f"{method} {tpl} declares no request body"
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise AssertionError(f"{method} {tpl}: body is not JSON: {exc}") from None
+    schema = request_body["content"]["application/json"]["schema"]
+    _validate(schema, data, f"{method} {tpl} request body")
+
+
+ENVELOPE = {
+    "type": "object",
+    "required": ["statusCode", "error", "message"],
+    "properties": {
+        "statusCode": {"type": "number"},
+        "error": {"type": "string"},
+        "message": {"type": "string"},
+    },
+}
+
+
+def validate_response(method: str, raw_path: str, status: int, body: object) -> None:
+    """Assert that a response matches the schema declared for its status."""
+    try:
+        tpl, op, _ = _operation(method, raw_path.split("?", 1)[0])
+    except AssertionError:
+        if status < 400:
+            raise
+        tpl, op = raw_path, {}
+    declared = op.get("responses", {}).get(str(status))
+    if declared is None:
+        assert status >= 400, f"{method} {tpl}: undeclared success status {status}"
+        schema: dict[str, Any] = {
+            **ENVELOPE,
+            "properties": {**ENVELOPE["properties"], "statusCode": {"const": status}},
+        }
+    else:
+        schema = declared["content"]["application/json"]["schema"]
+    _validate(schema, body, f"{method} {tpl} response {status}")
+
+
+def validate_recorded(app: Any) -> int:
+    """Check every exchange an app recorded; returns how many.
+
+    Requests are checked only when the app accepted them (2xx): tests send invalid requests
+    on purpose, and a 2xx for a request outside the contract is itself a sandbox bug.
+    """
+    for rec in list(app.requests):
+        if 200 <= rec.status < 300:
+            validate_request(rec.method, rec.path, rec.query, rec.body)
+        validate_response(rec.method, rec.path, rec.status, rec.response)
+    return len(app.requests)

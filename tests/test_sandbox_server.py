@@ -1,0 +1,230 @@
+"""The sandbox loopback server: keep-alive, latency, rate limit, scripted and random faults."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from instantly_cli.sandbox.app import SandboxApp
+from instantly_cli.sandbox.server import SandboxServer
+from instantly_cli.sandbox.store import Store
+from tests.contract import validate_recorded
+
+KEY = "server-test-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+ZOE = "zoe.muller@acme-outreach.com"
+ACTIVE = "ops%2Beu%40acme-outreach.com"  # seeded with status 1 (active)
+
+
+@pytest.fixture
+def app() -> Iterator[SandboxApp]:
+    store = Store()
+    store.ensure_seeded(120)
+    application = SandboxApp(store, api_key=KEY)
+    yield application
+    validate_recorded(application)
+    store.close()
+
+
+def make(app: SandboxApp, **knobs: Any) -> SandboxServer:
+    return SandboxServer(app, seed=7, **knobs).start()
+
+
+@pytest.fixture
+def server(app: SandboxApp) -> Iterator[SandboxServer]:
+    srv = make(app)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def client(server: SandboxServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, headers=AUTH, timeout=10) as c:
+        yield c
+
+
+def test_basic_get_with_keep_alive(server: SandboxServer, client: httpx.Client) -> None:
+    assert server.url == f"http://127.0.0.1:{server.port}" and server.port > 0
+    peers = []
+
+    def remember(response: httpx.Response) -> None:
+        stream = response.extensions.get("network_stream")
+        peers.append(stream.get_extra_info("client_addr") if stream else None)
+
+    client.event_hooks["response"] = [remember]
+    first = client.get("/api/v2/accounts", params={"limit": 2})
+    second = client.get("/api/v2/accounts/zoe.muller%40acme-outreach.com")
+    assert first.status_code == 200 and len(first.json()["items"]) == 2
+    assert first.http_version == "HTTP/1.1"
+    assert int(first.headers["content-length"]) == len(first.content)
+    assert second.json()["first_name"] == "Zoë"
+    assert peers[0] is not None and peers[0] == peers[1]  # same local port: one connection
+    assert server.stats["total"] == 2 and server.status_counts[200] == 2
+
+
+def test_plus_email_and_cursor_over_the_wire(client: httpx.Client, app: SandboxApp) -> None:
+    resp = client.get("/api/v2/accounts/ops%2Beu%40acme-outreach.com")
+    assert resp.json()["email"] == "ops+eu@acme-outreach.com"
+    assert app.requests[-1].path == "/api/v2/accounts/ops%2Beu%40acme-outreach.com"
+    seen = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 50}
+        if cursor:
+            params["starting_after"] = cursor
+        page = client.get("/api/v2/accounts", params=params).json()
+        seen += [a["email"] for a in page["items"]]
+        cursor = page.get("next_starting_after")
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) == 120
+
+
+def test_latency_knob(app: SandboxApp) -> None:
+    with make(app, latency_ms=150) as srv, httpx.Client(base_url=srv.url, headers=AUTH) as c:
+        started = time.monotonic()
+        assert c.get("/api/v2/accounts", params={"limit": 1}).status_code == 200
+        assert time.monotonic() - started >= 0.15
+
+
+def test_rate_limit_over_100_per_second(app: SandboxApp) -> None:
+    with make(app, rate_limit=True, rps=20, retry_after="always") as srv:
+        with httpx.Client(base_url=srv.url, headers=AUTH) as c:
+            statuses = [c.get("/api/v2/custom-tags").status_code for _ in range(40)]
+            limited = [s for s in statuses if s == 429]
+            assert limited and statuses[:20] == [200] * 20
+            resp = c.get("/api/v2/custom-tags")
+            assert resp.status_code == 429 and resp.headers["retry-after"] == "1"
+            assert resp.json()["error"] == "Too Many Requests"
+            time.sleep(1.05)
+            assert c.get("/api/v2/custom-tags").status_code == 200
+        assert srv.status_counts[429] == len(limited) + 1
+
+
+def test_rate_limit_default_100_rps(app: SandboxApp) -> None:
+    with make(app, rate_limit=True, retry_after="never") as srv:
+        with httpx.Client(base_url=srv.url, headers=AUTH) as c:
+            got_429 = None
+            for _ in range(400):  # bounded: stops by itself
+                resp = c.get("/api/v2/custom-tags", params={"limit": 1})
+                if resp.status_code == 429:
+                    got_429 = resp
+                    break
+            assert got_429 is not None, "no 429 within 400 requests"
+            assert "retry-after" not in got_429.headers
+            assert srv.status_counts[200] >= 100
+
+
+def test_retry_after_mixed_alternates(app: SandboxApp) -> None:
+    with make(app, rate_limit=True, rps=1, retry_after="mixed") as srv:
+        with httpx.Client(base_url=srv.url, headers=AUTH) as c:
+            c.get("/api/v2/custom-tags")
+            headers = [c.get("/api/v2/custom-tags").headers.get("retry-after") for _ in range(4)]
+    assert headers == ["1", None, "1", None]
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "retry_after"),
+    [
+        ("429", 429, "1"),
+        ("429-no-retry-after", 429, None),
+        ("500", 500, None),
+        ("502", 502, None),
+        ("503", 503, None),
+    ],
+)
+def test_scripted_status_faults_change_nothing(
+    server: SandboxServer, client: httpx.Client, kind: str, status: int, retry_after: str | None
+) -> None:
+    server.inject(kind, 1, path_contains="/pause", method="POST")
+    # Not matching: another path and another method go through.
+    assert client.get(f"/api/v2/accounts/{ACTIVE}").json()["status"] == 1
+    resp = client.post(f"/api/v2/accounts/{ACTIVE}/pause")
+    assert resp.status_code == status
+    assert resp.json()["statusCode"] == status
+    assert resp.headers.get("retry-after") == retry_after
+    assert client.get(f"/api/v2/accounts/{ACTIVE}").json()["status"] == 1  # nothing happened
+    assert client.post(f"/api/v2/accounts/{ACTIVE}/pause").json()["status"] == 2  # fault used up
+
+
+def test_fault_count(server: SandboxServer, client: httpx.Client) -> None:
+    server.inject("503", 3)
+    codes = [client.get("/api/v2/custom-tags").status_code for _ in range(4)]
+    assert codes == [503, 503, 503, 200]
+
+
+def test_slow_fault_triggers_read_timeout(server: SandboxServer) -> None:
+    server.slow_seconds = 0.6
+    server.inject("slow")
+    with httpx.Client(base_url=server.url, headers=AUTH, timeout=0.2) as c:
+        with pytest.raises(httpx.ReadTimeout):
+            c.get("/api/v2/custom-tags")
+    time.sleep(0.5)
+    with httpx.Client(base_url=server.url, headers=AUTH, timeout=5) as c:
+        assert c.get("/api/v2/custom-tags").status_code == 200
+
+
+def test_drop_fault_runs_the_app_then_cuts_the_connection(
+    server: SandboxServer, client: httpx.Client
+) -> None:
+    server.inject("drop", path_contains="/pause")
+    assert client.get(f"/api/v2/accounts/{ACTIVE}").json()["status"] == 1
+    with pytest.raises(httpx.TransportError):
+        client.post(f"/api/v2/accounts/{ACTIVE}/pause")
+    assert client.get(f"/api/v2/accounts/{ACTIVE}").json()["status"] == 2  # the write happened
+
+
+def test_html_and_invalid_json_faults(server: SandboxServer, client: httpx.Client) -> None:
+    server.inject("html")
+    server.inject("invalid-json")
+    html = client.get("/api/v2/accounts")
+    assert html.status_code == 502 and html.headers["content-type"].startswith("text/html")
+    assert "Bad Gateway" in html.text
+    broken = client.get("/api/v2/accounts")
+    assert broken.status_code == 200 and broken.text == "{not json"
+    with pytest.raises(ValueError):
+        broken.json()
+    assert client.get("/api/v2/accounts", params={"limit": 1}).status_code == 200
+
+
+def test_unknown_fault_kind_rejected(server: SandboxServer) -> None:
+    with pytest.raises(ValueError):
+        server.inject("teapot")
+
+
+def test_fail_rate(app: SandboxApp) -> None:
+    with make(app, fail_rate=0.5) as srv, httpx.Client(base_url=srv.url, headers=AUTH) as c:
+        codes = [c.post(f"/api/v2/accounts/{ZOE}/resume").status_code for _ in range(60)]
+    failures = [s for s in codes if s != 200]
+    assert 10 < len(failures) < 50
+    assert set(failures) <= {500, 502, 503}
+    # A faulted request never reached the app.
+    assert app.request_count == codes.count(200)
+
+
+def test_state_shared_between_clients(server: SandboxServer, client: httpx.Client) -> None:
+    client.patch(f"/api/v2/accounts/{ZOE}", json={"first_name": "Shared"})
+    with httpx.Client(base_url=server.url, headers=AUTH) as other:
+        assert other.get(f"/api/v2/accounts/{ZOE}").json()["first_name"] == "Shared"
+
+
+def test_errors_over_the_wire(client: httpx.Client, server: SandboxServer) -> None:
+    resp = client.get("/api/v2/accounts", headers={"Authorization": "Bearer wrong"})
+    assert resp.status_code == 401 and resp.json()["error"] == "Unauthorized"
+    assert client.get("/api/v2/nope").status_code == 404
+    assert server.status_counts[401] == 1 and server.status_counts[404] == 1
+
+
+def test_clean_stop_releases_port(app: SandboxApp) -> None:
+    srv = make(app)
+    port = srv.port
+    with httpx.Client(base_url=srv.url, headers=AUTH) as c:
+        assert c.get("/api/v2/custom-tags").status_code == 200
+    srv.stop()
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        pass

@@ -84,8 +84,11 @@ def _console(stderr: bool = False) -> Console:
 
     stream = sys.stderr if stderr else sys.stdout
     color = color_enabled(stream)
+    # Off a terminal rich would assume 80 columns and truncate cells; tables must never lose data.
+    width = None if stream.isatty() else 4096
     return Console(
         file=stream,
+        width=width,
         force_terminal=color or None,
         # No colour means no escape codes at all (not even bold), while a terminal keeps its
         # width and spinners.

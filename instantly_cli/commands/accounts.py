@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -813,4 +814,219 @@ def resume(
         order=("resumed", bulk.FAILED),
         failures=failures,
         command="accounts resume",
+    )
+
+
+# -- warmup ------------------------------------------------------------------------------------
+
+warmup_app = typer.Typer(help="Turn warmup on or off (background jobs).", no_args_is_help=True)
+app.add_typer(warmup_app, name="warmup")
+
+# Seconds between polls of a background job; tests set it to 0.
+POLL_INTERVAL = 1.0
+
+
+def _warmup(
+    ctx: typer.Context,
+    enable: bool,
+    targets: list[str],
+    *,
+    yes: bool,
+    no_wait: bool,
+    timeout: float,
+    rate: float,
+    concurrency: int,
+    failures: Path | None,
+    output_: str | None,
+    json_output: bool,
+) -> None:
+    fmt = output.resolve_format(output_, json_output)
+    bulk.check_rate(rate, concurrency)
+    if timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds.")
+    started = time.monotonic()
+    verb = "enable" if enable else "disable"
+    done_word = "enabled" if enable else "disabled"
+    emails = read_targets(targets)
+    bulk.confirm_many(len(emails), f"{verb} warmup on", yes)
+
+    from instantly_cli.client import RateLimiter
+
+    with get_client(ctx, limiter=RateLimiter(rate)) as client:
+
+        def submit(batch: list[str]) -> list[bulk.Outcome]:
+            job = client.warmup(enable, batch)
+            job_id = str(job.get("id", "")) if isinstance(job, dict) else ""
+            status = str(job.get("status", "")) if isinstance(job, dict) else ""
+            return [
+                bulk.Outcome(e, "submitted", extra={"job_id": job_id, "job_status": status})
+                for e in batch
+            ]
+
+        batches = [emails[i : i + 100] for i in range(0, len(emails), 100)]
+        label = f"Submitting warmup {verb}"
+        result = bulk.run(batches, submit, concurrency=concurrency, label=label)
+        jobs = list(
+            dict.fromkeys(
+                str(o.extra["job_id"]) for o in result.outcomes if o.result == "submitted"
+            )
+        )
+        if no_wait or result.interrupted:
+            rows = [
+                {
+                    "job_id": j,
+                    "emails": [o.email for o in result.outcomes if o.extra.get("job_id") == j],
+                }
+                for j in jobs
+            ]
+            if fmt == "json":
+                output.emit_json(rows)
+            else:
+                cols = [Column("job_id", "Job"), Column("emails", "Accounts")]
+                output.emit_records([rows], fmt, cols)
+            bulk.finish(
+                result,
+                fmt=fmt,
+                order=("submitted", bulk.FAILED),
+                failures=failures,
+                command=f"accounts warmup {verb}",
+                emit=False,
+            )
+        states = _poll_jobs(client, jobs, timeout)
+        result.elapsed = time.monotonic() - started
+    for o in result.outcomes:
+        if o.result != "submitted":
+            continue
+        job = states.get(str(o.extra["job_id"]), {})
+        status = str(job.get("status", "unknown"))
+        o.extra["job_status"] = status
+        if status == "success":
+            o.result = done_word
+        else:
+            o.result = bulk.FAILED
+            o.code = "job_" + status.replace("-", "_")
+            reason = ""
+            data = job.get("data")
+            if isinstance(data, dict) and data.get("error"):
+                reason = f": {data['error']}"
+            if status in ("failed", "cancelled"):
+                o.error = f"background job {o.extra['job_id']} {status}{reason}"
+            else:
+                o.error = (
+                    f"background job {o.extra['job_id']} still {status} after "
+                    f"{timeout:g} s; check it later with: instantly api GET "
+                    f"/api/v2/background-jobs/{o.extra['job_id']}"
+                )
+    bulk.finish(
+        result,
+        fmt=fmt,
+        order=(done_word, bulk.FAILED),
+        failures=failures,
+        command=f"accounts warmup {verb}",
+    )
+
+
+def _poll_jobs(client: Any, job_ids: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+    """Poll each job until success, failed or cancelled, or until ``timeout`` seconds pass."""
+    from instantly_cli.enums import JOB_DONE
+
+    states: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + timeout
+    pending = list(job_ids)
+    with output.progress(len(pending), "Waiting for warmup jobs") as advance:
+        while pending:
+            still = []
+            for job_id in pending:
+                job = client.get_job(job_id)
+                states[job_id] = job if isinstance(job, dict) else {}
+                if str(states[job_id].get("status")) in JOB_DONE:
+                    advance(1, 0 if states[job_id].get("status") == "success" else 1)
+                else:
+                    still.append(job_id)
+            pending = still
+            if not pending or time.monotonic() >= deadline:
+                break
+            time.sleep(POLL_INTERVAL)
+    return states
+
+
+NoWaitOpt = Annotated[
+    bool, typer.Option("--no-wait", help="Print the background job ids and return at once.")
+]
+TimeoutOpt = Annotated[
+    float, typer.Option("--timeout", metavar="SECONDS", help="How long to wait for the jobs.")
+]
+
+
+@warmup_app.command(
+    "enable",
+    epilog=examples(
+        "instantly accounts warmup enable ops@acme.io",
+        "instantly accounts list --filter warmup-paused -o jsonl | "
+        "instantly accounts warmup enable - --yes",
+    ),
+)
+@handled
+def warmup_enable(
+    ctx: typer.Context,
+    targets: TargetsArg,
+    no_wait: NoWaitOpt = False,
+    timeout: TimeoutOpt = 300.0,
+    yes: YesOpt = False,
+    rate: RateOpt = bulk.DEFAULT_RATE,
+    concurrency: ConcurrencyOpt = bulk.DEFAULT_CONCURRENCY,
+    failures: FailuresOpt = None,
+    output_: OutputOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Turn warmup on (100 accounts per background job) and wait for the jobs."""
+    _warmup(
+        ctx,
+        True,
+        targets,
+        yes=yes,
+        no_wait=no_wait,
+        timeout=timeout,
+        rate=rate,
+        concurrency=concurrency,
+        failures=failures,
+        output_=output_,
+        json_output=json_output,
+    )
+
+
+@warmup_app.command(
+    "disable",
+    epilog=examples(
+        "instantly accounts warmup disable ops@acme.io --no-wait --json",
+        "instantly accounts list --filter warmup-error -o jsonl | "
+        "instantly accounts warmup disable - --yes",
+    ),
+)
+@handled
+def warmup_disable(
+    ctx: typer.Context,
+    targets: TargetsArg,
+    no_wait: NoWaitOpt = False,
+    timeout: TimeoutOpt = 300.0,
+    yes: YesOpt = False,
+    rate: RateOpt = bulk.DEFAULT_RATE,
+    concurrency: ConcurrencyOpt = bulk.DEFAULT_CONCURRENCY,
+    failures: FailuresOpt = None,
+    output_: OutputOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Turn warmup off (100 accounts per background job) and wait for the jobs."""
+    _warmup(
+        ctx,
+        False,
+        targets,
+        yes=yes,
+        no_wait=no_wait,
+        timeout=timeout,
+        rate=rate,
+        concurrency=concurrency,
+        failures=failures,
+        output_=output_,
+        json_output=json_output,
     )

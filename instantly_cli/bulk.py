@@ -120,7 +120,16 @@ def run(
 
     with output.progress(total, label) as advance:
 
+        running = [0]
+
         def worker() -> None:
+            try:
+                loop()
+            finally:
+                with lock:
+                    running[0] -= 1
+
+        def loop() -> None:
             while not stop.is_set():
                 with lock:
                     item = next(queue, None)
@@ -145,11 +154,22 @@ def run(
             threading.Thread(target=worker, name=f"bulk-{n}", daemon=True)
             for n in range(max(1, min(concurrency, len(units))))
         ]
+        running[0] = len(threads)
         for thread in threads:
             thread.start()
+
+        def wait() -> None:
+            # Poll with sleep: a Ctrl-C landing inside Thread.join() can leave the thread
+            # looking finished while it still runs, and its result would be misreported.
+            while True:
+                with lock:
+                    if running[0] == 0:
+                        return
+                time.sleep(0.02)
+
         interrupted = False
         try:
-            _join(threads)
+            wait()
         except KeyboardInterrupt:
             interrupted = True
             stop.set()
@@ -160,7 +180,7 @@ def run(
                 "press Ctrl-C again to stop waiting."
             )
             try:
-                _join(threads)
+                wait()
             except KeyboardInterrupt:
                 pass
 
@@ -184,13 +204,6 @@ def run(
                     Outcome(e, SKIPPED, error="not attempted (interrupted)") for e in unit
                 )
     return RunResult(outcomes, interrupted, time.monotonic() - started)
-
-
-def _join(threads: list[threading.Thread]) -> None:
-    # Short joins keep the main thread responsive to Ctrl-C.
-    for thread in threads:
-        while thread.is_alive():
-            thread.join(0.1)
 
 
 def default_failures_path() -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import os
 import random
 import threading
 import time
@@ -25,6 +26,7 @@ from instantly_cli.errors import (
     InvalidResponseError,
     NetworkError,
     RateLimitedError,
+    UsageError,
     error_for_status,
 )
 from instantly_cli.settings import Settings, sandbox_state_path
@@ -32,12 +34,27 @@ from instantly_cli.settings import Settings, sandbox_state_path
 API = "/api/v2"
 USER_AGENT = f"instantly-cli/{__version__}"
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+
+def timeout_from_env() -> httpx.Timeout:
+    """The read timeout, from ``INSTANTLY_TIMEOUT`` (seconds) when set; connect stays 5 s."""
+    raw = os.environ.get("INSTANTLY_TIMEOUT", "").strip()
+    if not raw:
+        return TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise UsageError(f"INSTANTLY_TIMEOUT must be a number of seconds, not '{raw}'.") from None
+    if seconds <= 0:
+        raise UsageError("INSTANTLY_TIMEOUT must be above 0.")
+    return httpx.Timeout(seconds, connect=min(5.0, seconds))
 MAX_ATTEMPTS = 5
 # 429s say "nothing was done, come back later": they get a larger budget than other failures.
 MAX_429_ATTEMPTS = 10
 MAX_RETRY_AFTER = 60.0
 API_RATE_PER_SECOND = 100
 API_RATE_PER_MINUTE = 6000
+PACE_HEADROOM = 0.97
 
 Json = Any
 
@@ -75,12 +92,13 @@ class RateLimiter:
     """
 
     def __init__(self, rate: float, *, per_minute: int = API_RATE_PER_MINUTE):
-        self.target = max(0.1, min(float(rate), API_RATE_PER_SECOND))
+        # Requests leave evenly spaced but arrive with network jitter; a little headroom under
+        # the hard limit avoids tripping it (a 429 costs far more than 3 % of the pace).
+        self.target = max(0.1, min(float(rate), API_RATE_PER_SECOND * PACE_HEADROOM))
         self.rate = self.target
         self.per_minute = per_minute
         self._lock = threading.Lock()
         self._next = 0.0
-        self._paused_until = 0.0
         self._minute: deque[float] = deque()
         self._streak = 0
         self.throttled = 0  # how many 429s were seen
@@ -88,7 +106,7 @@ class RateLimiter:
     def acquire(self) -> None:
         with self._lock:
             now = time.monotonic()
-            slot = max(now, self._next, self._paused_until)
+            slot = max(now, self._next)
             while self._minute and self._minute[0] <= slot - 60.0:
                 self._minute.popleft()
             if len(self._minute) >= self.per_minute:
@@ -99,20 +117,18 @@ class RateLimiter:
         if delay > 0:
             time.sleep(delay)
 
-    def on_throttled(self, retry_after: float | None) -> None:
-        """A 429: slow everybody down, and hold every worker until Retry-After has passed."""
+    def on_throttled(self) -> None:
+        """A 429: slow everybody down (the request itself waits for its Retry-After)."""
         with self._lock:
             self.throttled += 1
             self._streak = 0
-            self.rate = max(1.0, self.rate * 0.7)
-            if retry_after:
-                self._paused_until = max(self._paused_until, time.monotonic() + retry_after)
+            self.rate = max(1.0, self.rate * 0.8)
 
     def on_success(self) -> None:
         with self._lock:
             self._streak += 1
-            if self.rate < self.target and self._streak >= 20:
-                self.rate = min(self.target, self.rate * 1.15)
+            if self.rate < self.target and self._streak >= 10:
+                self.rate = min(self.target, self.rate * 1.1)
                 self._streak = 0
 
 
@@ -192,9 +208,11 @@ class InstantlyClient:
         content = None if body is None else json.dumps(body).encode("utf-8")
         headers = {"Content-Type": "application/json"} if content is not None else None
         attempt = 0
+        sent = 0  # every try, 429s included: the number --verbose shows
         throttled = 0
         while True:
             attempt += 1
+            sent += 1
             if self.limiter is not None:
                 self.limiter.acquire()
             started = time.perf_counter()
@@ -206,31 +224,31 @@ class InstantlyClient:
                 )
                 target = _target(resp.request.url)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                self._log(method, target, "connect-error", started, attempt)
+                self._log(method, target, "connect-error", started, sent)
                 if attempt < MAX_ATTEMPTS:
                     self._sleep(attempt, None)
                     continue
                 raise NetworkError(f"Cannot connect to the API: {_describe(exc)}.") from None
             except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
-                self._log(method, target, "timeout", started, attempt)
+                self._log(method, target, "timeout", started, sent)
                 if safe_to_repeat and attempt < MAX_ATTEMPTS:
                     self._sleep(attempt, None)
                     continue
                 raise NetworkError(f"The API did not answer in time ({_describe(exc)}).") from None
             except httpx.TransportError as exc:
                 # The connection broke mid-exchange: the server may have acted.
-                self._log(method, target, "conn-lost", started, attempt)
+                self._log(method, target, "conn-lost", started, sent)
                 if safe_to_repeat and attempt < MAX_ATTEMPTS:
                     self._sleep(attempt, None)
                     continue
                 raise NetworkError(f"The connection broke: {_describe(exc)}.") from None
-            self._log(method, target, resp.status_code, started, attempt)
+            self._log(method, target, resp.status_code, started, sent)
             status = resp.status_code
             if status == 429:
                 throttled += 1
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
                 if self.limiter is not None:
-                    self.limiter.on_throttled(retry_after)
+                    self.limiter.on_throttled()
                 if throttled < MAX_429_ATTEMPTS:
                     attempt -= 1  # a 429 does not use up the budget for real failures
                     self._sleep(throttled, retry_after)
@@ -500,8 +518,9 @@ def make_client(settings: Settings, *, limiter: RateLimiter | None = None) -> In
             base_url="http://sandbox.invalid",
             workspace=settings.workspace,
             verbose=settings.verbose,
-            transport=httpx.WSGITransport(app=SandboxApp(store)),
+            transport=httpx.WSGITransport(app=SandboxApp(store, record=False)),
             limiter=limiter,
+            timeout=timeout_from_env(),
         )
     return InstantlyClient(
         api_key=settings.require_key(),
@@ -510,4 +529,5 @@ def make_client(settings: Settings, *, limiter: RateLimiter | None = None) -> In
         verbose=settings.verbose,
         transport=TRANSPORT_OVERRIDE,
         limiter=limiter,
+        timeout=timeout_from_env(),
     )

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -269,13 +270,33 @@ def parse_fields(text: str | None) -> list[str] | None:
 # -- data on stdout ------------------------------------------------------------------------------
 
 
+@contextmanager
+def _no_sigint() -> Iterator[None]:
+    """Defer Ctrl-C while a chunk of data is written, so stdout only ever holds whole lines.
+
+    The interrupt is delivered as soon as the write is done (signals are per-process; only the
+    main thread may change the mask meaningfully, and only it receives KeyboardInterrupt).
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "pthread_sigmask"
+    ):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _write(text: str) -> None:
-    with _lock:
+    with _lock, _no_sigint():
         sys.stdout.write(text)
+        sys.stdout.flush()
 
 
 def _flush() -> None:
-    with _lock:
+    with _lock, _no_sigint():
         sys.stdout.flush()
 
 

@@ -20,7 +20,7 @@ from instantly_cli.enums import (
     WARMUP_INCREMENT,
     WARMUP_STATUS,
 )
-from instantly_cli.errors import UsageError, handled
+from instantly_cli.errors import CliError, UsageError, handled
 from instantly_cli.options import (
     AllOpt,
     DryRunOpt,
@@ -172,7 +172,10 @@ def list_accounts(
     if pager.anomaly:
         output.warn(f"Listing ended early: {pager.anomaly}.")
         if strict:
-            raise UsageError("Pagination stopped early (--strict).", hint=None) from None
+            raise CliError(
+                "Pagination stopped early (--strict); the output may be incomplete.",
+                hint="Retry later; without --strict the listing ends with what was fetched.",
+            )
     if pager.more:
         if pager.next_cursor:
             output.info(

@@ -78,7 +78,11 @@ class _Handler(BaseHTTPRequestHandler):
     def send_raw(
         self, status: int, body: bytes, content_type: str, extra: Sequence[tuple[str, str]] = ()
     ) -> None:
-        """Write the whole response with one send (headers and body together)."""
+        """Write the whole response with one send (headers and body together).
+
+        Counted before it is sent, so a client that has its answer sees it in the stats.
+        """
+        self.server.sandbox._count(status)
         lines = [
             f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
             f"Date: {self.date_time_string()}",
@@ -247,7 +251,6 @@ class SandboxServer:
     ) -> None:
         body = json.dumps(SandboxApp.envelope(status, message)).encode()
         handler.send_raw(status, body, "application/json; charset=utf-8", extra)
-        self._count(status)
 
     def _handle(self, handler: _Handler) -> None:
         method, target = handler.command, handler.path
@@ -265,11 +268,9 @@ class SandboxServer:
             return
         if kind == "html":
             handler.send_raw(502, _HTML, "text/html")
-            self._count(502)
             return
         if kind == "invalid-json":
             handler.send_raw(200, b"{not json", "application/json")
-            self._count(200)
             return
         if kind == "slow":
             time.sleep(self.slow_seconds)
@@ -287,17 +288,16 @@ class SandboxServer:
         if kind == "drop":
             # The app ran (state changed) but the client sees a connection cut mid-response.
             handler.close_connection = True
+            self._count(status)
             handler.wfile.write(f"HTTP/1.1 {status} OK\r\nContent-Ty".encode())
             handler.wfile.flush()
             try:
                 handler.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-            self._count(status)
             return
         content_type = headers.get("content-type", "application/json")
         handler.send_raw(status, payload, content_type)
-        self._count(status)
 
     def _call_app(
         self, handler: _Handler, method: str, target: str, body: bytes

@@ -1,13 +1,16 @@
 """The root app: global options, --version, and the registration of each noun. Nothing else."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here or in command modules: Typer would have to
+# eval every annotation string while building the command tree, on every start-up.
 
 from typing import Annotated
 
 import typer
 
 from instantly_cli import __version__
-from instantly_cli.commands import accounts, auth, config, tags
+from instantly_cli.commands import accounts, auth, config, sandbox, tags
+from instantly_cli.commands import api as api_cmd
+from instantly_cli.commands import completion as completion_cmd
 from instantly_cli.options import complete_profiles, examples
 from instantly_cli.settings import GlobalOptions
 
@@ -74,12 +77,19 @@ app.add_typer(accounts.app, name="accounts")
 app.add_typer(tags.app, name="tags")
 app.add_typer(auth.app, name="auth")
 app.add_typer(config.app, name="config")
+app.add_typer(sandbox.app, name="sandbox")
+# Single commands: their Typer apps have no name, so their command joins the root.
+app.add_typer(api_cmd.app)
+app.add_typer(completion_cmd.app)
+completion_cmd.enable_shell_completion()
 
 
 def main() -> None:
     """Console-script entry point."""
     try:
-        app()
+        # One name however it is started (python -m, a renamed shim): help says `instantly`
+        # and completion listens to _INSTANTLY_COMPLETE.
+        app(prog_name="instantly")
     except BrokenPipeError:
         from instantly_cli import output
 

@@ -181,7 +181,7 @@ def _error_format(kwargs: dict[str, Any]) -> str:
     """The format errors are written in: JSON when the command's output is json/jsonl."""
     if kwargs.get("json_output"):
         return "json"
-    chosen = kwargs.get("output") or os.environ.get("INSTANTLY_OUTPUT") or ""
+    chosen = kwargs.get("output_") or os.environ.get("INSTANTLY_OUTPUT") or ""
     return "json" if str(chosen).lower() in ("json", "jsonl") else "text"
 
 

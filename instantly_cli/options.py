@@ -1,7 +1,5 @@
 """Shared ``Annotated`` option aliases, so every command spells its options the same way."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from typing import Annotated
 
@@ -100,7 +98,8 @@ SortOpt = Annotated[
 ]
 LimitOpt = Annotated[
     int,
-    typer.Option("--limit", "-L", min=1, metavar="N", help="Most items to fetch (not with --all)."),
+    # Range checked by the command (not min=1), so the error has the house shape and --json form.
+    typer.Option("--limit", "-L", metavar="N", help="Most items to fetch (not with --all)."),
 ]
 AllOpt = Annotated[bool, typer.Option("--all", help="Fetch every page.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]

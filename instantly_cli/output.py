@@ -7,15 +7,12 @@ imported lazily, only to draw tables, detail views and progress bars.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import signal
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -161,6 +158,8 @@ def print_error_body(body: Any) -> None:
 def print_internal_error(exc: BaseException, fmt: str = "text") -> None:
     """An unexpected exception: one line, or (INSTANTLY_DEBUG=1) a traceback without locals."""
     if os.environ.get("INSTANTLY_DEBUG", "") not in ("", "0"):
+        import traceback
+
         _err_line("".join(traceback.format_exception(exc)).rstrip())
     err = CliError(
         f"Internal error: {type(exc).__name__}: {exc}",
@@ -340,8 +339,7 @@ def emit_records(
         emit_json(everything)
         return len(everything)
     if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        buffer, writer = _csv_writer()
         writer.writerow([c.key for c in cols])
         _write(buffer.getvalue())
     first = True
@@ -358,8 +356,7 @@ def emit_records(
                 else:
                     chunk.append(line + "\n")
         elif fmt == "csv":
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\n")
+            buffer, writer = _csv_writer()
             writer.writerows([cell(c, r) for c in cols] for r in page)
             chunk.append(buffer.getvalue())
         else:  # tsv: no header, tabs and newlines inside values escaped so columns never shift
@@ -372,6 +369,14 @@ def emit_records(
         _write("]\n")
     _flush()
     return count
+
+
+def _csv_writer() -> tuple[Any, Any]:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    return buffer, csv.writer(buffer, lineterminator="\n")
 
 
 def _tsv(value: str) -> str:

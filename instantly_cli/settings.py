@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +81,8 @@ def load_config() -> Config:
         return cfg
     except OSError as exc:
         raise ConfigError(f"Cannot read {path}: {exc.strerror}.") from None
+    import tomllib  # lazily: --help never reads the config
+
     cfg.exists = True
     try:
         st = path.stat()
@@ -118,6 +118,8 @@ def load_config() -> Config:
 
 def save_config(cfg: Config) -> None:
     """Write atomically (temp file + os.replace): file 0600 in a 0700 folder, whatever the umask."""
+    import tempfile
+
     import tomli_w
 
     folder = cfg.path.parent

@@ -26,14 +26,29 @@ def validate_email(text: str, *, where: str = "") -> str:
     return value
 
 
+def _no_targets() -> UsageError:
+    return UsageError(
+        "No targets on stdin.",
+        hint="Pipe emails (one per line) or `instantly accounts list -o jsonl`.",
+    )
+
+
 def parse_target_text(text: str) -> list[str]:
-    """Emails from stdin: one per line, or the JSON array / JSON lines of ``accounts list``."""
+    """Emails from stdin: one per line, or the JSON array / JSON lines of ``accounts list``.
+
+    Input that holds no target at all (blank, only comments, ``[]``) is an error, not a run over
+    zero accounts: a script whose upstream step found nothing should notice.
+    """
+    emails = _parse_target_text(text)
+    if not emails:
+        raise _no_targets()
+    return emails
+
+
+def _parse_target_text(text: str) -> list[str]:
     stripped = text.strip()
     if not stripped:
-        raise UsageError(
-            "No targets on stdin.",
-            hint="Pipe emails (one per line) or `instantly accounts list -o jsonl`.",
-        )
+        raise _no_targets()
     if stripped.startswith("["):
         try:
             data = json.loads(stripped)

@@ -1,7 +1,5 @@
 """``instantly accounts``: list, inspect and change sending accounts (mailboxes)."""
 
-from __future__ import annotations
-
 import json
 import sys
 import time
@@ -134,6 +132,10 @@ def list_accounts(
     """List accounts, filtered and sorted; streams every page with --all."""
     fmt = output.resolve_format(output_, json_output)
     field_list = output.parse_fields(fields)
+    if limit < 1:
+        raise UsageError(
+            f"--limit must be at least 1 (got {limit}).", hint="Use --all to fetch every page."
+        )
     params: dict[str, Any] = {
         "status": ACCOUNT_STATUS.parse(status) if status else None,
         "provider_code": PROVIDER.parse(provider) if provider else None,

@@ -1,7 +1,5 @@
 """``instantly auth``: log in with an API key, see which key is in use, log out."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated, Any
 

@@ -1,7 +1,5 @@
 """``instantly config``: where the config file is and what it holds (secrets masked)."""
 
-from __future__ import annotations
-
 from typing import Any
 
 import typer

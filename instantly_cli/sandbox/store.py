@@ -196,6 +196,10 @@ class AccountQuery:
     include_tags: bool = False
 
 
+def _casefold(value: object) -> str | None:
+    return value.casefold() if isinstance(value, str) else None
+
+
 def iso(dt: datetime) -> str:
     """Format like the API: ``2026-01-01T00:00:00.000Z``."""
     # Hand-formatted: strftime dominated the 100,000-account seed.
@@ -389,6 +393,8 @@ class Store:
         self._conn = sqlite3.connect(
             path, check_same_thread=False, isolation_level=None, timeout=30
         )
+        # SQLite's lower() folds only ASCII; the API's search is case-insensitive for "É" too.
+        self._conn.create_function("casefold", 1, _casefold, deterministic=True)
         if path != ":memory:":
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
@@ -792,8 +798,8 @@ class Store:
             clauses.append("id > ?")
             params.append(starting_after)
         if search:
-            clauses.append("instr(lower(label), ?) > 0")
-            params.append(search.lower())
+            clauses.append("instr(casefold(label), ?) > 0")
+            params.append(search.casefold())
         if tag_ids:
             clauses.append(f"id IN ({','.join('?' * len(tag_ids))})")
             params.extend(tag_ids)

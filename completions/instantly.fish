@@ -1,0 +1,1 @@
+complete --command instantly --no-files --arguments "(env _INSTANTLY_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) instantly)" --condition "env _INSTANTLY_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) instantly"

@@ -1,0 +1,256 @@
+"""``instantly sandbox``: serve the local emulator over HTTP, or reseed its state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from instantly_cli import output
+from instantly_cli.errors import CliError, UsageError, handled
+from instantly_cli.options import examples
+
+if TYPE_CHECKING:
+    from instantly_cli.sandbox.server import SandboxServer
+    from instantly_cli.sandbox.store import Store
+
+app = typer.Typer(
+    help="Run the built-in emulator of the Instantly API as a local server, or reset its state.",
+    no_args_is_help=True,
+)
+
+DEFAULT_ACCOUNTS = 120
+MAX_ACCOUNTS = 1_000_000
+
+StateOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--state",
+        metavar="PATH",
+        help="SQLite state file. [default: sandbox.sqlite3 in the user data folder; "
+        "env INSTANTLY_DATA_DIR moves the folder]",
+        show_default=False,
+        dir_okay=False,
+    ),
+]
+AccountsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--accounts",
+        metavar="N",
+        help=f"Accounts to seed (1-{MAX_ACCOUNTS:,}). [default: {DEFAULT_ACCOUNTS}]",
+        show_default=False,
+    ),
+]
+
+
+def _state_path(state: Path | None) -> Path:
+    from instantly_cli.settings import sandbox_state_path
+
+    return (state or sandbox_state_path()).expanduser()
+
+
+def _check_accounts(accounts: int | None) -> int:
+    if accounts is None:
+        return DEFAULT_ACCOUNTS
+    if not 1 <= accounts <= MAX_ACCOUNTS:
+        raise UsageError(
+            f"--accounts must be from 1 to {MAX_ACCOUNTS:,}, not {accounts}.",
+            hint="For example: --accounts 500.",
+        )
+    return accounts
+
+
+def _open_store(path: Path) -> Store:
+    import sqlite3
+
+    from instantly_cli.sandbox.store import Store
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return Store(str(path))
+    except (OSError, sqlite3.Error) as exc:
+        raise CliError(
+            f"Cannot open the sandbox state {path}: {exc}.",
+            hint="Pick another file with --state, or delete this one (it only holds sandbox "
+            "data).",
+        ) from None
+
+
+def _seed_notice(count: int, path: Path) -> None:
+    if count >= 50_000:
+        output.notice(f"Seeding {count:,} accounts into {path} (this takes a moment)…")
+
+
+ServeExamples = examples(
+    "instantly sandbox serve",
+    "instantly sandbox serve --port 9000 --latency 80 --rate-limit --fail-rate 0.05",
+    "INSTANTLY_BASE_URL=http://127.0.0.1:8765 INSTANTLY_API_KEY=any instantly accounts list",
+)
+
+
+@app.command("serve", epilog=ServeExamples)
+@handled
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", metavar="HOST", help="Address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", metavar="PORT", help="Port to listen on (0 picks a free one).")
+    ] = 8765,
+    state: StateOpt = None,
+    accounts: AccountsOpt = None,
+    latency: Annotated[
+        float, typer.Option("--latency", metavar="MS", help="Delay added to every response.")
+    ] = 0,
+    rate_limit: Annotated[
+        bool,
+        typer.Option(
+            "--rate-limit",
+            help="Answer 429 above --rps per second or --rpm per minute, like the real API.",
+        ),
+    ] = False,
+    rps: Annotated[
+        int, typer.Option("--rps", metavar="N", help="Requests per second with --rate-limit.")
+    ] = 100,
+    rpm: Annotated[
+        int, typer.Option("--rpm", metavar="N", help="Requests per minute with --rate-limit.")
+    ] = 6000,
+    fail_rate: Annotated[
+        float,
+        typer.Option(
+            "--fail-rate", metavar="P", help="Share of requests (0-1) answered with a random 5xx."
+        ),
+    ] = 0.0,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            metavar="KEY",
+            help="Accept only this bearer key (401 otherwise). [default: accept any key]",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Serve the sandbox on a local port until Ctrl-C; point any client at its URL."""
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be from 0 to 65535, not {port}.")
+    if not 0.0 <= fail_rate <= 1.0:
+        raise UsageError(f"--fail-rate must be from 0 to 1, not {fail_rate:g}.",
+                         hint="For example: --fail-rate 0.05 fails one request in twenty.")
+    if latency < 0:
+        raise UsageError(f"--latency must be 0 or more milliseconds, not {latency:g}.")
+    if rps < 1 or rpm < 1:
+        raise UsageError("--rps and --rpm must be at least 1.")
+    if api_key is not None and not api_key.strip():
+        raise UsageError("--api-key must not be empty.", hint="Leave it out to accept any key.")
+    wanted = _check_accounts(accounts)
+    path = _state_path(state)
+
+    from instantly_cli.sandbox.app import SandboxApp
+    from instantly_cli.sandbox.server import SandboxServer
+
+    store = _open_store(path)
+    try:
+        existing = store.count_accounts()
+        if existing == 0:
+            _seed_notice(wanted, path)
+            store.ensure_seeded(wanted)
+        elif accounts is not None and existing != accounts:
+            output.warn(
+                f"{path} already holds {existing:,} accounts; --accounts {accounts} is ignored. "
+                f"Run `instantly sandbox reset --accounts {accounts}` to reseed."
+            )
+        # No request log: a long-running server would keep every exchange in memory.
+        sandbox_app = SandboxApp(store, api_key=api_key, record=False)
+        try:
+            server = SandboxServer(
+                sandbox_app,
+                host,
+                port,
+                latency_ms=latency,
+                rate_limit=rate_limit,
+                rps=rps,
+                rpm=rpm,
+                fail_rate=fail_rate,
+            )
+        except OSError as exc:
+            raise CliError(
+                f"Cannot listen on {host}:{port}: {exc.strerror or exc}.",
+                hint="Is another sandbox running? Pick another --port (0 picks a free one).",
+            ) from None
+        _announce(server, store.count_accounts(), path, api_key)
+        _run_until_interrupted(server)
+    finally:
+        store.close()
+    output.info("Sandbox stopped.")
+
+
+def _announce(server: SandboxServer, count: int, path: Path, api_key: str | None) -> None:
+    output.info(f"Sandbox listening on {server.url}  ({count:,} accounts, state {path})")
+    key = api_key if api_key is not None else "any"
+    output.info("Point the CLI (or any client) at it:")
+    output.info(f"  export INSTANTLY_BASE_URL={server.url} INSTANTLY_API_KEY={key}")
+    if api_key is None:
+        output.notice("Any non-empty API key is accepted (start with --api-key KEY to require one).")
+    knobs = []
+    if server.latency_ms:
+        knobs.append(f"latency {server.latency_ms:g} ms")
+    if server.rate_limit:
+        knobs.append(f"rate limit {server.rps}/s and {server.rpm}/min")
+    if server.fail_rate:
+        knobs.append(f"random 5xx on {server.fail_rate:.0%} of requests")
+    if knobs:
+        output.notice("Knobs: " + ", ".join(knobs) + ".")
+    if server.host not in ("127.0.0.1", "localhost", "::1"):
+        output.warn(f"listening on {server.host}: other machines can reach this sandbox.")
+    output.notice("Press Ctrl-C to stop.")
+
+
+def _run_until_interrupted(server: SandboxServer) -> None:
+    """Serve until Ctrl-C (or SIGTERM), then shut the server down."""
+    import signal
+    import threading
+    from types import FrameType
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, on_term)
+    server.start()
+    stop = threading.Event()
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+ResetExamples = examples(
+    "instantly sandbox reset",
+    "instantly sandbox reset --accounts 5000",
+    "instantly sandbox reset --state ./demo.sqlite3 --accounts 20",
+)
+
+
+@app.command("reset", epilog=ResetExamples)
+@handled
+def reset(state: StateOpt = None, accounts: AccountsOpt = None) -> None:
+    """Wipe the sandbox state and seed it again (deterministic accounts, tags and mappings)."""
+    wanted = _check_accounts(accounts)
+    path = _state_path(state)
+    store = _open_store(path)
+    try:
+        _seed_notice(wanted, path)
+        store.reset(wanted)
+        count = store.count_accounts()
+    finally:
+        store.close()
+    output.success(f"Sandbox reset: {count:,} accounts seeded in {path}.")

@@ -45,16 +45,38 @@ def main() -> int:
             with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {KEY}"}) as c:
                 emails = _all_emails(c)
             server.status_counts.clear()
-            env = dict(os.environ, INSTANTLY_BASE_URL=server.url, INSTANTLY_API_KEY=KEY,
-                       INSTANTLY_CONFIG_DIR=str(Path(tmp) / "cfg"))
+            env = dict(
+                os.environ,
+                INSTANTLY_BASE_URL=server.url,
+                INSTANTLY_API_KEY=KEY,
+                INSTANTLY_CONFIG_DIR=str(Path(tmp) / "cfg"),
+            )
             # The listing above must not eat into the rate window of the measured run.
             time.sleep(1.1)
             started = time.perf_counter()
             proc = subprocess.run(
-                [sys.executable, "-m", "instantly_cli", "accounts", "update", "-",
-                 "--daily-limit", "25", "--rate", "100", "--yes", "-o", "jsonl",
-                 "--failures", str(Path(tmp) / "failures.jsonl")],
-                input="\n".join(emails), capture_output=True, text=True, env=env, check=False,
+                [
+                    sys.executable,
+                    "-m",
+                    "instantly_cli",
+                    "accounts",
+                    "update",
+                    "-",
+                    "--daily-limit",
+                    "25",
+                    "--rate",
+                    "100",
+                    "--yes",
+                    "-o",
+                    "jsonl",
+                    "--failures",
+                    str(Path(tmp) / "failures.jsonl"),
+                ],
+                input="\n".join(emails),
+                capture_output=True,
+                text=True,
+                env=env,
+                check=False,
             )
             wall = time.perf_counter() - started
             results = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
@@ -62,24 +84,32 @@ def main() -> int:
             failed = sum(1 for r in results if r["result"] != "updated")
             throttled = server.status_counts.get(429, 0)
             patches_ok = server.status_counts.get(200, 0)
-            applied = sum(1 for e in emails if (store.get_account(e) or {}).get("daily_limit") == 25)
+            applied = sum(
+                1 for e in emails if (store.get_account(e) or {}).get("daily_limit") == 25
+            )
             ideal = len(emails) / 100.0
             print(f"targets            {len(emails):,}")
             print(f"exit code          {proc.returncode}")
             print(f"wall time          {wall:.2f} s (ideal at 100 req/s: {ideal:.2f} s)")
-            print(f"throughput         {len(emails) / wall:.1f} req/s = "
-                  f"{100 * ideal / wall:.1f} % of the rate limit (target >= 90 %)")
-            print(f"updated / failed   {updated:,} / {failed:,} (sandbox state: {applied:,} applied)")
+            print(
+                f"throughput         {len(emails) / wall:.1f} req/s = "
+                f"{100 * ideal / wall:.1f} % of the rate limit (target >= 90 %)"
+            )
+            print(
+                f"updated / failed   {updated:,} / {failed:,} (sandbox state: {applied:,} applied)"
+            )
             print(f"429s served        {throttled} (all retried: {patches_ok >= len(emails)})")
             if args.skip_sequential:
                 return 0 if proc.returncode == 0 else 1
             time.sleep(1.1)
-            with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {KEY}"},
-                              timeout=30) as c:
+            with httpx.Client(
+                base_url=server.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=30
+            ) as c:
                 started = time.perf_counter()
                 for email in emails:
-                    r = c.patch(f"/api/v2/accounts/{email.replace('+', '%2B')}",
-                                json={"daily_limit": 26})
+                    r = c.patch(
+                        f"/api/v2/accounts/{email.replace('+', '%2B')}", json={"daily_limit": 26}
+                    )
                     r.raise_for_status()
                 sequential = time.perf_counter() - started
             print(f"sequential loop    {sequential:.2f} s")

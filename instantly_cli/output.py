@@ -410,19 +410,20 @@ def emit_detail(title: str, sections: Sequence[tuple[str, Sequence[DetailRow]]])
     from rich.table import Table
     from rich.text import Text
 
-    console = _console()
-    console.print(Text(title, style="bold"))
+    # One grid for every section, so the values line up down the whole view.
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column()
     for heading, rows in sections:
         shown = [r for r in rows if r[1] != ""]
         if not shown:
             continue
-        console.print(Text(heading, style="bold cyan"))
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="dim", no_wrap=True)
-        grid.add_column()
+        grid.add_row(Text(heading, style="bold cyan"), "")
         for label, value, style in shown:
             grid.add_row("  " + label, Text(value, style=style))
-        console.print(grid)
+    console = _console()
+    console.print(Text(title, style="bold"))
+    console.print(grid)
 
 
 def emit_kv(rows: Sequence[tuple[str, str]], fmt: str) -> None:

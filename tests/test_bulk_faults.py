@@ -35,11 +35,16 @@ def has_value(store: Store, email: str) -> bool:
 
 
 @pytest.fixture
-def faulty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[SandboxServer, Store]]:
+def faulty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[SandboxServer, Store]]:
     store = Store(str(tmp_path / "faults.sqlite3"))
     store.ensure_seeded(1000)
     server = SandboxServer(
-        SandboxApp(store, api_key=KEY), fail_rate=0.10, rate_limit=True, retry_after="mixed",
+        SandboxApp(store, api_key=KEY),
+        fail_rate=0.10,
+        rate_limit=True,
+        retry_after="mixed",
         seed=7,
     )
     server.slow_seconds = 1.0
@@ -60,8 +65,20 @@ def test_bulk_update_of_1000_through_faults_loses_nothing(cli, faulty, tmp_path:
         server.inject(kind, count, method="PATCH")
     failures = tmp_path / "failures.jsonl"
     result = cli(
-        ["accounts", "update", "-", "--daily-limit", str(VALUE), "--rate", "100", "--yes",
-         "-o", "jsonl", "--failures", str(failures)],
+        [
+            "accounts",
+            "update",
+            "-",
+            "--daily-limit",
+            str(VALUE),
+            "--rate",
+            "100",
+            "--yes",
+            "-o",
+            "jsonl",
+            "--failures",
+            str(failures),
+        ],
         input="\n".join(targets),
     )
     assert result.exit_code in (0, 1), result.stderr
@@ -84,17 +101,32 @@ def test_bulk_update_of_1000_through_faults_loses_nothing(cli, faulty, tmp_path:
     patches = [r for r in server.app.requests if r.method == "PATCH"]
     assert len(patches) >= 1000
     assert all(json.loads(r.body) == {"daily_limit": VALUE} for r in patches)
-    assert server.status_counts[429] >= 10 and server.status_counts[503] + server.status_counts[
-        500] + server.status_counts[502] > 0
+    assert (
+        server.status_counts[429] >= 10
+        and server.status_counts[503] + server.status_counts[500] + server.status_counts[502] > 0
+    )
     # Feeding the failure file back finishes the rest.
     if failed:
-        again = cli(["accounts", "update", "-", "--daily-limit", str(VALUE), "--yes",
-                     "--failures", str(tmp_path / "again.jsonl")], input=failures.read_text())
+        again = cli(
+            [
+                "accounts",
+                "update",
+                "-",
+                "--daily-limit",
+                str(VALUE),
+                "--yes",
+                "--failures",
+                str(tmp_path / "again.jsonl"),
+            ],
+            input=failures.read_text(),
+        )
         assert again.exit_code in (0, 1)
     server.fail_rate = 0.0
     if not all(has_value(store, e) for e in targets):
-        last = cli(["accounts", "update", "-", "--daily-limit", str(VALUE), "--yes"],
-                   input=(tmp_path / "again.jsonl").read_text())
+        last = cli(
+            ["accounts", "update", "-", "--daily-limit", str(VALUE), "--yes"],
+            input=(tmp_path / "again.jsonl").read_text(),
+        )
         assert last.exit_code == 0, last.stderr
     assert all(has_value(store, e) for e in targets)
 
@@ -112,14 +144,24 @@ def test_create_is_never_blindly_retried(cli, faulty) -> None:
     assert "Retry me" not in labels
 
 
-def _run(args: list[str], server: SandboxServer, tmp_path: Path, stdin: str
-         ) -> subprocess.Popen[str]:
+def _run(
+    args: list[str], server: SandboxServer, tmp_path: Path, stdin: str
+) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("INSTANTLY_")}
-    env.update(INSTANTLY_BASE_URL=server.url, INSTANTLY_API_KEY=KEY,
-               INSTANTLY_CONFIG_DIR=str(tmp_path / "cfg"))
-    proc = subprocess.Popen([sys.executable, "-m", "instantly_cli", *args], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=tmp_path)
+    env.update(
+        INSTANTLY_BASE_URL=server.url,
+        INSTANTLY_API_KEY=KEY,
+        INSTANTLY_CONFIG_DIR=str(tmp_path / "cfg"),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "instantly_cli", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     assert proc.stdin is not None
     proc.stdin.write(stdin)
     proc.stdin.close()
@@ -130,16 +172,36 @@ def _run(args: list[str], server: SandboxServer, tmp_path: Path, stdin: str
 def test_two_bulk_runs_at_once_share_the_limit_and_lose_nothing(tmp_path: Path) -> None:
     store = Store(str(tmp_path / "shared.sqlite3"))
     store.ensure_seeded(700)
-    server = SandboxServer(SandboxApp(store, api_key=KEY, record=False), rate_limit=True,
-                           retry_after="never", latency_ms=5)
+    server = SandboxServer(
+        SandboxApp(store, api_key=KEY, record=False),
+        rate_limit=True,
+        retry_after="never",
+        latency_ms=5,
+    )
     server.start()
     try:
         targets = emails_of(store, 700)
         halves = (targets[:350], targets[350:])
         procs = [
-            _run(["accounts", "update", "-", "--daily-limit", str(VALUE), "--rate", "100",
-                  "--yes", "-o", "jsonl", "--failures", str(tmp_path / f"f{n}.jsonl")],
-                 server, tmp_path, "\n".join(half))
+            _run(
+                [
+                    "accounts",
+                    "update",
+                    "-",
+                    "--daily-limit",
+                    str(VALUE),
+                    "--rate",
+                    "100",
+                    "--yes",
+                    "-o",
+                    "jsonl",
+                    "--failures",
+                    str(tmp_path / f"f{n}.jsonl"),
+                ],
+                server,
+                tmp_path,
+                "\n".join(half),
+            )
             for n, half in enumerate(halves)
         ]
         outputs = [p.communicate(timeout=120) for p in procs]

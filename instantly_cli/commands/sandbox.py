@@ -193,7 +193,9 @@ def _announce(server: SandboxServer, count: int, path: Path, api_key: str | None
     output.info("Point the CLI (or any client) at it:")
     output.info(f"  export INSTANTLY_BASE_URL={server.url} INSTANTLY_API_KEY={key}")
     if api_key is None:
-        output.notice("Any non-empty API key is accepted (start with --api-key KEY to require one).")
+        output.notice(
+            "Any non-empty API key is accepted (start with --api-key KEY to require one)."
+        )
     knobs = []
     if server.latency_ms:
         knobs.append(f"latency {server.latency_ms:g} ms")

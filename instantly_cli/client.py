@@ -216,13 +216,13 @@ class InstantlyClient:
             if self.limiter is not None:
                 self.limiter.acquire()
             started = time.perf_counter()
-            target = path
+            request = self._http.build_request(
+                method, path, params=clean, content=content, headers=headers
+            )
+            target = _target(request.url)
             retry_after: float | None = None
             try:
-                resp = self._http.request(
-                    method, path, params=clean, content=content, headers=headers
-                )
-                target = _target(resp.request.url)
+                resp = self._http.send(request)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 self._log(method, target, "connect-error", started, sent)
                 if attempt < MAX_ATTEMPTS:

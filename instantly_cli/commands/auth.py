@@ -7,7 +7,14 @@ import typer
 
 from instantly_cli import output
 from instantly_cli.commands import get_settings
-from instantly_cli.errors import AuthError, CliError, MissingKeyError, UsageError, handled
+from instantly_cli.errors import (
+    AuthError,
+    CliError,
+    MissingKeyError,
+    UsageError,
+    handled,
+    redact,
+)
 from instantly_cli.options import JsonOpt, OutputOpt, examples
 from instantly_cli.settings import DEFAULT_BASE_URL, Profile, Settings, mask, save_config
 
@@ -102,7 +109,8 @@ def _live_check(settings: Settings, key: str) -> str:
     try:
         _verify(settings, key)
     except CliError as err:
-        return f"failed: {err.message}"
+        # This lands on stdout, which is not scrubbed: an API that echoes the key must not leak it.
+        return f"failed: {redact(err.message)}"
     return "ok"
 
 

@@ -1,6 +1,7 @@
 """Shared ``Annotated`` option aliases, so every command spells its options the same way."""
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -105,4 +106,23 @@ AllOpt = Annotated[bool, typer.Option("--all", help="Fetch every page.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Show what would change; send no change.")
+]
+RateOpt = Annotated[
+    float,
+    typer.Option(
+        "--rate", metavar="R", help="Requests per second, at most 100 (the workspace limit)."
+    ),
+]
+ConcurrencyOpt = Annotated[
+    int, typer.Option("--concurrency", metavar="N", help="Requests in flight at once (1-64).")
+]
+FailuresOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--failures",
+        metavar="FILE",
+        help="Where to write failed and not-attempted targets (JSON lines; feed the file back "
+        "as the targets to retry them). [default: instantly-failures-<UTC time>.jsonl]",
+        show_default=False,
+    ),
 ]

@@ -21,13 +21,16 @@ from instantly_cli.enums import (
 from instantly_cli.errors import CliError, UsageError, handled
 from instantly_cli.options import (
     AllOpt,
+    ConcurrencyOpt,
     DryRunOpt,
+    FailuresOpt,
     FieldsOpt,
     FilterOpt,
     JsonOpt,
     LimitOpt,
     OutputOpt,
     ProviderOpt,
+    RateOpt,
     SortOpt,
     StatusOpt,
     YesOpt,
@@ -315,25 +318,6 @@ def get_accounts(
 
 # -- changes -----------------------------------------------------------------------------------
 
-RateOpt = Annotated[
-    float,
-    typer.Option(
-        "--rate", metavar="R", help="Requests per second, at most 100 (the workspace limit)."
-    ),
-]
-ConcurrencyOpt = Annotated[
-    int, typer.Option("--concurrency", metavar="N", help="Requests in flight at once (1-64).")
-]
-FailuresOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--failures",
-        metavar="FILE",
-        help="Where to write failed and not-attempted targets (JSON lines; feed back as -). "
-        "[default: instantly-failures-<UTC time>.jsonl]",
-        show_default=False,
-    ),
-]
 TargetsArg = Annotated[
     list[str],
     typer.Argument(

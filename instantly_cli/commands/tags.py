@@ -14,10 +14,13 @@ from instantly_cli.commands import get_client
 from instantly_cli.enums import RESOURCE_TYPE
 from instantly_cli.errors import CliError, ConflictError, NetworkError, UsageError, handled
 from instantly_cli.options import (
+    ConcurrencyOpt,
     DryRunOpt,
+    FailuresOpt,
     FieldsOpt,
     JsonOpt,
     OutputOpt,
+    RateOpt,
     YesOpt,
     examples,
 )
@@ -406,25 +409,6 @@ def _emit_grouped(
 
 # -- assign / unassign -----------------------------------------------------------------------
 
-RateOpt = Annotated[
-    float,
-    typer.Option(
-        "--rate", metavar="R", help="Requests per second, at most 100 (the workspace limit)."
-    ),
-]
-ConcurrencyOpt = Annotated[
-    int, typer.Option("--concurrency", metavar="N", help="Requests in flight at once (1-64).")
-]
-FailuresOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--failures",
-        metavar="FILE",
-        help="Where to write failed and not-attempted accounts (JSON lines; feed back with "
-        "--stdin). [default: instantly-failures-<UTC time>.jsonl]",
-        show_default=False,
-    ),
-]
 TagsArg = Annotated[
     list[str],
     typer.Argument(metavar="TAG...", help="Tag labels or ids.", show_default=False),

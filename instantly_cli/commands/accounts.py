@@ -283,7 +283,7 @@ def get_accounts(
     ctx: typer.Context,
     emails: Annotated[
         list[str],
-        typer.Argument(metavar="EMAIL...", help="One or more account emails.", show_default=False),
+        typer.Argument(metavar="EMAIL", help="One or more account emails.", show_default=False),
     ],
     include_tags: Annotated[
         bool,
@@ -321,7 +321,7 @@ def get_accounts(
 TargetsArg = Annotated[
     list[str],
     typer.Argument(
-        metavar="TARGET...",
+        metavar="TARGET",
         help="Account emails, or - to read emails / JSON / JSON lines from stdin.",
         show_default=False,
     ),

@@ -411,7 +411,7 @@ def _emit_grouped(
 
 TagsArg = Annotated[
     list[str],
-    typer.Argument(metavar="TAG...", help="Tag labels or ids.", show_default=False),
+    typer.Argument(metavar="TAG", help="Tag labels or ids.", show_default=False),
 ]
 AccountOpt = Annotated[
     list[str] | None,

@@ -206,9 +206,18 @@ def run(
     return RunResult(outcomes, interrupted, time.monotonic() - started)
 
 
-def default_failures_path() -> Path:
+def _create_default_failures_file(payload: str) -> Path:
+    """``instantly-failures-<UTC time>.jsonl``, never replacing an earlier run's file."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return Path(f"instantly-failures-{stamp}.jsonl")
+    for n in range(1, 1000):
+        path = Path(f"instantly-failures-{stamp}{'' if n == 1 else f'-{n}'}.jsonl")
+        try:
+            with path.open("x", encoding="utf-8") as fh:
+                fh.write(payload)
+        except FileExistsError:
+            continue
+        return path
+    raise CliError("Cannot find a free name for the failure file.", hint="Pass --failures FILE.")
 
 
 def write_failures(outcomes: Sequence[Outcome], path: Path | None) -> Path | None:
@@ -216,7 +225,6 @@ def write_failures(outcomes: Sequence[Outcome], path: Path | None) -> Path | Non
     rows = [o for o in outcomes if o.result in (FAILED, SKIPPED)]
     if not rows:
         return None
-    target = path or default_failures_path()
     lines = []
     for o in rows:
         lines.append(
@@ -231,8 +239,11 @@ def write_failures(outcomes: Sequence[Outcome], path: Path | None) -> Path | Non
                 ensure_ascii=False,
             )
         )
-    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return target
+    payload = "\n".join(lines) + "\n"
+    if path is None:
+        return _create_default_failures_file(payload)
+    path.write_text(payload, encoding="utf-8")
+    return path
 
 
 def finish(

@@ -203,7 +203,8 @@ class InstantlyClient:
         """
         method = method.upper()
         if safe_to_repeat is None:
-            safe_to_repeat = method in ("GET", "HEAD", "PATCH", "PUT", "DELETE")
+            # Not DELETE: a repeated delete that had worked answers 404 and looks like failure.
+            safe_to_repeat = method in ("GET", "HEAD", "PATCH")
         clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         content = None if body is None else json.dumps(body).encode("utf-8")
         headers = {"Content-Type": "application/json"} if content is not None else None

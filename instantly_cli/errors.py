@@ -163,6 +163,10 @@ def register_secret(value: str | None) -> None:
     """Remember a secret (an API key) so that no message can show it."""
     if value and len(value) >= 4:
         _SECRETS.add(value)
+        # Libraries quote odd characters when they complain about a header value.
+        for form in (value.encode("unicode_escape").decode("ascii"), repr(value)[1:-1]):
+            if form != value:
+                _SECRETS.add(form)
 
 
 def redact(text: str) -> str:

@@ -263,6 +263,13 @@ def parse_fields(text: str | None) -> list[str] | None:
                 f"Invalid field path '{field}'.",
                 hint="Use names separated by commas, dots for nesting: email,warmup.limit.",
             )
+    for field in fields:
+        clash = next((f for f in fields if f.startswith(field + ".")), None)
+        if clash:
+            raise UsageError(
+                f"--fields names both '{field}' and '{clash}', which is inside it.",
+                hint=f"Keep one of them: '{field}' already includes '{clash}'.",
+            )
     return fields or None
 
 
@@ -338,15 +345,19 @@ def emit_records(
         everything = [pick(r, fields) if fields else r for page in pages for r in page]
         emit_json(everything)
         return len(everything)
+    # The opening ("[" or the CSV header) waits for the first page, so a request that fails
+    # up front leaves stdout empty rather than holding half a document.
+    opening = ""
     if fmt == "csv":
         buffer, writer = _csv_writer()
         writer.writerow([c.key for c in cols])
-        _write(buffer.getvalue())
+        opening = buffer.getvalue()
+    elif fmt == "json":
+        opening = "["
     first = True
-    if fmt == "json":
-        _write("[")
     for page in pages:
-        chunk: list[str] = []
+        chunk: list[str] = [opening]
+        opening = ""
         if fmt in ("json", "jsonl"):
             for record in page:
                 line = _dumps_compact(pick(record, fields) if fields else record)
@@ -365,9 +376,7 @@ def emit_records(
         count += len(page)
         _write("".join(chunk))
         _flush()
-    if fmt == "json":
-        _write("]\n")
-    _flush()
+    _write(opening + ("]\n" if fmt == "json" else ""))
     return count
 
 
@@ -427,11 +436,16 @@ def emit_detail(title: str, sections: Sequence[tuple[str, Sequence[DetailRow]]])
 
 
 def emit_kv(rows: Sequence[tuple[str, str]], fmt: str) -> None:
-    """Simple key/value listing (``config show``): aligned on a TTY, TSV otherwise."""
+    """Simple key/value listing (``config show``): aligned on a TTY, CSV or TSV otherwise."""
     if fmt == "table":
         width = max((len(k) for k, _ in rows), default=0)
         for key, value in rows:
             _write(f"{key.ljust(width)}  {value}\n")
+    elif fmt == "csv":
+        buffer, writer = _csv_writer()
+        writer.writerow(["key", "value"])
+        writer.writerows(rows)
+        _write(buffer.getvalue())
     else:
         for key, value in rows:
             _write(f"{_tsv(key)}\t{_tsv(value)}\n")

@@ -180,6 +180,19 @@ class Settings:
         return self.api_key
 
 
+def check_key(key: str, where: str) -> str:
+    """Strip stray surrounding white space (a key file's line end); refuse anything a header
+    cannot carry, before it reaches the network or an error message."""
+    key = key.strip()
+    if not key or not key.isascii() or not key.isprintable() or any(c.isspace() for c in key):
+        raise UsageError(
+            f"The API key from {where} contains spaces, control or non-ASCII characters.",
+            hint="Copy the key again exactly as Instantly shows it; `instantly auth login` "
+            "checks it before saving.",
+        )
+    return key
+
+
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -211,6 +224,8 @@ def resolve(opts: GlobalOptions, *, allow_new_profile: bool = False) -> Settings
         key, source = None, None
     register_secret(key if source != "sandbox" else None)
     register_secret(profile.api_key)
+    if key is not None and source != "sandbox":
+        key = check_key(key, "INSTANTLY_API_KEY" if source == "env" else f"profile '{name}'")
     base_url = (
         opts.base_url
         or os.environ.get("INSTANTLY_BASE_URL")

@@ -62,7 +62,7 @@ def _parse_target_text(text: str) -> list[str]:
         return _from_items(data)
     emails: list[str] = []
     bad: list[int] = []
-    for number, line in enumerate(stripped.splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue

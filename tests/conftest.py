@@ -62,7 +62,7 @@ def sandbox(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxAp
     monkeypatch.setenv("INSTANTLY_API_KEY", TEST_KEY)
     monkeypatch.setenv("INSTANTLY_BASE_URL", "http://sandbox.test")
     yield app
-    validate_recorded(app)
+    validate_recorded(app, every_request=True)
 
 
 @pytest.fixture

@@ -183,14 +183,16 @@ def validate_response(method: str, raw_path: str, status: int, body: object) -> 
     _validate(schema, body, f"{method} {tpl} response {status}")
 
 
-def validate_recorded(app: Any) -> int:
+def validate_recorded(app: Any, *, every_request: bool = False) -> int:
     """Check every exchange an app recorded; returns how many.
 
-    Requests are checked only when the app accepted them (2xx): tests send invalid requests
-    on purpose, and a 2xx for a request outside the contract is itself a sandbox bug.
+    With ``every_request`` (what the CLI sent) every request must follow the contract, whatever
+    the answer. Otherwise requests are checked only when the app accepted them (2xx): the
+    sandbox's own tests send invalid requests on purpose, and a 2xx for a request outside the
+    contract is itself a sandbox bug.
     """
     for rec in list(app.requests):
-        if 200 <= rec.status < 300:
+        if every_request or 200 <= rec.status < 300:
             validate_request(rec.method, rec.path, rec.query, rec.body)
         validate_response(rec.method, rec.path, rec.status, rec.response)
     return len(app.requests)

@@ -60,7 +60,7 @@ def server() -> Iterator[SandboxServer]:
     srv = SandboxServer(app, "127.0.0.1", 0).start()
     yield srv
     srv.stop()
-    validate_recorded(app)
+    validate_recorded(app, every_request=True)
     store.close()
 
 

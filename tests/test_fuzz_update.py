@@ -277,7 +277,7 @@ def test_update_never_crashes_and_never_sends_an_invalid_body(
             assert "nobody%40" in rec.path, note
     if "--dry-run" in args:
         assert patches == [], note
-    validate_recorded(app)
+    validate_recorded(app, every_request=True)
     if json_out and result.exit_code != 2:
         # With --json, stdout is one JSON document: the per-target results.
         rows = json.loads(result.stdout)

@@ -18,7 +18,7 @@ from instantly_cli.enums import (
     WARMUP_INCREMENT,
     WARMUP_STATUS,
 )
-from instantly_cli.errors import CliError, UsageError, handled
+from instantly_cli.errors import CliError, NotFoundError, UsageError, handled
 from instantly_cli.options import (
     AllOpt,
     ConcurrencyOpt,
@@ -302,18 +302,28 @@ def get_accounts(
     field_list = output.parse_fields(fields)
     wanted = list(dict.fromkeys(validate_email(e) for e in emails))
     with get_client(ctx) as client:
-        accounts = [client.get_account(e) for e in wanted]
-        detail = fmt == "table" and len(accounts) == 1 and not field_list
+        accounts, missing = [], []
+        for email in wanted:
+            try:
+                accounts.append(client.get_account(email))
+            except NotFoundError:
+                if len(wanted) == 1:
+                    raise
+                missing.append(email)
+        detail = fmt == "table" and len(wanted) == 1 and not field_list
         if include_tags or detail:
             from instantly_cli.commands.tags import attach_tags
 
             attach_tags(client, accounts)
-    if fmt == "json" and len(accounts) == 1:
+    if fmt == "json" and len(wanted) == 1:
         output.emit_json(output.pick(accounts[0], field_list) if field_list else accounts[0])
     elif detail:
         _detail(accounts[0])
-    else:
+    elif accounts:
         output.emit_records([accounts], fmt, table_columns(fmt, include_tags), fields=field_list)
+    if missing:
+        # Like gh: show what was found, then fail for the rest.
+        raise NotFoundError(f"No account {', '.join(missing)}.")
 
 
 # -- changes -----------------------------------------------------------------------------------
@@ -738,15 +748,7 @@ def pause(
                 if email.lower() in paused:
                     out.append(bulk.Outcome(email, "paused"))
                 elif email.lower() in refused:
-                    out.append(
-                        bulk.Outcome(
-                            email,
-                            bulk.FAILED,
-                            code="not_paused",
-                            error="the API did not pause it (unknown account, or "
-                            "its status could not change)",
-                        )
-                    )
+                    out.append(_not_paused(email, single=len(emails) == 1))
                 else:
                     out.append(
                         bulk.Outcome(
@@ -757,6 +759,21 @@ def pause(
                         )
                     )
             return out
+
+        def _not_paused(email: str, single: bool) -> bulk.Outcome:
+            # The bulk endpoint does not say why; for a lone target, ask, so that a missing
+            # account exits 4 like every other command.
+            if single:
+                try:
+                    client.get_account(email)
+                except NotFoundError as err:
+                    return bulk.failed(email, err)
+            return bulk.Outcome(
+                email,
+                bulk.FAILED,
+                code="not_paused",
+                error="the API did not pause it (unknown account, or its status could not change)",
+            )
 
         batches = [emails[i : i + 100] for i in range(0, len(emails), 100)]
         result = bulk.run(batches, work, concurrency=concurrency, label="Pausing")

@@ -16,7 +16,7 @@ from instantly_cli.errors import (
     redact,
 )
 from instantly_cli.options import JsonOpt, OutputOpt, examples
-from instantly_cli.settings import DEFAULT_BASE_URL, Profile, Settings, mask, save_config
+from instantly_cli.settings import DEFAULT_BASE_URL, Profile, Settings, check_key, mask, save_config
 
 app = typer.Typer(help="Log in, check and log out of API keys (profiles).", no_args_is_help=True)
 
@@ -70,13 +70,10 @@ def login(
         raise UsageError(
             "No API key given.", hint="Create one in Instantly: Settings → Integrations → API."
         )
-    if any(c.isspace() for c in key):
-        raise UsageError(
-            "The API key contains white space.", hint="Paste the key exactly as shown."
-        )
     from instantly_cli.errors import register_secret
 
     register_secret(key)
+    key = check_key(key, "the input")
     profile = settings.config.profiles.get(settings.profile) or Profile(name=settings.profile)
     if base_url:
         profile.base_url = base_url.rstrip("/")

@@ -74,6 +74,11 @@ class RunResult:
     elapsed: float
 
 
+def batches(emails: Sequence[str], size: int) -> list[list[str]]:
+    """Split targets into request-sized batches (the API takes at most 100 emails a call)."""
+    return [list(emails[i : i + size]) for i in range(0, len(emails), size)]
+
+
 def check_rate(rate: float, concurrency: int) -> None:
     if not 0 < rate <= MAX_RATE:
         raise UsageError(

@@ -101,7 +101,6 @@ class RateLimiter:
         self._next = 0.0
         self._minute: deque[float] = deque()
         self._streak = 0
-        self.throttled = 0  # how many 429s were seen
 
     def acquire(self) -> None:
         with self._lock:
@@ -120,7 +119,6 @@ class RateLimiter:
     def on_throttled(self) -> None:
         """A 429: slow everybody down (the request itself waits for its Retry-After)."""
         with self._lock:
-            self.throttled += 1
             self._streak = 0
             self.rate = max(1.0, self.rate * 0.8)
 
@@ -221,7 +219,6 @@ class InstantlyClient:
                 method, path, params=clean, content=content, headers=headers
             )
             target = _target(request.url)
-            retry_after: float | None = None
             try:
                 resp = self._http.send(request)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
@@ -301,9 +298,6 @@ class InstantlyClient:
 
     def update_account(self, email_address: str, body: Mapping[str, Any]) -> Json:
         return self.request("PATCH", account_path(email_address), body=dict(body))
-
-    def pause_account(self, email_address: str) -> Json:
-        return self.request("POST", account_path(email_address) + "/pause", safe_to_repeat=True)
 
     def resume_account(self, email_address: str) -> Json:
         return self.request("POST", account_path(email_address) + "/resume", safe_to_repeat=True)

@@ -49,10 +49,6 @@ class EnumTable:
         value = self.get(code)
         return value.label if value else f"unknown ({code})"
 
-    def name_of(self, code: object) -> str:
-        value = self.get(code)
-        return value.name if value else f"unknown ({code})"
-
     def style(self, code: object) -> str:
         value = self.get(code)
         return value.style if value else "magenta"
@@ -69,9 +65,6 @@ class EnumTable:
             f"Unknown {self.title} '{text}'.",
             hint=f"Valid {self.option} values: {', '.join(self.names)}.",
         )
-
-    def parse_many(self, texts: list[str] | None) -> list[Code]:
-        return [self.parse(t) for t in texts or []]
 
 
 ACCOUNT_STATUS = EnumTable(

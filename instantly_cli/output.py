@@ -475,16 +475,6 @@ def confirm(text: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-@contextmanager
-def stderr_status(message: str) -> Iterator[None]:
-    """A spinner on a TTY, nothing otherwise."""
-    if not sys.stderr.isatty():
-        yield
-        return
-    with _console(stderr=True).status(message):
-        yield
-
-
 # -- bulk work ---------------------------------------------------------------------------------
 
 OUTCOME_COLUMNS = [Column("email", "Email"), Column("result", "Result"), Column("error", "Error")]

@@ -50,10 +50,6 @@ def short_time(value: Any) -> str:
     return value.replace("T", " ")[:16]
 
 
-def _name(value: Any) -> str:
-    return output.text_value(value)
-
-
 ACCOUNT_COLUMNS = [
     Column("email", "Email"),
     Column("first_name", "First"),
@@ -775,7 +771,7 @@ def pause(
                 error="the API did not pause it (unknown account, or its status could not change)",
             )
 
-        batches = [emails[i : i + 100] for i in range(0, len(emails), 100)]
+        batches = bulk.batches(emails, 100)
         result = bulk.run(batches, work, concurrency=concurrency, label="Pausing")
     bulk.finish(
         result, fmt=fmt, order=("paused", bulk.FAILED), failures=failures, command="accounts pause"
@@ -869,7 +865,7 @@ def _warmup(
                 for e in batch
             ]
 
-        batches = [emails[i : i + 100] for i in range(0, len(emails), 100)]
+        batches = bulk.batches(emails, 100)
         label = f"Submitting warmup {verb}"
         result = bulk.run(batches, submit, concurrency=concurrency, label=label)
         jobs = list(

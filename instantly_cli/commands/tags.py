@@ -135,8 +135,7 @@ def fetch_mappings(
     if resource_ids is None:
         return _all_items(client, MAPPINGS_PATH)
     out: list[dict[str, Any]] = []
-    for start in range(0, len(resource_ids), BATCH):
-        chunk = resource_ids[start : start + BATCH]
+    for chunk in bulk.batches(resource_ids, BATCH):
         out.extend(_all_items(client, MAPPINGS_PATH, {"resource_ids": ",".join(chunk)}))
     return out
 
@@ -497,7 +496,7 @@ def _toggle_command(
                 ]
             return [bulk.Outcome(e, done, extra={"tag_ids": tag_ids}) for e in batch]
 
-        batches = [emails[i : i + BATCH] for i in range(0, len(emails), BATCH)]
+        batches = bulk.batches(emails, BATCH)
         label = "Assigning" if assign else "Unassigning"
         result = bulk.run(batches, work, concurrency=concurrency, label=label)
     bulk.finish(result, fmt=fmt, order=(done, bulk.FAILED), failures=failures, command=command)

@@ -11,6 +11,8 @@ from instantly_cli import __version__
 from instantly_cli.commands import accounts, auth, config, sandbox, tags
 from instantly_cli.commands import api as api_cmd
 from instantly_cli.commands import completion as completion_cmd
+from instantly_cli.context import runtime
+from instantly_cli.errors import REDACTOR
 from instantly_cli.options import complete_profiles, examples
 from instantly_cli.settings import GlobalOptions
 
@@ -68,7 +70,9 @@ def root(
     ] = False,
 ) -> None:
     """Administer Instantly.ai sending accounts (API V2). Try it safely with --sandbox."""
-    ctx.obj = GlobalOptions(
+    # Each invocation starts with no remembered secrets (tests run many in one process).
+    REDACTOR.reset()
+    runtime(ctx).options = GlobalOptions(
         profile=profile, base_url=base_url, workspace=workspace, sandbox=sandbox, verbose=verbose
     )
 

@@ -1,53 +1,37 @@
 """InstantlyClient: the only code that speaks HTTP.
 
 Auth, User-Agent, timeouts, retries, pacing, pagination and error parsing live here, so every
-command gets the same behaviour (and the sandbox is just another transport).
+command gets the same behaviour. It knows nothing of settings, the sandbox or the terminal: the
+transport, ``sleep`` and the ``--verbose`` hook (``on_exchange``) are handed in.
 """
 
 from __future__ import annotations
 
 import email.utils
 import json
-import os
 import random
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, cast
 from urllib.parse import quote
 
 import httpx
 
-from instantly_cli import __version__, output
+from instantly_cli import __version__
 from instantly_cli.errors import (
     CliError,
     InvalidResponseError,
     NetworkError,
     RateLimitedError,
-    UsageError,
     error_for_status,
 )
-from instantly_cli.settings import Settings, sandbox_state_path
 
 API = "/api/v2"
 USER_AGENT = f"instantly-cli/{__version__}"
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-
-
-def timeout_from_env() -> httpx.Timeout:
-    """The read timeout, from ``INSTANTLY_TIMEOUT`` (seconds) when set; connect stays 5 s."""
-    raw = os.environ.get("INSTANTLY_TIMEOUT", "").strip()
-    if not raw:
-        return TIMEOUT
-    try:
-        seconds = float(raw)
-    except ValueError:
-        raise UsageError(f"INSTANTLY_TIMEOUT must be a number of seconds, not '{raw}'.") from None
-    if seconds <= 0:
-        raise UsageError("INSTANTLY_TIMEOUT must be above 0.")
-    return httpx.Timeout(seconds, connect=min(5.0, seconds))
 MAX_ATTEMPTS = 5
 # 429s say "nothing was done, come back later": they get a larger budget than other failures.
 MAX_429_ATTEMPTS = 10
@@ -58,8 +42,78 @@ PACE_HEADROOM = 0.97
 
 Json = Any
 
-# The test seam: when set, every client built by make_client uses this transport.
-TRANSPORT_OVERRIDE: httpx.BaseTransport | None = None
+
+# -- what the API returns (the OpenAPI schemas; the API adds fields, so none is exhaustive) -------
+
+
+class Account(TypedDict, total=False):
+    email: str
+    timestamp_created: str
+    timestamp_updated: str
+    first_name: str
+    last_name: str
+    warmup: dict[str, Any]
+    daily_limit: float | None
+    sending_gap: float
+    status: int
+    status_message: dict[str, Any] | None
+    warmup_status: int
+    provider_code: int
+    stat_warmup_score: float | None
+    tracking_domain_name: str | None
+    tracking_domain_status: str | None
+    signature: str | None
+    reply_to: str | None
+    tags: list[dict[str, Any]]
+
+
+class Tag(TypedDict, total=False):
+    id: str
+    label: str
+    description: str | None
+    timestamp_created: str
+    timestamp_updated: str
+    organization_id: str
+
+
+class TagMapping(TypedDict, total=False):
+    id: str
+    tag_id: str
+    resource_id: str
+    resource_type: int
+    timestamp_created: str
+    organization_id: str
+
+
+class BackgroundJob(TypedDict, total=False):
+    id: str
+    workspace_id: str
+    type: str
+    entity_id: str
+    entity_type: str
+    data: dict[str, Any] | None
+    progress: float
+    status: str
+    created_at: str
+    updated_at: str
+
+
+class PauseAnswer(TypedDict, total=False):
+    paused_emails: list[str]
+    failed_emails: list[str]
+
+
+class Vitals(TypedDict, total=False):
+    status: str
+    success_list: list[dict[str, Any]]
+    failure_list: list[dict[str, Any]]
+
+
+class CtdStatus(TypedDict, total=False):
+    success: bool
+    ssl: bool
+    cname: bool
+    host: str
 
 
 def account_path(email_address: str) -> str:
@@ -91,7 +145,14 @@ class RateLimiter:
     workspace limit (100/s and 6,000/min, shared with every other tool using the workspace).
     """
 
-    def __init__(self, rate: float, *, per_minute: int = API_RATE_PER_MINUTE):
+    def __init__(
+        self,
+        rate: float,
+        *,
+        per_minute: int = API_RATE_PER_MINUTE,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         # Requests leave evenly spaced but arrive with network jitter; a little headroom under
         # the hard limit avoids tripping it (a 429 costs far more than 3 % of the pace).
         self.target = max(0.1, min(float(rate), API_RATE_PER_SECOND * PACE_HEADROOM))
@@ -101,10 +162,12 @@ class RateLimiter:
         self._next = 0.0
         self._minute: deque[float] = deque()
         self._streak = 0
+        self._clock = clock
+        self._sleep = sleep
 
     def acquire(self) -> None:
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             slot = max(now, self._next)
             while self._minute and self._minute[0] <= slot - 60.0:
                 self._minute.popleft()
@@ -112,9 +175,9 @@ class RateLimiter:
                 slot = max(slot, self._minute[0] + 60.0)
             self._next = slot + 1.0 / self.rate
             self._minute.append(slot)
-        delay = slot - time.monotonic()
+        delay = slot - self._clock()
         if delay > 0:
-            time.sleep(delay)
+            self._sleep(delay)
 
     def on_throttled(self) -> None:
         """A 429: slow everybody down (the request itself waits for its Retry-After)."""
@@ -144,7 +207,6 @@ class Exchange:
 class InstantlyClient:
     """A thin, typed wrapper over the Instantly API V2."""
 
-    backoff_base = 0.5
     backoff_cap = 8.0
 
     def __init__(
@@ -153,17 +215,24 @@ class InstantlyClient:
         api_key: str,
         base_url: str,
         workspace: str | None = None,
-        verbose: bool = False,
         transport: httpx.BaseTransport | None = None,
         limiter: RateLimiter | None = None,
         timeout: httpx.Timeout = TIMEOUT,
         max_connections: int = 16,
+        on_exchange: Callable[[Exchange], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        backoff_base: float = 0.5,
+        max_retry_after: float = MAX_RETRY_AFTER,
     ):
         headers = {"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT}
         if workspace:
             headers["x-as-workspace"] = workspace
-        self.verbose = verbose
+        self.workspace = workspace
+        self.on_exchange = on_exchange
         self.limiter = limiter
+        self._sleep_fn = sleep
+        self.backoff_base = backoff_base
+        self.max_retry_after = max_retry_after
         self._http = httpx.Client(
             base_url=base_url,
             headers=headers,
@@ -244,7 +313,7 @@ class InstantlyClient:
             status = resp.status_code
             if status == 429:
                 throttled += 1
-                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                retry_after = self._retry_after(resp)
                 if self.limiter is not None:
                     self.limiter.on_throttled()
                 if throttled < MAX_429_ATTEMPTS:
@@ -255,26 +324,30 @@ class InstantlyClient:
                     f"Still rate limited after {throttled} attempts.", status=429
                 )
             if status >= 500 and safe_to_repeat and attempt < MAX_ATTEMPTS:
-                self._sleep(attempt, parse_retry_after(resp.headers.get("Retry-After")))
+                self._sleep(attempt, self._retry_after(resp))
                 continue
             data = _decode(resp)
             if self.limiter is not None:
                 self.limiter.on_success()
             return data
 
+    def _retry_after(self, resp: httpx.Response) -> float | None:
+        wait = parse_retry_after(resp.headers.get("Retry-After"))
+        return None if wait is None else min(wait, self.max_retry_after)
+
     def _sleep(self, attempt: int, retry_after: float | None) -> None:
         if retry_after is not None:
-            time.sleep(retry_after)
+            self._sleep_fn(retry_after)
             return
         delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
-        time.sleep(delay * random.uniform(0.5, 1.0))
+        self._sleep_fn(delay * random.uniform(0.5, 1.0))
 
     def _log(
         self, method: str, target: str, status: int | str, started: float, attempt: int
     ) -> None:
-        if self.verbose:
+        if self.on_exchange is not None:
             ms = (time.perf_counter() - started) * 1000
-            output.log_exchange(Exchange(method, target, status, ms, attempt))
+            self.on_exchange(Exchange(method, target, status, ms, attempt))
 
     # -- pagination ---------------------------------------------------------------------------
 
@@ -293,49 +366,165 @@ class InstantlyClient:
 
     # -- accounts -----------------------------------------------------------------------------
 
-    def get_account(self, email_address: str) -> Json:
-        return self.request("GET", account_path(email_address))
+    def verify(self) -> None:
+        """Check the key works: ``GET /accounts?limit=1`` (raises the typed error if not)."""
+        self.request("GET", f"{API}/accounts", params={"limit": 1})
 
-    def update_account(self, email_address: str, body: Mapping[str, Any]) -> Json:
-        return self.request("PATCH", account_path(email_address), body=dict(body))
+    def list_accounts(
+        self, params: Mapping[str, Any], *, limit: int | None = None, offset: bool = False
+    ) -> Pager:
+        """``GET /accounts``: pages by cursor, or by ``skip`` when ``offset`` (sorted lists)."""
+        return self.pages(f"{API}/accounts", params, limit=limit, offset=offset)
 
-    def resume_account(self, email_address: str) -> Json:
-        return self.request("POST", account_path(email_address) + "/resume", safe_to_repeat=True)
+    def get_account(self, email_address: str) -> Account:
+        return cast(Account, self._object("GET", account_path(email_address)))
 
-    def pause_accounts(self, emails: list[str]) -> Json:
-        return self.request(
-            "POST", f"{API}/accounts/pause", body={"emails": emails}, safe_to_repeat=True
+    def create_account(self, body: Mapping[str, Any]) -> Account:
+        # Never repeated blindly: a retry after a lost answer could create the account twice.
+        return cast(
+            Account, self._object("POST", f"{API}/accounts", body=dict(body), safe_to_repeat=False)
         )
 
-    def warmup(self, enable: bool, emails: list[str]) -> Json:
+    def update_account(self, email_address: str, body: Mapping[str, Any]) -> Account:
+        return cast(Account, self._object("PATCH", account_path(email_address), body=dict(body)))
+
+    def delete_account(self, email_address: str) -> Account:
+        return cast(Account, self._object("DELETE", account_path(email_address)))
+
+    def pause_account(self, email_address: str) -> Account:
+        return cast(
+            Account,
+            self._object("POST", account_path(email_address) + "/pause", safe_to_repeat=True),
+        )
+
+    def resume_account(self, email_address: str) -> Account:
+        return cast(
+            Account,
+            self._object("POST", account_path(email_address) + "/resume", safe_to_repeat=True),
+        )
+
+    def mark_fixed(self, email_address: str) -> Account:
+        return cast(
+            Account,
+            self._object("POST", account_path(email_address) + "/mark-fixed", safe_to_repeat=True),
+        )
+
+    def pause_accounts(self, emails: Sequence[str]) -> PauseAnswer:
+        body = {"emails": list(emails)}
+        return cast(
+            PauseAnswer,
+            self._object("POST", f"{API}/accounts/pause", body=body, safe_to_repeat=True),
+        )
+
+    def warmup(self, enable: bool, emails: Sequence[str]) -> BackgroundJob:
         action = "enable" if enable else "disable"
-        return self.request(
-            "POST", f"{API}/accounts/warmup/{action}", body={"emails": emails}, safe_to_repeat=True
+        body = {"emails": list(emails)}
+        return cast(
+            BackgroundJob,
+            self._object("POST", f"{API}/accounts/warmup/{action}", body=body, safe_to_repeat=True),
         )
 
-    def get_job(self, job_id: str) -> Json:
-        return self.request("GET", f"{API}/background-jobs/{quote(job_id, safe='')}")
+    def test_vitals(self, emails: Sequence[str]) -> Vitals:
+        body = {"accounts": list(emails)}
+        return cast(
+            Vitals,
+            self._object("POST", f"{API}/accounts/test/vitals", body=body, safe_to_repeat=True),
+        )
+
+    def warmup_analytics(self, emails: Sequence[str]) -> dict[str, Any]:
+        body = {"emails": list(emails)}
+        return self._object(
+            "POST", f"{API}/accounts/warmup-analytics", body=body, safe_to_repeat=True
+        )
+
+    def daily_analytics(
+        self, emails: Sequence[str], start_date: str | None, end_date: str | None
+    ) -> list[dict[str, Any]]:
+        params = {"emails": list(emails), "start_date": start_date, "end_date": end_date}
+        data = self.request("GET", f"{API}/accounts/analytics/daily", params=params)
+        if not isinstance(data, list):
+            raise InvalidResponseError("The API answered daily analytics without a list.")
+        return [d for d in data if isinstance(d, dict)]
+
+    def ctd_status(self, host: str) -> CtdStatus:
+        return cast(CtdStatus, self._object("GET", f"{API}/accounts/ctd/status", {"host": host}))
+
+    def move_accounts(
+        self, emails: Sequence[str], source_workspace_id: str, destination_workspace_id: str
+    ) -> dict[str, Any]:
+        body = {
+            "emails": list(emails),
+            "source_workspace_id": source_workspace_id,
+            "destination_workspace_id": destination_workspace_id,
+        }
+        return self._object("POST", f"{API}/accounts/move", body=body, safe_to_repeat=True)
+
+    # -- background jobs ------------------------------------------------------------------------
+
+    def get_job(self, job_id: str) -> BackgroundJob:
+        return cast(
+            BackgroundJob, self._object("GET", f"{API}/background-jobs/{quote(job_id, safe='')}")
+        )
+
+    def list_jobs(self, params: Mapping[str, Any], *, limit: int | None = None) -> Pager:
+        return self.pages(f"{API}/background-jobs", params, limit=limit)
 
     # -- custom tags ----------------------------------------------------------------------------
 
-    def create_tag(self, label: str, description: str | None = None) -> Json:
+    def list_tags(self, params: Mapping[str, Any] | None = None) -> Pager:
+        return self.pages(f"{API}/custom-tags", params)
+
+    def list_tag_mappings(self, params: Mapping[str, Any] | None = None) -> Pager:
+        return self.pages(f"{API}/custom-tag-mappings", params)
+
+    def create_tag(self, label: str, description: str | None = None) -> Tag:
         body: dict[str, Any] = {"label": label}
         if description is not None:
             body["description"] = description
         # A create is never repeated blindly: a retry could create the tag twice.
-        return self.request("POST", f"{API}/custom-tags", body=body, safe_to_repeat=False)
+        return cast(
+            Tag, self._object("POST", f"{API}/custom-tags", body=body, safe_to_repeat=False)
+        )
 
-    def update_tag(self, tag_id: str, body: Mapping[str, Any]) -> Json:
-        return self.request("PATCH", f"{API}/custom-tags/{quote(tag_id, safe='')}", body=dict(body))
+    def update_tag(self, tag_id: str, body: Mapping[str, Any]) -> Tag:
+        return cast(
+            Tag,
+            self._object("PATCH", f"{API}/custom-tags/{quote(tag_id, safe='')}", body=dict(body)),
+        )
 
-    def delete_tag(self, tag_id: str) -> Json:
-        return self.request("DELETE", f"{API}/custom-tags/{quote(tag_id, safe='')}")
+    def delete_tag(self, tag_id: str) -> Tag | None:
+        data = self.request("DELETE", f"{API}/custom-tags/{quote(tag_id, safe='')}")
+        return cast(Tag, data) if isinstance(data, dict) else None
 
-    def toggle_tags(self, tag_ids: list[str], emails: list[str], assign: bool) -> Json:
-        body = {"tag_ids": tag_ids, "resource_type": 1, "resource_ids": emails, "assign": assign}
-        return self.request(
+    def toggle_tags(self, tag_ids: Sequence[str], emails: Sequence[str], assign: bool) -> bool:
+        """Assign or remove tags; False when the API answered ``success: false``."""
+        body = {
+            "tag_ids": list(tag_ids),
+            "resource_type": 1,
+            "resource_ids": list(emails),
+            "assign": assign,
+        }
+        data = self.request(
             "POST", f"{API}/custom-tags/toggle-resource", body=body, safe_to_repeat=True
         )
+        return not (isinstance(data, dict) and data.get("success") is False)
+
+    def _object(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        body: Json | None = None,
+        safe_to_repeat: bool | None = None,
+    ) -> dict[str, Any]:
+        """A request whose answer must be a JSON object (typed methods rely on it)."""
+        data = self.request(method, path, params=params, body=body, safe_to_repeat=safe_to_repeat)
+        if not isinstance(data, dict):
+            raise InvalidResponseError(
+                f"The API answered {method} {path.removeprefix(API)} without a JSON object."
+            )
+        return data
 
 
 class Pager:
@@ -495,34 +684,3 @@ def _message(data: Json, status: int, resp: httpx.Response) -> str:
         if data.get("error"):
             return str(data["error"])
     return f"HTTP {status} {resp.reason_phrase}"
-
-
-def make_client(settings: Settings, *, limiter: RateLimiter | None = None) -> InstantlyClient:
-    """Build the client for resolved settings: the real API, or the sandbox in-process."""
-    if settings.sandbox:
-        from instantly_cli.sandbox.app import SandboxApp
-        from instantly_cli.sandbox.store import Store
-
-        path = sandbox_state_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        store = Store(str(path))
-        store.ensure_seeded()
-        output.notice("Using the sandbox (local emulator; no real workspace is touched).")
-        return InstantlyClient(
-            api_key=settings.api_key or "sandbox",
-            base_url="http://sandbox.invalid",
-            workspace=settings.workspace,
-            verbose=settings.verbose,
-            transport=httpx.WSGITransport(app=SandboxApp(store, record=False)),
-            limiter=limiter,
-            timeout=timeout_from_env(),
-        )
-    return InstantlyClient(
-        api_key=settings.require_key(),
-        base_url=settings.base_url,
-        workspace=settings.workspace,
-        verbose=settings.verbose,
-        transport=TRANSPORT_OVERRIDE,
-        limiter=limiter,
-        timeout=timeout_from_env(),
-    )

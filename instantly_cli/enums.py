@@ -177,3 +177,41 @@ OUTPUT_FORMAT = EnumTable(
 
 # Terminal job states: polling stops on these.
 JOB_DONE = frozenset({"success", "failed", "cancelled"})
+
+
+# -- result words of bulk runs: what happened to one target ------------------------------------
+
+RESULT = EnumTable(
+    "result",
+    "result",
+    [
+        EnumValue("updated", "updated", "Updated", "green"),
+        EnumValue("unchanged", "unchanged", "Unchanged", "dim"),
+        EnumValue("would-update", "would-update", "Would update", "cyan"),
+        EnumValue("paused", "paused", "Paused", "green"),
+        EnumValue("resumed", "resumed", "Resumed", "green"),
+        EnumValue("submitted", "submitted", "Submitted", "cyan"),
+        EnumValue("enabled", "enabled", "Enabled", "green"),
+        EnumValue("disabled", "disabled", "Disabled", "green"),
+        EnumValue("assigned", "assigned", "Assigned", "green"),
+        EnumValue("unassigned", "unassigned", "Unassigned", "green"),
+        EnumValue("would-assign", "would-assign", "Would assign", "cyan"),
+        EnumValue("would-unassign", "would-unassign", "Would unassign", "cyan"),
+        EnumValue("failed", "failed", "Failed", "red"),
+        EnumValue("skipped", "skipped", "Skipped", "yellow"),
+    ],
+)
+UPDATED = "updated"
+UNCHANGED = "unchanged"
+WOULD_UPDATE = "would-update"
+PAUSED = "paused"
+RESUMED = "resumed"
+SUBMITTED = "submitted"
+ENABLED = "enabled"
+DISABLED = "disabled"
+ASSIGNED = "assigned"
+UNASSIGNED = "unassigned"
+WOULD_ASSIGN = "would-assign"
+WOULD_UNASSIGN = "would-unassign"
+FAILED = "failed"
+SKIPPED = "skipped"

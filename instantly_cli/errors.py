@@ -1,17 +1,12 @@
-"""Typed errors, exit codes, and the one handler that turns any error into message + hint + exit.
+"""Typed errors and exit codes.
 
-Every command is wrapped by :func:`handled`, so the mapping applies under the test runner too,
-not only in ``main()``.
+Imports nothing from the package: every layer may raise these. The handler that turns them into
+a message and an exit code lives with the commands (``instantly_cli.commands.handled``).
 """
 
 from __future__ import annotations
 
-import functools
-import os
-from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
-
-import typer
+from typing import Any
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -123,12 +118,6 @@ class InvalidResponseError(CliError):
     )
 
 
-class PartialFailure(CliError):
-    """Some targets of a bulk run failed; details were already reported."""
-
-    code = "partial_failure"
-
-
 class Interrupted(CliError):
     exit_code = EXIT_INTERRUPTED
     code = "interrupted"
@@ -155,65 +144,53 @@ def error_for_status(status: int, message: str) -> CliError:
     return cls(message, status=status)
 
 
-# Secrets registered here are scrubbed from every message before it is shown.
-_SECRETS: set[str] = set()
+class Redactor:
+    """The secrets of one run (API keys, passwords), scrubbed from every message shown.
+
+    One per process (the CLI resets it at the start of each invocation, so tests never share
+    secrets); code that shows text calls :func:`redact`.
+    """
+
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+
+    def reset(self) -> None:
+        self._secrets.clear()
+
+    def add(self, value: str | None) -> None:
+        """Remember a secret so that no message can show it, in the forms libraries print."""
+        if not value or len(value) < 4:
+            return
+        import base64
+        from urllib.parse import quote, quote_plus
+
+        forms = {
+            value,
+            value.encode("unicode_escape").decode("ascii"),
+            repr(value)[1:-1],
+            quote(value, safe=""),
+            quote_plus(value),
+            base64.b64encode(value.encode("utf-8", "replace")).decode("ascii").rstrip("="),
+            base64.urlsafe_b64encode(value.encode("utf-8", "replace")).decode("ascii").rstrip("="),
+        }
+        self._secrets.update(f for f in forms if len(f) >= 4)
+
+    def __call__(self, text: str) -> str:
+        # Longest first, so a form that contains another is replaced whole.
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if secret in text:
+                text = text.replace(secret, "****")
+        return text
+
+
+REDACTOR = Redactor()
 
 
 def register_secret(value: str | None) -> None:
-    """Remember a secret (an API key) so that no message can show it."""
-    if value and len(value) >= 4:
-        _SECRETS.add(value)
-        # Libraries quote odd characters when they complain about a header value.
-        for form in (value.encode("unicode_escape").decode("ascii"), repr(value)[1:-1]):
-            if form != value:
-                _SECRETS.add(form)
+    """Remember a secret (an API key, a password) so that no message can show it."""
+    REDACTOR.add(value)
 
 
 def redact(text: str) -> str:
     """Replace every registered secret in ``text``."""
-    for secret in _SECRETS:
-        if secret in text:
-            text = text.replace(secret, "****")
-    return text
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _error_format(kwargs: dict[str, Any]) -> str:
-    """The format errors are written in: JSON when the command's output is json/jsonl."""
-    if kwargs.get("json_output"):
-        return "json"
-    chosen = kwargs.get("output_") or os.environ.get("INSTANTLY_OUTPUT") or ""
-    return "json" if str(chosen).lower() in ("json", "jsonl") else "text"
-
-
-def handled(func: Callable[P, R]) -> Callable[P, R]:
-    """Wrap a command so every error becomes one message, a hint and the right exit code."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from instantly_cli import output
-
-        fmt = _error_format(kwargs)
-        try:
-            return func(*args, **kwargs)
-        except typer.Exit:
-            raise
-        except CliError as err:
-            if not isinstance(err, PartialFailure):
-                output.print_error(err, fmt)
-            raise typer.Exit(err.exit_code) from None
-        except KeyboardInterrupt:
-            output.print_error(Interrupted("Interrupted."), fmt)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-        except BrokenPipeError:
-            output.silence_broken_pipe()
-            raise typer.Exit(EXIT_OK) from None
-        except Exception as exc:  # the last line of defence: never a raw traceback
-            output.print_internal_error(exc, fmt)
-            raise typer.Exit(EXIT_FAILED) from None
-
-    wrapper.__instantly_handled__ = True  # type: ignore[attr-defined]
-    return wrapper
+    return REDACTOR(text)

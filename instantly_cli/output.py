@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -190,13 +190,13 @@ def silence_broken_pipe() -> None:
 def get_path(obj: Any, path: str) -> Any:
     """``warmup.advanced.open_rate`` → the nested value, or None."""
     for part in path.split("."):
-        if not isinstance(obj, dict):
+        if not isinstance(obj, Mapping):
             return None
         obj = obj.get(part)
     return obj
 
 
-def pick(obj: dict[str, Any], paths: Sequence[str]) -> dict[str, Any]:
+def pick(obj: Mapping[str, Any], paths: Sequence[str]) -> dict[str, Any]:
     """Keep only ``paths`` of ``obj`` (nested structure preserved) for ``--fields`` with JSON."""
     out: dict[str, Any] = {}
     for path in paths:
@@ -220,7 +220,7 @@ class Column:
     justify: str = "left"
 
 
-def cell(column: Column, obj: dict[str, Any]) -> str:
+def cell(column: Column, obj: Mapping[str, Any]) -> str:
     value = get_path(obj, column.key)
     if column.fmt is not None:
         return column.fmt(value)
@@ -320,7 +320,7 @@ def emit_json(obj: Any) -> None:
 
 
 def emit_records(
-    pages: Iterable[Sequence[dict[str, Any]]],
+    pages: Iterable[Sequence[Mapping[str, Any]]],
     fmt: str,
     columns: Sequence[Column],
     *,
@@ -332,7 +332,7 @@ def emit_records(
     cols = columns_for(fields, columns)
     count = 0
     if fmt == "table":
-        rows: list[dict[str, Any]] = []
+        rows: list[Mapping[str, Any]] = []
         for page in pages:
             rows.extend(page)
         count = len(rows)
@@ -394,7 +394,7 @@ def _tsv(value: str) -> str:
     return value
 
 
-def _table(rows: Sequence[dict[str, Any]], cols: Sequence[Column], title: str | None) -> None:
+def _table(rows: Sequence[Mapping[str, Any]], cols: Sequence[Column], title: str | None) -> None:
     from rich.table import Table
     from rich.text import Text
 

@@ -11,13 +11,32 @@ import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
-from instantly_cli import client as client_mod
 from instantly_cli.cli import app as cli_app
+from instantly_cli.context import Runtime
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import Store
 
 TEST_KEY = "test-key-Zq7Wm3Kx9Lp2"
 COLOR_VARS = ("NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "FORCE_COLOR", "TERM")
+
+
+# The runtime the current test's CLI invocations are wired with (see the ``runtime`` fixture).
+_RUNTIME: list[Runtime] = []
+
+
+def test_runtime() -> Runtime:
+    """Retries keep their logic but not their waiting; jobs are polled without pause."""
+    return Runtime(backoff_base=0.001, max_retry_after=0.01, poll_interval=0.0)
+
+
+@pytest.fixture(autouse=True)
+def runtime() -> Iterator[Runtime]:
+    """What every CLI invocation of this test runs with: set ``runtime.transport`` to point the
+    CLI at an in-process app or a mock (the seam is an argument, not a module global)."""
+    rt = test_runtime()
+    _RUNTIME.append(rt)
+    yield rt
+    _RUNTIME.remove(rt)
 
 
 @pytest.fixture(autouse=True)
@@ -27,15 +46,27 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("INSTANTLY_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("INSTANTLY_DATA_DIR", str(tmp_path / "data"))
-    # Retries keep their logic but not their waiting.
-    monkeypatch.setattr(client_mod.InstantlyClient, "backoff_base", 0.001)
-    monkeypatch.setattr(client_mod, "MAX_RETRY_AFTER", 0.01)
-    monkeypatch.setattr(client_mod, "TRANSPORT_OVERRIDE", None)
     return tmp_path
 
 
-def invoke(args: list[str], input: str | None = None, **kwargs: Any) -> Result:
-    return CliRunner().invoke(cli_app, args, input=input, **kwargs)
+def invoke(
+    args: list[str],
+    input: str | bytes | None = None,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    **kwargs: Any,
+) -> Result:
+    """Run the CLI in-process with a fresh copy of the test's runtime (``transport`` overrides)."""
+    base = _RUNTIME[-1] if _RUNTIME else test_runtime()
+    rt = Runtime(
+        transport=transport or base.transport,
+        backoff_base=base.backoff_base,
+        max_retry_after=base.max_retry_after,
+        poll_interval=base.poll_interval,
+        sleep=base.sleep,
+        clock=base.clock,
+    )
+    return CliRunner().invoke(cli_app, args, input=input, obj=rt, **kwargs)
 
 
 @pytest.fixture
@@ -53,12 +84,14 @@ def store() -> Iterator[Store]:
 
 
 @pytest.fixture
-def sandbox(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxApp]:
+def sandbox(
+    store: Store, monkeypatch: pytest.MonkeyPatch, runtime: Runtime
+) -> Iterator[SandboxApp]:
     """The emulator, in-process; every request the suite sends through it is contract-checked."""
     from tests.contract import validate_recorded
 
     app = SandboxApp(store, api_key=TEST_KEY)
-    monkeypatch.setattr(client_mod, "TRANSPORT_OVERRIDE", httpx.WSGITransport(app=app))
+    runtime.transport = httpx.WSGITransport(app=app)
     monkeypatch.setenv("INSTANTLY_API_KEY", TEST_KEY)
     monkeypatch.setenv("INSTANTLY_BASE_URL", "http://sandbox.test")
     yield app
@@ -67,7 +100,7 @@ def sandbox(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxAp
 
 @pytest.fixture
 def mock_api(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, runtime: Runtime
 ) -> Callable[[Callable[[httpx.Request], httpx.Response]], list[httpx.Request]]:
     """Install a MockTransport handler (for what the sandbox cannot produce); returns the log."""
 
@@ -78,7 +111,7 @@ def mock_api(
             seen.append(request)
             return handler(request)
 
-        monkeypatch.setattr(client_mod, "TRANSPORT_OVERRIDE", httpx.MockTransport(record))
+        runtime.transport = httpx.MockTransport(record)
         monkeypatch.setenv("INSTANTLY_API_KEY", TEST_KEY)
         monkeypatch.setenv("INSTANTLY_BASE_URL", "http://mock.test")
         return seen

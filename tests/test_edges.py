@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from instantly_cli import bulk
 from instantly_cli.client import InstantlyClient
 from instantly_cli.errors import ServerError
 from instantly_cli.sandbox.app import SandboxApp
+from instantly_cli.services import bulk
 from tests.conftest import envelope
 
 OPS = "ops+eu@acme-outreach.com"

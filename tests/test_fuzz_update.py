@@ -15,7 +15,6 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from instantly_cli import client as client_mod
 from instantly_cli import fields
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import Store
@@ -256,9 +255,7 @@ def test_update_never_crashes_and_never_sends_an_invalid_body(
     args = build_args(emails, sets, body, flags, extra, json_out)
     failures = tmp_path_factory.mktemp("fuzz") / "failures.jsonl"
     args += ["--failures", str(failures)]
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(client_mod, "TRANSPORT_OVERRIDE", httpx.WSGITransport(app=app))
-        result = invoke(args)
+    result = invoke(args, transport=httpx.WSGITransport(app=app))
     store.close()
     shown = result.stdout + result.stderr
     event(f"exit {result.exit_code}")  # --hypothesis-show-statistics shows the spread

@@ -102,21 +102,18 @@ def leaks(
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)  # default failure files land here
-    from instantly_cli.commands import accounts as accounts_cmd
-
-    monkeypatch.setattr(accounts_cmd, "POLL_INTERVAL", 0.0)
     found = Leaks(caplog, work)
     yield found
     found.check()
 
 
 @pytest.fixture
-def keyed_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxApp]:
+def keyed_sandbox(monkeypatch: pytest.MonkeyPatch, runtime) -> Iterator[SandboxApp]:
     """The in-process sandbox accepting KEY, which comes from env and from the profile."""
     store = Store(":memory:")
     store.ensure_seeded(30)
     app = SandboxApp(store, api_key=KEY)
-    monkeypatch.setattr(client_mod, "TRANSPORT_OVERRIDE", httpx.WSGITransport(app=app))
+    runtime.transport = httpx.WSGITransport(app=app)
     monkeypatch.setenv("INSTANTLY_API_KEY", KEY)
     monkeypatch.setenv("INSTANTLY_BASE_URL", "http://sandbox.test")
     profile_with_key()
@@ -189,11 +186,11 @@ def json_errors(result: Result) -> list[dict]:
     return out
 
 
-def test_rejected_key_401(cli, monkeypatch, leaks: Leaks) -> None:
+def test_rejected_key_401(cli, monkeypatch, leaks: Leaks, runtime) -> None:
     store = Store(":memory:")
     store.ensure_seeded(5)
     app = SandboxApp(store, api_key="a-different-key-0000")
-    monkeypatch.setattr(client_mod, "TRANSPORT_OVERRIDE", httpx.WSGITransport(app=app))
+    runtime.transport = httpx.WSGITransport(app=app)
     monkeypatch.setenv("INSTANTLY_API_KEY", KEY)
     monkeypatch.setenv("INSTANTLY_BASE_URL", "http://sandbox.test")
     results = run_failing(cli, leaks, {1, 3})
@@ -323,12 +320,12 @@ def test_internal_error_in_bulk_run_is_redacted_in_failure_file(
 
 
 def test_login_never_echoes_the_key_and_writes_0600_in_0700(
-    cli, monkeypatch: pytest.MonkeyPatch, leaks: Leaks
+    cli, monkeypatch: pytest.MonkeyPatch, leaks: Leaks, runtime
 ) -> None:
     store = Store(":memory:")
     store.ensure_seeded(3)
     app = SandboxApp(store, api_key=KEY)
-    monkeypatch.setattr(client_mod, "TRANSPORT_OVERRIDE", httpx.WSGITransport(app=app))
+    runtime.transport = httpx.WSGITransport(app=app)
     monkeypatch.setenv("INSTANTLY_BASE_URL", "http://sandbox.test")
     folder = settings.config_dir()
     folder.mkdir(parents=True, mode=0o755)
@@ -348,11 +345,7 @@ def test_login_never_echoes_the_key_and_writes_0600_in_0700(
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert path.read_text().count(KEY) == 2  # saved, only in the file
     # A rejected key is not echoed either.
-    monkeypatch.setattr(
-        client_mod,
-        "TRANSPORT_OVERRIDE",
-        httpx.WSGITransport(app=SandboxApp(store, api_key="another-key-1111")),
-    )
+    runtime.transport = httpx.WSGITransport(app=SandboxApp(store, api_key="another-key-1111"))
     rejected = leaks.add(cli(["--profile", "c", "auth", "login", "--with-token"], input=KEY))
     assert rejected.exit_code == 3
     for args in (["auth", "logout"], ["--profile", "b", "auth", "logout"], ["auth", "logout"]):

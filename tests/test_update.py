@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 import pytest
 
-from instantly_cli.commands import accounts as accounts_cmd
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import Store
 
@@ -21,7 +20,6 @@ GHOST = "nobody@nowhere-at-all.io"
 
 @pytest.fixture(autouse=True)
 def _fast_polls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(accounts_cmd, "POLL_INTERVAL", 0.0)
     monkeypatch.chdir(tmp_path)  # default failure files land here
 
 

@@ -1,35 +1,60 @@
-"""One module per noun; this file holds the few helpers every command shares."""
+"""One module (or package) per noun; this file holds the error handler every command wears."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 import typer
 
-from instantly_cli import output
-from instantly_cli.settings import GlobalOptions, Settings, resolve
+from instantly_cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError, Interrupted
 
-if TYPE_CHECKING:
-    from instantly_cli.client import InstantlyClient, RateLimiter
-
-
-def global_options(ctx: typer.Context) -> GlobalOptions:
-    obj = ctx.find_root().obj
-    return obj if isinstance(obj, GlobalOptions) else GlobalOptions()
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def get_settings(ctx: typer.Context, *, allow_new_profile: bool = False) -> Settings:
-    settings = resolve(global_options(ctx), allow_new_profile=allow_new_profile)
-    if settings.config.too_open:
-        output.warn(
-            f"{settings.config.path} is readable by other users; "
-            f"run: chmod 600 {settings.config.path}"
-        )
-    return settings
+def _error_format(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """JSON when the command resolved a json/jsonl output format (see context.output_format)."""
+    from instantly_cli.context import Runtime
+
+    for value in (*args, *kwargs.values()):
+        # Typer hands commands its click-level context, so look for the shape, not the class.
+        if callable(getattr(value, "find_root", None)):
+            obj = value.find_root().obj
+            fmt = obj.fmt if isinstance(obj, Runtime) else None
+            return "json" if fmt in ("json", "jsonl") else "text"
+    return "text"
 
 
-def get_client(ctx: typer.Context, *, limiter: RateLimiter | None = None) -> InstantlyClient:
-    """Resolve settings and build the client (httpx is imported here, never at start-up)."""
-    from instantly_cli.client import make_client
+def handled(func: Callable[P, int | None]) -> Callable[P, None]:
+    """Wrap a command: any error becomes one message, a hint and the right exit code.
 
-    return make_client(get_settings(ctx), limiter=limiter)
+    A command returns its exit code (or None for 0); it never raises ``typer.Exit`` to finish.
+    Errors are written in the format the command resolved, never guessed from parameter names.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        from instantly_cli import output
+
+        try:
+            code = func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except CliError as err:
+            output.print_error(err, _error_format(args, kwargs))
+            raise typer.Exit(err.exit_code) from None
+        except KeyboardInterrupt:
+            output.print_error(Interrupted("Interrupted."), _error_format(args, kwargs))
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except BrokenPipeError:
+            output.silence_broken_pipe()
+            raise typer.Exit(EXIT_OK) from None
+        except Exception as exc:  # the last line of defence: never a raw traceback
+            output.print_internal_error(exc, _error_format(args, kwargs))
+            raise typer.Exit(EXIT_FAILED) from None
+        if code:
+            raise typer.Exit(code)
+
+    return wrapper

@@ -3,22 +3,25 @@
 import json
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from instantly_cli import bulk, fields, output
-from instantly_cli.commands import get_client
+from instantly_cli import context, fields, output
+from instantly_cli.commands import _bulk, handled
 from instantly_cli.enums import (
     ACCOUNT_STATUS,
+    FAILED,
+    JOB_DONE,
     LIST_FILTER,
     PROVIDER,
     SORT_FIELD,
     WARMUP_INCREMENT,
     WARMUP_STATUS,
 )
-from instantly_cli.errors import CliError, NotFoundError, UsageError, handled
+from instantly_cli.errors import CliError, NotFoundError, UsageError
 from instantly_cli.options import (
     AllOpt,
     ConcurrencyOpt,
@@ -38,6 +41,8 @@ from instantly_cli.options import (
     examples,
 )
 from instantly_cli.output import Column
+from instantly_cli.services import bulk
+from instantly_cli.services.jobs import wait_for_jobs
 from instantly_cli.targets import read_targets
 
 app = typer.Typer(help="List, inspect and change sending accounts.", no_args_is_help=True)
@@ -129,7 +134,7 @@ def list_accounts(
     fields: FieldsOpt = None,
 ) -> None:
     """List accounts, filtered and sorted; streams every page with --all."""
-    fmt = output.resolve_format(output_, json_output)
+    fmt = context.output_format(ctx, output_, json_output)
     field_list = output.parse_fields(fields)
     if limit < 1:
         raise UsageError(
@@ -152,7 +157,7 @@ def list_accounts(
             "--starting-after cannot be combined with --sort.",
             hint="Sorted lists page by offset; use --all or --limit.",
         )
-    with get_client(ctx) as client:
+    with context.client(ctx) as client:
         if tag or tag_all:
             from instantly_cli.commands.tags import resolve_tag_ids
 
@@ -160,9 +165,7 @@ def list_accounts(
             params["tag_ids_all"] = resolve_tag_ids(client, tag_all) or None
         if starting_after:
             params["starting_after"] = starting_after
-        pager = client.pages(
-            "/api/v2/accounts", params, limit=None if all_ else limit, offset=bool(sort)
-        )
+        pager = client.list_accounts(params, limit=None if all_ else limit, offset=bool(sort))
         output.emit_records(
             pager,
             fmt,
@@ -187,7 +190,7 @@ def list_accounts(
             output.info("More accounts available: raise --limit or use --all.")
 
 
-def _status_text(account: dict[str, Any]) -> str:
+def _status_text(account: Mapping[str, Any]) -> str:
     text = ACCOUNT_STATUS.label(account.get("status"))
     message = account.get("status_message")
     if isinstance(message, dict) and (message.get("e_message") or message.get("response")):
@@ -201,7 +204,7 @@ def _obj(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _detail(account: dict[str, Any]) -> None:
+def _detail(account: Mapping[str, Any]) -> None:
     def row(label: str, value: Any, style: str = "") -> tuple[str, str, str]:
         return (label, output.text_value(value), style)
 
@@ -294,10 +297,10 @@ def get_accounts(
     """Show one account in detail, or several as a table."""
     from instantly_cli.targets import validate_email
 
-    fmt = output.resolve_format(output_, json_output)
+    fmt = context.output_format(ctx, output_, json_output)
     field_list = output.parse_fields(fields)
     wanted = list(dict.fromkeys(validate_email(e) for e in emails))
-    with get_client(ctx) as client:
+    with context.client(ctx) as client:
         accounts, missing = [], []
         for email in wanted:
             try:
@@ -394,7 +397,7 @@ def _same(old: Any, new: Any) -> bool:
     return bool(old == new)
 
 
-def diff(current: dict[str, Any], body: dict[str, Any]) -> list[dict[str, Any]]:
+def diff(current: Mapping[str, Any], body: dict[str, Any]) -> list[dict[str, Any]]:
     """The fields ``body`` would change on ``current``: ``[{field, old, new}]``."""
     changes = []
     for path, new in fields.leaves(body):
@@ -409,7 +412,7 @@ def diff(current: dict[str, Any], body: dict[str, Any]) -> list[dict[str, Any]]:
     return changes
 
 
-def not_applied(sent: dict[str, Any], returned: dict[str, Any]) -> list[str]:
+def not_applied(sent: dict[str, Any], returned: Mapping[str, Any]) -> list[str]:
     """Fields the API answered with a different value than was sent."""
     problems = []
     for path, value in fields.leaves(sent):
@@ -558,9 +561,9 @@ def update(
     failures: FailuresOpt = None,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
-) -> None:
+) -> int:
     """Change fields of one account or thousands: validated, previewable, paced, resumable."""
-    fmt = output.resolve_format(output_, json_output)
+    fmt = context.output_format(ctx, output_, json_output)
     bulk.check_rate(rate, concurrency)
     flag_values: list[tuple[str, Any]] = [
         ("first_name", _flag(first_name)),
@@ -609,12 +612,10 @@ def update(
     fields.validate(change)
     emails = read_targets(targets)
     if not dry_run:
-        bulk.confirm_many(len(emails), "update", yes)
+        _bulk.confirm_many(ctx, len(emails), "update", yes)
     needs_current = dry_run or "warmup" in change
 
-    from instantly_cli.client import RateLimiter
-
-    with get_client(ctx, limiter=RateLimiter(rate)) as client:
+    with context.client(ctx, rate=rate) as client:
 
         def work(unit: list[str]) -> list[bulk.Outcome]:
             email = unit[0]
@@ -635,7 +636,7 @@ def update(
                 return [
                     bulk.Outcome(
                         email,
-                        bulk.FAILED,
+                        FAILED,
                         error="; ".join(warnings),
                         code="not_applied",
                         account=updated,
@@ -644,21 +645,21 @@ def update(
             return [bulk.Outcome(email, "updated", account=updated, warnings=warnings)]
 
         label = "Checking" if dry_run else "Updating"
-        result = bulk.run([[e] for e in emails], work, concurrency=concurrency, label=label)
+        result = _bulk.run([[e] for e in emails], work, concurrency=concurrency, label=label)
     if dry_run:
         _emit_dry_run(result.outcomes, fmt)
-        bulk.finish(
+        return _bulk.finish(
             result,
             fmt=fmt,
-            order=("would-update", "unchanged", bulk.FAILED),
+            order=("would-update", "unchanged", FAILED),
             failures=failures,
             command="accounts update",
             emit=False,
         )
-    bulk.finish(
+    return _bulk.finish(
         result,
         fmt=fmt,
-        order=("updated", "unchanged", bulk.FAILED),
+        order=("updated", "unchanged", FAILED),
         failures=failures,
         command="accounts update",
     )
@@ -724,16 +725,14 @@ def pause(
     failures: FailuresOpt = None,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
-) -> None:
+) -> int:
     """Pause sending from accounts (bulk endpoint, 100 per request)."""
-    fmt = output.resolve_format(output_, json_output)
+    fmt = context.output_format(ctx, output_, json_output)
     bulk.check_rate(rate, concurrency)
     emails = read_targets(targets)
-    bulk.confirm_many(len(emails), "pause", yes)
+    _bulk.confirm_many(ctx, len(emails), "pause", yes)
 
-    from instantly_cli.client import RateLimiter
-
-    with get_client(ctx, limiter=RateLimiter(rate)) as client:
+    with context.client(ctx, rate=rate) as client:
 
         def work(batch: list[str]) -> list[bulk.Outcome]:
             answer = client.pause_accounts(batch)
@@ -749,7 +748,7 @@ def pause(
                     out.append(
                         bulk.Outcome(
                             email,
-                            bulk.FAILED,
+                            FAILED,
                             code="not_reported",
                             error="the API did not report this account",
                         )
@@ -766,15 +765,15 @@ def pause(
                     return bulk.failed(email, err)
             return bulk.Outcome(
                 email,
-                bulk.FAILED,
+                FAILED,
                 code="not_paused",
                 error="the API did not pause it (unknown account, or its status could not change)",
             )
 
         batches = bulk.batches(emails, 100)
-        result = bulk.run(batches, work, concurrency=concurrency, label="Pausing")
-    bulk.finish(
-        result, fmt=fmt, order=("paused", bulk.FAILED), failures=failures, command="accounts pause"
+        result = _bulk.run(batches, work, concurrency=concurrency, label="Pausing")
+    return _bulk.finish(
+        result, fmt=fmt, order=("paused", FAILED), failures=failures, command="accounts pause"
     )
 
 
@@ -795,25 +794,23 @@ def resume(
     failures: FailuresOpt = None,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
-) -> None:
+) -> int:
     """Resume sending from paused accounts (one request per account, paced)."""
-    fmt = output.resolve_format(output_, json_output)
+    fmt = context.output_format(ctx, output_, json_output)
     bulk.check_rate(rate, concurrency)
     emails = read_targets(targets)
-    bulk.confirm_many(len(emails), "resume", yes)
+    _bulk.confirm_many(ctx, len(emails), "resume", yes)
 
-    from instantly_cli.client import RateLimiter
-
-    with get_client(ctx, limiter=RateLimiter(rate)) as client:
+    with context.client(ctx, rate=rate) as client:
 
         def work(unit: list[str]) -> list[bulk.Outcome]:
             return [bulk.Outcome(unit[0], "resumed", account=client.resume_account(unit[0]))]
 
-        result = bulk.run([[e] for e in emails], work, concurrency=concurrency, label="Resuming")
-    bulk.finish(
+        result = _bulk.run([[e] for e in emails], work, concurrency=concurrency, label="Resuming")
+    return _bulk.finish(
         result,
         fmt=fmt,
-        order=("resumed", bulk.FAILED),
+        order=("resumed", FAILED),
         failures=failures,
         command="accounts resume",
     )
@@ -823,9 +820,6 @@ def resume(
 
 warmup_app = typer.Typer(help="Turn warmup on or off (background jobs).", no_args_is_help=True)
 app.add_typer(warmup_app, name="warmup")
-
-# Seconds between polls of a background job; tests set it to 0.
-POLL_INTERVAL = 1.0
 
 
 def _warmup(
@@ -841,8 +835,8 @@ def _warmup(
     failures: Path | None,
     output_: str | None,
     json_output: bool,
-) -> None:
-    fmt = output.resolve_format(output_, json_output)
+) -> int:
+    fmt = context.output_format(ctx, output_, json_output)
     bulk.check_rate(rate, concurrency)
     if timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds.")
@@ -850,11 +844,9 @@ def _warmup(
     verb = "enable" if enable else "disable"
     done_word = "enabled" if enable else "disabled"
     emails = read_targets(targets)
-    bulk.confirm_many(len(emails), f"{verb} warmup on", yes)
+    _bulk.confirm_many(ctx, len(emails), f"{verb} warmup on", yes)
 
-    from instantly_cli.client import RateLimiter
-
-    with get_client(ctx, limiter=RateLimiter(rate)) as client:
+    with context.client(ctx, rate=rate) as client:
 
         def submit(batch: list[str]) -> list[bulk.Outcome]:
             job = client.warmup(enable, batch)
@@ -867,7 +859,7 @@ def _warmup(
 
         batches = bulk.batches(emails, 100)
         label = f"Submitting warmup {verb}"
-        result = bulk.run(batches, submit, concurrency=concurrency, label=label)
+        result = _bulk.run(batches, submit, concurrency=concurrency, label=label)
         jobs = list(
             dict.fromkeys(
                 str(o.extra["job_id"]) for o in result.outcomes if o.result == "submitted"
@@ -886,15 +878,28 @@ def _warmup(
             else:
                 cols = [Column("job_id", "Job"), Column("emails", "Accounts")]
                 output.emit_records([rows], fmt, cols)
-            bulk.finish(
+            return _bulk.finish(
                 result,
                 fmt=fmt,
-                order=("submitted", bulk.FAILED),
+                order=("submitted", FAILED),
                 failures=failures,
                 command=f"accounts warmup {verb}",
                 emit=False,
             )
-        states = _poll_jobs(client, jobs, timeout)
+        rt = context.runtime(ctx)
+        with output.progress(len(jobs), "Waiting for warmup jobs") as advance:
+            done_jobs: set[str] = set()
+
+            def seen(job_id: str, job: Any) -> None:
+                if str(job.get("status")) in JOB_DONE and job_id not in done_jobs:
+                    done_jobs.add(job_id)
+                    advance(1, 0 if job.get("status") == "success" else 1)
+
+            waited = wait_for_jobs(
+                client, jobs, timeout=timeout, interval=rt.poll_interval,
+                clock=rt.clock, sleep=rt.sleep, on_update=seen,
+            )
+        states: dict[str, Any] = dict(waited.states)
         result.elapsed = time.monotonic() - started
     for o in result.outcomes:
         if o.result != "submitted":
@@ -905,7 +910,7 @@ def _warmup(
         if status == "success":
             o.result = done_word
         else:
-            o.result = bulk.FAILED
+            o.result = FAILED
             o.code = "job_" + status.replace("-", "_")
             reason = ""
             data = job.get("data")
@@ -919,37 +924,13 @@ def _warmup(
                     f"{timeout:g} s; check it later with: instantly api GET "
                     f"/api/v2/background-jobs/{o.extra['job_id']}"
                 )
-    bulk.finish(
+    return _bulk.finish(
         result,
         fmt=fmt,
-        order=(done_word, bulk.FAILED),
+        order=(done_word, FAILED),
         failures=failures,
         command=f"accounts warmup {verb}",
     )
-
-
-def _poll_jobs(client: Any, job_ids: list[str], timeout: float) -> dict[str, dict[str, Any]]:
-    """Poll each job until success, failed or cancelled, or until ``timeout`` seconds pass."""
-    from instantly_cli.enums import JOB_DONE
-
-    states: dict[str, dict[str, Any]] = {}
-    deadline = time.monotonic() + timeout
-    pending = list(job_ids)
-    with output.progress(len(pending), "Waiting for warmup jobs") as advance:
-        while pending:
-            still = []
-            for job_id in pending:
-                job = client.get_job(job_id)
-                states[job_id] = job if isinstance(job, dict) else {}
-                if str(states[job_id].get("status")) in JOB_DONE:
-                    advance(1, 0 if states[job_id].get("status") == "success" else 1)
-                else:
-                    still.append(job_id)
-            pending = still
-            if not pending or time.monotonic() >= deadline:
-                break
-            time.sleep(POLL_INTERVAL)
-    return states
 
 
 NoWaitOpt = Annotated[
@@ -980,9 +961,9 @@ def warmup_enable(
     failures: FailuresOpt = None,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
-) -> None:
+) -> int:
     """Turn warmup on (100 accounts per background job) and wait for the jobs."""
-    _warmup(
+    return _warmup(
         ctx,
         True,
         targets,
@@ -1017,9 +998,9 @@ def warmup_disable(
     failures: FailuresOpt = None,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
-) -> None:
+) -> int:
     """Turn warmup off (100 accounts per background job) and wait for the jobs."""
-    _warmup(
+    return _warmup(
         ctx,
         False,
         targets,

@@ -13,9 +13,9 @@ from urllib.parse import parse_qsl, quote
 
 import typer
 
-from instantly_cli import output
-from instantly_cli.commands import get_client
-from instantly_cli.errors import CliError, UsageError, handled
+from instantly_cli import context, output
+from instantly_cli.commands import handled
+from instantly_cli.errors import CliError, UsageError
 from instantly_cli.options import examples
 
 API = "/api/v2"
@@ -186,7 +186,7 @@ def api(
             help="GET every page (following next_starting_after); print items as JSON lines.",
         ),
     ] = False,
-) -> None:
+) -> int | None:
     """Send a raw, authenticated request to any API path."""
     verb = method.strip().upper()
     if verb not in METHODS:
@@ -210,7 +210,7 @@ def api(
     elif fields:
         body = build_body(fields)
 
-    with get_client(ctx) as client:
+    with context.client(ctx) as client:
         try:
             if paginate:
                 page_size = query.pop("limit", 100)
@@ -220,12 +220,13 @@ def api(
                 output.emit_records(pager, "jsonl", [])
                 if pager.anomaly:
                     output.warn(f"Pagination ended early: {pager.anomaly}.")
-                return
+                return None
             data = client.request(verb, api_path, params=query, body=body)
         except CliError as err:
             if err.body is None:
                 raise
             output.print_error_body(err.body)
-            raise typer.Exit(err.exit_code) from None
+            return err.exit_code
     if data is not None:
         output.emit_json(data)
+    return None

@@ -5,14 +5,13 @@ from typing import Annotated, Any
 
 import typer
 
-from instantly_cli import output
-from instantly_cli.commands import get_settings
+from instantly_cli import context, output
+from instantly_cli.commands import handled
 from instantly_cli.errors import (
     AuthError,
     CliError,
     MissingKeyError,
     UsageError,
-    handled,
     redact,
 )
 from instantly_cli.options import JsonOpt, OutputOpt, examples
@@ -21,13 +20,11 @@ from instantly_cli.settings import DEFAULT_BASE_URL, Profile, Settings, check_ke
 app = typer.Typer(help="Log in, check and log out of API keys (profiles).", no_args_is_help=True)
 
 
-def _verify(settings: Settings, key: str) -> None:
-    """``GET /api/v2/accounts?limit=1`` with ``key``; raises the typed error on rejection."""
-    from instantly_cli.client import make_client
-
+def _verify(ctx: typer.Context, settings: Settings, key: str) -> None:
+    """Check ``key`` against the API; raises the typed error on rejection."""
     settings.api_key = key
-    with make_client(settings) as client:
-        client.request("GET", "/api/v2/accounts", params={"limit": 1})
+    with context.client(ctx, resolved=settings, api_key=key) as client:
+        client.verify()
 
 
 LoginExamples = examples(
@@ -56,7 +53,7 @@ def login(
     ] = False,
 ) -> None:
     """Save an API key to a profile, after checking it works."""
-    settings = get_settings(ctx, allow_new_profile=True)
+    settings = context.settings(ctx, allow_new_profile=True)
     if with_token:
         key = sys.stdin.read().strip()
     elif output.stdin_is_tty():
@@ -83,7 +80,7 @@ def login(
         settings.workspace = workspace
     if not no_verify:
         try:
-            _verify(settings, key)
+            _verify(ctx, settings, key)
         except AuthError as err:
             raise AuthError(
                 f"The API rejected this key ({err.message}); nothing was saved.", status=err.status
@@ -102,9 +99,9 @@ def login(
         output.warn("INSTANTLY_API_KEY is set and takes precedence over the saved key.")
 
 
-def _live_check(settings: Settings, key: str) -> str:
+def _live_check(ctx: typer.Context, settings: Settings, key: str) -> str:
     try:
-        _verify(settings, key)
+        _verify(ctx, settings, key)
     except CliError as err:
         # This lands on stdout, which is not scrubbed: an API that echoes the key must not leak it.
         return f"failed: {redact(err.message)}"
@@ -120,8 +117,8 @@ def status(
     json_output: JsonOpt = False,
 ) -> None:
     """Show every profile: key source, masked key, base URL, workspace, live check."""
-    fmt = output.resolve_format(output_, json_output)
-    active = get_settings(ctx)
+    fmt = context.output_format(ctx, output_, json_output)
+    active = context.settings(ctx)
     cfg = active.config
     names = sorted(set(cfg.profiles) | {active.profile})
     rows: list[dict[str, Any]] = []
@@ -147,7 +144,7 @@ def status(
             probe = Settings(
                 name, key, source, base, ws, active.sandbox and is_active, active.verbose, cfg
             )
-            check = "ok (sandbox)" if probe.sandbox else _live_check(probe, key)
+            check = "ok (sandbox)" if probe.sandbox else _live_check(ctx, probe, key)
         if is_active:
             active_ok = check.startswith("ok") or (offline and bool(key))
         rows.append(
@@ -188,7 +185,7 @@ def status(
 @handled
 def logout(ctx: typer.Context) -> None:
     """Remove the saved API key of the profile."""
-    settings = get_settings(ctx)
+    settings = context.settings(ctx)
     cfg = settings.config
     profile = cfg.profiles.get(settings.profile)
     if profile is None or not profile.api_key:

@@ -13,7 +13,8 @@ import typer
 import typer.completion
 
 from instantly_cli import output
-from instantly_cli.errors import CliError, UsageError, handled
+from instantly_cli.commands import handled
+from instantly_cli.errors import CliError, UsageError
 from instantly_cli.options import examples
 
 PROG_NAME = "instantly"

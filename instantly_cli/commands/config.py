@@ -4,8 +4,8 @@ from typing import Any
 
 import typer
 
-from instantly_cli import output
-from instantly_cli.errors import handled
+from instantly_cli import context, output
+from instantly_cli.commands import handled
 from instantly_cli.options import JsonOpt, OutputOpt, examples
 from instantly_cli.settings import config_path, load_config, mask
 
@@ -14,16 +14,16 @@ app = typer.Typer(help="Show the config file's path and contents.", no_args_is_h
 
 @app.command("path", epilog=examples("instantly config path", '$EDITOR "$(instantly config path)"'))
 @handled
-def path() -> None:
+def path(ctx: typer.Context) -> None:
     """Print the path of the config file (it may not exist yet)."""
     output.emit_text(str(config_path()))
 
 
 @app.command("show", epilog=examples("instantly config show", "instantly config show --json"))
 @handled
-def show(output_: OutputOpt = None, json_output: JsonOpt = False) -> None:
+def show(ctx: typer.Context, output_: OutputOpt = None, json_output: JsonOpt = False) -> None:
     """Print the config with API keys masked."""
-    fmt = output.resolve_format(output_, json_output)
+    fmt = context.output_format(ctx, output_, json_output)
     cfg = load_config()
     if cfg.too_open:
         output.warn(f"{cfg.path} is readable by other users; run: chmod 600 {cfg.path}")

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from instantly_cli import output
-from instantly_cli.errors import CliError, UsageError, handled
+from instantly_cli.commands import handled
+from instantly_cli.errors import CliError, UsageError
 from instantly_cli.options import examples
 
 if TYPE_CHECKING:

@@ -4,15 +4,16 @@ import difflib
 import re
 import time
 import weakref
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from instantly_cli import bulk, output
-from instantly_cli.commands import get_client
-from instantly_cli.enums import RESOURCE_TYPE
-from instantly_cli.errors import CliError, ConflictError, NetworkError, UsageError, handled
+from instantly_cli import context, output
+from instantly_cli.commands import _bulk, handled
+from instantly_cli.enums import FAILED, RESOURCE_TYPE
+from instantly_cli.errors import CliError, ConflictError, NetworkError, UsageError
 from instantly_cli.options import (
     ConcurrencyOpt,
     DryRunOpt,
@@ -25,9 +26,10 @@ from instantly_cli.options import (
     examples,
 )
 from instantly_cli.output import Column
+from instantly_cli.services import bulk
 
 if TYPE_CHECKING:
-    from instantly_cli.client import InstantlyClient
+    from instantly_cli.client import Account, InstantlyClient
 
 app = typer.Typer(help="Custom tags and their mappings to accounts.", no_args_is_help=True)
 
@@ -140,7 +142,7 @@ def fetch_mappings(
     return out
 
 
-def attach_tags(client: "InstantlyClient", accounts: list[dict[str, Any]]) -> None:
+def attach_tags(client: "InstantlyClient", accounts: Sequence["Account"]) -> None:
     """Add ``tags: [{id, label, description}]`` to each account, as ``include_tags`` does."""
     if not accounts:
         return
@@ -189,7 +191,7 @@ def tag_columns(fmt: str) -> list[Column]:
     ]
 
 
-def _emit_tag(tag: dict[str, Any], fmt: str, fields: list[str] | None, message: str) -> None:
+def _emit_tag(tag: Mapping[str, Any], fmt: str, fields: list[str] | None, message: str) -> None:
     """One tag after a change: the object on stdout (table: a confirmation line only)."""
     if fmt == "table":
         output.success(message)
@@ -199,7 +201,7 @@ def _emit_tag(tag: dict[str, Any], fmt: str, fields: list[str] | None, message: 
         output.emit_records([[tag]], fmt, tag_columns(fmt), fields=fields)
 
 
-def _describe(tag: dict[str, Any]) -> str:
+def _describe(tag: Mapping[str, Any]) -> str:
     return f"'{tag.get('label')}' (id {tag.get('id')})"
 
 
@@ -262,9 +264,9 @@ def list_tags(
     fields: FieldsOpt = None,
 ) -> None:
     """List every custom tag: label, id, description, created."""
-    fmt = output.resolve_format(output_, json_output)
+    fmt = context.output_format(ctx, output_, json_output)
     field_list = output.parse_fields(fields)
-    with get_client(ctx) as client:
+    with context.client(ctx) as client:
         tags = _all_items(client, TAGS_PATH, {"search": search or None})
     # The API pages by id; a workspace has few tags, so they are shown sorted by label.
     tags.sort(key=lambda t: (_norm(str(t.get("label", ""))), str(t.get("id"))))
@@ -330,14 +332,14 @@ def map_tags(
     """Show which accounts (or campaigns) carry which tags."""
     from instantly_cli.targets import dedupe, validate_email
 
-    fmt = output.resolve_format(output_, json_output)
+    fmt = context.output_format(ctx, output_, json_output)
     field_list = output.parse_fields(fields)
     resource_type = _parse_type(type_)
     grouping = by.strip().lower()
     if grouping not in ("mapping", "account"):
         raise UsageError(f"Unknown --by value '{by}'.", hint="Valid --by values: mapping, account.")
     emails = dedupe(validate_email(a) for a in account) if account else None
-    with get_client(ctx) as client:
+    with context.client(ctx) as client:
         index = TagIndex.for_client(client)
         wanted = set(resolve_tag_ids(client, tag, index)) if tag else None
         mappings = fetch_mappings(client, emails)
@@ -462,32 +464,28 @@ def _toggle_command(
     failures: Path | None,
     output_: str | None,
     json_output: bool,
-) -> None:
-    fmt = output.resolve_format(output_, json_output)
+) -> int:
+    fmt = context.output_format(ctx, output_, json_output)
     bulk.check_rate(rate, concurrency)
     if not [s for s in tag_specs if s.strip()]:
         raise UsageError("No tag given.", hint='Name tags by label or id: "Client A".')
     emails = _targets(account, stdin)
     command = "tags assign" if assign else "tags unassign"
 
-    from instantly_cli.client import RateLimiter
-
-    with get_client(ctx, limiter=RateLimiter(rate)) as client:
+    with context.client(ctx, rate=rate) as client:
         index = TagIndex.for_client(client)
         tag_ids = resolve_tag_ids(client, tag_specs, index)
         if dry_run:
-            _dry_run(client, index, tag_ids, emails, assign, fmt)
-            return
-        bulk.confirm_many(len(emails), "tag" if assign else "untag", yes)
+            return _dry_run(client, index, tag_ids, emails, assign, fmt)
+        _bulk.confirm_many(ctx, len(emails), "tag" if assign else "untag", yes)
         done = "assigned" if assign else "unassigned"
 
         def work(batch: list[str]) -> list[bulk.Outcome]:
-            answer = client.toggle_tags(tag_ids, batch, assign)
-            if isinstance(answer, dict) and answer.get("success") is False:
+            if not client.toggle_tags(tag_ids, batch, assign):
                 return [
                     bulk.Outcome(
                         e,
-                        bulk.FAILED,
+                        FAILED,
                         code="not_applied",
                         error="the API answered success: false",
                         extra={"tag_ids": tag_ids},
@@ -498,8 +496,8 @@ def _toggle_command(
 
         batches = bulk.batches(emails, BATCH)
         label = "Assigning" if assign else "Unassigning"
-        result = bulk.run(batches, work, concurrency=concurrency, label=label)
-    bulk.finish(result, fmt=fmt, order=(done, bulk.FAILED), failures=failures, command=command)
+        result = _bulk.run(batches, work, concurrency=concurrency, label=label)
+    return _bulk.finish(result, fmt=fmt, order=(done, FAILED), failures=failures, command=command)
 
 
 def _dry_run(
@@ -509,7 +507,7 @@ def _dry_run(
     emails: list[str],
     assign: bool,
     fmt: str,
-) -> None:
+) -> int:
     """Compare with the current mappings: who would gain or lose which tag. Sends no toggle."""
     started = time.monotonic()
     has: set[tuple[str, str]] = {
@@ -548,7 +546,7 @@ def _dry_run(
         cols = [Column("email", "Email"), Column("tag", "Tag"), Column("change", "Change")]
         output.emit_records([flat], fmt, cols)
     run = bulk.RunResult(outcomes, False, time.monotonic() - started)
-    bulk.finish(
+    return _bulk.finish(
         run,
         fmt=fmt,
         order=(would, "unchanged"),
@@ -587,9 +585,9 @@ def assign(
     failures: FailuresOpt = None,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
-) -> None:
+) -> int:
     """Give tags to accounts (100 accounts per request, paced)."""
-    _toggle_command(
+    return _toggle_command(
         ctx,
         assign=True,
         tag_specs=tag_specs,
@@ -626,9 +624,9 @@ def unassign(
     failures: FailuresOpt = None,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
-) -> None:
+) -> int:
     """Take tags off accounts (100 accounts per request, paced)."""
-    _toggle_command(
+    return _toggle_command(
         ctx,
         assign=False,
         tag_specs=tag_specs,
@@ -666,10 +664,10 @@ def create(
     fields: FieldsOpt = None,
 ) -> None:
     """Create a custom tag (labels are unique per workspace)."""
-    fmt = output.resolve_format(output_, json_output)
+    fmt = context.output_format(ctx, output_, json_output)
     field_list = output.parse_fields(fields)
     text = _label_arg(label, "The label")
-    with get_client(ctx) as client:
+    with context.client(ctx) as client:
         try:
             tag = client.create_tag(text, description)
         except ConflictError as err:
@@ -705,13 +703,13 @@ def rename(
     fields: FieldsOpt = None,
 ) -> None:
     """Change a tag's label (and, with --description, its description)."""
-    fmt = output.resolve_format(output_, json_output)
+    fmt = context.output_format(ctx, output_, json_output)
     field_list = output.parse_fields(fields)
     text = _label_arg(new_label, "The new label")
     body: dict[str, Any] = {"label": text}
     if description is not None:
         body["description"] = None if description.strip().lower() == "none" else description
-    with get_client(ctx) as client:
+    with context.client(ctx) as client:
         index = TagIndex.for_client(client)
         tag_id = index.resolve(tag)
         old = index.label(tag_id)
@@ -721,15 +719,6 @@ def rename(
             raise _conflict(err, text, index, tag_id) from None
         _forget_index(client)
     _emit_tag(updated, fmt, field_list, f"Renamed tag '{old}' to {_describe(updated)}.")
-
-
-def _refuse_or_ask(question: str, refusal: str, yes: bool) -> None:
-    if yes:
-        return
-    if not (output.stdin_is_tty() and output.stdout_is_tty()):
-        raise UsageError(refusal, hint="Add --yes to confirm (stdin or stdout is not a terminal).")
-    if not output.confirm(question):
-        raise UsageError("Cancelled; nothing was changed.", hint=None)
 
 
 @app.command(
@@ -746,13 +735,14 @@ def delete(
     fields: FieldsOpt = None,
 ) -> None:
     """Delete a custom tag; its mappings to accounts and campaigns go with it."""
-    fmt = output.resolve_format(output_, json_output)
+    fmt = context.output_format(ctx, output_, json_output)
     field_list = output.parse_fields(fields)
-    with get_client(ctx) as client:
+    with context.client(ctx) as client:
         index = TagIndex.for_client(client)
         tag_id = index.resolve(tag)
         label = index.label(tag_id)
-        _refuse_or_ask(
+        _bulk.confirm(
+            ctx,
             f"Delete tag '{label}' ({tag_id}) and remove it from every account and campaign?",
             f"Refusing to delete tag '{label}' without confirmation.",
             yes,

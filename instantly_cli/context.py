@@ -1,0 +1,154 @@
+"""The one place that wires the layers together: Typer context → settings → a ready client.
+
+Commands call :func:`output_format`, :func:`settings` and :func:`client`; nothing else builds a
+client, opens the sandbox or hooks ``--verbose`` into the HTTP layer. What a process is wired with
+(transport, clock, sleep, poll interval) is a :class:`Runtime`, handed in as the Typer context's
+``obj`` (tests pass their own: ``CliRunner().invoke(app, args, obj=Runtime(transport=…))``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from instantly_cli import output
+from instantly_cli.errors import UsageError
+from instantly_cli.settings import GlobalOptions, Settings, resolve, sandbox_state_path
+
+if TYPE_CHECKING:
+    import httpx
+
+    from instantly_cli.client import InstantlyClient, RateLimiter
+
+DEFAULT_READ_TIMEOUT = 30.0
+CONNECT_TIMEOUT = 5.0
+
+
+@dataclass
+class Runtime:
+    """What one invocation runs with. The defaults are the real world; tests replace them."""
+
+    transport: httpx.BaseTransport | None = None
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    # Seconds between polls of a background job.
+    poll_interval: float = 1.0
+    # Base of the exponential retry backoff and the longest Retry-After honoured (seconds).
+    backoff_base: float = 0.5
+    max_retry_after: float = 60.0
+    options: GlobalOptions = field(default_factory=GlobalOptions)
+    # The output format the command resolved: the error handler writes errors in it.
+    fmt: str | None = None
+    # The limiter shared by every client of this invocation (one per process).
+    limiter: RateLimiter | None = None
+
+
+def runtime(ctx: typer.Context) -> Runtime:
+    """The invocation's runtime (made by the root callback; a bare one outside the CLI)."""
+    obj = ctx.find_root().obj
+    if not isinstance(obj, Runtime):
+        obj = Runtime()
+        ctx.find_root().obj = obj
+    return obj
+
+
+def output_format(ctx: typer.Context, output_: str | None, json_output: bool = False) -> str:
+    """Resolve ``-o``/``--json`` and record it, so errors are written in the same format."""
+    fmt = output.resolve_format(output_, json_output)
+    runtime(ctx).fmt = fmt
+    return fmt
+
+
+def settings(ctx: typer.Context, *, allow_new_profile: bool = False) -> Settings:
+    resolved = resolve(runtime(ctx).options, allow_new_profile=allow_new_profile)
+    if resolved.config.too_open:
+        path = resolved.config.path
+        output.warn(f"{path} is readable by other users; run: chmod 600 {path}")
+    return resolved
+
+
+def read_timeout() -> float:
+    """``INSTANTLY_TIMEOUT`` (seconds, a finite number above 0), else 30."""
+    raw = os.environ.get("INSTANTLY_TIMEOUT", "").strip()
+    if not raw:
+        return DEFAULT_READ_TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise UsageError(
+            f"INSTANTLY_TIMEOUT must be a number of seconds above 0, not '{raw}'.",
+            hint="For example: INSTANTLY_TIMEOUT=30.",
+        )
+    return seconds
+
+
+def limiter(ctx: typer.Context, rate: float) -> RateLimiter:
+    """The process's rate limiter, made on first use at ``rate`` requests per second."""
+    rt = runtime(ctx)
+    if rt.limiter is None:
+        from instantly_cli.client import RateLimiter
+
+        rt.limiter = RateLimiter(rate)
+    return rt.limiter
+
+
+def client(
+    ctx: typer.Context,
+    *,
+    rate: float | None = None,
+    resolved: Settings | None = None,
+    api_key: str | None = None,
+) -> InstantlyClient:
+    """A client for the resolved settings: the real API, or the sandbox in-process.
+
+    ``rate`` paces it with the process's limiter (bulk work); httpx is imported here, never at
+    start-up.
+    """
+    import httpx
+
+    from instantly_cli.client import InstantlyClient
+
+    rt = runtime(ctx)
+    s = resolved or settings(ctx)
+    transport = rt.transport
+    key = api_key or (None if s.sandbox else s.require_key())
+    base_url = s.base_url
+    if s.sandbox:
+        transport = _sandbox_transport()
+        key = key or s.api_key or "sandbox"
+        base_url = "http://sandbox.invalid"
+        output.notice("Using the sandbox (local emulator; no real workspace is touched).")
+    seconds = read_timeout()
+    return InstantlyClient(
+        api_key=key or "",
+        base_url=base_url,
+        workspace=s.workspace,
+        transport=transport,
+        limiter=limiter(ctx, rate) if rate is not None else None,
+        timeout=httpx.Timeout(seconds, connect=min(CONNECT_TIMEOUT, seconds)),
+        on_exchange=output.log_exchange if s.verbose else None,
+        sleep=rt.sleep,
+        backoff_base=rt.backoff_base,
+        max_retry_after=rt.max_retry_after,
+    )
+
+
+def _sandbox_transport() -> Any:
+    import httpx
+
+    from instantly_cli.sandbox.app import SandboxApp
+    from instantly_cli.sandbox.store import Store
+
+    path = sandbox_state_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store = Store(str(path))
+    store.ensure_seeded()
+    return httpx.WSGITransport(app=SandboxApp(store, record=False))

@@ -1,0 +1,291 @@
+"""The paced, concurrent runner shared by every bulk command, and its accounting.
+
+Every target ends as done, failed (with the API's message) or not attempted (interrupted); the
+failed and not-attempted ones are written to a JSON-lines file that can be fed back as ``-``.
+Nothing here touches the terminal: progress and the interrupt notice reach it as callbacks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from instantly_cli.enums import FAILED, SKIPPED
+from instantly_cli.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    CliError,
+    UsageError,
+    redact,
+)
+
+DEFAULT_RATE = 50.0
+MAX_RATE = 100.0
+DEFAULT_CONCURRENCY = 8
+MAX_CONCURRENCY = 64
+
+Advance = Callable[[int, int], None]
+
+
+@dataclass
+class Outcome:
+    """What happened to one target."""
+
+    email: str
+    result: str
+    error: str | None = None
+    code: str | None = None
+    status: int | None = None
+    account: Mapping[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"email": self.email, "result": self.result, "error": self.error}
+        if self.code:
+            data["code"] = self.code
+        if self.status is not None:
+            data["status"] = self.status
+        if self.warnings:
+            data["warnings"] = self.warnings
+        data.update(self.extra)
+        if self.account is not None:
+            data["account"] = self.account
+        return data
+
+
+def failed(email: str, err: CliError) -> Outcome:
+    return Outcome(email, FAILED, error=redact(err.message), code=err.code, status=err.status)
+
+
+@dataclass
+class RunResult:
+    outcomes: list[Outcome]
+    interrupted: bool
+    elapsed: float
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.result == FAILED]
+
+    def exit_code(self) -> int:
+        """130 when interrupted, 4 when the only target does not exist, 1 when any failed."""
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        bad = self.failed
+        if bad:
+            if len(self.outcomes) == 1 and bad[0].code == "not_found":
+                return EXIT_NOT_FOUND
+            return EXIT_FAILED
+        return EXIT_OK
+
+    def summary(self, order: Sequence[str]) -> str:
+        """``updated 998, unchanged 0, failed 2 of 1,000 in 21.3 s``."""
+        counts = Counter(o.result for o in self.outcomes)
+        parts = [f"{name} {counts.get(name, 0):,}" for name in order]
+        parts += [f"{name} {n:,}" for name, n in counts.items() if name not in order]
+        return ", ".join(parts) + f" of {len(self.outcomes):,} in {self.elapsed:.1f} s"
+
+
+def batches(emails: Sequence[str], size: int) -> list[list[str]]:
+    """Split targets into request-sized batches (the API takes at most 100 emails a call)."""
+    return [list(emails[i : i + size]) for i in range(0, len(emails), size)]
+
+
+def check_rate(rate: float, concurrency: int) -> None:
+    if not 0 < rate <= MAX_RATE:
+        raise UsageError(
+            f"--rate must be above 0 and at most {MAX_RATE:.0f} requests/s (got {rate:g}).",
+            hint="Instantly allows 100 requests/s per workspace, shared by every tool using it.",
+        )
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise UsageError(f"--concurrency must be from 1 to {MAX_CONCURRENCY} (got {concurrency}).")
+
+
+def run(
+    units: Sequence[list[str]],
+    work: Callable[[list[str]], list[Outcome]],
+    *,
+    concurrency: int,
+    advance: Advance | None = None,
+    on_interrupt: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Run ``work`` on each unit (a batch of emails) in worker threads.
+
+    Ctrl-C stops new units from starting and lets in-flight ones finish (``on_interrupt`` is told
+    how many targets are in flight); a second Ctrl-C stops waiting. Units never started are
+    reported as skipped, never dropped.
+    """
+    started = time.monotonic()
+    results: dict[int, list[Outcome]] = {}
+    in_flight: dict[int, list[str]] = {}
+    lock = threading.Lock()
+    stop = threading.Event()
+    queue = iter(enumerate(units))
+    running = [0]
+
+    def worker() -> None:
+        try:
+            loop()
+        finally:
+            with lock:
+                running[0] -= 1
+
+    def loop() -> None:
+        while not stop.is_set():
+            with lock:
+                item = next(queue, None)
+                if item is None:
+                    return
+                index, unit = item
+                in_flight[index] = unit
+            try:
+                res = work(unit)
+            except CliError as err:
+                res = [failed(email, err) for email in unit]
+            except Exception as exc:  # one bad target must not lose the others
+                internal = CliError(f"internal error: {type(exc).__name__}: {exc}")
+                internal.code = "internal_error"
+                res = [failed(email, internal) for email in unit]
+            with lock:
+                results[index] = res
+                in_flight.pop(index, None)
+            if advance is not None:
+                advance(len(res), sum(1 for o in res if o.result == FAILED))
+
+    threads = [
+        threading.Thread(target=worker, name=f"bulk-{n}", daemon=True)
+        for n in range(max(1, min(concurrency, len(units))))
+    ]
+    running[0] = len(threads)
+    for thread in threads:
+        thread.start()
+
+    def wait() -> None:
+        # Poll with sleep: a Ctrl-C landing inside Thread.join() can leave the thread
+        # looking finished while it still runs, and its result would be misreported.
+        while True:
+            with lock:
+                if running[0] == 0:
+                    return
+            time.sleep(0.02)
+
+    interrupted = False
+    try:
+        wait()
+    except KeyboardInterrupt:
+        interrupted = True
+        stop.set()
+        with lock:
+            pending = sum(len(u) for u in in_flight.values())
+        if on_interrupt is not None:
+            on_interrupt(pending)
+        try:
+            wait()
+        except KeyboardInterrupt:
+            pass
+
+    outcomes: list[Outcome] = []
+    with lock:
+        for index, unit in enumerate(units):
+            if index in results:
+                outcomes.extend(results[index])
+            elif index in in_flight:
+                outcomes.extend(
+                    Outcome(
+                        e,
+                        SKIPPED,
+                        error="interrupted while in flight; the change may or may "
+                        "not have been applied",
+                    )
+                    for e in unit
+                )
+            else:
+                outcomes.extend(
+                    Outcome(e, SKIPPED, error="not attempted (interrupted)") for e in unit
+                )
+    return RunResult(outcomes, interrupted, time.monotonic() - started)
+
+
+def failure_lines(outcomes: Sequence[Outcome]) -> str:
+    """Failed and skipped targets as JSON lines (feed them back as ``-``); "" when none."""
+    rows = [o for o in outcomes if o.result in (FAILED, SKIPPED)]
+    return "".join(
+        json.dumps(
+            {
+                "email": o.email,
+                "result": o.result,
+                "error": o.error,
+                "code": o.code,
+                "status": o.status,
+            },
+            ensure_ascii=False,
+        )
+        + "\n"
+        for o in rows
+    )
+
+
+def _write_atomic(path: Path, payload: str, *, exclusive: bool) -> bool:
+    """Write ``payload`` to a temp file and move it into place (never a half or empty file).
+
+    ``exclusive``: refuse (return False) when ``path`` exists, so an earlier run's file is kept.
+    """
+    import tempfile
+
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=".instantly-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if exclusive:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                return False
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def write_failures(
+    outcomes: Sequence[Outcome], path: Path | None, *, folder: Path | None = None
+) -> Path | None:
+    """Write failed and skipped targets; the default name never replaces an earlier file."""
+    payload = failure_lines(outcomes)
+    if not payload:
+        return None
+    try:
+        if path is not None:
+            _write_atomic(path, payload, exclusive=False)
+            return path
+        where = folder or Path(".")
+        where.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        for n in range(1, 1000):
+            candidate = where / f"instantly-failures-{stamp}{'' if n == 1 else f'-{n}'}.jsonl"
+            if _write_atomic(candidate, payload, exclusive=True):
+                return candidate
+    except OSError as exc:
+        raise CliError(
+            f"Cannot write the failure file: {exc.strerror or exc}.",
+            hint="Pass --failures FILE in a writable folder.",
+        ) from None
+    raise CliError("Cannot find a free name for the failure file.", hint="Pass --failures FILE.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -235,3 +236,12 @@ def patchable(obj: dict[str, Any], prefix: str) -> dict[str, Any]:
                 continue
             out[key] = value
     return out
+
+
+def get_path(obj: Any, path: str) -> Any:
+    """``warmup.advanced.open_rate`` → the nested value, or None."""
+    for part in path.split("."):
+        if not isinstance(obj, Mapping):
+            return None
+        obj = obj.get(part)
+    return obj

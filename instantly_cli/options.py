@@ -126,3 +126,11 @@ FailuresOpt = Annotated[
         show_default=False,
     ),
 ]
+TargetsArg = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="TARGET",
+        help="Account emails, or - to read emails / JSON / JSON lines from stdin.",
+        show_default=False,
+    ),
+]

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from instantly_cli.enums import OUTPUT_FORMAT, EnumTable
 from instantly_cli.errors import CliError, UsageError, redact
+from instantly_cli.fields import get_path
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -185,15 +186,6 @@ def silence_broken_pipe() -> None:
 
 
 # -- values ------------------------------------------------------------------------------------
-
-
-def get_path(obj: Any, path: str) -> Any:
-    """``warmup.advanced.open_rate`` → the nested value, or None."""
-    for part in path.split("."):
-        if not isinstance(obj, Mapping):
-            return None
-        obj = obj.get(part)
-    return obj
 
 
 def pick(obj: Mapping[str, Any], paths: Sequence[str]) -> dict[str, Any]:

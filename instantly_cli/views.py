@@ -5,9 +5,12 @@ Nothing here prints or fetches; commands hand the results to ``output``.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from instantly_cli.output import Column, text_value
+from instantly_cli.enums import ACCOUNT_STATUS, PROVIDER, WARMUP_STATUS
+from instantly_cli.output import Column, DetailRow, text_value
 
 
 def short_time(value: Any) -> str:
@@ -20,3 +23,152 @@ def short_time(value: Any) -> str:
 def time_column(key: str, header: str, fmt: str) -> Column:
     """A timestamp column: shortened in tables, exact in every machine format."""
     return Column(key, header, fmt=short_time if fmt == "table" else None)
+
+
+# -- accounts ------------------------------------------------------------------------------------
+
+ACCOUNT_COLUMNS = [
+    Column("email", "Email"),
+    Column("first_name", "First"),
+    Column("last_name", "Last"),
+    Column("status", "Status", enum=ACCOUNT_STATUS),
+    Column("warmup_status", "Warmup", enum=WARMUP_STATUS),
+    Column("provider_code", "Provider", enum=PROVIDER),
+    Column("daily_limit", "Daily limit", justify="right"),
+    Column("stat_warmup_score", "Score", justify="right"),
+    Column("timestamp_created", "Created"),
+]
+TAGS_COLUMN = Column("tags", "Tags")
+
+
+def account_columns(fmt: str, include_tags: bool) -> list[Column]:
+    cols = list(ACCOUNT_COLUMNS)
+    if include_tags:
+        cols.append(TAGS_COLUMN)
+    if fmt == "table":
+        cols = [
+            Column(c.key, c.header, c.enum, short_time, c.justify)
+            if c.key.startswith("timestamp")
+            else c
+            for c in cols
+        ]
+    return cols
+
+
+def status_text(account: Mapping[str, Any]) -> str:
+    """``Connection error — Invalid login (535)``: the status with its last error."""
+    text = ACCOUNT_STATUS.label(account.get("status"))
+    message = account.get("status_message")
+    if isinstance(message, dict) and (message.get("e_message") or message.get("response")):
+        detail = message.get("e_message") or message.get("response")
+        code = message.get("responseCode") or message.get("code")
+        text += f" — {detail}" + (f" ({code})" if code else "")
+    return text
+
+
+def _obj(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _row(label: str, value: Any, style: str = "") -> DetailRow:
+    return (label, text_value(value), style)
+
+
+def account_detail(account: Mapping[str, Any]) -> list[tuple[str, list[DetailRow]]]:
+    """The sections of ``accounts get EMAIL``: account, warmup settings, timestamps."""
+    warmup = _obj(account.get("warmup"))
+    advanced = _obj(warmup.get("advanced"))
+    name = " ".join(p for p in (account.get("first_name"), account.get("last_name")) if p)
+    limit = account.get("daily_limit")
+    gap = account.get("sending_gap")
+    return [
+        (
+            "Account",
+            [
+                _row("Name", name),
+                _row("Provider", PROVIDER.label(account.get("provider_code"))),
+                _row("Status", status_text(account), ACCOUNT_STATUS.style(account.get("status"))),
+                _row("Daily limit", limit if limit is not None else "none"),
+                _row("Sending gap", f"{text_value(gap)} min" if gap is not None else ""),
+                _row("Reply-to", account.get("reply_to")),
+                _row("Tracking domain", account.get("tracking_domain_name")),
+                _row("Tracking status", account.get("tracking_domain_status")),
+                _row("Slow ramp", account.get("enable_slow_ramp")),
+                _row("Tags", account.get("tags")),
+            ],
+        ),
+        (
+            "Warmup",
+            [
+                _row(
+                    "Status",
+                    WARMUP_STATUS.label(account.get("warmup_status")),
+                    WARMUP_STATUS.style(account.get("warmup_status")),
+                ),
+                _row("Score", account.get("stat_warmup_score")),
+                _row("Limit", warmup.get("limit")),
+                _row("Increment", warmup.get("increment")),
+                _row("Reply rate", warmup.get("reply_rate")),
+                _row("Custom tag", warmup.get("warmup_custom_ftag")),
+                _row("Open rate", advanced.get("open_rate")),
+                _row("Important rate", advanced.get("important_rate")),
+                _row("Spam save rate", advanced.get("spam_save_rate")),
+                _row("Read emulation", advanced.get("read_emulation")),
+                _row("Warm CTD", advanced.get("warm_ctd")),
+                _row("Weekdays only", advanced.get("weekday_only")),
+                _row("Started", account.get("timestamp_warmup_start")),
+            ],
+        ),
+        (
+            "Timestamps",
+            [
+                _row("Created", account.get("timestamp_created")),
+                _row("Updated", account.get("timestamp_updated")),
+            ],
+        ),
+    ]
+
+
+def show_value(value: Any) -> str:
+    """A value in a diff: text as it is, everything else as JSON (``null`` for None)."""
+    if value is None:
+        return "null"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+DIFF_COLUMNS = [Column("email", "Email"), Column("field", "Field"), Column("change", "Old → new")]
+
+
+def dry_run_records(outcomes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``accounts update --dry-run`` as JSON: one object per target (outcome JSON) with its
+    changes."""
+    return [
+        {
+            "email": o["email"],
+            "result": o["result"],
+            "changes": o.get("changes", []),
+            "error": o.get("error"),
+        }
+        for o in outcomes
+    ]
+
+
+def dry_run_rows(outcomes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The same as rows: one per changed field (``old → new``), or the result when none."""
+    flat: list[dict[str, Any]] = []
+    for o in outcomes:
+        changes = o.get("changes") or []
+        if not changes:
+            flat.append({"email": o["email"], "field": "", "change": o.get("error") or o["result"]})
+        for c in changes:
+            flat.append(
+                {
+                    "email": o["email"],
+                    "field": c["field"],
+                    "change": f"{show_value(c['old'])} → {show_value(c['new'])}",
+                }
+            )
+    return flat
+
+
+JOB_COLUMNS = [Column("job_id", "Job"), Column("emails", "Accounts")]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -15,6 +16,10 @@ from instantly_cli import context, output
 from instantly_cli.errors import EXIT_FAILED, UsageError
 from instantly_cli.services import bulk
 from instantly_cli.services.bulk import Outcome, RunResult
+
+if TYPE_CHECKING:
+    from instantly_cli.client import BackgroundJob, InstantlyClient
+    from instantly_cli.services.jobs import JobWait
 
 
 def where(ctx: typer.Context) -> str:
@@ -90,6 +95,38 @@ def run(
     with output.progress(total, label) as advance:
         return bulk.run(
             units, work, concurrency=concurrency, advance=advance, on_interrupt=interrupted
+        )
+
+
+def wait_jobs(
+    ctx: typer.Context,
+    client: InstantlyClient,
+    job_ids: Sequence[str],
+    *,
+    timeout: float,
+    label: str,
+) -> JobWait:
+    """Wait for background jobs with a progress bar of finished jobs (the service polls)."""
+    from instantly_cli.enums import JOB_DONE
+    from instantly_cli.services.jobs import wait_for_jobs
+
+    rt = context.runtime(ctx)
+    finished: set[str] = set()
+    with output.progress(len(job_ids), label) as advance:
+
+        def seen(job_id: str, job: BackgroundJob) -> None:
+            if str(job.get("status")) in JOB_DONE and job_id not in finished:
+                finished.add(job_id)
+                advance(1, 0 if job.get("status") == "success" else 1)
+
+        return wait_for_jobs(
+            client,
+            job_ids,
+            timeout=timeout,
+            interval=rt.poll_interval,
+            clock=rt.clock,
+            sleep=rt.sleep,
+            on_update=seen,
         )
 
 

@@ -1,0 +1,61 @@
+"""``instantly accounts get``."""
+
+from typing import Annotated
+
+import typer
+
+from instantly_cli import context, output
+from instantly_cli.commands import handled
+from instantly_cli.commands.accounts import app
+from instantly_cli.errors import NotFoundError
+from instantly_cli.options import FieldsOpt, JsonOpt, OutputOpt, examples
+
+GetExamples = examples(
+    "instantly accounts get ops@acme.io",
+    "instantly accounts get a@acme.io b@acme.io --json | jq '.[].warmup.limit'",
+)
+
+
+@app.command("get", epilog=GetExamples)
+@handled
+def get_accounts(
+    ctx: typer.Context,
+    emails: Annotated[
+        list[str],
+        typer.Argument(metavar="EMAIL", help="One or more account emails.", show_default=False),
+    ],
+    include_tags: Annotated[
+        bool,
+        typer.Option(
+            "--include-tags", help="Add the account's tags (always shown in the detail view)."
+        ),
+    ] = False,
+    output_: OutputOpt = None,
+    json_output: JsonOpt = False,
+    fields: FieldsOpt = None,
+) -> None:
+    """Show one account in detail, or several as a table."""
+    from instantly_cli import views
+    from instantly_cli.commands.tags import attach_tags  # MERGE: services.tags
+    from instantly_cli.services import accounts as service
+    from instantly_cli.targets import dedupe, validate_email
+
+    fmt = context.output_format(ctx, output_, json_output)
+    field_list = output.parse_fields(fields)
+    wanted = dedupe(validate_email(e) for e in emails)
+    detail = fmt == "table" and len(wanted) == 1 and not field_list
+    with context.client(ctx) as client:
+        found, missing = service.get_accounts(client, wanted)
+        if include_tags or detail:
+            attach_tags(client, found)
+    if fmt == "json" and len(wanted) == 1:
+        output.emit_json(output.pick(found[0], field_list) if field_list else found[0])
+    elif detail:
+        output.emit_detail(str(found[0].get("email", "")), views.account_detail(found[0]))
+    elif found:
+        output.emit_records(
+            [found], fmt, views.account_columns(fmt, include_tags), fields=field_list
+        )
+    if missing:
+        # Like gh: show what was found, then fail for the rest.
+        raise NotFoundError(f"No account {', '.join(missing)}.")

@@ -6,13 +6,10 @@ Nothing here prints or fetches; commands hand the results to ``output``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from instantly_cli.enums import RESOURCE_TYPE, UNCHANGED
 from instantly_cli.output import Column, text_value
-
-if TYPE_CHECKING:
-    from instantly_cli.services.bulk import Outcome
 
 
 def short_time(value: Any) -> str:
@@ -88,10 +85,11 @@ def tag_change_text(result: str, assign: bool) -> str:
     return "would gain" if assign else "would lose"
 
 
-def tag_plan_rows(outcomes: Iterable[Outcome], assign: bool) -> list[dict[str, Any]]:
-    """The dry run of `tags assign/unassign` as a table: one row per account and tag."""
+def tag_plan_rows(plan: Iterable[Mapping[str, Any]], assign: bool) -> list[dict[str, Any]]:
+    """The dry run of `tags assign/unassign` (its outcomes as JSON, each with ``changes``) as a
+    table: one row per account and tag."""
     return [
-        {"email": o.email, "tag": c["tag_label"], "change": tag_change_text(c["result"], assign)}
-        for o in outcomes
-        for c in o.extra["changes"]
+        {"email": o["email"], "tag": c["tag_label"], "change": tag_change_text(c["result"], assign)}
+        for o in plan
+        for c in o["changes"]
     ]

@@ -286,14 +286,13 @@ def _toggle_command(
         tag_ids = service.resolve_tag_ids(index, tag_specs)
         if dry_run:
             plan = service.plan_toggle(client, index, tag_ids, emails, assign, warn=output.warn)
-            if fmt in ("json", "jsonl"):
-                rows = [o.to_json() for o in plan.outcomes]
-                if fmt == "json":
-                    output.emit_json(rows)
-                else:
-                    output.emit_records([rows], "jsonl", [])
+            rows = [o.to_json() for o in plan.outcomes]
+            if fmt == "json":
+                output.emit_json(rows)
+            elif fmt == "jsonl":
+                output.emit_records([rows], "jsonl", [])
             else:
-                flat = views.tag_plan_rows(plan.outcomes, assign)
+                flat = views.tag_plan_rows(rows, assign)
                 output.emit_records([flat], fmt, views.TAG_PLAN_COLUMNS)
             order = (service.would_word(assign), UNCHANGED)
             return _bulk.finish(

@@ -90,13 +90,19 @@ def list_accounts(
     query: ListQuery,
     *,
     limit: int | None,
-    resolve_tags: Callable[[list[str]], list[str]] | None = None,
+    warn: Callable[[str], None] = lambda message: None,
 ) -> Pager:
-    """A pager over the matching accounts (cursor order, or offset pages when sorted)."""
+    """A pager over the matching accounts (cursor order, or offset pages when sorted).
+
+    Tag labels are resolved against one read of every tag, only when a tag filter is given.
+    """
+    from instantly_cli.services.tags import TagIndex, resolve_tag_ids
+
     params = query.params()
-    if (query.tags or query.tags_all) and resolve_tags is not None:
-        params["tag_ids"] = resolve_tags(query.tags) or None
-        params["tag_ids_all"] = resolve_tags(query.tags_all) or None
+    if query.tags or query.tags_all:
+        index = TagIndex.fetch(client, warn)
+        params["tag_ids"] = resolve_tag_ids(index, query.tags) or None
+        params["tag_ids_all"] = resolve_tag_ids(index, query.tags_all) or None
     return client.list_accounts(params, limit=limit, offset=bool(query.sort))
 
 

@@ -36,8 +36,8 @@ def get_accounts(
 ) -> None:
     """Show one account in detail, or several as a table."""
     from instantly_cli import views
-    from instantly_cli.commands.tags import attach_tags  # MERGE: services.tags
     from instantly_cli.services import accounts as service
+    from instantly_cli.services.tags import attach_tags
     from instantly_cli.targets import dedupe, validate_email
 
     fmt = context.output_format(ctx, output_, json_output)
@@ -47,7 +47,7 @@ def get_accounts(
     with context.client(ctx) as client:
         found, missing = service.get_accounts(client, wanted)
         if include_tags or detail:
-            attach_tags(client, found)
+            attach_tags(client, found, warn=output.warn)
     if fmt == "json" and len(wanted) == 1:
         output.emit_json(output.pick(found[0], field_list) if field_list else found[0])
     elif detail:

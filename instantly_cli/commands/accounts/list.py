@@ -73,7 +73,6 @@ def list_accounts(
 ) -> None:
     """List accounts, filtered and sorted; streams every page with --all."""
     from instantly_cli import views
-    from instantly_cli.commands.tags import resolve_tag_ids  # MERGE: services.tags
     from instantly_cli.services import accounts
 
     fmt = context.output_format(ctx, output_, json_output)
@@ -100,7 +99,7 @@ def list_accounts(
             client,
             query,
             limit=None if all_ else limit,
-            resolve_tags=lambda specs: resolve_tag_ids(client, specs),
+            warn=output.warn,
         )
         output.emit_records(
             pager,

@@ -1,0 +1,195 @@
+"""The house's layers (DESIGN.md, "The house"): every import points down, and no circle exists.
+
+The table below is the layer order, top first. A module may import modules of its own layer only
+where the table says so (``commands`` may use ``commands/_bulk.py``), and any layer below it.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "instantly_cli"
+
+# Top to bottom. Each entry: layer name → module-name prefixes (relative to the package).
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("main", ("__main__",)),
+    ("entry", ("cli",)),
+    ("commands", ("commands",)),
+    ("options", ("options",)),
+    ("context", ("context",)),
+    ("services", ("services",)),
+    ("views", ("views",)),
+    ("output", ("output",)),
+    ("client", ("client",)),
+    ("settings", ("settings",)),
+    ("fields", ("fields",)),
+    ("targets", ("targets",)),
+    ("enums", ("enums",)),
+    ("errors", ("errors",)),
+    ("version", ("__init__",)),
+]
+# The emulator is a world of its own: the standard library and its own modules only.
+SANDBOX = "sandbox"
+# Within a layer, these may import each other (a noun's modules share its package helpers).
+SAME_LAYER_OK = {"commands", "services"}
+# Modules that must not touch the terminal or the framework.
+NO_TERMINAL = ("services",)
+TERMINAL_MODULES = ("typer", "rich", "click", "instantly_cli.output")
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def layer_of(name: str) -> int | None:
+    if name == SANDBOX or name.startswith(SANDBOX + "."):
+        return None
+    for index, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if name == prefix or name.startswith(prefix + "."):
+                return index
+    raise AssertionError(f"instantly_cli.{name} is in no layer of tests/test_layers.py")
+
+
+def imports(path: Path) -> list[tuple[str, int]]:
+    """(imported module, line) for every import of the package or of a terminal module."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: list[tuple[str, int]] = []
+    package = module_name(path)
+    is_pkg = path.name == "__init__.py"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".") if is_pkg else package.split(".")[:-1]
+                base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+                mod = ".".join(["instantly_cli", *base, *(node.module or "").split(".")]).strip(".")
+            else:
+                mod = node.module or ""
+            # ``from instantly_cli.x import y`` imports the module ``x.y`` when there is one.
+            base_dir = PACKAGE.joinpath(*mod.split(".")[1:])
+            subs = [
+                a.name
+                for a in node.names
+                if (base_dir / f"{a.name}.py").exists() or (base_dir / a.name).is_dir()
+            ]
+            if mod == "instantly_cli":
+                mod = "instantly_cli.__init__"
+            found.append((mod, node.lineno))
+            found += [(f"{mod.removesuffix('.__init__')}.{sub}", node.lineno) for sub in subs]
+    return found
+
+
+SOURCES = sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: module_name(p) or "__init__")
+def test_imports_point_down(path: Path) -> None:
+    name = module_name(path)
+    own = layer_of(name)
+    bad = []
+    for mod, line in imports(path):
+        if own is None:  # the sandbox
+            if mod.startswith("instantly_cli") and not mod.startswith("instantly_cli.sandbox"):
+                bad.append(f"line {line}: the sandbox imports {mod}")
+            continue
+        if mod in TERMINAL_MODULES or mod.split(".")[0] in TERMINAL_MODULES[:3]:
+            if LAYERS[own][0] in NO_TERMINAL:
+                bad.append(f"line {line}: {name} (a service) imports {mod}")
+        if not mod.startswith("instantly_cli."):
+            continue
+        target = mod.removeprefix("instantly_cli.")
+        theirs = layer_of(target)
+        if theirs is None:
+            if LAYERS[own][0] != "context" and not name.startswith("commands.sandbox"):
+                bad.append(f"line {line}: only context.py and `sandbox` commands use the sandbox")
+            continue
+        if theirs < own or (theirs == own and LAYERS[own][0] not in SAME_LAYER_OK):
+            if target != name:
+                bad.append(f"line {line}: {name} ({LAYERS[own][0]}) imports {target} "
+                           f"({LAYERS[theirs][0]}), which is not below it")
+    assert not bad, "\n".join(bad)
+
+
+def test_no_import_circles() -> None:
+    graph: dict[str, set[str]] = {}
+    for path in SOURCES:
+        name = module_name(path)
+        graph[name] = {
+            m.removeprefix("instantly_cli.")
+            for m, _ in imports(path)
+            if m.startswith("instantly_cli.") and m.removeprefix("instantly_cli.") != name
+        }
+    known = set(graph)
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            nxt = nxt if nxt in known else nxt.rsplit(".", 1)[0]
+            if nxt not in known or nxt == node:
+                continue
+            # A package importing its own submodules (registration) is not a circle.
+            if nxt.startswith(node + "."):
+                continue
+            if state.get(nxt) == 1:
+                cycle = stack[stack.index(nxt) :] + [nxt]
+                if not all(c.startswith(nxt + ".") or c == nxt for c in cycle):
+                    raise AssertionError("import circle: " + " → ".join(cycle))
+            elif nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+
+
+def test_commands_hold_no_http_paths_polls_or_sleeps() -> None:
+    offenders = []
+    for path in (PACKAGE / "commands").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for needle in ("/api/v2/", "time.sleep(", "import httpx"):
+            # `instantly api` prints the raw path it was given: the prefix is its subject.
+            if needle == "/api/v2/" and path.name == "api.py":
+                continue
+            if needle in text:
+                offenders.append(f"{path.relative_to(PACKAGE)}: {needle}")
+    assert not offenders, offenders
+
+
+def _body_length(func: ast.FunctionDef) -> int:
+    """Lines of a function below its signature, without its docstring."""
+    body = func.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    if not body:
+        return 0
+    return (body[-1].end_lineno or body[-1].lineno) - body[0].lineno + 1
+
+
+def test_command_bodies_are_short() -> None:
+    long = []
+    for path in (PACKAGE / "commands").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            is_command = any(
+                isinstance(d, ast.Call) and getattr(d.func, "attr", "") == "command"
+                for d in node.decorator_list
+            )
+            if is_command and _body_length(node) > 60:
+                long.append(f"{path.relative_to(PACKAGE)}:{node.name} ({_body_length(node)})")
+    assert not long, long

@@ -18,10 +18,12 @@ Behaviour follows the published OpenAPI document. Choices where it is silent:
 from __future__ import annotations
 
 import json
+import re
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
@@ -29,16 +31,22 @@ from urllib.parse import parse_qsl, quote, unquote
 from .schemas import (
     ACCOUNT_STATUSES,
     BULK_PAUSE,
+    CREATE_ACCOUNT,
     CREATE_TAG,
     FILTERS,
+    MOVE_ACCOUNTS,
     PATCH_ACCOUNT,
     PATCH_TAG,
     PROVIDER_CODES,
     TOGGLE,
+    VITALS,
+    WARMUP_ANALYTICS,
     WARMUP_JOB,
     check,
 )
+from .seed import ctd_status, vitals
 from .store import (
+    DEFAULT_WORKSPACE_ID,
     SORT_COLUMNS,
     AccountQuery,
     ConflictError,
@@ -49,6 +57,39 @@ from .store import (
 
 StartResponse = Callable[..., Any]
 Json = Any
+
+# The limits of GET /api/v2/accounts/analytics/daily (see the module docstring).
+ANALYTICS_MAX_EMAILS = 200
+ANALYTICS_MAX_DAYS = 31
+ANALYTICS_MAX_ACCOUNT_DAYS = 3100
+# POST /api/v2/accounts/warmup-analytics reports this many days, ending today.
+WARMUP_ANALYTICS_DAYS = 14
+# Fastify's wording where it differs from Python's.
+_PHRASES = {413: "Payload Too Large"}
+JOB_TYPES = (
+    "move-leads",
+    "import-leads",
+    "export-leads",
+    "update-warmup-accounts",
+    "rename-variable",
+    "broadcast-ai-generate",
+    "broadcast-website-scrape",
+    "import-subscribers-from-crm",
+    "resync-subscriber-crm-tags",
+)
+JOB_ENTITY_TYPES = (
+    "list",
+    "campaign",
+    "workspace",
+    "broadcast",
+    "subscriber-group-sync",
+    "subscriber-group",
+)
+JOB_STATUSES = ("pending", "in-progress", "success", "failed", "draining", "paused", "cancelled")
+_LIST_PARAMS = ("tag_ids", "tag_ids_all", "resource_ids", "emails")
+_DOMAIN = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$"
+)
 
 
 class HttpError(Exception):
@@ -83,6 +124,7 @@ class Request:
     body: bytes
     content_type: str
     params: dict[str, str] = field(default_factory=dict)
+    workspace: str = DEFAULT_WORKSPACE_ID
 
     def json(self, schema: dict[str, Any]) -> Any:
         """The body parsed and validated (400 envelope on any problem)."""
@@ -126,13 +168,22 @@ class SandboxApp:
         self._lock = threading.Lock()
         self._routes: list[tuple[str, list[str], Handler]] = [
             ("GET", ["accounts"], SandboxApp._list_accounts),
+            ("POST", ["accounts"], SandboxApp._create_account),
             ("POST", ["accounts", "pause"], SandboxApp._bulk_pause),
+            ("POST", ["accounts", "move"], SandboxApp._move),
             ("POST", ["accounts", "warmup", "enable"], SandboxApp._warmup_enable),
             ("POST", ["accounts", "warmup", "disable"], SandboxApp._warmup_disable),
+            ("POST", ["accounts", "warmup-analytics"], SandboxApp._warmup_analytics),
+            ("GET", ["accounts", "analytics", "daily"], SandboxApp._daily_analytics),
+            ("GET", ["accounts", "ctd", "status"], SandboxApp._ctd_status),
+            ("POST", ["accounts", "test", "vitals"], SandboxApp._vitals),
             ("GET", ["accounts", "{email}"], SandboxApp._get_account),
             ("PATCH", ["accounts", "{email}"], SandboxApp._patch_account),
+            ("DELETE", ["accounts", "{email}"], SandboxApp._delete_account),
             ("POST", ["accounts", "{email}", "pause"], SandboxApp._pause),
             ("POST", ["accounts", "{email}", "resume"], SandboxApp._resume),
+            ("POST", ["accounts", "{email}", "mark-fixed"], SandboxApp._mark_fixed),
+            ("GET", ["background-jobs"], SandboxApp._list_jobs),
             ("GET", ["background-jobs", "{id}"], SandboxApp._get_job),
             ("GET", ["custom-tags"], SandboxApp._list_tags),
             ("POST", ["custom-tags"], SandboxApp._create_tag),
@@ -189,7 +240,7 @@ class SandboxApp:
                 self.requests.append(rec)
         data = json.dumps(payload, ensure_ascii=False).encode()
         start_response(
-            f"{status} {HTTPStatus(status).phrase}",
+            f"{status} {_PHRASES.get(status, HTTPStatus(status).phrase)}",
             [
                 ("Content-Type", "application/json; charset=utf-8"),
                 ("Content-Length", str(len(data))),
@@ -200,7 +251,8 @@ class SandboxApp:
     @staticmethod
     def envelope(status: int, message: str) -> dict[str, Any]:
         """The Instantly error body."""
-        return {"statusCode": status, "error": HTTPStatus(status).phrase, "message": message}
+        phrase = _PHRASES.get(status, HTTPStatus(status).phrase)
+        return {"statusCode": status, "error": phrase, "message": message}
 
     def _authorized(self, header: str | None) -> bool:
         if not header:
@@ -222,6 +274,9 @@ class SandboxApp:
             raise HttpError(
                 400, "Body cannot be empty when content-type is set to 'application/json'"
             )
+        workspace = headers.get("x-as-workspace", "").strip() or DEFAULT_WORKSPACE_ID
+        if not self.store.workspace_exists(workspace):
+            raise HttpError(403, f"Workspace {workspace} is not accessible with this API key")
         prefix = "/api/v2/"
         not_found = HttpError(404, f"Route {method}:{raw_path} not found")
         if not raw_path.startswith(prefix):
@@ -230,7 +285,7 @@ class SandboxApp:
         params: dict[str, str] = {}
         for q_key, q_value in parse_qsl(query, keep_blank_values=True):
             # Repeated list parameters are joined, like a comma list.
-            if q_key in params and q_key in ("tag_ids", "tag_ids_all", "resource_ids"):
+            if q_key in params and q_key in _LIST_PARAMS:
                 params[q_key] += "," + q_value
             else:
                 params[q_key] = q_value
@@ -246,7 +301,7 @@ class SandboxApp:
                 elif part != seg:
                     break
             else:
-                req = Request(method, segments, params, body, content_type, path_params)
+                req = Request(method, segments, params, body, content_type, path_params, workspace)
                 return handler(self, req)
         raise not_found
 
@@ -319,6 +374,7 @@ class SandboxApp:
             sort_order=self._enum(q, "sort_order", ("asc", "desc")),
             skip=self._int(q, "skip", 0, None, 0),
             include_tags=self._bool(q, "include_tags"),
+            workspace=req.workspace,
         )
         items, cursor = self.store.list_accounts(query)
         out: dict[str, Any] = {"items": items}
@@ -326,31 +382,56 @@ class SandboxApp:
             out["next_starting_after"] = cursor
         return 200, out
 
-    def _account(self, email: str) -> dict[str, Any]:
-        acc = self.store.get_account(email)
+    def _account(self, email: str, workspace: str) -> dict[str, Any]:
+        acc = self.store.get_account(email, workspace)
         if acc is None:
             raise HttpError(404, f"Account not found: {email}")
         return acc
 
     def _get_account(self, req: Request) -> tuple[int, Json]:
-        return 200, self._account(req.params["email"])
+        return 200, self._account(req.params["email"], req.workspace)
+
+    def _create_account(self, req: Request) -> tuple[int, Json]:
+        body = req.json(CREATE_ACCOUNT)
+        return 200, self.store.create_account(body, req.workspace)
+
+    def _delete_account(self, req: Request) -> tuple[int, Json]:
+        if req.body.strip() and req.body.strip() != b"null":
+            raise HttpError(400, "body must be null")
+        return 200, self.store.delete_account(req.params["email"], req.workspace)
 
     def _patch_account(self, req: Request) -> tuple[int, Json]:
         email = req.params["email"]
-        self._account(email)
+        self._account(email, req.workspace)
         body = req.json(PATCH_ACCOUNT)
-        return 200, self.store.patch_account(email, body)
+        return 200, self.store.patch_account(email, body, req.workspace)
+
+    @staticmethod
+    def _no_body(req: Request) -> None:
+        if req.body.strip():
+            raise HttpError(400, "body must be empty")
 
     def _pause(self, req: Request) -> tuple[int, Json]:
-        return 200, self.store.set_status(req.params["email"], 2)
+        return 200, self.store.set_status(req.params["email"], 2, req.workspace)
 
     def _resume(self, req: Request) -> tuple[int, Json]:
-        return 200, self.store.set_status(req.params["email"], 1)
+        return 200, self.store.set_status(req.params["email"], 1, req.workspace)
+
+    def _mark_fixed(self, req: Request) -> tuple[int, Json]:
+        self._no_body(req)
+        return 200, self.store.mark_fixed(req.params["email"], req.workspace)
 
     def _bulk_pause(self, req: Request) -> tuple[int, Json]:
         body = req.json(BULK_PAUSE)
-        paused, failed = self.store.pause_many(body["emails"])
+        paused, failed = self.store.pause_many(body["emails"], req.workspace)
         return 200, {"paused_emails": paused, "failed_emails": failed}
+
+    def _move(self, req: Request) -> tuple[int, Json]:
+        body = req.json(MOVE_ACCOUNTS)
+        self.store.move_accounts(
+            body["emails"], body["source_workspace_id"], body["destination_workspace_id"]
+        )
+        return 200, {"status": "success"}
 
     def _warmup_job(self, req: Request, action: str) -> tuple[int, Json]:
         body = req.json(WARMUP_JOB)
@@ -358,6 +439,7 @@ class SandboxApp:
             flt = body.get("filter") or {}
             tag_id = flt.get("tag_id")
             emails = self.store.select_emails(
+                workspace=req.workspace,
                 search=body.get("search") or None,
                 filter=flt.get("filter"),
                 tag_ids=[tag_id] if tag_id else (),
@@ -369,7 +451,7 @@ class SandboxApp:
                 raise HttpError(
                     400, "body/emails must NOT have fewer than 1 items unless include_all_emails"
                 )
-        return 200, self.store.create_warmup_job(action, emails)
+        return 200, self.store.create_warmup_job(action, emails, req.workspace)
 
     def _warmup_enable(self, req: Request) -> tuple[int, Json]:
         return self._warmup_job(req, "enable")
@@ -377,8 +459,121 @@ class SandboxApp:
     def _warmup_disable(self, req: Request) -> tuple[int, Json]:
         return self._warmup_job(req, "disable")
 
+    # -- checks and analytics ------------------------------------------------------------
+
+    def _vitals(self, req: Request) -> tuple[int, Json]:
+        body = req.json(VITALS) if req.body.strip() else {}
+        items = body.get("accounts")
+        if not items:
+            items = self.store.select_emails(workspace=req.workspace)
+        domains: list[str] = []
+        for n, item in enumerate(items):
+            domain = item.rpartition("@")[2].strip().lower().rstrip(".")
+            if not _DOMAIN.match(domain):
+                raise HttpError(400, f"body/accounts/{n} must be an email address or a domain")
+            if domain not in domains:
+                domains.append(domain)
+        results = [vitals(d) for d in sorted(domains)]
+        return 200, {
+            "status": "success",
+            "success_list": [r for r in results if r["allPass"]],
+            "failure_list": [r for r in results if not r["allPass"]],
+        }
+
+    def _ctd_status(self, req: Request) -> tuple[int, Json]:
+        if "host" not in req.query:
+            raise HttpError(400, "querystring must have required property 'host'")
+        host = req.query["host"].strip().lower().rstrip(".")
+        if not _DOMAIN.match(host):
+            raise HttpError(400, "querystring/host must be a host name")
+        return 200, ctd_status(host)
+
+    def _date(self, q: dict[str, str], name: str) -> date | None:
+        raw = q.get(name, "").strip()
+        if not raw:
+            return None
+        try:
+            return date.fromisoformat(raw[:10])
+        except ValueError:
+            raise HttpError(400, f"querystring/{name} must be a date (YYYY-MM-DD)") from None
+
+    def _days(self, start: date, end: date) -> list[date]:
+        return [start + timedelta(days=n) for n in range((end - start).days + 1)]
+
+    def _daily_analytics(self, req: Request) -> tuple[int, Json]:
+        q = req.query
+        end = self._date(q, "end_date") or self.store.today()
+        start = self._date(q, "start_date") or end - timedelta(days=29)
+        if start > end:
+            raise HttpError(400, "Start Date must be earlier than End Date")
+        days = self._days(start, end)
+        if len(days) > ANALYTICS_MAX_DAYS:
+            raise HttpError(400, f"The maximum range is {ANALYTICS_MAX_DAYS} days")
+        emails: list[str] | None = list(dict.fromkeys(self._list(q, "emails"))) or None
+        if "emails" in q and emails is None:
+            raise HttpError(400, "querystring/emails must NOT have fewer than 1 items")
+        if emails is not None and len(emails) > ANALYTICS_MAX_EMAILS:
+            raise HttpError(
+                413,
+                f"Analytics request is too large: at most {ANALYTICS_MAX_EMAILS} unique emails "
+                f"per request ({len(emails)} given).",
+            )
+        accounts = len(emails) if emails is not None else self.store.count_accounts(req.workspace)
+        if accounts * len(days) > ANALYTICS_MAX_ACCOUNT_DAYS:
+            raise HttpError(
+                413,
+                "Analytics request is too large for this workspace. Add an emails filter or "
+                f"request a smaller date range (at most {ANALYTICS_MAX_ACCOUNT_DAYS} "
+                f"account-days; this one is {accounts} x {len(days)}).",
+            )
+        return 200, self.store.daily_analytics(emails, days, req.workspace)
+
+    def _warmup_analytics(self, req: Request) -> tuple[int, Json]:
+        body = req.json(WARMUP_ANALYTICS)
+        end = self.store.today()
+        days = self._days(end - timedelta(days=WARMUP_ANALYTICS_DAYS - 1), end)
+        return 200, self.store.warmup_analytics(body["emails"], days, req.workspace)
+
+    # -- background jobs -----------------------------------------------------------------
+
     def _get_job(self, req: Request) -> tuple[int, Json]:
-        return 200, self.store.poll_job(req.params["id"])
+        job = self.store.poll_job(req.params["id"], req.workspace)
+        fields = self._list(req.query, "data_fields")
+        if fields:
+            job = {**job, "data": {k: v for k, v in job["data"].items() if k in fields}}
+        return 200, job
+
+    def _list_jobs(self, req: Request) -> tuple[int, Json]:
+        q = req.query
+        statuses = self._list(q, "status")
+        for status in statuses:
+            if status not in JOB_STATUSES:
+                raise HttpError(
+                    400,
+                    "querystring/status must be a comma list of: " + ", ".join(JOB_STATUSES),
+                )
+        try:
+            items, cursor = self.store.list_jobs(
+                workspace=req.workspace,
+                limit=self._int(q, "limit", 1, 100, 100),
+                starting_after=q.get("starting_after") or None,
+                ids=self._list(q, "ids"),
+                included_ids=self._list(q, "included_ids"),
+                excluded_ids=self._list(q, "excluded_ids"),
+                type=self._enum(q, "type", JOB_TYPES),
+                entity_type=self._enum(q, "entity_type", JOB_ENTITY_TYPES),
+                entity_ids=self._list(q, "entity_id"),
+                statuses=statuses,
+                sort_column=self._enum(q, "sort_column", ("created_at", "updated_at"))
+                or "created_at",
+                sort_order=self._enum(q, "sort_order", ("asc", "desc")) or "desc",
+            )
+        except InvalidError as exc:
+            raise HttpError(400, str(exc)) from None
+        out: dict[str, Any] = {"items": items}
+        if cursor:
+            out["next_starting_after"] = cursor
+        return 200, out
 
     # -- tags ----------------------------------------------------------------------------
 
@@ -423,6 +618,7 @@ class SandboxApp:
             opts: dict[str, Any] = flt if isinstance(flt, dict) else {"filter": flt}
             tag_id = opts.get("tag_id")
             resource_ids = self.store.select_emails(
+                workspace=req.workspace,
                 search=opts.get("search") or body.get("search") or None,
                 filter=opts.get("filter"),
                 tag_ids=opts.get("tag_ids") or ([tag_id] if tag_id and tag_id != "no-tag" else []),
@@ -436,7 +632,13 @@ class SandboxApp:
                 raise HttpError(
                     400, "body must have required property 'resource_ids' unless selected_all"
                 )
-        self.store.toggle(body["tag_ids"], int(body["resource_type"]), resource_ids, body["assign"])
+        self.store.toggle(
+            body["tag_ids"],
+            int(body["resource_type"]),
+            resource_ids,
+            body["assign"],
+            req.workspace,
+        )
         return 200, {"success": True}
 
     def _list_mappings(self, req: Request) -> tuple[int, Json]:

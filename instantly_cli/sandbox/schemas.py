@@ -23,6 +23,28 @@ _STR: dict[str, Any] = {"type": "string"}
 _STR_LIST: dict[str, Any] = {"type": "array", "items": _STR}
 _FILTER_ENUM: dict[str, Any] = {"type": ["string", "null"], "enum": [*FILTERS, None]}
 
+_WARMUP: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "limit": _NUM,
+        "advanced": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "warm_ctd": _BOOL,
+                "open_rate": _NUM,
+                "important_rate": _NUM,
+                "read_emulation": _BOOL,
+                "spam_save_rate": _NUM,
+                "weekday_only": _BOOL,
+            },
+        },
+        "warmup_custom_ftag": _STR,
+        "increment": {"type": "string", "enum": ["disabled", "0", "1", "2", "3", "4"]},
+        "reply_rate": _NUM,
+    },
+}
 PATCH_ACCOUNT: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -30,28 +52,7 @@ PATCH_ACCOUNT: dict[str, Any] = {
     "properties": {
         "first_name": _STR,
         "last_name": _STR,
-        "warmup": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "limit": _NUM,
-                "advanced": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "warm_ctd": _BOOL,
-                        "open_rate": _NUM,
-                        "important_rate": _NUM,
-                        "read_emulation": _BOOL,
-                        "spam_save_rate": _NUM,
-                        "weekday_only": _BOOL,
-                    },
-                },
-                "warmup_custom_ftag": _STR,
-                "increment": {"type": "string", "enum": ["disabled", "0", "1", "2", "3", "4"]},
-                "reply_rate": _NUM,
-            },
-        },
+        "warmup": _WARMUP,
         "daily_limit": {"type": ["number", "null"]},
         "tracking_domain_name": {"type": ["string", "null"]},
         "tracking_domain_status": {"type": ["string", "null"]},
@@ -62,6 +63,72 @@ PATCH_ACCOUNT: dict[str, Any] = {
         "reply_to": {"type": ["string", "null"], "format": "email"},
         "skip_cname_check": _BOOL,
         "remove_tracking_domain": _BOOL,
+    },
+}
+_PORT: dict[str, Any] = {"type": "number"}
+CREATE_ACCOUNT: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "email",
+        "first_name",
+        "last_name",
+        "provider_code",
+        "imap_username",
+        "imap_password",
+        "imap_host",
+        "imap_port",
+        "smtp_username",
+        "smtp_password",
+        "smtp_host",
+        "smtp_port",
+    ],
+    "properties": {
+        "email": {"type": "string", "format": "email"},
+        "first_name": _STR,
+        "last_name": _STR,
+        "warmup": _WARMUP,
+        "daily_limit": {"type": ["number", "null"]},
+        "tracking_domain_name": {"type": ["string", "null"]},
+        "tracking_domain_status": {"type": ["string", "null"]},
+        "enable_slow_ramp": {"type": ["boolean", "null"]},
+        "inbox_placement_test_limit": {"type": ["number", "null"], "minimum": 0},
+        "provider_code": {"type": "number", "enum": list(PROVIDER_CODES)},
+        "sending_gap": {"type": "number", "minimum": 0, "maximum": 1440},
+        "signature": {"type": ["string", "null"]},
+        # The spec says only "string"; an Account's reply_to must be an email, so is this.
+        "reply_to": {"type": "string", "format": "email"},
+        "imap_username": _STR,
+        "imap_password": _STR,
+        "imap_host": _STR,
+        "imap_port": _PORT,
+        "smtp_username": _STR,
+        "smtp_password": _STR,
+        "smtp_host": _STR,
+        "smtp_port": _PORT,
+        "warmup_custom_ftag": _STR,
+        "skip_cname_check": _BOOL,
+    },
+}
+VITALS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"accounts": _STR_LIST},
+}
+WARMUP_ANALYTICS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["emails"],
+    "properties": {"emails": {**_STR_LIST, "minItems": 1, "maxItems": 100}},
+}
+MOVE_ACCOUNTS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["emails", "source_workspace_id", "destination_workspace_id"],
+    "properties": {
+        "emails": {**_STR_LIST, "minItems": 1},
+        "source_workspace_id": _STR,
+        "destination_workspace_id": _STR,
     },
 }
 BULK_PAUSE: dict[str, Any] = {

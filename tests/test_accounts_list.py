@@ -247,7 +247,7 @@ def test_sort_options(
     )
     assert query["sort_by"] == [api_field]
     assert query["sort_order"] == (["desc"] if reverse else ["asc"])
-    values = [a[field] for a in got if a[field] is not None]
+    values = [a[field] for a in got if a.get(field) is not None]
     assert values == sorted(values, reverse=reverse)
 
 

@@ -590,3 +590,32 @@ def test_contract_covers_the_new_operations() -> None:
     with pytest.raises(AssertionError):
         many = "&".join(f"emails=u{n}%40x.io" for n in range(201))
         validate_request("GET", "/api/v2/accounts/analytics/daily", many, None)
+
+
+# -- the seed's spread (what a fleet-health view needs) ----------------------------------------
+
+
+def test_seed_has_repeated_error_reasons_and_a_score_spread(client: httpx.Client) -> None:
+    import re
+    from collections import Counter
+
+    items = every(client)
+    errored = [a for a in items if a["status"] < 0]
+    raw = Counter(a["status_message"]["e_message"] for a in errored)
+    assert max(raw.values()) == 1  # every account's text differs (an IP, a session id)…
+
+    def normalise(text: str) -> str:
+        return re.sub(r"\b[0-9a-f]{16}\b|\d+(?:\.\d+)+|\d+", "#", text)
+
+    reasons = Counter(normalise(a["status_message"]["e_message"]) for a in errored)
+    assert reasons.most_common(1)[0][1] >= 5  # …but a few reasons are shared by many
+    assert len(reasons) <= 8
+    joined = " ".join(reasons)
+    for words in ("blocked using Spamhaus", "Invalid login", "Connection timed out"):
+        assert words in joined
+    scores = [a.get("stat_warmup_score") for a in items]
+    numbers = [s for s in scores if s is not None]
+    assert min(numbers) < 20 and max(numbers) >= 95
+    assert sum(1 for s in numbers if s < 50) >= 10 and sum(1 for s in numbers if s >= 80) >= 40
+    assert any("stat_warmup_score" in a and a["stat_warmup_score"] is None for a in items)
+    assert 1 <= sum(1 for a in items if "stat_warmup_score" not in a) <= 5

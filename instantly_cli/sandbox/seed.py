@@ -268,7 +268,7 @@ _ERRORS: dict[int, tuple[tuple[str, str, str, str, int, int], ...]] = {
             "421 4.4.2 Connection timed out",
             "Connection timed out: connect ETIMEDOUT 203.0.113.{ip}:587 ",
             421,
-            3,
+            4,
         ),
         (
             "EAUTH",
@@ -328,9 +328,9 @@ def status_message(status: int, i: int) -> dict[str, Any]:
     """The ``status_message`` of the i-th seeded account in an error status (status < 0)."""
     choices = _ERRORS[status]
     pool = [k for k, c in enumerate(choices) for _ in range(c[5])]
-    # The first error account of each status gets the most common reason.
+    # The first error account of each status (i = 3, 4, 5) gets the most common reason.
     code, command, response, prefix, number, _ = choices[
-        0 if i < 36 else pool[_hash("error", str(i)) % len(pool)]
+        0 if i < 6 else pool[_hash("error", str(i)) % len(pool)]
     ]
     sid = f"{_hash('sid', str(i)):016x}"
     ip = str(2 + _hash("ip", str(i)) % 250)
@@ -339,7 +339,7 @@ def status_message(status: int, i: int) -> dict[str, Any]:
         "code": code,
         "command": command,
         "response": text,
-        "e_message": prefix + text,
+        "e_message": prefix.format(sid=sid, ip=ip) + text,
         "responseCode": number,
     }
 

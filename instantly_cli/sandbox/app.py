@@ -1,18 +1,69 @@
-"""WSGI emulator of the Instantly API V2 (accounts, custom tags, mappings, background jobs).
+"""WSGI emulator of the Instantly API V2: every operation of the OpenAPI copy (25).
 
 Behaviour follows the published OpenAPI document. Choices where it is silent:
 
 - ``GET /api/v2/accounts`` without ``sort_by`` pages by cursor: newest first
   (timestamp_created desc, email desc; ``sort_order=asc`` flips it) and
   ``next_starting_after`` is ``"<timestamp_created>&<email>"`` of the last item, present only
-  when more items remain. With ``sort_by`` the API pages by ``skip`` instead, so no cursor is
-  returned and ``starting_after`` is ignored.
+  when more items remain; ``skip`` is honoured there too (an offset after the cursor). With
+  ``sort_by`` the API pages by ``skip`` instead ("used with sort_by when cursor pagination is
+  not available"), so no cursor is returned and ``starting_after`` is ignored; the order is
+  (column, email), both in ``sort_order`` (default desc), so ties break by email; SQLite puts
+  a null score first ascending and last descending.
 - Tags and mappings are ordered by id; their cursor is the last id of the page.
 - Request bodies are validated strictly: unknown keys are rejected at every level
   (including ``warmup`` and ``warmup.advanced``) with a 400 envelope naming the field.
 - Unknown routes, and known paths with another method, answer 404 like Fastify does.
 - A warmup job advances one step per ``GET /api/v2/background-jobs/{id}``: pending →
   in-progress → success (or failed, changing nothing, when an email does not exist).
+  Listing jobs never advances them.
+- Workspaces: every seeded account is in the default workspace ``DEFAULT_WORKSPACE_ID``
+  (``0b6b2c1e-5f0a-4d2e-9c3b-7a1d2e3f4a5b``, also the accounts' ``organization``); two more,
+  empty, exist (``seed.SEED_WORKSPACES``). ``x-as-workspace: ID`` makes a request see only that
+  workspace's accounts and jobs; no header means the default workspace; an unknown id is a
+  403. Tags and tag mappings are shared by all workspaces. ``POST /api/v2/accounts/move``
+  moves all or nothing: an unknown source or destination workspace, or an email not in the
+  source, is a 404; source = destination is a 400; a moved account's ``organization`` becomes
+  the destination.
+- ``POST /api/v2/accounts``: an email that exists already (in any workspace, compared
+  case-insensitively) is a **409 Conflict** (the spec lists no error for it). A new account
+  is active (status 1), warmup paused (0), no score; IMAP/SMTP hosts, ports, user names and
+  passwords are accepted but stored nowhere and never returned (they are not Account fields).
+  ``reply_to`` must be an email (the Account schema requires it of the result).
+- ``DELETE /api/v2/accounts/{email}`` returns the deleted Account and drops its tag mappings.
+- ``POST /api/v2/accounts/{email}/mark-fixed``: an account in an error status (< 0) goes back
+  to active (1) with its ``status_message`` cleared and ``autofix_failed`` false; any other
+  account is returned unchanged.
+- ``POST /api/v2/accounts/pause``: each unique email lands in ``paused_emails`` or
+  ``failed_emails``; unknown accounts and accounts already paused are failed.
+- ``POST /api/v2/accounts/test/vitals``: ``accounts`` holds emails (or bare domains); without
+  it every domain of the workspace is checked. Results are per domain (sorted, each once) and
+  decided by a stable hash of the domain (``seed.vitals``): about one domain in five fails a
+  check; the failure reason is which of mx/spf/dkim/dmarc is false (the schema has no text).
+  An item that is not an email or domain is a 400.
+- ``GET /api/v2/accounts/ctd/status``: CNAME/SSL decided by a stable hash of the host
+  (``seed.ctd_status``); a missing or malformed host is a 400.
+- ``GET /api/v2/accounts/analytics/daily``: ``emails`` is repeated (``emails=a&emails=b``; a
+  comma list works too); dates are ``YYYY-MM-DD``; ``end_date`` defaults to today (UTC) and
+  ``start_date`` to 29 days before it. One row per (date, known email), by date then email;
+  emails not in the workspace get no rows. Counts are a pure function of (email, date), zero
+  before the account's creation date and after today. start after end, or more than
+  31 days, is a 400. **413 Payload Too Large** when more than ``ANALYTICS_MAX_EMAILS`` (200)
+  unique emails are asked for, or when accounts × days exceeds ``ANALYTICS_MAX_ACCOUNT_DAYS``
+  (3,100, i.e. 100 accounts over 31 days), where accounts is the number of unique emails asked
+  for or, without ``emails``, every account of the workspace (120 seeded × the default 30 days
+  is too large).
+- ``POST /api/v2/accounts/warmup-analytics``: the last ``WARMUP_ANALYTICS_DAYS`` (14) days
+  ending today; per-day counts are a pure function of (email, date, warmup score), zero before
+  warmup started; ``landed_inbox + landed_spam = sent``; ``health_score`` is the inbox share
+  in percent (so it tracks ``stat_warmup_score``), ``health_score_label`` one of excellent
+  (≥ 90), good (≥ 75), fair (≥ 50), poor, or "no data" when nothing was sent. Emails not in
+  the workspace are left out of both maps.
+- ``GET /api/v2/background-jobs``: newest first by ``created_at`` (``sort_column``,
+  ``sort_order``), ties by id; the cursor is the last job's id (an unknown one is a 400);
+  ``ids`` and ``included_ids`` both restrict to the listed ids, ``excluded_ids`` removes,
+  ``status`` is a comma list. ``GET /api/v2/background-jobs/{id}?data_fields=a,b`` keeps only
+  those keys of ``data``.
 """
 
 from __future__ import annotations

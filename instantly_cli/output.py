@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import threading
 import time
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from instantly_cli.enums import OUTPUT_FORMAT, EnumTable
 from instantly_cli.errors import CliError, UsageError, redact
 from instantly_cli.fields import get_path
+from instantly_cli.interrupts import sigint_deferred
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -268,33 +268,14 @@ def parse_fields(text: str | None) -> list[str] | None:
 # -- data on stdout ------------------------------------------------------------------------------
 
 
-@contextmanager
-def _no_sigint() -> Iterator[None]:
-    """Defer Ctrl-C while a chunk of data is written, so stdout only ever holds whole lines.
-
-    The interrupt is delivered as soon as the write is done (signals are per-process; only the
-    main thread may change the mask meaningfully, and only it receives KeyboardInterrupt).
-    """
-    if threading.current_thread() is not threading.main_thread() or not hasattr(
-        signal, "pthread_sigmask"
-    ):
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
 def _write(text: str) -> None:
-    with _lock, _no_sigint():
+    with _lock, sigint_deferred():
         sys.stdout.write(text)
         sys.stdout.flush()
 
 
 def _flush() -> None:
-    with _lock, _no_sigint():
+    with _lock, sigint_deferred():
         sys.stdout.flush()
 
 

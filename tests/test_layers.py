@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("fields", ("fields",)),
     ("targets", ("targets",)),
     ("enums", ("enums",)),
+    ("interrupts", ("interrupts",)),
     ("errors", ("errors",)),
     ("version", ("__init__",)),
 ]

@@ -28,6 +28,7 @@ from instantly_cli.errors import (
     UsageError,
     redact,
 )
+from instantly_cli.interrupts import sigint_deferred
 
 DEFAULT_RATE = 50.0
 MAX_RATE = 100.0
@@ -167,10 +168,6 @@ def run(
         threading.Thread(target=worker, name=f"bulk-{n}", daemon=True)
         for n in range(max(1, min(concurrency, len(units))))
     ]
-    running[0] = len(threads)
-    for thread in threads:
-        thread.start()
-
     def wait() -> None:
         # Poll with sleep: a Ctrl-C landing inside Thread.join() can leave the thread
         # looking finished while it still runs, and its result would be misreported.
@@ -182,6 +179,13 @@ def run(
 
     interrupted = False
     try:
+        # A Ctrl-C while threads start waits until they have (the count stays exact), then
+        # stops the run like any other.
+        with sigint_deferred():
+            for thread in threads:
+                with lock:
+                    running[0] += 1
+                thread.start()
         wait()
     except KeyboardInterrupt:
         interrupted = True

@@ -219,8 +219,14 @@ def check(field: Field, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise bad()
         if not _finite(value):
-            too_big = isinstance(value, int) or not math.isnan(value)
-            raise bad(": too large" if too_big else ": not a number (NaN)")
+            why = (
+                "too large"
+                if isinstance(value, int)
+                else "not a number (NaN)"
+                if math.isnan(value)
+                else "infinite"
+            )
+            raise bad(f": {why}, numbers must be finite")
         low, high = field.low, field.high
         if (low is not None and value < low) or (high is not None and value > high):
             raise bad(f": must be {field.range_text()}")

@@ -110,21 +110,23 @@ def decode_stdin(data: bytes) -> str:
         ) from None
 
 
-def _check_text(text: str) -> None:
-    """Refuse the whole input when any line holds a hostile character; CR only ends a line."""
-    for number, line in enumerate(text.split("\n"), start=1):
-        found = _HOSTILE.search(line.removesuffix("\r"))
-        if found is not None:
-            bad = escape(found.group())
-            if _undecodable(found.group()):
-                raise UsageError(
-                    f"stdin line {number} is not valid UTF-8 (byte {bad}).", hint=_STDIN_HINT
-                )
-            raise UsageError(
-                f"stdin line {number} contains a control or invisible character: "
-                f"{_describe(bad)}.",
-                hint=_STDIN_HINT + " Nothing was sent.",
-            )
+def _check_line(number: int, line: str) -> None:
+    """Refuse a plain (non-JSON) line holding a hostile character; CR only ends a line."""
+    found = _HOSTILE.search(line.removesuffix("\r"))
+    if found is None:
+        return
+    bad = escape(found.group())
+    if _undecodable(found.group()):
+        raise UsageError(f"stdin line {number} is not valid UTF-8 (byte {bad}).", hint=_STDIN_HINT)
+    raise UsageError(
+        f"stdin line {number} contains a control or invisible character: {_describe(bad)}.",
+        hint=_STDIN_HINT + " Nothing was sent.",
+    )
+
+
+# Only these count as white space around a line: Python's str.strip() would also drop (and so
+# hide) controls such as \x1c-\x1f and \x85.
+_BLANK = " \t\r\n"
 
 
 def parse_target_text(text: str | bytes) -> list[str]:
@@ -132,13 +134,13 @@ def parse_target_text(text: str | bytes) -> list[str]:
 
     Input that holds no target at all (blank, only comments, ``[]``) is an error, not a run over
     zero accounts: a script whose upstream step found nothing should notice. Bytes are decoded
-    as strict UTF-8; control characters anywhere are refused with their line number.
+    as strict UTF-8; a control character in a plain line, or in the ``email`` of a JSON line or
+    item, is refused with its line number (or item index).
     """
     if isinstance(text, bytes):
         text = decode_stdin(text)
     else:
         text = text.removeprefix("\ufeff")
-    _check_text(text)
     emails = _parse_target_text(text)
     if not emails:
         raise _no_targets()
@@ -146,7 +148,7 @@ def parse_target_text(text: str | bytes) -> list[str]:
 
 
 def _parse_target_text(text: str) -> list[str]:
-    stripped = text.strip()
+    stripped = text.strip(_BLANK)
     if not stripped:
         raise _no_targets()
     if stripped.startswith("["):
@@ -163,8 +165,12 @@ def _parse_target_text(text: str) -> list[str]:
         return _from_items(data)
     emails: list[str] = []
     bad: list[int] = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        line = line.strip()
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.strip(_BLANK)
+        if not line.startswith("{"):
+            # JSON text may carry any character inside its strings (a name with a bidi mark):
+            # only its "email" is checked, below. Everything else must be plain.
+            _check_line(number, raw)
         if not line or line.startswith("#"):
             continue
         if line.startswith("{"):

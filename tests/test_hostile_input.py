@@ -107,6 +107,26 @@ def test_control_characters_in_json_lines_and_arrays(raw: str) -> None:
     assert "item 2" in err.message
 
 
+def test_json_may_carry_any_character_outside_the_email() -> None:
+    # `accounts list -o jsonl` writes names and signatures as they are (ensure_ascii=False): a
+    # bidi mark in a Hebrew name or a line separator in a signature must not refuse the line.
+    odd = "\u200f\u202e\x7f\x85\u2028"
+    account = {"email": OPS, "first_name": f"\u05d3\u05e0\u05d4{odd}", "signature": odd}
+    line = json.dumps(account, ensure_ascii=False)
+    assert "\u2028" in line and "\x85" in line
+    assert parse_target_text(f"{line}\n{json.dumps({'email': ZOE})}\n") == [OPS, ZOE]
+    assert parse_target_text(json.dumps([account], ensure_ascii=False, indent=2)) == [OPS]
+    assert parse_target_text(f"{line}\n".encode()) == [OPS]
+
+
+@pytest.mark.parametrize("raw", ["\x1c", "\x1f", "\x85", "\x0b"])
+def test_controls_python_counts_as_white_space_are_not_stripped_away(raw: str) -> None:
+    err = usage_error(parse_target_text, f"{OPS}\n{raw}{ZOE}\n")
+    assert "line 2" in err.message
+    err = usage_error(parse_target_text, f"{OPS}\n{raw}{json.dumps({'email': ZOE})}\n")
+    assert "line 2" in err.message
+
+
 def test_stdin_that_is_not_utf8_names_the_first_bad_line() -> None:
     data = f"{OPS}\n{ZOE}\n".encode() + b"caf\xe9@acme.io\n" + b"\xff\xfe@x.io\n"
     err = usage_error(parse_target_text, data)
@@ -383,3 +403,17 @@ def test_body_file_must_be_utf8(tmp_path: Path) -> None:
     err = usage_error(fields.load_body, "[" * 100_000)
     assert "nested too deeply" in err.message
     assert fields.load_body('{"daily_limit": 5}') == {"daily_limit": 5}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="commands/accounts.py must read --body through fields.load_body (see the report); "
+    "remove this marker once it does",
+)
+def test_cli_body_file_that_is_not_utf8_is_a_usage_error(
+    sandbox: SandboxApp, tmp_path: Path
+) -> None:
+    path = tmp_path / "body.json"
+    path.write_bytes(b'{"first_name": "Jos\xe9"}')
+    refused(run(["accounts", "update", OPS, "--body", f"@{path}", "--yes"]), str(path), "UTF-8")
+    assert sandbox.requests == []

@@ -358,7 +358,11 @@ def _changes_onto(mine: Config) -> Callable[[Config], None]:
             for key in PROFILE_KEYS:
                 if before is None or values.get(key) != before.get(key):
                     setattr(profile, key, values.get(key))
-        if now_default != base_default:
+        # Two changes of the default at once: the first one saved stands, as it would have
+        # had they run one after the other (a first login makes its profile the default).
+        if now_default != base_default and (
+            mine.loaded is None or fresh.default_profile == base_default
+        ):
             fresh.default_profile = now_default
 
     return apply

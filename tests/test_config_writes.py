@@ -73,6 +73,19 @@ def test_two_stale_configs_both_keep_their_change() -> None:
     assert set(second.profiles) == {"base", "p1", "p2"}
 
 
+def test_concurrent_first_logins_keep_the_first_saved_default() -> None:
+    # Both read an empty config, so each would make its own profile the default.
+    one, two = load_config(), load_config()
+    for cfg, name in ((one, "p1"), (two, "p2")):
+        cfg.profiles[name] = Profile(name, api_key=KEY.format(int(name[1])))
+        cfg.default_profile = name
+    save_config(one)
+    save_config(two)
+    doc = saved()
+    assert sorted(doc["profiles"]) == ["p1", "p2"]
+    assert doc["default_profile"] == "p1"  # as if the two logins had run one after the other
+
+
 def test_removals_and_cleared_keys_merge_too() -> None:
     for name in ("a", "b", "c"):
         assert login(name, KEY.format(ord(name))).exit_code == 0

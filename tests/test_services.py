@@ -78,17 +78,17 @@ def test_build_change_precedence_body_then_set_then_flags() -> None:
         '{"daily_limit": 10, "first_name": "Body"}',
         ["daily_limit=20", "last_name=Set"],
         [("daily_limit", 30)],
-        read_stdin=lambda: "",
     )
     assert change == {"daily_limit": 30, "first_name": "Body", "last_name": "Set"}
 
 
-def test_build_change_reads_body_from_stdin_and_refuses_unknown_fields() -> None:
-    assert accounts.build_change("@-", [], [], read_stdin=lambda: '{"sending_gap": 5}') == {
-        "sending_gap": 5
-    }
+def test_build_change_reads_body_from_stdin_and_refuses_unknown_fields(monkeypatch) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"sending_gap": 5}'))
+    assert accounts.build_change("@-", [], []) == {"sending_gap": 5}
     with pytest.raises(UsageError):
-        accounts.build_change('{"no_such_field": 1}', [], [], read_stdin=lambda: "")
+        accounts.build_change('{"no_such_field": 1}', [], [])
 
 
 def test_diff_compares_numbers_by_value_and_reports_write_only_actions() -> None:

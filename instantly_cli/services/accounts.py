@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from instantly_cli import fields
@@ -125,45 +124,12 @@ def get_accounts(
 # -- building a change -----------------------------------------------------------------------
 
 
-def load_body(text: str, read_stdin: Callable[[], str]) -> dict[str, Any]:
-    """``--body JSON`` or ``--body @FILE`` (``@-`` = stdin) → a JSON object; exit 2 otherwise."""
-    source = "--body"
-    if text.startswith("@"):
-        path = Path(text[1:])
-        try:
-            text = read_stdin() if text == "@-" else path.read_bytes().decode("utf-8")
-        except OSError as exc:
-            raise UsageError(f"Cannot read {path}: {exc.strerror}.") from None
-        except UnicodeDecodeError as exc:
-            raise UsageError(
-                f"--body file {path} is not UTF-8 text (byte {exc.start}).",
-                hint="Save the file as UTF-8 JSON.",
-            ) from None
-        source = f"--body file {path}"
-    try:
-        body = json.loads(text)
-    except ValueError as exc:
-        raise UsageError(
-            f"{source} is not valid JSON: {exc}.",
-            hint="For example: --body '{\"daily_limit\": 30}'.",
-        ) from None
-    if not isinstance(body, dict):
-        raise UsageError(
-            f"{source} must be a JSON object.", hint='For example: {"daily_limit": 30}.'
-        )
-    return body
-
-
 def build_change(
-    body: str | None,
-    sets: Sequence[str],
-    flags: Sequence[tuple[str, Any]],
-    read_stdin: Callable[[], str],
+    body: str | None, sets: Sequence[str], flags: Sequence[tuple[str, Any]]
 ) -> dict[str, Any]:
-    """The PATCH body: ``--body`` (lowest), then ``--set``, then typed flags; validated.
-
-    ``read_stdin`` supplies the text of ``--body @-``."""
-    change: dict[str, Any] = load_body(body, read_stdin) if body is not None else {}
+    """The PATCH body: ``--body JSON|@FILE|@-`` (lowest), then ``--set``, then typed flags;
+    validated before anything is sent."""
+    change: dict[str, Any] = fields.load_body(body) if body is not None else {}
     for item in sets:
         path, value = fields.parse_set(item)
         fields.set_path(change, path, value)

@@ -1,6 +1,5 @@
 """``instantly accounts update``: change fields of one account or thousands."""
 
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -249,7 +248,7 @@ def update(
     fmt = context.output_format(ctx, output_, json_output)
     # Every typed flag is a parameter named as in FLAGS (a test checks it).
     given = {name: value for name, value in locals().items() if name in FLAGS}
-    change = service.build_change(body, set_ or [], flag_values(given), sys.stdin.read)
+    change = service.build_change(body, set_ or [], flag_values(given))
     emails = _bulk.targets(
         ctx, targets, rate=rate, concurrency=concurrency, verb="update", yes=yes, dry_run=dry_run
     )

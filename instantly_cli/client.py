@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import random
 import threading
 import time
@@ -36,9 +37,16 @@ MAX_ATTEMPTS = 5
 # 429s say "nothing was done, come back later": they get a larger budget than other failures.
 MAX_429_ATTEMPTS = 10
 MAX_RETRY_AFTER = 60.0
+# Decoded answers larger than this are refused (a gzip bomb must not exhaust memory).
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 API_RATE_PER_SECOND = 100
 API_RATE_PER_MINUTE = 6000
 PACE_HEADROOM = 0.97
+# AIMD pacing: a 429 multiplies the rate by DECREASE (at most once a second); every success adds
+# INCREASE x the target back. One 429 in 7 requests then costs a few percent, not 99 %.
+DECREASE = 0.7
+INCREASE = 0.02
+MIN_RATE = 1.0
 
 Json = Any
 
@@ -161,7 +169,7 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._next = 0.0
         self._minute: deque[float] = deque()
-        self._streak = 0
+        self._last_drop = -math.inf
         self._clock = clock
         self._sleep = sleep
 
@@ -180,17 +188,24 @@ class RateLimiter:
             self._sleep(delay)
 
     def on_throttled(self) -> None:
-        """A 429: slow everybody down (the request itself waits for its Retry-After)."""
+        """A 429: halve the evidence, not the rate per response. The 429s of one burst (those
+        within one spacing window) are one signal, so the rate drops once per window."""
         with self._lock:
-            self._streak = 0
-            self.rate = max(1.0, self.rate * 0.8)
+            now = self._clock()
+            if now - self._last_drop >= self._window():
+                self.rate = max(MIN_RATE, self.rate * DECREASE)
+                self._last_drop = now
 
     def on_success(self) -> None:
+        """Additive increase: each success wins back a small share of the target rate."""
         with self._lock:
-            self._streak += 1
-            if self.rate < self.target and self._streak >= 10:
-                self.rate = min(self.target, self.rate * 1.1)
-                self._streak = 0
+            if self.rate < self.target:
+                self.rate = min(self.target, self.rate + self.target * INCREASE)
+
+    def _window(self) -> float:
+        # Answers to requests sent at the old rate keep arriving for about one round trip;
+        # one second covers any real latency while staying short enough to react.
+        return 1.0
 
 
 @dataclass
@@ -223,6 +238,7 @@ class InstantlyClient:
         sleep: Callable[[float], None] = time.sleep,
         backoff_base: float = 0.5,
         max_retry_after: float = MAX_RETRY_AFTER,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ):
         headers = {"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT}
         if workspace:
@@ -233,6 +249,13 @@ class InstantlyClient:
         self._sleep_fn = sleep
         self.backoff_base = backoff_base
         self.max_retry_after = max_retry_after
+        self.max_response_bytes = max_response_bytes
+        read = timeout.read if timeout.read is not None else 30.0
+        connect = timeout.connect if timeout.connect is not None else 5.0
+        # One attempt may take two read timeouts in all (a slow but steady answer); the whole
+        # retry sequence, five.
+        self.attempt_deadline = 2 * read + connect
+        self.retry_budget = 5 * read + connect
         self._http = httpx.Client(
             base_url=base_url,
             headers=headers,
@@ -278,6 +301,15 @@ class InstantlyClient:
         attempt = 0
         sent = 0  # every try, 429s included: the number --verbose shows
         throttled = 0
+        # However a server behaves, the whole retry sequence ends within this budget.
+        give_up_at = time.monotonic() + self.retry_budget
+
+        def retry(wait: float | None = None) -> bool:
+            if attempt >= MAX_ATTEMPTS or time.monotonic() >= give_up_at:
+                return False
+            self._sleep(attempt, wait)
+            return True
+
         while True:
             attempt += 1
             sent += 1
@@ -289,24 +321,21 @@ class InstantlyClient:
             )
             target = _target(request.url)
             try:
-                resp = self._http.send(request)
+                resp, raw = self._send_within(request, self.attempt_deadline)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 self._log(method, target, "connect-error", started, sent)
-                if attempt < MAX_ATTEMPTS:
-                    self._sleep(attempt, None)
+                if retry():
                     continue
                 raise NetworkError(f"Cannot connect to the API: {_describe(exc)}.") from None
-            except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
+            except (httpx.ReadTimeout, httpx.WriteTimeout, _AttemptTimeout) as exc:
                 self._log(method, target, "timeout", started, sent)
-                if safe_to_repeat and attempt < MAX_ATTEMPTS:
-                    self._sleep(attempt, None)
+                if safe_to_repeat and retry():
                     continue
                 raise NetworkError(f"The API did not answer in time ({_describe(exc)}).") from None
             except httpx.TransportError as exc:
                 # The connection broke mid-exchange: the server may have acted.
                 self._log(method, target, "conn-lost", started, sent)
-                if safe_to_repeat and attempt < MAX_ATTEMPTS:
-                    self._sleep(attempt, None)
+                if safe_to_repeat and retry():
                     continue
                 raise NetworkError(f"The connection broke: {_describe(exc)}.") from None
             self._log(method, target, resp.status_code, started, sent)
@@ -323,13 +352,54 @@ class InstantlyClient:
                 raise RateLimitedError(
                     f"Still rate limited after {throttled} attempts.", status=429
                 )
-            if status >= 500 and safe_to_repeat and attempt < MAX_ATTEMPTS:
-                self._sleep(attempt, self._retry_after(resp))
+            if status >= 500 and safe_to_repeat and retry(self._retry_after(resp)):
                 continue
-            data = _decode(resp)
+            data = _decode(resp, raw)
             if self.limiter is not None:
                 self.limiter.on_success()
             return data
+
+    def _send_within(self, request: httpx.Request, seconds: float) -> tuple[httpx.Response, bytes]:
+        """Send and read the whole answer within ``seconds`` (httpx's timeouts are per read, so
+        a server trickling bytes could hold a request forever). The exchange runs in a helper
+        thread; one that overruns is abandoned, and closing the client ends it."""
+        box: dict[str, Any] = {}
+        done = threading.Event()
+
+        def exchange() -> None:
+            try:
+                box["value"] = self._exchange(request)
+            except BaseException as exc:  # handed to the waiting thread
+                box["error"] = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=exchange, name="http-exchange", daemon=True).start()
+        if not done.wait(seconds):
+            raise _AttemptTimeout(f"no complete answer within {seconds:g} s")
+        if "error" in box:
+            raise box["error"]
+        value: tuple[httpx.Response, bytes] = box["value"]
+        return value
+
+    def _exchange(self, request: httpx.Request) -> tuple[httpx.Response, bytes]:
+        """One exchange, the body read with a cap on its decoded size."""
+        resp = self._http.send(request, stream=True)
+        try:
+            declared = resp.headers.get("Content-Length", "")
+            if declared.isdigit() and not resp.headers.get("Content-Encoding"):
+                if int(declared) > self.max_response_bytes:
+                    raise _too_large(self.max_response_bytes)
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in resp.iter_bytes():
+                size += len(chunk)
+                if size > self.max_response_bytes:
+                    raise _too_large(self.max_response_bytes)
+                chunks.append(chunk)
+        finally:
+            resp.close()
+        return resp, b"".join(chunks)
 
     def _retry_after(self, resp: httpx.Response) -> float | None:
         wait = parse_retry_after(resp.headers.get("Retry-After"))
@@ -556,6 +626,7 @@ class Pager:
         self.next_skip: int | None = None
         self.more = False  # True when --limit stopped us while the API had more
         self.anomaly: str | None = None
+        self._seen: set[int] = set()
 
     def __iter__(self) -> Iterator[list[dict[str, Any]]]:
         seen: set[str] = set()
@@ -580,12 +651,16 @@ class Pager:
             items: list[dict[str, Any]] = data["items"]
             nxt = data.get("next_starting_after")
             self.fetched += len(items)
-            if items:
-                yield items
             if not items:
                 if nxt:
                     self.anomaly = "the API returned an empty page with a cursor; stopped there"
                 return
+            fresh = [i for i in items if self._is_new(i)]
+            if not fresh:
+                # A fresh cursor over items already seen would walk forever.
+                self.anomaly = "the API returned a page of items already seen; stopped there"
+                return
+            yield fresh
             if self.offset:
                 skip += len(items)
                 if len(items) < size:
@@ -608,6 +683,18 @@ class Pager:
     def items(self) -> Iterator[dict[str, Any]]:
         for page in self:
             yield from page
+
+    def _is_new(self, item: Any) -> bool:
+        """Whether an item (by email or id) was not yielded before; remembered as a hash, so
+        100,000 accounts cost a few MB."""
+        key = item.get("email") or item.get("id") if isinstance(item, dict) else None
+        if key is None:
+            return True
+        digest = hash(str(key).lower())
+        if digest in self._seen:
+            return False
+        self._seen.add(digest)
+        return True
 
 
 def _param(value: Any) -> Any:
@@ -634,9 +721,19 @@ def _is_envelope(data: object) -> bool:
     )
 
 
-def _decode(resp: httpx.Response) -> Json:
+class _AttemptTimeout(Exception):
+    """One attempt did not complete within its total deadline."""
+
+
+def _too_large(limit: int) -> InvalidResponseError:
+    return InvalidResponseError(
+        f"The API's answer is larger than {limit // (1024 * 1024)} MB; refused.",
+        hint="Set INSTANTLY_MAX_RESPONSE_MB higher if this answer is expected.",
+    )
+
+
+def _decode(resp: httpx.Response, raw: bytes) -> Json:
     status = resp.status_code
-    raw = resp.content
     data: Json = None
     parsed = False
     if raw:

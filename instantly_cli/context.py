@@ -90,6 +90,19 @@ def read_timeout() -> float:
     return seconds
 
 
+def max_response_bytes() -> int:
+    """``INSTANTLY_MAX_RESPONSE_MB`` (a whole number of MB above 0), else 64 MB."""
+    raw = os.environ.get("INSTANTLY_MAX_RESPONSE_MB", "").strip()
+    if not raw:
+        return 64 * 1024 * 1024
+    if not raw.isdigit() or int(raw) < 1:
+        raise UsageError(
+            f"INSTANTLY_MAX_RESPONSE_MB must be a whole number of megabytes, not '{raw}'.",
+            hint="For example: INSTANTLY_MAX_RESPONSE_MB=256.",
+        )
+    return int(raw) * 1024 * 1024
+
+
 def limiter(ctx: typer.Context, rate: float) -> RateLimiter:
     """The process's rate limiter, made on first use at ``rate`` requests per second."""
     rt = runtime(ctx)
@@ -138,6 +151,7 @@ def client(
         sleep=rt.sleep,
         backoff_base=rt.backoff_base,
         max_retry_after=rt.max_retry_after,
+        max_response_bytes=max_response_bytes(),
     )
 
 

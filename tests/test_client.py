@@ -97,15 +97,48 @@ def test_pagination_stops_on_empty_page_with_cursor() -> None:
 
 
 def test_pagination_stops_on_repeated_cursor() -> None:
+    count = iter(range(100))
     c, seen = make(
         lambda r: httpx.Response(
-            200, json={"items": [{"email": "a@x.io"}], "next_starting_after": cursor(0)}
+            200,
+            json={"items": [{"email": f"{next(count)}@x.io"}], "next_starting_after": cursor(0)},
         )
     )
     pager = c.pages("/api/v2/accounts")
     assert len(list(pager.items())) == 2  # the first page, then the repeat is detected
     assert len(seen) == 2
     assert pager.anomaly and "repeated" in pager.anomaly
+
+
+def test_fresh_cursors_over_items_already_seen_end_the_walk() -> None:
+    """A server answering the same items with a new cursor every time must not loop forever."""
+    count = iter(range(1000))
+    c, seen = make(
+        lambda r: httpx.Response(
+            200,
+            json={
+                "items": [{"email": "a@x.io"}, {"email": "B@x.io"}],
+                "next_starting_after": cursor(next(count)),
+            },
+        )
+    )
+    pager = c.pages("/api/v2/accounts")
+    assert [i["email"] for i in pager.items()] == ["a@x.io", "B@x.io"]
+    assert len(seen) == 2
+    assert pager.anomaly and "already seen" in pager.anomaly
+
+
+def test_items_repeated_across_pages_are_listed_once() -> None:
+    pages = [
+        {"items": [{"email": "a@x.io"}, {"email": "b@x.io"}], "next_starting_after": cursor(0)},
+        {"items": [{"email": "b@x.io"}, {"email": "c@x.io"}]},
+    ]
+    c, _ = make(pages_handler(pages))
+    assert [i["email"] for i in c.pages("/api/v2/accounts").items()] == [
+        "a@x.io",
+        "b@x.io",
+        "c@x.io",
+    ]
 
 
 def test_limit_stops_with_cursor_to_continue() -> None:

@@ -28,13 +28,16 @@ from instantly_cli.enums import (
     UNCHANGED,
     UPDATED,
     WOULD_UPDATE,
+    EnumTable,
 )
 from instantly_cli.errors import CliError, NotFoundError, UsageError
 from instantly_cli.fields import get_path
 from instantly_cli.services.bulk import Outcome, RunResult, failed
+from instantly_cli.services.health import Thresholds
 
 if TYPE_CHECKING:
-    from instantly_cli.client import Account, BackgroundJob, InstantlyClient, Pager
+    from instantly_cli.client import Account, BackgroundJob, InstantlyClient
+    from instantly_cli.services.fleet import Lister, Listing, LocalFilter
     from instantly_cli.services.jobs import JobWait
 
 # The bulk endpoints (pause, warmup jobs) take at most 100 emails a call.
@@ -48,26 +51,42 @@ Work = Callable[[list[str]], list[Outcome]]
 
 @dataclass
 class ListQuery:
-    """What ``accounts list`` asks for, validated; tags are still labels or ids."""
+    """What ``accounts list`` and ``accounts summary`` ask for, validated; tags are still labels
+    or ids.
 
-    status: str | None = None
-    provider: str | None = None
+    ``status``, ``provider`` and ``filter`` take several values ("any of"; ``a,b`` too): the API
+    takes one of each, so :meth:`variants` is one request stream per combination, merged by
+    :mod:`instantly_cli.services.fleet`. ``domains``, the score range and ``health`` are applied
+    locally (the API has no such filters).
+    """
+
+    status: list[str] = field(default_factory=list)
+    provider: list[str] = field(default_factory=list)
     search: str | None = None
-    filter: str | None = None
+    filter: list[str] = field(default_factory=list)
     sort: str | None = None
     asc: bool | None = None
     include_tags: bool = False
     starting_after: str | None = None
     tags: list[str] = field(default_factory=list)
     tags_all: list[str] = field(default_factory=list)
+    domains: list[str] = field(default_factory=list)
+    min_score: float | None = None
+    max_score: float | None = None
+    include_unscored: bool = False
+    health: list[str] = field(default_factory=list)
+    thresholds: Thresholds = field(default_factory=Thresholds)
 
     def params(self) -> dict[str, Any]:
-        """The query parameters (enum names turned into API codes); exit 2 on bad input."""
+        """The query parameters shared by every variant; exit 2 on bad input (nothing sent)."""
+        self.variants()  # validates the enum values
+        local = self.local_filter()  # validates domains, scores and health classes
+        search = self.search or None
+        if search is None and local is not None and len(local.domains) == 1:
+            # Narrow on the server; the exact domain match is still made locally.
+            search = next(iter(local.domains))
         params: dict[str, Any] = {
-            "status": ACCOUNT_STATUS.parse(self.status) if self.status else None,
-            "provider_code": PROVIDER.parse(self.provider) if self.provider else None,
-            "search": self.search or None,
-            "filter": LIST_FILTER.parse(self.filter) if self.filter else None,
+            "search": search,
             "include_tags": True if self.include_tags else None,
         }
         if self.sort:
@@ -84,6 +103,47 @@ class ListQuery:
             params["starting_after"] = self.starting_after
         return params
 
+    def variants(self) -> list[dict[str, Any]]:
+        """One dict of single-valued API filters per request stream (their cross product)."""
+        statuses = parse_values(self.status, ACCOUNT_STATUS) or [None]
+        providers = parse_values(self.provider, PROVIDER) or [None]
+        filters = parse_values(self.filter, LIST_FILTER) or [None]
+        return [
+            {"status": s, "provider_code": p, "filter": f}
+            for s in statuses
+            for p in providers
+            for f in filters
+        ]
+
+    def local_filter(self) -> LocalFilter | None:
+        from instantly_cli.services.fleet import LocalFilter
+
+        local = LocalFilter.build(
+            domains=self.domains,
+            min_score=self.min_score,
+            max_score=self.max_score,
+            include_unscored=self.include_unscored,
+            health=self.health,
+            thresholds=self.thresholds,
+        )
+        return local if local.active else None
+
+
+def parse_values(values: str | Sequence[str] | None, table: EnumTable) -> list[Any]:
+    """Repeated and comma-separated enum values → API codes, duplicates dropped, order kept."""
+    if not values:
+        return []
+    texts = [values] if isinstance(values, str) else list(values)
+    codes: list[Any] = []
+    for text in texts:
+        for part in text.split(","):
+            if not part.strip():
+                continue
+            code = table.parse(part)
+            if code not in codes:
+                codes.append(code)
+    return codes
+
 
 def list_accounts(
     client: InstantlyClient,
@@ -91,13 +151,16 @@ def list_accounts(
     *,
     limit: int | None,
     resolve_tags: Callable[[list[str]], list[str]] | None = None,
-) -> Pager:
-    """A pager over the matching accounts (cursor order, or offset pages when sorted)."""
-    params = query.params()
-    if (query.tags or query.tags_all) and resolve_tags is not None:
-        params["tag_ids"] = resolve_tags(query.tags) or None
-        params["tag_ids_all"] = resolve_tags(query.tags_all) or None
-    return client.list_accounts(params, limit=limit, offset=bool(query.sort))
+    lister: Lister | None = None,
+) -> Listing:
+    """The matching accounts as pages (cursor order, or offset pages when sorted).
+
+    ``lister`` fetches one request stream (default: the client's pager); see
+    :func:`instantly_cli.services.fleet.open_listing`.
+    """
+    from instantly_cli.services.fleet import open_listing
+
+    return open_listing(client, query, limit=limit, resolve_tags=resolve_tags, lister=lister)
 
 
 def get_accounts(

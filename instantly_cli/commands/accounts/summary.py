@@ -89,8 +89,10 @@ def summary(
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
 ) -> int | None:
-    """Fleet health: counts by status, warmup and provider, the score spread, sending capacity,
-    health classes and errors grouped by reason, in one streamed pass.
+    """Fleet health at a glance: health classes, statuses, scores, capacity and errors.
+
+    Counts by status, warmup status and provider, the warmup score spread, sending capacity,
+    health classes and errors grouped by reason, from one streamed pass over the accounts.
 
     At risk: an error status, a warmup ban/spam-folder/suspension, or a score below
     --at-risk-below (50). Watch: paused, warmup paused, or a score below --watch-below (80).

@@ -18,6 +18,7 @@ No terminal imports: the command renders what :meth:`Tally.to_json` returns.
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import re
@@ -88,9 +89,12 @@ def score_of(account: Mapping[str, Any]) -> float | None:
 
 
 def health_class(account: Mapping[str, Any], thresholds: Thresholds) -> str:
-    status = account.get("status")
-    warmup = account.get("warmup_status")
-    score = score_of(account)
+    return _classify(
+        account.get("status"), account.get("warmup_status"), score_of(account), thresholds
+    )
+
+
+def _classify(status: object, warmup: object, score: float | None, thresholds: Thresholds) -> str:
     if status in ERROR_STATUSES or warmup in WARMUP_PROBLEMS:
         return AT_RISK
     if score is not None and score < thresholds.at_risk_below:
@@ -146,6 +150,7 @@ def reason_text(message: object) -> tuple[str, str | None]:
     return (str(text), str(code) if code else None)
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise_reason(text: str) -> str:
     """The same error on many accounts → one text: emails, ids, IPs, counters → placeholders."""
     text = _SPACE.sub(" ", text).strip()
@@ -224,6 +229,28 @@ def number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
+def _count(
+    c: Counts, klass: str, error: bool, unscored: bool, active: bool, limit: float | None
+) -> None:
+    c.total += 1
+    if klass == AT_RISK:
+        c.at_risk += 1
+    elif klass == WATCH:
+        c.watch += 1
+    else:
+        c.healthy += 1
+    if error:
+        c.errors += 1
+    if unscored:
+        c.unscored += 1
+    if active:
+        c.active += 1
+        if limit is None:
+            c.active_without_limit += 1
+        else:
+            c.capacity += limit
+
+
 def _daily_limit(account: Mapping[str, Any]) -> float | None:
     value = account.get("daily_limit")
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
@@ -250,51 +277,43 @@ class Tally:
     # -- accumulation
 
     def add(self, account: Mapping[str, Any]) -> str:
-        """Count one account; returns its health class."""
-        klass = health_class(account, self.thresholds)
-        one = self._one(account, klass)
-        self.counts.add(one)
-        status = account.get("status")
-        for counter, key in ((self.status, status), (self.warmup, account.get("warmup_status")),
-                             (self.provider, account.get("provider_code"))):
-            counter[key] = counter.get(key, 0) + 1
+        """Count one account; returns its health class. (The hot loop of the summary: plain
+        attribute updates, one score lookup, cached reason normalisation.)"""
+        get = account.get
+        status = get("status")
+        warmup = get("warmup_status")
         score = score_of(account)
+        klass = _classify(status, warmup, score, self.thresholds)
+        error = status in ERROR_STATUSES
+        active = status == ACTIVE_STATUS
+        limit = _daily_limit(account) if active else None
+        _count(self.counts, klass, error, score is None, active, limit)
+        self.status[status] = self.status.get(status, 0) + 1
+        self.warmup[warmup] = self.warmup.get(warmup, 0) + 1
+        provider = get("provider_code")
+        self.provider[provider] = self.provider.get(provider, 0) + 1
         if score is not None:
             self.histogram[min(100, max(0, math.floor(score)))] += 1
-        if status in ERROR_STATUSES:
-            text, code = reason_text(account.get("status_message"))
+        if error:
+            text, code = reason_text(get("status_message"))
             reason = normalise_reason(text) if text else (code or NO_MESSAGE)
             group = self.errors.get(reason)
             if group is None:
                 group = self.errors[reason] = ErrorGroup(reason, code)
-            group.add(str(account.get("email") or ""))
+            group.add(str(get("email") or ""))
         if self.by is not None:
             for key in self._group_keys(account):
                 counts = self.groups.get(key)
                 if counts is None:
                     counts = self.groups[key] = Counts()
-                counts.add(one)
+                _count(counts, klass, error, score is None, active, limit)
         return klass
 
     def add_all(self, accounts: Iterable[Mapping[str, Any]]) -> Tally:
+        add = self.add
         for account in accounts:
-            self.add(account)
+            add(account)
         return self
-
-    def _one(self, account: Mapping[str, Any], klass: str) -> Counts:
-        one = Counts(total=1)
-        setattr(one, klass.replace("-", "_"), 1)
-        status = account.get("status")
-        one.errors = 1 if status in ERROR_STATUSES else 0
-        one.unscored = 1 if score_of(account) is None else 0
-        if status == ACTIVE_STATUS:
-            one.active = 1
-            limit = _daily_limit(account)
-            if limit is None:
-                one.active_without_limit = 1
-            else:
-                one.capacity = limit
-        return one
 
     def _group_keys(self, account: Mapping[str, Any]) -> list[str]:
         if self.by == "domain":

@@ -258,10 +258,13 @@ def summary_sections(doc: Mapping[str, Any]) -> list[Section]:
     t = doc["thresholds"]
     sections = [
         Section("Health", bars=_bars(doc["health"], total, HEALTH) or [Bar("No accounts", "0", 0)]),
-        Section("Status", bars=_bars(doc["status"], total, ACCOUNT_STATUS)),
-        Section("Warmup", bars=_bars(doc["warmup_status"], total, WARMUP_STATUS)),
-        Section("Provider", bars=_bars(doc["provider"], total, PROVIDER)),
     ]
+    for title, key, table in (("Status", "status", ACCOUNT_STATUS),
+                              ("Warmup", "warmup_status", WARMUP_STATUS),
+                              ("Provider", "provider", PROVIDER)):
+        bars = _bars(doc[key], total, table)
+        if bars:
+            sections.append(Section(title, bars=bars))
     score = doc["score"]
     scored = score["scored"]
 

@@ -417,6 +417,20 @@ def test_multi_value_listing_honours_limit_and_summary_takes_the_same_filters(
     assert doc["total"] == len(truth(store, status=1)) + len(truth(store, status=2))
 
 
+@pytest.mark.parametrize(("sort", "direction"), [("warmup-score", "--asc"),
+                                               ("status", "--desc"), ("email", "--asc")])
+def test_merged_streams_keep_a_sorted_order(
+    cli: Cli, sandbox: SandboxApp, store: Store, sort: str, direction: str
+) -> None:
+    got = emails(cli(["accounts", "list", "--all", "-o", "jsonl", "--provider", "google,aws",
+                      "--sort", sort, direction]))
+    column = {"warmup-score": "stat_warmup_score", "status": "status", "email": "email"}[sort]
+    order = "asc" if direction == "--asc" else "desc"
+    want = [a["email"] for a in truth(store, sort_by=column, sort_order=order)
+            if a["provider_code"] in (2, 4)]
+    assert got == want
+
+
 def test_all_with_limit_is_a_usage_error(cli: Cli, sandbox: SandboxApp) -> None:
     result = cli(["accounts", "list", "--all", "--limit", "5"])
     assert result.exit_code == 2 and "--all" in result.stderr and "--limit" in result.stderr

@@ -431,6 +431,15 @@ def test_merged_streams_keep_a_sorted_order(
     assert got == want
 
 
+def test_too_many_combinations_are_refused_before_sending(cli: Cli, sandbox: SandboxApp) -> None:
+    everything = ["--status", "active,paused,maintenance,-1,-2,-3", "--provider", "1,2,3,4,8,11",
+                  "--filter", "error,dfy"]
+    for command in ("list", "summary"):
+        result = cli(["accounts", command, *everything])
+        assert result.exit_code == 2 and "72 request streams" in result.stderr
+    assert sandbox.requests == []
+
+
 def test_all_with_limit_is_a_usage_error(cli: Cli, sandbox: SandboxApp) -> None:
     result = cli(["accounts", "list", "--all", "--limit", "5"])
     assert result.exit_code == 2 and "--all" in result.stderr and "--limit" in result.stderr

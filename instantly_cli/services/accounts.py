@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 BATCH = 100
 
 Work = Callable[[list[str]], list[Outcome]]
+# Several values of --status, --provider and --filter are one request stream per combination,
+# each holding a page in memory while they are merged: keep that bounded.
+MAX_STREAMS = 36
 
 
 # -- listing -------------------------------------------------------------------------------------
@@ -108,6 +111,13 @@ class ListQuery:
         statuses = parse_values(self.status, ACCOUNT_STATUS) or [None]
         providers = parse_values(self.provider, PROVIDER) or [None]
         filters = parse_values(self.filter, LIST_FILTER) or [None]
+        streams = len(statuses) * len(providers) * len(filters)
+        if streams > MAX_STREAMS:
+            raise UsageError(
+                f"These --status, --provider and --filter values need {streams} request streams "
+                f"(one per combination); at most {MAX_STREAMS} are allowed.",
+                hint="Give fewer values, or list wider and filter the JSON lines with jq.",
+            )
         return [
             {"status": s, "provider_code": p, "filter": f}
             for s in statuses

@@ -192,7 +192,7 @@ class Listing:
         try:
             if len(self.streams) == 1 and self.local is None:
                 for page in self.streams[0]:
-                    yield list(page)
+                    yield page if isinstance(page, list) else list(page)
             else:
                 yield from self._merged()
         finally:

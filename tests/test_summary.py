@@ -301,6 +301,8 @@ def test_by_tables_in_tsv_and_csv(cli: Cli, sandbox: SandboxApp, store: Store) -
     assert sum(int(r["total"]) for r in table) == 120
     assert {"key", "total", "at_risk", "at_risk_share", "watch", "healthy", "errors",
             "capacity"} <= set(table[0])
+    one_line = ok(cli(["accounts", "summary", "-o", "jsonl", "--by", "provider"])).stdout
+    assert len(one_line.splitlines()) == 1 and json.loads(one_line)["groups"]["rows"] == rows
 
 
 def dashboard(cli: Cli, monkeypatch: pytest.MonkeyPatch, columns: int, *args: str) -> list[str]:

@@ -215,3 +215,54 @@ WOULD_ASSIGN = "would-assign"
 WOULD_UNASSIGN = "would-unassign"
 FAILED = "failed"
 SKIPPED = "skipped"
+
+
+# -- fleet health (accounts summary, accounts list --health) -----------------------------------
+
+HEALTH = EnumTable(
+    "health class",
+    "--health",
+    [
+        EnumValue("at-risk", "at-risk", "At risk", "bold red"),
+        EnumValue("watch", "watch", "Watch", "yellow"),
+        EnumValue("healthy", "healthy", "Healthy", "green"),
+    ],
+)
+AT_RISK = "at-risk"
+WATCH = "watch"
+HEALTHY = "healthy"
+# Which account codes decide a health class (see services/health.py for the rules).
+ACTIVE_STATUS = 1
+ERROR_STATUSES = frozenset({-1, -2, -3})  # connection, soft-bounce and sending errors
+WATCH_STATUSES = frozenset({2})  # paused
+WARMUP_PROBLEMS = frozenset({-1, -2, -3})  # banned, spam folder unknown, permanent suspension
+WARMUP_WATCH = frozenset({0})  # warmup paused
+# Default score thresholds (--at-risk-below, --watch-below).
+AT_RISK_BELOW = 50.0
+WATCH_BELOW = 80.0
+
+SUMMARY_BY = EnumTable(
+    "grouping",
+    "--by",
+    [
+        EnumValue("domain", "domain", "Domain", "default"),
+        EnumValue("provider", "provider", "Provider", "default"),
+        EnumValue("tag", "tag", "Tag", "default"),
+        EnumValue("status", "status", "Status", "default"),
+    ],
+)
+
+# The metrics a --fail-if condition can test (label = what it counts, for help and README).
+GATE_METRIC = EnumTable(
+    "metric",
+    "--fail-if",
+    [
+        EnumValue("at-risk", "at-risk", "accounts at risk", "default"),
+        EnumValue("watch", "watch", "accounts to watch", "default"),
+        EnumValue("healthy", "healthy", "healthy accounts", "default"),
+        EnumValue("errors", "errors", "accounts in an error status", "default"),
+        EnumValue("capacity", "capacity", "sum of daily_limit over active accounts", "default"),
+        EnumValue("unscored", "unscored", "accounts without a warmup score", "default"),
+        EnumValue("total", "total", "accounts summarised", "default"),
+    ],
+)

@@ -8,6 +8,7 @@ import typer
 
 from instantly_cli.enums import (
     ACCOUNT_STATUS,
+    HEALTH,
     LIST_FILTER,
     OUTPUT_FORMAT,
     PROVIDER,
@@ -62,31 +63,86 @@ FieldsOpt = Annotated[
     ),
 ]
 StatusOpt = Annotated[
-    str | None,
+    list[str] | None,
     typer.Option(
         "--status",
         metavar="STATUS",
-        help="Account status: " + ", ".join(ACCOUNT_STATUS.names) + " (or a numeric code).",
+        help="Account status: " + ", ".join(ACCOUNT_STATUS.names)
+        + " (or a numeric code); repeat or use a,b for any of them.",
         autocompletion=complete_enum(ACCOUNT_STATUS),
     ),
 ]
 ProviderOpt = Annotated[
-    str | None,
+    list[str] | None,
     typer.Option(
         "--provider",
         metavar="PROVIDER",
-        help="Provider: " + ", ".join(PROVIDER.names) + " (or a numeric code).",
+        help="Provider: " + ", ".join(PROVIDER.names)
+        + " (or a numeric code); repeat or use a,b for any of them.",
         autocompletion=complete_enum(PROVIDER),
     ),
 ]
 FilterOpt = Annotated[
-    str | None,
+    list[str] | None,
     typer.Option(
         "--filter",
         metavar="FILTER",
-        help="Preset filter: " + ", ".join(LIST_FILTER.names) + ".",
+        help="Preset filter: " + ", ".join(LIST_FILTER.names)
+        + "; repeat or use a,b for any of them.",
         autocompletion=complete_enum(LIST_FILTER),
     ),
+]
+SearchOpt = Annotated[
+    str | None, typer.Option("--search", metavar="TEXT", help="Match email or name.")
+]
+TagOpt = Annotated[
+    list[str] | None,
+    typer.Option("--tag", metavar="TAG", help="Has any of these tags (label or id); repeatable."),
+]
+TagAllOpt = Annotated[
+    list[str] | None,
+    typer.Option("--tag-all", metavar="TAG", help="Has all of these tags; repeatable."),
+]
+DomainOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--domain",
+        metavar="DOMAIN",
+        help="Email domain, matched exactly (acme.io is not getacme.io); repeatable.",
+    ),
+]
+MinScoreOpt = Annotated[
+    float | None,
+    typer.Option("--min-score", metavar="N", help="Warmup score at least N (inclusive)."),
+]
+MaxScoreOpt = Annotated[
+    float | None,
+    typer.Option("--max-score", metavar="N", help="Warmup score at most N (inclusive)."),
+]
+IncludeUnscoredOpt = Annotated[
+    bool,
+    typer.Option(
+        "--include-unscored", help="Keep accounts without a score when filtering by score."
+    ),
+]
+HealthOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--health",
+        metavar="CLASS",
+        help="Health class: " + ", ".join(HEALTH.names) + "; repeat or use a,b for any of them.",
+        autocompletion=complete_enum(HEALTH),
+    ),
+]
+AtRiskBelowOpt = Annotated[
+    float,
+    typer.Option(
+        "--at-risk-below", metavar="N", help="A warmup score below N puts an account at risk."
+    ),
+]
+WatchBelowOpt = Annotated[
+    float,
+    typer.Option("--watch-below", metavar="N", help="A warmup score below N means watch it."),
 ]
 SortOpt = Annotated[
     str | None,
@@ -98,9 +154,11 @@ SortOpt = Annotated[
     ),
 ]
 LimitOpt = Annotated[
-    int,
+    int | None,
     # Range checked by the command (not min=1), so the error has the house shape and --json form.
-    typer.Option("--limit", "-L", metavar="N", help="Most items to fetch (not with --all)."),
+    typer.Option(
+        "--limit", "-L", metavar="N", help="Most items to fetch (not with --all). [default: 100]"
+    ),
 ]
 AllOpt = Annotated[bool, typer.Option("--all", help="Fetch every page.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]

@@ -9,8 +9,20 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from instantly_cli.enums import ACCOUNT_STATUS, PROVIDER, RESOURCE_TYPE, UNCHANGED, WARMUP_STATUS
-from instantly_cli.output import Column, DetailRow, text_value
+from instantly_cli.enums import (
+    ACCOUNT_STATUS,
+    AT_RISK,
+    FAILED,
+    HEALTH,
+    HEALTHY,
+    PROVIDER,
+    RESOURCE_TYPE,
+    UNCHANGED,
+    WARMUP_STATUS,
+    WATCH,
+    EnumTable,
+)
+from instantly_cli.output import Bar, Column, DetailRow, Section, text_value
 
 
 def short_time(value: Any) -> str:
@@ -243,3 +255,165 @@ def tag_plan_rows(plan: Iterable[Mapping[str, Any]], assign: bool) -> list[dict[
         for o in plan
         for c in o["changes"]
     ]
+
+
+# -- fleet health ----------------------------------------------------------------------------------
+
+HEALTH_COLUMN = Column("health", "Health", enum=HEALTH)
+
+
+def _count(n: Any) -> str:
+    return f"{n:,}" if isinstance(n, int | float) else text_value(n)
+
+
+def _bars(rows: Sequence[Mapping[str, Any]], total: int, styles: EnumTable) -> list[Bar]:
+    return [
+        Bar(
+            r["label"],
+            _count(r["count"]),
+            r["count"] / total if total else 0.0,
+            styles.style(r["code"]),
+            f"{r['share']:.1f}%",
+        )
+        for r in rows
+        if r["count"]
+    ]
+
+
+GROUP_COLUMNS = [
+    Column("key", "Group"),
+    Column("total", "Total", fmt=_count, justify="right"),
+    Column("at_risk", "At risk", fmt=_count, justify="right"),
+    Column("at_risk_share", "Risk %", fmt=lambda v: f"{v:.1f}", justify="right"),
+    Column("watch", "Watch", fmt=_count, justify="right"),
+    Column("healthy", "Healthy", fmt=_count, justify="right"),
+    Column("errors", "Errors", fmt=_count, justify="right"),
+    Column("capacity", "Capacity", fmt=_count, justify="right"),
+]
+# Machine formats carry every number of a group row, raw.
+GROUP_FIELDS = [
+    Column(k, k)
+    for k in ("key", "total", "at_risk", "at_risk_share", "watch", "healthy", "errors",
+              "unscored", "active", "capacity", "active_without_limit")
+]
+PROFILE_COLUMNS = [
+    Column("profile", "Profile"),
+    Column("total", "Total", fmt=_count, justify="right"),
+    Column("at_risk", "At risk", fmt=_count, justify="right"),
+    Column("watch", "Watch", fmt=_count, justify="right"),
+    Column("healthy", "Healthy", fmt=_count, justify="right"),
+    Column("errors", "Errors", fmt=_count, justify="right"),
+    Column("capacity", "Capacity", fmt=_count, justify="right"),
+    Column("result", "Result"),
+]
+PROFILE_FIELDS = [
+    Column(k, k)
+    for k in ("profile", "workspace", "total", "at_risk", "watch", "healthy", "errors",
+              "unscored", "capacity", "result")
+]
+ERROR_COLUMNS = [
+    Column("reason", "Reason and examples"),
+    Column("count", "Accounts", fmt=_count, justify="right"),
+]
+DASHBOARD_GROUPS = 20
+DASHBOARD_REASONS = 10
+
+
+def summary_title(doc: Mapping[str, Any]) -> str:
+    t = doc["thresholds"]
+    return (f"Fleet health: {doc['total']:,} accounts "
+            f"(at risk below {t['at_risk_below']:g}, watch below {t['watch_below']:g})")
+
+
+def summary_sections(doc: Mapping[str, Any]) -> list[Section]:
+    """The dashboard of ``accounts summary``, from its JSON document (the same numbers)."""
+    total = doc["total"]
+    t = doc["thresholds"]
+    sections = [
+        Section("Health", bars=_bars(doc["health"], total, HEALTH) or [Bar("No accounts", "0", 0)]),
+    ]
+    for title, key, table in (("Status", "status", ACCOUNT_STATUS),
+                              ("Warmup", "warmup_status", WARMUP_STATUS),
+                              ("Provider", "provider", PROVIDER)):
+        bars = _bars(doc[key], total, table)
+        if bars:
+            sections.append(Section(title, bars=bars))
+    score = doc["score"]
+    scored = score["scored"]
+
+    def bucket_style(end: int) -> str:
+        if end < t["at_risk_below"]:
+            return HEALTH.style(AT_RISK)
+        return HEALTH.style(WATCH if end < t["watch_below"] else HEALTHY)
+
+    bars = [
+        Bar(f"{b['from']}–{b['to']}", _count(b["count"]), b["count"] / scored if scored else 0.0,
+            bucket_style(b["to"]), f"{100 * b['count'] / scored:.1f}%" if scored else "")
+        for b in score["buckets"]
+    ]
+    median = "–" if score["median"] is None else str(score["median"])
+    p10 = "–" if score["p10"] is None else str(score["p10"])
+    sections.append(Section(
+        "Warmup score",
+        bars=bars if scored else (),
+        lines=[(f"median {median} · p10 {p10} · no score {score['unscored']:,}", "")],
+    ))
+    cap = doc["capacity"]
+    lines = [(f"{_count(cap['daily_limit_total'])} emails a day from {cap['active']:,} active "
+              "accounts", "")]
+    if cap["active_without_limit"]:
+        lines.append((f"{cap['active_without_limit']:,} active accounts have no daily limit",
+                      "yellow"))
+    sections.append(Section("Capacity", lines=lines))
+    errors = doc["errors"]
+    reasons = errors["reasons"]
+    rows = [
+        {"reason": (f"{r['code']}: " if r["code"] else "") + r["reason"]
+         + ("\n  e.g. " + ", ".join(r["examples"]) if r["examples"] else ""),
+         "count": r["count"]}
+        for r in reasons[:DASHBOARD_REASONS]
+    ]
+    more = [(f"… {len(reasons) - DASHBOARD_REASONS:,} more reasons (--json lists them all)",
+             "dim")] if len(reasons) > DASHBOARD_REASONS else []
+    sections.append(Section(
+        f"Errors: {errors['count']:,} accounts",
+        columns=ERROR_COLUMNS,
+        rows=rows,
+        lines=more or ([] if rows else [("No accounts in an error status.", "green")]),
+    ))
+    groups = doc.get("groups")
+    if groups:
+        rows = groups["rows"]
+        shown = rows[:DASHBOARD_GROUPS]
+        sections.append(Section(
+            f"By {groups['by']} (worst first)",
+            columns=GROUP_COLUMNS,
+            rows=shown,
+            styles=[HEALTH.style(AT_RISK) if r["at_risk"] else "" for r in shown],
+            lines=[(f"… {len(rows) - len(shown):,} more groups (-o tsv lists them all)", "dim")]
+            if len(rows) > len(shown) else [],
+        ))
+    return sections
+
+
+def profile_row(name: str, workspace: str | None, doc: Mapping[str, Any] | None,
+                error: str | None) -> dict[str, Any]:
+    """One row of the ``--all-profiles`` roll-up."""
+    metrics = doc["metrics"] if doc else {}
+    return {
+        "profile": name,
+        "workspace": workspace,
+        "total": metrics.get("total"),
+        "at_risk": metrics.get("at-risk"),
+        "watch": metrics.get("watch"),
+        "healthy": metrics.get("healthy"),
+        "errors": metrics.get("errors"),
+        "unscored": metrics.get("unscored"),
+        "capacity": metrics.get("capacity"),
+        "result": f"{FAILED}: {error}" if error else "ok",
+    }
+
+
+def metric_rows(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``accounts summary -o tsv`` without --by: the gate metrics as key/value lines."""
+    return [(k, text_value(v)) for k, v in doc["metrics"].items()]

@@ -9,100 +9,32 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from instantly_cli import fields
 from instantly_cli.enums import (
-    ACCOUNT_STATUS,
     DISABLED,
     ENABLED,
     FAILED,
-    LIST_FILTER,
     PAUSED,
-    PROVIDER,
     RESUMED,
-    SORT_FIELD,
     SUBMITTED,
     UNCHANGED,
     UPDATED,
     WOULD_UPDATE,
 )
-from instantly_cli.errors import CliError, NotFoundError, UsageError
+from instantly_cli.errors import CliError, NotFoundError
 from instantly_cli.fields import get_path
 from instantly_cli.services.bulk import Outcome, RunResult, failed
 
 if TYPE_CHECKING:
-    from instantly_cli.client import Account, BackgroundJob, InstantlyClient, Pager
+    from instantly_cli.client import Account, BackgroundJob, InstantlyClient
     from instantly_cli.services.jobs import JobWait
 
 # The bulk endpoints (pause, warmup jobs) take at most 100 emails a call.
 BATCH = 100
 
 Work = Callable[[list[str]], list[Outcome]]
-
-
-# -- listing -------------------------------------------------------------------------------------
-
-
-@dataclass
-class ListQuery:
-    """What ``accounts list`` asks for, validated; tags are still labels or ids."""
-
-    status: str | None = None
-    provider: str | None = None
-    search: str | None = None
-    filter: str | None = None
-    sort: str | None = None
-    asc: bool | None = None
-    include_tags: bool = False
-    starting_after: str | None = None
-    tags: list[str] = field(default_factory=list)
-    tags_all: list[str] = field(default_factory=list)
-
-    def params(self) -> dict[str, Any]:
-        """The query parameters (enum names turned into API codes); exit 2 on bad input."""
-        params: dict[str, Any] = {
-            "status": ACCOUNT_STATUS.parse(self.status) if self.status else None,
-            "provider_code": PROVIDER.parse(self.provider) if self.provider else None,
-            "search": self.search or None,
-            "filter": LIST_FILTER.parse(self.filter) if self.filter else None,
-            "include_tags": True if self.include_tags else None,
-        }
-        if self.sort:
-            params["sort_by"] = SORT_FIELD.parse(self.sort)
-            params["sort_order"] = "asc" if self.asc else "desc"
-        elif self.asc is not None:
-            raise UsageError("--asc/--desc needs --sort.", hint="For example: --sort email --asc.")
-        if self.starting_after and self.sort:
-            raise UsageError(
-                "--starting-after cannot be combined with --sort.",
-                hint="Sorted lists page by offset; use --all or --limit.",
-            )
-        if self.starting_after:
-            params["starting_after"] = self.starting_after
-        return params
-
-
-def list_accounts(
-    client: InstantlyClient,
-    query: ListQuery,
-    *,
-    limit: int | None,
-    warn: Callable[[str], None] = lambda message: None,
-) -> Pager:
-    """A pager over the matching accounts (cursor order, or offset pages when sorted).
-
-    Tag labels are resolved against one read of every tag, only when a tag filter is given.
-    """
-    from instantly_cli.services.tags import TagIndex, resolve_tag_ids
-
-    params = query.params()
-    if query.tags or query.tags_all:
-        index = TagIndex.fetch(client, warn)
-        params["tag_ids"] = resolve_tag_ids(index, query.tags) or None
-        params["tag_ids_all"] = resolve_tag_ids(index, query.tags_all) or None
-    return client.list_accounts(params, limit=limit, offset=bool(query.sort))
 
 
 def get_accounts(

@@ -1,30 +1,46 @@
 """``instantly accounts list``."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from instantly_cli import context, output
 from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import app
+from instantly_cli.enums import AT_RISK_BELOW, WATCH_BELOW
 from instantly_cli.errors import CliError, UsageError
 from instantly_cli.options import (
     AllOpt,
+    AtRiskBelowOpt,
+    DomainOpt,
     FieldsOpt,
     FilterOpt,
+    HealthOpt,
+    IncludeUnscoredOpt,
     JsonOpt,
     LimitOpt,
+    MaxScoreOpt,
+    MinScoreOpt,
     OutputOpt,
     ProviderOpt,
+    SearchOpt,
     SortOpt,
     StatusOpt,
+    TagAllOpt,
+    TagOpt,
+    WatchBelowOpt,
     examples,
 )
 
+DEFAULT_LIMIT = 100
+
 ListExamples = examples(
-    "instantly accounts list --status connection-error",
+    "instantly accounts list --status connection-error,sending-error",
     "instantly accounts list --provider google --all -o jsonl | jq -r .email",
     'instantly accounts list --tag "Client A" --include-tags --sort warmup-score --asc',
+    "instantly accounts list --domain acme.io --max-score 60 --fields email,stat_warmup_score",
+    "instantly accounts list --health at-risk --all --fields email,status,health",
+    "instantly accounts list --health at-risk --all -o jsonl | instantly accounts pause -",
 )
 
 
@@ -34,20 +50,17 @@ def list_accounts(
     ctx: typer.Context,
     status: StatusOpt = None,
     provider: ProviderOpt = None,
-    search: Annotated[
-        str | None, typer.Option("--search", metavar="TEXT", help="Match email or name.")
-    ] = None,
-    tag: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--tag", metavar="TAG", help="Has any of these tags (label or id); repeatable."
-        ),
-    ] = None,
-    tag_all: Annotated[
-        list[str] | None,
-        typer.Option("--tag-all", metavar="TAG", help="Has all of these tags; repeatable."),
-    ] = None,
+    search: SearchOpt = None,
+    tag: TagOpt = None,
+    tag_all: TagAllOpt = None,
     filter_: FilterOpt = None,
+    domain: DomainOpt = None,
+    min_score: MinScoreOpt = None,
+    max_score: MaxScoreOpt = None,
+    include_unscored: IncludeUnscoredOpt = False,
+    health: HealthOpt = None,
+    at_risk_below: AtRiskBelowOpt = AT_RISK_BELOW,
+    watch_below: WatchBelowOpt = WATCH_BELOW,
     sort: SortOpt = None,
     asc: Annotated[
         bool | None,
@@ -56,7 +69,7 @@ def list_accounts(
     include_tags: Annotated[
         bool, typer.Option("--include-tags", help="Add each account's tags.")
     ] = False,
-    limit: LimitOpt = 100,
+    limit: LimitOpt = None,
     all_: AllOpt = False,
     starting_after: Annotated[
         str | None,
@@ -71,43 +84,69 @@ def list_accounts(
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
 ) -> None:
-    """List accounts, filtered and sorted; streams every page with --all."""
+    """List accounts, filtered and sorted; streams every page with --all.
+
+    Several values of --status, --provider, --filter, --domain or --health mean any of them.
+    --fields may name `health` (at-risk, watch or healthy, judged with --at-risk-below and
+    --watch-below) as a column or JSON key.
+    """
     from instantly_cli import views
-    from instantly_cli.services import accounts
+    from instantly_cli.services import fleet
+    from instantly_cli.services.health import Thresholds, with_health
 
     fmt = context.output_format(ctx, output_, json_output)
     field_list = output.parse_fields(fields)
-    if limit < 1:
+    if all_ and limit is not None:
+        raise UsageError(
+            "--all and --limit contradict each other.",
+            hint="Use --all for every page, or --limit N for the first N accounts.",
+        )
+    if limit is not None and limit < 1:
         raise UsageError(
             f"--limit must be at least 1 (got {limit}).", hint="Use --all to fetch every page."
         )
-    query = accounts.ListQuery(
-        status=status,
-        provider=provider,
+    thresholds = Thresholds(at_risk_below, watch_below)
+    query = fleet.ListQuery(
+        status=status or [],
+        provider=provider or [],
         search=search,
-        filter=filter_,
+        filter=filter_ or [],
         sort=sort,
         asc=asc,
         include_tags=include_tags,
         starting_after=starting_after,
         tags=tag or [],
         tags_all=tag_all or [],
+        domains=domain or [],
+        min_score=min_score,
+        max_score=max_score,
+        include_unscored=include_unscored,
+        health=health or [],
+        thresholds=thresholds,
     )
     query.params()  # validate before any request
+    columns = views.account_columns(fmt, include_tags)
+    if field_list:
+        columns.append(views.HEALTH_COLUMN)  # known to --fields, never a default column
     with context.client(ctx) as client:
-        pager = accounts.list_accounts(
+        pager = fleet.list_accounts(
             client,
             query,
-            limit=None if all_ else limit,
+            limit=None if all_ else (limit or DEFAULT_LIMIT),
             warn=output.warn,
         )
         output.emit_records(
-            pager,
+            with_health(pager, thresholds) if field_list and "health" in field_list else pager,
             fmt,
-            views.account_columns(fmt, include_tags),
+            columns,
             fields=field_list,
             empty_message="No accounts match.",
         )
+    _report_end(pager, strict)
+
+
+def _report_end(pager: Any, strict: bool) -> None:
+    """Say on stderr why a listing ended early, or how to get more."""
     if pager.anomaly:
         output.warn(f"Listing ended early: {pager.anomaly}.")
         if strict:

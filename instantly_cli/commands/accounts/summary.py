@@ -1,0 +1,253 @@
+"""``instantly accounts summary``: fleet health at a glance, a CI gate and an agency roll-up."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from instantly_cli import context, output
+from instantly_cli.commands import handled
+from instantly_cli.commands.accounts import app
+from instantly_cli.enums import AT_RISK_BELOW, GATE_METRIC, SUMMARY_BY, WATCH_BELOW
+from instantly_cli.errors import EXIT_FAILED, CliError
+from instantly_cli.options import (
+    AtRiskBelowOpt,
+    DomainOpt,
+    FilterOpt,
+    HealthOpt,
+    IncludeUnscoredOpt,
+    JsonOpt,
+    MaxScoreOpt,
+    MinScoreOpt,
+    OutputOpt,
+    ProviderOpt,
+    SearchOpt,
+    StatusOpt,
+    TagAllOpt,
+    TagOpt,
+    WatchBelowOpt,
+    complete_enum,
+    examples,
+)
+
+if TYPE_CHECKING:
+    from instantly_cli.client import InstantlyClient
+    from instantly_cli.services.fleet import ListQuery
+    from instantly_cli.services.health import Tally, Thresholds
+
+SummaryExamples = examples(
+    "instantly accounts summary",
+    "instantly accounts summary --provider google --by domain",
+    "instantly accounts summary --fail-if 'at-risk>5%' --fail-if 'errors>=3'",
+    "instantly accounts summary --all-profiles --fail-if 'capacity<20000'",
+    "instantly accounts summary --by tag -o csv > health-by-tag.csv",
+)
+
+
+@app.command("summary", epilog=SummaryExamples)
+@handled
+def summary(
+    ctx: typer.Context,
+    status: StatusOpt = None,
+    provider: ProviderOpt = None,
+    search: SearchOpt = None,
+    tag: TagOpt = None,
+    tag_all: TagAllOpt = None,
+    filter_: FilterOpt = None,
+    domain: DomainOpt = None,
+    min_score: MinScoreOpt = None,
+    max_score: MaxScoreOpt = None,
+    include_unscored: IncludeUnscoredOpt = False,
+    health: HealthOpt = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            metavar="GROUP",
+            help="One row per " + ", ".join(SUMMARY_BY.names) + ", worst (at-risk share) first.",
+            autocompletion=complete_enum(SUMMARY_BY),
+        ),
+    ] = None,
+    fail_if: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-if",
+            metavar="COND",
+            help="Exit 1 when METRIC OP VALUE[%] holds (e.g. 'at-risk>5%'); repeatable. "
+            "Metrics: " + ", ".join(GATE_METRIC.names) + "; operators: > >= < <= == !=.",
+        ),
+    ] = None,
+    at_risk_below: AtRiskBelowOpt = AT_RISK_BELOW,
+    watch_below: WatchBelowOpt = WATCH_BELOW,
+    all_profiles: Annotated[
+        bool,
+        typer.Option(
+            "--all-profiles", help="Summarise every configured profile, one row each, and a total."
+        ),
+    ] = False,
+    output_: OutputOpt = None,
+    json_output: JsonOpt = False,
+) -> int | None:
+    """Fleet health at a glance: health classes, statuses, scores, capacity and errors.
+
+    Counts by status, warmup status and provider, the warmup score spread, sending capacity,
+    health classes and errors grouped by reason, from one streamed pass over the accounts.
+
+    At risk: an error status, a warmup ban/spam-folder/suspension, or a score below
+    --at-risk-below (50). Watch: paused, warmup paused, or a score below --watch-below (80).
+    Healthy: the rest. Takes the filters of `accounts list`.
+    """
+    from instantly_cli.services import fleet
+    from instantly_cli.services import health as health_service
+
+    fmt = context.output_format(ctx, output_, json_output)
+    # Everything is validated before the first request: a bad gate is exit 2, nothing fetched.
+    conditions = health_service.parse_conditions(fail_if)
+    thresholds = health_service.Thresholds(at_risk_below, watch_below)
+    group_by = str(SUMMARY_BY.parse(by)) if by else None
+    query = fleet.ListQuery(
+        status=status or [],
+        provider=provider or [],
+        search=search,
+        filter=filter_ or [],
+        include_tags=group_by == "tag",
+        tags=tag or [],
+        tags_all=tag_all or [],
+        domains=domain or [],
+        min_score=min_score,
+        max_score=max_score,
+        include_unscored=include_unscored,
+        health=health or [],
+        thresholds=thresholds,
+    )
+    query.params()
+    failed_profiles = 0
+    if all_profiles:
+        total, rows, failed_profiles = _all_profiles(ctx, query, thresholds, group_by)
+        doc: dict[str, Any] = {"profiles": rows, "total": total.to_json()}
+        metrics = total.metrics()
+    else:
+        with context.client(ctx) as client:
+            tally = _summarize(client, query, thresholds, group_by)
+        doc = tally.to_json()
+        metrics = tally.metrics()
+    gate = [
+        {"condition": c.text, "value": c.actual(metrics), "percent": c.percent,
+         "breached": c.breached(metrics)}
+        for c in conditions
+    ]
+    doc["gate"] = gate
+    _render(doc, fmt, all_profiles)
+    breached = health_service.breaches(conditions, metrics)
+    for line in breached:
+        output.info(f"Health gate breached: {line}")
+    if failed_profiles:
+        output.warn(f"{failed_profiles} of {len(doc['profiles'])} profiles could not be read.")
+    return EXIT_FAILED if breached or failed_profiles else None
+
+
+def _summarize(
+    client: InstantlyClient, query: ListQuery, thresholds: Thresholds, by: str | None
+) -> Tally:
+    """One streamed pass. The account iterator is the one argument a faster lister replaces:
+    pass ``lister=`` to ``fleet.list_accounts`` (see services/fleet.py)."""
+    from instantly_cli.services import fleet, health
+
+    listing = fleet.list_accounts(
+        client, query, limit=None, warn=output.warn
+    )
+    tally = health.summarize(fleet.accounts_of(listing), thresholds=thresholds, by=by)
+    if listing.anomaly:
+        output.warn(f"Listing ended early: {listing.anomaly}; the numbers may be incomplete.")
+    return tally
+
+
+def _all_profiles(
+    ctx: typer.Context, query: ListQuery, thresholds: Thresholds, by: str | None
+) -> tuple[Tally, list[dict[str, Any]], int]:
+    """Each configured profile in turn (its own key, workspace and base URL), under the
+    process's rate limiter; a failing profile is reported on its row and the rest still run."""
+    from instantly_cli import views
+    from instantly_cli.services.bulk import DEFAULT_RATE
+    from instantly_cli.services.health import Tally
+    from instantly_cli.settings import GlobalOptions, load_config, resolve
+
+    opts = context.runtime(ctx).options
+    config = load_config()
+    if not config.profiles:
+        raise CliError(
+            f"No profiles are configured in {config.path}.",
+            hint="Add one with `instantly auth login --profile NAME`.",
+        )
+    total = Tally(thresholds, by)
+    rows: list[dict[str, Any]] = []
+    failed = 0
+    for name in sorted(config.profiles):
+        profile = config.profiles[name]
+        doc: dict[str, Any] | None = None
+        error: CliError | None = None
+        workspace = profile.workspace
+        try:
+            resolved = resolve(GlobalOptions(
+                profile=name,
+                base_url=profile.base_url,
+                workspace=profile.workspace,
+                sandbox=opts.sandbox,
+                verbose=opts.verbose,
+            ))
+            workspace = resolved.workspace
+            if not resolved.sandbox and not profile.api_key:
+                raise CliError(
+                    f"No API key saved for profile '{name}'.",
+                    hint=f"Run: instantly auth login --profile {name}",
+                )
+            with context.client(ctx, rate=DEFAULT_RATE, resolved=resolved,
+                                api_key=profile.api_key) as client:
+                tally = _summarize(client, query, thresholds, by)
+            total.merge(tally)
+            doc = tally.to_json()
+        except CliError as exc:
+            error = exc
+            failed += 1
+            output.warn(f"Profile '{name}': {exc.message}")
+        row = views.profile_row(name, workspace, doc, error.message if error else None)
+        rows.append({
+            **row,
+            "error": {"code": error.code, "message": error.message, "status": error.status}
+            if error else None,
+            "summary": doc,
+        })
+    return total, rows, failed
+
+
+def _render(doc: dict[str, Any], fmt: str, all_profiles: bool) -> None:
+    from instantly_cli import views
+
+    if fmt in ("json", "jsonl"):
+        if fmt == "json":
+            output.emit_json(doc)
+        else:
+            output.emit_records([[doc]], "jsonl", [])
+        return
+    summary = doc["total"] if all_profiles else doc
+    if fmt == "table":
+        sections = views.summary_sections(summary)
+        if all_profiles:
+            rows = [*doc["profiles"], views.profile_row("Total", None, summary, None)]
+            rows[-1]["result"] = ""
+            roll_up = output.Section(
+                f"Profiles: {len(doc['profiles'])}",
+                columns=views.PROFILE_COLUMNS,
+                rows=rows,
+                styles=["red" if r.get("error") else "" for r in rows[:-1]] + ["bold"],
+            )
+            sections.insert(0, roll_up)
+        output.emit_dashboard(views.summary_title(summary), sections)
+        return
+    if all_profiles:
+        output.emit_records([doc["profiles"]], fmt, views.PROFILE_FIELDS)
+    elif summary.get("groups"):
+        output.emit_records([summary["groups"]["rows"]], fmt, views.GROUP_FIELDS)
+    else:
+        output.emit_kv(views.metric_rows(summary), fmt)

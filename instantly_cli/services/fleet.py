@@ -1,0 +1,424 @@
+"""Streaming the accounts a :class:`ListQuery` selects.
+
+The API takes one ``status``, one ``provider_code`` and one ``filter`` per request, so a query
+with several values becomes one request stream per combination, merged here in the API's order
+(the streams are each sorted, so a k-way merge keeps memory flat) without duplicates. Filters the
+API lacks (exact domain, score range, health class) are applied locally, on the stream.
+
+``Lister`` is the seam that fetches one stream: :func:`pager_lister` walks the client's pager one
+page after another; a concurrent lister with the same call shape can be handed in instead.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from instantly_cli.enums import (
+    ACCOUNT_STATUS,
+    HEALTH,
+    LIST_FILTER,
+    PROVIDER,
+    SORT_FIELD,
+    EnumTable,
+)
+from instantly_cli.errors import UsageError
+from instantly_cli.services.health import (
+    Thresholds,
+    domain_of,
+    health_class,
+    score_of,
+)
+
+if TYPE_CHECKING:
+    from instantly_cli.client import InstantlyClient
+
+PAGE = 100
+Page = Sequence[Mapping[str, Any]]
+
+
+class Lister(Protocol):
+    """Fetch one request stream of ``GET /accounts`` as pages of accounts."""
+
+    def __call__(
+        self,
+        client: InstantlyClient,
+        params: dict[str, Any],
+        *,
+        limit: int | None,
+        offset: bool,
+    ) -> Iterable[Page]: ...
+
+
+def pager_lister(
+    client: InstantlyClient, params: dict[str, Any], *, limit: int | None, offset: bool
+) -> Iterable[Page]:
+    """The default lister: the client's pager (pages by cursor, or by ``skip`` when sorted)."""
+    return client.list_accounts(params, limit=limit, offset=offset)
+
+
+# -- local filters ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LocalFilter:
+    """What the API cannot filter on: exact domains, a score range, health classes."""
+
+    domains: frozenset[str] = frozenset()
+    min_score: float | None = None
+    max_score: float | None = None
+    include_unscored: bool = False
+    health: frozenset[str] = frozenset()
+    thresholds: Thresholds = Thresholds()
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        domains: Sequence[str] = (),
+        min_score: float | None = None,
+        max_score: float | None = None,
+        include_unscored: bool = False,
+        health: Sequence[str] = (),
+        thresholds: Thresholds | None = None,
+    ) -> LocalFilter:
+        """Validated filters; exit 2 on a bad domain, an empty score range or a bad class."""
+        clean: list[str] = []
+        for text in domains:
+            for part in text.split(","):
+                domain = part.strip().lower().removeprefix("@")
+                if not part.strip():
+                    continue
+                if not domain or "@" in domain or "." not in domain or any(
+                    c.isspace() for c in domain
+                ):
+                    raise UsageError(
+                        f"Invalid --domain '{part.strip()}'.",
+                        hint="Give the part after the @, for example --domain example.com.",
+                    )
+                clean.append(domain)
+        for name, value in (("--min-score", min_score), ("--max-score", max_score)):
+            if value is not None and not math.isfinite(value):
+                raise UsageError(f"{name} must be a number (got {value}).")
+        if min_score is not None and max_score is not None and min_score > max_score:
+            raise UsageError(
+                f"--min-score {min_score:g} is above --max-score {max_score:g}.",
+                hint="The range is inclusive: --min-score 40 --max-score 60.",
+            )
+        classes: list[str] = []
+        for text in health:
+            for part in text.split(","):
+                if part.strip():
+                    classes.append(str(HEALTH.parse(part)))
+        return cls(
+            domains=frozenset(clean),
+            min_score=min_score,
+            max_score=max_score,
+            include_unscored=include_unscored,
+            health=frozenset(classes),
+            thresholds=thresholds or Thresholds(),
+        )
+
+    @property
+    def active(self) -> bool:
+        return bool(
+            self.domains or self.health or self.min_score is not None
+            or self.max_score is not None
+        )
+
+    def __call__(self, account: Mapping[str, Any]) -> bool:
+        if self.domains and domain_of(account.get("email")) not in self.domains:
+            return False
+        if self.min_score is not None or self.max_score is not None:
+            score = score_of(account)
+            if score is None:
+                if not self.include_unscored:
+                    return False
+            elif (self.min_score is not None and score < self.min_score) or (
+                self.max_score is not None and score > self.max_score
+            ):
+                return False
+        return not self.health or health_class(account, self.thresholds) in self.health
+
+
+# -- merging streams ------------------------------------------------------------------------------
+
+
+def order_key(sort_by: str | None) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """The API's order as a sort key: created time then email, or the sort field then email."""
+
+    def text(value: object) -> str:
+        return value if isinstance(value, str) else ""
+
+    def num(value: object) -> tuple[int, float]:
+        # No value sorts lowest (as SQL NULLs do), so it ends a descending list.
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return (0, 0.0)
+        return (1, float(value))
+
+    if sort_by == "email":
+        return lambda a: (text(a.get("email")),)
+    if sort_by == "stat_warmup_score":
+        return lambda a: (num(a.get("stat_warmup_score")), text(a.get("email")))
+    if sort_by == "status":
+        return lambda a: (num(a.get("status")), text(a.get("email")))
+    return lambda a: (text(a.get("timestamp_created")), text(a.get("email")))
+
+
+class Listing:
+    """Pages of the accounts of one query: one stream, or several merged; filtered locally.
+
+    Iterate it once. Afterwards ``anomaly`` says why a stream stopped early (if it did), ``more``
+    whether ``limit`` cut the listing short and ``next_cursor`` where to go on (a single
+    unfiltered stream only).
+    """
+
+    def __init__(
+        self,
+        streams: Sequence[Iterable[Page]],
+        *,
+        key: Callable[[Mapping[str, Any]], tuple[Any, ...]],
+        descending: bool,
+        local: LocalFilter | None,
+        limit: int | None,
+    ) -> None:
+        self.streams = streams
+        self.key = key
+        self.descending = descending
+        self.local = local
+        self.limit = limit
+        self.anomaly: str | None = None
+        self.more = False
+        self.next_cursor: str | None = None
+
+    def __iter__(self) -> Iterator[list[Mapping[str, Any]]]:
+        try:
+            if len(self.streams) == 1 and self.local is None:
+                for page in self.streams[0]:
+                    yield page if isinstance(page, list) else list(page)
+            else:
+                yield from self._merged()
+        finally:
+            self._collect()
+
+    def items(self) -> Iterator[Mapping[str, Any]]:
+        for page in self:
+            yield from page
+
+    def _collect(self) -> None:
+        for stream in self.streams:
+            anomaly = getattr(stream, "anomaly", None)
+            if anomaly and not self.anomaly:
+                self.anomaly = anomaly
+        if len(self.streams) == 1 and self.local is None:
+            self.more = bool(getattr(self.streams[0], "more", False))
+            self.next_cursor = getattr(self.streams[0], "next_cursor", None)
+
+    def _merged(self) -> Iterator[list[Mapping[str, Any]]]:
+        def flat(stream: Iterable[Page]) -> Iterator[Mapping[str, Any]]:
+            for page in stream:
+                yield from page
+
+        merged: Iterator[Mapping[str, Any]]
+        if len(self.streams) == 1:
+            merged = flat(self.streams[0])
+        else:
+            merged = heapq.merge(
+                *(flat(s) for s in self.streams), key=self.key, reverse=self.descending
+            )
+        page: list[Mapping[str, Any]] = []
+        count = 0
+        # The same account in two streams has the same sort key, so duplicates arrive together:
+        # remembering the emails of the current key is enough (memory stays flat).
+        last_key: tuple[Any, ...] | None = None
+        at_key: set[str] = set()
+        for account in merged:
+            if len(self.streams) > 1:
+                k = self.key(account)
+                email = str(account.get("email"))
+                if k != last_key:
+                    last_key, at_key = k, set()
+                elif email in at_key:
+                    continue
+                at_key.add(email)
+            if self.local is not None and not self.local(account):
+                continue
+            if self.limit is not None and count >= self.limit:
+                self.more = True
+                break
+            page.append(account)
+            count += 1
+            if len(page) >= PAGE:
+                yield page
+                page = []
+        if page:
+            yield page
+
+
+def open_listing(
+    client: InstantlyClient,
+    query: ListQuery,
+    *,
+    limit: int | None,
+    warn: Callable[[str], None] = lambda message: None,
+    lister: Lister | None = None,
+) -> Listing:
+    """The accounts ``query`` selects, as a :class:`Listing` (nothing is fetched until it is
+    iterated, except the tags, read once to resolve labels when a tag filter is given)."""
+    from instantly_cli.services.tags import TagIndex, resolve_tag_ids
+
+    params = query.params()
+    if query.tags or query.tags_all:
+        index = TagIndex.fetch(client, warn)
+        params["tag_ids"] = resolve_tag_ids(index, query.tags) or None
+        params["tag_ids_all"] = resolve_tag_ids(index, query.tags_all) or None
+    local = query.local_filter()
+    variants = query.variants()
+    fetch = lister or pager_lister
+    sort_by = params.get("sort_by")
+    # Local filters drop accounts, so each stream pages on until the listing has enough.
+    per_stream = None if local is not None else limit
+    streams = [
+        fetch(client, {**params, **variant}, limit=per_stream, offset=bool(sort_by))
+        for variant in variants
+    ]
+    return Listing(
+        streams,
+        key=order_key(sort_by),
+        descending=params.get("sort_order") != "asc",
+        local=local,
+        limit=limit,
+    )
+
+
+def accounts_of(listing: Iterable[Page]) -> Iterator[Mapping[str, Any]]:
+    """Every account of a listing, one at a time (what the summary's single pass consumes)."""
+    for page in listing:
+        yield from page
+
+
+# -- what is asked for -------------------------------------------------------------------
+
+# Several values of --status, --provider and --filter are one request stream per combination,
+# each holding a page in memory while they are merged: keep that bounded.
+MAX_STREAMS = 36
+
+
+@dataclass
+class ListQuery:
+    """What ``accounts list`` and ``accounts summary`` ask for, validated; tags are still labels
+    or ids.
+
+    ``status``, ``provider`` and ``filter`` take several values ("any of"; ``a,b`` too): the API
+    takes one of each, so :meth:`variants` is one request stream per combination, merged by
+    :mod:`instantly_cli.services.fleet`. ``domains``, the score range and ``health`` are applied
+    locally (the API has no such filters).
+    """
+
+    status: list[str] = field(default_factory=list)
+    provider: list[str] = field(default_factory=list)
+    search: str | None = None
+    filter: list[str] = field(default_factory=list)
+    sort: str | None = None
+    asc: bool | None = None
+    include_tags: bool = False
+    starting_after: str | None = None
+    tags: list[str] = field(default_factory=list)
+    tags_all: list[str] = field(default_factory=list)
+    domains: list[str] = field(default_factory=list)
+    min_score: float | None = None
+    max_score: float | None = None
+    include_unscored: bool = False
+    health: list[str] = field(default_factory=list)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    def params(self) -> dict[str, Any]:
+        """The query parameters shared by every variant; exit 2 on bad input (nothing sent)."""
+        self.variants()  # validates the enum values
+        local = self.local_filter()  # validates domains, scores and health classes
+        search = self.search or None
+        if search is None and local is not None and len(local.domains) == 1:
+            # Narrow on the server; the exact domain match is still made locally.
+            search = next(iter(local.domains))
+        params: dict[str, Any] = {
+            "search": search,
+            "include_tags": True if self.include_tags else None,
+        }
+        if self.sort:
+            params["sort_by"] = SORT_FIELD.parse(self.sort)
+            params["sort_order"] = "asc" if self.asc else "desc"
+        elif self.asc is not None:
+            raise UsageError("--asc/--desc needs --sort.", hint="For example: --sort email --asc.")
+        if self.starting_after and self.sort:
+            raise UsageError(
+                "--starting-after cannot be combined with --sort.",
+                hint="Sorted lists page by offset; use --all or --limit.",
+            )
+        if self.starting_after:
+            params["starting_after"] = self.starting_after
+        return params
+
+    def variants(self) -> list[dict[str, Any]]:
+        """One dict of single-valued API filters per request stream (their cross product)."""
+        statuses = parse_values(self.status, ACCOUNT_STATUS) or [None]
+        providers = parse_values(self.provider, PROVIDER) or [None]
+        filters = parse_values(self.filter, LIST_FILTER) or [None]
+        streams = len(statuses) * len(providers) * len(filters)
+        if streams > MAX_STREAMS:
+            raise UsageError(
+                f"These --status, --provider and --filter values need {streams} request streams "
+                f"(one per combination); at most {MAX_STREAMS} are allowed.",
+                hint="Give fewer values, or list wider and filter the JSON lines with jq.",
+            )
+        return [
+            {"status": s, "provider_code": p, "filter": f}
+            for s in statuses
+            for p in providers
+            for f in filters
+        ]
+
+    def local_filter(self) -> LocalFilter | None:
+        local = LocalFilter.build(
+            domains=self.domains,
+            min_score=self.min_score,
+            max_score=self.max_score,
+            include_unscored=self.include_unscored,
+            health=self.health,
+            thresholds=self.thresholds,
+        )
+        return local if local.active else None
+
+
+def parse_values(values: str | Sequence[str] | None, table: EnumTable) -> list[Any]:
+    """Repeated and comma-separated enum values → API codes, duplicates dropped, order kept."""
+    if not values:
+        return []
+    texts = [values] if isinstance(values, str) else list(values)
+    codes: list[Any] = []
+    for text in texts:
+        for part in text.split(","):
+            if not part.strip():
+                continue
+            code = table.parse(part)
+            if code not in codes:
+                codes.append(code)
+    return codes
+
+
+def list_accounts(
+    client: InstantlyClient,
+    query: ListQuery,
+    *,
+    limit: int | None,
+    warn: Callable[[str], None] = lambda message: None,
+    lister: Lister | None = None,
+) -> Listing:
+    """The matching accounts as pages (cursor order, or offset pages when sorted).
+
+    ``lister`` fetches one request stream (default: the client's pager); see
+    :func:`open_listing`.
+    """
+    return open_listing(client, query, limit=limit, warn=warn, lister=lister)

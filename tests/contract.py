@@ -134,11 +134,19 @@ def validate_request(method: str, raw_path: str, query: str, body: bytes | None)
         param = declared.get(name)
         assert param and param["in"] == "path", f"{tpl}: undeclared path parameter {name}"
         _validate(param["schema"], value, f"{method} {tpl} path parameter {name}")
+    arrays: dict[str, list[Any]] = {}
     for name, raw in parse_qsl(query, keep_blank_values=True):
         param = declared.get(name)
         assert param and param["in"] == "query", f"{method} {tpl}: unknown query parameter {name}"
         schema = param["schema"]
+        if schema.get("type") == "array":
+            # An array parameter is the parameter repeated (emails=a&emails=b).
+            arrays.setdefault(name, []).append(_coerce(raw, schema.get("items", {})))
+            continue
         _validate(schema, _coerce(raw, schema), f"{method} {tpl} query parameter {name}")
+    for name, values in arrays.items():
+        schema = declared[name]["schema"]
+        _validate(schema, values, f"{method} {tpl} query parameter {name}")
     request_body = op.get("requestBody")
     if not body:
         assert not (request_body and request_body.get("required")), f"{method} {tpl}: body needed"

@@ -239,3 +239,30 @@ def test_paginate_the_sandbox(cli, sandbox) -> None:
     assert result.exit_code == 0, result.stderr
     emails = [json.loads(line)["email"] for line in result.stdout.splitlines()]
     assert len(emails) == 120 == len(set(emails))
+
+
+def test_new_endpoints_through_the_raw_command(cli, sandbox) -> None:
+    vitals = cli(["api", "POST", "/api/v2/accounts/test/vitals",
+                  "-F", "accounts[]=ops+eu@acme-outreach.com",
+                  "-F", "accounts[]=x@ses.tailspin.dev"], catch_exceptions=False)
+    assert vitals.exit_code == 0, vitals.stderr
+    result = json.loads(vitals.stdout)
+    assert [d["domain"] for d in result["success_list"]] == ["acme-outreach.com"]
+    assert [(d["domain"], d["mx"]) for d in result["failure_list"]] == [("ses.tailspin.dev", False)]
+    ctd = cli(["api", "GET", "accounts/ctd/status", "-F", "host=track.getacme.io"])
+    assert ctd.exit_code == 0, ctd.stderr
+    assert json.loads(ctd.stdout) == {
+        "success": False, "ssl": False, "cname": True, "host": "track.getacme.io"
+    }
+    daily = cli(["api", "GET", "accounts/analytics/daily", "-F", "emails=ops+eu@acme-outreach.com",
+                 "-F", "start_date=2026-01-02", "-F", "end_date=2026-01-03"])
+    assert daily.exit_code == 0, daily.stderr
+    rows = json.loads(daily.stdout)
+    assert [(r["date"], r["email_account"]) for r in rows] == [
+        ("2026-01-02", "ops+eu@acme-outreach.com"), ("2026-01-03", "ops+eu@acme-outreach.com")
+    ]
+    too_big = cli(["api", "GET", "accounts/analytics/daily"])  # 120 accounts x 30 days
+    assert too_big.exit_code == 1
+    assert json.loads(too_big.stderr)["statusCode"] == 413
+    jobs = cli(["api", "GET", "background-jobs"])
+    assert jobs.exit_code == 0 and json.loads(jobs.stdout) == {"items": []}

@@ -232,8 +232,8 @@ def test_sort_with_skip_and_no_cursor(client: httpx.Client, field: str, order: s
     assert len({a["email"] for a in items}) == 120
 
     def key(a: dict[str, Any]) -> Any:
-        value = a[field]
-        # SQLite orders NULL first ascending.
+        # The score may be null or absent (both legal); SQLite orders NULL first ascending.
+        value = a.get(field)
         return (value is not None, value if value is not None else 0)
 
     keys = [key(a) for a in items]
@@ -383,10 +383,21 @@ def test_bodyless_post_with_json_content_type_is_rejected(client: httpx.Client) 
     assert_envelope(resp, 400, "Body cannot be empty")
 
 
+JOSE = "jose.garcia@fabrikam-sales.com"
+
+
 def test_bulk_pause_reports_failures(client: httpx.Client) -> None:
-    resp = client.post("/api/v2/accounts/pause", json={"emails": [ZOE, "ghost@x.io", PLUS]})
-    assert resp.json() == {"paused_emails": [ZOE, PLUS], "failed_emails": ["ghost@x.io"]}
-    assert client.get(f"/api/v2/accounts/{ZOE}").json()["status"] == 2
+    assert client.get(f"/api/v2/accounts/{PLUS}").json()["status"] == 1
+    assert client.get(f"/api/v2/accounts/{JOSE}").json()["status"] == 3
+    assert client.get(f"/api/v2/accounts/{ZOE}").json()["status"] == 2  # seeded paused
+    resp = client.post(
+        "/api/v2/accounts/pause", json={"emails": [JOSE, "ghost@x.io", PLUS, ZOE, PLUS]}
+    )
+    # Each unique email once; an already paused account's status did not change: failed.
+    assert resp.json() == {"paused_emails": [JOSE, PLUS], "failed_emails": ["ghost@x.io", ZOE]}
+    assert client.get(f"/api/v2/accounts/{JOSE}").json()["status"] == 2
+    again = client.post("/api/v2/accounts/pause", json={"emails": [JOSE]}).json()
+    assert again == {"paused_emails": [], "failed_emails": [JOSE]}
     assert_envelope(client.post("/api/v2/accounts/pause", json={"emails": []}), 400, "emails")
     many = [f"u{i}@x.io" for i in range(101)]
     assert_envelope(client.post("/api/v2/accounts/pause", json={"emails": many}), 400, "100")

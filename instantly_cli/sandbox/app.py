@@ -1,18 +1,69 @@
-"""WSGI emulator of the Instantly API V2 (accounts, custom tags, mappings, background jobs).
+"""WSGI emulator of the Instantly API V2: every operation of the OpenAPI copy (25).
 
 Behaviour follows the published OpenAPI document. Choices where it is silent:
 
 - ``GET /api/v2/accounts`` without ``sort_by`` pages by cursor: newest first
   (timestamp_created desc, email desc; ``sort_order=asc`` flips it) and
   ``next_starting_after`` is ``"<timestamp_created>&<email>"`` of the last item, present only
-  when more items remain. With ``sort_by`` the API pages by ``skip`` instead, so no cursor is
-  returned and ``starting_after`` is ignored.
+  when more items remain; ``skip`` is honoured there too (an offset after the cursor). With
+  ``sort_by`` the API pages by ``skip`` instead ("used with sort_by when cursor pagination is
+  not available"), so no cursor is returned and ``starting_after`` is ignored; the order is
+  (column, email), both in ``sort_order`` (default desc), so ties break by email; SQLite puts
+  a null score first ascending and last descending.
 - Tags and mappings are ordered by id; their cursor is the last id of the page.
 - Request bodies are validated strictly: unknown keys are rejected at every level
   (including ``warmup`` and ``warmup.advanced``) with a 400 envelope naming the field.
 - Unknown routes, and known paths with another method, answer 404 like Fastify does.
 - A warmup job advances one step per ``GET /api/v2/background-jobs/{id}``: pending →
   in-progress → success (or failed, changing nothing, when an email does not exist).
+  Listing jobs never advances them.
+- Workspaces: every seeded account is in the default workspace ``DEFAULT_WORKSPACE_ID``
+  (``0b6b2c1e-5f0a-4d2e-9c3b-7a1d2e3f4a5b``, also the accounts' ``organization``); two more,
+  empty, exist (``seed.SEED_WORKSPACES``). ``x-as-workspace: ID`` makes a request see only that
+  workspace's accounts and jobs; no header means the default workspace; an unknown id is a
+  403. Tags and tag mappings are shared by all workspaces. ``POST /api/v2/accounts/move``
+  moves all or nothing: an unknown source or destination workspace, or an email not in the
+  source, is a 404; source = destination is a 400; a moved account's ``organization`` becomes
+  the destination.
+- ``POST /api/v2/accounts``: an email that exists already (in any workspace, compared
+  case-insensitively) is a **409 Conflict** (the spec lists no error for it). A new account
+  is active (status 1), warmup paused (0), no score; IMAP/SMTP hosts, ports, user names and
+  passwords are accepted but stored nowhere and never returned (they are not Account fields).
+  ``reply_to`` must be an email (the Account schema requires it of the result).
+- ``DELETE /api/v2/accounts/{email}`` returns the deleted Account and drops its tag mappings.
+- ``POST /api/v2/accounts/{email}/mark-fixed``: an account in an error status (< 0) goes back
+  to active (1) with its ``status_message`` cleared and ``autofix_failed`` false; any other
+  account is returned unchanged.
+- ``POST /api/v2/accounts/pause``: each unique email lands in ``paused_emails`` or
+  ``failed_emails``; unknown accounts and accounts already paused are failed.
+- ``POST /api/v2/accounts/test/vitals``: ``accounts`` holds emails (or bare domains); without
+  it every domain of the workspace is checked. Results are per domain (sorted, each once) and
+  decided by a stable hash of the domain (``seed.vitals``): about one domain in five fails a
+  check; the failure reason is which of mx/spf/dkim/dmarc is false (the schema has no text).
+  An item that is not an email or domain is a 400.
+- ``GET /api/v2/accounts/ctd/status``: CNAME/SSL decided by a stable hash of the host
+  (``seed.ctd_status``); a missing or malformed host is a 400.
+- ``GET /api/v2/accounts/analytics/daily``: ``emails`` is repeated (``emails=a&emails=b``; a
+  comma list works too); dates are ``YYYY-MM-DD``; ``end_date`` defaults to today (UTC) and
+  ``start_date`` to 29 days before it. One row per (date, known email), by date then email;
+  emails not in the workspace get no rows. Counts are a pure function of (email, date), zero
+  before the account's creation date and after today. start after end, or more than
+  31 days, is a 400. **413 Payload Too Large** when more than ``ANALYTICS_MAX_EMAILS`` (200)
+  unique emails are asked for, or when accounts × days exceeds ``ANALYTICS_MAX_ACCOUNT_DAYS``
+  (3,100, i.e. 100 accounts over 31 days), where accounts is the number of unique emails asked
+  for or, without ``emails``, every account of the workspace (120 seeded × the default 30 days
+  is too large).
+- ``POST /api/v2/accounts/warmup-analytics``: the last ``WARMUP_ANALYTICS_DAYS`` (14) days
+  ending today; per-day counts are a pure function of (email, date, warmup score), zero before
+  warmup started; ``landed_inbox + landed_spam = sent``; ``health_score`` is the inbox share
+  in percent (so it tracks ``stat_warmup_score``), ``health_score_label`` one of excellent
+  (≥ 90), good (≥ 75), fair (≥ 50), poor, or "no data" when nothing was sent. Emails not in
+  the workspace are left out of both maps.
+- ``GET /api/v2/background-jobs``: newest first by ``created_at`` (``sort_column``,
+  ``sort_order``), ties by id; the cursor is the last job's id (an unknown one is a 400);
+  ``ids`` and ``included_ids`` both restrict to the listed ids, ``excluded_ids`` removes,
+  ``status`` is a comma list. ``GET /api/v2/background-jobs/{id}?data_fields=a,b`` keeps only
+  those keys of ``data``.
 """
 
 from __future__ import annotations
@@ -23,12 +74,30 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
 
+from .schemas import (
+    ACCOUNT_STATUSES,
+    BULK_PAUSE,
+    CREATE_ACCOUNT,
+    CREATE_TAG,
+    FILTERS,
+    MOVE_ACCOUNTS,
+    PATCH_ACCOUNT,
+    PATCH_TAG,
+    PROVIDER_CODES,
+    TOGGLE,
+    VITALS,
+    WARMUP_ANALYTICS,
+    WARMUP_JOB,
+    check,
+)
+from .seed import ctd_status, vitals
 from .store import (
-    ACCOUNT_FILTERS,
+    DEFAULT_WORKSPACE_ID,
     SORT_COLUMNS,
     AccountQuery,
     ConflictError,
@@ -40,116 +109,38 @@ from .store import (
 StartResponse = Callable[..., Any]
 Json = Any
 
-ACCOUNT_STATUSES = (1, 2, 3, -1, -2, -3)
-PROVIDER_CODES = (1, 2, 3, 4, 8, 11)
-FILTERS = tuple(ACCOUNT_FILTERS)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-# -- request body schemas (from the OpenAPI document, tightened: no unknown keys anywhere) --
-
-_NUM: dict[str, Any] = {"type": "number"}
-_BOOL: dict[str, Any] = {"type": "boolean"}
-_STR: dict[str, Any] = {"type": "string"}
-_STR_LIST: dict[str, Any] = {"type": "array", "items": _STR}
-_FILTER_ENUM: dict[str, Any] = {"type": ["string", "null"], "enum": [*FILTERS, None]}
-
-PATCH_ACCOUNT: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "minProperties": 1,
-    "properties": {
-        "first_name": _STR,
-        "last_name": _STR,
-        "warmup": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "limit": _NUM,
-                "advanced": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "warm_ctd": _BOOL,
-                        "open_rate": _NUM,
-                        "important_rate": _NUM,
-                        "read_emulation": _BOOL,
-                        "spam_save_rate": _NUM,
-                        "weekday_only": _BOOL,
-                    },
-                },
-                "warmup_custom_ftag": _STR,
-                "increment": {"type": "string", "enum": ["disabled", "0", "1", "2", "3", "4"]},
-                "reply_rate": _NUM,
-            },
-        },
-        "daily_limit": {"type": ["number", "null"]},
-        "tracking_domain_name": {"type": ["string", "null"]},
-        "tracking_domain_status": {"type": ["string", "null"]},
-        "enable_slow_ramp": {"type": ["boolean", "null"]},
-        "inbox_placement_test_limit": {"type": ["number", "null"], "minimum": 0},
-        "sending_gap": {"type": "number", "minimum": 0, "maximum": 1440},
-        "signature": {"type": ["string", "null"]},
-        "reply_to": {"type": ["string", "null"], "format": "email"},
-        "skip_cname_check": _BOOL,
-        "remove_tracking_domain": _BOOL,
-    },
-}
-BULK_PAUSE: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["emails"],
-    "properties": {"emails": {**_STR_LIST, "minItems": 1, "maxItems": 100}},
-}
-WARMUP_JOB: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "emails": {**_STR_LIST, "maxItems": 100},
-        "include_all_emails": _BOOL,
-        "excluded_emails": {**_STR_LIST, "maxItems": 100},
-        "filter": {
-            "type": ["object", "null"],
-            "additionalProperties": False,
-            "properties": {"tag_id": _STR, "filter": _FILTER_ENUM},
-        },
-        "search": _STR,
-    },
-}
-_LABEL: dict[str, Any] = {"type": "string", "minLength": 1, "pattern": r"\S"}
-CREATE_TAG: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["label"],
-    "properties": {"label": _LABEL, "description": {"type": ["string", "null"]}},
-}
-PATCH_TAG: dict[str, Any] = {**CREATE_TAG, "required": [], "minProperties": 1}
-_NON_EMPTY_LIST: dict[str, Any] = {**_STR_LIST, "minItems": 1}
-TOGGLE: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["tag_ids", "resource_type", "assign"],
-    "properties": {
-        "tag_ids": _NON_EMPTY_LIST,
-        "resource_type": {"type": "number", "enum": [1, 2]},
-        "resource_ids": _NON_EMPTY_LIST,
-        "excluded_resource_ids": _NON_EMPTY_LIST,
-        "assign": _BOOL,
-        "selected_all": _BOOL,
-        "filter": {
-            "type": ["string", "null", "object"],
-            "enum": [*FILTERS, None],
-            "additionalProperties": False,
-            "properties": {
-                "tag_id": _STR,
-                "tag_ids": _NON_EMPTY_LIST,
-                "tag_ids_all": _NON_EMPTY_LIST,
-                "filter": _FILTER_ENUM,
-                "search": _STR,
-            },
-        },
-        "search": _STR,
-    },
-}
+# The limits of GET /api/v2/accounts/analytics/daily (see the module docstring).
+ANALYTICS_MAX_EMAILS = 200
+ANALYTICS_MAX_DAYS = 31
+ANALYTICS_MAX_ACCOUNT_DAYS = 3100
+# POST /api/v2/accounts/warmup-analytics reports this many days, ending today.
+WARMUP_ANALYTICS_DAYS = 14
+# Fastify's wording where it differs from Python's.
+_PHRASES = {413: "Payload Too Large"}
+JOB_TYPES = (
+    "move-leads",
+    "import-leads",
+    "export-leads",
+    "update-warmup-accounts",
+    "rename-variable",
+    "broadcast-ai-generate",
+    "broadcast-website-scrape",
+    "import-subscribers-from-crm",
+    "resync-subscriber-crm-tags",
+)
+JOB_ENTITY_TYPES = (
+    "list",
+    "campaign",
+    "workspace",
+    "broadcast",
+    "subscriber-group-sync",
+    "subscriber-group",
+)
+JOB_STATUSES = ("pending", "in-progress", "success", "failed", "draining", "paused", "cancelled")
+_LIST_PARAMS = ("tag_ids", "tag_ids_all", "resource_ids", "emails")
+_DOMAIN = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$"
+)
 
 
 class HttpError(Exception):
@@ -159,72 +150,6 @@ class HttpError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-def _type_ok(value: Any, typ: str) -> bool:
-    if typ == "null":
-        return value is None
-    if typ == "boolean":
-        return isinstance(value, bool)
-    if typ == "number":
-        # JSON true/false are not numbers, though Python says bool is an int.
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if typ == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if typ == "string":
-        return isinstance(value, str)
-    if typ == "array":
-        return isinstance(value, list)
-    return isinstance(value, dict)
-
-
-def check(schema: dict[str, Any], value: Any, path: str = "body") -> str | None:
-    """Validate ``value`` against a small JSON-schema subset; the first error, or None."""
-    types = schema.get("type", [])
-    types = [types] if isinstance(types, str) else types
-    if types and not any(_type_ok(value, t) for t in types):
-        return f"{path} must be {' or '.join(types)}"
-    if isinstance(value, dict):
-        for key in schema.get("required", []):
-            if key not in value:
-                return f"{path} must have required property '{key}'"
-        if len(value) < schema.get("minProperties", 0):
-            return f"{path} must NOT have fewer than {schema['minProperties']} properties"
-        props: dict[str, Any] = schema.get("properties", {})
-        for key, item in value.items():
-            if key not in props:
-                if schema.get("additionalProperties", True) is False:
-                    return f"{path} must NOT have additional properties: '{key}' ({path}/{key})"
-                continue
-            err = check(props[key], item, f"{path}/{key}")
-            if err:
-                return err
-        return None
-    if "enum" in schema and value not in schema["enum"]:
-        allowed = ", ".join(json.dumps(v) for v in schema["enum"])
-        return f"{path} must be equal to one of the allowed values: {allowed}"
-    if isinstance(value, list):
-        if len(value) < schema.get("minItems", 0):
-            return f"{path} must NOT have fewer than {schema['minItems']} items"
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            return f"{path} must NOT have more than {schema['maxItems']} items"
-        for n, item in enumerate(value):
-            err = check(schema.get("items", {}), item, f"{path}/{n}")
-            if err:
-                return err
-    if isinstance(value, str):
-        if len(value) < schema.get("minLength", 0):
-            return f"{path} must NOT have fewer than {schema['minLength']} characters"
-        if "pattern" in schema and not re.search(schema["pattern"], value):
-            return f'{path} must match pattern "{schema["pattern"]}"'
-        if schema.get("format") == "email" and not _EMAIL.match(value):
-            return f'{path} must match format "email"'
-    if _type_ok(value, "number"):
-        if "minimum" in schema and value < schema["minimum"]:
-            return f"{path} must be >= {schema['minimum']}"
-        if "maximum" in schema and value > schema["maximum"]:
-            return f"{path} must be <= {schema['maximum']}"
-    return None
 
 
 @dataclass
@@ -250,6 +175,7 @@ class Request:
     body: bytes
     content_type: str
     params: dict[str, str] = field(default_factory=dict)
+    workspace: str = DEFAULT_WORKSPACE_ID
 
     def json(self, schema: dict[str, Any]) -> Any:
         """The body parsed and validated (400 envelope on any problem)."""
@@ -293,13 +219,22 @@ class SandboxApp:
         self._lock = threading.Lock()
         self._routes: list[tuple[str, list[str], Handler]] = [
             ("GET", ["accounts"], SandboxApp._list_accounts),
+            ("POST", ["accounts"], SandboxApp._create_account),
             ("POST", ["accounts", "pause"], SandboxApp._bulk_pause),
+            ("POST", ["accounts", "move"], SandboxApp._move),
             ("POST", ["accounts", "warmup", "enable"], SandboxApp._warmup_enable),
             ("POST", ["accounts", "warmup", "disable"], SandboxApp._warmup_disable),
+            ("POST", ["accounts", "warmup-analytics"], SandboxApp._warmup_analytics),
+            ("GET", ["accounts", "analytics", "daily"], SandboxApp._daily_analytics),
+            ("GET", ["accounts", "ctd", "status"], SandboxApp._ctd_status),
+            ("POST", ["accounts", "test", "vitals"], SandboxApp._vitals),
             ("GET", ["accounts", "{email}"], SandboxApp._get_account),
             ("PATCH", ["accounts", "{email}"], SandboxApp._patch_account),
+            ("DELETE", ["accounts", "{email}"], SandboxApp._delete_account),
             ("POST", ["accounts", "{email}", "pause"], SandboxApp._pause),
             ("POST", ["accounts", "{email}", "resume"], SandboxApp._resume),
+            ("POST", ["accounts", "{email}", "mark-fixed"], SandboxApp._mark_fixed),
+            ("GET", ["background-jobs"], SandboxApp._list_jobs),
             ("GET", ["background-jobs", "{id}"], SandboxApp._get_job),
             ("GET", ["custom-tags"], SandboxApp._list_tags),
             ("POST", ["custom-tags"], SandboxApp._create_tag),
@@ -356,7 +291,7 @@ class SandboxApp:
                 self.requests.append(rec)
         data = json.dumps(payload, ensure_ascii=False).encode()
         start_response(
-            f"{status} {HTTPStatus(status).phrase}",
+            f"{status} {_PHRASES.get(status, HTTPStatus(status).phrase)}",
             [
                 ("Content-Type", "application/json; charset=utf-8"),
                 ("Content-Length", str(len(data))),
@@ -367,7 +302,8 @@ class SandboxApp:
     @staticmethod
     def envelope(status: int, message: str) -> dict[str, Any]:
         """The Instantly error body."""
-        return {"statusCode": status, "error": HTTPStatus(status).phrase, "message": message}
+        phrase = _PHRASES.get(status, HTTPStatus(status).phrase)
+        return {"statusCode": status, "error": phrase, "message": message}
 
     def _authorized(self, header: str | None) -> bool:
         if not header:
@@ -389,6 +325,9 @@ class SandboxApp:
             raise HttpError(
                 400, "Body cannot be empty when content-type is set to 'application/json'"
             )
+        workspace = headers.get("x-as-workspace", "").strip() or DEFAULT_WORKSPACE_ID
+        if not self.store.workspace_exists(workspace):
+            raise HttpError(403, f"Workspace {workspace} is not accessible with this API key")
         prefix = "/api/v2/"
         not_found = HttpError(404, f"Route {method}:{raw_path} not found")
         if not raw_path.startswith(prefix):
@@ -397,7 +336,7 @@ class SandboxApp:
         params: dict[str, str] = {}
         for q_key, q_value in parse_qsl(query, keep_blank_values=True):
             # Repeated list parameters are joined, like a comma list.
-            if q_key in params and q_key in ("tag_ids", "tag_ids_all", "resource_ids"):
+            if q_key in params and q_key in _LIST_PARAMS:
                 params[q_key] += "," + q_value
             else:
                 params[q_key] = q_value
@@ -413,7 +352,7 @@ class SandboxApp:
                 elif part != seg:
                     break
             else:
-                req = Request(method, segments, params, body, content_type, path_params)
+                req = Request(method, segments, params, body, content_type, path_params, workspace)
                 return handler(self, req)
         raise not_found
 
@@ -486,6 +425,7 @@ class SandboxApp:
             sort_order=self._enum(q, "sort_order", ("asc", "desc")),
             skip=self._int(q, "skip", 0, None, 0),
             include_tags=self._bool(q, "include_tags"),
+            workspace=req.workspace,
         )
         items, cursor = self.store.list_accounts(query)
         out: dict[str, Any] = {"items": items}
@@ -493,31 +433,56 @@ class SandboxApp:
             out["next_starting_after"] = cursor
         return 200, out
 
-    def _account(self, email: str) -> dict[str, Any]:
-        acc = self.store.get_account(email)
+    def _account(self, email: str, workspace: str) -> dict[str, Any]:
+        acc = self.store.get_account(email, workspace)
         if acc is None:
             raise HttpError(404, f"Account not found: {email}")
         return acc
 
     def _get_account(self, req: Request) -> tuple[int, Json]:
-        return 200, self._account(req.params["email"])
+        return 200, self._account(req.params["email"], req.workspace)
+
+    def _create_account(self, req: Request) -> tuple[int, Json]:
+        body = req.json(CREATE_ACCOUNT)
+        return 200, self.store.create_account(body, req.workspace)
+
+    def _delete_account(self, req: Request) -> tuple[int, Json]:
+        if req.body.strip() and req.body.strip() != b"null":
+            raise HttpError(400, "body must be null")
+        return 200, self.store.delete_account(req.params["email"], req.workspace)
 
     def _patch_account(self, req: Request) -> tuple[int, Json]:
         email = req.params["email"]
-        self._account(email)
+        self._account(email, req.workspace)
         body = req.json(PATCH_ACCOUNT)
-        return 200, self.store.patch_account(email, body)
+        return 200, self.store.patch_account(email, body, req.workspace)
+
+    @staticmethod
+    def _no_body(req: Request) -> None:
+        if req.body.strip():
+            raise HttpError(400, "body must be empty")
 
     def _pause(self, req: Request) -> tuple[int, Json]:
-        return 200, self.store.set_status(req.params["email"], 2)
+        return 200, self.store.set_status(req.params["email"], 2, req.workspace)
 
     def _resume(self, req: Request) -> tuple[int, Json]:
-        return 200, self.store.set_status(req.params["email"], 1)
+        return 200, self.store.set_status(req.params["email"], 1, req.workspace)
+
+    def _mark_fixed(self, req: Request) -> tuple[int, Json]:
+        self._no_body(req)
+        return 200, self.store.mark_fixed(req.params["email"], req.workspace)
 
     def _bulk_pause(self, req: Request) -> tuple[int, Json]:
         body = req.json(BULK_PAUSE)
-        paused, failed = self.store.pause_many(body["emails"])
+        paused, failed = self.store.pause_many(body["emails"], req.workspace)
         return 200, {"paused_emails": paused, "failed_emails": failed}
+
+    def _move(self, req: Request) -> tuple[int, Json]:
+        body = req.json(MOVE_ACCOUNTS)
+        self.store.move_accounts(
+            body["emails"], body["source_workspace_id"], body["destination_workspace_id"]
+        )
+        return 200, {"status": "success"}
 
     def _warmup_job(self, req: Request, action: str) -> tuple[int, Json]:
         body = req.json(WARMUP_JOB)
@@ -525,6 +490,7 @@ class SandboxApp:
             flt = body.get("filter") or {}
             tag_id = flt.get("tag_id")
             emails = self.store.select_emails(
+                workspace=req.workspace,
                 search=body.get("search") or None,
                 filter=flt.get("filter"),
                 tag_ids=[tag_id] if tag_id else (),
@@ -536,7 +502,7 @@ class SandboxApp:
                 raise HttpError(
                     400, "body/emails must NOT have fewer than 1 items unless include_all_emails"
                 )
-        return 200, self.store.create_warmup_job(action, emails)
+        return 200, self.store.create_warmup_job(action, emails, req.workspace)
 
     def _warmup_enable(self, req: Request) -> tuple[int, Json]:
         return self._warmup_job(req, "enable")
@@ -544,8 +510,121 @@ class SandboxApp:
     def _warmup_disable(self, req: Request) -> tuple[int, Json]:
         return self._warmup_job(req, "disable")
 
+    # -- checks and analytics ------------------------------------------------------------
+
+    def _vitals(self, req: Request) -> tuple[int, Json]:
+        body = req.json(VITALS) if req.body.strip() else {}
+        items = body.get("accounts")
+        if not items:
+            items = self.store.select_emails(workspace=req.workspace)
+        domains: list[str] = []
+        for n, item in enumerate(items):
+            domain = item.rpartition("@")[2].strip().lower().rstrip(".")
+            if not _DOMAIN.match(domain):
+                raise HttpError(400, f"body/accounts/{n} must be an email address or a domain")
+            if domain not in domains:
+                domains.append(domain)
+        results = [vitals(d) for d in sorted(domains)]
+        return 200, {
+            "status": "success",
+            "success_list": [r for r in results if r["allPass"]],
+            "failure_list": [r for r in results if not r["allPass"]],
+        }
+
+    def _ctd_status(self, req: Request) -> tuple[int, Json]:
+        if "host" not in req.query:
+            raise HttpError(400, "querystring must have required property 'host'")
+        host = req.query["host"].strip().lower().rstrip(".")
+        if not _DOMAIN.match(host):
+            raise HttpError(400, "querystring/host must be a host name")
+        return 200, ctd_status(host)
+
+    def _date(self, q: dict[str, str], name: str) -> date | None:
+        raw = q.get(name, "").strip()
+        if not raw:
+            return None
+        try:
+            return date.fromisoformat(raw[:10])
+        except ValueError:
+            raise HttpError(400, f"querystring/{name} must be a date (YYYY-MM-DD)") from None
+
+    def _days(self, start: date, end: date) -> list[date]:
+        return [start + timedelta(days=n) for n in range((end - start).days + 1)]
+
+    def _daily_analytics(self, req: Request) -> tuple[int, Json]:
+        q = req.query
+        end = self._date(q, "end_date") or self.store.today()
+        start = self._date(q, "start_date") or end - timedelta(days=29)
+        if start > end:
+            raise HttpError(400, "Start Date must be earlier than End Date")
+        days = self._days(start, end)
+        if len(days) > ANALYTICS_MAX_DAYS:
+            raise HttpError(400, f"The maximum range is {ANALYTICS_MAX_DAYS} days")
+        emails: list[str] | None = list(dict.fromkeys(self._list(q, "emails"))) or None
+        if "emails" in q and emails is None:
+            raise HttpError(400, "querystring/emails must NOT have fewer than 1 items")
+        if emails is not None and len(emails) > ANALYTICS_MAX_EMAILS:
+            raise HttpError(
+                413,
+                f"Analytics request is too large: at most {ANALYTICS_MAX_EMAILS} unique emails "
+                f"per request ({len(emails)} given).",
+            )
+        accounts = len(emails) if emails is not None else self.store.count_accounts(req.workspace)
+        if accounts * len(days) > ANALYTICS_MAX_ACCOUNT_DAYS:
+            raise HttpError(
+                413,
+                "Analytics request is too large for this workspace. Add an emails filter or "
+                f"request a smaller date range (at most {ANALYTICS_MAX_ACCOUNT_DAYS} "
+                f"account-days; this one is {accounts} x {len(days)}).",
+            )
+        return 200, self.store.daily_analytics(emails, days, req.workspace)
+
+    def _warmup_analytics(self, req: Request) -> tuple[int, Json]:
+        body = req.json(WARMUP_ANALYTICS)
+        end = self.store.today()
+        days = self._days(end - timedelta(days=WARMUP_ANALYTICS_DAYS - 1), end)
+        return 200, self.store.warmup_analytics(body["emails"], days, req.workspace)
+
+    # -- background jobs -----------------------------------------------------------------
+
     def _get_job(self, req: Request) -> tuple[int, Json]:
-        return 200, self.store.poll_job(req.params["id"])
+        job = self.store.poll_job(req.params["id"], req.workspace)
+        fields = self._list(req.query, "data_fields")
+        if fields:
+            job = {**job, "data": {k: v for k, v in job["data"].items() if k in fields}}
+        return 200, job
+
+    def _list_jobs(self, req: Request) -> tuple[int, Json]:
+        q = req.query
+        statuses = self._list(q, "status")
+        for status in statuses:
+            if status not in JOB_STATUSES:
+                raise HttpError(
+                    400,
+                    "querystring/status must be a comma list of: " + ", ".join(JOB_STATUSES),
+                )
+        try:
+            items, cursor = self.store.list_jobs(
+                workspace=req.workspace,
+                limit=self._int(q, "limit", 1, 100, 100),
+                starting_after=q.get("starting_after") or None,
+                ids=self._list(q, "ids"),
+                included_ids=self._list(q, "included_ids"),
+                excluded_ids=self._list(q, "excluded_ids"),
+                type=self._enum(q, "type", JOB_TYPES),
+                entity_type=self._enum(q, "entity_type", JOB_ENTITY_TYPES),
+                entity_ids=self._list(q, "entity_id"),
+                statuses=statuses,
+                sort_column=self._enum(q, "sort_column", ("created_at", "updated_at"))
+                or "created_at",
+                sort_order=self._enum(q, "sort_order", ("asc", "desc")) or "desc",
+            )
+        except InvalidError as exc:
+            raise HttpError(400, str(exc)) from None
+        out: dict[str, Any] = {"items": items}
+        if cursor:
+            out["next_starting_after"] = cursor
+        return 200, out
 
     # -- tags ----------------------------------------------------------------------------
 
@@ -590,6 +669,7 @@ class SandboxApp:
             opts: dict[str, Any] = flt if isinstance(flt, dict) else {"filter": flt}
             tag_id = opts.get("tag_id")
             resource_ids = self.store.select_emails(
+                workspace=req.workspace,
                 search=opts.get("search") or body.get("search") or None,
                 filter=opts.get("filter"),
                 tag_ids=opts.get("tag_ids") or ([tag_id] if tag_id and tag_id != "no-tag" else []),
@@ -603,7 +683,13 @@ class SandboxApp:
                 raise HttpError(
                     400, "body must have required property 'resource_ids' unless selected_all"
                 )
-        self.store.toggle(body["tag_ids"], int(body["resource_type"]), resource_ids, body["assign"])
+        self.store.toggle(
+            body["tag_ids"],
+            int(body["resource_type"]),
+            resource_ids,
+            body["assign"],
+            req.workspace,
+        )
         return 200, {"success": True}
 
     def _list_mappings(self, req: Request) -> tuple[int, Json]:

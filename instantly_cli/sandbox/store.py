@@ -1,4 +1,4 @@
-"""SQLite-backed state for the sandbox, plus deterministic seed data.
+"""SQLite-backed state for the sandbox (the seed data itself lives in ``seed.py``).
 
 Accounts are stored as a JSON blob with the columns needed for filtering, sorting and cursor
 paging copied out and indexed, so paging 100,000 accounts never scans the table per page.
@@ -18,25 +18,50 @@ import random
 import secrets
 import sqlite3
 import threading
-import unicodedata
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-ORG_ID = "0b6b2c1e-5f0a-4d2e-9c3b-7a1d2e3f4a5b"
-USER_ID = "7e2d4c6a-1b3f-4e5d-8a9b-0c1d2e3f4a5b"
-SEED = 20260101
-BASE_CREATED = datetime(2026, 1, 1, tzinfo=UTC)
-BASE_TAGS = datetime(2025, 12, 1, tzinfo=UTC)
-BASE_MAPPINGS = datetime(2025, 12, 15, tzinfo=UTC)
+from .seed import (
+    BASE_MAPPINGS,
+    BASE_TAGS,
+    DEFAULT_WORKSPACE_ID,
+    FIXED_ACCOUNTS,
+    ORG_ID,
+    SEED,
+    SEED_CAMPAIGN_ID,
+    SEED_TAGS,
+    SEED_WORKSPACES,
+    USER_ID,
+    daily_counts,
+    health_label,
+    iso,
+    make_account,
+    seeded_uuid,
+    tag_members,
+    warmup_day,
+)
 
-STATUSES = (1, 2, 3, -1, -2, -3)
-WARMUP_STATUSES = (0, 1, -1, -2, -3)
-PROVIDERS = (1, 2, 3, 4, 8, 11)
-INCREMENTS = ("disabled", "0", "1", "2", "3", "4")
+__all__ = [
+    "ACCOUNT_FILTERS",
+    "FIXED_ACCOUNTS",
+    "ORG_ID",
+    "SEED_CAMPAIGN_ID",
+    "SEED_TAGS",
+    "SORT_COLUMNS",
+    "USER_ID",
+    "AccountQuery",
+    "DEFAULT_WORKSPACE_ID",
+    "SEED_WORKSPACES",
+    "ConflictError",
+    "InvalidError",
+    "NotFoundError",
+    "Store",
+    "iso",
+]
 
 ACCOUNT_FILTERS: dict[str, str] = {
     "ACC_FILTER_PAUSED": "status = 2",
@@ -55,111 +80,6 @@ SORT_COLUMNS = {
     "stat_warmup_score": "score",
     "status": "status",
 }
-
-# Fixed tags the seed always creates (label, description); tests and docs rely on them.
-SEED_TAGS: tuple[tuple[str, str | None], ...] = (
-    ("Client A", "Mailboxes sending for client A"),
-    ("Client B", "Mailboxes sending for client B"),
-    ("Pool: Google", "Google Workspace sending pool"),
-    ("Warm pool", None),
-    ("Équipe Paris", "Boîtes de l'équipe de Paris"),
-    ("Do not touch", "Production mailboxes: ask ops first"),
-)
-SEED_CAMPAIGN_ID = "3f0c9a52-8d71-4b6e-a2c4-5e9d1f7b3a60"
-
-_FIRST = (
-    "Alice",
-    "Ben",
-    "Chloé",
-    "Daniel",
-    "Emma",
-    "François",
-    "Grace",
-    "Hannah",
-    "Ivan",
-    "Jürgen",
-    "Kate",
-    "Liam",
-    "Maya",
-    "Noah",
-    "Olivia",
-    "Paul",
-    "Quinn",
-    "Rosa",
-    "Sam",
-    "Tomás",
-    "Uma",
-    "Victor",
-    "Wendy",
-    "Xavier",
-    "Yara",
-    "Zoë",
-)
-_LAST = (
-    "Smith",
-    "Müller",
-    "García",
-    "Jones",
-    "Brown",
-    "Novák",
-    "Dubois",
-    "Rossi",
-    "Kowalski",
-    "Nguyen",
-    "Öberg",
-    "Silva",
-    "Taylor",
-    "Wilson",
-    "Ibáñez",
-)
-_DOMAINS = {
-    1: ("mail.northwind-imap.com", "smtp.contoso-mail.net"),
-    2: ("acme-outreach.com", "getacme.io"),
-    3: ("fabrikam-sales.com", "fabrikam.onmicrosoft.com"),
-    4: ("ses.tailspin.dev",),
-    8: ("airmail-lumen.com",),
-    11: ("instant-airmail.co",),
-}
-# Accounts every seed starts with: (email, first, last).
-FIXED_ACCOUNTS = (
-    ("ops+eu@acme-outreach.com", "Ops", "Europe"),
-    ("zoe.muller@acme-outreach.com", "Zoë", "Müller"),
-    ("jose.garcia@fabrikam-sales.com", "José", "García"),
-    ("sales+us@getacme.io", "Sales", "Team"),
-)
-_STATUS_MESSAGES: dict[int, dict[str, Any]] = {
-    -1: {
-        "code": "EAUTH",
-        "command": "AUTH PLAIN",
-        "response": "535-5.7.8 Username and Password not accepted.",
-        "e_message": "Invalid login: 535-5.7.8 Username and Password not accepted.",
-        "responseCode": 535,
-    },
-    -2: {
-        "code": "EENVELOPE",
-        "command": "DATA",
-        "response": "550-5.4.5 Daily user sending limit exceeded. For more information on Gmai",
-        "e_message": "error: data command failed: 550-5.4.5 daily user sending limit exceeded",
-        "responseCode": 550,
-    },
-    -3: {
-        "code": "EMESSAGE",
-        "command": "DATA",
-        "response": "554 5.2.0 Transaction failed: message rejected",
-        "e_message": "error: message failed: 554 5.2.0 transaction failed",
-        "responseCode": 554,
-    },
-}
-
-
-def _pool(values: Sequence[int], weights: Sequence[int]) -> tuple[int, ...]:
-    # A weighted pool picked with one random() call: rng.choices was a seed hot spot.
-    return tuple(v for v, w in zip(values, weights, strict=True) for _ in range(w))
-
-
-_STATUS_POOL = _pool(STATUSES, (70, 12, 3, 6, 4, 5))
-_WARMUP_POOL = _pool(WARMUP_STATUSES, (25, 60, 5, 5, 5))
-_PROVIDER_POOL = _pool(PROVIDERS, (12, 45, 30, 5, 5, 3))
 
 
 class StoreError(Exception):
@@ -194,31 +114,15 @@ class AccountQuery:
     sort_order: str | None = None
     skip: int = 0
     include_tags: bool = False
+    workspace: str = DEFAULT_WORKSPACE_ID
 
 
 def _casefold(value: object) -> str | None:
     return value.casefold() if isinstance(value, str) else None
 
 
-def iso(dt: datetime) -> str:
-    """Format like the API: ``2026-01-01T00:00:00.000Z``."""
-    # Hand-formatted: strftime dominated the 100,000-account seed.
-    return (
-        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:"
-        f"{dt.second:02d}.{dt.microsecond // 1000:03d}Z"
-    )
-
-
-def _ascii(text: str) -> str:
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-
-
 def _dumps(obj: object) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-
-
-def _uuid(rng: random.Random) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
 def _columns(acc: dict[str, Any]) -> tuple[Any, ...]:
@@ -235,97 +139,8 @@ def _columns(acc: dict[str, Any]) -> tuple[Any, ...]:
         1 if acc.get("setup_pending") else 0,
         search.casefold(),
         _dumps(acc),
+        acc["organization"],
     )
-
-
-def _make_account(i: int, rng: random.Random) -> dict[str, Any]:
-    rnd = rng.random
-
-    def pick(seq: Sequence[Any]) -> Any:
-        # Cheaper than rng.choice, which dominated the 100,000-account seed.
-        return seq[int(rnd() * len(seq))]
-
-    if i < 36:
-        # The first 36 accounts walk every enum value so any seed >= 36 covers them all.
-        status, warmup_status = STATUSES[i % 6], WARMUP_STATUSES[i % 5]
-        provider = PROVIDERS[(i // 6) % 6]
-    else:
-        status, warmup_status = pick(_STATUS_POOL), pick(_WARMUP_POOL)
-        provider = pick(_PROVIDER_POOL)
-    first, last = pick(_FIRST), pick(_LAST)
-    domain = pick(_DOMAINS[provider])
-    if i < len(FIXED_ACCOUNTS):
-        email, first, last = FIXED_ACCOUNTS[i]
-    elif i % 25 == 7:
-        email = f"{_ascii(first)}+team{i}@{domain}"
-    else:
-        email = f"{_ascii(first)}.{_ascii(last)}{i}@{domain}"
-    created = BASE_CREATED + timedelta(seconds=600 * i, milliseconds=int(rnd() * 600_000))
-    updated = created + timedelta(days=1 + int(rnd() * 29), seconds=int(rnd() * 86_400))
-    started = i % 19 != 3
-    managed = provider in (8, 11) or (provider == 2 and i % 11 == 0)
-    has_ctd = i % 4 != 1
-    acc: dict[str, Any] = {
-        "email": email,
-        "timestamp_created": iso(created),
-        "timestamp_updated": iso(updated),
-        "first_name": first,
-        "last_name": last,
-        "warmup": {
-            "limit": pick((10, 20, 30, 40)),
-            "advanced": {
-                "warm_ctd": rnd() < 0.3,
-                "open_rate": pick((0.8, 0.9, 0.95, 1)),
-                "important_rate": pick((0.5, 0.8, 1)),
-                "read_emulation": rnd() < 0.7,
-                "spam_save_rate": pick((0.02, 0.05, 0.1)),
-                "weekday_only": rnd() < 0.5,
-            },
-            "warmup_custom_ftag": f"wrm{int(rnd() * 65536):04x}",
-            "increment": pick(INCREMENTS),
-            "reply_rate": pick((0, 0.1, 0.2, 0.3)),
-        },
-        "added_by": USER_ID,
-        "daily_limit": None if i % 13 == 5 else pick((20, 30, 40, 50, 75, 100)),
-        "daily_limit_max": 50 if provider in (8, 11) else None,
-        "warmup_limit_max": 40 if provider in (8, 11) else None,
-        "modified_by": USER_ID if i % 3 else None,
-        "tracking_domain_name": f"track.{domain}" if has_ctd else None,
-        "tracking_domain_status": pick(("active", "active", "pending")) if has_ctd else None,
-        "status": status,
-        "enable_slow_ramp": pick((True, False, None)),
-        "inbox_placement_test_limit": pick((None, 0, 5, 10)),
-        "organization": ORG_ID,
-        "warmup_status": warmup_status,
-        "timestamp_warmup_start": iso(created + timedelta(hours=1)) if started else None,
-        "provider_code": provider,
-        "setup_pending": managed and i % 3 == 0,
-        "is_managed_account": managed,
-        "stat_warmup_score": 40 + int(rnd() * 61) if started else None,
-        "sending_gap": pick((0, 5, 10, 15, 30)),
-        "signature": f"Best regards,\n{first} {last}" if i % 5 else None,
-        "reply_to": f"replies@{domain}" if i % 9 == 2 else None,
-        "autofix_failed": pick((None, True, False)) if status < 0 else False,
-    }
-    if status < 0:
-        acc["status_message"] = dict(_STATUS_MESSAGES[status])
-    return acc
-
-
-def _tag_members(i: int, acc: dict[str, Any]) -> list[int]:
-    """Indexes into SEED_TAGS an account is mapped to."""
-    out = []
-    if i % 3 == 0:
-        out.append(0)
-    if i % 5 == 0:
-        out.append(1)
-    if acc["provider_code"] == 2:
-        out.append(2)
-    if acc["warmup_status"] == 1 and i % 2 == 0:
-        out.append(3)
-    if i % 10 == 4 or i == 1:
-        out.append(4)
-    return out
 
 
 _SCHEMA = """
@@ -341,8 +156,10 @@ CREATE TABLE IF NOT EXISTS accounts (
     managed INTEGER NOT NULL,
     setup_pending INTEGER NOT NULL,
     search TEXT NOT NULL,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    workspace TEXT NOT NULL DEFAULT '{DEFAULT}'
 );
+CREATE TABLE IF NOT EXISTS workspaces (id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS tags (
     id TEXT PRIMARY KEY,
     label TEXT NOT NULL,
@@ -366,7 +183,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     missing TEXT NOT NULL,
     data TEXT NOT NULL
 );
-"""
+""".replace("{DEFAULT}", DEFAULT_WORKSPACE_ID)
 
 
 # Built after a bulk seed rather than maintained row by row: several times faster.
@@ -374,6 +191,7 @@ _INDEXES = {
     "accounts_cursor": "accounts (ts, email)",
     "accounts_status": "accounts (status, email)",
     "accounts_score": "accounts (score, email)",
+    "accounts_workspace": "accounts (workspace, ts, email)",
     "mappings_resource": "mappings (resource_id, resource_type)",
 }
 
@@ -399,8 +217,14 @@ class Store:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
+        self._migrate(self._conn)
         self._create_indexes(self._conn)
+        self._conn.executemany(
+            "INSERT OR IGNORE INTO workspaces VALUES (?)", [(w,) for w in SEED_WORKSPACES]
+        )
         self._last_stamp = ""
+        # The clock behind every timestamp and "today"; tests may replace it.
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -415,9 +239,23 @@ class Store:
                 raise
             self._conn.execute("COMMIT")
 
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        """Bring a state file written by an older sandbox up to the current tables."""
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(accounts)")}
+        if "workspace" not in columns:
+            conn.execute(
+                "ALTER TABLE accounts ADD COLUMN workspace TEXT NOT NULL "
+                f"DEFAULT '{DEFAULT_WORKSPACE_ID}'"
+            )
+
+    def today(self) -> date:
+        """The current UTC date (by ``clock``)."""
+        return self.clock().astimezone(UTC).date()
+
     def _now(self) -> str:
         """Wall-clock timestamp, strictly increasing so every update is visible."""
-        stamp = iso(datetime.now(UTC))
+        stamp = iso(self.clock().astimezone(UTC))
         if stamp <= self._last_stamp:
             last = datetime.strptime(self._last_stamp, "%Y-%m-%dT%H:%M:%S.%fZ")
             stamp = iso(last.replace(tzinfo=UTC) + timedelta(milliseconds=1))
@@ -445,8 +283,9 @@ class Store:
     def reset(self, accounts: int = 120) -> None:
         """Wipe everything and seed again."""
         with self._tx() as conn:
-            for table in ("meta", "accounts", "tags", "mappings", "jobs"):
+            for table in ("meta", "accounts", "tags", "mappings", "jobs", "workspaces"):
                 conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            conn.executemany("INSERT INTO workspaces VALUES (?)", [(w,) for w in SEED_WORKSPACES])
             self._seed(conn, accounts)
 
     def _seed(self, conn: sqlite3.Connection, count: int) -> None:
@@ -454,7 +293,7 @@ class Store:
             conn.execute(f"DROP INDEX IF EXISTS {name}")
         rng = random.Random(SEED)
         tag_rng = random.Random(SEED + 1)
-        tag_ids = [_uuid(tag_rng) for _ in SEED_TAGS]
+        tag_ids = [seeded_uuid(tag_rng) for _ in SEED_TAGS]
         tag_rows = []
         for k, ((label, description), tag_id) in enumerate(zip(SEED_TAGS, tag_ids, strict=True)):
             stamp = iso(BASE_TAGS + timedelta(hours=k))
@@ -464,12 +303,12 @@ class Store:
         mappings = []
         map_stamp = iso(BASE_MAPPINGS)
         for i in range(count):
-            acc = _make_account(i, rng)
+            acc = make_account(i, rng)
             rows.append((acc["email"], *_columns(acc)))
-            for t in _tag_members(i, acc):
-                mappings.append((_uuid(tag_rng), tag_ids[t], acc["email"], 1, map_stamp))
-        mappings.append((_uuid(tag_rng), tag_ids[0], SEED_CAMPAIGN_ID, 2, map_stamp))
-        conn.executemany("INSERT INTO accounts VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            for t in tag_members(i, acc):
+                mappings.append((seeded_uuid(tag_rng), tag_ids[t], acc["email"], 1, map_stamp))
+        mappings.append((seeded_uuid(tag_rng), tag_ids[0], SEED_CAMPAIGN_ID, 2, map_stamp))
+        conn.executemany("INSERT INTO accounts VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         conn.executemany("INSERT INTO mappings VALUES (?, ?, ?, ?, ?)", mappings)
         conn.execute("INSERT INTO meta VALUES ('seeded', ?)", (str(count),))
         self._create_indexes(conn)
@@ -482,7 +321,7 @@ class Store:
             start = conn.execute("SELECT COUNT(*) FROM tags").fetchone()[0]
             stamp = self._now()
             for k in range(count):
-                tag_id = _uuid(rng)
+                tag_id = seeded_uuid(rng)
                 label = f"Bulk tag {start + k:04d}"
                 conn.execute(
                     "INSERT INTO tags VALUES (?, ?, ?, ?, ?, ?)",
@@ -490,16 +329,32 @@ class Store:
                 )
                 conn.executemany(
                     "INSERT INTO mappings VALUES (?, ?, ?, 1, ?)",
-                    [(_uuid(rng), tag_id, email, stamp) for email in map_to],
+                    [(seeded_uuid(rng), tag_id, email, stamp) for email in map_to],
                 )
                 ids.append(tag_id)
         return ids
+
+    # -- workspaces ---------------------------------------------------------------------
+
+    def workspace_exists(self, workspace_id: str) -> bool:
+        """Whether a workspace id is known (the seeded ones, or one added by a test)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT 1 FROM workspaces WHERE id = ?", (workspace_id,)
+            ).fetchone()
+        return row is not None
+
+    def add_workspace(self, workspace_id: str) -> None:
+        """Make another (empty) workspace known."""
+        with self._tx() as conn:
+            conn.execute("INSERT OR IGNORE INTO workspaces VALUES (?)", (workspace_id,))
 
     # -- accounts -----------------------------------------------------------------------
 
     def _where(
         self,
         *,
+        workspace: str | None = DEFAULT_WORKSPACE_ID,
         search: str | None = None,
         status: int | None = None,
         provider_code: int | None = None,
@@ -510,6 +365,9 @@ class Store:
     ) -> tuple[list[str], list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
+        if workspace is not None:
+            clauses.append("workspace = ?")
+            params.append(workspace)
         if search:
             clauses.append("instr(search, ?) > 0")
             params.append(search.casefold())
@@ -547,10 +405,12 @@ class Store:
         """One page of accounts and the cursor for the next page (None when none remain).
 
         Without ``sort_by`` the order is (timestamp_created, email), descending unless
-        ``sort_order=asc``, and paging is by cursor. With ``sort_by`` paging is by ``skip``
-        and no cursor is returned.
+        ``sort_order=asc``, and paging is by cursor (``skip`` still applies, after the
+        cursor). With ``sort_by`` the order is (column, email) in the one direction, paging
+        is by ``skip``, ``starting_after`` is ignored and no cursor is returned.
         """
         clauses, params = self._where(
+            workspace=q.workspace,
             search=q.search,
             status=q.status,
             provider_code=q.provider_code,
@@ -606,6 +466,7 @@ class Store:
     def select_emails(
         self,
         *,
+        workspace: str | None = DEFAULT_WORKSPACE_ID,
         search: str | None = None,
         filter: str | None = None,
         tag_ids: Sequence[str] = (),
@@ -615,45 +476,189 @@ class Store:
     ) -> list[str]:
         """Every email matching a bulk selection ("all accounts" minus exclusions)."""
         clauses, params = self._where(
-            search=search, filter=filter, tag_ids=tag_ids, tag_ids_all=tag_ids_all, no_tag=no_tag
+            workspace=workspace,
+            search=search,
+            filter=filter,
+            tag_ids=tag_ids,
+            tag_ids_all=tag_ids_all,
+            no_tag=no_tag,
         )
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._lock:
-            rows = self._conn.execute(f"SELECT email FROM accounts {where}", params).fetchall()
+            rows = self._conn.execute(
+                f"SELECT email FROM accounts {where} ORDER BY email", params
+            ).fetchall()
         skip = set(excluded)
         return [r[0] for r in rows if r[0] not in skip]
 
-    def count_accounts(self) -> int:
-        """Number of accounts."""
+    def count_accounts(self, workspace: str | None = None) -> int:
+        """Number of accounts (in one workspace, or in all of them)."""
+        clauses, params = self._where(workspace=workspace)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM accounts").fetchone()[0])
+            return int(
+                self._conn.execute(f"SELECT COUNT(*) FROM accounts {where}", params).fetchone()[0]
+            )
 
-    def get_account(self, email: str) -> dict[str, Any] | None:
-        """One account, or None."""
+    def get_account(
+        self, email: str, workspace: str | None = DEFAULT_WORKSPACE_ID
+    ) -> dict[str, Any] | None:
+        """One account of a workspace (``None``: of any workspace), or None."""
         with self._lock:
-            row = self._conn.execute(
-                "SELECT data FROM accounts WHERE email = ?", (email,)
-            ).fetchone()
+            return self._find(self._conn, email, workspace)
+
+    @staticmethod
+    def _find(conn: sqlite3.Connection, email: str, workspace: str | None) -> dict[str, Any] | None:
+        sql = "SELECT data FROM accounts WHERE email = ?"
+        params: list[Any] = [email]
+        if workspace is not None:
+            sql += " AND workspace = ?"
+            params.append(workspace)
+        row = conn.execute(sql, params).fetchone()
         return None if row is None else dict(json.loads(row[0]))
 
-    def _load(self, conn: sqlite3.Connection, email: str) -> dict[str, Any]:
-        row = conn.execute("SELECT data FROM accounts WHERE email = ?", (email,)).fetchone()
-        if row is None:
+    def _load(
+        self, conn: sqlite3.Connection, email: str, workspace: str | None = DEFAULT_WORKSPACE_ID
+    ) -> dict[str, Any]:
+        acc = self._find(conn, email, workspace)
+        if acc is None:
             raise NotFoundError(f"Account not found: {email}")
-        return dict(json.loads(row[0]))
+        return acc
 
     def _save(self, conn: sqlite3.Connection, acc: dict[str, Any]) -> None:
         cols = _columns(acc)
         conn.execute(
             "UPDATE accounts SET ts=?, status=?, warmup_status=?, provider_code=?, score=?, "
-            "ctd=?, managed=?, setup_pending=?, search=?, data=? WHERE email=?",
+            "ctd=?, managed=?, setup_pending=?, search=?, data=?, workspace=? WHERE email=?",
             (*cols, acc["email"]),
         )
 
-    def patch_account(self, email: str, body: dict[str, Any]) -> dict[str, Any]:
+    def create_account(
+        self, body: dict[str, Any], workspace: str = DEFAULT_WORKSPACE_ID
+    ) -> dict[str, Any]:
+        """Create an account from a validated createAccount body; returns the Account.
+
+        Connection settings (IMAP/SMTP hosts, ports, user names and passwords) are not part of
+        the Account and are not kept at all. The email is unique across workspaces,
+        case-insensitively (ConflictError).
+        """
+        email = body["email"]
+        provider = body["provider_code"]
+        warmup_in = body.get("warmup") or {}
+        warmup = {
+            "limit": warmup_in.get("limit", 10),
+            "advanced": {
+                "warm_ctd": False,
+                "open_rate": 0.95,
+                "important_rate": 0.8,
+                "read_emulation": True,
+                "spam_save_rate": 0.02,
+                "weekday_only": False,
+                **(warmup_in.get("advanced") or {}),
+            },
+            "warmup_custom_ftag": warmup_in.get(
+                "warmup_custom_ftag", body.get("warmup_custom_ftag", "warmup")
+            ),
+            "increment": warmup_in.get("increment", "disabled"),
+            "reply_rate": warmup_in.get("reply_rate", 0.1),
+        }
+        with self._tx() as conn:
+            clash = conn.execute(
+                "SELECT email FROM accounts WHERE casefold(email) = ?", (email.casefold(),)
+            ).fetchone()
+            if clash is not None:
+                raise ConflictError(f"An account with this email already exists: {clash[0]}")
+            now = self._now()
+            tracking = body.get("tracking_domain_name")
+            airmail = provider in (8, 11)
+            acc: dict[str, Any] = {
+                "email": email,
+                "timestamp_created": now,
+                "timestamp_updated": now,
+                "first_name": body["first_name"],
+                "last_name": body["last_name"],
+                "warmup": warmup,
+                "added_by": USER_ID,
+                "daily_limit": body.get("daily_limit"),
+                "daily_limit_max": 50 if airmail else None,
+                "warmup_limit_max": 40 if airmail else None,
+                "modified_by": None,
+                "tracking_domain_name": tracking,
+                "tracking_domain_status": body.get(
+                    "tracking_domain_status", "pending" if tracking else None
+                ),
+                "status": 1,
+                "enable_slow_ramp": body.get("enable_slow_ramp"),
+                "inbox_placement_test_limit": body.get("inbox_placement_test_limit"),
+                "organization": workspace,
+                "warmup_status": 0,
+                "timestamp_warmup_start": None,
+                "provider_code": provider,
+                "setup_pending": False,
+                "is_managed_account": False,
+                "stat_warmup_score": None,
+                "sending_gap": body.get("sending_gap", 0),
+                "signature": body.get("signature"),
+                "reply_to": body.get("reply_to"),
+                "autofix_failed": False,
+            }
+            conn.execute(
+                "INSERT INTO accounts VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (email, *_columns(acc)),
+            )
+        return acc
+
+    def delete_account(self, email: str, workspace: str = DEFAULT_WORKSPACE_ID) -> dict[str, Any]:
+        """Delete an account and its tag mappings; returns the deleted Account."""
+        with self._tx() as conn:
+            acc = self._load(conn, email, workspace)
+            conn.execute("DELETE FROM accounts WHERE email = ?", (email,))
+            conn.execute(
+                "DELETE FROM mappings WHERE resource_type = 1 AND resource_id = ?", (email,)
+            )
+        return acc
+
+    def mark_fixed(self, email: str, workspace: str = DEFAULT_WORKSPACE_ID) -> dict[str, Any]:
+        """An account in an error status (< 0) goes back to active (1), its error cleared.
+
+        An account not in an error status is returned unchanged (not even timestamp_updated).
+        """
+        with self._tx() as conn:
+            acc = self._load(conn, email, workspace)
+            if acc["status"] < 0:
+                self._apply_status(acc, 1)
+                acc["autofix_failed"] = False
+                self._save(conn, acc)
+        return acc
+
+    def move_accounts(self, emails: Sequence[str], source: str, destination: str) -> None:
+        """Move accounts between workspaces, all or none (NotFoundError / InvalidError)."""
+        unique = list(dict.fromkeys(emails))
+        with self._tx() as conn:
+            for workspace in (source, destination):
+                found = conn.execute("SELECT 1 FROM workspaces WHERE id = ?", (workspace,))
+                if found.fetchone() is None:
+                    raise NotFoundError(f"Workspace not found: {workspace}")
+            if source == destination:
+                raise InvalidError("source_workspace_id and destination_workspace_id are equal")
+            accounts = []
+            for email in unique:
+                acc = self._find(conn, email, source)
+                if acc is None:
+                    raise NotFoundError(f"Account not found in workspace {source}: {email}")
+                accounts.append(acc)
+            now = self._now()
+            for acc in accounts:
+                acc["organization"] = destination
+                acc["timestamp_updated"] = now
+                self._save(conn, acc)
+
+    def patch_account(
+        self, email: str, body: dict[str, Any], workspace: str = DEFAULT_WORKSPACE_ID
+    ) -> dict[str, Any]:
         """Apply a validated PATCH body: top level replaces, ``warmup`` and ``advanced`` merge."""
         with self._tx() as conn:
-            acc = self._load(conn, email)
+            acc = self._load(conn, email, workspace)
             for key, value in body.items():
                 if key == "warmup":
                     warmup = dict(acc.get("warmup") or {})
@@ -674,10 +679,12 @@ class Store:
             self._save(conn, acc)
         return acc
 
-    def set_status(self, email: str, status: int) -> dict[str, Any]:
+    def set_status(
+        self, email: str, status: int, workspace: str = DEFAULT_WORKSPACE_ID
+    ) -> dict[str, Any]:
         """Pause (2) or resume (1) one account."""
         with self._tx() as conn:
-            acc = self._load(conn, email)
+            acc = self._load(conn, email, workspace)
             self._apply_status(acc, status)
             self._save(conn, acc)
         return acc
@@ -687,15 +694,19 @@ class Store:
         acc.pop("status_message", None)
         acc["timestamp_updated"] = self._now()
 
-    def pause_many(self, emails: Sequence[str]) -> tuple[list[str], list[str]]:
-        """Bulk pause: (paused_emails, failed_emails)."""
+    def pause_many(
+        self, emails: Sequence[str], workspace: str = DEFAULT_WORKSPACE_ID
+    ) -> tuple[list[str], list[str]]:
+        """Bulk pause: (paused_emails, failed_emails), each unique email in one of them.
+
+        Failed: unknown (in this workspace), or already paused (its status did not change).
+        """
         paused: list[str] = []
         failed: list[str] = []
         with self._tx() as conn:
-            for email in emails:
-                try:
-                    acc = self._load(conn, email)
-                except NotFoundError:
+            for email in dict.fromkeys(emails):
+                acc = self._find(conn, email, workspace)
+                if acc is None or acc["status"] == 2:
                     failed.append(email)
                     continue
                 self._apply_status(acc, 2)
@@ -703,24 +714,100 @@ class Store:
                 paused.append(email)
         return paused, failed
 
+    # -- analytics ----------------------------------------------------------------------
+
+    def _created_dates(
+        self, emails: Sequence[str] | None, workspace: str
+    ) -> dict[str, tuple[str, str | None, float | None]]:
+        """email → (created date, warmup start date, warmup score), for this workspace."""
+        clauses, params = self._where(workspace=workspace)
+        if emails is not None:
+            if not emails:
+                return {}
+            clauses.append(f"email IN ({','.join('?' * len(emails))})")
+            params.extend(emails)
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT data FROM accounts WHERE {' AND '.join(clauses)} ORDER BY email", params
+            ).fetchall()
+        out = {}
+        for (data,) in rows:
+            acc = json.loads(data)
+            start = acc.get("timestamp_warmup_start")
+            out[acc["email"]] = (
+                acc["timestamp_created"][:10],
+                start[:10] if start else None,
+                acc.get("stat_warmup_score"),
+            )
+        return out
+
+    def daily_analytics(
+        self, emails: Sequence[str] | None, days: Sequence[date], workspace: str
+    ) -> list[dict[str, Any]]:
+        """Rows of getDailyAccountAnalytics, by date then email; unknown emails have none.
+
+        Counts are a pure function of (email, date); zero before the account was created and
+        after today.
+        """
+        known = self._created_dates(emails, workspace)
+        today = self.today().isoformat()
+        rows = []
+        for day in days:
+            stamp = day.isoformat()
+            for email, (created, _, _) in known.items():
+                active = created <= stamp <= today
+                rows.append(
+                    {"date": stamp, "email_account": email, **daily_counts(email, stamp, active)}
+                )
+        return rows
+
+    def warmup_analytics(
+        self, emails: Sequence[str], days: Sequence[date], workspace: str
+    ) -> dict[str, Any]:
+        """The getWarmupAnalytics answer for emails over days; unknown emails are left out.
+
+        Per day counts are a pure function of (email, date, warmup score); zero before warmup
+        started (or when it never did) and after today.
+        """
+        known = self._created_dates(list(dict.fromkeys(emails)), workspace)
+        today = self.today().isoformat()
+        by_date: dict[str, Any] = {}
+        aggregate: dict[str, Any] = {}
+        for email, (_, started, score) in known.items():
+            per_day = {}
+            totals = {"sent": 0, "received": 0, "landed_inbox": 0, "landed_spam": 0}
+            for day in days:
+                stamp = day.isoformat()
+                active = started is not None and started <= stamp <= today
+                counts = warmup_day(email, stamp, score, active)
+                per_day[stamp] = counts
+                for key in totals:
+                    totals[key] += counts[key]
+            health = round(100 * totals["landed_inbox"] / totals["sent"]) if totals["sent"] else 0
+            by_date[email] = per_day
+            aggregate[email] = {
+                **totals,
+                "health_score_label": health_label(health, totals["sent"]),
+                "health_score": health,
+            }
+        return {"email_date_data": by_date, "aggregate_data": aggregate}
+
     # -- background jobs ----------------------------------------------------------------
 
-    def create_warmup_job(self, action: str, emails: Sequence[str]) -> dict[str, Any]:
+    def create_warmup_job(
+        self, action: str, emails: Sequence[str], workspace: str = DEFAULT_WORKSPACE_ID
+    ) -> dict[str, Any]:
         """Queue a warmup enable/disable job (``action`` is "enable" or "disable")."""
         unique = list(dict.fromkeys(emails))
         with self._tx() as conn:
-            missing = [
-                e
-                for e in unique
-                if conn.execute("SELECT 1 FROM accounts WHERE email = ?", (e,)).fetchone() is None
-            ]
+            missing = [e for e in unique if self._find(conn, e, workspace) is None]
             now = self._now()
             job: dict[str, Any] = {
                 "id": secrets.token_hex(12),
-                "workspace_id": ORG_ID,
+                "workspace_id": workspace,
                 "user_id": USER_ID,
                 "type": "update-warmup-accounts",
-                "entity_id": ORG_ID,
+                "entity_id": workspace,
                 "entity_type": "workspace",
                 "data": {"action": action, "total": len(unique)},
                 "progress": 0,
@@ -734,13 +821,13 @@ class Store:
             )
         return job
 
-    def poll_job(self, job_id: str) -> dict[str, Any]:
+    def poll_job(self, job_id: str, workspace: str = DEFAULT_WORKSPACE_ID) -> dict[str, Any]:
         """Return a job, advancing it one step: pending → in-progress → success/failed."""
         with self._tx() as conn:
             row = conn.execute(
                 "SELECT action, emails, missing, data FROM jobs WHERE id = ?", (job_id,)
             ).fetchone()
-            if row is None:
+            if row is None or json.loads(row[3]).get("workspace_id") != workspace:
                 raise NotFoundError(f"Background job not found: {job_id}")
             action, emails, missing, data = row[0], json.loads(row[1]), json.loads(row[2]), row[3]
             job: dict[str, Any] = json.loads(data)
@@ -754,7 +841,9 @@ class Store:
                     warmup_status = 1 if action == "enable" else 0
                     now = self._now()
                     for email in emails:
-                        acc = self._load(conn, email)
+                        acc = self._find(conn, email, None)
+                        if acc is None:
+                            continue  # deleted since the job was queued
                         acc["warmup_status"] = warmup_status
                         if warmup_status == 1 and not acc.get("timestamp_warmup_start"):
                             acc["timestamp_warmup_start"] = now
@@ -766,6 +855,53 @@ class Store:
                 return job
             conn.execute("UPDATE jobs SET data = ? WHERE id = ?", (_dumps(job), job_id))
         return job
+
+    def list_jobs(
+        self,
+        *,
+        workspace: str = DEFAULT_WORKSPACE_ID,
+        limit: int = 100,
+        starting_after: str | None = None,
+        ids: Sequence[str] = (),
+        included_ids: Sequence[str] = (),
+        excluded_ids: Sequence[str] = (),
+        type: str | None = None,
+        entity_type: str | None = None,
+        entity_ids: Sequence[str] = (),
+        statuses: Sequence[str] = (),
+        sort_column: str = "created_at",
+        sort_order: str = "desc",
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of a workspace's jobs, (sort_column, id) in sort_order; cursor = last id.
+
+        Listing never advances a job (only ``poll_job`` does). An unknown cursor id is an
+        InvalidError.
+        """
+        with self._lock:
+            jobs = [json.loads(r[0]) for r in self._conn.execute("SELECT data FROM jobs")]
+        jobs = [j for j in jobs if j.get("workspace_id") == workspace]
+        reverse = sort_order == "desc"
+        jobs.sort(key=lambda j: (j[sort_column], j["id"]), reverse=reverse)
+        if starting_after:
+            position = next((n for n, j in enumerate(jobs) if j["id"] == starting_after), None)
+            if position is None:
+                raise InvalidError(f"querystring/starting_after: unknown job {starting_after}")
+            jobs = jobs[position + 1 :]
+        for wanted in (ids, included_ids):
+            if wanted:
+                jobs = [j for j in jobs if j["id"] in set(wanted)]
+        if excluded_ids:
+            jobs = [j for j in jobs if j["id"] not in set(excluded_ids)]
+        if type:
+            jobs = [j for j in jobs if j["type"] == type]
+        if entity_type:
+            jobs = [j for j in jobs if j.get("entity_type") == entity_type]
+        if entity_ids:
+            jobs = [j for j in jobs if j.get("entity_id") in set(entity_ids)]
+        if statuses:
+            jobs = [j for j in jobs if j["status"] in set(statuses)]
+        items = jobs[:limit]
+        return items, (items[-1]["id"] if len(jobs) > limit and items else None)
 
     # -- tags -----------------------------------------------------------------------------
 
@@ -874,7 +1010,12 @@ class Store:
         return tag
 
     def toggle(
-        self, tag_ids: Sequence[str], resource_type: int, resource_ids: Sequence[str], assign: bool
+        self,
+        tag_ids: Sequence[str],
+        resource_type: int,
+        resource_ids: Sequence[str],
+        assign: bool,
+        workspace: str = DEFAULT_WORKSPACE_ID,
     ) -> None:
         """Assign (create missing mappings) or unassign (delete them)."""
         with self._tx() as conn:
@@ -883,7 +1024,10 @@ class Store:
                     raise NotFoundError(f"Custom tag not found: {tag_id}")
             if resource_type == 1:
                 for email in resource_ids:
-                    found = conn.execute("SELECT 1 FROM accounts WHERE email = ?", (email,))
+                    found = conn.execute(
+                        "SELECT 1 FROM accounts WHERE email = ? AND workspace = ?",
+                        (email, workspace),
+                    )
                     if found.fetchone() is None:
                         raise NotFoundError(f"Account not found: {email}")
             now = self._now()

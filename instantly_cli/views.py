@@ -243,3 +243,14 @@ def tag_plan_rows(plan: Iterable[Mapping[str, Any]], assign: bool) -> list[dict[
         for o in plan
         for c in o["changes"]
     ]
+
+
+# -- account lifecycle -------------------------------------------------------------------------
+
+STATUS_CHANGE_COLUMNS = [
+    Column("email", "Email"),
+    Column("status_before", "Before", enum=ACCOUNT_STATUS),
+    Column("status_after", "After", enum=ACCOUNT_STATUS),
+    Column("result", "Result"),
+    Column("error", "Error"),
+]

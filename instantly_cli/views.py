@@ -9,7 +9,15 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from instantly_cli.enums import ACCOUNT_STATUS, PROVIDER, RESOURCE_TYPE, UNCHANGED, WARMUP_STATUS
+from instantly_cli.enums import (
+    ACCOUNT_STATUS,
+    JOB_STATUS,
+    JOB_TYPE,
+    PROVIDER,
+    RESOURCE_TYPE,
+    UNCHANGED,
+    WARMUP_STATUS,
+)
 from instantly_cli.output import Column, DetailRow, text_value
 
 
@@ -254,3 +262,48 @@ STATUS_CHANGE_COLUMNS = [
     Column("result", "Result"),
     Column("error", "Error"),
 ]
+
+
+# -- background jobs ---------------------------------------------------------------------------
+
+
+def _percent(value: Any) -> str:
+    return f"{text_value(value)}%" if isinstance(value, int | float) else text_value(value)
+
+
+def job_columns(fmt: str) -> list[Column]:
+    return [
+        Column("id", "Job"),
+        Column("type", "Type", enum=JOB_TYPE),
+        Column("status", "Status", enum=JOB_STATUS),
+        Column("progress", "Progress", fmt=_percent if fmt == "table" else None, justify="right"),
+        time_column("created_at", "Created", fmt),
+        time_column("updated_at", "Updated", fmt),
+    ]
+
+
+def job_detail(job: Mapping[str, Any]) -> list[tuple[str, list[DetailRow]]]:
+    data = _obj(job.get("data"))
+    return [
+        (
+            "Job",
+            [
+                _row("Type", JOB_TYPE.label(job.get("type"))),
+                _row("Status", JOB_STATUS.label(job.get("status")),
+                     JOB_STATUS.style(job.get("status"))),
+                _row("Progress", _percent(job.get("progress"))),
+                _row("Entity", " ".join(str(p) for p in (job.get("entity_type"),
+                                                        job.get("entity_id")) if p)),
+                _row("Workspace", job.get("workspace_id")),
+                _row("Created", job.get("created_at")),
+                _row("Updated", job.get("updated_at")),
+            ],
+        ),
+        ("Data", [_row(str(k), v) for k, v in data.items()]),
+    ]
+
+
+def job_line(job: Mapping[str, Any]) -> str:
+    """``65f… in-progress 50%``: one job's state while waiting."""
+    status = JOB_STATUS.label(job.get("status"))
+    return f"job {job.get('id')}: {status} {_percent(job.get('progress'))}"

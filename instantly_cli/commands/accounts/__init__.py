@@ -10,5 +10,5 @@ warmup_app = typer.Typer(help="Turn warmup on or off (background jobs).", no_arg
 app.add_typer(warmup_app, name="warmup")
 
 # Registration order is help order.
-from instantly_cli.commands.accounts import get, list, state, update, warmup  # noqa: E402, F401
+from instantly_cli.commands.accounts import get, list, state, update, warmup  # noqa: E402, F401, I001
 from instantly_cli.commands.accounts import lifecycle  # noqa: E402, F401

@@ -11,6 +11,7 @@ from typing import Any
 
 from instantly_cli.enums import (
     ACCOUNT_STATUS,
+    CHECK,
     JOB_STATUS,
     JOB_TYPE,
     PROVIDER,
@@ -307,3 +308,58 @@ def job_line(job: Mapping[str, Any]) -> str:
     """``65f… in-progress 50%``: one job's state while waiting."""
     status = JOB_STATUS.label(job.get("status"))
     return f"job {job.get('id')}: {status} {_percent(job.get('progress'))}"
+
+
+# -- DNS checks --------------------------------------------------------------------------------
+
+
+def _check(value: Any) -> str:
+    return "pass" if value is True else "fail"
+
+
+VITALS_COLUMNS = [
+    Column("domain", "Domain"),
+    Column("account_count", "Accounts", justify="right"),
+    Column("mx", "MX", enum=CHECK),
+    Column("spf", "SPF", enum=CHECK),
+    Column("dkim", "DKIM", enum=CHECK),
+    Column("dmarc", "DMARC", enum=CHECK),
+    Column("reasons", "Failures"),
+]
+
+
+def vitals_rows(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per domain (from ``DomainVitals.to_json``): checks as pass/fail, the reasons."""
+    rows = []
+    for r in results:
+        failed = [c.upper() for c in ("mx", "spf", "dkim", "dmarc") if r.get(c) is not True]
+        if r.get("reported") is False:
+            reasons = "not reported by the API"
+        elif failed:
+            reasons = ", ".join(failed) + " failed"
+        else:
+            reasons = ""
+        rows.append(
+            {
+                "domain": r.get("domain"),
+                "account_count": len(r.get("accounts") or []),
+                **{c: _check(r.get(c)) for c in ("mx", "spf", "dkim", "dmarc")},
+                "reasons": reasons,
+            }
+        )
+    return rows
+
+
+CTD_COLUMNS = [
+    Column("host", "Host"),
+    Column("cname", "CNAME", enum=CHECK),
+    Column("ssl", "SSL", enum=CHECK),
+]
+
+
+def ctd_row(status: Mapping[str, Any], host: str) -> dict[str, Any]:
+    return {
+        "host": status.get("host") or host,
+        "cname": _check(status.get("cname")),
+        "ssl": _check(status.get("ssl")),
+    }

@@ -17,6 +17,7 @@ from instantly_cli.enums import (
     PROVIDER,
     RESOURCE_TYPE,
     UNCHANGED,
+    WARMUP_HEALTH,
     WARMUP_STATUS,
 )
 from instantly_cli.output import Column, DetailRow, text_value
@@ -363,3 +364,52 @@ def ctd_row(status: Mapping[str, Any], host: str) -> dict[str, Any]:
         "cname": _check(status.get("cname")),
         "ssl": _check(status.get("ssl")),
     }
+
+
+# -- analytics ---------------------------------------------------------------------------------
+
+
+def _title(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+def analytics_columns(by: str, metrics: Sequence[str]) -> list[Column]:
+    first = Column("email_account", "Account") if by == "account" else Column("date", "Date")
+    return [first, *(Column(m, _title(m), justify="right") for m in metrics)]
+
+
+def bar_chart(days: Sequence[Mapping[str, Any]], key: str = "sent", width: int = 40) -> str:
+    """Daily volume as text bars: ``2026-03-09  ██████▌ 1,234``."""
+    values = [(str(d.get("date", "")), d.get(key)) for d in days]
+    numbers = [v for _, v in values if isinstance(v, int | float)]
+    top = max(numbers, default=0)
+    lines = [f"{_title(key)} per day"]
+    for day, value in values:
+        amount = value if isinstance(value, int | float) else 0
+        eighths = round(width * 8 * amount / top) if top else 0
+        bar = "█" * (eighths // 8) + ("▏▎▍▌▋▊▉"[eighths % 8 - 1] if eighths % 8 else "")
+        lines.append(f"{day}  {bar} {amount:,.0f}")
+    return "\n".join(lines)
+
+
+def _rate_text(value: Any) -> str:
+    return f"{value:.1f}%" if isinstance(value, int | float) else ""
+
+
+def warmup_stats_columns(fmt: str) -> list[Column]:
+    rate = Column("inbox_rate", "Inbox rate", fmt=_rate_text if fmt == "table" else None,
+                  justify="right")
+    return [
+        Column("email", "Email"),
+        Column("landed_inbox", "Inbox", justify="right"),
+        Column("landed_spam", "Spam", justify="right"),
+        Column("sent", "Sent", justify="right"),
+        Column("received", "Received", justify="right"),
+        rate,
+        Column("health", "Health", enum=WARMUP_HEALTH),
+    ]
+
+
+def warmup_total_row(aggregate: Mapping[str, Any]) -> dict[str, Any]:
+    """The aggregate as the last table row."""
+    return {**aggregate, "email": f"All {aggregate.get('accounts', 0)} accounts"}

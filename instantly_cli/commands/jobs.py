@@ -129,8 +129,7 @@ def wait(
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
 ) -> int:
-    """Wait until jobs finish, showing each job's state and progress; exit 1 unless all
-    succeeded."""
+    """Wait until jobs finish, showing state and progress; exit 1 unless all succeed."""
     from instantly_cli import views
     from instantly_cli.services import background_jobs as service
     from instantly_cli.services.jobs import wait_for_jobs

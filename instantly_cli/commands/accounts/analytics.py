@@ -71,8 +71,10 @@ def analytics(
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
 ) -> None:
-    """Daily sending analytics (sent, bounced, opened, replies, clicks…) totalled per account or
-    per day, with a chart of daily sent volume on a terminal."""
+    """Sending analytics (sent, bounced, opened, replies…) per account or per day.
+
+    Default: the last 7 days. A terminal also gets a chart of daily sent volume.
+    """
     from datetime import UTC, datetime
 
     from instantly_cli import views
@@ -121,8 +123,10 @@ def warmup_stats(
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
 ) -> None:
-    """Warmup health of the last 14 days: inbox, spam, sent, received and the inbox rate per
-    account, and the total (100 accounts per request)."""
+    """Warmup health of the last 14 days: inbox rate per account and in total.
+
+    Inbox, spam, sent and received counts, 100 accounts per request.
+    """
     from instantly_cli import views
     from instantly_cli.services import analytics as service
 

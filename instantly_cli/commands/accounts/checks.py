@@ -26,8 +26,10 @@ def vitals(
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
 ) -> int:
-    """Check MX, SPF, DKIM and DMARC of the accounts' domains (each domain once); exit 1 when
-    any domain fails."""
+    """Check MX, SPF, DKIM and DMARC of the accounts' domains; exit 1 when any fails.
+
+    Accounts that share a domain are tested once (one of them is sent).
+    """
     from instantly_cli import views
     from instantly_cli.services import checks
     from instantly_cli.targets import read_targets

@@ -570,3 +570,84 @@ def test_lifecycle_over_loopback(served: tuple[SandboxServer, Store]) -> None:
     assert moved.exit_code == 0, moved.stderr
     gone = invoke(["accounts", "delete", "new.box@newbox.io", "--yes", "--json"])
     assert gone.exit_code == 0 and "new.box@newbox.io" not in emails_of(store)
+
+
+# -- more create paths -----------------------------------------------------------------------------
+
+
+def test_create_from_jsonl_with_nested_warmup_and_password_stdin(
+    sandbox: SandboxApp, store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "boxes.jsonl"
+    rows = [
+        {"email": "j1@newbox.io", "first_name": "J", "last_name": "One", "provider_code": "imap",
+         "imap_host": "imap.newbox.io", "smtp_host": "smtp.newbox.io",
+         "warmup": {"limit": 12, "advanced": {"weekday_only": True}}},
+        {"email": "j2@newbox.io", "first_name": "J", "last_name": "Two", "imap_host": "i.io",
+         "smtp_host": "s.io", "imap_password": "Own-imap-pw-1", "smtp_password": "Own-smtp-pw-1"},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    res = invoke(["accounts", "create", "--from", str(path), "--password-stdin", "--yes",
+                  "--json"], input="Shared-imap-pw\nShared-smtp-pw\n")
+    assert res.exit_code == 0, res.stderr
+    bodies = [json.loads(r.body) for r in sent(sandbox, "POST", "/api/v2/accounts")]
+    assert bodies[0]["imap_password"] == "Shared-imap-pw"
+    assert bodies[0]["smtp_password"] == "Shared-smtp-pw"
+    assert bodies[0]["warmup"] == {"limit": 12, "advanced": {"weekday_only": True}}
+    assert bodies[1]["imap_password"] == "Own-imap-pw-1"  # the row's own wins
+    assert store.get_account("j1@newbox.io")["warmup"]["advanced"]["weekday_only"] is True
+    for secret in ("Shared-imap-pw", "Shared-smtp-pw", "Own-imap-pw-1"):
+        assert secret not in res.stdout + res.stderr
+
+
+def test_create_refuses_unknown_columns_and_duplicates(sandbox: SandboxApp,
+                                                       tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("email,first_name,last_name,imap_host,smtp_host,password,colour\n"
+                    "c@newbox.io,C,D,i.io,s.io,Pw-cccc-1,blue\n", encoding="utf-8")
+    res = invoke(["accounts", "create", "--from", str(path), "--yes"])
+    assert res.exit_code == 2 and "colour" in res.stderr and "line 2" in res.stderr
+    dup = _csv(tmp_path, "d@newbox.io,D,One,i.io,s.io,Pw-dddd-1,30,10",
+               "D@newbox.io,D,Two,i.io,s.io,Pw-dddd-2,30,10")
+    res = invoke(["accounts", "create", "--from", str(dup), "--yes"])
+    assert res.exit_code == 2 and "line 2" in res.stderr and "line 3" in res.stderr
+    assert invoke(["accounts", "create", "--from", str(dup), "--email", "x@y.io"]).exit_code == 2
+    assert invoke(["accounts", "create", "--from", str(tmp_path / "absent.csv")]).exit_code == 2
+    assert sandbox.request_count == 0
+
+
+def test_create_prompts_for_hidden_passwords_on_a_terminal(
+    sandbox: SandboxApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from instantly_cli import output
+
+    answers = iter(["Prompted-pw-99", ""])
+    asked: list[str] = []
+    monkeypatch.setattr(output, "stdin_is_tty", lambda: True)
+    monkeypatch.setattr(output, "prompt_secret", lambda text: asked.append(text) or next(answers))
+    res = invoke(["accounts", "create", *NEW_FLAGS, "--json"])
+    assert res.exit_code == 0, res.stderr
+    assert len(asked) == 2 and "new.box@newbox.io" in asked[0]
+    [post] = sent(sandbox, "POST", "/api/v2/accounts")
+    assert json.loads(post.body)["smtp_password"] == "Prompted-pw-99"  # Enter: the same
+
+
+def test_create_conflict_is_exists(sandbox: SandboxApp, runtime: Any) -> None:
+    def hook(request: httpx.Request, forward: Callable[[], httpx.Response]) -> httpx.Response:
+        if request.method == "POST":  # created by someone else in the meantime
+            return envelope(409, "Conflict", "Account already exists")
+        return forward()
+
+    runtime.transport = Wrapped(sandbox, hook)
+    res = invoke(["accounts", "create", *NEW_FLAGS, "--password-stdin", "--json"],
+                 input=PASSWORD)
+    assert res.exit_code == 0 and json.loads(res.stdout)[0]["result"] == "exists"
+
+
+def test_mark_fixed_dry_run_changes_nothing(sandbox: SandboxApp, store: Store) -> None:
+    broken = errored(store)[0]
+    res = invoke(["accounts", "mark-fixed", broken, PLUS, "--dry-run", "--json"])
+    assert res.exit_code == 0, res.stderr
+    assert [o["result"] for o in json.loads(res.stdout)] == ["would-fix", "unchanged"]
+    assert not sent(sandbox, "POST", "mark-fixed")
+    assert store.get_account(broken)["status"] < 0

@@ -2,7 +2,8 @@
 
 import math
 import sys
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 import typer
 
@@ -143,7 +144,7 @@ def wait(
     seen: dict[str, tuple[str, float]] = {}
     with context.client(ctx) as client, output.progress(100 * len(ids), "Waiting") as advance:
 
-        def update(job_id: str, job: dict[str, object]) -> None:
+        def update(job_id: str, job: Mapping[str, Any]) -> None:
             state = str(job.get("status"))
             raw = job.get("progress")
             done = float(raw) if isinstance(raw, int | float) else 0.0
@@ -157,7 +158,7 @@ def wait(
 
         waited = wait_for_jobs(
             client, ids, timeout=timeout, interval=rt.poll_interval, clock=rt.clock,
-            sleep=rt.sleep, on_update=update,  # type: ignore[arg-type]
+            sleep=rt.sleep, on_update=update,
         )
     if isinstance(waited.error, NotFoundError):
         raise service.not_found(waited.error)

@@ -27,6 +27,13 @@ WARMUP_BATCH = 100
 KEY_FIELDS = ("date", "email_account")
 
 
+def account_emails(client: InstantlyClient, emails: Sequence[str] | None) -> list[str]:
+    """The emails asked for, or (None: ``--all``) every account's email, all pages."""
+    if emails is not None:
+        return list(emails)
+    return [str(a["email"]) for a in client.list_accounts({}).items() if a.get("email")]
+
+
 def parse_date(text: str, flag: str) -> date:
     try:
         return date.fromisoformat(text.strip())

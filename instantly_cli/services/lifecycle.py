@@ -76,8 +76,10 @@ def mark_fixed_work(client: InstantlyClient, *, dry_run: bool) -> Work:
         before = client.get_account(email)
         extra: dict[str, Any] = {"status_before": before.get("status")}
         if dry_run:
+            status = extra["status_before"]
+            errored = isinstance(status, int | float) and status < 0
             extra["status_after"] = None
-            return [Outcome(email, WOULD_FIX, extra=extra)]
+            return [Outcome(email, WOULD_FIX if errored else UNCHANGED, extra=extra)]
         after = client.mark_fixed(email)
         extra["status_after"] = after.get("status")
         word = UNCHANGED if extra["status_before"] == extra["status_after"] else FIXED

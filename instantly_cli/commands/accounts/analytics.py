@@ -32,15 +32,6 @@ def _targets(targets: list[str] | None, all_: bool) -> list[str] | None:
     return None if all_ else read_targets(targets or [])
 
 
-def _all_emails(client: object, emails: list[str] | None) -> list[str]:
-    from instantly_cli.client import InstantlyClient
-
-    assert isinstance(client, InstantlyClient)
-    if emails is not None:
-        return emails
-    return [str(a["email"]) for a in client.list_accounts({}).items() if a.get("email")]
-
-
 @app.command(
     "analytics",
     epilog=examples(
@@ -86,7 +77,7 @@ def analytics(
     first, last = service.date_range(from_, to, datetime.now(UTC).date())
     wanted = _targets(targets, all_)
     with context.client(ctx) as client:
-        emails = _all_emails(client, wanted)
+        emails = service.account_emails(client, wanted)
         data = service.daily(client, emails, first, last, on_split=output.notice)
     rows = service.totals(data.rows, group, emails)
     lost = service.missing(emails, data.rows) if wanted is not None else []
@@ -134,7 +125,7 @@ def warmup_stats(
     field_list = output.parse_fields(fields)
     wanted = _targets(targets, all_)
     with context.client(ctx) as client:
-        emails = _all_emails(client, wanted)
+        emails = service.account_emails(client, wanted)
         with output.progress(len(emails), "Fetching warmup analytics") as advance:
             stats = service.warmup_stats(client, emails, advance=advance)
     if fmt == "json":

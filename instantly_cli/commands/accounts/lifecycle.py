@@ -124,7 +124,7 @@ def mark_fixed(
     with context.client(ctx, rate=rate) as client:
         work = lifecycle.mark_fixed_work(client, dry_run=dry_run)
         result = _bulk.run([[e] for e in emails], work, concurrency=concurrency, label="Fixing")
-    order = (WOULD_FIX,) if dry_run else (FIXED, UNCHANGED, FAILED)
+    order = (WOULD_FIX, UNCHANGED) if dry_run else (FIXED, UNCHANGED, FAILED)
     code = _bulk.finish(
         result,
         fmt=fmt,

@@ -651,3 +651,21 @@ def test_mark_fixed_dry_run_changes_nothing(sandbox: SandboxApp, store: Store) -
     assert [o["result"] for o in json.loads(res.stdout)] == ["would-fix", "unchanged"]
     assert not sent(sandbox, "POST", "mark-fixed")
     assert store.get_account(broken)["status"] < 0
+
+
+def test_jobs_wait_accepts_the_no_wait_tsv(sandbox: SandboxApp) -> None:
+    res = invoke(["accounts", "warmup", "enable", ZOE, PLUS, "--no-wait", "--yes"])
+    assert res.exit_code == 0 and "\t" in res.stdout  # piped: TSV, id first
+    waited = invoke(["jobs", "wait", "-", "--json"], input=res.stdout)
+    assert waited.exit_code == 0, waited.stderr
+    assert [j["status"] for j in json.loads(waited.stdout)] == ["success"]
+
+
+def test_bulk_lifecycle_results_take_fields(sandbox: SandboxApp) -> None:
+    res = invoke(["accounts", "delete", PLUS, "--dry-run", "--json", "--fields",
+                  "email,account.first_name"])
+    assert res.exit_code == 0, res.stderr
+    assert json.loads(res.stdout) == [{"email": PLUS, "account": {"first_name": "Ops"}}]
+    csv_out = invoke(["accounts", "mark-fixed", PLUS, "-o", "csv", "--fields",
+                      "email,status_after"])
+    assert csv_out.stdout == f"email,status_after\n{PLUS},Active\n"

@@ -51,8 +51,8 @@ def check_id(text: str, where: str = "") -> str:
 
 
 def parse_ids_text(text: str) -> list[str]:
-    """Job ids from stdin: one per line, or the JSON (array or lines) of ``--no-wait`` output
-    (``{"job_id": …}``) or of job objects (``{"id": …}``)."""
+    """Job ids from stdin: one per line (the first column of ``--no-wait``'s TSV), or the JSON
+    (array or lines) of ``--no-wait`` output (``{"job_id": …}``) or of jobs (``{"id": …}``)."""
     stripped = text.strip()
     if not stripped:
         raise UsageError("No job ids on stdin.", hint="Pipe `warmup enable --no-wait --json`.")
@@ -78,7 +78,8 @@ def parse_ids_text(text: str) -> list[str]:
                 raise UsageError(f"stdin line {number} is not valid JSON.") from None
             ids.append(_id_of(item, f" (line {number})"))
         else:
-            ids.append(check_id(line, f" (line {number})"))
+            # TSV/table rows of `--no-wait` (job id first, then its accounts) work too.
+            ids.append(check_id(line.split()[0], f" (line {number})"))
     return ids
 
 

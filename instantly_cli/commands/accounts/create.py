@@ -8,13 +8,14 @@ import typer
 
 from instantly_cli import context, output
 from instantly_cli.commands import _bulk, handled
-from instantly_cli.commands.accounts import app
+from instantly_cli.commands.accounts import _outcomes, app
 from instantly_cli.enums import CREATED, EXISTS, FAILED, PROVIDER, WOULD_CREATE
 from instantly_cli.errors import UsageError
 from instantly_cli.options import (
     ConcurrencyOpt,
     DryRunOpt,
     FailuresOpt,
+    FieldsOpt,
     JsonOpt,
     OutputOpt,
     RateOpt,
@@ -100,6 +101,7 @@ def create(
     failures: FailuresOpt = None,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
+    fields: FieldsOpt = None,
 ) -> int:
     """Add IMAP/SMTP accounts: one from flags, or many from --from FILE.
 
@@ -112,6 +114,7 @@ def create(
     from instantly_cli.targets import read_targets
 
     fmt = context.output_format(ctx, output_, json_output)
+    field_list = output.parse_fields(fields)
     check_rate(rate, concurrency)
     flags = {
         "email": email, "first_name": first_name, "last_name": last_name,
@@ -151,9 +154,12 @@ def create(
         result = _bulk.run([[e] for e in emails], work, concurrency=concurrency,
                            label="Checking" if dry_run else "Creating")
     order = (WOULD_CREATE, EXISTS) if dry_run else (CREATED, EXISTS, FAILED)
-    return _bulk.finish(result, fmt=fmt, order=order, failures=failures,
-                        command=f"accounts create --from {from_file}" if from_file
-                        else "accounts create")
+    command = f"accounts create --from {from_file}" if from_file else "accounts create"
+    code = _bulk.finish(
+        result, fmt=fmt, order=order, failures=failures, command=command, emit=False
+    )
+    _outcomes.emit(result, fmt, field_list)
+    return code
 
 
 def _lacks_password(rows: list[tuple[int, dict[str, Any]]]) -> bool:

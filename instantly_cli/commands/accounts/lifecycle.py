@@ -6,7 +6,7 @@ import typer
 
 from instantly_cli import context, output
 from instantly_cli.commands import _bulk, handled
-from instantly_cli.commands.accounts import app
+from instantly_cli.commands.accounts import _outcomes, app
 from instantly_cli.enums import (
     DELETED,
     FAILED,
@@ -21,6 +21,7 @@ from instantly_cli.options import (
     ConcurrencyOpt,
     DryRunOpt,
     FailuresOpt,
+    FieldsOpt,
     JsonOpt,
     OutputOpt,
     RateOpt,
@@ -54,6 +55,7 @@ def delete(
     failures: FailuresOpt = None,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
+    fields: FieldsOpt = None,
 ) -> int:
     """Delete accounts for good (asks first; --yes when not on a terminal).
 
@@ -64,6 +66,7 @@ def delete(
     from instantly_cli.services import lifecycle
 
     fmt = context.output_format(ctx, output_, json_output)
+    field_list = output.parse_fields(fields)
     emails = _bulk.targets(
         ctx, targets, rate=rate, concurrency=concurrency, verb="delete", yes=yes, dry_run=True
     )
@@ -85,10 +88,11 @@ def delete(
         order=(WOULD_DELETE,) if dry_run else (DELETED, FAILED),
         failures=failures,
         command="accounts delete",
+        emit=False,
     )
-    if fmt == "table":
-        found = [o.account for o in result.outcomes if o.account is not None]
-        output.emit_records([found], fmt, views.account_columns(fmt, False))
+    found = [o.account for o in result.outcomes if o.account is not None]
+    columns = views.account_columns(fmt, False) if fmt == "table" else output.OUTCOME_COLUMNS
+    _outcomes.emit(result, fmt, field_list, columns, table_rows=found)
     return code
 
 
@@ -111,12 +115,14 @@ def mark_fixed(
     failures: FailuresOpt = None,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
+    fields: FieldsOpt = None,
 ) -> int:
     """Tell Instantly that errored accounts were repaired; shows the status before and after."""
     from instantly_cli import views
     from instantly_cli.services import lifecycle
 
     fmt = context.output_format(ctx, output_, json_output)
+    field_list = output.parse_fields(fields)
     emails = _bulk.targets(
         ctx, targets, rate=rate, concurrency=concurrency, verb="mark fixed", yes=yes,
         dry_run=dry_run,
@@ -131,11 +137,10 @@ def mark_fixed(
         order=order,
         failures=failures,
         command="accounts mark-fixed",
-        emit=fmt in ("json", "jsonl"),
+        emit=False,
     )
-    if fmt not in ("json", "jsonl"):
-        rows = [o.to_json() for o in result.outcomes]
-        output.emit_records([rows], fmt, views.STATUS_CHANGE_COLUMNS)
+    rows = [o.to_json() for o in result.outcomes]
+    _outcomes.emit(result, fmt, field_list, views.STATUS_CHANGE_COLUMNS, table_rows=rows)
     return code
 
 
@@ -168,12 +173,14 @@ def move(
     failures: FailuresOpt = None,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
+    fields: FieldsOpt = None,
 ) -> int:
     """Move accounts to another workspace (100 per request; asks first, naming both)."""
     from instantly_cli.services import lifecycle
     from instantly_cli.services.bulk import batches
 
     fmt = context.output_format(ctx, output_, json_output)
+    field_list = output.parse_fields(fields)
     source = lifecycle.check_move(from_ or context.settings(ctx).workspace, to)
     emails = _bulk.targets(
         ctx, targets, rate=rate, concurrency=concurrency, verb="move", yes=yes, dry_run=True
@@ -190,10 +197,13 @@ def move(
         work = lifecycle.move_work(client, source, to.strip(), dry_run=dry_run)
         units = batches(emails, lifecycle.MOVE_BATCH)
         result = _bulk.run(units, work, concurrency=concurrency, label="Moving")
-    return _bulk.finish(
+    code = _bulk.finish(
         result,
         fmt=fmt,
         order=(WOULD_MOVE,) if dry_run else (MOVED, FAILED),
         failures=failures,
         command="accounts move",
+        emit=False,
     )
+    _outcomes.emit(result, fmt, field_list)
+    return code

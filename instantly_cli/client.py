@@ -458,7 +458,8 @@ class InstantlyClient:
             "source_workspace_id": source_workspace_id,
             "destination_workspace_id": destination_workspace_id,
         }
-        return self._object("POST", f"{API}/accounts/move", body=body, safe_to_repeat=True)
+        # Not repeated blindly: a repeat of a move that happened answers 404 (not in the source).
+        return self._object("POST", f"{API}/accounts/move", body=body, safe_to_repeat=False)
 
     # -- background jobs ------------------------------------------------------------------------
 

@@ -669,3 +669,30 @@ def test_bulk_lifecycle_results_take_fields(sandbox: SandboxApp) -> None:
     csv_out = invoke(["accounts", "mark-fixed", PLUS, "-o", "csv", "--fields",
                       "email,status_after"])
     assert csv_out.stdout == f"email,status_after\n{PLUS},Active\n"
+
+
+@pytest.mark.parametrize("reached", [True, False])
+def test_move_after_a_lost_answer_looks_in_the_destination(
+    sandbox: SandboxApp, runtime: Any, reached: bool
+) -> None:
+    posts = [0]
+
+    def hook(request: httpx.Request, forward: Callable[[], httpx.Response]) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/accounts/move"):
+            posts[0] += 1
+            if posts[0] == 1:
+                if reached:
+                    forward()
+                raise httpx.ReadTimeout("timed out", request=request)
+        return forward()
+
+    runtime.transport = Wrapped(sandbox, hook)
+    res = invoke(["accounts", "move", PLUS, ZOE, "--from", DEFAULT_WORKSPACE_ID, "--to",
+                  OTHER_WS, "--yes", "--json"])
+    assert res.exit_code == 0, res.stderr
+    assert [o["result"] for o in json.loads(res.stdout)] == ["moved", "moved"]
+    assert posts[0] == (1 if reached else 2)
+    looked = [r for r in sent(sandbox, "GET", "/api/v2/accounts/")
+              if r.headers.get("x-as-workspace") == OTHER_WS]
+    assert looked  # the lookup asked the destination workspace
+    assert ("answer was lost" in res.stderr) is reached

@@ -114,15 +114,44 @@ def check_move(source: str | None, destination: str) -> str:
 
 
 def move_work(
-    client: InstantlyClient, source: str, destination: str, *, dry_run: bool
+    client: InstantlyClient,
+    source: str,
+    destination: str,
+    *,
+    dry_run: bool,
+    in_destination: Callable[[str], bool] | None = None,
 ) -> Work:
-    """One ``POST /accounts/move`` per batch; the API moves a batch all or nothing."""
+    """One ``POST /accounts/move`` per batch; the API moves a batch all or nothing.
+
+    A move whose answer was lost is not repeated blindly: ``in_destination`` (a lookup in the
+    destination workspace) tells whether it happened; only a batch found nowhere there is sent
+    once more.
+    """
+
+    def send(batch: list[str]) -> tuple[dict[str, Any], list[str]]:
+        try:
+            return client.move_accounts(batch, source, destination), []
+        except NetworkError as lost:
+            if in_destination is None:
+                raise
+            there = [e for e in batch if in_destination(e)]
+            if len(there) == len(batch):
+                note = (f"the answer was lost ({lost.message.rstrip('.')}); "
+                        "the accounts are in the destination now")
+                return {"status": "success"}, [note]
+            if there:
+                raise NetworkError(
+                    f"{lost.message.rstrip('.')}; {len(there)} of {len(batch)} accounts of the "
+                    "batch are in the destination already. Rerun the failure file to move the "
+                    "rest.",
+                ) from None
+            return client.move_accounts(batch, source, destination), []
 
     def work(batch: list[str]) -> list[Outcome]:
         extra = {"from": source, "to": destination}
         if dry_run:
             return [Outcome(e, WOULD_MOVE, extra=dict(extra)) for e in batch]
-        answer = client.move_accounts(batch, source, destination)
+        answer, warnings = send(batch)
         status = answer.get("status")
         if status not in (None, "success"):
             return [
@@ -135,6 +164,6 @@ def move_work(
                 )
                 for e in batch
             ]
-        return [Outcome(e, MOVED, extra=dict(extra)) for e in batch]
+        return [Outcome(e, MOVED, extra=dict(extra), warnings=list(warnings)) for e in batch]
 
     return work

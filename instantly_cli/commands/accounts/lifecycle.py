@@ -1,6 +1,10 @@
 """``instantly accounts delete|mark-fixed|move``: retire, repair and relocate accounts."""
 
-from typing import Annotated
+import contextlib
+import dataclasses
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -30,6 +34,37 @@ from instantly_cli.options import (
     examples,
 )
 from instantly_cli.services.bulk import DEFAULT_CONCURRENCY, DEFAULT_RATE
+
+if TYPE_CHECKING:
+    from instantly_cli.client import InstantlyClient
+
+
+def _found(client: "InstantlyClient", email: str) -> bool:  # noqa: UP037
+    from instantly_cli.errors import NotFoundError
+
+    try:
+        client.get_account(email)
+    except NotFoundError:
+        return False
+    return True
+
+
+def _lookup_in(
+    ctx: typer.Context, stack: contextlib.ExitStack, rate: float, workspace: str
+) -> Callable[[str], bool]:
+    """Whether an email is in ``workspace``; its client is opened on first use only (a lost
+    answer of a move is the only reason to look there)."""
+    there = dataclasses.replace(context.settings(ctx), workspace=workspace)
+    lock = threading.Lock()
+    opened: list[InstantlyClient] = []
+
+    def found(email: str) -> bool:
+        with lock:
+            if not opened:
+                opened.append(stack.enter_context(context.client(ctx, rate=rate, resolved=there)))
+        return _found(opened[0], email)
+
+    return found
 
 
 def _accounts(n: int) -> str:
@@ -193,8 +228,12 @@ def move(
             f"Refusing to move {n} from workspace {source} to {to.strip()} without confirmation.",
             yes,
         )
-    with context.client(ctx, rate=rate) as client:
-        work = lifecycle.move_work(client, source, to.strip(), dry_run=dry_run)
+    with contextlib.ExitStack() as stack:
+        client = stack.enter_context(context.client(ctx, rate=rate))
+        work = lifecycle.move_work(
+            client, source, to.strip(), dry_run=dry_run,
+            in_destination=_lookup_in(ctx, stack, rate, to.strip()),
+        )
         units = batches(emails, lifecycle.MOVE_BATCH)
         result = _bulk.run(units, work, concurrency=concurrency, label="Moving")
     code = _bulk.finish(

@@ -9,12 +9,15 @@ from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import app, warmup_app
 from instantly_cli.enums import ANALYTICS_BY
 from instantly_cli.errors import NotFoundError, UsageError
-from instantly_cli.options import AllOpt, FieldsOpt, JsonOpt, OutputOpt, complete_enum, examples
+from instantly_cli.options import FieldsOpt, JsonOpt, OutputOpt, complete_enum, examples
 
+AllAccountsOpt = Annotated[
+    bool, typer.Option("--all", help="Every account of the workspace (instead of targets).")
+]
 OptionalTargets = Annotated[
     list[str] | None,
     typer.Argument(
-        metavar="[TARGET]...",
+        metavar="TARGET",
         help="Account emails, or - to read emails / JSON / JSON lines from stdin (or --all).",
         show_default=False,
     ),
@@ -44,7 +47,7 @@ def _targets(targets: list[str] | None, all_: bool) -> list[str] | None:
 def analytics(
     ctx: typer.Context,
     targets: OptionalTargets = None,
-    all_: AllOpt = False,
+    all_: AllAccountsOpt = False,
     from_: Annotated[
         str | None,
         typer.Option("--from", metavar="DATE", help="First day, YYYY-MM-DD [default: 6 days "
@@ -109,7 +112,7 @@ def analytics(
 def warmup_stats(
     ctx: typer.Context,
     targets: OptionalTargets = None,
-    all_: AllOpt = False,
+    all_: AllAccountsOpt = False,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,

@@ -46,7 +46,7 @@ def create(
     targets: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[TARGET]...",
+            metavar="TARGET",
             help="With --from: only these emails of the file (- reads them from stdin, e.g. a "
             "failure file).",
             show_default=False,

@@ -696,3 +696,41 @@ def test_move_after_a_lost_answer_looks_in_the_destination(
               if r.headers.get("x-as-workspace") == OTHER_WS]
     assert looked  # the lookup asked the destination workspace
     assert ("answer was lost" in res.stderr) is reached
+
+
+def test_mark_fixed_and_move_resume_from_the_failure_file(
+    sandbox: SandboxApp, store: Store, runtime: Any, tmp_path: Path
+) -> None:
+    broken = errored(store)[:2]
+
+    def hook(request: httpx.Request, forward: Callable[[], httpx.Response]) -> httpx.Response:
+        path = request.url.raw_path.decode()
+        if request.method == "POST" and broken[1].replace("+", "%2B") in path:
+            return envelope(500, "Internal Server Error", "boom")
+        if request.url.path.endswith("/accounts/move"):
+            return envelope(502, "Bad Gateway", "upstream")
+        return forward()
+
+    runtime.transport = Wrapped(sandbox, hook)
+    fixes = tmp_path / "fixes.jsonl"
+    res = invoke(["accounts", "mark-fixed", *broken, "--yes", "--failures", str(fixes)])
+    assert res.exit_code == 1
+    assert [json.loads(line)["email"] for line in fixes.read_text().splitlines()] == [broken[1]]
+    moves = tmp_path / "moves.jsonl"
+    moved = invoke(["accounts", "move", PLUS, "--from", DEFAULT_WORKSPACE_ID, "--to", OTHER_WS,
+                    "--yes", "--failures", str(moves)])
+    assert moved.exit_code == 1 and "upstream" in moved.stderr
+    assert len(sent(sandbox, "POST", "/accounts/move")) == 0  # the 502 was not forwarded
+    runtime.transport = httpx.WSGITransport(app=sandbox)
+    again = invoke(["accounts", "mark-fixed", "-", "--yes", "--json"], input=fixes.read_text())
+    assert again.exit_code == 0 and json.loads(again.stdout)[0]["result"] == "fixed"
+    assert store.get_account(broken[1])["status"] == 1
+    again = invoke(["accounts", "move", "-", "--from", DEFAULT_WORKSPACE_ID, "--to", OTHER_WS,
+                    "--yes", "--json"], input=moves.read_text())
+    assert again.exit_code == 0 and json.loads(again.stdout)[0]["result"] == "moved"
+
+
+def test_jobs_list_api_error(sandbox: SandboxApp, runtime: Any) -> None:
+    runtime.transport = Wrapped(sandbox, lambda r, f: envelope(403, "Forbidden", "scope"))
+    res = invoke(["jobs", "list", "--json"])
+    assert res.exit_code == 3 and json.loads(res.stderr)["error"]["code"] == "forbidden"

@@ -92,3 +92,44 @@ def test_sigint_during_delete_then_resume_from_the_failure_file(
     assert again.returncode == 0, again.stderr
     assert {json.loads(line)["email"] for line in again.stdout.splitlines()} == skipped
     assert existing(store, targets) == set()
+
+
+def test_sigint_during_mark_fixed_then_resume(
+    served: tuple[SandboxServer, Store], tmp_path: Path
+) -> None:
+    server, store = served
+    targets = all_emails(store)[:300]
+    failures = tmp_path / "fails.jsonl"
+    args = ["accounts", "mark-fixed", "-", "--yes", "-o", "jsonl"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "instantly_cli", *args, "--rate", "40", "--concurrency", "4",
+         "--failures", str(failures)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env_for(server, tmp_path), cwd=tmp_path,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert proc.stdin is not None
+    proc.stdin.write("\n".join(targets))
+    proc.stdin.close()
+    proc.stdin = None
+    deadline = time.monotonic() + 30
+    while server.stats["total"] < 40:  # two requests per account: 20 accounts reached
+        assert time.monotonic() < deadline, "no requests reached the server"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    results = [json.loads(line) for line in out.splitlines()]
+    assert sorted(r["email"] for r in results) == sorted(targets)
+    done = {r["email"] for r in results if r["result"] in ("fixed", "unchanged")}
+    skipped = {r["email"] for r in results if r["result"] == "skipped"}
+    assert done and skipped and done | skipped == set(targets)
+    assert {json.loads(line)["email"] for line in failures.read_text().splitlines()} == skipped
+    again = subprocess.run(
+        [sys.executable, "-m", "instantly_cli", *args, "--failures", str(tmp_path / "2.jsonl")],
+        input=failures.read_text(), capture_output=True, text=True, timeout=120,
+        env=env_for(server, tmp_path), cwd=tmp_path,
+    )
+    assert again.returncode == 0, again.stderr
+    assert {json.loads(line)["email"] for line in again.stdout.splitlines()} == skipped
+    assert all(store.get_account(e)["status"] >= 0 for e in targets)

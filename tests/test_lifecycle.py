@@ -31,6 +31,12 @@ NEW_FLAGS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Default failure files land in the test's own folder, never in the checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
 def emails_of(store: Store, where: str = "") -> list[str]:
     rows = store._conn.execute(f"SELECT email FROM accounts {where} ORDER BY email").fetchall()
     return [r[0] for r in rows]
@@ -301,7 +307,7 @@ def test_mark_fixed_missing_bad_input_and_api_error(sandbox: SandboxApp, runtime
         return forward()
 
     runtime.transport = Wrapped(sandbox, hook)
-    res = invoke(["accounts", "mark-fixed", PLUS, "--json", "--failures", "f.jsonl"])
+    res = invoke(["accounts", "mark-fixed", PLUS, "--json"])
     assert res.exit_code == 1 and "accounts:update" in res.stdout
 
 

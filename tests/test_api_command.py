@@ -266,3 +266,22 @@ def test_new_endpoints_through_the_raw_command(cli, sandbox) -> None:
     assert json.loads(too_big.stderr)["statusCode"] == 413
     jobs = cli(["api", "GET", "background-jobs"])
     assert jobs.exit_code == 0 and json.loads(jobs.stdout) == {"items": []}
+
+
+def test_move_then_workspace_flag_sees_the_account(cli, sandbox) -> None:
+    from instantly_cli.sandbox.seed import DEFAULT_WORKSPACE_ID, SEED_WORKSPACES
+
+    other = SEED_WORKSPACES[1]
+    email = "ops+eu@acme-outreach.com"
+    moved = cli(["api", "POST", "accounts/move", "-F", f"emails[]={email}",
+                 "-F", f"source_workspace_id={DEFAULT_WORKSPACE_ID}",
+                 "-F", f"destination_workspace_id={other}"], catch_exceptions=False)
+    assert moved.exit_code == 0, moved.stderr
+    assert json.loads(moved.stdout) == {"status": "success"}
+    there = cli(["--workspace", other, "api", "GET", "accounts"])
+    assert [a["email"] for a in json.loads(there.stdout)["items"]] == [email]
+    here = cli(["api", "GET", f"accounts/{email}"])
+    assert here.exit_code == 4
+    unknown = cli(["--workspace", "no-such-workspace", "api", "GET", "accounts"])
+    assert unknown.exit_code == 3
+    assert json.loads(unknown.stderr)["statusCode"] == 403

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from instantly_cli import __version__
-from instantly_cli.commands import accounts, auth, config, sandbox, tags
+from instantly_cli.commands import accounts, auth, config, jobs, sandbox, tags
 from instantly_cli.commands import api as api_cmd
 from instantly_cli.commands import completion as completion_cmd
 from instantly_cli.context import runtime
@@ -79,6 +79,7 @@ def root(
 
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(tags.app, name="tags")
+app.add_typer(jobs.app, name="jobs")
 app.add_typer(auth.app, name="auth")
 app.add_typer(config.app, name="config")
 app.add_typer(sandbox.app, name="sandbox")

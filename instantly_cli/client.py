@@ -510,7 +510,8 @@ class InstantlyClient:
     def daily_analytics(
         self, emails: Sequence[str], start_date: str | None, end_date: str | None
     ) -> list[dict[str, Any]]:
-        params = {"emails": list(emails), "start_date": start_date, "end_date": end_date}
+        # ``emails`` is an array parameter (form style, exploded): emails=a&emails=b.
+        params = {"emails": Repeated(emails), "start_date": start_date, "end_date": end_date}
         data = self.request("GET", f"{API}/accounts/analytics/daily", params=params)
         if not isinstance(data, list):
             raise InvalidResponseError("The API answered daily analytics without a list.")
@@ -527,7 +528,8 @@ class InstantlyClient:
             "source_workspace_id": source_workspace_id,
             "destination_workspace_id": destination_workspace_id,
         }
-        return self._object("POST", f"{API}/accounts/move", body=body, safe_to_repeat=True)
+        # Not repeated blindly: a repeat of a move that happened answers 404 (not in the source).
+        return self._object("POST", f"{API}/accounts/move", body=body, safe_to_repeat=False)
 
     # -- background jobs ------------------------------------------------------------------------
 
@@ -697,7 +699,13 @@ class Pager:
         return True
 
 
+class Repeated(tuple[str, ...]):
+    """A query parameter sent once per value (an OpenAPI array), not as a comma list."""
+
+
 def _param(value: Any) -> Any:
+    if isinstance(value, Repeated):
+        return list(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | tuple):

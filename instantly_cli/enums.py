@@ -175,6 +175,59 @@ OUTPUT_FORMAT = EnumTable(
     ],
 )
 
+JOB_TYPE = EnumTable(
+    "job type",
+    "--type",
+    [
+        EnumValue(code, code, code.replace("-", " ").capitalize(), "default")
+        for code in (
+            "move-leads",
+            "import-leads",
+            "export-leads",
+            "update-warmup-accounts",
+            "rename-variable",
+            "broadcast-ai-generate",
+            "broadcast-website-scrape",
+            "import-subscribers-from-crm",
+            "resync-subscriber-crm-tags",
+        )
+    ],
+)
+
+# One DNS or tracking-domain check: passed or not (rows carry the name, never a bool).
+CHECK = EnumTable(
+    "check",
+    "check",
+    [
+        EnumValue("pass", "pass", "✓", "green"),
+        EnumValue("fail", "fail", "✗", "bold red"),
+    ],
+)
+
+# Warmup health of one account, by its inbox rate (landed_inbox / sent).
+WARMUP_HEALTH = EnumTable(
+    "warmup health",
+    "health",
+    [
+        EnumValue("good", "good", "Good", "green"),
+        EnumValue("fair", "fair", "Fair", "yellow"),
+        EnumValue("poor", "poor", "Poor", "bold red"),
+        EnumValue("no-data", "no-data", "No data", "dim"),
+    ],
+)
+# Inbox-rate thresholds (percent) of WARMUP_HEALTH: at least GOOD is good, at least FAIR fair.
+HEALTH_GOOD = 90.0
+HEALTH_FAIR = 75.0
+
+ANALYTICS_BY = EnumTable(
+    "grouping",
+    "--by",
+    [
+        EnumValue("account", "account", "Account", "default"),
+        EnumValue("day", "day", "Day", "default"),
+    ],
+)
+
 # Terminal job states: polling stops on these.
 JOB_DONE = frozenset({"success", "failed", "cancelled"})
 
@@ -197,6 +250,15 @@ RESULT = EnumTable(
         EnumValue("unassigned", "unassigned", "Unassigned", "green"),
         EnumValue("would-assign", "would-assign", "Would assign", "cyan"),
         EnumValue("would-unassign", "would-unassign", "Would unassign", "cyan"),
+        EnumValue("created", "created", "Created", "green"),
+        EnumValue("would-create", "would-create", "Would create", "cyan"),
+        EnumValue("exists", "exists", "Exists", "dim"),
+        EnumValue("deleted", "deleted", "Deleted", "green"),
+        EnumValue("would-delete", "would-delete", "Would delete", "cyan"),
+        EnumValue("fixed", "fixed", "Fixed", "green"),
+        EnumValue("would-fix", "would-fix", "Would fix", "cyan"),
+        EnumValue("moved", "moved", "Moved", "green"),
+        EnumValue("would-move", "would-move", "Would move", "cyan"),
         EnumValue("failed", "failed", "Failed", "red"),
         EnumValue("skipped", "skipped", "Skipped", "yellow"),
     ],
@@ -213,6 +275,15 @@ ASSIGNED = "assigned"
 UNASSIGNED = "unassigned"
 WOULD_ASSIGN = "would-assign"
 WOULD_UNASSIGN = "would-unassign"
+CREATED = "created"
+WOULD_CREATE = "would-create"
+EXISTS = "exists"
+DELETED = "deleted"
+WOULD_DELETE = "would-delete"
+FIXED = "fixed"
+WOULD_FIX = "would-fix"
+MOVED = "moved"
+WOULD_MOVE = "would-move"
 FAILED = "failed"
 SKIPPED = "skipped"
 

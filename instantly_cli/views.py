@@ -12,12 +12,16 @@ from typing import Any
 from instantly_cli.enums import (
     ACCOUNT_STATUS,
     AT_RISK,
+    CHECK,
     FAILED,
     HEALTH,
     HEALTHY,
+    JOB_STATUS,
+    JOB_TYPE,
     PROVIDER,
     RESOURCE_TYPE,
     UNCHANGED,
+    WARMUP_HEALTH,
     WARMUP_STATUS,
     WATCH,
     EnumTable,
@@ -417,3 +421,163 @@ def profile_row(name: str, workspace: str | None, doc: Mapping[str, Any] | None,
 def metric_rows(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``accounts summary -o tsv`` without --by: the gate metrics as key/value lines."""
     return [(k, text_value(v)) for k, v in doc["metrics"].items()]
+
+
+# -- account lifecycle -------------------------------------------------------------------------
+
+STATUS_CHANGE_COLUMNS = [
+    Column("email", "Email"),
+    Column("status_before", "Before", enum=ACCOUNT_STATUS),
+    Column("status_after", "After", enum=ACCOUNT_STATUS),
+    Column("result", "Result"),
+    Column("error", "Error"),
+]
+
+
+# -- background jobs ---------------------------------------------------------------------------
+
+
+def _percent(value: Any) -> str:
+    return f"{text_value(value)}%" if isinstance(value, int | float) else text_value(value)
+
+
+def job_columns(fmt: str) -> list[Column]:
+    return [
+        Column("id", "Job"),
+        Column("type", "Type", enum=JOB_TYPE),
+        Column("status", "Status", enum=JOB_STATUS),
+        Column("progress", "Progress", fmt=_percent if fmt == "table" else None, justify="right"),
+        time_column("created_at", "Created", fmt),
+        time_column("updated_at", "Updated", fmt),
+    ]
+
+
+def job_detail(job: Mapping[str, Any]) -> list[tuple[str, list[DetailRow]]]:
+    data = _obj(job.get("data"))
+    return [
+        (
+            "Job",
+            [
+                _row("Type", JOB_TYPE.label(job.get("type"))),
+                _row("Status", JOB_STATUS.label(job.get("status")),
+                     JOB_STATUS.style(job.get("status"))),
+                _row("Progress", _percent(job.get("progress"))),
+                _row("Entity", " ".join(str(p) for p in (job.get("entity_type"),
+                                                        job.get("entity_id")) if p)),
+                _row("Workspace", job.get("workspace_id")),
+                _row("Created", job.get("created_at")),
+                _row("Updated", job.get("updated_at")),
+            ],
+        ),
+        ("Data", [_row(str(k), v) for k, v in data.items()]),
+    ]
+
+
+def job_line(job: Mapping[str, Any]) -> str:
+    """``65f… in-progress 50%``: one job's state while waiting."""
+    status = JOB_STATUS.label(job.get("status"))
+    return f"job {job.get('id')}: {status} {_percent(job.get('progress'))}"
+
+
+# -- DNS checks --------------------------------------------------------------------------------
+
+
+def _check(value: Any) -> str:
+    return "pass" if value is True else "fail"
+
+
+VITALS_COLUMNS = [
+    Column("domain", "Domain"),
+    Column("account_count", "Accounts", justify="right"),
+    Column("mx", "MX", enum=CHECK),
+    Column("spf", "SPF", enum=CHECK),
+    Column("dkim", "DKIM", enum=CHECK),
+    Column("dmarc", "DMARC", enum=CHECK),
+    Column("reasons", "Failures"),
+]
+
+
+def vitals_rows(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per domain (from ``DomainVitals.to_json``): checks as pass/fail, the reasons."""
+    rows = []
+    for r in results:
+        failed = [c.upper() for c in ("mx", "spf", "dkim", "dmarc") if r.get(c) is not True]
+        if r.get("reported") is False:
+            reasons = "not reported by the API"
+        elif failed:
+            reasons = ", ".join(failed) + " failed"
+        else:
+            reasons = ""
+        rows.append(
+            {
+                "domain": r.get("domain"),
+                "account_count": len(r.get("accounts") or []),
+                **{c: _check(r.get(c)) for c in ("mx", "spf", "dkim", "dmarc")},
+                "reasons": reasons,
+            }
+        )
+    return rows
+
+
+CTD_COLUMNS = [
+    Column("host", "Host"),
+    Column("cname", "CNAME", enum=CHECK),
+    Column("ssl", "SSL", enum=CHECK),
+]
+
+
+def ctd_row(status: Mapping[str, Any], host: str) -> dict[str, Any]:
+    return {
+        "host": status.get("host") or host,
+        "cname": _check(status.get("cname")),
+        "ssl": _check(status.get("ssl")),
+    }
+
+
+# -- analytics ---------------------------------------------------------------------------------
+
+
+def _title(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+def analytics_columns(by: str, metrics: Sequence[str]) -> list[Column]:
+    first = Column("email_account", "Account") if by == "account" else Column("date", "Date")
+    return [first, *(Column(m, _title(m), justify="right") for m in metrics)]
+
+
+def bar_chart(days: Sequence[Mapping[str, Any]], key: str = "sent", width: int = 40) -> str:
+    """Daily volume as text bars: ``2026-03-09  ██████▌ 1,234``."""
+    values = [(str(d.get("date", "")), d.get(key)) for d in days]
+    numbers = [v for _, v in values if isinstance(v, int | float)]
+    top = max(numbers, default=0)
+    lines = [f"{_title(key)} per day"]
+    for day, value in values:
+        amount = value if isinstance(value, int | float) else 0
+        eighths = round(width * 8 * amount / top) if top else 0
+        bar = "█" * (eighths // 8) + ("▏▎▍▌▋▊▉"[eighths % 8 - 1] if eighths % 8 else "")
+        lines.append(f"{day}  {bar} {amount:,.0f}")
+    return "\n".join(lines)
+
+
+def _rate_text(value: Any) -> str:
+    return f"{value:.1f}%" if isinstance(value, int | float) else ""
+
+
+def warmup_stats_columns(fmt: str) -> list[Column]:
+    rate = Column("inbox_rate", "Inbox rate", fmt=_rate_text if fmt == "table" else None,
+                  justify="right")
+    return [
+        Column("email", "Email"),
+        Column("landed_inbox", "Inbox", justify="right"),
+        Column("landed_spam", "Spam", justify="right"),
+        Column("sent", "Sent", justify="right"),
+        Column("received", "Received", justify="right"),
+        rate,
+        Column("health", "Health", enum=WARMUP_HEALTH),
+    ]
+
+
+def warmup_total_row(aggregate: Mapping[str, Any]) -> dict[str, Any]:
+    """The aggregate as the last table row."""
+    return {**aggregate, "email": f"All {aggregate.get('accounts', 0)} accounts"}

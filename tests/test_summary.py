@@ -25,6 +25,7 @@ from typer.testing import Result
 from instantly_cli import output
 from instantly_cli.context import Runtime
 from instantly_cli.sandbox.app import SandboxApp
+from instantly_cli.sandbox.seed import DEFAULT_WORKSPACE_ID
 from instantly_cli.sandbox.store import AccountQuery, Store
 from instantly_cli.services import health
 from instantly_cli.settings import Config, Profile, config_path, save_config
@@ -336,7 +337,7 @@ def test_all_profiles_reports_a_failing_key_and_runs_the_others(
     cli: Cli, sandbox: SandboxApp
 ) -> None:
     save_config(Config(path=config_path(), profiles={
-        "agency-a": Profile("agency-a", api_key=TEST_KEY, workspace="ws-a"),
+        "agency-a": Profile("agency-a", api_key=TEST_KEY, workspace=DEFAULT_WORKSPACE_ID),
         "agency-b": Profile("agency-b", api_key="wrong-key-0000000000"),
         "agency-c": Profile("agency-c", api_key=TEST_KEY),
     }))
@@ -346,14 +347,14 @@ def test_all_profiles_reports_a_failing_key_and_runs_the_others(
     rows = {r["profile"]: r for r in doc["profiles"]}
     assert list(rows) == ["agency-a", "agency-b", "agency-c"]
     assert rows["agency-a"]["total"] == rows["agency-c"]["total"] == 120
-    assert rows["agency-a"]["workspace"] == "ws-a"
+    assert rows["agency-a"]["workspace"] == DEFAULT_WORKSPACE_ID
     assert rows["agency-b"]["error"]["code"] and rows["agency-b"]["summary"] is None
     assert rows["agency-b"]["result"].startswith("failed")
     assert doc["total"]["total"] == 240
     assert doc["total"]["metrics"]["at-risk"] == 2 * rows["agency-a"]["at_risk"]
     assert "agency-b" in result.stderr and "1 of 3 profiles" in result.stderr
     # Each profile sent its own workspace (and key: agency-b's was refused).
-    assert any(r.headers.get("x-as-workspace") == "ws-a" for r in sandbox.requests)
+    assert any(r.headers.get("x-as-workspace") == DEFAULT_WORKSPACE_ID for r in sandbox.requests)
     assert rows["agency-b"]["error"]["status"] == 401
 
 

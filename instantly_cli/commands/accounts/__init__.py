@@ -11,3 +11,7 @@ app.add_typer(warmup_app, name="warmup")
 
 # Registration order is help order.
 from instantly_cli.commands.accounts import get, list, state, summary, update, warmup  # noqa: E402, F401, I001
+from instantly_cli.commands.accounts import create  # noqa: E402, F401
+from instantly_cli.commands.accounts import lifecycle  # noqa: E402, F401
+from instantly_cli.commands.accounts import checks  # noqa: E402, F401
+from instantly_cli.commands.accounts import analytics  # noqa: E402, F401

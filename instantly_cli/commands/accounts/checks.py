@@ -1,0 +1,94 @@
+"""``instantly accounts vitals|tracking-domain``: DNS checks, usable as CI gates (exit 1)."""
+
+from typing import Annotated
+
+import typer
+
+from instantly_cli import context, output
+from instantly_cli.commands import handled
+from instantly_cli.commands.accounts import app
+from instantly_cli.errors import EXIT_FAILED, EXIT_OK
+from instantly_cli.options import FieldsOpt, JsonOpt, OutputOpt, TargetsArg, examples
+
+
+@app.command(
+    "vitals",
+    epilog=examples(
+        "instantly accounts vitals ops@acme.io sales@acme.io",
+        "instantly accounts list --all -o jsonl | instantly accounts vitals - --json",
+    ),
+)
+@handled
+def vitals(
+    ctx: typer.Context,
+    targets: TargetsArg,
+    output_: OutputOpt = None,
+    json_output: JsonOpt = False,
+    fields: FieldsOpt = None,
+) -> int:
+    """Check MX, SPF, DKIM and DMARC of the accounts' domains; exit 1 when any fails.
+
+    Accounts that share a domain are tested once (one of them is sent).
+    """
+    from instantly_cli import views
+    from instantly_cli.services import checks
+    from instantly_cli.targets import read_targets
+
+    fmt = context.output_format(ctx, output_, json_output)
+    field_list = output.parse_fields(fields)
+    emails = read_targets(targets)
+    domains = len(checks.by_domain(emails))
+    with context.client(ctx) as client, output.progress(domains, "Testing domains") as advance:
+        results = checks.run_vitals(client, emails, advance=advance)
+    failed = [r for r in results if not r.passed]
+    records = [r.to_json() for r in results]
+    if fmt in ("json", "jsonl"):
+        if fmt == "json":
+            output.emit_json([output.pick(r, field_list) if field_list else r for r in records])
+        else:
+            output.emit_records([records], fmt, [], fields=field_list)
+    else:
+        output.emit_records(
+            [views.vitals_rows(records)], fmt, views.VITALS_COLUMNS, fields=field_list
+        )
+    output.info(
+        f"{len(results):,} domain(s) of {len(emails):,} account(s): "
+        f"{len(results) - len(failed):,} passed, {len(failed):,} failed"
+    )
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+@app.command(
+    "tracking-domain",
+    epilog=examples(
+        "instantly accounts tracking-domain track.acme.io",
+        "instantly accounts tracking-domain track.acme.io --json | jq .ssl",
+    ),
+)
+@handled
+def tracking_domain(
+    ctx: typer.Context,
+    host: Annotated[
+        str, typer.Argument(metavar="HOST", help="The custom tracking domain, e.g. track.acme.io.")
+    ],
+    output_: OutputOpt = None,
+    json_output: JsonOpt = False,
+    fields: FieldsOpt = None,
+) -> int:
+    """Check a custom tracking domain's CNAME and SSL; exit 1 when either is not ok."""
+    from instantly_cli import views
+    from instantly_cli.services import checks
+
+    fmt = context.output_format(ctx, output_, json_output)
+    field_list = output.parse_fields(fields)
+    name = checks.check_host(host)
+    with context.client(ctx) as client:
+        status, ok = checks.tracking_domain(client, name)
+    if fmt == "json":
+        output.emit_json(output.pick(status, field_list) if field_list else status)
+    elif fmt == "jsonl":
+        output.emit_records([[status]], fmt, [], fields=field_list)
+    else:
+        output.emit_records([[views.ctd_row(status, name)]], fmt, views.CTD_COLUMNS,
+                            fields=field_list)
+    return EXIT_OK if ok else EXIT_FAILED

@@ -1,0 +1,177 @@
+"""``instantly accounts create``: add IMAP/SMTP accounts from flags or a CSV/JSONL file."""
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from instantly_cli import context, output
+from instantly_cli.commands import _bulk, handled
+from instantly_cli.commands.accounts import _outcomes, app
+from instantly_cli.enums import CREATED, EXISTS, FAILED, PROVIDER, WOULD_CREATE
+from instantly_cli.errors import UsageError
+from instantly_cli.options import (
+    ConcurrencyOpt,
+    DryRunOpt,
+    FailuresOpt,
+    FieldsOpt,
+    JsonOpt,
+    OutputOpt,
+    RateOpt,
+    YesOpt,
+    complete_enum,
+    examples,
+)
+from instantly_cli.services.bulk import DEFAULT_CONCURRENCY, DEFAULT_RATE
+
+
+def _opt(flag: str, help_: str, metavar: str = "TEXT") -> Any:
+    return typer.Option(flag, metavar=metavar, help=help_, show_default=False)
+
+
+
+CreateExamples = examples(
+    "printf %s \"$PW\" | instantly accounts create --email ops@acme.io --first-name Ops "
+    "--last-name Team --imap-host imap.acme.io --smtp-host smtp.acme.io --password-stdin",
+    "instantly accounts create --from boxes.csv --dry-run",
+    "instantly accounts create --from boxes.csv - --yes < instantly-failures-….jsonl",
+)
+
+
+@app.command("create", epilog=CreateExamples)
+@handled
+def create(
+    ctx: typer.Context,
+    targets: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="TARGET",
+            help="With --from: only these emails of the file (- reads them from stdin, e.g. a "
+            "failure file).",
+            show_default=False,
+        ),
+    ] = None,
+    from_file: Annotated[
+        Path | None,
+        _opt("--from", "CSV (header = API field names, dots for nesting) or JSON lines; a "
+             "password, imap_password or smtp_password column.", "FILE"),
+    ] = None,
+    email: Annotated[str | None, _opt("--email", "The account's email address.", "EMAIL")] = None,
+    first_name: Annotated[str | None, _opt("--first-name", "First name.")] = None,
+    last_name: Annotated[str | None, _opt("--last-name", "Last name.")] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option("--provider", metavar="PROVIDER",
+                     help="Provider: " + ", ".join(PROVIDER.names) + " [default: imap].",
+                     autocompletion=complete_enum(PROVIDER)),
+    ] = None,
+    imap_host: Annotated[str | None, _opt("--imap-host", "IMAP server.", "HOST")] = None,
+    imap_port: Annotated[
+        int | None, _opt("--imap-port", "IMAP port [default: 993].", "PORT")
+    ] = None,
+    imap_username: Annotated[
+        str | None, _opt("--imap-username", "IMAP user [default: the email].")
+    ] = None,
+    smtp_host: Annotated[str | None, _opt("--smtp-host", "SMTP server.", "HOST")] = None,
+    smtp_port: Annotated[
+        int | None, _opt("--smtp-port", "SMTP port [default: 587].", "PORT")
+    ] = None,
+    smtp_username: Annotated[
+        str | None, _opt("--smtp-username", "SMTP user [default: the email].")
+    ] = None,
+    daily_limit: Annotated[
+        float | None, _opt("--daily-limit", "Emails per day.", "N")
+    ] = None,
+    sending_gap: Annotated[
+        float | None, _opt("--sending-gap", "Minutes between emails (0-1440).", "MINUTES")
+    ] = None,
+    warmup_limit: Annotated[
+        float | None, _opt("--warmup-limit", "Warmup emails per day.", "N")
+    ] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read the password from stdin (one line for both "
+                     "servers, or two: IMAP then SMTP)."),
+    ] = False,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    rate: RateOpt = DEFAULT_RATE,
+    concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
+    failures: FailuresOpt = None,
+    output_: OutputOpt = None,
+    json_output: JsonOpt = False,
+    fields: FieldsOpt = None,
+) -> int:
+    """Add IMAP/SMTP accounts: one from flags, or many from --from FILE.
+
+    Passwords never go on the command line: --password-stdin, a password column in the file,
+    or a hidden prompt on a terminal. Every row is checked before anything is sent; an email
+    that exists already is reported as "exists".
+    """
+    from instantly_cli.services import create as service
+    from instantly_cli.services.bulk import check_rate
+    from instantly_cli.targets import read_targets
+
+    fmt = context.output_format(ctx, output_, json_output)
+    field_list = output.parse_fields(fields)
+    check_rate(rate, concurrency)
+    flags = {
+        "email": email, "first_name": first_name, "last_name": last_name,
+        "provider_code": provider, "imap_host": imap_host, "imap_port": imap_port,
+        "imap_username": imap_username, "smtp_host": smtp_host, "smtp_port": smtp_port,
+        "smtp_username": smtp_username, "daily_limit": daily_limit,
+        "sending_gap": sending_gap, "warmup.limit": warmup_limit,
+    }
+    given = {k: v for k, v in flags.items() if v is not None}
+    if password_stdin and targets and "-" in targets:
+        raise UsageError("stdin cannot carry both the targets and the password.",
+                         hint="Put the password in the file, or name the targets.")
+    passwords = service.Passwords.from_text(sys.stdin.read()) if password_stdin else None
+    if from_file is not None:
+        if given:
+            raise UsageError("--from FILE cannot be combined with account flags "
+                             f"(--{next(iter(given)).replace('_', '-').split('.')[-1]}).",
+                             hint="Put the values in the file's columns.")
+        rows = service.read_rows(from_file)
+        if passwords is None and output.stdin_is_tty() and _lacks_password(rows):
+            passwords = _prompt(f"rows of {from_file} without one")
+        bodies = service.build_bodies(rows, str(from_file), passwords)
+        if targets:
+            bodies = service.select(bodies, read_targets(targets), str(from_file))
+    else:
+        if targets:
+            raise UsageError("Targets pick rows of --from FILE; there is no file.",
+                             hint="Use --email for one account.")
+        if passwords is None and output.stdin_is_tty() and given.get("email"):
+            passwords = _prompt(str(given["email"]))
+        bodies = service.build_bodies([(0, given)], "the flags", passwords)
+    emails = [b["email"] for b in bodies]
+    if not dry_run:
+        _bulk.confirm_many(ctx, len(emails), "create", yes)
+    with context.client(ctx, rate=rate) as client:
+        work = service.create_work(client, bodies, dry_run=dry_run)
+        result = _bulk.run([[e] for e in emails], work, concurrency=concurrency,
+                           label="Checking" if dry_run else "Creating")
+    order = (WOULD_CREATE, EXISTS) if dry_run else (CREATED, EXISTS, FAILED)
+    command = f"accounts create --from {from_file}" if from_file else "accounts create"
+    code = _bulk.finish(
+        result, fmt=fmt, order=order, failures=failures, command=command, emit=False
+    )
+    _outcomes.emit(result, fmt, field_list)
+    return code
+
+
+def _lacks_password(rows: list[tuple[int, dict[str, Any]]]) -> bool:
+    return any(
+        not (r.get("password") or (r.get("imap_password") and r.get("smtp_password")))
+        for _, r in rows
+    )
+
+
+def _prompt(whom: str) -> Any:
+    from instantly_cli.services.create import Passwords
+
+    imap = output.prompt_secret(f"IMAP password for {whom}")
+    smtp = output.prompt_secret("SMTP password (Enter: the same)") or imap
+    return Passwords.from_text(f"{imap}\n{smtp}")

@@ -1,0 +1,169 @@
+"""Account lifecycle steps for the bulk runner: delete, mark-fixed and move between workspaces.
+
+Each ``*_work`` returns the per-unit function ``services.bulk.run`` calls; nothing here touches
+the terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from instantly_cli.enums import (
+    DELETED,
+    FAILED,
+    FIXED,
+    MOVED,
+    UNCHANGED,
+    WOULD_DELETE,
+    WOULD_FIX,
+    WOULD_MOVE,
+)
+from instantly_cli.errors import NetworkError, NotFoundError, UsageError
+from instantly_cli.services.bulk import Outcome
+
+if TYPE_CHECKING:
+    from instantly_cli.client import InstantlyClient
+
+Work = Callable[[list[str]], list[Outcome]]
+
+# POST /accounts/move documents no maximum; 100 a call like every other bulk endpoint.
+MOVE_BATCH = 100
+
+
+# -- delete --------------------------------------------------------------------------------------
+
+
+def delete_work(client: InstantlyClient, *, dry_run: bool) -> Work:
+    """Delete one account; the outcome keeps the deleted Account the API returned.
+
+    ``dry_run`` fetches the account instead (a missing one fails, exit 4 when alone). A DELETE
+    whose answer was lost is not repeated blindly: the account is looked up first.
+    """
+
+    def work(unit: list[str]) -> list[Outcome]:
+        email = unit[0]
+        if dry_run:
+            return [Outcome(email, WOULD_DELETE, account=client.get_account(email))]
+        try:
+            return [Outcome(email, DELETED, account=client.delete_account(email))]
+        except NetworkError as lost:
+            try:
+                client.get_account(email)
+            except NotFoundError:
+                return [
+                    Outcome(
+                        email,
+                        DELETED,
+                        warnings=[f"the answer was lost ({lost.message.rstrip('.')}); "
+                                  "the account is gone now"],
+                    )
+                ]
+            # Still there: the first DELETE did not happen, so one more is safe.
+            return [Outcome(email, DELETED, account=client.delete_account(email))]
+
+    return work
+
+
+# -- mark-fixed ------------------------------------------------------------------------------------
+
+
+def mark_fixed_work(client: InstantlyClient, *, dry_run: bool) -> Work:
+    """Read the status, mark the account fixed, report the status before and after."""
+
+    def work(unit: list[str]) -> list[Outcome]:
+        email = unit[0]
+        before = client.get_account(email)
+        extra: dict[str, Any] = {"status_before": before.get("status")}
+        if dry_run:
+            status = extra["status_before"]
+            errored = isinstance(status, int | float) and status < 0
+            extra["status_after"] = None
+            return [Outcome(email, WOULD_FIX if errored else UNCHANGED, extra=extra)]
+        after = client.mark_fixed(email)
+        extra["status_after"] = after.get("status")
+        word = UNCHANGED if extra["status_before"] == extra["status_after"] else FIXED
+        warnings = []
+        status = after.get("status")
+        if isinstance(status, int | float) and status < 0:
+            warnings.append("still in an error status after mark-fixed")
+        return [Outcome(email, word, account=after, extra=extra, warnings=warnings)]
+
+    return work
+
+
+# -- move ----------------------------------------------------------------------------------------
+
+
+def check_move(source: str | None, destination: str) -> str:
+    """The source workspace (given, or the current one); exit 2 when unknown or the same."""
+    destination = destination.strip()
+    if not destination:
+        raise UsageError("--to needs a workspace id.")
+    if not source:
+        raise UsageError(
+            "Which workspace are the accounts in now? No current workspace is set.",
+            hint="Pass --from WORKSPACE_ID (or --workspace / a profile with a workspace).",
+        )
+    if source.strip() == destination:
+        raise UsageError(
+            f"Source and destination are the same workspace ({destination}).",
+            hint="--to must name another workspace.",
+        )
+    return source.strip()
+
+
+def move_work(
+    client: InstantlyClient,
+    source: str,
+    destination: str,
+    *,
+    dry_run: bool,
+    in_destination: Callable[[str], bool] | None = None,
+) -> Work:
+    """One ``POST /accounts/move`` per batch; the API moves a batch all or nothing.
+
+    A move whose answer was lost is not repeated blindly: ``in_destination`` (a lookup in the
+    destination workspace) tells whether it happened; only a batch found nowhere there is sent
+    once more.
+    """
+
+    def send(batch: list[str]) -> tuple[dict[str, Any], list[str]]:
+        try:
+            return client.move_accounts(batch, source, destination), []
+        except NetworkError as lost:
+            if in_destination is None:
+                raise
+            there = [e for e in batch if in_destination(e)]
+            if len(there) == len(batch):
+                note = (f"the answer was lost ({lost.message.rstrip('.')}); "
+                        "the accounts are in the destination now")
+                return {"status": "success"}, [note]
+            if there:
+                raise NetworkError(
+                    f"{lost.message.rstrip('.')}; {len(there)} of {len(batch)} accounts of the "
+                    "batch are in the destination already. Rerun the failure file to move the "
+                    "rest.",
+                ) from None
+            return client.move_accounts(batch, source, destination), []
+
+    def work(batch: list[str]) -> list[Outcome]:
+        extra = {"from": source, "to": destination}
+        if dry_run:
+            return [Outcome(e, WOULD_MOVE, extra=dict(extra)) for e in batch]
+        answer, warnings = send(batch)
+        status = answer.get("status")
+        if status not in (None, "success"):
+            return [
+                Outcome(
+                    e,
+                    FAILED,
+                    code="not_moved",
+                    error=f"the API answered status {status!r}",
+                    extra=dict(extra),
+                )
+                for e in batch
+            ]
+        return [Outcome(e, MOVED, extra=dict(extra), warnings=list(warnings)) for e in batch]
+
+    return work

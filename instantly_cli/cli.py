@@ -13,13 +13,24 @@ from instantly_cli.commands import api as api_cmd
 from instantly_cli.commands import completion as completion_cmd
 from instantly_cli.context import runtime
 from instantly_cli.errors import REDACTOR
-from instantly_cli.options import complete_profiles, examples
+from instantly_cli.options import (
+    BaseUrlOpt,
+    ProfileOpt,
+    SandboxOpt,
+    VerboseOpt,
+    WorkspaceOpt,
+    complete_profiles,
+    examples,
+)
 from instantly_cli.settings import GlobalOptions
 
 app = typer.Typer(
     name="instantly",
     help="Administer Instantly.ai sending accounts (API V2). Try it safely with --sandbox.",
-    epilog=examples("instantly --sandbox accounts list", "instantly accounts get ops@acme.io"),
+    epilog=examples(
+        "instantly --sandbox accounts list",
+        "instantly accounts get ops@acme.io --profile client-b",
+    ),
     no_args_is_help=True,
     add_completion=False,
     # Plain help keeps start-up fast (no rich import); never show locals in tracebacks.
@@ -66,16 +77,39 @@ def root(
         typer.Option("--verbose", "-v", help="Log each HTTP exchange on stderr (key redacted)."),
     ] = False,
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+        bool,
+        typer.Option(
+            "--version", "-V", callback=_version, is_eager=True, help="Show the version."
+        ),
     ] = False,
 ) -> None:
-    """Administer Instantly.ai sending accounts (API V2). Try it safely with --sandbox."""
+    """Administer Instantly.ai sending accounts (API V2). Try it safely with --sandbox.
+
+    The global options --profile, --workspace, --base-url, --sandbox and -v also work after
+    the noun or the verb (instantly accounts list --profile client-b); given twice, the one
+    nearest the command wins.
+    """
     # Each invocation starts with no remembered secrets (tests run many in one process).
     REDACTOR.reset()
     runtime(ctx).options = GlobalOptions(
         profile=profile, base_url=base_url, workspace=workspace, sandbox=sandbox, verbose=verbose
     )
 
+
+def _noun_options(
+    _profile: ProfileOpt = None,
+    _workspace: WorkspaceOpt = None,
+    _base_url: BaseUrlOpt = None,
+    _sandbox: SandboxOpt = False,
+    _verbose: VerboseOpt = False,
+) -> None:
+    # No docstring: the noun's own help stays its help. The options store themselves.
+    pass
+
+
+# The global options right after a noun (`instantly accounts --profile b list`).
+for _noun in (accounts.app, accounts.warmup_app, tags.app, auth.app, config.app):
+    _noun.callback()(_noun_options)
 
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(tags.app, name="tags")

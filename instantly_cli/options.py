@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -126,11 +126,107 @@ FailuresOpt = Annotated[
         show_default=False,
     ),
 ]
-TargetsArg = Annotated[
-    list[str],
-    typer.Argument(
-        metavar="TARGET",
-        help="Account emails, or - to read emails / JSON / JSON lines from stdin.",
-        show_default=False,
+
+# -- arguments -------------------------------------------------------------------------------
+# Typer prints an argument's Python type in help (``TARGET <list[str]>``) and wraps a required
+# one in braces (``{TARGET}...``). So arguments are hidden from the generated list and optional
+# to the parser: the command's docstring describes them (an "Arguments:" block) and the command
+# itself refuses a missing one with the usual exit 2 and hint.
+
+TARGETS_HELP = "TARGET is an account email, or - to read emails / JSON / JSON lines from stdin."
+
+
+def argument(metavar: str) -> Any:
+    """A positional argument declared for the parser only (see above)."""
+    return typer.Argument(metavar=metavar, hidden=True, show_default=False)
+
+
+def arguments(metavar: str) -> Any:
+    """Zero or more positional arguments (an empty list when none is given)."""
+    return typer.Argument(
+        metavar=metavar, hidden=True, show_default=False, default_factory=list
+    )
+
+
+TargetsArg = Annotated[list[str], arguments("TARGET")]
+
+
+# -- global options, also accepted after the noun and the verb ---------------------------------
+# The root callback parses them before the noun; every command (and each noun's callback)
+# declares them again, so `instantly accounts list --profile b` works like `instantly --profile b
+# accounts list`. Each later copy writes into the invocation's GlobalOptions as it is parsed, so
+# the value nearest the command wins. Only the root copy reads the environment, or an
+# INSTANTLY_PROFILE would override an explicit --profile given before the noun.
+
+GLOBAL_NOTE = "Global options (--profile, --workspace, --base-url, --sandbox, -v) also work here."
+
+
+def _store_global(name: str) -> Callable[[typer.Context, Any], Any]:
+    def store(ctx: typer.Context, value: Any) -> Any:
+        if ctx.resilient_parsing or value is None or value is False:
+            return value
+        from instantly_cli.context import runtime
+
+        setattr(runtime(ctx).options, name, value)
+        return value
+
+    return store
+
+
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        metavar="NAME",
+        help="Config profile to use (global option; also before the command).",
+        autocompletion=complete_profiles,
+        callback=_store_global("profile"),
+        expose_value=False,
+    ),
+]
+WorkspaceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--workspace",
+        metavar="ID",
+        help="Act on this workspace id (global option).",
+        callback=_store_global("workspace"),
+        expose_value=False,
+    ),
+]
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        metavar="URL",
+        help="API base URL (global option).",
+        callback=_store_global("base_url"),
+        expose_value=False,
+    ),
+]
+SandboxOpt = Annotated[
+    bool,
+    typer.Option(
+        "--sandbox",
+        help="Use the built-in local emulator (global option).",
+        callback=_store_global("sandbox"),
+        expose_value=False,
+    ),
+]
+VerboseOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        help="Log each HTTP exchange on stderr (global option).",
+        callback=_store_global("verbose"),
+        expose_value=False,
+    ),
+]
+WideOpt = Annotated[
+    bool,
+    typer.Option(
+        "--wide",
+        help="Tables: show every column in full (lines may be longer than the terminal).",
     ),
 ]

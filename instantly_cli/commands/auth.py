@@ -14,7 +14,17 @@ from instantly_cli.errors import (
     UsageError,
     redact,
 )
-from instantly_cli.options import JsonOpt, OutputOpt, examples
+from instantly_cli.options import (
+    BaseUrlOpt,
+    JsonOpt,
+    OutputOpt,
+    ProfileOpt,
+    SandboxOpt,
+    VerboseOpt,
+    WideOpt,
+    WorkspaceOpt,
+    examples,
+)
 from instantly_cli.settings import DEFAULT_BASE_URL, Profile, Settings, check_key, mask, save_config
 
 app = typer.Typer(help="Log in, check and log out of API keys (profiles).", no_args_is_help=True)
@@ -51,6 +61,9 @@ def login(
     no_verify: Annotated[
         bool, typer.Option("--no-verify", help="Save without checking the key with the API.")
     ] = False,
+    _profile: ProfileOpt = None,
+    _sandbox: SandboxOpt = False,
+    _verbose: VerboseOpt = False,
 ) -> None:
     """Save an API key to a profile, after checking it works."""
     settings = context.settings(ctx, allow_new_profile=True)
@@ -99,6 +112,12 @@ def login(
         output.warn("INSTANTLY_API_KEY is set and takes precedence over the saved key.")
 
 
+def _host(url: object) -> str:
+    """``https://api.instantly.ai`` → ``api.instantly.ai`` (a base URL on a narrow terminal)."""
+    text = str(url or "")
+    return text.split("://", 1)[-1]
+
+
 def _live_check(ctx: typer.Context, settings: Settings, key: str) -> str:
     try:
         _verify(ctx, settings, key)
@@ -115,6 +134,12 @@ def status(
     offline: Annotated[bool, typer.Option("--offline", help="Skip the live check.")] = False,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
+    wide: WideOpt = False,
+    _profile: ProfileOpt = None,
+    _workspace: WorkspaceOpt = None,
+    _base_url: BaseUrlOpt = None,
+    _sandbox: SandboxOpt = False,
+    _verbose: VerboseOpt = False,
 ) -> None:
     """Show every profile: key source, masked key, base URL, workspace, live check."""
     fmt = context.output_format(ctx, output_, json_output)
@@ -161,18 +186,18 @@ def status(
     from instantly_cli.output import Column
 
     columns = [
-        Column("active", "", fmt=lambda v: "*" if v else ""),
-        Column("profile", "Profile"),
-        Column("key_source", "Source"),
-        Column("key", "Key"),
-        Column("base_url", "Base URL"),
-        Column("workspace", "Workspace"),
-        Column("check", "Check"),
+        Column("active", "", fmt=lambda v: "*" if v else "", priority=100),
+        Column("profile", "Profile", priority=100),
+        Column("key_source", "Source", priority=40),
+        Column("key", "Key", priority=60),
+        Column("base_url", "Base URL", priority=30, short=_host),
+        Column("workspace", "Workspace", priority=50),
+        Column("check", "Check", priority=90),
     ]
     if fmt == "json":
         output.emit_json(rows)
     else:
-        output.emit_records([rows], fmt, columns)
+        output.emit_records([rows], fmt, columns, wide=wide)
     if not active_ok:
         if not active.api_key:
             raise MissingKeyError(f"Profile '{active.profile}' has no API key.")
@@ -183,7 +208,14 @@ def status(
     "logout", epilog=examples("instantly auth logout", "instantly --profile client-a auth logout")
 )
 @handled
-def logout(ctx: typer.Context) -> None:
+def logout(
+    ctx: typer.Context,
+    _profile: ProfileOpt = None,
+    _workspace: WorkspaceOpt = None,
+    _base_url: BaseUrlOpt = None,
+    _sandbox: SandboxOpt = False,
+    _verbose: VerboseOpt = False,
+) -> None:
     """Remove the saved API key of the profile."""
     settings = context.settings(ctx)
     cfg = settings.config

@@ -24,9 +24,17 @@ from instantly_cli.options import (
 )
 from instantly_cli.settings import GlobalOptions
 
+HELP = """Administer Instantly.ai sending accounts (API V2). Try it safely with --sandbox.
+
+The global options --profile, --workspace, --base-url, --sandbox and -v also work after the
+noun or the verb (instantly accounts list --profile client-b); given twice, the one nearest
+the command wins. Tables fit the terminal (less important columns are shortened, then left
+out); --wide shows them all.
+"""
+
 app = typer.Typer(
     name="instantly",
-    help="Administer Instantly.ai sending accounts (API V2). Try it safely with --sandbox.",
+    help=HELP,
     epilog=examples(
         "instantly --sandbox accounts list",
         "instantly accounts get ops@acme.io --profile client-b",
@@ -83,12 +91,7 @@ def root(
         ),
     ] = False,
 ) -> None:
-    """Administer Instantly.ai sending accounts (API V2). Try it safely with --sandbox.
-
-    The global options --profile, --workspace, --base-url, --sandbox and -v also work after
-    the noun or the verb (instantly accounts list --profile client-b); given twice, the one
-    nearest the command wins.
-    """
+    """The global options (see HELP)."""
     # Each invocation starts with no remembered secrets (tests run many in one process).
     REDACTOR.reset()
     runtime(ctx).options = GlobalOptions(
@@ -115,7 +118,9 @@ app.add_typer(accounts.app, name="accounts")
 app.add_typer(tags.app, name="tags")
 app.add_typer(auth.app, name="auth")
 app.add_typer(config.app, name="config")
-app.add_typer(sandbox.app, name="sandbox")
+app.add_typer(
+    sandbox.app, name="sandbox", short_help="Run a local emulator of the API, or reset it."
+)
 # Single commands: their Typer apps have no name, so their command joins the root.
 app.add_typer(api_cmd.app)
 app.add_typer(completion_cmd.app)

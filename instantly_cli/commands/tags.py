@@ -130,7 +130,7 @@ def list_tags(
     _sandbox: SandboxOpt = False,
     _verbose: VerboseOpt = False,
 ) -> None:
-    """List every custom tag: label, accounts carrying it, id, description, created.
+    """List every custom tag and how many accounts carry it.
 
     Tables count each tag's accounts; with --counts the other formats do too (an
     account_count field in JSON, a last column in TSV/CSV), so piped output stays as it was.

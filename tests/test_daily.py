@@ -163,6 +163,16 @@ def test_accounts_get_on_an_80_column_terminal_and_wide(
     assert max(len(line) for line in wide.splitlines()) > 80
 
 
+@pytest.mark.parametrize("width", [80, 120])
+def test_accounts_list_fits_80_and_120_column_terminals(
+    cli, sandbox: SandboxApp, terminal: None, width: int
+) -> None:
+    text = ok(cli(["accounts", "list", "--limit", "50"], env={"COLUMNS": str(width)})).stdout
+    lines = text.splitlines()
+    assert len(lines) == 51 and all(len(line) <= width for line in lines)
+    assert lines[0].split()[0] == "Email" and "Status" in lines[0]
+
+
 def test_piped_output_ignores_the_terminal_width(cli, sandbox: SandboxApp, store: Store) -> None:
     emails = [a["email"] for a in accounts(store, 3)]
     at80 = ok(cli(["accounts", "get", *emails], env={"COLUMNS": "80"})).stdout

@@ -138,7 +138,7 @@ def client(
         transport = _sandbox_transport()
         key = key or s.api_key or "sandbox"
         base_url = "http://sandbox.invalid"
-        output.notice("Using the sandbox (local emulator; no real workspace is touched).")
+        output.banner("Using the sandbox (local emulator; no real workspace is touched).")
     seconds = read_timeout()
     return InstantlyClient(
         api_key=key or "",

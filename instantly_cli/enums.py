@@ -19,6 +19,8 @@ class EnumValue:
     name: str
     label: str
     style: str
+    # A shorter label for tables on a narrow terminal ("" = the label itself).
+    short: str = ""
 
 
 class EnumTable:
@@ -49,6 +51,15 @@ class EnumTable:
         value = self.get(code)
         return value.label if value else f"unknown ({code})"
 
+    @property
+    def has_short(self) -> bool:
+        return any(v.short for v in self.values)
+
+    def short(self, code: object) -> str:
+        """The short label (tables on a narrow terminal); the label when there is none."""
+        value = self.get(code)
+        return (value.short or value.label) if value else self.label(code)
+
     def style(self, code: object) -> str:
         value = self.get(code)
         return value.style if value else "magenta"
@@ -73,10 +84,10 @@ ACCOUNT_STATUS = EnumTable(
     [
         EnumValue(1, "active", "Active", "green"),
         EnumValue(2, "paused", "Paused", "yellow"),
-        EnumValue(3, "maintenance", "Maintenance", "cyan"),
-        EnumValue(-1, "connection-error", "Connection error", "bold red"),
-        EnumValue(-2, "soft-bounce-error", "Soft bounce error", "red"),
-        EnumValue(-3, "sending-error", "Sending error", "red"),
+        EnumValue(3, "maintenance", "Maintenance", "cyan", "Maint."),
+        EnumValue(-1, "connection-error", "Connection error", "bold red", "Conn. error"),
+        EnumValue(-2, "soft-bounce-error", "Soft bounce error", "red", "Soft bounce"),
+        EnumValue(-3, "sending-error", "Sending error", "red", "Send error"),
     ],
 )
 
@@ -87,8 +98,8 @@ WARMUP_STATUS = EnumTable(
         EnumValue(0, "paused", "Paused", "yellow"),
         EnumValue(1, "active", "Active", "green"),
         EnumValue(-1, "banned", "Banned", "bold red"),
-        EnumValue(-2, "spam-folder-unknown", "Spam folder unknown", "red"),
-        EnumValue(-3, "permanent-suspension", "Permanent suspension", "bold red"),
+        EnumValue(-2, "spam-folder-unknown", "Spam folder unknown", "red", "Spam unknown"),
+        EnumValue(-3, "permanent-suspension", "Permanent suspension", "bold red", "Suspended"),
     ],
 )
 
@@ -96,12 +107,12 @@ PROVIDER = EnumTable(
     "provider",
     "--provider",
     [
-        EnumValue(1, "imap", "IMAP/SMTP", "default"),
+        EnumValue(1, "imap", "IMAP/SMTP", "default", "IMAP"),
         EnumValue(2, "google", "Google", "default"),
         EnumValue(3, "microsoft", "Microsoft", "default"),
         EnumValue(4, "aws", "AWS", "default"),
         EnumValue(8, "airmail", "AirMail", "default"),
-        EnumValue(11, "airmail-instant", "Airmail Instant", "default"),
+        EnumValue(11, "airmail-instant", "Airmail Instant", "default", "AM Instant"),
     ],
 )
 

@@ -1,8 +1,9 @@
 """Shared ``Annotated`` option aliases, so every command spells its options the same way."""
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -184,11 +185,154 @@ FailuresOpt = Annotated[
         show_default=False,
     ),
 ]
-TargetsArg = Annotated[
-    list[str],
-    typer.Argument(
-        metavar="TARGET",
-        help="Account emails, or - to read emails / JSON / JSON lines from stdin.",
-        show_default=False,
+
+# -- arguments -------------------------------------------------------------------------------
+# Typer prints an argument's Python type in help (``TARGET <list[str]>``) and wraps a required
+# one in braces (``{TARGET}...``). So arguments are hidden from the generated list and optional
+# to the parser: the command's docstring describes them (an "Arguments:" block) and the command
+# itself refuses a missing one with the usual exit 2 and hint.
+
+TARGETS_HELP = "TARGET is an account email, or - to read emails / JSON / JSON lines from stdin."
+
+
+def argument(metavar: str) -> Any:
+    """A positional argument declared for the parser only (see above)."""
+    return typer.Argument(metavar=metavar, hidden=True, show_default=False)
+
+
+def arguments(metavar: str) -> Any:
+    """Zero or more positional arguments (an empty list when none is given)."""
+    return typer.Argument(
+        metavar=metavar, hidden=True, show_default=False, default_factory=list
+    )
+
+
+TargetsArg = Annotated[list[str], arguments("TARGET")]
+
+
+def required(value: str | None, name: str, example: str) -> str:
+    """A hidden positional argument the command needs: exit 2 with an example when missing."""
+    if value is None:
+        from instantly_cli.errors import UsageError
+
+        raise UsageError(f"Missing {name}.", hint=f"For example: {example}")
+    return value
+
+
+# -- global options, also accepted after the noun and the verb ---------------------------------
+# The root callback parses them before the noun; every command (and each noun's callback)
+# declares them again, so `instantly accounts list --profile b` works like `instantly --profile b
+# accounts list`. Each later copy writes into the invocation's GlobalOptions as it is parsed, so
+# the value nearest the command wins. Only the root copy reads the environment, or an
+# INSTANTLY_PROFILE would override an explicit --profile given before the noun.
+
+GLOBAL_NOTE = "Global options (--profile, --workspace, --base-url, --sandbox, -v) also work here."
+
+
+def _store_global(name: str) -> Callable[[typer.Context, Any], Any]:
+    def store(ctx: typer.Context, value: Any) -> Any:
+        if ctx.resilient_parsing or value is None or value is False:
+            return value
+        from instantly_cli.context import runtime
+
+        setattr(runtime(ctx).options, name, value)
+        return value
+
+    return store
+
+
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        metavar="NAME",
+        help="Config profile to use (global option; also before the command).",
+        autocompletion=complete_profiles,
+        callback=_store_global("profile"),
+        expose_value=False,
     ),
 ]
+WorkspaceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--workspace",
+        metavar="ID",
+        help="Act on this workspace id (global option).",
+        callback=_store_global("workspace"),
+        expose_value=False,
+    ),
+]
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        metavar="URL",
+        help="API base URL (global option).",
+        callback=_store_global("base_url"),
+        expose_value=False,
+    ),
+]
+SandboxOpt = Annotated[
+    bool,
+    typer.Option(
+        "--sandbox",
+        help="Use the built-in local emulator (global option).",
+        callback=_store_global("sandbox"),
+        expose_value=False,
+    ),
+]
+VerboseOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        help="Log each HTTP exchange on stderr (global option).",
+        callback=_store_global("verbose"),
+        expose_value=False,
+    ),
+]
+WideOpt = Annotated[
+    bool,
+    typer.Option(
+        "--wide",
+        help="Tables: show every column in full (lines may be longer than the terminal).",
+    ),
+]
+
+
+# Every command wears these (``commands.handled`` adds those it does not define itself), so
+# `instantly accounts list --profile b` works like `instantly --profile b accounts list`.
+GLOBAL_OPTIONS: list[tuple[str, Any, Any]] = [
+    ("_profile", ProfileOpt, None),
+    ("_workspace", WorkspaceOpt, None),
+    ("_base_url", BaseUrlOpt, None),
+    ("_sandbox", SandboxOpt, False),
+    ("_verbose", VerboseOpt, False),
+]
+
+
+def _flags(annotation: Any) -> set[str]:
+    """The option names an ``Annotated[..., typer.Option("--x", "-x")]`` declares (Typer keeps
+    the first name in ``default`` when the default lives in the signature)."""
+    flags: set[str] = set()
+    for meta in getattr(annotation, "__metadata__", ()):
+        names = [getattr(meta, "default", None), *(getattr(meta, "param_decls", None) or ())]
+        flags.update(n for n in names if isinstance(n, str) and n.startswith("-"))
+    return flags
+
+
+def with_global_options(signature: inspect.Signature) -> inspect.Signature:
+    """``signature`` plus the global options its command does not declare itself (``auth
+    login`` keeps its own --base-url/--workspace). They store themselves into the runtime and
+    are never passed to the function (``expose_value=False``)."""
+    taken: set[str] = set()
+    for parameter in signature.parameters.values():
+        taken |= _flags(parameter.annotation)
+    extra = []
+    for name, alias, default in GLOBAL_OPTIONS:
+        if name in signature.parameters or _flags(alias) & taken:
+            continue
+        kind = inspect.Parameter.KEYWORD_ONLY
+        extra.append(inspect.Parameter(name, kind, default=default, annotation=alias))
+    params = list(signature.parameters.values())
+    return signature.replace(parameters=[*params, *extra])

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from instantly_cli.client import Exchange
 
 FORMATS = tuple(OUTPUT_FORMAT.names)
+# The width of a "terminal" that is not one (a pipe, a file): nothing is cut or dropped.
+UNLIMITED = 4096
 _lock = threading.RLock()
 
 
@@ -78,13 +80,15 @@ def color_enabled(stream: Any = None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
-def _console(stderr: bool = False) -> Console:
+def _console(stderr: bool = False, *, unlimited: bool = False) -> Console:
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
     color = color_enabled(stream)
     # Off a terminal rich would assume 80 columns and truncate cells; tables must never lose data.
-    width = None if stream.isatty() else 4096
+    # On one, rich reads the width from COLUMNS or the terminal.
+    tty = stderr_is_tty() if stderr else stdout_is_tty()
+    width = None if tty and not unlimited else UNLIMITED
     return Console(
         file=stream,
         width=width,
@@ -119,6 +123,13 @@ def _err_line(text: str) -> None:
 
 def notice(message: str) -> None:
     _err_line(_paint(message, "dim"))
+
+
+def banner(message: str) -> None:
+    """A reminder for a person at a terminal (the sandbox notice); never written into a pipe
+    or a log file, so scripts' stderr holds only warnings and errors."""
+    if stderr_is_tty():
+        notice(message)
 
 
 def info(message: str) -> None:
@@ -203,21 +214,40 @@ def pick(obj: Mapping[str, Any], paths: Sequence[str]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Column:
-    """A column of table/TSV/CSV output: a dotted path into the object and how to show it."""
+    """A column of table/TSV/CSV output: a dotted path into the object and how to show it.
+
+    ``priority`` and ``short`` only matter to a table on a terminal too narrow for it: columns
+    are shortened first (``short`` formats the value, ``short_header`` replaces the header; an
+    enum column with short labels shortens by itself), then dropped, lowest priority first
+    (ties: the rightmost first). ``--wide`` and every machine format ignore both.
+    """
 
     key: str
     header: str
     enum: EnumTable | None = None
     fmt: Callable[[Any], str] | None = None
     justify: str = "left"
+    priority: int = 0
+    short: Callable[[Any], str] | None = None
+    short_header: str | None = None
+
+    @property
+    def shortens(self) -> bool:
+        return (
+            self.short is not None
+            or self.short_header is not None
+            or (self.enum is not None and self.enum.has_short)
+        )
 
 
-def cell(column: Column, obj: Mapping[str, Any]) -> str:
+def cell(column: Column, obj: Mapping[str, Any], short: bool = False) -> str:
     value = get_path(obj, column.key)
+    if short and column.short is not None:
+        return column.short(value)
     if column.fmt is not None:
         return column.fmt(value)
     if column.enum is not None:
-        return column.enum.label(value)
+        return column.enum.short(value) if short else column.enum.label(value)
     return text_value(value)
 
 
@@ -243,6 +273,58 @@ def columns_for(fields: Sequence[str] | None, defaults: Sequence[Column]) -> lis
         return list(defaults)
     known = {c.key: c for c in defaults}
     return [known.get(f, Column(f, f)) for f in fields]
+
+
+def _paths(obj: Any, prefix: str = "") -> Iterator[str]:
+    if isinstance(obj, Mapping):
+        for key, value in obj.items():
+            path = f"{prefix}{key}"
+            yield path
+            yield from _paths(value, path + ".")
+
+
+def check_fields(
+    fields: Sequence[str] | None,
+    objects: Sequence[Mapping[str, Any]],
+    columns: Sequence[Column] = (),
+) -> None:
+    """Refuse (exit 2) a ``--fields`` name that is neither a field of the printed object's
+    schema, nor a column, nor present in any of ``objects``; suggest close names.
+
+    Called on the first objects before anything is written, so a typo prints nothing. A field
+    the API added since this version is in the data, so it keeps working.
+    """
+    if not fields:
+        return
+    from instantly_cli import schema
+
+    known: set[str] = {c.key for c in columns}
+    for obj in objects:
+        known.update(_paths(obj))
+    kind = schema.guess_object(set(objects[0])) if objects else None
+    if kind is not None:
+        known |= schema.fields_of(kind)
+    elif not objects:
+        # Nothing to print: only a name no object of the API has at all is refused.
+        for name in schema.OBJECT_FIELDS:
+            known |= schema.fields_of(name)
+    unknown = [f for f in fields if f not in known]
+    if not unknown:
+        return
+    import difflib
+
+    bad = unknown[0]
+    close = difflib.get_close_matches(bad, sorted(known), n=3, cutoff=0.6)
+    if not close:
+        close = sorted(k for k in known if bad.casefold() in k.casefold())[:3]
+    hint = "Did you mean: " + ", ".join(close) + "?" if close else None
+    tops = sorted(k for k in known if "." not in k)
+    listing = "Fields: " + ", ".join(tops) + " (dots for nesting)."
+    raise UsageError(
+        f"Unknown field '{bad}' in --fields"
+        + (f" (and {len(unknown) - 1} more)." if len(unknown) > 1 else "."),
+        hint=f"{hint} {listing}" if hint else listing,
+    )
 
 
 def parse_fields(text: str | None) -> list[str] | None:
@@ -300,24 +382,28 @@ def emit_records(
     fields: Sequence[str] | None = None,
     title: str | None = None,
     empty_message: str | None = None,
+    wide: bool = False,
 ) -> int:
-    """Write records page by page in ``fmt``; streams every format but the table. Returns count."""
+    """Write records page by page in ``fmt``; streams every format but the table. Returns count.
+
+    A table fits the terminal (see :class:`Column`) unless ``wide``. ``fields`` are checked
+    against the first page (:func:`check_fields`) before anything is written.
+    """
     cols = columns_for(fields, columns)
     count = 0
-    if fmt == "table":
+    if fmt == "table" or (fmt == "json" and stdout_is_tty()):
         rows: list[Mapping[str, Any]] = []
         for page in pages:
             rows.extend(page)
-        count = len(rows)
+        check_fields(fields, rows[:100], columns)
+        if fmt == "json":
+            emit_json([pick(r, fields) if fields else r for r in rows])
+            return len(rows)
         if rows:
-            _table(rows, cols, title)
+            _table(rows, cols, title, wide=wide)
         elif empty_message:
             info(empty_message)
-        return count
-    if fmt == "json" and stdout_is_tty():
-        everything = [pick(r, fields) if fields else r for page in pages for r in page]
-        emit_json(everything)
-        return len(everything)
+        return len(rows)
     # The opening ("[" or the CSV header) waits for the first page, so a request that fails
     # up front leaves stdout empty rather than holding half a document.
     opening = ""
@@ -328,7 +414,11 @@ def emit_records(
     elif fmt == "json":
         opening = "["
     first = True
+    checked = False
     for page in pages:
+        if not checked and (page or not fields):
+            check_fields(fields, page[:100], columns)
+            checked = True
         chunk: list[str] = [opening]
         opening = ""
         if fmt in ("json", "jsonl"):
@@ -349,6 +439,8 @@ def emit_records(
         count += len(page)
         _write("".join(chunk))
         _flush()
+    if not checked:
+        check_fields(fields, [], columns)
     _write(opening + ("]\n" if fmt == "json" else ""))
     return count
 
@@ -367,21 +459,104 @@ def _tsv(value: str) -> str:
     return value
 
 
-def _table(rows: Sequence[Mapping[str, Any]], cols: Sequence[Column], title: str | None) -> None:
+# Between two columns of a table (rich: one space of padding on each side, none at the edges).
+GAP = 2
+
+
+def fit_columns(
+    rows: Sequence[Mapping[str, Any]], cols: Sequence[Column], width: int
+) -> list[tuple[Column, bool]]:
+    """The columns a table of ``width`` cells shows, each with whether it is shortened.
+
+    Shorten (lowest priority first, rightmost first on ties) until the rows fit, then drop in
+    the same order; the last column is never dropped. What still does not fit is cut with an
+    ellipsis by the renderer, never wrapped.
+    """
+    from rich.cells import cell_len
+
+    def measure(c: Column, short: bool) -> int:
+        header = (c.short_header or c.header) if short else c.header
+        return max([cell_len(header), *(cell_len(cell(c, r, short)) for r in rows)])
+
+    full = [measure(c, False) for c in cols]
+    short = [measure(c, True) if c.shortens else full[i] for i, c in enumerate(cols)]
+    shortened: set[int] = set()
+    dropped: set[int] = set()
+
+    def total() -> int:
+        kept = [i for i in range(len(cols)) if i not in dropped]
+        widths = [short[i] if i in shortened else full[i] for i in kept]
+        return sum(widths) + GAP * max(len(kept) - 1, 0)
+
+    order = sorted(range(len(cols)), key=lambda i: (cols[i].priority, -i))
+    for i in order:
+        if total() <= width:
+            break
+        if cols[i].shortens:
+            shortened.add(i)
+    for i in order:
+        if total() <= width or len(dropped) == len(cols) - 1:
+            break
+        dropped.add(i)
+    return [(c, i in shortened) for i, c in enumerate(cols) if i not in dropped]
+
+
+def _build_table(
+    rows: Sequence[Mapping[str, Any]],
+    cols: Sequence[Column],
+    title: str | None,
+    width: int | None,
+) -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    shown = [(c, False) for c in cols] if width is None else fit_columns(rows, cols, width)
     table = Table(title=title, header_style="bold", show_edge=False, pad_edge=False, box=None)
-    for c in cols:
-        table.add_column(c.header, justify=c.justify, no_wrap=c.key == "email")  # type: ignore[arg-type]
+    for c, short in shown:
+        header = (c.short_header or c.header) if short else c.header
+        # A row is one line: what does not fit is cut with an ellipsis, never wrapped.
+        table.add_column(header, justify=c.justify, no_wrap=True, overflow="ellipsis")  # type: ignore[arg-type]
     for row in rows:
         cells = []
-        for c in cols:
-            text = cell(c, row)
+        for c, short in shown:
+            text = cell(c, row, short)
             style = c.enum.style(get_path(row, c.key)) if c.enum and text else ""
-            cells.append(Text(text, style=style))
+            cells.append(Text(text, style=style, no_wrap=True, overflow="ellipsis"))
         table.add_row(*cells)
-    _console().print(table)
+    return table
+
+
+def render_table(
+    rows: Sequence[Mapping[str, Any]],
+    cols: Sequence[Column],
+    width: int,
+    title: str | None = None,
+) -> str:
+    """The table as a terminal ``width`` columns wide shows it (no colour): for tests and
+    previews, through the same code as :func:`emit_records`."""
+    import io
+
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer, width=width, color_system=None, no_color=True, highlight=False,
+        soft_wrap=False,
+    )
+    console.print(_build_table(rows, cols, title, width))
+    return buffer.getvalue()
+
+
+def _table(
+    rows: Sequence[Mapping[str, Any]],
+    cols: Sequence[Column],
+    title: str | None,
+    *,
+    wide: bool = False,
+) -> None:
+    console = _console(unlimited=wide)
+    fit = console.width < UNLIMITED
+    console.print(_build_table(rows, cols, title, console.width if fit else None))
 
 
 DetailRow = tuple[str, str, str]  # label, value, style

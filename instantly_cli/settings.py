@@ -379,6 +379,32 @@ def save_config(cfg: Config) -> None:
     cfg.loaded = merged.loaded
 
 
+def set_default_profile(name: str) -> tuple[Config, str]:
+    """Make ``name`` the default profile and save; returns the config and the previous
+    default. An unknown name is not found (exit 4), with the close names."""
+    import difflib
+
+    from instantly_cli.errors import NotFoundError
+
+    cfg = load_config()
+    wanted = name.strip()
+    if wanted not in cfg.profiles:
+        names = sorted(cfg.profiles)
+        close = difflib.get_close_matches(wanted, names, n=3, cutoff=0.5)
+        if close:
+            hint = "Did you mean: " + ", ".join(close) + "?"
+        elif names:
+            hint = f"Profiles in {cfg.path}: {', '.join(names)}."
+        else:
+            hint = f"No profile is saved yet; create one: instantly --profile {wanted} auth login"
+        raise NotFoundError(f"No profile '{wanted}'.", hint=hint)
+    previous = cfg.default_profile
+    if previous != wanted:
+        cfg.default_profile = wanted
+        save_config(cfg)
+    return cfg, previous
+
+
 def mask(key: str | None) -> str:
     """Show only the last 4 characters of a key (nothing of a short one)."""
     if not key:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from instantly_cli.enums import (
@@ -36,25 +37,42 @@ def short_time(value: Any) -> str:
     return value.replace("T", " ")[:16]
 
 
-def time_column(key: str, header: str, fmt: str) -> Column:
-    """A timestamp column: shortened in tables, exact in every machine format."""
-    return Column(key, header, fmt=short_time if fmt == "table" else None)
+def short_date(value: Any) -> str:
+    """``2026-01-05T10:00:00.000Z`` → ``2026-01-05``: a timestamp on a narrow terminal."""
+    if not isinstance(value, str) or "T" not in value:
+        return text_value(value)
+    return value.split("T", 1)[0]
+
+
+def time_column(key: str, header: str, fmt: str, priority: int = 0) -> Column:
+    """A timestamp column: shortened in tables (to the date on a narrow terminal), exact in
+    every machine format."""
+    table = fmt == "table"
+    return Column(
+        key,
+        header,
+        fmt=short_time if table else None,
+        priority=priority,
+        short=short_date if table else None,
+    )
 
 
 # -- accounts ------------------------------------------------------------------------------------
 
+# Priorities decide what a narrow terminal keeps (the email and the status, first of all);
+# enum columns shorten their labels, the date loses its time, then names and tags go.
 ACCOUNT_COLUMNS = [
-    Column("email", "Email"),
-    Column("first_name", "First"),
-    Column("last_name", "Last"),
-    Column("status", "Status", enum=ACCOUNT_STATUS),
-    Column("warmup_status", "Warmup", enum=WARMUP_STATUS),
-    Column("provider_code", "Provider", enum=PROVIDER),
-    Column("daily_limit", "Daily limit", justify="right"),
-    Column("stat_warmup_score", "Score", justify="right"),
-    Column("timestamp_created", "Created"),
+    Column("email", "Email", priority=100),
+    Column("first_name", "First", priority=20),
+    Column("last_name", "Last", priority=10),
+    Column("status", "Status", enum=ACCOUNT_STATUS, priority=90),
+    Column("warmup_status", "Warmup", enum=WARMUP_STATUS, priority=70),
+    Column("provider_code", "Provider", enum=PROVIDER, priority=40),
+    Column("daily_limit", "Daily limit", justify="right", priority=60, short_header="Limit"),
+    Column("stat_warmup_score", "Score", justify="right", priority=80),
+    Column("timestamp_created", "Created", priority=30),
 ]
-TAGS_COLUMN = Column("tags", "Tags")
+TAGS_COLUMN = Column("tags", "Tags", priority=5)
 
 
 def account_columns(fmt: str, include_tags: bool) -> list[Column]:
@@ -63,9 +81,7 @@ def account_columns(fmt: str, include_tags: bool) -> list[Column]:
         cols.append(TAGS_COLUMN)
     if fmt == "table":
         cols = [
-            Column(c.key, c.header, c.enum, short_time, c.justify)
-            if c.key.startswith("timestamp")
-            else c
+            replace(c, fmt=short_time, short=short_date) if c.key.startswith("timestamp") else c
             for c in cols
         ]
     return cols
@@ -193,14 +209,20 @@ JOB_COLUMNS = [Column("job_id", "Job"), Column("emails", "Accounts")]
 # -- tags --------------------------------------------------------------------------------------
 
 
-def tag_columns(fmt: str) -> list[Column]:
-    """`tags list` (and a tag after create/rename/delete in the machine formats)."""
-    return [
-        Column("label", "Label"),
-        Column("id", "ID"),
-        Column("description", "Description"),
-        time_column("timestamp_created", "Created", fmt),
+def tag_columns(fmt: str, counts: bool = False) -> list[Column]:
+    """`tags list` (and a tag after create/rename/delete in the machine formats); ``counts``
+    adds the number of accounts carrying each tag."""
+    cols = [
+        Column("label", "Label", priority=100),
+        Column("id", "ID", priority=50),
+        Column("description", "Description", priority=20),
+        time_column("timestamp_created", "Created", fmt, priority=30),
     ]
+    if counts:
+        count = Column("account_count", "Accounts", justify="right", priority=90)
+        # Next to the label in a table; last in TSV/CSV, so scripts' column numbers hold.
+        cols.insert(1 if fmt == "table" else len(cols), count)
+    return cols
 
 
 def describe_tag(tag: Mapping[str, Any]) -> str:
@@ -223,11 +245,11 @@ def _without_type(cols: list[Column], fmt: str, resource_type: int | None) -> li
 def tag_map_columns(fmt: str, resource_type: int | None) -> list[Column]:
     """`tags map`: one row per mapping (rows from ``services.tags.map_rows``)."""
     cols = [
-        Column("tag_label", "Tag"),
-        Column("resource_id", _resource_header(resource_type)),
-        Column("resource_type", "Type", enum=RESOURCE_TYPE),
-        time_column("timestamp_created", "Mapped at", fmt),
-        Column("tag_id", "Tag ID"),
+        Column("tag_label", "Tag", priority=90),
+        Column("resource_id", _resource_header(resource_type), priority=100),
+        Column("resource_type", "Type", enum=RESOURCE_TYPE, priority=50),
+        time_column("timestamp_created", "Mapped at", fmt, priority=30),
+        Column("tag_id", "Tag ID", priority=20),
     ]
     return _without_type(cols, fmt, resource_type)
 
@@ -235,9 +257,9 @@ def tag_map_columns(fmt: str, resource_type: int | None) -> list[Column]:
 def tag_groups_columns(fmt: str, resource_type: int | None) -> list[Column]:
     """`tags map --by account`: one row per resource with its tags."""
     cols = [
-        Column("resource_id", _resource_header(resource_type)),
-        Column("resource_type", "Type", enum=RESOURCE_TYPE),
-        Column("tags", "Tags"),
+        Column("resource_id", _resource_header(resource_type), priority=100),
+        Column("resource_type", "Type", enum=RESOURCE_TYPE, priority=50),
+        Column("tags", "Tags", priority=90),
     ]
     return _without_type(cols, fmt, resource_type)
 

@@ -277,7 +277,7 @@ def test_clicolor_force_never_colours_tsv(cli, one_account) -> None:
 
 
 def test_tty_is_a_coloured_table(cli, one_account, tty) -> None:
-    result = cli(["accounts", "list"], catch_exceptions=False)
+    result = cli(["accounts", "list"], env={"COLUMNS": "1000"}, catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     assert ESC in result.stdout
     assert "Email" in result.stdout  # a header row

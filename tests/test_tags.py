@@ -500,7 +500,7 @@ def test_assign_takes_accounts_list_output(cli, sandbox: SandboxApp, store: Stor
     ("args", "stdin", "needle"),
     [
         (["Client A"], None, "No accounts given"),
-        (["Client A", "--account", OPS, "--stdin"], OPS, "not both"),
+        (["Client A", OPS, "Client B"], None, "comes after the first account"),
         (["Client A", "--account", "not-an-email"], None, "Not an email address"),
         (["Client A", "--stdin"], "", "No targets on stdin"),
         (["Client A", "--stdin"], "garbage line\n", "neither an email"),
@@ -761,9 +761,9 @@ def test_rename_to_a_taken_label(cli, sandbox: SandboxApp, store: Store) -> None
     assert store.get_tag(tag_id(store, "Client A"))["label"] == "Client A"
 
 
-def test_rename_unknown_tag_exits_2(cli, sandbox: SandboxApp) -> None:
+def test_rename_unknown_tag_exits_4(cli, sandbox: SandboxApp) -> None:
     result = cli(["tags", "rename", "Nope", "Other"])
-    assert result.exit_code == 2
+    assert result.exit_code == 4
     assert writes(sandbox) == []
 
 

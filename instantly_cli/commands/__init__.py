@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
@@ -34,10 +35,19 @@ def handled(func: Callable[P, int | None]) -> Callable[P, None]:
     Errors are written in the format the command resolved, never guessed from parameter names.
     """
 
+    from instantly_cli.options import with_global_options
+
+    own = inspect.signature(func, eval_str=True)
+    signature = with_global_options(own)
+    added = [name for name in signature.parameters if name not in own.parameters]
+
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
         from instantly_cli import output
 
+        # The global options added to the signature below store themselves; drop them here.
+        for name in added:
+            kwargs.pop(name, None)
         try:
             code = func(*args, **kwargs)
         except typer.Exit:
@@ -57,4 +67,5 @@ def handled(func: Callable[P, int | None]) -> Callable[P, None]:
         if code:
             raise typer.Exit(code)
 
+    wrapper.__signature__ = signature  # type: ignore[attr-defined]
     return wrapper

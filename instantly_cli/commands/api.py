@@ -16,7 +16,10 @@ import typer
 from instantly_cli import context, output
 from instantly_cli.commands import handled
 from instantly_cli.errors import CliError, UsageError
-from instantly_cli.options import examples
+from instantly_cli.options import (
+    argument,
+    examples,
+)
 
 API = "/api/v2"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -145,22 +148,12 @@ def _complete_method(incomplete: str) -> list[str]:
 def api(
     ctx: typer.Context,
     method: Annotated[
-        str,
+        str | None,
         typer.Argument(
-            metavar="METHOD",
-            help="GET, POST, PUT, PATCH or DELETE.",
-            autocompletion=_complete_method,
-            show_default=False,
+            metavar="METHOD", hidden=True, autocompletion=_complete_method, show_default=False
         ),
-    ],
-    path: Annotated[
-        str,
-        typer.Argument(
-            metavar="PATH",
-            help="API path, with or without /api/v2 (accounts, /api/v2/custom-tags?limit=5).",
-            show_default=False,
-        ),
-    ],
+    ] = None,
+    path: Annotated[str | None, argument("PATH")] = None,
     field: Annotated[
         list[str] | None,
         typer.Option(
@@ -187,7 +180,17 @@ def api(
         ),
     ] = False,
 ) -> int | None:
-    """Send a raw, authenticated request to any API path."""
+    """Send a raw, authenticated request to any API path.
+
+    \b
+    Arguments:
+      METHOD  GET, POST, PUT, PATCH or DELETE.
+      PATH    API path, with or without /api/v2 (accounts, /api/v2/custom-tags?limit=5).
+    """
+    if method is None or path is None:
+        raise UsageError(
+            "Give a METHOD and a PATH.", hint="For example: instantly api GET accounts?limit=5"
+        )
     verb = method.strip().upper()
     if verb not in METHODS:
         raise UsageError(

@@ -14,10 +14,18 @@ from instantly_cli.errors import (
     UsageError,
     redact,
 )
-from instantly_cli.options import JsonOpt, OutputOpt, examples
+from instantly_cli.options import (
+    JsonOpt,
+    OutputOpt,
+    WideOpt,
+    argument,
+    examples,
+)
 from instantly_cli.settings import DEFAULT_BASE_URL, Profile, Settings, check_key, mask, save_config
 
-app = typer.Typer(help="Log in, check and log out of API keys (profiles).", no_args_is_help=True)
+app = typer.Typer(
+    help="Log in, check, switch and log out of API keys (profiles).", no_args_is_help=True
+)
 
 
 def _verify(ctx: typer.Context, settings: Settings, key: str) -> None:
@@ -87,16 +95,33 @@ def login(
             ) from None
     profile.api_key = key
     cfg = settings.config
+    # A profile becomes the default only when there is no default to keep: the first one, or
+    # one replacing a default that no longer exists. An existing default is never moved.
+    becomes_default = cfg.default_profile not in cfg.profiles
     cfg.profiles[profile.name] = profile
-    if len(cfg.profiles) == 1:
+    if becomes_default:
         cfg.default_profile = profile.name
     save_config(cfg)
     checked = "" if no_verify else "verified, "
     output.success(
         f"Logged in: profile '{profile.name}' ({checked}key {mask(key)}) saved to {cfg.path}."
     )
+    if becomes_default:
+        output.info(f"'{profile.name}' is the default profile.")
+    elif cfg.default_profile != profile.name:
+        output.info(
+            f"The default profile is still '{cfg.default_profile}'. Use this one with "
+            f"--profile {profile.name}, or make it the default: "
+            f"instantly auth switch {profile.name}"
+        )
     if settings.key_source == "env":
         output.warn("INSTANTLY_API_KEY is set and takes precedence over the saved key.")
+
+
+def _host(url: object) -> str:
+    """``https://api.instantly.ai`` → ``api.instantly.ai`` (a base URL on a narrow terminal)."""
+    text = str(url or "")
+    return text.split("://", 1)[-1]
 
 
 def _live_check(ctx: typer.Context, settings: Settings, key: str) -> str:
@@ -115,8 +140,12 @@ def status(
     offline: Annotated[bool, typer.Option("--offline", help="Skip the live check.")] = False,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
+    wide: WideOpt = False,
 ) -> None:
-    """Show every profile: key source, masked key, base URL, workspace, live check."""
+    """Show every profile: key source, masked key, live check.
+
+    Also the base URL and workspace of each; * marks the profile in use.
+    """
     fmt = context.output_format(ctx, output_, json_output)
     active = context.settings(ctx)
     cfg = active.config
@@ -161,18 +190,18 @@ def status(
     from instantly_cli.output import Column
 
     columns = [
-        Column("active", "", fmt=lambda v: "*" if v else ""),
-        Column("profile", "Profile"),
-        Column("key_source", "Source"),
-        Column("key", "Key"),
-        Column("base_url", "Base URL"),
-        Column("workspace", "Workspace"),
-        Column("check", "Check"),
+        Column("active", "", fmt=lambda v: "*" if v else "", priority=100),
+        Column("profile", "Profile", priority=100),
+        Column("key_source", "Source", priority=40),
+        Column("key", "Key", priority=60),
+        Column("base_url", "Base URL", priority=30, short=_host),
+        Column("workspace", "Workspace", priority=50),
+        Column("check", "Check", priority=90),
     ]
     if fmt == "json":
         output.emit_json(rows)
     else:
-        output.emit_records([rows], fmt, columns)
+        output.emit_records([rows], fmt, columns, wide=wide)
     if not active_ok:
         if not active.api_key:
             raise MissingKeyError(f"Profile '{active.profile}' has no API key.")
@@ -180,10 +209,44 @@ def status(
 
 
 @app.command(
+    "switch",
+    epilog=examples("instantly auth switch client-b", "instantly auth status --offline"),
+)
+@handled
+def switch(
+    ctx: typer.Context,
+    name: Annotated[str | None, argument("NAME")] = None,
+) -> None:
+    """Make a saved profile the default one.
+
+    NAME is the profile (see instantly auth status). An unknown name exits 4 and suggests
+    close ones. INSTANTLY_PROFILE and --profile still win over the default.
+    """
+    import os
+
+    from instantly_cli.settings import set_default_profile
+
+    if name is None:
+        raise UsageError("Name the profile.", hint="For example: instantly auth switch client-b")
+    cfg, previous = set_default_profile(name)
+    if previous == cfg.default_profile:
+        output.info(f"'{cfg.default_profile}' is already the default profile.")
+    else:
+        output.success(
+            f"Default profile is now '{cfg.default_profile}' (was '{previous}'), in {cfg.path}."
+        )
+    env = os.environ.get("INSTANTLY_PROFILE")
+    if env and env != cfg.default_profile:
+        output.warn(f"INSTANTLY_PROFILE={env} is set and takes precedence over the default.")
+
+
+@app.command(
     "logout", epilog=examples("instantly auth logout", "instantly --profile client-a auth logout")
 )
 @handled
-def logout(ctx: typer.Context) -> None:
+def logout(
+    ctx: typer.Context,
+) -> None:
     """Remove the saved API key of the profile."""
     settings = context.settings(ctx)
     cfg = settings.config

@@ -50,16 +50,18 @@ def _complete_shell(incomplete: str) -> list[str]:
 def completion(
     ctx: typer.Context,
     shell: Annotated[
-        str,
+        str | None,
         typer.Argument(
-            metavar="SHELL",
-            help="bash, zsh or fish (never guessed).",
-            autocompletion=_complete_shell,
-            show_default=False,
+            metavar="SHELL", hidden=True, autocompletion=_complete_shell, show_default=False
         ),
-    ],
+    ] = None,
 ) -> None:
-    """Print the shell completion script for bash, zsh or fish."""
+    """Print the shell completion script for bash, zsh or fish.
+
+    SHELL is bash, zsh or fish (never guessed).
+    """
+    if shell is None:
+        raise UsageError("Name the shell.", hint=f"Choose one of: {', '.join(SHELLS)}.")
     shell = shell.strip().lower()
     if shell not in SHELLS:
         raise UsageError(

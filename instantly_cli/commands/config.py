@@ -6,7 +6,11 @@ import typer
 
 from instantly_cli import context, output
 from instantly_cli.commands import handled
-from instantly_cli.options import JsonOpt, OutputOpt, examples
+from instantly_cli.options import (
+    JsonOpt,
+    OutputOpt,
+    examples,
+)
 from instantly_cli.settings import config_path, load_config, mask
 
 app = typer.Typer(help="Show the config file's path and contents.", no_args_is_help=True)
@@ -14,14 +18,20 @@ app = typer.Typer(help="Show the config file's path and contents.", no_args_is_h
 
 @app.command("path", epilog=examples("instantly config path", '$EDITOR "$(instantly config path)"'))
 @handled
-def path(ctx: typer.Context) -> None:
+def path(
+    ctx: typer.Context,
+) -> None:
     """Print the path of the config file (it may not exist yet)."""
     output.emit_text(str(config_path()))
 
 
 @app.command("show", epilog=examples("instantly config show", "instantly config show --json"))
 @handled
-def show(ctx: typer.Context, output_: OutputOpt = None, json_output: JsonOpt = False) -> None:
+def show(
+    ctx: typer.Context,
+    output_: OutputOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
     """Print the config with API keys masked."""
     fmt = context.output_format(ctx, output_, json_output)
     cfg = load_config()

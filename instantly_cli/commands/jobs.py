@@ -17,8 +17,11 @@ from instantly_cli.options import (
     JsonOpt,
     LimitOpt,
     OutputOpt,
+    argument,
+    arguments,
     complete_enum,
     examples,
+    required,
 )
 
 app = typer.Typer(help="Background jobs: list, inspect and wait for them.", no_args_is_help=True)
@@ -81,18 +84,21 @@ def list_jobs(
 @handled
 def get_job(
     ctx: typer.Context,
-    job_id: Annotated[str, typer.Argument(metavar="ID", help="The job id (24 hex digits).")],
+    job_id: Annotated[str | None, argument("ID")] = None,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
 ) -> None:
-    """Show one background job: type, status, progress and its data."""
+    """Show one background job: type, status, progress and its data.
+
+    ID is the job id (24 hex digits), as printed by `accounts warmup enable --no-wait`.
+    """
     from instantly_cli import views
     from instantly_cli.services import background_jobs as service
 
     fmt = context.output_format(ctx, output_, json_output)
     field_list = output.parse_fields(fields)
-    checked = service.check_id(job_id)
+    checked = service.check_id(required(job_id, "the job ID", "instantly jobs get 65f0…"))
     with context.client(ctx) as client:
         try:
             job = client.get_job(checked)
@@ -117,14 +123,7 @@ def get_job(
 @handled
 def wait(
     ctx: typer.Context,
-    job_ids: Annotated[
-        list[str],
-        typer.Argument(
-            metavar="ID",
-            help="Job ids, or - to read ids / the JSON of `--no-wait` from stdin.",
-            show_default=False,
-        ),
-    ],
+    job_ids: Annotated[list[str], arguments("ID")],
     timeout: Annotated[
         float, typer.Option("--timeout", metavar="SECONDS", help="How long to wait.")
     ] = 300.0,
@@ -132,7 +131,10 @@ def wait(
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
 ) -> int:
-    """Wait until jobs finish, showing state and progress; exit 1 unless all succeed."""
+    """Wait until jobs finish, showing state and progress; exit 1 unless all succeed.
+
+    ID is a job id, or - to read ids (or the JSON of `--no-wait`) from stdin.
+    """
     from instantly_cli import views
     from instantly_cli.services import background_jobs as service
     from instantly_cli.services.jobs import wait_for_jobs

@@ -13,7 +13,7 @@ import typer
 from instantly_cli import context, output
 from instantly_cli.commands import _bulk, handled
 from instantly_cli.enums import FAILED, RESOURCE_TYPE, UNCHANGED
-from instantly_cli.errors import UsageError
+from instantly_cli.errors import NotFoundError, UsageError
 from instantly_cli.options import (
     ConcurrencyOpt,
     DryRunOpt,
@@ -22,13 +22,17 @@ from instantly_cli.options import (
     JsonOpt,
     OutputOpt,
     RateOpt,
+    WideOpt,
     YesOpt,
+    argument,
+    arguments,
     examples,
+    required,
 )
 from instantly_cli.services import bulk
 
 if TYPE_CHECKING:
-    pass
+    from instantly_cli.services.tags import TagIndex
 
 app = typer.Typer(help="Custom tags and their mappings to accounts.", no_args_is_help=True)
 
@@ -55,6 +59,18 @@ def _label_arg(text: str, what: str) -> str:
     return label
 
 
+def _resolve_existing(index: "TagIndex", spec: str) -> str:
+    """The tag a command acts on: an unknown label or id is not found (exit 4), with the
+    suggestions; an ambiguous label stays a usage error (exit 2)."""
+    text = spec.strip()
+    if text not in index.by_id and not index.find_label(text):
+        try:
+            index.resolve(text)
+        except UsageError as err:
+            raise NotFoundError(err.message, hint=err.hint) from None
+    return index.resolve(text)
+
+
 def _parse_type(text: str) -> int | None:
     key = text.strip().lower()
     if key == "all":
@@ -76,6 +92,7 @@ def _parse_type(text: str) -> int | None:
     epilog=examples(
         "instantly tags list",
         "instantly tags list --search client --json | jq -r '.[].id'",
+        "instantly tags list --no-counts",
     ),
 )
 @handled
@@ -84,24 +101,43 @@ def list_tags(
     search: Annotated[
         str | None, typer.Option("--search", metavar="TEXT", help="Labels containing TEXT.")
     ] = None,
+    counts: Annotated[
+        bool | None,
+        typer.Option(
+            "--counts/--no-counts",
+            help="Count the accounts of each tag (reads every tag mapping). "
+            "[default: in tables only]",
+            show_default=False,
+        ),
+    ] = None,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
-    """List every custom tag: label, id, description, created."""
+    """List every custom tag and how many accounts carry it.
+
+    Tables count each tag's accounts; with --counts the other formats do too (an
+    account_count field in JSON, a last column in TSV/CSV), so piped output stays as it was.
+    """
     fmt = context.output_format(ctx, output_, json_output)
     field_list = output.parse_fields(fields)
+    if counts is None:
+        counts = fmt == "table" or bool(field_list and "account_count" in field_list)
     from instantly_cli import views
     from instantly_cli.services import tags as service
 
     with context.client(ctx) as client:
-        tags = service.list_tags(client, search, output.warn)
+        tags: Any = service.list_tags(client, search, output.warn)
+        if counts and tags:
+            tags = service.with_account_counts(client, tags, output.warn)
     output.emit_records(
         [tags],
         fmt,
-        views.tag_columns(fmt),
+        views.tag_columns(fmt, counts=counts),
         fields=field_list,
         empty_message="No tags match." if search else "No tags yet.",
+        wide=wide,
     )
 
 
@@ -150,6 +186,7 @@ def map_tags(
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Show which accounts (or campaigns) carry which tags."""
     from instantly_cli import views
@@ -179,57 +216,78 @@ def map_tags(
     else:
         cols = views.tag_map_columns(fmt, resource_type)
     output.emit_records(
-        [rows], fmt, cols, fields=field_list, empty_message="No tag mappings match."
+        [rows], fmt, cols, fields=field_list, empty_message="No tag mappings match.", wide=wide
     )
 
 
 # -- assign / unassign -----------------------------------------------------------------------
 
-TagsArg = Annotated[
-    list[str],
-    typer.Argument(metavar="TAG", help="Tag labels or ids.", show_default=False),
-]
+TagsAndTargetsArg = Annotated[list[str], arguments("TAG... TARGET")]
 AccountOpt = Annotated[
     list[str] | None,
-    typer.Option("--account", metavar="EMAIL", help="An account email; repeatable."),
+    typer.Option(
+        "--account", metavar="EMAIL", help="An account email (same as a TARGET); repeatable."
+    ),
 ]
 StdinOpt = Annotated[
     bool,
-    typer.Option(
-        "--stdin",
-        help="Read accounts from stdin: emails, or JSON / JSON lines from `accounts list`.",
-    ),
+    typer.Option("--stdin", help="Read accounts from stdin (same as the TARGET -)."),
 ]
+TOGGLE_ARGS = (
+    "\b\nArguments:\n"
+    "  TAG     a tag label or id; one or more, first\n"
+    "  TARGET  an account email, or - to read emails / JSON / JSON lines from stdin\n"
+    "          (the output of accounts list or tags map --by account)\n"
+    "\n"
+    "The first argument that is an email or - starts the targets; every argument before it "
+    "is a tag. A tag whose label looks like an email is named by its id."
+)
 
 
-def _targets(account: list[str] | None, stdin: bool) -> list[str]:
-    from instantly_cli.targets import dedupe, read_targets, validate_email
+def split_tags_targets(args: list[str]) -> tuple[list[str], list[str]]:
+    """``TAG… TARGET…`` → (tags, targets): targets start at the first email or ``-``."""
+    from instantly_cli.targets import is_email
 
-    if account and stdin:
-        raise UsageError(
-            "Give accounts with --account or --stdin, not both.",
-            hint="Pipe every account on stdin, or name them all with --account.",
-        )
-    if stdin:
-        if output.stdin_is_tty():
+    first = next((i for i, a in enumerate(args) if a == "-" or is_email(a.strip())), len(args))
+    tags, targets = args[:first], args[first:]
+    for arg in targets:
+        if arg != "-" and not is_email(arg.strip()):
             raise UsageError(
-                "--stdin needs piped input.",
-                hint="For example: instantly accounts list -o jsonl | instantly tags assign "
-                "TAG --stdin --yes",
+                f"'{arg}' comes after the first account but is not an email or -.",
+                hint="Put every tag first, then the accounts: "
+                'instantly tags assign "Client A" "Warm pool" a@acme.io b@acme.io',
             )
-        return read_targets(["-"])
-    if not account:
+    return tags, targets
+
+
+def _targets(positional: list[str], account: list[str] | None, stdin: bool) -> list[str]:
+    from instantly_cli.targets import read_targets
+
+    if stdin and output.stdin_is_tty():
         raise UsageError(
-            "No accounts given.", hint="Name accounts with --account EMAIL, or pipe them: --stdin."
+            "--stdin needs piped input.",
+            hint="For example: instantly accounts list -o jsonl | instantly tags assign "
+            "TAG - --yes",
         )
-    return dedupe(validate_email(a) for a in account)
+    args = [*positional, *(account or [])]
+    if stdin:
+        args.append("-")
+    if not args:
+        raise UsageError(
+            "No accounts given.",
+            hint="Name them after the tags (instantly tags assign TAG a@acme.io), or - to read "
+            "them from stdin.",
+        )
+    # stdin is read once, however often - appears.
+    first_dash = args.index("-") if "-" in args else -1
+    return read_targets([a for i, a in enumerate(args) if a != "-" or i == first_dash])
 
 
 def _toggle_command(
     ctx: typer.Context,
     *,
     assign: bool,
-    tag_specs: list[str],
+    args: list[str],
     account: list[str] | None,
     stdin: bool,
     dry_run: bool,
@@ -245,9 +303,12 @@ def _toggle_command(
 
     fmt = context.output_format(ctx, output_, json_output)
     bulk.check_rate(rate, concurrency)
+    tag_specs, positional = split_tags_targets(args)
     if not [s for s in tag_specs if s.strip()]:
-        raise UsageError("No tag given.", hint='Name tags by label or id: "Client A".')
-    emails = _targets(account, stdin)
+        raise UsageError(
+            "No tag given.", hint='Name the tags first, by label or id: "Client A" a@acme.io'
+        )
+    emails = _targets(positional, account, stdin)
     command = "tags assign" if assign else "tags unassign"
 
     with context.client(ctx, rate=rate) as client:
@@ -279,19 +340,22 @@ def _toggle_command(
 
 
 AssignExamples = examples(
-    'instantly tags assign "Client A" --account ops@acme.io',
+    'instantly tags assign "Client A" ops@acme.io',
     'instantly accounts list --provider google -o jsonl | instantly tags assign "Pool: Google" '
-    "--stdin --yes",
-    'instantly tags assign "Client A" "Warm pool" --account a@acme.io --account b@acme.io '
-    "--dry-run",
+    "- --yes",
+    'instantly tags assign "Client A" "Warm pool" a@acme.io b@acme.io --dry-run',
 )
 
 
-@app.command("assign", epilog=AssignExamples)
+@app.command(
+    "assign",
+    help="Give tags to accounts (100 accounts per request, paced).\n\n" + TOGGLE_ARGS,
+    epilog=AssignExamples,
+)
 @handled
 def assign(
     ctx: typer.Context,
-    tag_specs: TagsArg,
+    args: TagsAndTargetsArg,
     account: AccountOpt = None,
     stdin: StdinOpt = False,
     dry_run: DryRunOpt = False,
@@ -302,11 +366,11 @@ def assign(
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
 ) -> int:
-    """Give tags to accounts (100 accounts per request, paced)."""
+    # The help text is the decorator's (it lists the arguments).
     return _toggle_command(
         ctx,
         assign=True,
-        tag_specs=tag_specs,
+        args=args,
         account=account,
         stdin=stdin,
         dry_run=dry_run,
@@ -320,17 +384,21 @@ def assign(
 
 
 UnassignExamples = examples(
-    'instantly tags unassign "Client A" --account ops@acme.io',
+    'instantly tags unassign "Client A" ops@acme.io',
     'instantly tags map --tag "Warm pool" --by account -o jsonl '
-    '| instantly tags unassign "Warm pool" --stdin --dry-run',
+    '| instantly tags unassign "Warm pool" - --dry-run',
 )
 
 
-@app.command("unassign", epilog=UnassignExamples)
+@app.command(
+    "unassign",
+    help="Take tags off accounts (100 accounts per request, paced).\n\n" + TOGGLE_ARGS,
+    epilog=UnassignExamples,
+)
 @handled
 def unassign(
     ctx: typer.Context,
-    tag_specs: TagsArg,
+    args: TagsAndTargetsArg,
     account: AccountOpt = None,
     stdin: StdinOpt = False,
     dry_run: DryRunOpt = False,
@@ -341,11 +409,11 @@ def unassign(
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
 ) -> int:
-    """Take tags off accounts (100 accounts per request, paced)."""
+    # The help text is the decorator's (it lists the arguments).
     return _toggle_command(
         ctx,
         assign=False,
-        tag_specs=tag_specs,
+        args=args,
         account=account,
         stdin=stdin,
         dry_run=dry_run,
@@ -371,7 +439,7 @@ def unassign(
 @handled
 def create(
     ctx: typer.Context,
-    label: Annotated[str, typer.Argument(metavar="LABEL", help="The new tag's label.")],
+    label: Annotated[str | None, argument("LABEL")] = None,
     description: Annotated[
         str | None, typer.Option("--description", metavar="TEXT", help="What the tag is for.")
     ] = None,
@@ -379,12 +447,16 @@ def create(
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
 ) -> None:
-    """Create a custom tag (labels are unique per workspace)."""
+    """Create a custom tag (labels are unique per workspace).
+
+    LABEL is the new tag's label.
+    """
     from instantly_cli import views
     from instantly_cli.services import tags as service
 
     fmt = context.output_format(ctx, output_, json_output)
     field_list = output.parse_fields(fields)
+    label = required(label, "the LABEL", 'instantly tags create "Client C"')
     text = _label_arg(label, "The label")
     with context.client(ctx) as client:
         tag = service.create_tag(client, text, description, output.warn)
@@ -401,8 +473,8 @@ def create(
 @handled
 def rename(
     ctx: typer.Context,
-    tag: Annotated[str, typer.Argument(metavar="TAG", help="The tag: label or id.")],
-    new_label: Annotated[str, typer.Argument(metavar="NEW_LABEL", help="Its new label.")],
+    tag: Annotated[str | None, argument("TAG")] = None,
+    new_label: Annotated[str | None, argument("NEW_LABEL")] = None,
     description: Annotated[
         str | None,
         typer.Option("--description", metavar="TEXT|none", help="Also change the description."),
@@ -411,19 +483,24 @@ def rename(
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
 ) -> None:
-    """Change a tag's label (and, with --description, its description)."""
+    """Change a tag's label (and, with --description, its description).
+
+    TAG is the tag's label or id; NEW_LABEL its new label.
+    """
     from instantly_cli import views
     from instantly_cli.services import tags as service
 
     fmt = context.output_format(ctx, output_, json_output)
     field_list = output.parse_fields(fields)
-    text = _label_arg(new_label, "The new label")
+    example = 'instantly tags rename "Client A" "Client A (EU)"'
+    tag = required(tag, "the TAG and the NEW_LABEL", example)
+    text = _label_arg(required(new_label, "the NEW_LABEL", example), "The new label")
     new_description = None
     if description is not None:
         new_description = None if description.strip().lower() == "none" else description
     with context.client(ctx) as client:
         index = service.TagIndex.fetch(client, output.warn)
-        tag_id = index.resolve(tag)
+        tag_id = _resolve_existing(index, tag)
         old = index.label(tag_id)
         updated = service.rename_tag(
             client,
@@ -443,21 +520,25 @@ def rename(
 @handled
 def delete(
     ctx: typer.Context,
-    tag: Annotated[str, typer.Argument(metavar="TAG", help="The tag: label or id.")],
+    tag: Annotated[str | None, argument("TAG")] = None,
     yes: YesOpt = False,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
 ) -> None:
-    """Delete a custom tag; its mappings to accounts and campaigns go with it."""
+    """Delete a custom tag and its mappings to accounts and campaigns.
+
+    TAG is the tag's label or id. An unknown tag exits 4 (not found).
+    """
     from instantly_cli import views
     from instantly_cli.services import tags as service
 
     fmt = context.output_format(ctx, output_, json_output)
     field_list = output.parse_fields(fields)
+    tag = required(tag, "the TAG", 'instantly tags delete "Old client"')
     with context.client(ctx) as client:
         index = service.TagIndex.fetch(client, output.warn)
-        tag_id = index.resolve(tag)
+        tag_id = _resolve_existing(index, tag)
         label = index.label(tag_id)
         _bulk.confirm(
             ctx,

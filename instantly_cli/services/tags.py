@@ -376,3 +376,15 @@ def delete_tag(client: InstantlyClient, index: TagIndex, tag_id: str) -> Tag:
     """Delete ``tag_id``; the deleted tag (the API's answer, else the one in ``index``)."""
     deleted = client.delete_tag(tag_id)
     return deleted if isinstance(deleted, dict) else index.by_id[tag_id]
+
+
+def with_account_counts(
+    client: InstantlyClient, tags: Sequence[Tag], warn: Warn = _ignore
+) -> list[dict[str, Any]]:
+    """Each tag with ``account_count``: how many accounts carry it (from every mapping)."""
+    counts: dict[str, int] = {}
+    for m in fetch_mappings(client, None, warn):
+        if m.get("resource_type") == ACCOUNT:
+            tag_id = str(m.get("tag_id"))
+            counts[tag_id] = counts.get(tag_id, 0) + 1
+    return [{**t, "account_count": counts.get(str(t.get("id")), 0)} for t in tags]

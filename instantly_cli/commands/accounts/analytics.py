@@ -9,19 +9,12 @@ from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import app, warmup_app
 from instantly_cli.enums import ANALYTICS_BY
 from instantly_cli.errors import NotFoundError, UsageError
-from instantly_cli.options import FieldsOpt, JsonOpt, OutputOpt, complete_enum, examples
+from instantly_cli.options import FieldsOpt, JsonOpt, OutputOpt, arguments, complete_enum, examples
 
 AllAccountsOpt = Annotated[
     bool, typer.Option("--all", help="Every account of the workspace (instead of targets).")
 ]
-OptionalTargets = Annotated[
-    list[str] | None,
-    typer.Argument(
-        metavar="TARGET",
-        help="Account emails, or - to read emails / JSON / JSON lines from stdin (or --all).",
-        show_default=False,
-    ),
-]
+OptionalTargets = Annotated[list[str], arguments("TARGET")]
 
 
 def _targets(targets: list[str] | None, all_: bool) -> list[str] | None:
@@ -46,7 +39,7 @@ def _targets(targets: list[str] | None, all_: bool) -> list[str] | None:
 @handled
 def analytics(
     ctx: typer.Context,
-    targets: OptionalTargets = None,
+    targets: OptionalTargets,
     all_: AllAccountsOpt = False,
     from_: Annotated[
         str | None,
@@ -111,7 +104,7 @@ def analytics(
 @handled
 def warmup_stats(
     ctx: typer.Context,
-    targets: OptionalTargets = None,
+    targets: OptionalTargets,
     all_: AllAccountsOpt = False,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,

@@ -8,7 +8,15 @@ from instantly_cli import context, output
 from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import app
 from instantly_cli.errors import EXIT_FAILED, EXIT_OK
-from instantly_cli.options import FieldsOpt, JsonOpt, OutputOpt, TargetsArg, examples
+from instantly_cli.options import (
+    FieldsOpt,
+    JsonOpt,
+    OutputOpt,
+    TargetsArg,
+    argument,
+    examples,
+    required,
+)
 
 
 @app.command(
@@ -68,20 +76,22 @@ def vitals(
 @handled
 def tracking_domain(
     ctx: typer.Context,
-    host: Annotated[
-        str, typer.Argument(metavar="HOST", help="The custom tracking domain, e.g. track.acme.io.")
-    ],
+    host: Annotated[str | None, argument("HOST")] = None,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
 ) -> int:
-    """Check a custom tracking domain's CNAME and SSL; exit 1 when either is not ok."""
+    """Check a custom tracking domain's CNAME and SSL; exit 1 when either is not ok.
+
+    HOST is the tracking domain's host name, e.g. track.acme.io.
+    """
     from instantly_cli import views
     from instantly_cli.services import checks
 
     fmt = context.output_format(ctx, output_, json_output)
     field_list = output.parse_fields(fields)
-    name = checks.check_host(host)
+    example = "instantly accounts tracking-domain track.acme.io"
+    name = checks.check_host(required(host, "the HOST", example))
     with context.client(ctx) as client:
         status, ok = checks.tracking_domain(client, name)
     if fmt == "json":

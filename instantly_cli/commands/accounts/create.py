@@ -20,6 +20,7 @@ from instantly_cli.options import (
     OutputOpt,
     RateOpt,
     YesOpt,
+    arguments,
     complete_enum,
     examples,
 )
@@ -43,15 +44,7 @@ CreateExamples = examples(
 @handled
 def create(
     ctx: typer.Context,
-    targets: Annotated[
-        list[str] | None,
-        typer.Argument(
-            metavar="TARGET",
-            help="With --from: only these emails of the file (- reads them from stdin, e.g. a "
-            "failure file).",
-            show_default=False,
-        ),
-    ] = None,
+    targets: Annotated[list[str], arguments("TARGET")],
     from_file: Annotated[
         Path | None,
         _opt("--from", "CSV (header = API field names, dots for nesting) or JSON lines; a "

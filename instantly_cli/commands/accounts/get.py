@@ -7,8 +7,15 @@ import typer
 from instantly_cli import context, output
 from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import app
-from instantly_cli.errors import NotFoundError
-from instantly_cli.options import FieldsOpt, JsonOpt, OutputOpt, examples
+from instantly_cli.errors import NotFoundError, UsageError
+from instantly_cli.options import (
+    FieldsOpt,
+    JsonOpt,
+    OutputOpt,
+    WideOpt,
+    arguments,
+    examples,
+)
 
 GetExamples = examples(
     "instantly accounts get ops@acme.io",
@@ -20,10 +27,7 @@ GetExamples = examples(
 @handled
 def get_accounts(
     ctx: typer.Context,
-    emails: Annotated[
-        list[str],
-        typer.Argument(metavar="EMAIL", help="One or more account emails.", show_default=False),
-    ],
+    emails: Annotated[list[str], arguments("EMAIL")],
     include_tags: Annotated[
         bool,
         typer.Option(
@@ -33,8 +37,12 @@ def get_accounts(
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
-    """Show one account in detail, or several as a table."""
+    """Show one account in detail, or several as a table.
+
+    EMAIL is an account email; give one or more.
+    """
     from instantly_cli import views
     from instantly_cli.services import accounts as service
     from instantly_cli.services.tags import attach_tags
@@ -42,6 +50,8 @@ def get_accounts(
 
     fmt = context.output_format(ctx, output_, json_output)
     field_list = output.parse_fields(fields)
+    if not emails:
+        raise UsageError("No account given.", hint="Name one or more account emails.")
     wanted = dedupe(validate_email(e) for e in emails)
     detail = fmt == "table" and len(wanted) == 1 and not field_list
     with context.client(ctx) as client:
@@ -49,12 +59,18 @@ def get_accounts(
         if include_tags or detail:
             attach_tags(client, found, warn=output.warn)
     if fmt == "json" and len(wanted) == 1:
+        if field_list:
+            output.check_fields(field_list, found)
         output.emit_json(output.pick(found[0], field_list) if field_list else found[0])
     elif detail:
         output.emit_detail(str(found[0].get("email", "")), views.account_detail(found[0]))
     elif found:
         output.emit_records(
-            [found], fmt, views.account_columns(fmt, include_tags), fields=field_list
+            [found],
+            fmt,
+            views.account_columns(fmt, include_tags),
+            fields=field_list,
+            wide=wide,
         )
     if missing:
         # Like gh: show what was found, then fail for the rest.

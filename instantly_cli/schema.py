@@ -1,0 +1,56 @@
+"""The fields of each object the API returns (the OpenAPI document's component schemas), as
+dotted paths: what ``--fields`` may name even when no object printed has the field.
+
+A contract test keeps these equal to the OpenAPI document. The API adds fields over time; a
+field missing here still works when the printed objects have it.
+"""
+
+from __future__ import annotations
+
+OBJECT_FIELDS: dict[str, tuple[str, ...]] = {
+    "Account": (
+        "email", "timestamp_created", "timestamp_updated", "first_name", "last_name",
+        "warmup", "warmup.limit", "warmup.advanced", "warmup.advanced.warm_ctd",
+        "warmup.advanced.open_rate", "warmup.advanced.important_rate",
+        "warmup.advanced.read_emulation", "warmup.advanced.spam_save_rate",
+        "warmup.advanced.weekday_only", "warmup.warmup_custom_ftag", "warmup.increment",
+        "warmup.reply_rate", "added_by", "daily_limit", "daily_limit_max", "warmup_limit_max",
+        "modified_by", "tracking_domain_name", "tracking_domain_status", "status",
+        "enable_slow_ramp", "inbox_placement_test_limit", "organization", "warmup_status",
+        "status_message", "status_message.code", "status_message.command",
+        "status_message.response", "status_message.e_message", "status_message.responseCode",
+        "timestamp_warmup_start", "provider_code", "setup_pending", "is_managed_account",
+        "stat_warmup_score", "sending_gap", "signature", "reply_to", "autofix_failed",
+    ),
+    "CustomTag": (
+        "id", "timestamp_created", "timestamp_updated", "organization_id", "label",
+        "description",
+    ),
+    "CustomTagMapping": (
+        "id", "tag_id", "resource_id", "resource_type", "timestamp_created", "organization_id",
+    ),
+    "BackgroundJob": (
+        "id", "workspace_id", "user_id", "type", "entity_id", "entity_type", "data",
+        "data.moved_lead_emails", "progress", "status", "created_at", "updated_at",
+    ),
+}
+
+# Fields the CLI itself adds to an object (accounts get/list --include-tags, tags list).
+ADDED_FIELDS: dict[str, tuple[str, ...]] = {
+    "Account": ("tags",),
+    "CustomTag": ("account_count",),
+}
+
+
+def fields_of(name: str) -> frozenset[str]:
+    return frozenset(OBJECT_FIELDS.get(name, ()) + ADDED_FIELDS.get(name, ()))
+
+
+def guess_object(keys: set[str]) -> str | None:
+    """The schema sharing the most top-level keys with an object (at least two), if any."""
+    best, best_score = None, 1
+    for name, paths in OBJECT_FIELDS.items():
+        score = len(keys & {p for p in paths if "." not in p})
+        if score > best_score:
+            best, best_score = name, score
+    return best

@@ -190,6 +190,8 @@ RESULT = EnumTable(
         EnumValue("would-update", "would-update", "Would update", "cyan"),
         EnumValue("paused", "paused", "Paused", "green"),
         EnumValue("resumed", "resumed", "Resumed", "green"),
+        EnumValue("would-pause", "would-pause", "Would pause", "cyan"),
+        EnumValue("would-resume", "would-resume", "Would resume", "cyan"),
         EnumValue("submitted", "submitted", "Submitted", "cyan"),
         EnumValue("enabled", "enabled", "Enabled", "green"),
         EnumValue("disabled", "disabled", "Disabled", "green"),
@@ -206,6 +208,8 @@ UNCHANGED = "unchanged"
 WOULD_UPDATE = "would-update"
 PAUSED = "paused"
 RESUMED = "resumed"
+WOULD_PAUSE = "would-pause"
+WOULD_RESUME = "would-resume"
 SUBMITTED = "submitted"
 ENABLED = "enabled"
 DISABLED = "disabled"
@@ -215,3 +219,6 @@ WOULD_ASSIGN = "would-assign"
 WOULD_UNASSIGN = "would-unassign"
 FAILED = "failed"
 SKIPPED = "skipped"
+
+# A target with one of these has not reached its end: a resumed run tries it again.
+NOT_FINAL = frozenset({FAILED, SKIPPED, SUBMITTED})

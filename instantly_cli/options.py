@@ -122,7 +122,8 @@ FailuresOpt = Annotated[
         "--failures",
         metavar="FILE",
         help="Where to write failed and not-attempted targets (JSON lines; feed the file back "
-        "as the targets to retry them). [default: instantly-failures-<UTC time>.jsonl]",
+        "as the targets to retry them). [default: a new file in the state folder, see "
+        "`instantly config path --state`]",
         show_default=False,
     ),
 ]
@@ -132,5 +133,24 @@ TargetsArg = Annotated[
         metavar="TARGET",
         help="Account emails, or - to read emails / JSON / JSON lines from stdin.",
         show_default=False,
+    ),
+]
+
+# Bulk commands: targets may be absent when --resume continues an earlier run.
+BulkTargetsArg = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="TARGET",
+        help="Account emails, or - to read emails / JSON / JSON lines from stdin.",
+        show_default=False,
+    ),
+]
+ResumeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--resume",
+        help="Finish an earlier run that stopped (Ctrl-C, crash, kill): `--resume [RUN_ID]` "
+        "runs only that run's targets without a final result, with its own options. Without "
+        "RUN_ID: the newest unfinished run of this command.",
     ),
 ]

@@ -698,6 +698,9 @@ class Store:
                 except NotFoundError:
                     failed.append(email)
                     continue
+                if acc.get("status") == 2:  # like the real API: a repeated pause is "failed"
+                    failed.append(email)
+                    continue
                 self._apply_status(acc, 2)
                 self._save(conn, acc)
                 paused.append(email)

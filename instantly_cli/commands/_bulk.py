@@ -322,16 +322,19 @@ def finish(
     emit: bool = True,
     session: Session | None = None,
     retry: Sequence[str] | None = None,
+    show: Callable[[], None] | None = None,
 ) -> int:
     """Write the failure file and the summary first (they must survive a broken stdout), then
-    the per-target results; return the exit code.
+    the per-target results (or what ``show`` prints instead: a preview, job ids); return the
+    exit code. A stdout that fails (a full disk, a closed pipe) never loses the accounting:
+    a closed pipe keeps the code, any other write error makes it at least 1.
 
     ``retry`` (or the session's) is the argv after ``instantly`` that retries the failure file
     fed on stdin; the hint prints it exactly. Ctrl-C stays shielded until everything is written.
     """
     try:
         return _finish(result, fmt=fmt, order=order, failures=failures, command=command,
-                       emit=emit, session=session, retry=retry)
+                       emit=emit, session=session, retry=retry, show=show)
     finally:
         result.release()
         if session is not None:
@@ -348,6 +351,7 @@ def _finish(
     emit: bool,
     session: Session | None,
     retry: Sequence[str] | None,
+    show: Callable[[], None] | None,
 ) -> int:
     from instantly_cli.services.journal import failures_dir
     from instantly_cli.settings import state_dir
@@ -384,9 +388,12 @@ def _finish(
             output.info(
                 f"Retry exactly those with: instantly {command} - <same options> --yes < {path}"
             )
-    if emit and fmt in ("json", "jsonl", "tsv", "csv"):
-        try:
+    if show is None and emit and fmt in ("json", "jsonl", "tsv", "csv"):
+        def show() -> None:
             output.emit_outcomes([o.to_json() for o in outcomes], fmt)
+    if show is not None:
+        try:
+            show()
         except BrokenPipeError:
             # The reader left (`| head`): the accounting above stands, and so does the code.
             output.silence_broken_pipe()

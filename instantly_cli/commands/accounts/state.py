@@ -94,8 +94,6 @@ def _state(
                 units = [[e] for e in emails]
             label = "Checking" if dry_run else ("Pausing" if pause else "Resuming")
             result = _bulk.run(units, work, concurrency=concurrency, label=label, session=session)
-        if dry_run:
-            _preview(result, fmt)
         done = PAUSED if pause else RESUMED
         would = WOULD_PAUSE if pause else WOULD_RESUME
         return _bulk.finish(
@@ -104,8 +102,8 @@ def _state(
             order=(would if dry_run else done, UNCHANGED, FAILED),
             failures=failures if isinstance(failures, Path) else None,
             command=command,
-            emit=not dry_run,
             session=session,
+            show=(lambda: _preview(result, fmt)) if dry_run else None,
         )
 
 

@@ -276,22 +276,26 @@ def update(
                 [[e] for e in session.emails], work, concurrency=concurrency, label=label,
                 session=session,
             )
+        show = None
         if dry_run:
             records = views.dry_run_records([o.to_json() for o in result.outcomes])
             for line in service.diff_summary(records):
                 output.info(line)
-            if fmt == "json":
-                output.emit_json(records)
-            elif fmt == "jsonl":
-                output.emit_records([records], "jsonl", [])
-            else:
-                output.emit_records([views.dry_run_rows(records)], fmt, views.DIFF_COLUMNS)
+
+            def show() -> None:
+                if fmt == "json":
+                    output.emit_json(records)
+                elif fmt == "jsonl":
+                    output.emit_records([records], "jsonl", [])
+                else:
+                    output.emit_records([views.dry_run_rows(records)], fmt, views.DIFF_COLUMNS)
+
         return _bulk.finish(
             result,
             fmt=fmt,
             order=(WOULD_UPDATE, UNCHANGED, FAILED) if dry_run else (UPDATED, UNCHANGED, FAILED),
             failures=failures,
             command="accounts update",
-            emit=not dry_run,
             session=session,
+            show=show,
         )

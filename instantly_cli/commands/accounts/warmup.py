@@ -74,18 +74,25 @@ def _warmup(
             result = _bulk.run(units, work, concurrency=concurrency, label=label, session=session)
             jobs = service.submitted_jobs(result)
             if no_wait or result.interrupted:
-                if fmt == "json":
-                    output.emit_json(jobs)
-                else:
-                    output.emit_records([jobs], fmt, views.JOB_COLUMNS)
+
+                def show() -> None:
+                    if fmt == "json":
+                        output.emit_json(jobs)
+                    else:
+                        output.emit_records([jobs], fmt, views.JOB_COLUMNS)
+
                 order = (SUBMITTED, FAILED)
                 return _bulk.finish(
-                    result, fmt=fmt, order=order, failures=failures, command=command, emit=False,
-                    session=session,
+                    result, fmt=fmt, order=order, failures=failures, command=command,
+                    session=session, show=show,
                 )
             # Wait; a job that failed as a whole with several emails is split and submitted
             # again until the emails to blame are alone (bisection), so only they fail.
             while ids := service.pending_job_ids(result):
+                output.notice(
+                    f"Waiting for {len(ids):,} warmup job(s); Ctrl-C stops waiting (the jobs "
+                    "go on on the server)."
+                )
                 waited = _bulk.wait_jobs(
                     ctx, client, ids, timeout=timeout, label="Waiting for warmup jobs",
                     session=session,

@@ -9,6 +9,7 @@ import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -125,7 +126,7 @@ def test_resume_runs_only_what_is_left_with_the_runs_options(
     result = cli(["accounts", "update", "--resume", "--yes", "-o", "jsonl"])
     assert result.exit_code == 0, result.stderr
     assert f"Resuming run {run_id}: 3 of 5" in result.stderr
-    patched = [r.path.rsplit("/", 1)[1].replace("%40", "@") for r in sent(sandbox, "PATCH")]
+    patched = [unquote(r.path.rsplit("/", 1)[1]) for r in sent(sandbox, "PATCH")]
     assert sorted(patched) == sorted(targets[2:])
     assert all(json.loads(r.body) == {"daily_limit": 9} for r in sent(sandbox, "PATCH"))
     assert [json.loads(line)["email"] for line in result.stdout.splitlines()] == targets[2:]

@@ -103,10 +103,12 @@ class Shield:
     def raising(self) -> _Raising:
         return _Raising(self)
 
-    def release(self) -> None:
+    def release(self, *, exiting: bool = False) -> None:
+        """Give Ctrl-C back. ``exiting``: the process is ending because of Ctrl-C, so keep
+        ignoring it (a press during interpreter shutdown would print a traceback)."""
         if self.installed:
             self.installed = False
-            signal.signal(signal.SIGINT, self._old)
+            signal.signal(signal.SIGINT, signal.SIG_IGN if exiting else self._old)
 
 
 class _Raising:
@@ -130,7 +132,7 @@ class RunResult:
 
     def release(self) -> None:
         if self.shield is not None:
-            self.shield.release()
+            self.shield.release(exiting=self.interrupted and self.shield.presses > 0)
 
     @property
     def failed(self) -> list[Outcome]:

@@ -220,5 +220,6 @@ WOULD_UNASSIGN = "would-unassign"
 FAILED = "failed"
 SKIPPED = "skipped"
 
-# A target with one of these has not reached its end: a resumed run tries it again.
-NOT_FINAL = frozenset({FAILED, SKIPPED, SUBMITTED})
+# A target with one of these has not reached its end: a resumed run tries it again. (A
+# submitted warmup target is done as far as sending goes: its job is waited for with `jobs wait`.)
+NOT_FINAL = frozenset({FAILED, SKIPPED})

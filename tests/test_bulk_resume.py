@@ -357,3 +357,31 @@ def test_old_journals_and_failure_files_are_pruned(
     assert not (state / "runs" / "old.jsonl").exists()
     assert not (state / "failures" / "old.jsonl").exists()
     assert fresh.exists()
+
+
+def test_warmup_no_wait_leaves_no_journal_and_a_dead_wait_resumes_to_jobs_wait(
+    cli, sandbox: SandboxApp, store: Store, state: Path
+) -> None:
+    targets = emails(store, 3)
+    result = cli(["accounts", "warmup", "enable", *targets, "--no-wait", "--yes", "--json"])
+    assert result.exit_code == 0, result.stderr
+    [job] = json.loads(result.stdout)
+    assert journals(state) == []
+    # A journal whose process died while waiting: every target submitted, nothing to resend.
+    folder = state / "runs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "20260101-000000-beef.jsonl"
+    lines = [{"kind": "start", "version": 1, "run_id": path.stem,
+              "command": "accounts warmup enable",
+              "params": {"no_wait": False, "timeout": 300.0, "rate": 50.0, "concurrency": 8},
+              "where": {"profile": "default", "workspace": None,
+                        "base_url": "http://sandbox.test", "sandbox": False},
+              "targets": targets, "pid": 1, "started": "2026-01-01T00:00:00Z"}]
+    lines += [{"kind": "outcome", "email": e, "result": "submitted", "error": None,
+               "code": None, "job_id": job["job_id"]} for e in targets]
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    sandbox.requests.clear()
+    resumed = cli(["accounts", "warmup", "enable", "--resume", "--yes"])
+    assert resumed.exit_code == 0, resumed.stderr
+    assert f"instantly jobs wait {job['job_id']}" in resumed.stderr
+    assert not sent(sandbox, "POST") and not path.exists()

@@ -214,11 +214,17 @@ def begin(
             f"Resuming run {state.run_id}: {len(emails):,} of {len(state.targets):,} "
             "target(s) left."
         )
-        if emails:
-            confirm_many(ctx, len(emails), verb, yes)
         session = Session(command, emails, dict(state.params), where, globals_, resumed=True)
-        if emails:
-            session.journal = journal.Journal.reopen(state)
+        if not emails:
+            # Every target got its result before the process died: only the tidying is left.
+            jobs = state.job_ids()
+            if jobs:
+                output.info("Every target was submitted; wait for the jobs with: "
+                            + command_text([*globals_, "jobs", "wait", *jobs]))
+            state.path.unlink(missing_ok=True)
+            return session
+        confirm_many(ctx, len(emails), verb, yes)
+        session.journal = journal.Journal.reopen(state)
         return session
     bulk.check_rate(rate, concurrency)
     emails = read_targets(args or [])

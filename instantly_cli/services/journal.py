@@ -62,10 +62,20 @@ class RunState:
     targets: list[str]
     started: str
     results: dict[str, str] = field(default_factory=dict)
+    # Background jobs of targets last seen submitted (warmup), oldest first.
+    jobs: dict[str, str] = field(default_factory=dict)
 
     def remaining(self) -> list[str]:
         """Targets without a final result (never reached, in flight at death, failed, skipped)."""
         return [e for e in self.targets if self.results.get(e.lower(), "") in NOT_FINAL | {""}]
+
+    def job_ids(self) -> list[str]:
+        """Jobs of targets whose last outcome is ``submitted`` (still to be waited for)."""
+        from instantly_cli.enums import SUBMITTED
+
+        return list(dict.fromkeys(
+            j for e, j in self.jobs.items() if self.results.get(e) == SUBMITTED
+        ))
 
     def describe(self) -> str:
         return f"{self.run_id} ({self.command}, started {self.started}, " + (
@@ -99,7 +109,10 @@ def _read(path: Path) -> RunState | None:
                 started=str(item.get("started", "")),
             )
         elif kind == "outcome" and state is not None:
-            state.results[str(item.get("email", "")).lower()] = str(item.get("result", ""))
+            email = str(item.get("email", "")).lower()
+            state.results[email] = str(item.get("result", ""))
+            if item.get("job_id"):
+                state.jobs[email] = str(item["job_id"])
     return state
 
 
@@ -232,15 +245,11 @@ class Journal:
 
     def record(self, outcomes: Iterable[Outcome]) -> None:
         for o in outcomes:
-            self._line(
-                {
-                    "kind": "outcome",
-                    "email": o.email,
-                    "result": o.result,
-                    "error": o.error,
-                    "code": o.code,
-                }
-            )
+            line = {"kind": "outcome", "email": o.email, "result": o.result, "error": o.error,
+                    "code": o.code}
+            if o.extra.get("job_id"):
+                line["job_id"] = o.extra["job_id"]
+            self._line(line)
 
     @property
     def ok(self) -> bool:

@@ -81,7 +81,9 @@ def targets(
 
 
 def _where_data(ctx: typer.Context) -> dict[str, Any]:
-    s = context.settings(ctx)
+    from instantly_cli.settings import resolve
+
+    s = resolve(context.runtime(ctx).options)  # (context.settings would warn a second time)
     return {
         "profile": s.profile,
         "workspace": s.workspace,
@@ -128,6 +130,21 @@ def given_options(ctx: typer.Context, *, skip: Sequence[str] = ()) -> list[str]:
         for item in value if isinstance(value, list | tuple) else [value]:
             tokens += [opts[0], str(item)]
     return tokens
+
+
+def retry_command(
+    ctx: typer.Context,
+    command: str,
+    *,
+    positional: Sequence[str] = (),
+    targets: Sequence[str] = ("-",),
+    skip: Sequence[str] = (),
+) -> list[str]:
+    """argv (after ``instantly``) that reruns this command on the failure file fed on stdin:
+    the global and command options as typed, ``positional`` (e.g. tag labels), then ``targets``
+    (``-``), then ``--yes``. Pass it to :func:`finish` as ``retry``."""
+    given = given_options(ctx, skip=("yes", "failures", *skip))
+    return [*_global_args(ctx), *command.split(), *positional, *targets, *given, "--yes"]
 
 
 def command_text(words: Sequence[str]) -> str:
@@ -231,9 +248,9 @@ def begin(
     if not dry_run:
         confirm_many(ctx, len(emails), verb, yes)
     session = Session(command, emails, dict(params or {}), where, globals_)
-    given = given_options(ctx, skip=("yes", "failures"))
-    if "@-" not in given:
-        session.retry = [*globals_, *command.split(), "-", *given, "--yes"]
+    retry = retry_command(ctx, command)
+    if "@-" not in retry:  # a body read from stdin cannot share it with the targets
+        session.retry = retry
     if not dry_run:
         try:
             session.journal = journal.Journal.start(

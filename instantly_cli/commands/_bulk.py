@@ -274,7 +274,9 @@ def run(
     With a ``session`` each outcome goes to its journal as it lands, and Ctrl-C is shielded
     from here until :func:`finish` has written the failure file and the summary."""
     total = sum(len(u) for u in units)
-    shield = session.shield.install() if session is not None else None
+    # Without a session (callers of the older signature) the run still gets a shield; finish()
+    # gives Ctrl-C back through the result.
+    shield = (session.shield if session is not None else Shield()).install()
     journal = session.journal if session is not None else None
 
     def interrupted(pending: int) -> None:

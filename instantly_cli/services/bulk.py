@@ -191,6 +191,9 @@ def run(
     any later press is ignored until the caller releases it (see :class:`Shield`).
     """
     started = time.monotonic()
+    # Presses are counted from here, before any worker starts.
+    guard = shield if shield is not None and shield.installed else None
+    base = guard.presses if guard is not None else 0
     results: dict[int, list[Outcome]] = {}
     in_flight: dict[int, list[str]] = {}
     lock = threading.Lock()
@@ -237,8 +240,6 @@ def run(
     for thread in threads:
         thread.start()
 
-    guard = shield if shield is not None and shield.installed else None
-    base = guard.presses if guard is not None else 0
 
     def wait(presses: int) -> bool:
         """True when every worker is done; False when the shield saw ``presses`` Ctrl-Cs."""

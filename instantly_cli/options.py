@@ -141,7 +141,8 @@ BulkTargetsArg = Annotated[
     list[str] | None,
     typer.Argument(
         metavar="TARGET",
-        help="Account emails, or - to read emails / JSON / JSON lines from stdin.",
+        help="Account emails, or - to read emails / JSON / JSON lines from stdin "
+        "(with --resume: the run id, or nothing for the newest run).",
         show_default=False,
     ),
 ]

@@ -385,3 +385,19 @@ def test_warmup_no_wait_leaves_no_journal_and_a_dead_wait_resumes_to_jobs_wait(
     assert resumed.exit_code == 0, resumed.stderr
     assert f"instantly jobs wait {job['job_id']}" in resumed.stderr
     assert not sent(sandbox, "POST") and not path.exists()
+
+
+def test_warmup_timeout_reports_every_target_with_its_job_and_the_wait_command(
+    cli, sandbox: SandboxApp, store: Store, state: Path
+) -> None:
+    targets = emails(store, 3)
+    result = cli(["accounts", "warmup", "enable", *targets, "--yes", "--timeout", "0.000001",
+                  "-o", "jsonl"])
+    assert result.exit_code == 1
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["email"] for r in rows] == targets
+    [job_id] = {r["job_id"] for r in rows}
+    assert all(r["code"].startswith("job_") and "still" in r["error"] for r in rows)
+    assert f"instantly jobs wait {job_id}" in result.stderr
+    [path] = list((state / "failures").glob("*.jsonl"))
+    assert len(path.read_text().splitlines()) == 3

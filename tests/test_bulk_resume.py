@@ -401,3 +401,24 @@ def test_warmup_timeout_reports_every_target_with_its_job_and_the_wait_command(
     assert f"instantly jobs wait {job_id}" in result.stderr
     [path] = list((state / "failures").glob("*.jsonl"))
     assert len(path.read_text().splitlines()) == 3
+
+
+def test_an_unwritable_state_folder_costs_neither_the_run_nor_the_failure_file(
+    cli, sandbox: SandboxApp, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setenv("INSTANTLY_STATE_DIR", str(blocked))
+    monkeypatch.chdir(tmp_path)
+    [good] = emails(store, 1)
+    result = cli(["accounts", "update", good, GHOST, "--daily-limit", "6", "--yes", "--json"])
+    assert result.exit_code == 1
+    assert {r["result"] for r in json.loads(result.stdout)} == {"updated", "failed"}
+    assert "cannot be resumed after a crash" in result.stderr  # no journal, said so
+    [path] = list(tmp_path.glob("instantly-failures-*.jsonl"))  # the working folder instead
+    assert json.loads(path.read_text())["email"] == GHOST
+    # Nowhere to write at all: the results still reach stdout, and the code is 1.
+    result = cli(["accounts", "update", good, GHOST, "--daily-limit", "6", "--yes", "--json",
+                  "--failures", str(blocked / "x.jsonl")])
+    assert result.exit_code == 1 and len(json.loads(result.stdout)) == 2
+    assert "Cannot write the failure file" in result.stderr

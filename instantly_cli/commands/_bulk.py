@@ -382,8 +382,22 @@ def _finish(
     from instantly_cli.settings import state_dir
 
     outcomes = result.outcomes
-    path = bulk.write_failures(outcomes, failures, folder=failures_dir(state_dir()))
     code = result.exit_code()
+    lost: CliError | None = None
+    try:
+        path = bulk.write_failures(outcomes, failures, folder=failures_dir(state_dir()))
+    except CliError as err:
+        # An unwritable state folder (a read-only home) must not cost the results: fall back
+        # to the working folder, and failing that, say so and still print everything.
+        path, lost = None, err
+        if failures is None:
+            try:
+                path, lost = bulk.write_failures(outcomes, None, folder=Path(".")), None
+            except CliError:
+                pass
+    if lost is not None:
+        output.warn(f"{lost.message} The failed targets are only in the output below.")
+        code = max(code, EXIT_FAILED)
     kept = False
     if session is not None and session.journal is not None:
         kept = session.journal.finish(outcomes, code)

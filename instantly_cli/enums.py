@@ -254,6 +254,8 @@ RESULT = EnumTable(
         EnumValue("would-update", "would-update", "Would update", "cyan"),
         EnumValue("paused", "paused", "Paused", "green"),
         EnumValue("resumed", "resumed", "Resumed", "green"),
+        EnumValue("would-pause", "would-pause", "Would pause", "cyan"),
+        EnumValue("would-resume", "would-resume", "Would resume", "cyan"),
         EnumValue("submitted", "submitted", "Submitted", "cyan"),
         EnumValue("enabled", "enabled", "Enabled", "green"),
         EnumValue("disabled", "disabled", "Disabled", "green"),
@@ -279,6 +281,8 @@ UNCHANGED = "unchanged"
 WOULD_UPDATE = "would-update"
 PAUSED = "paused"
 RESUMED = "resumed"
+WOULD_PAUSE = "would-pause"
+WOULD_RESUME = "would-resume"
 SUBMITTED = "submitted"
 ENABLED = "enabled"
 DISABLED = "disabled"
@@ -348,3 +352,6 @@ GATE_METRIC = EnumTable(
         EnumValue("total", "total", "accounts summarised", "default"),
     ],
 )
+# A target with one of these has not reached its end: a resumed run tries it again. (A
+# submitted warmup target is done as far as sending goes: its job is waited for with `jobs wait`.)
+NOT_FINAL = frozenset({FAILED, SKIPPED})

@@ -181,7 +181,8 @@ FailuresOpt = Annotated[
         "--failures",
         metavar="FILE",
         help="Where to write failed and not-attempted targets (JSON lines; feed the file back "
-        "as the targets to retry them). [default: instantly-failures-<UTC time>.jsonl]",
+        "as the targets to retry them). [default: a new file in the state folder, see "
+        "`instantly config path --state`]",
         show_default=False,
     ),
 ]
@@ -336,3 +337,15 @@ def with_global_options(signature: inspect.Signature) -> inspect.Signature:
         extra.append(inspect.Parameter(name, kind, default=default, annotation=alias))
     params = list(signature.parameters.values())
     return signature.replace(parameters=[*params, *extra])
+
+# Bulk commands: no target with --resume (the newest run), or the run id.
+BulkTargetsArg = Annotated[list[str], arguments("TARGET")]
+ResumeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--resume",
+        help="Finish an earlier run that stopped (Ctrl-C, crash, kill): `--resume [RUN_ID]` "
+        "runs only that run's targets without a final result, with its own options. Without "
+        "RUN_ID: the newest unfinished run of this command.",
+    ),
+]

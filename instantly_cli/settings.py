@@ -43,6 +43,16 @@ def data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME))
 
 
+def state_dir() -> Path:
+    """Run journals and failure files of bulk runs (env ``INSTANTLY_STATE_DIR`` overrides)."""
+    env = os.environ.get("INSTANTLY_STATE_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir(APP_NAME))
+
+
 def sandbox_state_path() -> Path:
     return data_dir() / "sandbox.sqlite3"
 

@@ -75,10 +75,10 @@ def test_bad_stdin_line_numbers_count_leading_blank_lines(cli, sandbox: SandboxA
 def test_default_failure_files_never_overwrite_each_other(
     cli, sandbox: SandboxApp, tmp_path: Path, monkeypatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("INSTANTLY_STATE_DIR", str(tmp_path / "state"))
     for _ in range(3):
         assert cli(["accounts", "resume", GHOST]).exit_code == 4
-    files = sorted(tmp_path.glob("instantly-failures-*.jsonl"))
+    files = sorted((tmp_path / "state" / "failures").glob("instantly-failures-*.jsonl"))
     assert len(files) == 3
     assert all(json.loads(f.read_text())["email"] == GHOST for f in files)
 

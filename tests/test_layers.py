@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("output", ("output",)),
     ("client", ("client",)),
     ("settings", ("settings",)),
-    ("fields", ("fields",)),
+    ("fields", ("fields", "schema")),
     ("targets", ("targets",)),
     ("enums", ("enums",)),
     ("interrupts", ("interrupts",)),

@@ -219,7 +219,9 @@ def test_api_errors_that_echo_the_key_are_redacted(cli, mock_api, monkeypatch, l
     messages = [e["message"] for r in results for e in json_errors(r)]
     assert any("****" in m for m in messages), messages  # the echoed key was replaced
     # The failure file of a bulk run holds the API's message, redacted.
-    files = list(Path.cwd().glob("instantly-failures-*.jsonl"))
+    from instantly_cli.settings import state_dir
+
+    files = list((state_dir() / "failures").glob("instantly-failures-*.jsonl"))
     assert files
     rows = [json.loads(line) for f in files for line in f.read_text().splitlines()]
     assert rows and all("****" in (r["error"] or "") for r in rows if r["status"] == 500)

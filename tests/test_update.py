@@ -342,12 +342,14 @@ def test_failures_are_written_and_can_be_fed_back(
     ]
 
 
-def test_default_failure_file_in_working_directory(
-    cli, sandbox: SandboxApp, tmp_path: Path
+def test_default_failure_file_in_the_state_folder(
+    cli, sandbox: SandboxApp, tmp_path: Path, monkeypatch
 ) -> None:
+    monkeypatch.setenv("INSTANTLY_STATE_DIR", str(tmp_path / "state"))
     result = cli(["accounts", "update", GHOST, OPS, "--daily-limit", "5", "--yes"])
     assert result.exit_code == 1
-    [path] = list(tmp_path.glob("instantly-failures-*.jsonl"))
+    assert not list(tmp_path.glob("instantly-failures-*.jsonl"))  # not in the working folder
+    [path] = list((tmp_path / "state" / "failures").glob("instantly-failures-*.jsonl"))
     assert path.name in result.stderr
     assert json.loads(path.read_text())["email"] == GHOST
 
@@ -372,10 +374,7 @@ def test_field_not_applied_warns_and_fails_with_strict(cli, mock_api) -> None:
 def test_pause_uses_bulk_endpoint_in_batches_and_reports_failed(
     cli, sandbox: SandboxApp, store: Store
 ) -> None:
-    listed = json.loads(cli(["accounts", "list", "--all", "--json"]).stdout)
-    emails = [a["email"] for a in listed]
-    already = {a["email"] for a in listed[:105] if a["status"] == 2}
-    assert already  # the seed has paused accounts among them
+    emails = [a["email"] for a in json.loads(cli(["accounts", "list", "--all", "--json"]).stdout)]
     sandbox.requests.clear()
     targets = emails[:105] + [GHOST]
     result = cli(["accounts", "pause", "-", "--yes", "--json"], input="\n".join(targets))
@@ -385,9 +384,11 @@ def test_pause_uses_bulk_endpoint_in_batches_and_reports_failed(
     assert all(set(b) == {"emails"} for b in bodies)
     rows = {r["email"]: r for r in json.loads(result.stdout)}
     assert rows[GHOST]["result"] == "failed"
-    # Pausing an account that is already paused: the API lists it in failed_emails.
-    assert all(rows[e]["result"] == "paused" for e in emails[:105] if e not in already)
-    assert all(rows[e]["result"] == "failed" for e in already)
+    # Accounts the seed has paused already are refused by the API and reported unchanged.
+    assert all(rows[e]["result"] in ("paused", "unchanged") for e in emails[:105])
+    assert {e for e in emails[:105] if rows[e]["result"] == "unchanged"} == {
+        e for e in emails[:105] if rows[e].get("detail") == "already paused"
+    }
     account = store.get_account(emails[0])
     assert account is not None and account["status"] == 2
 
@@ -395,10 +396,12 @@ def test_pause_uses_bulk_endpoint_in_batches_and_reports_failed(
 def test_resume_per_account(cli, sandbox: SandboxApp, store: Store) -> None:
     result = cli(["accounts", "resume", ZOE, "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
+    # Read first (an active account is left alone), then resumed.
     assert [r.path for r in sandbox.requests] == [
-        "/api/v2/accounts/zoe.muller%40acme-outreach.com/resume"
+        "/api/v2/accounts/zoe.muller%40acme-outreach.com",
+        "/api/v2/accounts/zoe.muller%40acme-outreach.com/resume",
     ]
-    assert "content-type" not in sandbox.requests[0].headers
+    assert "content-type" not in sandbox.requests[1].headers
     account = store.get_account(ZOE)
     assert account is not None and account["status"] == 1
     assert json.loads(result.stdout)[0]["result"] == "resumed"
@@ -424,9 +427,10 @@ def test_warmup_enable_polls_job_to_success(cli, sandbox: SandboxApp, store: Sto
 def test_warmup_failed_job_exits_1(cli, sandbox: SandboxApp) -> None:
     result = cli(["accounts", "warmup", "disable", OPS, GHOST, "--yes", "--json"])
     assert result.exit_code == 1
-    rows = json.loads(result.stdout)
-    assert {r["result"] for r in rows} == {"failed"}
-    assert "failed" in rows[0]["error"]
+    rows = {r["email"]: r for r in json.loads(result.stdout)}
+    # The failed job is split until the missing account is alone: only it fails.
+    assert rows[GHOST]["result"] == "failed" and "failed" in rows[GHOST]["error"]
+    assert rows[OPS]["result"] == "disabled"
 
 
 def test_warmup_no_wait_prints_job_ids(cli, sandbox: SandboxApp) -> None:

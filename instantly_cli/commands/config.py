@@ -1,28 +1,39 @@
 """``instantly config``: where the config file is and what it holds (secrets masked)."""
 
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from instantly_cli import context, output
 from instantly_cli.commands import handled
-from instantly_cli.options import (
-    JsonOpt,
-    OutputOpt,
-    examples,
-)
-from instantly_cli.settings import config_path, load_config, mask
+from instantly_cli.options import JsonOpt, OutputOpt, examples
+from instantly_cli.settings import config_path, load_config, mask, state_dir
 
 app = typer.Typer(help="Show the config file's path and contents.", no_args_is_help=True)
 
 
-@app.command("path", epilog=examples("instantly config path", '$EDITOR "$(instantly config path)"'))
+@app.command(
+    "path",
+    epilog=examples(
+        "instantly config path",
+        '$EDITOR "$(instantly config path)"',
+        'ls "$(instantly config path --state)/runs"   # unfinished bulk runs (--resume)',
+    ),
+)
 @handled
 def path(
     ctx: typer.Context,
+    state: Annotated[
+        bool,
+        typer.Option(
+            "--state",
+            help="Print the state folder instead: bulk run journals (runs/) and failure files "
+            "(failures/). [env: INSTANTLY_STATE_DIR]",
+        ),
+    ] = False,
 ) -> None:
     """Print the path of the config file (it may not exist yet)."""
-    output.emit_text(str(config_path()))
+    output.emit_text(str(state_dir() if state else config_path()))
 
 
 @app.command("show", epilog=examples("instantly config show", "instantly config show --json"))

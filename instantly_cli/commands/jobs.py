@@ -131,7 +131,9 @@ def wait(
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
 ) -> int:
-    """Wait until jobs finish, showing state and progress; exit 1 unless all succeed.
+    """Wait until jobs finish.
+
+    Shows each job's state and progress; exit 1 unless all succeed.
 
     ID is a job id, or - to read ids (or the JSON of `--no-wait`) from stdin.
     """

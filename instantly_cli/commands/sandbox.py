@@ -134,7 +134,10 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve the sandbox on a local port until Ctrl-C; point any client at its URL."""
+    """Serve the sandbox on a local port until Ctrl-C.
+
+    Point any client (or the CLI, with --base-url) at its URL.
+    """
     if not 0 <= port <= 65535:
         raise UsageError(f"--port must be from 0 to 65535, not {port}.")
     if not 0.0 <= fail_rate <= 1.0:
@@ -246,7 +249,10 @@ ResetExamples = examples(
 @app.command("reset", epilog=ResetExamples)
 @handled
 def reset(state: StateOpt = None, accounts: AccountsOpt = None) -> None:
-    """Wipe the sandbox state and seed it again (deterministic accounts, tags and mappings)."""
+    """Wipe the sandbox state and seed it again.
+
+    The seed is deterministic: accounts, tags and mappings.
+    """
     wanted = _check_accounts(accounts)
     path = _state_path(state)
     store = _open_store(path)

@@ -709,6 +709,9 @@ class Store:
                 if acc is None or acc["status"] == 2:
                     failed.append(email)
                     continue
+                if acc.get("status") == 2:  # like the real API: a repeated pause is "failed"
+                    failed.append(email)
+                    continue
                 self._apply_status(acc, 2)
                 self._save(conn, acc)
                 paused.append(email)

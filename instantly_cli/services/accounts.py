@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from instantly_cli import fields
 from instantly_cli.enums import (
+    ACCOUNT_STATUS,
     DISABLED,
     ENABLED,
     FAILED,
@@ -21,6 +22,8 @@ from instantly_cli.enums import (
     SUBMITTED,
     UNCHANGED,
     UPDATED,
+    WOULD_PAUSE,
+    WOULD_RESUME,
     WOULD_UPDATE,
 )
 from instantly_cli.errors import CliError, NotFoundError
@@ -94,6 +97,43 @@ def diff(current: Mapping[str, Any], body: Mapping[str, Any]) -> list[dict[str, 
     return changes
 
 
+def _empty(value: Any) -> bool:
+    return value is None or value == ""
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def diff_summary(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Per field of a dry run: how many values go up, down, from empty, to empty, or change.
+
+    ``daily_limit: 146 accounts — raised 12, lowered 134`` makes a "lower the limit" that in fact
+    raises some accounts visible at a glance."""
+    from collections import Counter
+
+    kinds = ("raised", "lowered", "set from empty", "cleared", "changed")
+    per_field: dict[str, Counter[str]] = {}
+    for record in records:
+        for change in record.get("changes") or []:
+            old, new = change.get("old"), change.get("new")
+            if _empty(old) and not _empty(new):
+                kind = "set from empty"
+            elif _empty(new) and not _empty(old):
+                kind = "cleared"
+            elif _number(old) and _number(new):
+                kind = "raised" if new > old else "lowered"
+            else:
+                kind = "changed"
+            per_field.setdefault(str(change.get("field")), Counter())[kind] += 1
+    lines = []
+    for name, counts in per_field.items():
+        total = sum(counts.values())
+        parts = ", ".join(f"{kind} {counts[kind]:,}" for kind in kinds if counts[kind])
+        lines.append(f"{name}: {total:,} account{'s' if total != 1 else ''} — {parts}")
+    return lines
+
+
 def not_applied(sent: Mapping[str, Any], returned: Mapping[str, Any]) -> list[str]:
     """Fields the API answered with a different value than was sent."""
     problems = []
@@ -151,34 +191,75 @@ def update_work(
 # -- pause and resume ------------------------------------------------------------------------
 
 
-def pause_work(client: InstantlyClient, *, single: bool) -> Work:
-    """One bulk-pause request per batch of 100, read back per email."""
+STATUS_ACTIVE = 1
+STATUS_PAUSED = 2
 
-    def not_paused(email: str) -> Outcome:
-        # The bulk endpoint does not say why; for a lone target, ask, so that a missing
-        # account exits 4 like every other command.
-        if single:
-            try:
-                client.get_account(email)
-            except NotFoundError as err:
-                return failed(email, err)
+
+def _status_name(code: object) -> str:
+    value = ACCOUNT_STATUS.get(code)
+    return value.name if value else f"unknown ({code})"
+
+
+def _state_change(email: str, result: str, old: object, new: int, detail: str | None = None
+                  ) -> Outcome:
+    """An outcome that says which status the account had and has (``from``/``to`` CLI names)."""
+    extra: dict[str, Any] = {"from": _status_name(old), "to": _status_name(new)}
+    if detail:
+        extra["detail"] = detail
+    return Outcome(email, result, extra=extra)
+
+
+def pause_work(client: InstantlyClient, *, single: bool = False, dry_run: bool = False) -> Work:
+    """One bulk-pause request per batch of 100, read back per email.
+
+    The API lists an account it did not pause in ``failed_emails`` — also one that was already
+    paused (a retry after Ctrl-C), so each refused account is read before it is called a failure:
+    already paused is ``unchanged``. ``dry_run`` reads every account and sends nothing.
+    ``single`` is kept for callers of the old signature (every refused account is read now)."""
+
+    def refused(email: str) -> Outcome:
+        try:
+            current = client.get_account(email)
+        except NotFoundError as err:
+            return failed(email, err)
+        except CliError as err:
+            return Outcome(email, FAILED, code="not_paused", status=err.status,
+                           error=f"the API did not pause it, and reading it failed: {err.message}")
+        status = current.get("status")
+        if status == STATUS_PAUSED:
+            return _state_change(email, UNCHANGED, status, STATUS_PAUSED, "already paused")
         return Outcome(
             email,
             FAILED,
             code="not_paused",
-            error="the API did not pause it (unknown account, or its status could not change)",
+            error=f"the API did not pause it (status {_status_name(status)})",
+            extra={"from": _status_name(status), "to": _status_name(status)},
         )
 
+    def preview(email: str) -> Outcome:
+        status = client.get_account(email).get("status")
+        if status == STATUS_PAUSED:
+            return _state_change(email, UNCHANGED, status, STATUS_PAUSED, "already paused")
+        return _state_change(email, WOULD_PAUSE, status, STATUS_PAUSED)
+
     def work(batch: list[str]) -> list[Outcome]:
+        if dry_run:
+            out = []
+            for email in batch:
+                try:
+                    out.append(preview(email))
+                except CliError as err:
+                    out.append(failed(email, err))
+            return out
         answer = client.pause_accounts(batch)
         paused = {str(e).lower() for e in answer.get("paused_emails") or []}
-        refused = {str(e).lower() for e in answer.get("failed_emails") or []}
+        refused_emails = {str(e).lower() for e in answer.get("failed_emails") or []}
         out = []
         for email in batch:
             if email.lower() in paused:
-                out.append(Outcome(email, PAUSED))
-            elif email.lower() in refused:
-                out.append(not_paused(email))
+                out.append(Outcome(email, PAUSED, extra={"to": _status_name(STATUS_PAUSED)}))
+            elif email.lower() in refused_emails:
+                out.append(refused(email))
             else:
                 out.append(
                     Outcome(
@@ -193,9 +274,21 @@ def pause_work(client: InstantlyClient, *, single: bool) -> Work:
     return work
 
 
-def resume_work(client: InstantlyClient) -> Work:
+def resume_work(client: InstantlyClient, *, dry_run: bool = False) -> Work:
+    """Read each account first: one already active is ``unchanged`` and nothing is sent (so a
+    resume only acts on accounts that are paused, and only on the ones targeted)."""
+
     def work(unit: list[str]) -> list[Outcome]:
-        return [Outcome(unit[0], RESUMED, account=client.resume_account(unit[0]))]
+        email = unit[0]
+        status = client.get_account(email).get("status")
+        if status == STATUS_ACTIVE:
+            return [_state_change(email, UNCHANGED, status, STATUS_ACTIVE, "already active")]
+        if dry_run:
+            return [_state_change(email, WOULD_RESUME, status, STATUS_ACTIVE)]
+        account = client.resume_account(email)
+        out = _state_change(email, RESUMED, status, account.get("status", STATUS_ACTIVE))
+        out.account = account
+        return [out]
 
     return work
 
@@ -203,15 +296,72 @@ def resume_work(client: InstantlyClient) -> Work:
 # -- warmup ------------------------------------------------------------------------------------
 
 
-def warmup_submit_work(client: InstantlyClient, enable: bool) -> Work:
-    """One background job per batch of 100 emails; each target remembers its job id."""
+def _bisectable(err: CliError) -> bool:
+    """A refusal about the request's content (one bad email), not auth, pacing or an outage."""
+    return err.status is not None and 400 <= err.status < 500 and err.status not in (401, 402,
+                                                                                     403, 429)
 
-    def work(batch: list[str]) -> list[Outcome]:
-        job = client.warmup(enable, batch)
+
+def warmup_submit_work(client: InstantlyClient, enable: bool) -> Work:
+    """One background job per batch of 100 emails; each target remembers its job id.
+
+    A batch the API refuses outright is split in halves until the refused emails are alone, so
+    one bad email fails only itself (with the API's reason)."""
+
+    def submit(batch: list[str]) -> list[Outcome]:
+        try:
+            job = client.warmup(enable, batch)
+        except CliError as err:
+            if len(batch) > 1 and _bisectable(err):
+                half = len(batch) // 2
+                return submit(batch[:half]) + submit(batch[half:])
+            return [failed(e, err) for e in batch]
         extra = {"job_id": str(job.get("id", "")), "job_status": str(job.get("status", ""))}
         return [Outcome(e, SUBMITTED, extra=dict(extra)) for e in batch]
 
-    return work
+    return submit
+
+
+def split_failed_jobs(result: RunResult) -> list[list[str]]:
+    """Halves of every failed job that held more than one email, to submit again (bisection):
+    the job failed as a whole, so which of its emails is to blame is found by splitting."""
+    groups: dict[str, list[str]] = {}
+    for o in result.outcomes:
+        if o.result == FAILED and o.code == "job_failed" and o.extra.get("job_id"):
+            groups.setdefault(str(o.extra["job_id"]), []).append(o.email)
+    halves: list[list[str]] = []
+    for emails in groups.values():
+        if len(emails) > 1:
+            half = len(emails) // 2
+            halves += [emails[:half], emails[half:]]
+    return halves
+
+
+def replace_outcomes(result: RunResult, new: Sequence[Outcome]) -> None:
+    """Put a resubmission's outcomes in place of the targets' earlier ones (order kept)."""
+    by_email = {o.email: o for o in new}
+    result.outcomes = [by_email.get(o.email, o) for o in result.outcomes]
+
+
+def pending_job_ids(result: RunResult) -> list[str]:
+    """Jobs of targets still ``submitted`` (not judged yet), in submission order."""
+    return list(
+        dict.fromkeys(
+            str(o.extra["job_id"]) for o in result.outcomes
+            if o.result == SUBMITTED and o.extra.get("job_id")
+        )
+    )
+
+
+def unfinished_job_ids(result: RunResult) -> list[str]:
+    """Jobs whose outcome is unknown because waiting stopped (they go on on the server)."""
+    return list(
+        dict.fromkeys(
+            str(o.extra["job_id"]) for o in result.outcomes
+            if o.result == FAILED and o.extra.get("job_id")
+            and str(o.extra.get("job_status")) not in ("failed", "cancelled", "success")
+        )
+    )
 
 
 def submitted_jobs(result: RunResult) -> list[dict[str, Any]]:
@@ -246,12 +396,12 @@ def judge_warmup(result: RunResult, waited: JobWait, *, enable: bool, timeout: f
             why = "interrupted" if waited.interrupted else _short(waited.error)
             o.error = (
                 f"background job {job_id} was {status} when waiting stopped ({why}); "
-                f"check it with: instantly api GET /api/v2/background-jobs/{job_id}"
+                f"wait for it with: instantly jobs wait {job_id}"
             )
         else:
             o.error = (
                 f"background job {job_id} still {status} after {timeout:g} s; check it later "
-                f"with: instantly api GET /api/v2/background-jobs/{job_id}"
+                f"with: instantly jobs wait {job_id}"
             )
 
 

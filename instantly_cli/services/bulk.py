@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import threading
 import time
 from collections import Counter
@@ -69,11 +70,70 @@ def failed(email: str, err: CliError) -> Outcome:
     return Outcome(email, FAILED, error=redact(err.message), code=err.code, status=err.status)
 
 
+class Shield:
+    """Owns Ctrl-C (SIGINT) from the start of a bulk run until its results are written.
+
+    While installed a press never raises by itself: the runner reads :attr:`presses` (first:
+    stop starting work; second: stop waiting), and once waiting has stopped every later press is
+    ignored, so the failure file and the summary are always written. :meth:`raising` lets one
+    press raise ``KeyboardInterrupt`` (to break out of a blocking wait such as job polling) and
+    ignores the rest. Only the main thread can own signals; elsewhere it does nothing.
+    """
+
+    def __init__(self) -> None:
+        self.presses = 0
+        self._raise = False
+        self._old: Any = None
+        self.installed = False
+
+    def install(self) -> Shield:
+        if threading.current_thread() is threading.main_thread() and not self.installed:
+            try:
+                self._old = signal.signal(signal.SIGINT, self._handle)
+                self.installed = True
+            except (ValueError, OSError):  # pragma: no cover - no signals here
+                pass
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.presses += 1
+        if self._raise:
+            self._raise = False
+            raise KeyboardInterrupt
+
+    def raising(self) -> _Raising:
+        return _Raising(self)
+
+    def release(self, *, exiting: bool = False) -> None:
+        """Give Ctrl-C back. ``exiting``: the process is ending because of Ctrl-C, so keep
+        ignoring it (a press during interpreter shutdown would print a traceback)."""
+        if self.installed:
+            self.installed = False
+            signal.signal(signal.SIGINT, signal.SIG_IGN if exiting else self._old)
+
+
+class _Raising:
+    def __init__(self, shield: Shield):
+        self.shield = shield
+
+    def __enter__(self) -> None:
+        self.shield._raise = self.shield.installed
+
+    def __exit__(self, *exc: object) -> None:
+        self.shield._raise = False
+
+
 @dataclass
 class RunResult:
     outcomes: list[Outcome]
     interrupted: bool
     elapsed: float
+    # Installed by the caller for the run; released once the results are written.
+    shield: Shield | None = None
+
+    def release(self) -> None:
+        if self.shield is not None:
+            self.shield.release(exiting=self.interrupted and self.shield.presses > 0)
 
     @property
     def failed(self) -> list[Outcome]:
@@ -120,14 +180,21 @@ def run(
     concurrency: int,
     advance: Advance | None = None,
     on_interrupt: Callable[[int], None] | None = None,
+    on_done: Callable[[list[Outcome]], None] | None = None,
+    shield: Shield | None = None,
 ) -> RunResult:
     """Run ``work`` on each unit (a batch of emails) in worker threads.
 
     Ctrl-C stops new units from starting and lets in-flight ones finish (``on_interrupt`` is told
     how many targets are in flight); a second Ctrl-C stops waiting. Units never started are
-    reported as skipped, never dropped.
+    reported as skipped, never dropped. ``on_done`` sees each unit's outcomes as they land (the
+    journal), from the worker thread. With an installed ``shield`` Ctrl-C is read from it and
+    any later press is ignored until the caller releases it (see :class:`Shield`).
     """
     started = time.monotonic()
+    # Presses are counted from here, before any worker starts.
+    guard = shield if shield is not None and shield.installed else None
+    base = guard.presses if guard is not None else 0
     results: dict[int, list[Outcome]] = {}
     in_flight: dict[int, list[str]] = {}
     lock = threading.Lock()
@@ -158,6 +225,8 @@ def run(
                 internal = CliError(f"internal error: {type(exc).__name__}: {exc}")
                 internal.code = "internal_error"
                 res = [failed(email, internal) for email in unit]
+            if on_done is not None:
+                on_done(res)
             with lock:
                 results[index] = res
                 in_flight.pop(index, None)
@@ -168,34 +237,43 @@ def run(
         threading.Thread(target=worker, name=f"bulk-{n}", daemon=True)
         for n in range(max(1, min(concurrency, len(units))))
     ]
-    def wait() -> None:
+    def wait(presses: int) -> bool:
+        """True when every worker is done; False when the shield saw ``presses`` Ctrl-Cs."""
         # Poll with sleep: a Ctrl-C landing inside Thread.join() can leave the thread
         # looking finished while it still runs, and its result would be misreported.
         while True:
             with lock:
                 if running[0] == 0:
-                    return
+                    return True
+            if guard is not None and guard.presses - base >= presses:
+                return False
             time.sleep(0.02)
 
-    interrupted = False
-    try:
-        # A Ctrl-C while threads start waits until they have (the count stays exact), then
-        # stops the run like any other.
-        with sigint_deferred():
-            for thread in threads:
-                with lock:
-                    running[0] += 1
-                thread.start()
-        wait()
-    except KeyboardInterrupt:
-        interrupted = True
+    def first_press() -> None:
         stop.set()
         with lock:
             pending = sum(len(u) for u in in_flight.values())
         if on_interrupt is not None:
             on_interrupt(pending)
+
+    interrupted = False
+    try:
+        # Without a shield a Ctrl-C while workers start is held until they have (the count
+        # stays exact), then stops the run like any other.
+        with sigint_deferred():
+            for thread in threads:
+                with lock:
+                    running[0] += 1
+                thread.start()
+        if not wait(1):
+            interrupted = True
+            first_press()
+            wait(2)
+    except KeyboardInterrupt:  # no shield (not the main thread): Ctrl-C raises as usual
+        interrupted = True
+        first_press()
         try:
-            wait()
+            wait(2)
         except KeyboardInterrupt:
             pass
 
@@ -218,7 +296,7 @@ def run(
                 outcomes.extend(
                     Outcome(e, SKIPPED, error="not attempted (interrupted)") for e in unit
                 )
-    return RunResult(outcomes, interrupted, time.monotonic() - started)
+    return RunResult(outcomes, interrupted, time.monotonic() - started, shield=shield)
 
 
 def failure_lines(outcomes: Sequence[Outcome]) -> str:

@@ -58,7 +58,9 @@ def analytics(
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
 ) -> None:
-    """Sending analytics (sent, bounced, opened, replies…) per account or per day.
+    """Sending analytics per account or per day.
+
+    Sent, bounced, opened, replies… as the API reports them.
 
     Default: the last 7 days. A terminal also gets a chart of daily sent volume.
     """
@@ -110,7 +112,9 @@ def warmup_stats(
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
 ) -> None:
-    """Warmup health of the last 14 days: inbox rate per account and in total.
+    """Warmup health of the last 14 days.
+
+    Inbox rate per account and in total.
 
     Inbox, spam, sent and received counts, 100 accounts per request.
     """

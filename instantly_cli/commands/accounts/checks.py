@@ -34,7 +34,9 @@ def vitals(
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
 ) -> int:
-    """Check MX, SPF, DKIM and DMARC of the accounts' domains; exit 1 when any fails.
+    """Check the DNS (MX, SPF, DKIM, DMARC) of domains.
+
+    The accounts' domains are each tested once; exit 1 when any fails.
 
     Accounts that share a domain are tested once (one of them is sent).
     """
@@ -81,7 +83,9 @@ def tracking_domain(
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
 ) -> int:
-    """Check a custom tracking domain's CNAME and SSL; exit 1 when either is not ok.
+    """Check a tracking domain's CNAME and SSL.
+
+    Exit 1 when either is not ok.
 
     HOST is the tracking domain's host name, e.g. track.acme.io.
     """

@@ -96,7 +96,9 @@ def create(
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
 ) -> int:
-    """Add IMAP/SMTP accounts: one from flags, or many from --from FILE.
+    """Add IMAP/SMTP accounts.
+
+    One from flags, or many from --from FILE.
 
     Passwords never go on the command line: --password-stdin, a password column in the file,
     or a hidden prompt on a terminal. Every row is checked before anything is sent; an email

@@ -92,7 +92,9 @@ def delete(
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
 ) -> int:
-    """Delete accounts for good (asks first; --yes when not on a terminal).
+    """Delete accounts for good.
+
+    Asks first; --yes when not on a terminal.
 
     With -o json the deleted accounts (as the API returned them) are kept in the output, so a
     mistake can be recreated by hand.
@@ -152,7 +154,12 @@ def mark_fixed(
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
 ) -> int:
-    """Tell Instantly that errored accounts were repaired; shows the status before and after."""
+    """Mark repaired accounts fixed.
+
+    Shows each account's status before and after.
+
+    TARGET is an account email, or - to read emails / JSON / JSON lines from stdin.
+    """
     from instantly_cli import views
     from instantly_cli.services import lifecycle
 
@@ -210,7 +217,12 @@ def move(
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
 ) -> int:
-    """Move accounts to another workspace (100 per request; asks first, naming both)."""
+    """Move accounts to another workspace.
+
+    100 per request; asks first, naming both workspaces.
+
+    TARGET is an account email, or - to read emails / JSON / JSON lines from stdin.
+    """
     from instantly_cli.services import lifecycle
     from instantly_cli.services.bulk import batches
 

@@ -84,7 +84,9 @@ def list_accounts(
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
 ) -> None:
-    """List accounts, filtered and sorted; streams every page with --all.
+    """List accounts, filtered and sorted.
+
+    Streams every page with --all.
 
     Several values of --status, --provider, --filter, --domain or --health mean any of them.
     --fields may name `health` (at-risk, watch or healthy, judged with --at-risk-below and

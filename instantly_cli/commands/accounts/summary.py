@@ -89,7 +89,9 @@ def summary(
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
 ) -> int | None:
-    """Fleet health at a glance: health classes, statuses, scores, capacity and errors.
+    """Fleet health at a glance.
+
+    Health classes, statuses, scores, capacity and errors.
 
     Counts by status, warmup status and provider, the warmup score spread, sending capacity,
     health classes and errors grouped by reason, from one streamed pass over the accounts.

@@ -10,13 +10,14 @@ from instantly_cli.commands.accounts import app
 from instantly_cli.enums import FAILED, UNCHANGED, UPDATED, WARMUP_INCREMENT, WOULD_UPDATE
 from instantly_cli.errors import UsageError
 from instantly_cli.options import (
+    BulkTargetsArg,
     ConcurrencyOpt,
     DryRunOpt,
     FailuresOpt,
     JsonOpt,
     OutputOpt,
     RateOpt,
-    TargetsArg,
+    ResumeOpt,
     YesOpt,
     complete_enum,
     examples,
@@ -111,7 +112,7 @@ UpdateExamples = examples(
     "instantly accounts list --provider google -o jsonl \\",
     "  | instantly accounts update - --daily-limit 30 --yes",
     "instantly accounts update a@acme.io b@acme.io --set warmup.advanced.open_rate=0.9 --dry-run",
-    "instantly accounts update - --daily-limit 30 --yes < instantly-failures-….jsonl",
+    "instantly accounts update --resume --yes  # finish the newest run that stopped",
 )
 
 
@@ -119,7 +120,7 @@ UpdateExamples = examples(
 @handled
 def update(
     ctx: typer.Context,
-    targets: TargetsArg,
+    targets: BulkTargetsArg,
     first_name: Annotated[
         str | None, typer.Option("--first-name", metavar="TEXT", help="First name.")
     ] = None,
@@ -238,37 +239,67 @@ def update(
     rate: RateOpt = DEFAULT_RATE,
     concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
     failures: FailuresOpt = None,
+    resume: ResumeOpt = False,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
 ) -> int:
-    """Change fields of one account or thousands: validated, previewable, paced, resumable."""
+    """Change fields of one account or thousands.
+
+    Validated before sending, previewable with --dry-run, paced, resumable.
+
+    TARGET is an account email, or - to read emails / JSON / JSON lines from stdin.
+    """
     from instantly_cli import views
     from instantly_cli.services import accounts as service
 
     fmt = context.output_format(ctx, output_, json_output)
     # Every typed flag is a parameter named as in FLAGS (a test checks it).
     given = {name: value for name, value in locals().items() if name in FLAGS}
-    change = service.build_change(body, set_ or [], flag_values(given))
-    emails = _bulk.targets(
-        ctx, targets, rate=rate, concurrency=concurrency, verb="update", yes=yes, dry_run=dry_run
+    flags = flag_values(given)
+    params = None
+    if not resume:
+        change = service.build_change(body, set_ or [], flags)
+        params = {"change": change, "strict": strict, "rate": rate, "concurrency": concurrency}
+    elif flags or set_ or body is not None or dry_run:
+        raise UsageError(
+            "--resume continues a run with its own change; give no change or --dry-run with it.",
+            hint="Start a new run for a different change.",
+        )
+    session = _bulk.begin(
+        ctx, targets, command="accounts update", verb="update", params=params, rate=rate,
+        concurrency=concurrency, yes=yes, dry_run=dry_run, resume=resume,
     )
-    with context.client(ctx, rate=rate) as client:
-        work = service.update_work(client, change, dry_run=dry_run, strict=strict)
-        label = "Checking" if dry_run else "Updating"
-        result = _bulk.run([[e] for e in emails], work, concurrency=concurrency, label=label)
-    if dry_run:
-        records = views.dry_run_records([o.to_json() for o in result.outcomes])
-        if fmt == "json":
-            output.emit_json(records)
-        elif fmt == "jsonl":
-            output.emit_records([records], "jsonl", [])
-        else:
-            output.emit_records([views.dry_run_rows(records)], fmt, views.DIFF_COLUMNS)
-    return _bulk.finish(
-        result,
-        fmt=fmt,
-        order=(WOULD_UPDATE, UNCHANGED, FAILED) if dry_run else (UPDATED, UNCHANGED, FAILED),
-        failures=failures,
-        command="accounts update",
-        emit=not dry_run,
-    )
+    with session:
+        p = session.params
+        change, strict = dict(p["change"]), bool(p.get("strict", strict))
+        rate, concurrency = float(p.get("rate", rate)), int(p.get("concurrency", concurrency))
+        with context.client(ctx, rate=rate) as client:
+            work = service.update_work(client, change, dry_run=dry_run, strict=strict)
+            label = "Checking" if dry_run else "Updating"
+            result = _bulk.run(
+                [[e] for e in session.emails], work, concurrency=concurrency, label=label,
+                session=session,
+            )
+        show = None
+        if dry_run:
+            records = views.dry_run_records([o.to_json() for o in result.outcomes])
+            for line in service.diff_summary(records):
+                output.info(line)
+
+            def show() -> None:
+                if fmt == "json":
+                    output.emit_json(records)
+                elif fmt == "jsonl":
+                    output.emit_records([records], "jsonl", [])
+                else:
+                    output.emit_records([views.dry_run_rows(records)], fmt, views.DIFF_COLUMNS)
+
+        return _bulk.finish(
+            result,
+            fmt=fmt,
+            order=(WOULD_UPDATE, UNCHANGED, FAILED) if dry_run else (UPDATED, UNCHANGED, FAILED),
+            failures=failures,
+            command="accounts update",
+            session=session,
+            show=show,
+        )

@@ -14,11 +14,12 @@ import socket
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import unquote
 
 from .app import SandboxApp
@@ -65,6 +66,14 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         # Small request/response pairs on a kept-alive connection stall on Nagle otherwise.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.sandbox._opened(self.connection)
+
+    def finish(self) -> None:
+        self.server.sandbox._closed(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            pass  # the client (or stop()) already closed the connection
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
         """Stay quiet: the sandbox must not print (and never logs the key)."""
@@ -101,9 +110,28 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     sandbox: SandboxServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up is not an error; anything else goes to the server's stream.
+
+        Never ``sys.stderr`` as it is at that moment: in a test run it may belong to another
+        test's CliRunner by then.
+        """
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError | ValueError) and (
+            isinstance(exc, ConnectionError) or self.sandbox.closing
+        ):
+            return
+        traceback.print_exc(file=self.sandbox.errors)
+
 
 class SandboxServer:
-    """Serve a ``SandboxApp`` on a loopback port in a daemon thread."""
+    """Serve a ``SandboxApp`` on a loopback port in a daemon thread.
+
+    ``clock`` (seconds, monotonic) drives the rate limiter's windows, so tests can count
+    requests per simulated second. ``errors`` receives the tracebacks of sandbox bugs (default:
+    ``sys.stderr`` as it is when the server is made). ``stop()`` drains the requests in flight
+    before it returns, so the store can be closed right after it.
+    """
 
     def __init__(
         self,
@@ -118,6 +146,8 @@ class SandboxServer:
         fail_rate: float = 0.0,
         retry_after: str = "mixed",
         seed: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        errors: TextIO | None = None,
     ) -> None:
         if retry_after not in ("mixed", "always", "never"):
             raise ValueError("retry_after must be 'mixed', 'always' or 'never'")
@@ -132,8 +162,16 @@ class SandboxServer:
         self.slow_seconds = 2.0
         self.status_counts: collections.Counter[int] = collections.Counter()
         self.total = 0
+        self.received = 0
+        self.errors: TextIO = errors if errors is not None else sys.stderr
+        self._clock = clock
+        self._in_flight = 0
+        self._closing = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._stopped = False
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
         self._faults: list[Fault] = []
         self._second: collections.deque[float] = collections.deque()
         self._minute: collections.deque[float] = collections.deque()
@@ -163,13 +201,61 @@ class SandboxServer:
             self._thread.start()
         return self
 
-    def stop(self) -> None:
-        """Stop serving and release the port."""
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop serving, drain the requests in flight, release the port.
+
+        From the first moment of the stop, new requests (on connections already open) are
+        answered 503 and requests waiting on ``latency_ms`` or a ``slow`` fault stop waiting and
+        are answered 503 too; a request inside the app is let finish, for up to ``timeout``
+        seconds. Idle kept-alive connections are closed. Returns whether everything drained.
+        """
+        self._closing.set()
         if self._thread is not None:
             self._httpd.shutdown()
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=timeout)
             self._thread = None
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._in_flight:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._idle.wait(left)
+            drained = self._in_flight == 0
+            self._stopped = True
+            idle = list(self._connections)
+        for conn in idle:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         self._httpd.server_close()
+        return drained
+
+    @property
+    def closing(self) -> bool:
+        """Whether ``stop()`` has begun."""
+        return self._closing.is_set()
+
+    @property
+    def in_flight(self) -> int:
+        """Requests received and not yet answered."""
+        with self._lock:
+            return self._in_flight
+
+    def _opened(self, conn: socket.socket) -> None:
+        with self._lock:
+            if self._stopped:  # accepted in the last moments of stop(): close it too
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+            self._connections.add(conn)
+
+    def _closed(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._connections.discard(conn)
 
     def __enter__(self) -> SandboxServer:
         return self.start()
@@ -195,9 +281,14 @@ class SandboxServer:
 
     @property
     def stats(self) -> dict[str, Any]:
-        """Snapshot: ``{"total": n, "status_counts": {status: n}}``."""
+        """Snapshot: requests received, answered (``total``) and in flight, answers by status."""
         with self._lock:
-            return {"total": self.total, "status_counts": dict(self.status_counts)}
+            return {
+                "received": self.received,
+                "total": self.total,
+                "in_flight": self._in_flight,
+                "status_counts": dict(self.status_counts),
+            }
 
     def _count(self, status: int) -> None:
         with self._lock:
@@ -216,7 +307,7 @@ class SandboxServer:
 
     def _over_limit(self) -> bool:
         """Sliding one-second and one-minute windows; refused requests do not count."""
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             while self._second and now - self._second[0] >= 1.0:
                 self._second.popleft()
@@ -252,12 +343,35 @@ class SandboxServer:
         body = json.dumps(SandboxApp.envelope(status, message)).encode()
         handler.send_raw(status, body, "application/json; charset=utf-8", extra)
 
+    def _shutting_down(self, handler: _Handler) -> None:
+        handler.close_connection = True
+        self._envelope(handler, 503, "The sandbox is shutting down; try again when it is back.")
+
     def _handle(self, handler: _Handler) -> None:
+        with self._lock:
+            self.received += 1
+            closing = self._closing.is_set()
+            if not closing:
+                self._in_flight += 1
+        if closing:
+            self._shutting_down(handler)
+            return
+        try:
+            self._handle_one(handler)
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                if self._in_flight == 0:
+                    self._idle.notify_all()
+
+    def _handle_one(self, handler: _Handler) -> None:
         method, target = handler.command, handler.path
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length > 0 else b""
-        if self.latency_ms:
-            time.sleep(self.latency_ms / 1000)
+        # Waits end early when the server stops: a stop never waits for an injected delay.
+        if self.latency_ms and self._closing.wait(self.latency_ms / 1000):
+            self._shutting_down(handler)
+            return
         kind = self._take_fault(method, target)
         if kind in ("429", "429-no-retry-after"):
             self._envelope(handler, 429, "Too Many Requests", self._retry_after_header(kind))
@@ -272,8 +386,9 @@ class SandboxServer:
         if kind == "invalid-json":
             handler.send_raw(200, b"{not json", "application/json")
             return
-        if kind == "slow":
-            time.sleep(self.slow_seconds)
+        if kind == "slow" and self._closing.wait(self.slow_seconds):
+            self._shutting_down(handler)
+            return
         if kind is None and self.rate_limit and self._over_limit():
             self._envelope(handler, 429, "Too Many Requests", self._retry_after_header("mixed"))
             return
@@ -284,7 +399,12 @@ class SandboxServer:
             if hit:
                 self._envelope(handler, status, f"Random fault {status}")
                 return
+        if self._closing.is_set():
+            self._shutting_down(handler)
+            return
         status, headers, payload = self._call_app(handler, method, target, body)
+        if self._closing.is_set():
+            handler.close_connection = True
         if kind == "drop":
             # The app ran (state changed) but the client sees a connection cut mid-response.
             handler.close_connection = True
@@ -318,7 +438,7 @@ class SandboxServer:
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": "http",
             "wsgi.input": io.BytesIO(body),
-            "wsgi.errors": sys.stderr,
+            "wsgi.errors": self.errors,
             "wsgi.multithread": True,
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
@@ -343,28 +463,3 @@ class SandboxServer:
         headers = {k.lower(): v for k, v in seen["headers"]}
         return status_code, headers, payload
 
-
-def serve(
-    app: SandboxApp,
-    host: str = "127.0.0.1",
-    port: int = 8765,
-    *,
-    on_ready: Callable[[SandboxServer], None] | None = None,
-    **knobs: Any,
-) -> None:
-    """Serve until KeyboardInterrupt, then shut down cleanly.
-
-    ``on_ready(server)`` is called once the port is bound (e.g. to print the URL).
-    """
-    server = SandboxServer(app, host, port, **knobs)
-    server.start()
-    try:
-        if on_ready is not None:
-            on_ready(server)
-        stop = threading.Event()
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()

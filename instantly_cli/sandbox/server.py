@@ -245,11 +245,10 @@ class SandboxServer:
 
     def _opened(self, conn: socket.socket) -> None:
         with self._lock:
-            if self._stopped:  # accepted in the last moments of stop(): close it too
-                try:
-                    conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            if self._stopped:
+                # Accepted in the last moments of stop(): its request (if it sends one in
+                # time) is answered 503; a silent client does not keep the thread forever.
+                conn.settimeout(1.0)
                 return
             self._connections.add(conn)
 

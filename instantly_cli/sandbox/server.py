@@ -168,6 +168,7 @@ class SandboxServer:
         self._in_flight = 0
         self._closing = threading.Event()
         self._connections: set[socket.socket] = set()
+        self._busy: set[socket.socket] = set()  # connections with a request in flight
         self._stopped = False
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -207,14 +208,15 @@ class SandboxServer:
         From the first moment of the stop, new requests (on connections already open) are
         answered 503 and requests waiting on ``latency_ms`` or a ``slow`` fault stop waiting and
         are answered 503 too; a request inside the app is let finish, for up to ``timeout``
-        seconds. Idle kept-alive connections are closed. Returns whether everything drained.
+        seconds (a request still running after that closes its connection once answered).
+        Idle kept-alive connections are closed. Returns whether everything drained.
         """
+        deadline = time.monotonic() + timeout
         self._closing.set()
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join(timeout=timeout)
             self._thread = None
-        deadline = time.monotonic() + timeout
         with self._idle:
             while self._in_flight:
                 left = deadline - time.monotonic()
@@ -223,7 +225,7 @@ class SandboxServer:
                 self._idle.wait(left)
             drained = self._in_flight == 0
             self._stopped = True
-            idle = list(self._connections)
+            idle = list(self._connections - self._busy)
         for conn in idle:
             try:
                 conn.shutdown(socket.SHUT_RDWR)
@@ -352,6 +354,7 @@ class SandboxServer:
             closing = self._closing.is_set()
             if not closing:
                 self._in_flight += 1
+                self._busy.add(handler.connection)
         if closing:
             self._shutting_down(handler)
             return
@@ -360,6 +363,7 @@ class SandboxServer:
         finally:
             with self._idle:
                 self._in_flight -= 1
+                self._busy.discard(handler.connection)
                 if self._in_flight == 0:
                     self._idle.notify_all()
 

@@ -6,6 +6,7 @@ timeout.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -13,12 +14,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from instantly_cli.sandbox.app import SandboxApp
@@ -187,32 +186,24 @@ def test_sandbox_serve_subprocess_then_sigint(tmp_path: Path) -> None:
 def test_sandbox_serve_stops_with_a_request_in_flight(tmp_path: Path, sig: int) -> None:
     # 10 minutes of latency: an exit at all proves the stop did not wait for it.
     server, err_lines, url = serve_child(tmp_path, "--accounts", "5", "--latency", "600000")
-    answers: list[httpx.Response | Exception] = []
-
-    def request() -> None:
-        try:
-            answers.append(httpx.get(f"{url}/api/v2/accounts",
-                                     headers={"Authorization": "Bearer k"}, timeout=TIMEOUT))
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-            answers.append(exc)
-
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT)
     try:
-        # Main thread and accept loop; then one more thread: the connection's handler.
+        # Main thread and accept loop; one more thread once the connection is accepted.
         wait_until(lambda: thread_count(server.pid) == 2, "the accept loop")
-        client = threading.Thread(target=request)
-        client.start()
-        wait_until(lambda: thread_count(server.pid) == 3, "the request to be accepted")
-        server.send_signal(sig)
+        conn.request("GET", "/api/v2/accounts", headers={"Authorization": "Bearer k"})
+        wait_until(lambda: thread_count(server.pid) == 3, "the connection to be accepted")
+        server.send_signal(sig)  # the request was sent before: it is in flight
+        answer = conn.getresponse()
+        body = json.loads(answer.read())
     finally:
+        conn.close()
         _, err = finish(server, err_lines)
-    client.join(TIMEOUT)
     assert server.returncode == 0, err
     assert "stopped" in err.lower() and "Traceback" not in err
     # The request in flight got a clean answer, not a cut connection.
-    [answer] = answers
-    assert isinstance(answer, httpx.Response), answer
-    assert answer.status_code == 503
-    assert answer.json()["statusCode"] == 503 and "shutting down" in answer.json()["message"]
+    assert answer.status == 503
+    assert body["statusCode"] == 503 and "shutting down" in body["message"]
 
 
 def test_sandbox_serve_interrupted_while_seeding_exits_130(tmp_path: Path) -> None:

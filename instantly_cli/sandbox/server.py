@@ -10,6 +10,7 @@ import collections
 import io
 import json
 import random
+import select
 import socket
 import sys
 import threading
@@ -66,14 +67,23 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         # Small request/response pairs on a kept-alive connection stall on Nagle otherwise.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.sandbox._opened(self.connection)
+
+    def handle(self) -> None:
+        """Serve requests on this connection until either side closes it.
+
+        Between requests it polls instead of blocking, so that once ``stop()`` has drained the
+        requests in flight an idle kept-alive connection closes itself (until then, a request
+        sent on it is answered 503).
+        """
+        self.close_connection = False
+        while not self.close_connection and self.server.sandbox._request_waiting(self.connection):
+            self.handle_one_request()
 
     def finish(self) -> None:
-        self.server.sandbox._closed(self.connection)
         try:
             super().finish()
         except OSError:
-            pass  # the client (or stop()) already closed the connection
+            pass  # the client already closed the connection
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
         """Stay quiet: the sandbox must not print (and never logs the key)."""
@@ -109,6 +119,22 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     sandbox: SandboxServer
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # Registered here, in the accept loop, so stop() knows every connection accepted
+        # before the loop ended, even one whose thread has not run yet.
+        self.sandbox._opened(request)
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.sandbox._closed(request)
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.sandbox._closed(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up is not an error; anything else goes to the server's stream.
@@ -168,8 +194,7 @@ class SandboxServer:
         self._in_flight = 0
         self._closing = threading.Event()
         self._connections: set[socket.socket] = set()
-        self._busy: set[socket.socket] = set()  # connections with a request in flight
-        self._stopped = False
+        self._drained = threading.Event()  # set by stop() once no request is in flight
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -206,10 +231,10 @@ class SandboxServer:
         """Stop serving, drain the requests in flight, release the port.
 
         From the first moment of the stop, new requests (on connections already open) are
-        answered 503 and requests waiting on ``latency_ms`` or a ``slow`` fault stop waiting and
-        are answered 503 too; a request inside the app is let finish, for up to ``timeout``
-        seconds (a request still running after that closes its connection once answered).
-        Idle kept-alive connections are closed. Returns whether everything drained.
+        answered 503, and requests waiting on ``latency_ms`` or a ``slow`` fault stop waiting and
+        are answered 503 too; a request inside the app is let finish. Then idle connections
+        close. Waits at most ``timeout`` seconds in all; returns whether everything was done
+        (a request still inside the app after that closes its connection once answered).
         """
         deadline = time.monotonic() + timeout
         self._closing.set()
@@ -218,21 +243,19 @@ class SandboxServer:
             self._thread.join(timeout=timeout)
             self._thread = None
         with self._idle:
-            while self._in_flight:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._idle.wait(left)
-            drained = self._in_flight == 0
-            self._stopped = True
-            idle = list(self._connections - self._busy)
-        for conn in idle:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            self._wait_for(lambda: self._in_flight == 0, deadline)
+            self._drained.set()
+            done = self._wait_for(lambda: not self._connections, deadline)
         self._httpd.server_close()
-        return drained
+        return done
+
+    def _wait_for(self, condition: Callable[[], bool], deadline: float) -> bool:
+        while not condition():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._idle.wait(left)
+        return True
 
     @property
     def closing(self) -> bool:
@@ -247,16 +270,24 @@ class SandboxServer:
 
     def _opened(self, conn: socket.socket) -> None:
         with self._lock:
-            if self._stopped:
-                # Accepted in the last moments of stop(): its request (if it sends one in
-                # time) is answered 503; a silent client does not keep the thread forever.
-                conn.settimeout(1.0)
-                return
             self._connections.add(conn)
 
     def _closed(self, conn: socket.socket) -> None:
-        with self._lock:
+        with self._idle:
             self._connections.discard(conn)
+            self._idle.notify_all()
+
+    def _request_waiting(self, conn: socket.socket) -> bool:
+        """Wait until the client sends something (or hangs up); False once the stop drained."""
+        while True:
+            try:
+                readable, _, _ = select.select([conn], [], [], 0.05)
+            except (OSError, ValueError):
+                return False
+            if readable:
+                return True
+            if self._drained.is_set():
+                return False
 
     def __enter__(self) -> SandboxServer:
         return self.start()
@@ -351,21 +382,16 @@ class SandboxServer:
     def _handle(self, handler: _Handler) -> None:
         with self._lock:
             self.received += 1
-            closing = self._closing.is_set()
-            if not closing:
-                self._in_flight += 1
-                self._busy.add(handler.connection)
-        if closing:
-            self._shutting_down(handler)
-            return
+            self._in_flight += 1
         try:
-            self._handle_one(handler)
+            if self._closing.is_set():
+                self._shutting_down(handler)
+            else:
+                self._handle_one(handler)
         finally:
             with self._idle:
                 self._in_flight -= 1
-                self._busy.discard(handler.connection)
-                if self._in_flight == 0:
-                    self._idle.notify_all()
+                self._idle.notify_all()
 
     def _handle_one(self, handler: _Handler) -> None:
         method, target = handler.command, handler.path

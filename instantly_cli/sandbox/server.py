@@ -73,7 +73,8 @@ class _Handler(BaseHTTPRequestHandler):
 
         Between requests it polls instead of blocking, so that once ``stop()`` has drained the
         requests in flight an idle kept-alive connection closes itself (until then, a request
-        sent on it is answered 503).
+        sent on it is answered 503). A pipelined request already in the read buffer would wait
+        for the next byte; no client of the sandbox pipelines.
         """
         self.close_connection = False
         while not self.close_connection and self.server.sandbox._request_waiting(self.connection):

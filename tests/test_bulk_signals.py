@@ -35,22 +35,22 @@ class CountingServer(SandboxServer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.received: list[str] = []
+        self.log: list[str] = []
         self._seen_lock = threading.Lock()
 
     def _handle(self, handler: Any) -> None:
         with self._seen_lock:
-            self.received.append(f"{handler.command} {handler.path}")
+            self.log.append(f"{handler.command} {handler.path}")
         super()._handle(handler)
 
     def arrived(self, method: str, fragment: str = "") -> int:
         with self._seen_lock:
-            return sum(1 for r in self.received if r.startswith(method) and fragment in r)
+            return sum(1 for r in self.log if r.startswith(method) and fragment in r)
 
     def drained(self) -> bool:
         """Every request that arrived has been answered (none still sleeping in a handler)."""
         with self._seen_lock:
-            arrived = len(self.received)
+            arrived = len(self.log)
         return self.stats["total"] >= arrived
 
 

@@ -6,24 +6,25 @@ timeout.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.server import SandboxServer
 from instantly_cli.sandbox.store import Store
 from tests.contract import validate_recorded
+from tests.waiting import Lines, thread_count, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -121,79 +122,128 @@ def test_latency_knob_is_applied(server: SandboxServer, env: dict[str, str]) -> 
     assert elapsed >= 0.25
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def serve_child(
+    tmp_path: Path, *args: str
+) -> tuple[subprocess.Popen[str], Lines, str]:
+    """``instantly sandbox serve --port 0`` started the way CI may start it: SIGINT ignored.
+
+    A background job of a non-interactive shell (``pytest … &``) inherits SIGINT as ignored; the
+    server must install its own handler. Returns the child, its stderr lines and its URL, read
+    from the line it prints once it listens (no port picked in advance, no probing).
+    """
+    proc = subprocess.Popen(
+        [*instantly(), "sandbox", "serve", "--port", "0", *args],
+        env=base_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert proc.stderr is not None
+    err = Lines(proc.stderr)
+    try:
+        found = re.search(r"http://127\.0\.0\.1:\d+", err.wait_for("Sandbox listening on "))
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    assert found
+    return proc, err, found.group(0)
 
 
-def wait_until_up(url: str, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"sandbox serve exited early: {proc.communicate()[1]}")
-        try:
-            httpx.get(f"{url}/api/v2/accounts", params={"limit": 1},
-                      headers={"Authorization": "Bearer probe"}, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise AssertionError("sandbox serve did not answer in time")
+def finish(proc: subprocess.Popen[str], err: Lines) -> tuple[str, str]:
+    """Wait for the child (killing it if it hangs); its stdout and stderr."""
+    try:
+        proc.wait(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.stdout is not None
+    return proc.stdout.read(), err.text()
 
 
 def test_sandbox_serve_subprocess_then_sigint(tmp_path: Path) -> None:
-    env = base_env(tmp_path)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     state = tmp_path / "served.sqlite3"
-    server = subprocess.Popen(
-        [*instantly(), "sandbox", "serve", "--port", str(port), "--state", str(state),
-         "--accounts", "42", "--latency", "1"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    server, err_lines, url = serve_child(
+        tmp_path, "--state", str(state), "--accounts", "42", "--latency", "1"
     )
     try:
-        wait_until_up(url, server)
         client = run(["accounts", "list", "--all", "-o", "jsonl"],
-                     {**env, "INSTANTLY_BASE_URL": url, "INSTANTLY_API_KEY": "anything"})
+                     {**base_env(tmp_path), "INSTANTLY_BASE_URL": url, "INSTANTLY_API_KEY": "any"})
         assert client.returncode == 0, client.stderr
         assert len(client.stdout.splitlines()) == 42
         server.send_signal(signal.SIGINT)
-        out, err = server.communicate(timeout=10)
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.communicate()
+        out, err = finish(server, err_lines)
     assert server.returncode == 0, err
     assert out == ""
-    assert url in err and f"INSTANTLY_BASE_URL={url}" in err
+    assert f"INSTANTLY_BASE_URL={url}" in err
     assert "any" in err.lower() and "stopped" in err.lower()
     assert "Traceback" not in err
     assert state.exists()
 
 
-def test_sandbox_serve_with_api_key_rejects_others(tmp_path: Path) -> None:
-    env = base_env(tmp_path)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [*instantly(), "sandbox", "serve", "--port", str(port), "--accounts", "5",
-         "--api-key", KEY],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_sandbox_serve_stops_with_a_request_in_flight(tmp_path: Path, sig: int) -> None:
+    # 10 minutes of latency: an exit at all proves the stop did not wait for it.
+    server, err_lines, url = serve_child(tmp_path, "--accounts", "5", "--latency", "600000")
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT)
     try:
-        wait_until_up(url, server)
-        target = {**env, "INSTANTLY_BASE_URL": url}
+        # Main thread and accept loop; one more thread once the connection is accepted.
+        wait_until(lambda: thread_count(server.pid) == 2, "the accept loop")
+        conn.request("GET", "/api/v2/accounts", headers={"Authorization": "Bearer k"})
+        wait_until(lambda: thread_count(server.pid) == 3, "the connection to be accepted")
+        server.send_signal(sig)  # the request was sent before: it is in flight
+        answer = conn.getresponse()
+        body = json.loads(answer.read())
+    finally:
+        conn.close()
+        _, err = finish(server, err_lines)
+    assert server.returncode == 0, err
+    assert "stopped" in err.lower() and "Traceback" not in err
+    # The request in flight got a clean answer, not a cut connection.
+    assert answer.status == 503
+    assert body["statusCode"] == 503 and "shutting down" in body["message"]
+
+
+def test_sandbox_serve_interrupted_while_seeding_exits_130(tmp_path: Path) -> None:
+    state = tmp_path / "big.sqlite3"
+    proc = subprocess.Popen(
+        [*instantly(), "sandbox", "serve", "--port", "0", "--state", str(state),
+         "--accounts", "1000000"],
+        env=base_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert proc.stderr is not None
+    err_lines = Lines(proc.stderr)
+    try:
+        err_lines.wait_for("Seeding 1,000,000 accounts")
+        proc.send_signal(signal.SIGINT)
+    finally:
+        out, err = finish(proc, err_lines)
+    assert proc.returncode == 130, err
+    assert "Interrupted" in err and "Traceback" not in err and "listening" not in err
+    assert out == ""
+    # Seeding is one transaction: nothing half-seeded is left for the next start.
+    store = Store(str(state))
+    try:
+        assert store.count_accounts() == 0
+    finally:
+        store.close()
+
+
+def test_sandbox_serve_with_api_key_rejects_others(tmp_path: Path) -> None:
+    server, err_lines, url = serve_child(tmp_path, "--accounts", "5", "--api-key", KEY)
+    try:
+        target = {**base_env(tmp_path), "INSTANTLY_BASE_URL": url}
         good = run(["accounts", "list", "-o", "jsonl"], {**target, "INSTANTLY_API_KEY": KEY})
         bad = run(["accounts", "list"], {**target, "INSTANTLY_API_KEY": "other-key-000000"})
         server.send_signal(signal.SIGTERM)
-        server.communicate(timeout=10)
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.communicate()
+        _, err = finish(server, err_lines)
     assert good.returncode == 0 and len(good.stdout.splitlines()) == 5
     assert bad.returncode == 3
-    assert server.returncode == 0
+    assert server.returncode == 0, err
 
 
 def test_sandbox_state_persists_between_processes(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.server import SandboxServer
 from instantly_cli.sandbox.store import Store
+from tests.waiting import PATIENCE, Lines, wait_until
 
 KEY = "interrupt-key-1234"
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -53,14 +53,6 @@ def start(args: list[str], server: SandboxServer, tmp_path: Path, stdin: str | N
     return proc
 
 
-def wait_until(predicate, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.02)
-
-
 def test_sigint_during_jsonl_listing_leaves_whole_lines(served, tmp_path: Path) -> None:
     server, _ = served
     proc = start(["accounts", "list", "--all", "-o", "jsonl"], server, tmp_path)
@@ -88,7 +80,7 @@ def test_sigint_during_bulk_update_finishes_in_flight_and_writes_failures(
     proc = start(["accounts", "update", "-", "--daily-limit", "4321", "--yes", "--rate", "40",
                   "--concurrency", "4", "-o", "jsonl", "--failures", str(failures)],
                  server, tmp_path, stdin="\n".join(targets))
-    wait_until(lambda: sum(1 for e in targets if _limit(store, e) == 4321) >= 20)
+    wait_until(lambda: sum(1 for e in targets if _limit(store, e) == 4321) >= 20, "20 updates")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
@@ -106,27 +98,35 @@ def test_sigint_during_bulk_update_finishes_in_flight_and_writes_failures(
 def test_second_sigint_stops_waiting(tmp_path: Path) -> None:
     store = Store(str(tmp_path / "slow.sqlite3"))
     store.ensure_seeded(50)
-    server = SandboxServer(SandboxApp(store, api_key=KEY, record=False), latency_ms=4000)
+    # Ten minutes of latency: whatever the machine's load, the requests are still in flight.
+    server = SandboxServer(SandboxApp(store, api_key=KEY, record=False), latency_ms=600_000)
     server.start()
+    proc = None
     try:
         targets = _emails(store, 20)
         failures = tmp_path / "fails.jsonl"
         proc = start(["accounts", "update", "-", "--daily-limit", "4321", "--yes",
                       "--concurrency", "2", "--failures", str(failures)],
                      server, tmp_path, stdin="\n".join(targets))
-        time.sleep(1.5)  # two requests are now in flight for 4 s
+        assert proc.stderr is not None
+        err_lines = Lines(proc.stderr)
+        wait_until(lambda: server.in_flight == 2, "two requests in flight")
         proc.send_signal(signal.SIGINT)
-        time.sleep(0.3)
+        err_lines.wait_for("press Ctrl-C again")  # the first one was seen: it is waiting now
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=20)
-        # It did not wait: the server has not yet answered the requests that were in flight.
-        assert server.status_counts[200] == 0
-        assert proc.returncode == 130
+        proc.wait(timeout=PATIENCE)
+        err = err_lines.text()
+        # It did not wait: the server has not answered the requests that were in flight.
+        assert server.status_counts[200] == 0 and server.in_flight == 2
+        assert proc.returncode == 130, err
         rows = [json.loads(line) for line in failures.read_text().splitlines()]
         assert len(rows) == 20 and {r["result"] for r in rows} == {"skipped"}
         assert any("in flight" in r["error"] for r in rows)
     finally:
-        server.stop()
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        assert server.stop() is True  # the sleeping requests were ended, not waited for
         store.close()
 
 

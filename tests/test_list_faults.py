@@ -7,7 +7,6 @@ so the fault is scripted to match that cursor (the server decodes the query befo
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -107,11 +106,7 @@ def test_slow_page_times_out_and_is_retried(
     assert result.exit_code == 0, result.stderr
     assert listed(result) == all_emails(pages)
     assert "timeout" in result.stderr  # the --verbose line of the abandoned attempt
-    # Let the server finish the abandoned request before the store goes away.
-    sent = len([line for line in result.stderr.splitlines() if line.startswith("* GET")])
-    deadline = time.monotonic() + 10
-    while server.stats["total"] < sent and time.monotonic() < deadline:
-        time.sleep(0.05)
+    # (The abandoned request is still waiting in the server: the fixture's stop() ends it.)
 
 
 @pytest.mark.parametrize("kind", ["invalid-json", "html"])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import socket
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +17,7 @@ from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.server import SandboxServer
 from instantly_cli.sandbox.store import Store
 from tests.contract import validate_recorded
+from tests.waiting import PATIENCE, wait_until
 
 KEY = "server-test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -92,36 +96,61 @@ def test_latency_knob(app: SandboxApp) -> None:
         assert time.monotonic() - started >= 0.15
 
 
-def test_rate_limit_over_100_per_second(app: SandboxApp) -> None:
-    with make(app, rate_limit=True, rps=20, retry_after="always") as srv:
+class FakeClock:
+    """The limiter's clock: time moves only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_rate_limit_counts_requests_per_second(app: SandboxApp) -> None:
+    clock = FakeClock()
+    with make(app, rate_limit=True, rps=20, retry_after="always", clock=clock) as srv:
         with httpx.Client(base_url=srv.url, headers=AUTH) as c:
             statuses = [c.get("/api/v2/custom-tags").status_code for _ in range(40)]
-            limited = [s for s in statuses if s == 429]
-            assert limited and statuses[:20] == [200] * 20
+            assert statuses == [200] * 20 + [429] * 20
             resp = c.get("/api/v2/custom-tags")
             assert resp.status_code == 429 and resp.headers["retry-after"] == "1"
             assert resp.json()["error"] == "Too Many Requests"
-            time.sleep(1.05)
-            assert c.get("/api/v2/custom-tags").status_code == 200
-        assert srv.status_counts[429] == len(limited) + 1
+            clock.now += 0.999  # still the same second: refusals did not count, the 20 do
+            assert c.get("/api/v2/custom-tags").status_code == 429
+            clock.now += 0.001
+            statuses = [c.get("/api/v2/custom-tags").status_code for _ in range(21)]
+            assert statuses == [200] * 20 + [429]
+        assert srv.status_counts == {200: 40, 429: 23}
 
 
 def test_rate_limit_default_100_rps(app: SandboxApp) -> None:
-    with make(app, rate_limit=True, retry_after="never") as srv:
+    with make(app, rate_limit=True, retry_after="never", clock=FakeClock()) as srv:
         with httpx.Client(base_url=srv.url, headers=AUTH) as c:
-            got_429 = None
-            for _ in range(400):  # bounded: stops by itself
-                resp = c.get("/api/v2/custom-tags", params={"limit": 1})
-                if resp.status_code == 429:
-                    got_429 = resp
-                    break
-            assert got_429 is not None, "no 429 within 400 requests"
-            assert "retry-after" not in got_429.headers
-            assert srv.status_counts[200] >= 100
+            statuses = [c.get("/api/v2/custom-tags", params={"limit": 1}) for _ in range(101)]
+    assert [r.status_code for r in statuses] == [200] * 100 + [429]
+    assert "retry-after" not in statuses[-1].headers
+    assert srv.status_counts == {200: 100, 429: 1}
+
+
+def test_rate_limit_per_minute(app: SandboxApp) -> None:
+    clock = FakeClock()
+    with make(app, rate_limit=True, rps=5, rpm=12, clock=clock) as srv:
+        with httpx.Client(base_url=srv.url, headers=AUTH) as c:
+
+            def second() -> list[int]:
+                codes = [c.get("/api/v2/custom-tags").status_code for _ in range(6)]
+                clock.now += 1.0
+                return codes
+
+            assert second() == [200] * 5 + [429]
+            assert second() == [200] * 5 + [429]
+            assert second() == [200] * 2 + [429] * 4  # 12 in this minute
+            clock.now += 57.0  # the first second's five leave the minute
+            assert second() == [200] * 5 + [429]
 
 
 def test_retry_after_mixed_alternates(app: SandboxApp) -> None:
-    with make(app, rate_limit=True, rps=1, retry_after="mixed") as srv:
+    with make(app, rate_limit=True, rps=1, retry_after="mixed", clock=FakeClock()) as srv:
         with httpx.Client(base_url=srv.url, headers=AUTH) as c:
             c.get("/api/v2/custom-tags")
             headers = [c.get("/api/v2/custom-tags").headers.get("retry-after") for _ in range(4)]
@@ -159,12 +188,12 @@ def test_fault_count(server: SandboxServer, client: httpx.Client) -> None:
 
 
 def test_slow_fault_triggers_read_timeout(server: SandboxServer) -> None:
-    server.slow_seconds = 0.6
+    server.slow_seconds = 600  # never over by itself: the fixture's stop() ends the wait
     server.inject("slow")
     with httpx.Client(base_url=server.url, headers=AUTH, timeout=0.2) as c:
         with pytest.raises(httpx.ReadTimeout):
             c.get("/api/v2/custom-tags")
-    time.sleep(0.5)
+    assert server.in_flight == 1  # still waiting; the next request does not queue behind it
     with httpx.Client(base_url=server.url, headers=AUTH, timeout=5) as c:
         assert c.get("/api/v2/custom-tags").status_code == 200
 
@@ -228,3 +257,136 @@ def test_clean_stop_releases_port(app: SandboxApp) -> None:
     srv.stop()
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
         pass
+
+
+# -- stopping with requests in flight ------------------------------------------------------
+
+
+class GatedApp(SandboxApp):
+    """Holds every PATCH inside the app until the test opens the gate."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store, api_key=KEY)
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["REQUEST_METHOD"] == "PATCH":
+            self.entered.set()
+            assert self.gate.wait(PATIENCE)
+        return super().__call__(environ, start_response)
+
+
+def in_thread(func: Any) -> tuple[threading.Thread, list[Any]]:
+    got: list[Any] = []
+
+    def run() -> None:
+        try:
+            got.append(func())
+        except Exception as exc:  # noqa: BLE001 - the test asserts on it
+            got.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, got
+
+
+def assert_shutting_down(resp: httpx.Response) -> None:
+    assert resp.status_code == 503
+    body = resp.json()
+    assert body == {"statusCode": 503, "error": "Service Unavailable", "message": body["message"]}
+    assert "shutting down" in body["message"]
+
+
+def test_stop_lets_a_request_inside_the_app_finish_and_turns_new_ones_away() -> None:
+    store = Store()
+    store.ensure_seeded(20)
+    app = GatedApp(store)
+    errors = io.StringIO()
+    srv = SandboxServer(app, errors=errors).start()
+    with httpx.Client(base_url=srv.url, headers=AUTH, timeout=PATIENCE) as idle, \
+            httpx.Client(base_url=srv.url, headers=AUTH, timeout=PATIENCE) as busy:
+        assert idle.get("/api/v2/custom-tags").status_code == 200  # a kept-alive connection
+        patch, patched = in_thread(
+            lambda: busy.patch(f"/api/v2/accounts/{ZOE}", json={"first_name": "Drained"})
+        )
+        assert app.entered.wait(PATIENCE)
+        stopper, stopped = in_thread(srv.stop)
+        wait_until(lambda: srv.closing, "stop() to begin")
+        # A request that arrives during the stop gets a clean envelope, not the store.
+        assert_shutting_down(idle.get("/api/v2/custom-tags"))
+        # (The 503's handler counts itself out just after its answer was sent.)
+        wait_until(lambda: srv.in_flight == 1, "only the PATCH in flight")
+        assert stopper.is_alive()  # stop() waits for the PATCH
+        app.gate.set()
+        patch.join(PATIENCE)
+        stopper.join(PATIENCE)
+    assert stopped == [True]  # drained
+    [resp] = patched
+    assert resp.status_code == 200 and resp.json()["first_name"] == "Drained"
+    store.close()  # safe now: no handler is left to touch it
+    assert errors.getvalue() == ""
+    assert srv.status_counts == {200: 2, 503: 1}
+
+
+def test_stop_ends_injected_waits_with_503_and_closes_idle_connections(app: SandboxApp) -> None:
+    errors = io.StringIO()
+    srv = SandboxServer(app, latency_ms=600_000, errors=errors).start()  # ten minutes
+    clients = [httpx.Client(base_url=srv.url, headers=AUTH, timeout=PATIENCE) for _ in range(3)]
+    try:
+        calls = [in_thread(lambda c=c: c.get("/api/v2/custom-tags")) for c in clients]
+        wait_until(lambda: srv.in_flight == 3, "three requests in flight")
+        assert srv.stop() is True
+        for thread, got in calls:
+            thread.join(PATIENCE)
+            [resp] = got
+            assert_shutting_down(resp)
+        assert app.request_count == 0  # none of them reached the app
+    finally:
+        for c in clients:
+            c.close()
+    assert errors.getvalue() == ""
+    assert srv.stats == {"received": 3, "total": 3, "in_flight": 0, "status_counts": {503: 3}}
+
+
+def test_stop_gives_up_draining_after_its_timeout() -> None:
+    store = Store()
+    store.ensure_seeded(20)
+    app = GatedApp(store)
+    srv = SandboxServer(app, errors=io.StringIO()).start()
+    with httpx.Client(base_url=srv.url, headers=AUTH, timeout=PATIENCE) as c:
+        patch, patched = in_thread(
+            lambda: c.patch(f"/api/v2/accounts/{ZOE}", json={"first_name": "Late"})
+        )
+        assert app.entered.wait(PATIENCE)
+        assert srv.stop(timeout=0.05) is False  # the PATCH is still inside the app
+        app.gate.set()
+        patch.join(PATIENCE)
+    wait_until(lambda: srv.in_flight == 0, "the PATCH to finish")
+    assert patched[0].status_code == 200
+    store.close()
+
+
+def test_a_closed_store_is_a_503_not_a_traceback(app: SandboxApp) -> None:
+    errors = io.StringIO()
+    with make(app, errors=errors) as srv, httpx.Client(base_url=srv.url, headers=AUTH) as c:
+        app.store.close()
+        assert_shutting_down(c.get("/api/v2/custom-tags"))
+    assert errors.getvalue() == ""
+
+
+def test_a_sandbox_bug_is_reported_on_the_servers_stream_only(
+    app: SandboxApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("sandbox bug")
+
+    monkeypatch.setattr(app.store, "list_tags", broken)
+    errors = io.StringIO()
+    elsewhere = io.StringIO()  # what sys.stderr is by the time the handler runs
+    with make(app, errors=errors) as srv, httpx.Client(base_url=srv.url, headers=AUTH) as c:
+        monkeypatch.setattr(sys, "stderr", elsewhere)
+        resp = c.get("/api/v2/custom-tags")
+    assert resp.status_code == 500 and resp.json()["statusCode"] == 500
+    assert "RuntimeError: sandbox bug" in errors.getvalue()
+    assert elsewhere.getvalue() == ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,6 +15,8 @@ from instantly_cli.errors import CliError, UsageError
 from instantly_cli.options import examples
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from instantly_cli.sandbox.server import SandboxServer
     from instantly_cli.sandbox.store import Store
 
@@ -84,6 +88,33 @@ def _seed_notice(count: int, path: Path) -> None:
         output.notice(f"Seeding {count:,} accounts into {path} (this takes a moment)…")
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _own_signals() -> Iterator[None]:
+    """Ctrl-C and SIGTERM stop this command, whatever it inherited.
+
+    A background job of a non-interactive shell starts with SIGINT ignored, and Python keeps it
+    ignored; a server nobody can stop with SIGINT is a bug. Until it serves, a signal interrupts
+    the start-up (exit 130, no traceback); the previous handlers come back at the end. Used as a
+    decorator below ``handled``, so the interrupt gets the usual message and exit code.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (and receive signals)
+        return
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 ServeExamples = examples(
     "instantly sandbox serve",
     "instantly sandbox serve --port 9000 --latency 80 --rate-limit --fail-rate 0.05",
@@ -93,6 +124,7 @@ ServeExamples = examples(
 
 @app.command("serve", epilog=ServeExamples)
 @handled
+@_own_signals()
 def serve(
     host: Annotated[
         str, typer.Option("--host", metavar="HOST", help="Address to listen on.")
@@ -215,28 +247,30 @@ def _announce(server: SandboxServer, count: int, path: Path, api_key: str | None
 
 
 def _run_until_interrupted(server: SandboxServer) -> None:
-    """Serve until Ctrl-C (or SIGTERM), then shut the server down."""
+    """Serve until SIGINT or SIGTERM, then stop: in-flight requests drained, within ~2 s.
+
+    The handlers only set an event: an exception raised at a random point could cut the
+    shutdown itself short. A second signal during the stop changes nothing.
+    """
     import signal
     import threading
-    from types import FrameType
 
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, on_term)
-    server.start()
     stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, on_signal)
+    server.start()
     try:
         while not stop.wait(0.5):
             pass
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # pragma: no cover - only off the main thread
         pass
     finally:
-        server.stop()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        server.stop(timeout=1.0)
 
 
 ResetExamples = examples(

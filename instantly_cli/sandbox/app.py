@@ -70,6 +70,8 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -245,6 +247,11 @@ class SandboxApp:
             ("GET", ["custom-tag-mappings"], SandboxApp._list_mappings),
         ]
 
+    @staticmethod
+    def _report(environ: dict[str, Any]) -> None:
+        """A sandbox bug: its traceback goes to the server's stream (PEP 3333 wsgi.errors)."""
+        traceback.print_exc(file=environ.get("wsgi.errors") or sys.stderr)
+
     @property
     def request_count(self) -> int:
         """How many requests the app has answered."""
@@ -280,8 +287,14 @@ class SandboxApp:
             status, payload = 409, self.envelope(409, str(exc))
         except InvalidError as exc:
             status, payload = 400, self.envelope(400, str(exc))
+        except sqlite3.ProgrammingError as exc:
+            if "closed" not in str(exc):
+                self._report(environ)
+                status, payload = 500, self.envelope(500, "Internal sandbox error")
+            else:  # the store was closed under a request that outlived its server
+                status, payload = 503, self.envelope(503, "The sandbox is shutting down.")
         except Exception:  # noqa: BLE001 - a sandbox bug must still answer with an envelope
-            traceback.print_exc()
+            self._report(environ)
             status, payload = 500, self.envelope(500, "Internal sandbox error")
         if "authorization" in headers:
             headers["authorization"] = "Bearer [REDACTED]"

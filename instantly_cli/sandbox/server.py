@@ -10,15 +10,17 @@ import collections
 import io
 import json
 import random
+import select
 import socket
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import unquote
 
 from .app import SandboxApp
@@ -66,6 +68,24 @@ class _Handler(BaseHTTPRequestHandler):
         # Small request/response pairs on a kept-alive connection stall on Nagle otherwise.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def handle(self) -> None:
+        """Serve requests on this connection until either side closes it.
+
+        Between requests it polls instead of blocking, so that once ``stop()`` has drained the
+        requests in flight an idle kept-alive connection closes itself (until then, a request
+        sent on it is answered 503). A pipelined request already in the read buffer would wait
+        for the next byte; no client of the sandbox pipelines.
+        """
+        self.close_connection = False
+        while not self.close_connection and self.server.sandbox._request_waiting(self.connection):
+            self.handle_one_request()
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except OSError:
+            pass  # the client already closed the connection
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
         """Stay quiet: the sandbox must not print (and never logs the key)."""
 
@@ -101,9 +121,44 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     sandbox: SandboxServer
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # Registered here, in the accept loop, so stop() knows every connection accepted
+        # before the loop ended, even one whose thread has not run yet.
+        self.sandbox._opened(request)
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.sandbox._closed(request)
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.sandbox._closed(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up is not an error; anything else goes to the server's stream.
+
+        Never ``sys.stderr`` as it is at that moment: in a test run it may belong to another
+        test's CliRunner by then.
+        """
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError | ValueError) and (
+            isinstance(exc, ConnectionError) or self.sandbox.closing
+        ):
+            return
+        traceback.print_exc(file=self.sandbox.errors)
+
 
 class SandboxServer:
-    """Serve a ``SandboxApp`` on a loopback port in a daemon thread."""
+    """Serve a ``SandboxApp`` on a loopback port in a daemon thread.
+
+    ``clock`` (seconds, monotonic) drives the rate limiter's windows, so tests can count
+    requests per simulated second. ``errors`` receives the tracebacks of sandbox bugs (default:
+    ``sys.stderr`` as it is when the server is made). ``stop()`` drains the requests in flight
+    before it returns, so the store can be closed right after it.
+    """
 
     def __init__(
         self,
@@ -118,6 +173,8 @@ class SandboxServer:
         fail_rate: float = 0.0,
         retry_after: str = "mixed",
         seed: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        errors: TextIO | None = None,
     ) -> None:
         if retry_after not in ("mixed", "always", "never"):
             raise ValueError("retry_after must be 'mixed', 'always' or 'never'")
@@ -132,8 +189,16 @@ class SandboxServer:
         self.slow_seconds = 2.0
         self.status_counts: collections.Counter[int] = collections.Counter()
         self.total = 0
+        self.received = 0
+        self.errors: TextIO = errors if errors is not None else sys.stderr
+        self._clock = clock
+        self._in_flight = 0
+        self._closing = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._drained = threading.Event()  # set by stop() once no request is in flight
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
         self._faults: list[Fault] = []
         self._second: collections.deque[float] = collections.deque()
         self._minute: collections.deque[float] = collections.deque()
@@ -163,13 +228,67 @@ class SandboxServer:
             self._thread.start()
         return self
 
-    def stop(self) -> None:
-        """Stop serving and release the port."""
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop serving, drain the requests in flight, release the port.
+
+        From the first moment of the stop, new requests (on connections already open) are
+        answered 503, and requests waiting on ``latency_ms`` or a ``slow`` fault stop waiting and
+        are answered 503 too; a request inside the app is let finish. Then idle connections
+        close. Waits at most ``timeout`` seconds in all; returns whether everything was done
+        (a request still inside the app after that closes its connection once answered).
+        """
+        deadline = time.monotonic() + timeout
+        self._closing.set()
         if self._thread is not None:
             self._httpd.shutdown()
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=timeout)
             self._thread = None
+        with self._idle:
+            self._wait_for(lambda: self._in_flight == 0, deadline)
+            self._drained.set()
+            done = self._wait_for(lambda: not self._connections, deadline)
         self._httpd.server_close()
+        return done
+
+    def _wait_for(self, condition: Callable[[], bool], deadline: float) -> bool:
+        while not condition():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._idle.wait(left)
+        return True
+
+    @property
+    def closing(self) -> bool:
+        """Whether ``stop()`` has begun."""
+        return self._closing.is_set()
+
+    @property
+    def in_flight(self) -> int:
+        """Requests received and not yet answered."""
+        with self._lock:
+            return self._in_flight
+
+    def _opened(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._connections.add(conn)
+
+    def _closed(self, conn: socket.socket) -> None:
+        with self._idle:
+            self._connections.discard(conn)
+            self._idle.notify_all()
+
+    def _request_waiting(self, conn: socket.socket) -> bool:
+        """Wait until the client sends something (or hangs up); False once the stop drained."""
+        while True:
+            try:
+                readable, _, _ = select.select([conn], [], [], 0.05)
+            except (OSError, ValueError):
+                return False
+            if readable:
+                return True
+            if self._drained.is_set():
+                return False
 
     def __enter__(self) -> SandboxServer:
         return self.start()
@@ -195,9 +314,14 @@ class SandboxServer:
 
     @property
     def stats(self) -> dict[str, Any]:
-        """Snapshot: ``{"total": n, "status_counts": {status: n}}``."""
+        """Snapshot: requests received, answered (``total``) and in flight, answers by status."""
         with self._lock:
-            return {"total": self.total, "status_counts": dict(self.status_counts)}
+            return {
+                "received": self.received,
+                "total": self.total,
+                "in_flight": self._in_flight,
+                "status_counts": dict(self.status_counts),
+            }
 
     def _count(self, status: int) -> None:
         with self._lock:
@@ -216,7 +340,7 @@ class SandboxServer:
 
     def _over_limit(self) -> bool:
         """Sliding one-second and one-minute windows; refused requests do not count."""
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             while self._second and now - self._second[0] >= 1.0:
                 self._second.popleft()
@@ -252,12 +376,32 @@ class SandboxServer:
         body = json.dumps(SandboxApp.envelope(status, message)).encode()
         handler.send_raw(status, body, "application/json; charset=utf-8", extra)
 
+    def _shutting_down(self, handler: _Handler) -> None:
+        handler.close_connection = True
+        self._envelope(handler, 503, "The sandbox is shutting down; try again when it is back.")
+
     def _handle(self, handler: _Handler) -> None:
+        with self._lock:
+            self.received += 1
+            self._in_flight += 1
+        try:
+            if self._closing.is_set():
+                self._shutting_down(handler)
+            else:
+                self._handle_one(handler)
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def _handle_one(self, handler: _Handler) -> None:
         method, target = handler.command, handler.path
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length > 0 else b""
-        if self.latency_ms:
-            time.sleep(self.latency_ms / 1000)
+        # Waits end early when the server stops: a stop never waits for an injected delay.
+        if self.latency_ms and self._closing.wait(self.latency_ms / 1000):
+            self._shutting_down(handler)
+            return
         kind = self._take_fault(method, target)
         if kind in ("429", "429-no-retry-after"):
             self._envelope(handler, 429, "Too Many Requests", self._retry_after_header(kind))
@@ -272,8 +416,9 @@ class SandboxServer:
         if kind == "invalid-json":
             handler.send_raw(200, b"{not json", "application/json")
             return
-        if kind == "slow":
-            time.sleep(self.slow_seconds)
+        if kind == "slow" and self._closing.wait(self.slow_seconds):
+            self._shutting_down(handler)
+            return
         if kind is None and self.rate_limit and self._over_limit():
             self._envelope(handler, 429, "Too Many Requests", self._retry_after_header("mixed"))
             return
@@ -284,7 +429,12 @@ class SandboxServer:
             if hit:
                 self._envelope(handler, status, f"Random fault {status}")
                 return
+        if self._closing.is_set():
+            self._shutting_down(handler)
+            return
         status, headers, payload = self._call_app(handler, method, target, body)
+        if self._closing.is_set():
+            handler.close_connection = True
         if kind == "drop":
             # The app ran (state changed) but the client sees a connection cut mid-response.
             handler.close_connection = True
@@ -318,7 +468,7 @@ class SandboxServer:
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": "http",
             "wsgi.input": io.BytesIO(body),
-            "wsgi.errors": sys.stderr,
+            "wsgi.errors": self.errors,
             "wsgi.multithread": True,
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
@@ -343,28 +493,3 @@ class SandboxServer:
         headers = {k.lower(): v for k, v in seen["headers"]}
         return status_code, headers, payload
 
-
-def serve(
-    app: SandboxApp,
-    host: str = "127.0.0.1",
-    port: int = 8765,
-    *,
-    on_ready: Callable[[SandboxServer], None] | None = None,
-    **knobs: Any,
-) -> None:
-    """Serve until KeyboardInterrupt, then shut down cleanly.
-
-    ``on_ready(server)`` is called once the port is bound (e.g. to print the URL).
-    """
-    server = SandboxServer(app, host, port, **knobs)
-    server.start()
-    try:
-        if on_ready is not None:
-            on_ready(server)
-        stop = threading.Event()
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()

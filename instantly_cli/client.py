@@ -67,6 +67,11 @@ class Account(TypedDict, total=False):
     tags: list[dict[str, Any]]
 
 
+class AccountPage(TypedDict, total=False):
+    items: list[dict[str, Any]]
+    next_starting_after: str
+
+
 class Tag(TypedDict, total=False):
     id: str
     label: str
@@ -375,6 +380,13 @@ class InstantlyClient:
     ) -> Pager:
         """``GET /accounts``: pages by cursor, or by ``skip`` when ``offset`` (sorted lists)."""
         return self.pages(f"{API}/accounts", params, limit=limit, offset=offset)
+
+    def accounts_page(self, params: Mapping[str, Any]) -> AccountPage:
+        """One ``GET /accounts`` page with exactly these parameters (``items`` is checked)."""
+        data = self._object("GET", f"{API}/accounts", params)
+        if not isinstance(data.get("items"), list):
+            raise InvalidResponseError("The API answered a list request without an items array.")
+        return cast(AccountPage, data)
 
     def get_account(self, email_address: str) -> Account:
         return cast(Account, self._object("GET", account_path(email_address)))

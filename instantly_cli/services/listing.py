@@ -1,0 +1,160 @@
+"""Every account, fetched by several workers at once, streamed in order with bounded memory.
+
+``GET /api/v2/accounts`` offers offset paging (``skip`` with ``sort_by``) besides the cursor. The
+cursor walk is one request at a time (each page names the next); offsets let ``workers`` pages be
+in flight together under the client's shared rate limiter, so 20,000 accounts take ~2 s at the
+workspace's 100 requests/s instead of ~30 s at 150 ms per page.
+
+Consistency, and how it is kept:
+
+- The walk is ordered by ``timestamp_created`` ascending, so an account created during the walk
+  lands at the end: it shifts no offset, and it is listed if it exists when the last page is read.
+- Consecutive pages overlap by one account. A page that does not start with an account already
+  listed means accounts before it were deleted mid-walk and offsets moved back; the walk backs up
+  a page and reads again, so no account that exists for the whole walk is skipped.
+- Duplicates (from the overlap, or a page re-read) are dropped by email. The order makes this
+  cheap: only the emails that share the newest timestamp seen are remembered, not every email.
+- Pages come back in any order but are emitted in offset order; at most ``window`` pages (of 100)
+  are held, whatever the number of accounts.
+- The first request says whether the API takes ``skip``/``sort_by``: a 400 there and the walk is
+  the ordinary cursor walk (:class:`~instantly_cli.client.Pager`), newest first, one page a time.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from instantly_cli.errors import CliError
+
+if TYPE_CHECKING:
+    from instantly_cli.client import InstantlyClient
+
+PAGE = 100
+# Pages overlap by one account, so a page can prove it continues the previous one.
+STEP = PAGE - 1
+DEFAULT_WORKERS = 16
+MAX_WORKERS = 32
+# Back-ups allowed before the walk stops checking continuity (deletions that never stop).
+MAX_BACKUPS = 20
+ORDER = {"sort_by": "timestamp_created", "sort_order": "asc"}
+
+
+class ParallelLister:
+    """Iterate pages of accounts (lists), like :class:`~instantly_cli.client.Pager`.
+
+    ``mode`` is ``"offset"`` or, after the API refused offsets, ``"cursor"``; ``anomaly`` says
+    when the walk could not keep its promise (the command warns); ``more`` is always False (it
+    lists everything). ``requests`` counts the pages asked for.
+    """
+
+    def __init__(
+        self,
+        client: InstantlyClient,
+        params: Mapping[str, Any] | None = None,
+        *,
+        workers: int = DEFAULT_WORKERS,
+        window: int | None = None,
+    ):
+        self.client = client
+        self.params = {k: v for k, v in (params or {}).items() if v is not None}
+        for key in ("sort_by", "sort_order", "skip", "starting_after", "limit"):
+            if key in self.params:
+                raise ValueError(f"ParallelLister sets {key} itself")
+        self.workers = max(1, min(workers, MAX_WORKERS))
+        self.window = max(self.workers, window or 2 * self.workers)
+        self.mode = "offset"
+        self.anomaly: str | None = None
+        self.more = False
+        self.next_cursor: str | None = None
+        self.requests = 0
+        self.backups = 0
+        # Dedupe state: the newest timestamp emitted and the emails emitted at it.
+        self._last_ts = ""
+        self._at_last: set[str] = set()
+
+    def _page(self, skip: int) -> list[dict[str, Any]]:
+        self.requests += 1
+        return self.client.accounts_page({**self.params, **ORDER, "limit": PAGE, "skip": skip})[
+            "items"
+        ]
+
+    def __iter__(self) -> Iterator[list[dict[str, Any]]]:
+        try:
+            first = self._page(0)
+        except CliError as err:
+            if err.status != 400:
+                raise
+            # The API does not take skip/sort_by with these parameters: walk the cursor.
+            self.mode = "cursor"
+            pager = self.client.list_accounts(dict(self.params))
+            yield from pager
+            self.anomaly = pager.anomaly
+            return
+        yield from self._offset_walk(first)
+
+    def items(self) -> Iterator[dict[str, Any]]:
+        for page in self:
+            yield from page
+
+    # -- offset walk ----------------------------------------------------------------------
+
+    def _offset_walk(self, first: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        page = self._fresh(first)
+        if page:
+            yield page
+        if len(first) < PAGE:
+            return
+        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="list")
+        pending: deque[tuple[int, Future[list[dict[str, Any]]]]] = deque()
+        next_skip = STEP
+        try:
+            while True:
+                while len(pending) < self.window:
+                    pending.append((next_skip, pool.submit(self._page, next_skip)))
+                    next_skip += STEP
+                skip, future = pending.popleft()
+                items = future.result()
+                if items and not self._seen(items[0]) and self.backups < MAX_BACKUPS:
+                    # Accounts before this page were deleted mid-walk: offsets moved back and an
+                    # account may have slipped between the pages. Read again from a page earlier.
+                    self.backups += 1
+                    for _, stale in pending:
+                        stale.cancel()
+                    pending.clear()
+                    next_skip = max(0, skip - STEP)
+                    continue
+                page = self._fresh(items)
+                if page:
+                    yield page
+                if len(items) < PAGE:
+                    return
+        finally:
+            if self.backups >= MAX_BACKUPS:
+                self.anomaly = (
+                    "accounts kept being deleted during the walk; some may be missing"
+                )
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _seen(self, item: Mapping[str, Any]) -> bool:
+        ts = item.get("timestamp_created")
+        if not isinstance(ts, str):
+            return False
+        return ts < self._last_ts or (ts == self._last_ts and item.get("email") in self._at_last)
+
+    def _fresh(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The items not emitted before (advancing the dedupe state)."""
+        out = []
+        for item in items:
+            if self._seen(item):
+                continue
+            ts = item.get("timestamp_created")
+            if isinstance(ts, str) and ts >= self._last_ts:
+                if ts > self._last_ts:
+                    self._last_ts = ts
+                    self._at_last = set()
+                self._at_last.add(str(item.get("email")))
+            out.append(item)
+        return out

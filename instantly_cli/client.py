@@ -169,6 +169,16 @@ class RateLimiter:
         self._streak = 0
         self._clock = clock
         self._sleep = sleep
+        self._local = threading.local()
+
+    def thread_stats(self) -> tuple[int, float]:
+        """(requests paced, seconds slept for pacing) so far by the calling thread.
+
+        A caller subtracts the sleeping from a request's time to see the API's own latency
+        (what sizing workers by Little's law needs: the queue here is not the server's).
+        """
+        local = self._local
+        return getattr(local, "acquired", 0), getattr(local, "waited", 0.0)
 
     def acquire(self) -> None:
         with self._lock:
@@ -181,7 +191,10 @@ class RateLimiter:
             self._next = slot + 1.0 / self.rate
             self._minute.append(slot)
         delay = slot - self._clock()
+        local = self._local
+        local.acquired = getattr(local, "acquired", 0) + 1
         if delay > 0:
+            local.waited = getattr(local, "waited", 0.0) + delay
             self._sleep(delay)
 
     def on_throttled(self) -> None:

@@ -77,8 +77,14 @@ def run(
     *,
     concurrency: int,
     label: str,
+    rate: float | None = None,
+    pace: bulk.Pace | None = None,
 ) -> RunResult:
-    """The service's runner with a progress bar on stderr and the Ctrl-C notice."""
+    """The service's runner with a progress bar on stderr and the Ctrl-C notice.
+
+    Pass ``rate`` (and ``pace=client.limiter.thread_stats``) to size the workers from the
+    observed latency, ``concurrency`` being the upper bound.
+    """
     total = sum(len(u) for u in units)
 
     def interrupted(pending: int) -> None:
@@ -89,7 +95,13 @@ def run(
 
     with output.progress(total, label) as advance:
         return bulk.run(
-            units, work, concurrency=concurrency, advance=advance, on_interrupt=interrupted
+            units,
+            work,
+            concurrency=concurrency,
+            advance=advance,
+            on_interrupt=interrupted,
+            rate=rate,
+            pace=pace,
         )
 
 

@@ -236,7 +236,10 @@ class InstantlyClient:
         transport: httpx.BaseTransport | None = None,
         limiter: RateLimiter | None = None,
         timeout: httpx.Timeout = TIMEOUT,
-        max_connections: int = 16,
+        # As many as the bulk runner's most workers (64): at 250 ms a request, 100/s needs ~32
+        # in flight, and a worker queued for a connection only looks like latency. Connections
+        # open on demand, so a one-shot command still opens one.
+        max_connections: int = 64,
         on_exchange: Callable[[Exchange], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         backoff_base: float = 0.5,

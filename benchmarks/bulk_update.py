@@ -44,7 +44,7 @@ with InstantlyClient(api_key=key, base_url=url, limiter=limiter) as client:
     def work(unit):
         client.update_account(unit[0], {"daily_limit": 25})
         return [bulk.Outcome(unit[0], "updated")]
-    result = bulk.run([[e] for e in emails], work, concurrency=bulk.DEFAULT_CONCURRENCY,
+    result = bulk.run([[e] for e in emails], work, concurrency=bulk.AUTO_CONCURRENCY,
                       rate=100, pace=limiter.thread_stats)
 for o in result.outcomes:
     print(json.dumps({"email": o.email, "result": o.result}))

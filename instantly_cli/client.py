@@ -180,6 +180,10 @@ class RateLimiter:
         local = self._local
         return getattr(local, "acquired", 0), getattr(local, "waited", 0.0)
 
+    def note_sleep(self, seconds: float) -> None:
+        """Count a retry's back-off sleep as waiting too: a throttled request is not slow."""
+        self._local.waited = getattr(self._local, "waited", 0.0) + seconds
+
     def acquire(self) -> None:
         with self._lock:
             now = self._clock()
@@ -358,10 +362,13 @@ class InstantlyClient:
 
     def _sleep(self, attempt: int, retry_after: float | None) -> None:
         if retry_after is not None:
-            self._sleep_fn(retry_after)
-            return
-        delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
-        self._sleep_fn(delay * random.uniform(0.5, 1.0))
+            delay = retry_after
+        else:
+            cap = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+            delay = cap * random.uniform(0.5, 1.0)
+        if self.limiter is not None:
+            self.limiter.note_sleep(delay)
+        self._sleep_fn(delay)
 
     def _log(
         self, method: str, target: str, status: int | str, started: float, attempt: int

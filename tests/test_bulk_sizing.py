@@ -84,7 +84,7 @@ def test_workers_for_bounds() -> None:
     assert workers_for(100, 0.0, cap=64) == 1
     assert workers_for(100, 10.0, cap=64) == 64
     assert workers_for(100, 0.001, cap=64, floor=2) == 2
-    assert bulk.DEFAULT_CONCURRENCY == bulk.MAX_CONCURRENCY == 64
+    assert bulk.AUTO_CONCURRENCY == bulk.MAX_CONCURRENCY == 64
 
 
 def test_limiter_reports_each_threads_pacing_sleeps() -> None:
@@ -105,3 +105,21 @@ def test_limiter_reports_each_threads_pacing_sleeps() -> None:
     thread.start()
     thread.join()
     assert other == [(0, 0.0)]
+
+
+def test_retry_back_off_counts_as_waiting_not_latency() -> None:
+    import httpx
+
+    from instantly_cli.client import InstantlyClient
+
+    answers = iter(
+        [httpx.Response(429, headers={"Retry-After": "2"}), httpx.Response(200, json={})]
+    )
+    limiter = RateLimiter(100, sleep=lambda s: None)
+    client = InstantlyClient(
+        api_key="k", base_url="http://x", limiter=limiter, sleep=lambda s: None,
+        transport=httpx.MockTransport(lambda r: next(answers)),
+    )
+    client.request("GET", "/api/v2/accounts")
+    sent, waited = limiter.thread_stats()
+    assert sent == 2 and waited >= 2.0

@@ -32,9 +32,11 @@ from instantly_cli.errors import (
 
 DEFAULT_RATE = 50.0
 MAX_RATE = 100.0
-# An upper bound: with a rate, the runner starts a few workers and adds more as the observed
-# latency asks for them (Little's law), never more than this or --concurrency.
-DEFAULT_CONCURRENCY = 64
+# Workers of a run given no rate (a fixed number).
+DEFAULT_CONCURRENCY = 8
+# The default upper bound of a run given its rate: the runner starts a few workers and adds more
+# as the observed latency asks for them (Little's law), never more than this or --concurrency.
+AUTO_CONCURRENCY = 64
 MAX_CONCURRENCY = 64
 INITIAL_WORKERS = 4
 # Workers beyond rate x latency: latency varies, and a worker short is a rate missed.

@@ -179,3 +179,28 @@ def test_other_errors_are_not_mistaken_for_a_refusal(store: Store) -> None:
     with client_for(broken) as client, pytest.raises(CliError) as caught:
         walk(ParallelLister(client))
     assert caught.value.status == 401
+
+
+def rewrite_query(store: Store, drop: tuple[str, ...]) -> Callable[..., Iterable[bytes]]:
+    """The sandbox behind an API that silently ignores some query parameters."""
+    sandbox = SandboxApp(store, api_key=KEY, record=False)
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        query = environ.get("QUERY_STRING", "")
+        kept = "&".join(p for p in query.split("&") if p.split("=")[0] not in drop)
+        return sandbox({**environ, "QUERY_STRING": kept}, start_response)
+
+    return app
+
+
+@pytest.mark.parametrize("ignored", [("skip",), ("sort_by", "sort_order")])
+def test_an_api_ignoring_skip_or_sort_by_gets_the_cursor_walk(
+    store: Store, ignored: tuple[str, ...]
+) -> None:
+    app = Hooked(rewrite_query(store, ignored), lambda n, q: None)  # type: ignore[arg-type]
+    with client_for(app) as client:
+        lister = ParallelLister(client, workers=4)
+        got = walk(lister)
+    assert lister.mode == "cursor"
+    assert len(got) == len(set(got)) == TOTAL  # the first page is not listed twice
+    assert set(got) == set(emails_in_order(store))

@@ -21,6 +21,8 @@ Consistency, and how it is kept:
   three, so the walk costs no more CPU than the cursor; at 150 ms it is all 16.
 - The first request says whether the API takes ``skip``/``sort_by``: a 400 there and the walk is
   the ordinary cursor walk (:class:`~instantly_cli.client.Pager`), newest first, one page a time.
+  So does a first page that is not oldest first (``sort_by`` ignored), or a second page that
+  starts where the first did (``skip`` ignored; the first page is not listed twice).
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ DEFAULT_WORKERS = 16
 MAX_WORKERS = 16
 # Back-ups allowed before the walk stops checking continuity (deletions that never stop).
 MAX_BACKUPS = 20
+# Full pages in a row with nothing new before the walk gives up (an API that ignores skip).
+MAX_STALE_PAGES = 3
 ORDER = {"sort_by": "timestamp_created", "sort_order": "asc"}
 
 
@@ -111,12 +115,25 @@ class ParallelLister:
             if err.status != 400:
                 raise
             # The API does not take skip/sort_by with these parameters: walk the cursor.
-            self.mode = "cursor"
-            pager = self.client.list_accounts(dict(self.params))
-            yield from pager
-            self.anomaly = pager.anomaly
+            yield from self._cursor_walk()
+            return
+        stamps = [item.get("timestamp_created") for item in first]
+        if not all(isinstance(t, str) for t in stamps) or any(
+            a > b for a, b in zip(stamps, stamps[1:], strict=False)  # type: ignore[operator]
+        ):
+            # sort_by was ignored (or the items carry no creation time): offsets are unsafe.
+            yield from self._cursor_walk()
             return
         yield from self._offset_walk(first)
+
+    def _cursor_walk(self, exclude: frozenset[str] = frozenset()) -> Iterator[list[dict[str, Any]]]:
+        self.mode = "cursor"
+        pager = self.client.list_accounts(dict(self.params))
+        for page in pager:
+            fresh = [item for item in page if item.get("email") not in exclude]
+            if fresh:
+                yield fresh
+        self.anomaly = pager.anomaly
 
     def items(self) -> Iterator[dict[str, Any]]:
         for page in self:
@@ -133,6 +150,7 @@ class ParallelLister:
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="list")
         pending: deque[tuple[int, Future[list[dict[str, Any]]]]] = deque()
         next_skip = STEP
+        stale_pages = 0
         try:
             while True:
                 while len(pending) < self.ahead():
@@ -141,6 +159,14 @@ class ParallelLister:
                 self.peak_in_flight = max(self.peak_in_flight, len(pending))
                 skip, future = pending.popleft()
                 items = future.result()
+                if skip == STEP and items and items[0].get("email") == first[0].get("email"):
+                    # The API answered skip=99 with the first page: it ignores skip. Walk the
+                    # cursor, leaving out the page already listed.
+                    for _, stale in pending:
+                        stale.cancel()
+                    pending.clear()
+                    yield from self._cursor_walk(frozenset(str(i.get("email")) for i in first))
+                    return
                 if items and not self._seen(items[0]) and self.backups < MAX_BACKUPS:
                     # Accounts before this page were deleted mid-walk: offsets moved back and an
                     # account may have slipped between the pages. Read again from a page earlier.
@@ -153,7 +179,13 @@ class ParallelLister:
                 page = self._fresh(items)
                 if page:
                     yield page
+                    stale_pages = 0
+                else:
+                    stale_pages += 1
                 if len(items) < PAGE:
+                    return
+                if stale_pages > MAX_STALE_PAGES:
+                    self.anomaly = "the API kept answering pages already listed; stopped there"
                     return
         finally:
             if self.backups >= MAX_BACKUPS:

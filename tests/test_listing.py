@@ -204,3 +204,19 @@ def test_an_api_ignoring_skip_or_sort_by_gets_the_cursor_walk(
     assert lister.mode == "cursor"
     assert len(got) == len(set(got)) == TOTAL  # the first page is not listed twice
     assert set(got) == set(emails_in_order(store))
+
+
+def test_parallel_lister_is_used_only_for_everything_unsorted(store: Store) -> None:
+    from instantly_cli.client import Pager
+    from instantly_cli.services.listing import parallel_lister
+
+    app = Hooked(SandboxApp(store, api_key=KEY, record=False), lambda n, q: None)
+    with client_for(app) as client:
+        assert isinstance(parallel_lister(client, {}, limit=None, offset=False), ParallelLister)
+        for kwargs in ({"limit": 5, "offset": False}, {"limit": None, "offset": True}):
+            assert isinstance(parallel_lister(client, {}, **kwargs), Pager)  # type: ignore[arg-type]
+        cursor = {"starting_after": "x"}
+        assert isinstance(parallel_lister(client, cursor, limit=None, offset=False), Pager)
+        every = [i["email"] for p in parallel_lister(client, {}, limit=None, offset=False)
+                 for i in p]
+    assert every == emails_in_order(store)

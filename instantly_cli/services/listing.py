@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -214,3 +214,17 @@ class ParallelLister:
                 self._at_last.add(str(item.get("email")))
             out.append(item)
         return out
+
+
+def parallel_lister(
+    client: InstantlyClient, params: dict[str, Any], *, limit: int | None, offset: bool
+) -> Iterable[list[dict[str, Any]]]:
+    """A ``services.fleet.Lister``: every account concurrently when that is what is asked.
+
+    A limit, a sort or a starting cursor keeps the client's pager (its order and its resume
+    cursor are what those mean). The stream comes oldest first: when several streams are merged
+    they must be merged ascending.
+    """
+    if limit is not None or offset or params.get("starting_after") or params.get("sort_by"):
+        return client.list_accounts(params, limit=limit, offset=offset)
+    return ParallelLister(client, params)

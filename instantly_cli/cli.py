@@ -1,17 +1,25 @@
-"""The root app: global options, --version, and the registration of each noun. Nothing else."""
+"""The root app: global options, --version, and the registration of each noun. Nothing else.
+
+A process builds only the noun it runs: ``main()`` reads the command word from the arguments (or
+from ``COMP_WORDS`` during completion) and imports that one module; every other noun is
+registered as an empty stand-in with the same name and help line, so ``instantly --help`` and
+``instantly <TAB>`` list them all without importing any command module. ``app`` (what tests and
+``typer.testing.CliRunner`` use) is the full tree, built on first access.
+"""
 
 # No `from __future__ import annotations` here or in command modules: Typer would have to
 # eval every annotation string while building the command tree, on every start-up.
 
-from typing import Annotated
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from typing import Annotated, NamedTuple
 
 import typer
 
 from instantly_cli import __version__
-from instantly_cli.commands import accounts, auth, config, jobs, sandbox, tags
-from instantly_cli.commands import api as api_cmd
 from instantly_cli.commands import completion as completion_cmd
-from instantly_cli.context import runtime
 from instantly_cli.errors import REDACTOR
 from instantly_cli.options import (
     BaseUrlOpt,
@@ -22,7 +30,6 @@ from instantly_cli.options import (
     complete_profiles,
     examples,
 )
-from instantly_cli.settings import GlobalOptions
 
 HELP = """Administer Instantly.ai sending accounts (API V2). Try it safely with --sandbox.
 
@@ -32,20 +39,29 @@ the command wins. Tables fit the terminal (less important columns are shortened,
 out); --wide shows them all.
 """
 
-app = typer.Typer(
-    name="instantly",
-    help=HELP,
-    epilog=examples(
-        "instantly --sandbox accounts list",
-        "instantly accounts get ops@acme.io --profile client-b",
+
+class Noun(NamedTuple):
+    module: str
+    # The line the root --help shows; a test checks it matches the module's own help.
+    help: str
+    # A group (``instantly accounts …``) or a single command joining the root (``instantly api``).
+    group: bool = True
+
+
+NOUNS: dict[str, Noun] = {
+    "accounts": Noun("accounts", "List, inspect and change sending accounts."),
+    "tags": Noun("tags", "Custom tags and their mappings to accounts."),
+    "jobs": Noun("jobs", "Background jobs: list, inspect and wait for them."),
+    "auth": Noun("auth", "Log in, check, switch and log out of API keys (profiles)."),
+    "config": Noun("config", "Show the config file's path and contents."),
+    "sandbox": Noun("sandbox", "Run a local emulator of the API, or reset its state."),
+    "api": Noun("api", "Send a raw, authenticated request to any API path.", group=False),
+    "completion": Noun(
+        "completion", "Print the shell completion script for bash, zsh or fish.", group=False
     ),
-    no_args_is_help=True,
-    add_completion=False,
-    # Plain help keeps start-up fast (no rich import); never show locals in tracebacks.
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+}
+# Root options that take a value: the word after them is not the command.
+_VALUE_OPTIONS = ("--profile", "--base-url", "--workspace")
 
 
 def _version(value: bool) -> None:
@@ -56,7 +72,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def root(
     ctx: typer.Context,
     profile: Annotated[
@@ -93,6 +108,9 @@ def root(
 ) -> None:
     """The global options (see HELP)."""
     # Each invocation starts with no remembered secrets (tests run many in one process).
+    from instantly_cli.context import runtime
+    from instantly_cli.settings import GlobalOptions
+
     REDACTOR.reset()
     runtime(ctx).options = GlobalOptions(
         profile=profile, base_url=base_url, workspace=workspace, sandbox=sandbox, verbose=verbose
@@ -110,30 +128,81 @@ def _noun_options(
     pass
 
 
-# The global options right after a noun (`instantly accounts --profile b list`).
-for _noun in (accounts.app, accounts.warmup_app, tags.app, auth.app, config.app):
-    _noun.callback()(_noun_options)
+def build(only: str | None = None) -> typer.Typer:
+    """The root app with every noun, or with only ``only`` real and the others stand-ins."""
+    app = typer.Typer(
+        name="instantly",
+        help=HELP,
+        epilog=examples(
+            "instantly --sandbox accounts list",
+            "instantly accounts get ops@acme.io --profile client-b",
+        ),
+        no_args_is_help=True,
+        add_completion=False,
+        # Plain help keeps start-up fast (no rich import); never show locals in tracebacks.
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(root)
+    for name, noun in NOUNS.items():
+        if only is None or name == only:
+            module = importlib.import_module(f"instantly_cli.commands.{noun.module}")
+            if noun.group:
+                # The global options right after a noun (`instantly accounts --profile b list`).
+                for group in (module.app, getattr(module, "warmup_app", None)):
+                    if group is not None:
+                        group.callback()(_noun_options)
+            # Single commands: their Typer apps have no name, so their command joins the root.
+            app.add_typer(module.app, name=name if noun.group else None)
+        elif noun.group:
+            app.add_typer(typer.Typer(help=noun.help), name=name)
+        else:
+            single = typer.Typer()
+            single.command(name, help=noun.help)(_stand_in)
+            app.add_typer(single)
+    completion_cmd.enable_shell_completion()
+    return app
 
-app.add_typer(accounts.app, name="accounts")
-app.add_typer(tags.app, name="tags")
-app.add_typer(jobs.app, name="jobs")
-app.add_typer(auth.app, name="auth")
-app.add_typer(config.app, name="config")
-# A summary that fits 80 columns (sandbox.py's own is longer).
-app.add_typer(
-    sandbox.app,
-    name="sandbox",
-    help="Run a local emulator of the API, or reset its state.\n\n"
-    "The emulator is stateful (SQLite) and also serves --sandbox in-process.",
-)
-# Single commands: their Typer apps have no name, so their command joins the root.
-app.add_typer(api_cmd.app)
-app.add_typer(completion_cmd.app)
-completion_cmd.enable_shell_completion()
+
+def _stand_in() -> None:
+    """Never run: main() builds the real command for the word it is given."""
+
+
+def command_word(argv: Sequence[str]) -> str | None:
+    """The noun an invocation runs (the first word that is not a root option), if known."""
+    words = list(argv)
+    if os.environ.get("_INSTANTLY_COMPLETE"):
+        # Completion: the words typed so far, the program name first.
+        words = os.environ.get("COMP_WORDS", "").split()[1:]
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word in _VALUE_OPTIONS:
+            skip = True
+        elif word == "--":
+            return None
+        elif not word.startswith("-"):
+            return word if word in NOUNS else None
+    return None
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # ``from instantly_cli.cli import app``: the full tree, built once.
+    if name == "app":
+        full = build()
+        globals()["app"] = full
+        return full
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
     """Console-script entry point."""
+    word = command_word(sys.argv[1:])
+    # No known noun (root --help, a typo, a bare `instantly`): stand-ins are enough to list them
+    # and to say "No such command"; completion of the first word needs only their names.
+    app = build(word or "")
     try:
         # One name however it is started (python -m, a renamed shim): help says `instantly`
         # and completion listens to _INSTANTLY_COMPLETE.

@@ -75,6 +75,11 @@ class Account(TypedDict, total=False):
     tags: list[dict[str, Any]]
 
 
+class AccountPage(TypedDict, total=False):
+    items: list[dict[str, Any]]
+    next_starting_after: str
+
+
 class Tag(TypedDict, total=False):
     id: str
     label: str
@@ -172,6 +177,20 @@ class RateLimiter:
         self._last_drop = -math.inf
         self._clock = clock
         self._sleep = sleep
+        self._local = threading.local()
+
+    def thread_stats(self) -> tuple[int, float]:
+        """(requests paced, seconds slept for pacing) so far by the calling thread.
+
+        A caller subtracts the sleeping from a request's time to see the API's own latency
+        (what sizing workers by Little's law needs: the queue here is not the server's).
+        """
+        local = self._local
+        return getattr(local, "acquired", 0), getattr(local, "waited", 0.0)
+
+    def note_sleep(self, seconds: float) -> None:
+        """Count a retry's back-off sleep as waiting too: a throttled request is not slow."""
+        self._local.waited = getattr(self._local, "waited", 0.0) + seconds
 
     def acquire(self) -> None:
         with self._lock:
@@ -184,7 +203,10 @@ class RateLimiter:
             self._next = slot + 1.0 / self.rate
             self._minute.append(slot)
         delay = slot - self._clock()
+        local = self._local
+        local.acquired = getattr(local, "acquired", 0) + 1
         if delay > 0:
+            local.waited = getattr(local, "waited", 0.0) + delay
             self._sleep(delay)
 
     def on_throttled(self) -> None:
@@ -233,7 +255,10 @@ class InstantlyClient:
         transport: httpx.BaseTransport | None = None,
         limiter: RateLimiter | None = None,
         timeout: httpx.Timeout = TIMEOUT,
-        max_connections: int = 16,
+        # As many as the bulk runner's most workers (64): at 250 ms a request, 100/s needs ~32
+        # in flight, and a worker queued for a connection only looks like latency. Connections
+        # open on demand, so a one-shot command still opens one.
+        max_connections: int = 64,
         on_exchange: Callable[[Exchange], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         backoff_base: float = 0.5,
@@ -407,10 +432,13 @@ class InstantlyClient:
 
     def _sleep(self, attempt: int, retry_after: float | None) -> None:
         if retry_after is not None:
-            self._sleep_fn(retry_after)
-            return
-        delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
-        self._sleep_fn(delay * random.uniform(0.5, 1.0))
+            delay = retry_after
+        else:
+            cap = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+            delay = cap * random.uniform(0.5, 1.0)
+        if self.limiter is not None:
+            self.limiter.note_sleep(delay)
+        self._sleep_fn(delay)
 
     def _log(
         self, method: str, target: str, status: int | str, started: float, attempt: int
@@ -445,6 +473,13 @@ class InstantlyClient:
     ) -> Pager:
         """``GET /accounts``: pages by cursor, or by ``skip`` when ``offset`` (sorted lists)."""
         return self.pages(f"{API}/accounts", params, limit=limit, offset=offset)
+
+    def accounts_page(self, params: Mapping[str, Any]) -> AccountPage:
+        """One ``GET /accounts`` page with exactly these parameters (``items`` is checked)."""
+        data = self._object("GET", f"{API}/accounts", params)
+        if not isinstance(data.get("items"), list):
+            raise InvalidResponseError("The API answered a list request without an items array.")
+        return cast(AccountPage, data)
 
     def get_account(self, email_address: str) -> Account:
         return cast(Account, self._object("GET", account_path(email_address)))

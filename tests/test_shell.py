@@ -180,7 +180,8 @@ PROBE = textwrap.dedent(
         main()
     except SystemExit:
         pass
-    heavy = ("httpx", "httpcore", "instantly_cli.client", "instantly_cli.sandbox")
+    heavy = ("httpx", "httpcore", "instantly_cli.client", "instantly_cli.sandbox", "pydantic",
+             "rich")
     prefixes = tuple(h + "." for h in heavy)
     loaded = sorted(m for m in sys.modules if m in heavy or m.startswith(prefixes))
     sys.stderr.write("LOADED=" + ",".join(loaded) + "\\n")
@@ -202,7 +203,8 @@ def loaded_modules(args: list[str], env: dict[str, str] | None = None) -> tuple[
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["--version"], ["accounts", "--help"], ["api", "--help"], ["completion", "zsh"]],
+    [["--help"], ["--version"], ["accounts", "--help"], ["accounts", "list", "--help"],
+     ["api", "--help"], ["completion", "zsh"]],
 )
 def test_help_never_imports_httpx_client_or_sandbox(args: list[str]) -> None:
     loaded, stdout = loaded_modules(args)

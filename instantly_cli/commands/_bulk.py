@@ -268,11 +268,16 @@ def run(
     concurrency: int,
     label: str,
     session: Session | None = None,
+    rate: float | None = None,
+    pace: bulk.Pace | None = None,
 ) -> RunResult:
     """The service's runner with a progress bar on stderr and the Ctrl-C notice.
 
     With a ``session`` each outcome goes to its journal as it lands, and Ctrl-C is shielded
-    from here until :func:`finish` has written the failure file and the summary."""
+    from here until :func:`finish` has written the failure file and the summary. Pass ``rate``
+    (and ``pace=client.limiter.thread_stats``) to size the workers from the observed latency,
+    ``concurrency`` being the upper bound.
+    """
     total = sum(len(u) for u in units)
     # Without a session (callers of the older signature) the run still gets a shield; finish()
     # gives Ctrl-C back through the result.
@@ -294,6 +299,8 @@ def run(
             on_interrupt=interrupted,
             on_done=journal.record if journal is not None else None,
             shield=shield,
+            rate=rate,
+            pace=pace,
         )
 
 

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from instantly_cli.sandbox.store import Store
 
 app = typer.Typer(
-    help="Run the built-in emulator of the Instantly API as a local server, or reset its state.",
+    help="Run a local emulator of the API, or reset its state.\n\n"
+    "The emulator is stateful (SQLite) and also serves --sandbox in-process.",
     no_args_is_help=True,
 )
 

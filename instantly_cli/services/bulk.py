@@ -8,6 +8,7 @@ Nothing here touches the terminal: progress and the interrupt notice reach it as
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import threading
@@ -33,10 +34,46 @@ from instantly_cli.interrupts import sigint_deferred
 
 DEFAULT_RATE = 50.0
 MAX_RATE = 100.0
+# Workers of a run given no rate (a fixed number).
 DEFAULT_CONCURRENCY = 8
+# The default upper bound of a run given its rate: the runner starts a few workers and adds more
+# as the observed latency asks for them (Little's law), never more than this or --concurrency.
+AUTO_CONCURRENCY = 64
 MAX_CONCURRENCY = 64
+INITIAL_WORKERS = 4
+# Workers beyond rate x latency: latency varies, and a worker short is a rate missed.
+HEADROOM = 1.25
 
 Advance = Callable[[int, int], None]
+# The calling thread's (requests paced, seconds slept for pacing): ``RateLimiter.thread_stats``.
+Pace = Callable[[], tuple[int, float]]
+
+
+def workers_for(rate: float, latency: float, *, cap: int, floor: int = 1) -> int:
+    """Little's law: requests in flight = rate x latency, with headroom, within [floor, cap]."""
+    want = math.ceil(rate * max(0.0, latency) * HEADROOM)
+    return max(floor, min(cap, want))
+
+
+class LatencyGauge:
+    """A smoothed estimate of one request's latency, the pacing sleeps taken out.
+
+    ``measure(elapsed, requests, waited)`` takes one unit of work: it lasted ``elapsed`` seconds,
+    sent ``requests`` requests and slept ``waited`` seconds in the rate limiter.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.latency: float | None = None
+
+    def measure(self, elapsed: float, requests: int, waited: float) -> float:
+        sample = max(0.0, elapsed - waited) / max(1, requests)
+        with self._lock:
+            if self.latency is None:
+                self.latency = sample
+            else:
+                self.latency += 0.2 * (sample - self.latency)
+            return self.latency
 
 
 @dataclass
@@ -128,6 +165,8 @@ class RunResult:
     outcomes: list[Outcome]
     interrupted: bool
     elapsed: float
+    # The most worker threads the run had at once.
+    workers: int = 0
     # Installed by the caller for the run; released once the results are written.
     shield: Shield | None = None
 
@@ -182,8 +221,18 @@ def run(
     on_interrupt: Callable[[int], None] | None = None,
     on_done: Callable[[list[Outcome]], None] | None = None,
     shield: Shield | None = None,
+    rate: float | None = None,
+    pace: Pace | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> RunResult:
     """Run ``work`` on each unit (a batch of emails) in worker threads.
+
+    Without ``rate``, ``concurrency`` workers run. With it (the requests per second the limiter
+    allows), the runner starts a few and adds workers until rate x observed latency (plus
+    headroom) are in flight, at most ``concurrency``: at 50 ms per request 100/s needs ~6, at
+    250 ms ~32. ``pace`` (the limiter's ``thread_stats``) lets the latency exclude the time a
+    worker slept for pacing, and count the requests a unit sent; without it a unit is one
+    request.
 
     Ctrl-C stops new units from starting and lets in-flight ones finish (``on_interrupt`` is told
     how many targets are in flight); a second Ctrl-C stops waiting. Units never started are
@@ -200,7 +249,19 @@ def run(
     lock = threading.Lock()
     stop = threading.Event()
     queue = iter(enumerate(units))
+    remaining = [len(units)]
     running = [0]
+    threads: list[threading.Thread] = []
+    gauge = LatencyGauge()
+    cap = max(1, min(concurrency, len(units)))
+
+    def spawn(count: int) -> None:
+        # Called with ``lock`` held.
+        for _ in range(count):
+            thread = threading.Thread(target=worker, name=f"bulk-{len(threads)}", daemon=True)
+            threads.append(thread)
+            running[0] += 1
+            thread.start()
 
     def worker() -> None:
         try:
@@ -209,14 +270,27 @@ def run(
             with lock:
                 running[0] -= 1
 
+    def grow(latency: float) -> None:
+        if rate is None:
+            return
+        want = workers_for(rate, latency, cap=cap)
+        with lock:
+            # More workers than units left would only start and stop.
+            extra = min(want - len(threads), remaining[0])
+            if extra > 0 and not stop.is_set():
+                spawn(extra)
+
     def loop() -> None:
         while not stop.is_set():
             with lock:
                 item = next(queue, None)
                 if item is None:
                     return
+                remaining[0] -= 1
                 index, unit = item
                 in_flight[index] = unit
+            sent0, waited0 = pace() if pace is not None else (0, 0.0)
+            began = clock()
             try:
                 res = work(unit)
             except CliError as err:
@@ -225,6 +299,8 @@ def run(
                 internal = CliError(f"internal error: {type(exc).__name__}: {exc}")
                 internal.code = "internal_error"
                 res = [failed(email, internal) for email in unit]
+            elapsed = clock() - began
+            sent1, waited1 = pace() if pace is not None else (1, 0.0)
             if on_done is not None:
                 on_done(res)
             with lock:
@@ -232,11 +308,8 @@ def run(
                 in_flight.pop(index, None)
             if advance is not None:
                 advance(len(res), sum(1 for o in res if o.result == FAILED))
+            grow(gauge.measure(elapsed, sent1 - sent0, waited1 - waited0))
 
-    threads = [
-        threading.Thread(target=worker, name=f"bulk-{n}", daemon=True)
-        for n in range(max(1, min(concurrency, len(units))))
-    ]
     def wait(presses: int) -> bool:
         """True when every worker is done; False when the shield saw ``presses`` Ctrl-Cs."""
         # Poll with sleep: a Ctrl-C landing inside Thread.join() can leave the thread
@@ -260,11 +333,8 @@ def run(
     try:
         # Without a shield a Ctrl-C while workers start is held until they have (the count
         # stays exact), then stops the run like any other.
-        with sigint_deferred():
-            for thread in threads:
-                with lock:
-                    running[0] += 1
-                thread.start()
+        with sigint_deferred(), lock:
+            spawn(cap if rate is None else min(cap, INITIAL_WORKERS))
         if not wait(1):
             interrupted = True
             first_press()
@@ -296,7 +366,10 @@ def run(
                 outcomes.extend(
                     Outcome(e, SKIPPED, error="not attempted (interrupted)") for e in unit
                 )
-    return RunResult(outcomes, interrupted, time.monotonic() - started, shield=shield)
+        workers = len(threads)
+    return RunResult(
+        outcomes, interrupted, time.monotonic() - started, workers=workers, shield=shield
+    )
 
 
 def failure_lines(outcomes: Sequence[Outcome]) -> str:

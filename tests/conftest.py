@@ -46,6 +46,10 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("INSTANTLY_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("INSTANTLY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("INSTANTLY_STATE_DIR", str(tmp_path / "state"))
+    # Subprocesses whose environment a test builds without INSTANTLY_* still keep their run
+    # journals and failure files out of the real user state folder (platformdirs reads it).
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
     return tmp_path
 
 

@@ -19,7 +19,6 @@ from typing import Annotated, NamedTuple
 import typer
 
 from instantly_cli import __version__
-from instantly_cli.commands import completion as completion_cmd
 from instantly_cli.errors import REDACTOR
 from instantly_cli.options import (
     BaseUrlOpt,
@@ -128,8 +127,9 @@ def _noun_options(
     pass
 
 
-def build(only: str | None = None) -> typer.Typer:
-    """The root app with every noun, or with only ``only`` real and the others stand-ins."""
+def build(only: str | None = None, verb: str | None = None) -> typer.Typer:
+    """The root app with every noun, or with only ``only`` real and the others stand-ins (and,
+    for a noun that loads its verbs lazily, only ``verb`` real)."""
     app = typer.Typer(
         name="instantly",
         help=HELP,
@@ -148,6 +148,8 @@ def build(only: str | None = None) -> typer.Typer:
     for name, noun in NOUNS.items():
         if only is None or name == only:
             module = importlib.import_module(f"instantly_cli.commands.{noun.module}")
+            if hasattr(module, "load"):
+                module.load(verb, everything=only is None)
             if noun.group:
                 # The global options right after a noun (`instantly accounts --profile b list`).
                 for group in (module.app, getattr(module, "warmup_app", None)):
@@ -161,7 +163,11 @@ def build(only: str | None = None) -> typer.Typer:
             single = typer.Typer()
             single.command(name, help=noun.help)(_stand_in)
             app.add_typer(single)
-    completion_cmd.enable_shell_completion()
+    if only in (None, "completion") or os.environ.get("_INSTANTLY_COMPLETE"):
+        # Typer's shell classes, for the completion protocol and `instantly completion`.
+        from instantly_cli.commands import completion as completion_cmd
+
+        completion_cmd.enable_shell_completion()
     return app
 
 
@@ -169,12 +175,13 @@ def _stand_in() -> None:
     """Never run: main() builds the real command for the word it is given."""
 
 
-def command_word(argv: Sequence[str]) -> str | None:
-    """The noun an invocation runs (the first word that is not a root option), if known."""
+def command_words(argv: Sequence[str]) -> list[str]:
+    """The noun and verb an invocation runs (the first words that are not global options)."""
     words = list(argv)
     if os.environ.get("_INSTANTLY_COMPLETE"):
         # Completion: the words typed so far, the program name first.
         words = os.environ.get("COMP_WORDS", "").split()[1:]
+    found: list[str] = []
     skip = False
     for word in words:
         if skip:
@@ -182,10 +189,20 @@ def command_word(argv: Sequence[str]) -> str | None:
         elif word in _VALUE_OPTIONS:
             skip = True
         elif word == "--":
-            return None
+            break
         elif not word.startswith("-"):
-            return word if word in NOUNS else None
-    return None
+            found.append(word)
+            if len(found) == 2:
+                break
+    if not found or found[0] not in NOUNS:
+        return []
+    return found
+
+
+def command_word(argv: Sequence[str]) -> str | None:
+    """The noun an invocation runs (the first word that is not a root option), if known."""
+    words = command_words(argv)
+    return words[0] if words else None
 
 
 def __getattr__(name: str) -> typer.Typer:
@@ -199,10 +216,10 @@ def __getattr__(name: str) -> typer.Typer:
 
 def main() -> None:
     """Console-script entry point."""
-    word = command_word(sys.argv[1:])
+    words = command_words(sys.argv[1:])
     # No known noun (root --help, a typo, a bare `instantly`): stand-ins are enough to list them
     # and to say "No such command"; completion of the first word needs only their names.
-    app = build(word or "")
+    app = build(words[0] if words else "", words[1] if len(words) > 1 else None)
     try:
         # One name however it is started (python -m, a renamed shim): help says `instantly`
         # and completion listens to _INSTANTLY_COMPLETE.

@@ -75,3 +75,45 @@ def test_main_runs_the_noun_after_root_options_and_suggests_on_a_typo(tmp_path: 
     )
     assert typo.returncode == 2
     assert "Did you mean 'accounts'?" in typo.stderr
+
+
+def test_accounts_verbs_built_alone_look_like_the_real_ones() -> None:
+    """The stand-in verbs of `accounts` carry the real commands' names, order and help lines."""
+    full = help_text(cli.build(), "accounts")
+    assert help_text(cli.build("accounts"), "accounts") == full
+    for verb in ["list", "get", "warmup"]:
+        alone = cli.build("accounts", verb)
+        assert help_text(alone, "accounts") == full
+        assert help_text(alone, "accounts", verb) == help_text(cli.build(), "accounts", verb)
+    assert help_text(cli.build("accounts", "warmup"), "accounts", "warmup", "stats") == help_text(
+        cli.build(), "accounts", "warmup", "stats"
+    )
+
+
+def test_an_invocation_imports_only_the_module_of_its_verb() -> None:
+    code = (
+        "import sys; sys.argv = ['instantly', 'accounts', 'get', '--help']\n"
+        "from instantly_cli import cli\n"
+        "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+        "pkg = 'instantly_cli.commands.accounts.'\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(pkg))\n"
+        "print(','.join(loaded), file=sys.stderr)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert result.stderr.strip().splitlines()[-1] == "instantly_cli.commands.accounts.get"
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["accounts", "list", "--all"], ["accounts", "list"]),
+        (["accounts", "--profile", "b", "warmup", "enable"], ["accounts", "warmup"]),
+        (["-v", "accounts"], ["accounts"]),
+        (["acounts", "list"], []),
+    ],
+)
+def test_command_words(argv: list[str], words: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("_INSTANTLY_COMPLETE", raising=False)
+    assert cli.command_words(argv) == words

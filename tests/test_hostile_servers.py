@@ -83,9 +83,7 @@ def test_a_trickling_server_cannot_hold_a_command_forever(trickler, tmp_path: Pa
 
 
 def test_the_json_error_says_so_too(trickler, tmp_path: Path) -> None:
-    proc = run(
-        ["accounts", "list", "--json"], env_for(trickler, tmp_path, INSTANTLY_TIMEOUT="1")
-    )
+    proc = run(["accounts", "list", "--json"], env_for(trickler, tmp_path, INSTANTLY_TIMEOUT="1"))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     err = json.loads(proc.stderr.strip().splitlines()[-1])["error"]
     assert err["code"] == "network_error" and "did not answer in time" in err["message"]

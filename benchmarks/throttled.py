@@ -8,6 +8,7 @@ throttled (the server answers 429 to every 7th request, without Retry-After unle
 Target: throttled throughput >= 60 % of the clean one, every target updated, exit 0.
 
 Usage: python benchmarks/throttled.py [--accounts 200] [--latency 50] [--runs 5] [--every 7]
+       [--retry-after] [--concurrency N]
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="runs of each kind, alternated")
     parser.add_argument("--every", type=int, default=7, help="a 429 on every N-th request")
     parser.add_argument("--retry-after", action="store_true", help="429s carry Retry-After: 1")
+    parser.add_argument("--concurrency", type=int, help="passed to the command (default: its own)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(str(Path(tmp) / "bench.sqlite3"))
@@ -99,6 +101,8 @@ def measure(
         *("--daily-limit", str(limit), "--rate", "100", "--yes", "-o", "jsonl"),
         *("--failures", str(tmp / f"failures-{kind}-{limit}.jsonl")),
     ]
+    if args.concurrency:
+        argv += ["--concurrency", str(args.concurrency)]
     server.clear_faults()
     if kind == "throttled":
         fault = "429" if args.retry_after else "429-no-retry-after"

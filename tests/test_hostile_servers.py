@@ -109,6 +109,31 @@ def test_a_create_that_overruns_is_not_repeated(trickler) -> None:
     assert trickler.requests == 1
 
 
+def test_a_slow_but_steady_answer_within_the_deadline_is_taken(tmp_path: Path) -> None:
+    """Five header lines 0.3 s apart, then the answer: slower than one read timeout between
+    the first and the last byte is fine, as long as the whole attempt fits its deadline."""
+
+    def slow_then_answer(conn: socket.socket, request: Request, stopping: threading.Event) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\n")
+        for _ in range(5):
+            if stopping.wait(0.3):
+                return
+            conn.sendall(b"X-Trickle: still-here\r\n")
+        body = json.dumps({"items": [account(1)]}).encode()
+        conn.sendall(b"Content-Type: application/json\r\n")
+        conn.sendall(f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+
+    srv = HostileServer(slow_then_answer).start()
+    try:
+        timeout = httpx.Timeout(1.0, connect=1.0)  # each read ~0.3 s; all ~1.5 s; deadline 3 s
+        with InstantlyClient(api_key=KEY, base_url=srv.url, timeout=timeout) as client:
+            assert client.attempt_deadline == pytest.approx(3.0)
+            items = list(client.list_accounts({}).items())
+    finally:
+        srv.stop()
+    assert [i["email"] for i in items] == ["user1@example.com"]
+
+
 # -- 14: a 1 MB gzip body that expands to 1 GB --------------------------------------------
 
 

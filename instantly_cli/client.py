@@ -372,7 +372,12 @@ class InstantlyClient:
                     self.limiter.on_throttled()
                 if throttled < MAX_429_ATTEMPTS:
                     attempt -= 1  # a 429 does not use up the budget for real failures
-                    self._sleep(throttled, retry_after)
+                    # Paced by the shared limiter and told no wait: the limiter (just slowed)
+                    # is the back-off, and the retry waits for its slot. A worker asleep on its
+                    # own back-off is lost throughput; only a request refused again backs off.
+                    paced = self.limiter is not None and retry_after is None
+                    if not paced or throttled > 1:
+                        self._sleep(throttled - 1 if paced else throttled, retry_after)
                     continue
                 raise RateLimitedError(
                     f"Still rate limited after {throttled} attempts.", status=429

@@ -164,15 +164,24 @@ class Redactor:
         import base64
         from urllib.parse import quote, quote_plus
 
+        raw = value.encode("utf-8", "replace")
         forms = {
             value,
             value.encode("unicode_escape").decode("ascii"),
             repr(value)[1:-1],
             quote(value, safe=""),
             quote_plus(value),
-            base64.b64encode(value.encode("utf-8", "replace")).decode("ascii").rstrip("="),
-            base64.urlsafe_b64encode(value.encode("utf-8", "replace")).decode("ascii").rstrip("="),
+            base64.b64encode(raw).decode("ascii").rstrip("="),
+            base64.urlsafe_b64encode(raw).decode("ascii").rstrip("="),
         }
+        if len(raw) >= 8:
+            # Base64 of a longer text holding the key (``Bearer <key>``, ``user:<key>``): the key's
+            # bytes land at one of three alignments, and at each the characters that depend on
+            # them alone are always the same. Those are redacted wherever they appear.
+            for shift in range(3):
+                encoded = base64.b64encode(b"\0" * shift + raw).decode("ascii")
+                core = encoded[-(-8 * shift // 6) : 8 * (shift + len(raw)) // 6]
+                forms.update((core, core.replace("+", "-").replace("/", "_"), quote(core, safe="")))
         self._secrets.update(f for f in forms if len(f) >= 4)
 
     def __call__(self, text: str) -> str:

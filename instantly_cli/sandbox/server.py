@@ -47,6 +47,9 @@ class Fault:
     remaining: int
     path_contains: str | None = None
     method: str | None = None
+    # Serve every ``every``-th matching request (1: each one); the others pass untouched.
+    every: int = 1
+    matched: int = 0
 
     def matches(self, method: str, target: str) -> bool:
         """Whether this fault applies to the request."""
@@ -305,12 +308,21 @@ class SandboxServer:
         *,
         path_contains: str | None = None,
         method: str | None = None,
+        every: int = 1,
     ) -> None:
-        """Serve ``kind`` to the next ``count`` matching requests."""
+        """Serve ``kind`` to the next ``count`` matching requests, or with ``every=N`` to every
+        N-th matching request (``count`` times; the others are answered normally)."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
+        if every < 1:
+            raise ValueError("every must be 1 or more")
         with self._lock:
-            self._faults.append(Fault(kind, count, path_contains, method))
+            self._faults.append(Fault(kind, count, path_contains, method, every))
+
+    def clear_faults(self) -> None:
+        """Forget every scripted fault still waiting."""
+        with self._lock:
+            self._faults.clear()
 
     @property
     def stats(self) -> dict[str, Any]:
@@ -332,6 +344,9 @@ class SandboxServer:
         with self._lock:
             for fault in self._faults:
                 if fault.remaining > 0 and fault.matches(method, target):
+                    fault.matched += 1
+                    if fault.matched % fault.every:
+                        continue
                     fault.remaining -= 1
                     if fault.remaining == 0:
                         self._faults.remove(fault)
@@ -492,4 +507,3 @@ class SandboxServer:
         status_code = int(str(seen["status"]).split(" ", 1)[0])
         headers = {k.lower(): v for k, v in seen["headers"]}
         return status_code, headers, payload
-

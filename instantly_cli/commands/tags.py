@@ -332,7 +332,7 @@ def _toggle_command(
         result = _bulk.run(
             service.toggle_batches(emails),
             service.toggle_work(client, tag_ids, assign),
-            concurrency=concurrency,
+            concurrency=concurrency, rate=rate, pace=_bulk.pace(client),
             label="Assigning" if assign else "Unassigning",
         )
     order = (service.done_word(assign), FAILED)
@@ -361,7 +361,7 @@ def assign(
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     rate: RateOpt = bulk.DEFAULT_RATE,
-    concurrency: ConcurrencyOpt = bulk.DEFAULT_CONCURRENCY,
+    concurrency: ConcurrencyOpt = bulk.AUTO_CONCURRENCY,
     failures: FailuresOpt = None,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
@@ -404,7 +404,7 @@ def unassign(
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     rate: RateOpt = bulk.DEFAULT_RATE,
-    concurrency: ConcurrencyOpt = bulk.DEFAULT_CONCURRENCY,
+    concurrency: ConcurrencyOpt = bulk.AUTO_CONCURRENCY,
     failures: FailuresOpt = None,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,

@@ -336,7 +336,12 @@ def _toggle_command(
             label="Assigning" if assign else "Unassigning",
         )
     order = (service.done_word(assign), FAILED)
-    return _bulk.finish(result, fmt=fmt, order=order, failures=failures, command=command)
+    # The printed retry command: these tags, the failure file's targets on stdin, the options
+    # as typed (not the targets given with --account/--stdin).
+    retry = _bulk.retry_command(ctx, command, positional=tag_specs, skip=("account", "stdin"))
+    return _bulk.finish(
+        result, fmt=fmt, order=order, failures=failures, command=command, retry=retry
+    )
 
 
 AssignExamples = examples(

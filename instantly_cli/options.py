@@ -166,12 +166,12 @@ ParallelOpt = Annotated[
     bool,
     typer.Option(
         "--parallel/--no-parallel",
-        help="Fetch every page concurrently (up to 16 pages in flight under the 100 requests/s "
-        "limit), oldest first by creation time: each account once; accounts created during the "
-        "walk come last. Used for every page with no --sort, no --starting-after and one value "
-        "each of --status/--provider/--filter; otherwise, or if the API refuses offset paging, "
-        "the cursor walk is used: one page at a time, newest first. --no-parallel always walks "
-        "the cursor.",
+        help="Read every page concurrently (up to 16 in flight under the 100 requests/s limit), "
+        "oldest first by creation time: each account once; accounts created during the walk "
+        "come last; one deleted during it may or may not appear. Applies when every account is "
+        "read (--all; always for summary) with no --sort, no --starting-after and one value "
+        "each of --status/--provider/--filter. Otherwise, with --no-parallel, or if the API "
+        "refuses offset paging: the cursor walk, one page at a time, newest first.",
     ),
 ]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]

@@ -162,6 +162,18 @@ LimitOpt = Annotated[
     ),
 ]
 AllOpt = Annotated[bool, typer.Option("--all", help="Fetch every page.")]
+ParallelOpt = Annotated[
+    bool,
+    typer.Option(
+        "--parallel/--no-parallel",
+        help="Read every page concurrently (up to 16 in flight under the 100 requests/s limit), "
+        "oldest first by creation time: each account once; accounts created during the walk "
+        "come last; one deleted during it may or may not appear. Applies when every account is "
+        "read (--all; always for summary) with no --sort, no --starting-after and one value "
+        "each of --status/--provider/--filter. Otherwise, with --no-parallel, or if the API "
+        "refuses offset paging: the cursor walk, one page at a time, newest first.",
+    ),
+]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Show what would change; send no change.")
@@ -173,7 +185,13 @@ RateOpt = Annotated[
     ),
 ]
 ConcurrencyOpt = Annotated[
-    int, typer.Option("--concurrency", metavar="N", help="Requests in flight at once (1-64).")
+    int,
+    typer.Option(
+        "--concurrency",
+        metavar="N",
+        help="Most requests in flight at once (1-64): an upper bound; the workers are sized "
+        "from the observed latency to reach --rate.",
+    ),
 ]
 FailuresOpt = Annotated[
     Path | None,

@@ -70,7 +70,9 @@ def first_error_account(store: Store, status: int, code: int | None = None) -> d
 def test_all_fetches_every_seed_account_exactly(
     cli: Cli, sandbox: SandboxApp, store: Store
 ) -> None:
-    result = ok(cli(["accounts", "list", "--all", "-o", "jsonl"], catch_exceptions=False))
+    result = ok(
+        cli(["accounts", "list", "--all", "--no-parallel", "-o", "jsonl"], catch_exceptions=False)
+    )
     assert lines(result) == truth(store)
     assert len(lines(result)) == 120
     queries = list_queries(sandbox)
@@ -87,7 +89,7 @@ def test_all_fetches_every_seed_account_exactly(
 
 def test_many_pages_with_encoded_cursors(cli: Cli, sandbox: SandboxApp, store: Store) -> None:
     store.reset(250)
-    result = ok(cli(["accounts", "list", "--all", "-o", "jsonl"]))
+    result = ok(cli(["accounts", "list", "--all", "--no-parallel", "-o", "jsonl"]))
     got = lines(result)
     assert got == truth(store) and len({a["email"] for a in got}) == 250
     queries = list_queries(sandbox)
@@ -106,7 +108,7 @@ def test_limit_stops_with_a_working_cursor_hint(
     assert list_queries(sandbox)[0]["limit"] == ["30"]
     match = re.search(r"--starting-after '([^']+)'", first.stderr)
     assert match, first.stderr
-    assert "--all" in first.stderr
+    assert "--all", "--no-parallel" in first.stderr
     second = ok(cli(["accounts", "list", "--limit", "30", "--starting-after", match.group(1),
                      "-o", "jsonl"]))
     assert lines(second) == everything[30:60]
@@ -126,7 +128,8 @@ def test_limit_equal_to_total_gives_no_hint(cli: Cli, sandbox: SandboxApp) -> No
 
 
 def test_sorted_listing_pages_by_skip(cli: Cli, sandbox: SandboxApp, store: Store) -> None:
-    result = ok(cli(["accounts", "list", "--sort", "email", "--asc", "--all", "-o", "jsonl"]))
+    result = ok(cli(["accounts", "list", "--sort", "email", "--asc", "--all", "--no-parallel",
+                     "-o", "jsonl"]))
     emails = [a["email"] for a in lines(result)]
     assert emails == sorted(emails) and len(emails) == 120
     queries = list_queries(sandbox)
@@ -174,7 +177,7 @@ def test_filter_options(
     value: str,
     query: dict[str, Any],
 ) -> None:
-    result = ok(cli(["accounts", "list", *args, "--all", "-o", "jsonl"]))
+    result = ok(cli(["accounts", "list", *args, "--all", "--no-parallel", "-o", "jsonl"]))
     assert list_queries(sandbox)[0][param] == [value]
     expected = truth(store, **query)
     assert expected, "the seed should match this filter"
@@ -184,11 +187,13 @@ def test_filter_options(
 
 def test_filtered_results_really_match(cli: Cli, sandbox: SandboxApp) -> None:
     got = lines(ok(cli(["accounts", "list", "--status", "connection-error", "--provider",
-                        "google", "--all", "-o", "jsonl"])))
+                        "google", "--all", "--no-parallel", "-o", "jsonl"])))
     assert got and all(a["status"] == -1 and a["provider_code"] == 2 for a in got)
-    errors = lines(ok(cli(["accounts", "list", "--filter", "error", "--all", "-o", "jsonl"])))
+    errors = lines(ok(cli(["accounts", "list", "--filter", "error", "--all", "--no-parallel",
+                           "-o", "jsonl"])))
     assert errors and all(a["status"] < 0 for a in errors)
-    found = lines(ok(cli(["accounts", "list", "--search", "GARCIA", "--all", "-o", "jsonl"])))
+    found = lines(ok(cli(["accounts", "list", "--search", "GARCIA", "--all", "--no-parallel",
+                          "-o", "jsonl"])))
     assert found and all(
         "garcia" in a["email"] or "garcía" in f"{a['first_name']} {a['last_name']}".casefold()
         for a in found
@@ -199,8 +204,8 @@ def test_filtered_results_really_match(cli: Cli, sandbox: SandboxApp) -> None:
 def test_tag_by_label_or_id(cli: Cli, sandbox: SandboxApp, store: Store, by: str) -> None:
     tid = tag_id(store, "Client A")
     spec = {"label": "Client A", "id": tid, "label-other-case": "client a"}[by]
-    result = ok(cli(["accounts", "list", "--tag", spec, "--include-tags", "--all", "-o",
-                     "jsonl"]))
+    result = ok(cli(["accounts", "list", "--tag", spec, "--include-tags", "--all",
+                     "--no-parallel", "-o", "jsonl"]))
     query = list_queries(sandbox)[0]
     assert query["tag_ids"] == [tid] and query["include_tags"] == ["true"]
     got = lines(result)
@@ -211,9 +216,9 @@ def test_tag_by_label_or_id(cli: Cli, sandbox: SandboxApp, store: Store, by: str
 def test_tag_any_of_and_all_of(cli: Cli, sandbox: SandboxApp, store: Store) -> None:
     a, b = tag_id(store, "Client A"), tag_id(store, "Client B")
     any_of = lines(ok(cli(["accounts", "list", "--tag", "Client A", "--tag", b, "--all",
-                           "-o", "jsonl"])))
+                           "--no-parallel", "-o", "jsonl"])))
     all_of = lines(ok(cli(["accounts", "list", "--tag-all", "Client A", "--tag-all",
-                           "Client B", "--include-tags", "--all", "-o", "jsonl"])))
+                           "Client B", "--include-tags", "--all", "--no-parallel", "-o", "jsonl"])))
     queries = list_queries(sandbox)
     assert queries[0]["tag_ids"] == [f"{a},{b}"]
     assert queries[1]["tag_ids_all"] == [f"{a},{b}"]
@@ -245,7 +250,7 @@ def test_unknown_tag_is_usage_error_and_lists_nothing(cli: Cli, sandbox: Sandbox
 def test_sort_options(
     cli: Cli, sandbox: SandboxApp, args: list[str], field: str, reverse: bool
 ) -> None:
-    got = lines(ok(cli(["accounts", "list", *args, "--all", "-o", "jsonl"])))
+    got = lines(ok(cli(["accounts", "list", *args, "--all", "--no-parallel", "-o", "jsonl"])))
     query = list_queries(sandbox)[0]
     api_field = {"warmup-score": "stat_warmup_score", "created": "timestamp_created"}.get(
         args[1], args[1]
@@ -341,7 +346,7 @@ def test_json_round_trips_sandbox_objects(cli: Cli, sandbox: SandboxApp, store: 
     result = ok(cli(["accounts", "list", "--json"]))
     assert result.stderr == "" or "More accounts" in result.stderr
     assert json.loads(result.stdout) == truth(store)[:100]
-    full = ok(cli(["accounts", "list", "--all", "--json"]))
+    full = ok(cli(["accounts", "list", "--all", "--no-parallel", "--json"]))
     assert json.loads(full.stdout) == truth(store)
     assert full.stderr == ""
 
@@ -423,7 +428,7 @@ def test_table_on_a_terminal_has_headers_and_labels(
     monkeypatch.setattr(output, "stdout_is_tty", lambda: True)
     monkeypatch.setenv("COLUMNS", "220")
     monkeypatch.setenv("NO_COLOR", "1")
-    result = ok(cli(["accounts", "list", "--all", "--include-tags"]))
+    result = ok(cli(["accounts", "list", "--all", "--no-parallel", "--include-tags"]))
     header = result.stdout.splitlines()[0]
     for name in ("Email", "Status", "Warmup", "Provider", "Tags"):
         assert name in header
@@ -579,6 +584,72 @@ def test_persistent_5xx_is_exit_1(cli: Cli, mock_api: MockApi) -> None:
 
 
 def test_success_with_json_has_empty_stderr(cli: Cli, sandbox: SandboxApp) -> None:
-    result = ok(cli(["accounts", "list", "--all", "--json"]))
+    result = ok(cli(["accounts", "list", "--all", "--no-parallel", "--json"]))
     assert result.stderr == ""
     assert len(json.loads(result.stdout)) == 120
+
+
+# -- the concurrent lister ------------------------------------------------------------------------
+
+
+def test_all_is_concurrent_oldest_first_each_account_once(
+    cli: Cli, sandbox: SandboxApp, store: Store
+) -> None:
+    store.reset(450)
+    got = lines(ok(cli(["accounts", "list", "--all", "-o", "jsonl"])))
+    assert got == list(reversed(truth(store)))  # oldest first
+    assert len({a["email"] for a in got}) == 450
+    queries = list_queries(sandbox)
+    assert all(q["sort_by"] == ["timestamp_created"] and q["sort_order"] == ["asc"]
+               for q in queries)
+    # Pages overlap by one; a few pages past the end may be asked for ahead.
+    assert sorted(int(q["skip"][0]) for q in queries)[:5] == [0, 99, 198, 297, 396]
+
+
+def test_no_parallel_walks_the_cursor_newest_first(
+    cli: Cli, sandbox: SandboxApp, store: Store
+) -> None:
+    store.reset(250)
+    got = lines(ok(cli(["accounts", "list", "--all", "--no-parallel", "-o", "jsonl"])))
+    assert got == truth(store)
+    assert all("skip" not in q for q in list_queries(sandbox))
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["--sort", "email"], ["--status", "active", "--status", "paused"], ["--limit", "5"]],
+)
+def test_unsafe_listings_keep_the_cursor_or_sorted_pager(
+    cli: Cli, sandbox: SandboxApp, extra: list[str]
+) -> None:
+    args = ["accounts", "list", "-o", "jsonl", *extra]
+    if "--limit" not in extra:
+        args.append("--all")
+    ok(cli(args))
+    assert all(q.get("sort_by") != ["timestamp_created"] for q in list_queries(sandbox))
+
+
+def test_all_falls_back_to_the_cursor_when_skip_is_refused(
+    cli: Cli, mock_api: MockApi, store: Store
+) -> None:
+    items = truth(store)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if "skip" in request.url.params:
+            return httpx.Response(400, json={"statusCode": 400, "error": "Bad Request",
+                                             "message": "skip is not allowed"})
+        after = request.url.params.get("starting_after")
+        start = 0 if after is None else next(
+            i + 1 for i, a in enumerate(items)
+            if f"{a['timestamp_created']}&{a['email']}" == after
+        )
+        page = items[start:start + 100]
+        cursor = None
+        if start + 100 < len(items):
+            cursor = f"{page[-1]['timestamp_created']}&{page[-1]['email']}"
+        return httpx.Response(200, json={"items": page, "next_starting_after": cursor})
+
+    log = mock_api(handler)
+    got = lines(ok(cli(["accounts", "list", "--all", "-o", "jsonl"])))
+    assert [a["email"] for a in got] == [a["email"] for a in items]  # newest first
+    assert sum("skip" in r.url.params for r in log) == 1

@@ -70,7 +70,8 @@ def listed(result: Result) -> list[str]:
 
 
 def list_all(cli: Callable[..., Result], *extra: str) -> Result:
-    return cli(["--verbose", "accounts", "list", "--all", "-o", "jsonl", *extra])
+    # The cursor walk (its faults are scripted by cursor); see the last test for the offsets.
+    return cli(["--verbose", "accounts", "list", "--all", "--no-parallel", "-o", "jsonl", *extra])
 
 
 def test_the_fixture_has_20_pages(pages) -> None:
@@ -114,7 +115,7 @@ def test_persistent_garbage_from_a_proxy_is_a_clear_error(
     cli, server: SandboxServer, pages, kind: str
 ) -> None:
     server.inject(kind, 10, path_contains=page_cursor(pages, FAULTY_PAGE), method="GET")
-    result = cli(["accounts", "list", "--all", "-o", "jsonl"])
+    result = cli(["accounts", "list", "--all", "--no-parallel", "-o", "jsonl"])
     assert result.exit_code == 1, result.stderr
     # Whatever came before the bad page is there, whole and in order; nothing after it.
     assert listed(result) == all_emails(pages)[: (FAULTY_PAGE - 1) * PAGE]
@@ -127,7 +128,7 @@ def test_persistent_garbage_from_a_proxy_is_a_clear_error(
         else ("text/html" in err["message"])
     )
     assert err["hint"]
-    text = cli(["accounts", "list", "--all", "-o", "tsv"])
+    text = cli(["accounts", "list", "--all", "--no-parallel", "-o", "tsv"])
     assert text.exit_code == 1
     lines = [line for line in text.stderr.splitlines() if line.strip()]
     assert lines[-2].startswith("Error: ") and lines[-1].startswith("Hint: ")
@@ -174,12 +175,12 @@ def same_cursor_again(request: httpx.Request) -> httpx.Response:
 )
 def test_pagination_anomalies_end_with_a_warning(cli, mock_api, handler, expected, needle):
     seen = mock_api(handler)
-    result = cli(["accounts", "list", "--all", "-o", "jsonl"])
+    result = cli(["accounts", "list", "--all", "--no-parallel", "-o", "jsonl"])
     assert result.exit_code == 0, result.stderr
     assert listed(result) == [f"user{n}@example.com" for n in expected]
     assert "Warning: Listing ended early" in result.stderr and needle in result.stderr
     assert len(seen) <= len(expected) + 1  # it stopped; it did not loop
-    strict = cli(["accounts", "list", "--all", "-o", "jsonl", "--strict"])
+    strict = cli(["accounts", "list", "--all", "--no-parallel", "-o", "jsonl", "--strict"])
     assert strict.exit_code == 1
     assert listed(strict) == listed(result)  # what was fetched is still printed
     assert needle in strict.stderr
@@ -203,3 +204,15 @@ def test_no_failure_file_is_written_by_a_listing(cli, server, pages, tmp_path: P
     assert listed(result) == all_emails(pages)[:350]
     assert "--starting-after" in result.stderr
     assert list(tmp_path.glob("instantly-failures-*")) == []
+
+
+@pytest.mark.parametrize("kind", ["503", "429", "drop"])
+def test_a_fault_on_an_offset_page_is_retried_without_duplicates_or_gaps(
+    cli, server: SandboxServer, pages, kind: str
+) -> None:
+    server.inject(kind, 2, path_contains="skip=594", method="GET")
+    result = cli(["accounts", "list", "--all", "-o", "jsonl"])
+    assert result.exit_code == 0, result.stderr
+    # The concurrent lister: oldest first, every account once.
+    assert listed(result) == all_emails(pages)[::-1]
+    assert server.status_counts[200] >= TOTAL // PAGE

@@ -836,3 +836,45 @@ def test_accounts_get_shows_tags(cli, sandbox: SandboxApp, store: Store) -> None
 )
 def test_every_tags_command_is_in_the_readme(command: str) -> None:
     assert f"| `instantly tags {command}" in README.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("verb", ["assign", "unassign"])
+def test_the_printed_retry_command_runs_and_finishes_the_job(
+    cli, sandbox: SandboxApp, store: Store, tmp_path: Path, verb: str
+) -> None:
+    import shlex
+
+    if verb == "unassign":
+        ok(cli(["tags", "assign", "Client B", "Warm pool", "--account", ZOE, "--yes"]))
+    failures = tmp_path / "failed.jsonl"
+    result = cli(
+        ["tags", verb, "Client B", "Warm pool", "--account", ZOE, "--account", GHOST,
+         "--rate", "20", "--yes", "--failures", str(failures), "-o", "jsonl"]
+    )
+    assert result.exit_code == 1, result.stderr
+    line = next(x for x in result.stderr.splitlines() if "Retry exactly those with:" in x)
+    words = shlex.split(line.split("Retry exactly those with:", 1)[1])
+    assert words[0] == "instantly" and words[-2:] == ["<", str(failures)]
+    argv = words[1:-2]
+    # The tags as given, the failure file's targets on stdin, the options as typed.
+    assert argv[:5] == ["tags", verb, "Client B", "Warm pool", "-"]
+    assert "--rate" in argv and "--yes" in argv and "--account" not in argv
+    # The unknown account appears meanwhile; the printed command, run as printed, finishes.
+    store.create_account(
+        {
+            "email": GHOST, "first_name": "Late", "last_name": "Comer", "provider_code": 1,
+            "imap_username": GHOST, "imap_password": "x", "imap_host": "imap.nowhere-at-all.io",
+            "imap_port": 993, "smtp_username": GHOST, "smtp_password": "x",
+            "smtp_host": "smtp.nowhere-at-all.io", "smtp_port": 587,
+        }
+    )
+    retry = cli(argv, input=failures.read_text())
+    assert retry.exit_code == 0, retry.stderr
+    done = "assigned 2" if verb == "assign" else "unassigned 2"
+    assert done in retry.stderr
+    for email in (ZOE, GHOST):
+        held = mappings_of(store, email)
+        if verb == "assign":
+            assert {"Client B", "Warm pool"} <= held
+        else:
+            assert not {"Client B", "Warm pool"} & held

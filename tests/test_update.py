@@ -451,3 +451,25 @@ def test_warmup_batches_of_100(cli, sandbox: SandboxApp) -> None:
     )
     assert result.exit_code == 0, result.stderr
     assert [len(b["emails"]) for b in sent(sandbox, "POST", "/warmup/enable")] == [100, 20]
+
+
+@pytest.mark.parametrize("landed", [True, False])
+def test_a_lost_patch_answer_is_settled_by_reading_the_account_back(
+    cli, mock_api, landed: bool
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "PATCH":
+            # The server may have applied it; the client never hears back.
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        return httpx.Response(200, json={"email": OPS, "daily_limit": 50 if landed else 10})
+
+    log = mock_api(handler)
+    result = cli(["accounts", "update", OPS, "--daily-limit", "50", "--yes", "--json"])
+    row = json.loads(result.stdout)[0]
+    gets = [r for r in log if r.method == "GET"]
+    assert len(gets) == 1 and gets[0].url.path.endswith(OPS)
+    if landed:
+        assert (result.exit_code, row["result"]) == (0, "updated")
+    else:
+        assert (result.exit_code, row["result"]) == (1, "failed")
+        assert row["code"] == "network_error"

@@ -261,6 +261,11 @@ def begin(
     return session
 
 
+def pace(client: InstantlyClient) -> bulk.Pace | None:
+    """The client's limiter statistics for :func:`run` (``None`` for an unpaced client)."""
+    return client.limiter.thread_stats if client.limiter is not None else None
+
+
 def run(
     units: Sequence[list[str]],
     work: Callable[[list[str]], list[Outcome]],

@@ -332,11 +332,16 @@ def _toggle_command(
         result = _bulk.run(
             service.toggle_batches(emails),
             service.toggle_work(client, tag_ids, assign),
-            concurrency=concurrency,
+            concurrency=concurrency, rate=rate, pace=_bulk.pace(client),
             label="Assigning" if assign else "Unassigning",
         )
     order = (service.done_word(assign), FAILED)
-    return _bulk.finish(result, fmt=fmt, order=order, failures=failures, command=command)
+    # The printed retry command: these tags, the failure file's targets on stdin, the options
+    # as typed (not the targets given with --account/--stdin).
+    retry = _bulk.retry_command(ctx, command, positional=tag_specs, skip=("account", "stdin"))
+    return _bulk.finish(
+        result, fmt=fmt, order=order, failures=failures, command=command, retry=retry
+    )
 
 
 AssignExamples = examples(
@@ -361,7 +366,7 @@ def assign(
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     rate: RateOpt = bulk.DEFAULT_RATE,
-    concurrency: ConcurrencyOpt = bulk.DEFAULT_CONCURRENCY,
+    concurrency: ConcurrencyOpt = bulk.AUTO_CONCURRENCY,
     failures: FailuresOpt = None,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
@@ -404,7 +409,7 @@ def unassign(
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     rate: RateOpt = bulk.DEFAULT_RATE,
-    concurrency: ConcurrencyOpt = bulk.DEFAULT_CONCURRENCY,
+    concurrency: ConcurrencyOpt = bulk.AUTO_CONCURRENCY,
     failures: FailuresOpt = None,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,

@@ -175,7 +175,20 @@ def update_work(
                 return [Outcome(email, UNCHANGED, account=None if dry_run else current)]
             if dry_run:
                 return [Outcome(email, WOULD_UPDATE, extra={"changes": changes})]
-        updated = client.update_account(email, send)
+        try:
+            updated = client.update_account(email, send)
+        except CliError as err:
+            if err.code != "network_error":
+                raise
+            # The answer was lost (the connection broke): the change may have landed. Read the
+            # account back and call it updated only if it holds the change.
+            try:
+                landed = client.get_account(email)
+            except CliError:
+                raise err from None
+            if diff(landed, send):
+                raise
+            updated = landed
         warnings = not_applied(send, updated)
         if warnings and strict:
             return [

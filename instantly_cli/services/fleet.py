@@ -258,6 +258,24 @@ class Listing:
             yield page
 
 
+def concurrent_lister(query: ListQuery, *, limit: int | None, parallel: bool) -> Lister | None:
+    """The concurrent lister (:func:`instantly_cli.services.listing.parallel_lister`) when it is
+    safe for ``query``, else ``None`` (the cursor walk).
+
+    Safe means: every account (no ``limit``), no sort, no starting cursor, and one request
+    stream. Several streams are merged in the cursor's order (newest first) while the
+    concurrent lister streams oldest first, and falls back to newest first when the API
+    refuses offsets, so a merge of its streams could not rely on one order.
+    """
+    if not parallel or limit is not None or query.sort or query.starting_after:
+        return None
+    if len(query.variants()) != 1:
+        return None
+    from instantly_cli.services.listing import parallel_lister
+
+    return parallel_lister
+
+
 def open_listing(
     client: InstantlyClient,
     query: ListQuery,

@@ -24,7 +24,7 @@ from instantly_cli.options import (
     complete_enum,
     examples,
 )
-from instantly_cli.services.bulk import DEFAULT_CONCURRENCY, DEFAULT_RATE
+from instantly_cli.services.bulk import AUTO_CONCURRENCY, DEFAULT_RATE
 
 
 def _opt(flag: str, help_: str, metavar: str = "TEXT") -> Any:
@@ -90,7 +90,7 @@ def create(
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     rate: RateOpt = DEFAULT_RATE,
-    concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
+    concurrency: ConcurrencyOpt = AUTO_CONCURRENCY,
     failures: FailuresOpt = None,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
@@ -147,6 +147,7 @@ def create(
     with context.client(ctx, rate=rate) as client:
         work = service.create_work(client, bodies, dry_run=dry_run)
         result = _bulk.run([[e] for e in emails], work, concurrency=concurrency,
+            rate=rate, pace=_bulk.pace(client),
                            label="Checking" if dry_run else "Creating")
     order = (WOULD_CREATE, EXISTS) if dry_run else (CREATED, EXISTS, FAILED)
     command = f"accounts create --from {from_file}" if from_file else "accounts create"

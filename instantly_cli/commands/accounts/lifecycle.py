@@ -33,7 +33,7 @@ from instantly_cli.options import (
     YesOpt,
     examples,
 )
-from instantly_cli.services.bulk import DEFAULT_CONCURRENCY, DEFAULT_RATE
+from instantly_cli.services.bulk import AUTO_CONCURRENCY, DEFAULT_RATE
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
@@ -86,7 +86,7 @@ def delete(
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     rate: RateOpt = DEFAULT_RATE,
-    concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
+    concurrency: ConcurrencyOpt = AUTO_CONCURRENCY,
     failures: FailuresOpt = None,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
@@ -118,7 +118,8 @@ def delete(
     with context.client(ctx, rate=rate) as client:
         work = lifecycle.delete_work(client, dry_run=dry_run)
         label = "Checking" if dry_run else "Deleting"
-        result = _bulk.run([[e] for e in emails], work, concurrency=concurrency, label=label)
+        result = _bulk.run([[e] for e in emails], work, concurrency=concurrency,
+            rate=rate, pace=_bulk.pace(client), label=label)
     code = _bulk.finish(
         result,
         fmt=fmt,
@@ -148,7 +149,7 @@ def mark_fixed(
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     rate: RateOpt = DEFAULT_RATE,
-    concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
+    concurrency: ConcurrencyOpt = AUTO_CONCURRENCY,
     failures: FailuresOpt = None,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
@@ -171,7 +172,8 @@ def mark_fixed(
     )
     with context.client(ctx, rate=rate) as client:
         work = lifecycle.mark_fixed_work(client, dry_run=dry_run)
-        result = _bulk.run([[e] for e in emails], work, concurrency=concurrency, label="Fixing")
+        result = _bulk.run([[e] for e in emails], work, concurrency=concurrency,
+            rate=rate, pace=_bulk.pace(client), label="Fixing")
     order = (WOULD_FIX, UNCHANGED) if dry_run else (FIXED, UNCHANGED, FAILED)
     code = _bulk.finish(
         result,
@@ -211,7 +213,7 @@ def move(
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     rate: RateOpt = DEFAULT_RATE,
-    concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
+    concurrency: ConcurrencyOpt = AUTO_CONCURRENCY,
     failures: FailuresOpt = None,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
@@ -247,7 +249,8 @@ def move(
             in_destination=_lookup_in(ctx, stack, rate, to.strip()),
         )
         units = batches(emails, lifecycle.MOVE_BATCH)
-        result = _bulk.run(units, work, concurrency=concurrency, label="Moving")
+        result = _bulk.run(units, work, concurrency=concurrency,
+            rate=rate, pace=_bulk.pace(client), label="Moving")
     code = _bulk.finish(
         result,
         fmt=fmt,

@@ -22,6 +22,7 @@ from instantly_cli.options import (
     MaxScoreOpt,
     MinScoreOpt,
     OutputOpt,
+    ParallelOpt,
     ProviderOpt,
     SearchOpt,
     SortOpt,
@@ -71,6 +72,7 @@ def list_accounts(
     ] = False,
     limit: LimitOpt = None,
     all_: AllOpt = False,
+    parallel: ParallelOpt = True,
     starting_after: Annotated[
         str | None,
         typer.Option(
@@ -86,7 +88,8 @@ def list_accounts(
 ) -> None:
     """List accounts, filtered and sorted.
 
-    Streams every page with --all.
+    Streams every page with --all: concurrently and oldest first by default (see
+    --parallel), newest first with --no-parallel.
 
     Several values of --status, --provider, --filter, --domain or --health mean any of them.
     --fields may name `health` (at-risk, watch or healthy, judged with --at-risk-below and
@@ -130,12 +133,17 @@ def list_accounts(
     columns = views.account_columns(fmt, include_tags)
     if field_list:
         columns.append(views.HEALTH_COLUMN)  # known to --fields, never a default column
-    with context.client(ctx) as client:
+    page_limit = None if all_ else (limit or DEFAULT_LIMIT)
+    lister = fleet.concurrent_lister(query, limit=page_limit, parallel=parallel)
+    rate = None
+    if lister is not None:
+        from instantly_cli.services.bulk import MAX_RATE
+
+        # The pages in flight share the process's limiter (the workspace's 100 requests/s).
+        rate = MAX_RATE
+    with context.client(ctx, rate=rate) as client:
         pager = fleet.list_accounts(
-            client,
-            query,
-            limit=None if all_ else (limit or DEFAULT_LIMIT),
-            warn=output.warn,
+            client, query, limit=page_limit, warn=output.warn, lister=lister
         )
         output.emit_records(
             with_health(pager, thresholds) if field_list and "health" in field_list else pager,

@@ -18,7 +18,7 @@ from instantly_cli.options import (
     YesOpt,
     examples,
 )
-from instantly_cli.services.bulk import DEFAULT_CONCURRENCY, DEFAULT_RATE, RunResult
+from instantly_cli.services.bulk import AUTO_CONCURRENCY, DEFAULT_RATE, RunResult
 
 PauseExamples = examples(
     "instantly accounts pause ops@acme.io --dry-run",
@@ -93,7 +93,8 @@ def _state(
                 work = service.resume_work(client, dry_run=dry_run)
                 units = [[e] for e in emails]
             label = "Checking" if dry_run else ("Pausing" if pause else "Resuming")
-            result = _bulk.run(units, work, concurrency=concurrency, label=label, session=session)
+            result = _bulk.run(units, work, concurrency=concurrency,
+                rate=rate, pace=_bulk.pace(client), label=label, session=session)
         done = PAUSED if pause else RESUMED
         would = WOULD_PAUSE if pause else WOULD_RESUME
         return _bulk.finish(
@@ -115,7 +116,7 @@ def pause(
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     rate: RateOpt = DEFAULT_RATE,
-    concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
+    concurrency: ConcurrencyOpt = AUTO_CONCURRENCY,
     failures: FailuresOpt = None,
     resume: ResumeOpt = False,
     output_: OutputOpt = None,
@@ -147,7 +148,7 @@ def resume_(
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     rate: RateOpt = DEFAULT_RATE,
-    concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
+    concurrency: ConcurrencyOpt = AUTO_CONCURRENCY,
     failures: FailuresOpt = None,
     resume: ResumeOpt = False,
     output_: OutputOpt = None,

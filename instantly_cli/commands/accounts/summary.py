@@ -21,6 +21,7 @@ from instantly_cli.options import (
     MaxScoreOpt,
     MinScoreOpt,
     OutputOpt,
+    ParallelOpt,
     ProviderOpt,
     SearchOpt,
     StatusOpt,
@@ -33,7 +34,7 @@ from instantly_cli.options import (
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
-    from instantly_cli.services.fleet import ListQuery
+    from instantly_cli.services.fleet import Lister, ListQuery
     from instantly_cli.services.health import Tally, Thresholds
 
 SummaryExamples = examples(
@@ -86,6 +87,7 @@ def summary(
             "--all-profiles", help="Summarise every configured profile, one row each, and a total."
         ),
     ] = False,
+    parallel: ParallelOpt = True,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
 ) -> int | None:
@@ -102,6 +104,7 @@ def summary(
     """
     from instantly_cli.services import fleet
     from instantly_cli.services import health as health_service
+    from instantly_cli.services.bulk import MAX_RATE
 
     fmt = context.output_format(ctx, output_, json_output)
     # Everything is validated before the first request: a bad gate is exit 2, nothing fetched.
@@ -126,12 +129,15 @@ def summary(
     query.params()
     failed_profiles = 0
     if all_profiles:
-        total, rows, failed_profiles = _all_profiles(ctx, query, thresholds, group_by)
+        total, rows, failed_profiles = _all_profiles(
+            ctx, query, thresholds, group_by, parallel
+        )
         doc: dict[str, Any] = {"profiles": rows, "total": total.to_json()}
         metrics = total.metrics()
     else:
-        with context.client(ctx) as client:
-            tally = _summarize(client, query, thresholds, group_by)
+        lister = fleet.concurrent_lister(query, limit=None, parallel=parallel)
+        with context.client(ctx, rate=MAX_RATE if lister is not None else None) as client:
+            tally = _summarize(client, query, thresholds, group_by, lister)
         doc = tally.to_json()
         metrics = tally.metrics()
     gate = [
@@ -150,15 +156,17 @@ def summary(
 
 
 def _summarize(
-    client: InstantlyClient, query: ListQuery, thresholds: Thresholds, by: str | None
+    client: InstantlyClient,
+    query: ListQuery,
+    thresholds: Thresholds,
+    by: str | None,
+    lister: Lister | None,
 ) -> Tally:
-    """One streamed pass. The account iterator is the one argument a faster lister replaces:
-    pass ``lister=`` to ``fleet.list_accounts`` (see services/fleet.py)."""
+    """One streamed pass, by the concurrent lister when ``lister`` is given (see
+    ``fleet.concurrent_lister``), else by the cursor."""
     from instantly_cli.services import fleet, health
 
-    listing = fleet.list_accounts(
-        client, query, limit=None, warn=output.warn
-    )
+    listing = fleet.list_accounts(client, query, limit=None, warn=output.warn, lister=lister)
     tally = health.summarize(fleet.accounts_of(listing), thresholds=thresholds, by=by)
     if listing.anomaly:
         output.warn(f"Listing ended early: {listing.anomaly}; the numbers may be incomplete.")
@@ -166,12 +174,17 @@ def _summarize(
 
 
 def _all_profiles(
-    ctx: typer.Context, query: ListQuery, thresholds: Thresholds, by: str | None
+    ctx: typer.Context,
+    query: ListQuery,
+    thresholds: Thresholds,
+    by: str | None,
+    parallel: bool,
 ) -> tuple[Tally, list[dict[str, Any]], int]:
     """Each configured profile in turn (its own key, workspace and base URL), under the
     process's rate limiter; a failing profile is reported on its row and the rest still run."""
     from instantly_cli import views
-    from instantly_cli.services.bulk import DEFAULT_RATE
+    from instantly_cli.services import fleet
+    from instantly_cli.services.bulk import DEFAULT_RATE, MAX_RATE
     from instantly_cli.services.health import Tally
     from instantly_cli.settings import GlobalOptions, load_config, resolve
 
@@ -185,6 +198,7 @@ def _all_profiles(
     total = Tally(thresholds, by)
     rows: list[dict[str, Any]] = []
     failed = 0
+    lister = fleet.concurrent_lister(query, limit=None, parallel=parallel)
     for name in sorted(config.profiles):
         profile = config.profiles[name]
         doc: dict[str, Any] | None = None
@@ -204,9 +218,11 @@ def _all_profiles(
                     f"No API key saved for profile '{name}'.",
                     hint=f"Run: instantly auth login --profile {name}",
                 )
-            with context.client(ctx, rate=DEFAULT_RATE, resolved=resolved,
-                                api_key=profile.api_key) as client:
-                tally = _summarize(client, query, thresholds, by)
+            # The concurrent lister wants the workspace's whole rate; the cursor walk is
+            # one request at a time.
+            with context.client(ctx, rate=MAX_RATE if lister is not None else DEFAULT_RATE,
+                                resolved=resolved, api_key=profile.api_key) as client:
+                tally = _summarize(client, query, thresholds, by, lister)
             total.merge(tally)
             doc = tally.to_json()
         except CliError as exc:

@@ -22,7 +22,7 @@ from instantly_cli.options import (
     complete_enum,
     examples,
 )
-from instantly_cli.services.bulk import DEFAULT_CONCURRENCY, DEFAULT_RATE
+from instantly_cli.services.bulk import AUTO_CONCURRENCY, DEFAULT_RATE
 
 
 def _text(value: str | None) -> Any:
@@ -237,7 +237,7 @@ def update(
         bool, typer.Option("--strict", help="Count a field the API did not apply as a failure.")
     ] = False,
     rate: RateOpt = DEFAULT_RATE,
-    concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
+    concurrency: ConcurrencyOpt = AUTO_CONCURRENCY,
     failures: FailuresOpt = None,
     resume: ResumeOpt = False,
     output_: OutputOpt = None,
@@ -277,7 +277,8 @@ def update(
             work = service.update_work(client, change, dry_run=dry_run, strict=strict)
             label = "Checking" if dry_run else "Updating"
             result = _bulk.run(
-                [[e] for e in session.emails], work, concurrency=concurrency, label=label,
+                [[e] for e in session.emails], work, concurrency=concurrency,
+                rate=rate, pace=_bulk.pace(client), label=label,
                 session=session,
             )
         show = None

@@ -22,7 +22,7 @@ from instantly_cli.options import (
     YesOpt,
     examples,
 )
-from instantly_cli.services.bulk import DEFAULT_CONCURRENCY, DEFAULT_RATE
+from instantly_cli.services.bulk import AUTO_CONCURRENCY, DEFAULT_RATE
 
 NoWaitOpt = Annotated[
     bool, typer.Option("--no-wait", help="Print the background job ids and return at once.")
@@ -71,7 +71,8 @@ def _warmup(
             work = service.warmup_submit_work(client, enable)
             units = batches(session.emails, service.BATCH)
             label = f"Submitting warmup {verb}"
-            result = _bulk.run(units, work, concurrency=concurrency, label=label, session=session)
+            result = _bulk.run(units, work, concurrency=concurrency,
+                rate=rate, pace=_bulk.pace(client), label=label, session=session)
             jobs = service.submitted_jobs(result)
             if no_wait or result.interrupted:
 
@@ -105,6 +106,7 @@ def _warmup(
                 if not halves:
                     break
                 again = _bulk.run(halves, work, concurrency=concurrency,
+                    rate=rate, pace=_bulk.pace(client),
                                   label="Splitting failed jobs", session=session)
                 service.replace_outcomes(result, again.outcomes)
                 if again.interrupted:
@@ -143,7 +145,7 @@ def warmup_enable(
     timeout: TimeoutOpt = 300.0,
     yes: YesOpt = False,
     rate: RateOpt = DEFAULT_RATE,
-    concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
+    concurrency: ConcurrencyOpt = AUTO_CONCURRENCY,
     failures: FailuresOpt = None,
     resume: ResumeOpt = False,
     output_: OutputOpt = None,
@@ -187,7 +189,7 @@ def warmup_disable(
     timeout: TimeoutOpt = 300.0,
     yes: YesOpt = False,
     rate: RateOpt = DEFAULT_RATE,
-    concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
+    concurrency: ConcurrencyOpt = AUTO_CONCURRENCY,
     failures: FailuresOpt = None,
     resume: ResumeOpt = False,
     output_: OutputOpt = None,

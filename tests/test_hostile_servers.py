@@ -232,13 +232,14 @@ def recycler() -> Iterator[HostileServer]:
 
 def test_fresh_cursors_over_seen_items_end_the_listing(recycler, tmp_path: Path) -> None:
     env = env_for(recycler, tmp_path)
-    proc = run(["accounts", "list", "--all", "-o", "jsonl"], env)
+    # The cursor walk (--no-parallel): the concurrent lister would first try offset pages.
+    proc = run(["accounts", "list", "--all", "--no-parallel", "-o", "jsonl"], env)
     assert proc.returncode == 0, proc.stderr
     listed = [json.loads(line)["email"] for line in proc.stdout.splitlines()]
     assert listed == ["user1@example.com", "user2@example.com"]
     assert "Listing ended early" in proc.stderr and "already seen" in proc.stderr
     assert recycler.requests == 2  # page 1, then the page that added nothing: no loop
-    strict = run(["accounts", "list", "--all", "-o", "jsonl", "--strict"], env)
+    strict = run(["accounts", "list", "--all", "--no-parallel", "-o", "jsonl", "--strict"], env)
     assert strict.returncode == 1, strict.stderr
     assert "already seen" in strict.stderr and "Traceback" not in strict.stderr
     assert strict.stdout == proc.stdout  # what was fetched is still printed

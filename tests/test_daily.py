@@ -550,3 +550,13 @@ def test_key_of_the_test_is_not_shown(cli, sandbox: SandboxApp) -> None:
     # Global options after the verb do not bypass the redaction of the key.
     result = ok(cli(["tags", "list", "-v", "--json"]))
     assert TEST_KEY not in result.stderr + result.stdout
+
+
+def test_accounts_list_wide_shows_every_column(
+    cli, sandbox: SandboxApp, terminal: None
+) -> None:
+    narrow = ok(cli(["accounts", "list", "--limit", "5"], env={"COLUMNS": "80"})).stdout
+    assert "Created" not in narrow.splitlines()[0]
+    wide = ok(cli(["accounts", "list", "--limit", "5", "--wide"], env={"COLUMNS": "80"})).stdout
+    head = wide.splitlines()[0]
+    assert all(h in head for h in ("First", "Last", "Provider", "Daily limit", "Created"))

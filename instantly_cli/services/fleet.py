@@ -276,7 +276,7 @@ def concurrent_lister(query: ListQuery, *, limit: int | None, parallel: bool) ->
     return parallel_lister
 
 
-def open_listing(
+def list_accounts(
     client: InstantlyClient,
     query: ListQuery,
     *,
@@ -424,19 +424,3 @@ def parse_values(values: str | Sequence[str] | None, table: EnumTable) -> list[A
             if code not in codes:
                 codes.append(code)
     return codes
-
-
-def list_accounts(
-    client: InstantlyClient,
-    query: ListQuery,
-    *,
-    limit: int | None,
-    warn: Callable[[str], None] = lambda message: None,
-    lister: Lister | None = None,
-) -> Listing:
-    """The matching accounts as pages (cursor order, or offset pages when sorted).
-
-    ``lister`` fetches one request stream (default: the client's pager); see
-    :func:`open_listing`.
-    """
-    return open_listing(client, query, limit=limit, warn=warn, lister=lister)

@@ -30,6 +30,7 @@ from instantly_cli.options import (
     TagAllOpt,
     TagOpt,
     WatchBelowOpt,
+    WideOpt,
     examples,
 )
 
@@ -85,6 +86,7 @@ def list_accounts(
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """List accounts, filtered and sorted.
 
@@ -151,6 +153,7 @@ def list_accounts(
             columns,
             fields=field_list,
             empty_message="No accounts match.",
+            wide=wide,
         )
     _report_end(pager, strict)
 

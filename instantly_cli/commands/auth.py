@@ -198,10 +198,7 @@ def status(
         Column("workspace", "Workspace", priority=50),
         Column("check", "Check", priority=90),
     ]
-    if fmt == "json":
-        output.emit_json(rows)
-    else:
-        output.emit_records([rows], fmt, columns, wide=wide)
+    output.emit_records([rows], fmt, columns, wide=wide)
     if not active_ok:
         if not active.api_key:
             raise MissingKeyError(f"Profile '{active.profile}' has no API key.")

@@ -169,10 +169,7 @@ def wait(
     if isinstance(waited.error, NotFoundError):
         raise service.not_found(waited.error)
     rows = service.job_rows(waited)
-    if fmt == "json":
-        output.emit_json([output.pick(r, field_list) if field_list else r for r in rows])
-    else:
-        output.emit_records([rows], fmt, views.job_columns(fmt), fields=field_list)
+    output.emit_records([rows], fmt, views.job_columns(fmt), fields=field_list)
     if waited.timed_out:
         output.warn(f"Still running after {timeout:g} s: {', '.join(waited.pending())}.")
     if waited.error is not None:

@@ -80,12 +80,9 @@ def analytics(
     rows = service.totals(data.rows, group, emails)
     lost = service.missing(emails, data.rows) if wanted is not None else []
     shown = [r for r in rows if group == "day" or str(r["email_account"]) not in lost]
-    if fmt == "json":
-        output.emit_json([output.pick(r, field_list) if field_list else r for r in shown])
-    else:
-        columns = views.analytics_columns(group, service.metrics(data.rows))
-        output.emit_records([shown], fmt, columns, fields=field_list,
-                            empty_message="No analytics for these accounts and dates.")
+    columns = views.analytics_columns(group, service.metrics(data.rows))
+    output.emit_records([shown], fmt, columns, fields=field_list,
+                        empty_message="No analytics for these accounts and dates.")
     if fmt == "table" and data.rows:
         output.emit_text(views.bar_chart(service.totals(data.rows, "day")))
     output.info(f"{first} to {last}, {len(emails) - len(lost):,} account(s), "

@@ -53,10 +53,7 @@ def vitals(
     failed = [r for r in results if not r.passed]
     records = [r.to_json() for r in results]
     if fmt in ("json", "jsonl"):
-        if fmt == "json":
-            output.emit_json([output.pick(r, field_list) if field_list else r for r in records])
-        else:
-            output.emit_records([records], fmt, [], fields=field_list)
+        output.emit_records([records], fmt, [], fields=field_list)
     else:
         output.emit_records(
             [views.vitals_rows(records)], fmt, views.VITALS_COLUMNS, fields=field_list

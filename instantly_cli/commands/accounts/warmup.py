@@ -77,10 +77,7 @@ def _warmup(
             if no_wait or result.interrupted:
 
                 def show() -> None:
-                    if fmt == "json":
-                        output.emit_json(jobs)
-                    else:
-                        output.emit_records([jobs], fmt, views.JOB_COLUMNS)
+                    output.emit_records([jobs], fmt, views.JOB_COLUMNS)
 
                 order = (SUBMITTED, FAILED)
                 return _bulk.finish(

@@ -10,6 +10,7 @@ registered as an empty stand-in with the same name and help line, so ``instantly
 # No `from __future__ import annotations` here or in command modules: Typer would have to
 # eval every annotation string while building the command tree, on every start-up.
 
+import gc
 import importlib
 import os
 import sys
@@ -216,6 +217,9 @@ def __getattr__(name: str) -> typer.Typer:
 
 def main() -> None:
     """Console-script entry point."""
+    # What start-up loaded (Typer, the modules) lives until exit: frozen, no collection walks
+    # it again. That is ~4% of the CPU of a one-shot command.
+    gc.freeze()
     words = command_words(sys.argv[1:])
     # No known noun (root --help, a typo, a bare `instantly`): stand-ins are enough to list them
     # and to say "No such command"; completion of the first word needs only their names.

@@ -15,8 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, TypedDict, cast
+from typing import Any, NamedTuple, TypedDict, cast
 from urllib.parse import quote
 
 import httpx
@@ -230,8 +229,7 @@ class RateLimiter:
         return 1.0
 
 
-@dataclass
-class Exchange:
+class Exchange(NamedTuple):
     """One HTTP exchange, for --verbose."""
 
     method: str

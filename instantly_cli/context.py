@@ -30,7 +30,8 @@ DEFAULT_READ_TIMEOUT = 30.0
 CONNECT_TIMEOUT = 5.0
 
 
-@dataclass
+# eq/repr: never compared or printed; skipping them keeps start-up cheap.
+@dataclass(repr=False, eq=False)
 class Runtime:
     """What one invocation runs with. The defaults are the real world; tests replace them."""
 

@@ -14,9 +14,8 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from instantly_cli.enums import WARMUP_INCREMENT
 from instantly_cli.errors import UsageError
@@ -25,8 +24,7 @@ from instantly_cli.targets import escape, is_email
 Keys = tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
     path: str
     kind: str  # "string" | "number" | "boolean"
     nullable: bool = False

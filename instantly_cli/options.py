@@ -254,7 +254,8 @@ def _store_global(name: str) -> Callable[[typer.Context, Any], Any]:
             return value
         from instantly_cli.context import runtime
 
-        setattr(runtime(ctx).options, name, value)
+        rt = runtime(ctx)
+        rt.options = rt.options._replace(**{name: value})
         return value
 
     return store

@@ -14,8 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from instantly_cli.enums import OUTPUT_FORMAT, EnumTable
 from instantly_cli.errors import CliError, UsageError, redact
@@ -212,8 +211,7 @@ def pick(obj: Mapping[str, Any], paths: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(NamedTuple):
     """A column of table/TSV/CSV output: a dotted path into the object and how to show it.
 
     ``priority`` and ``short`` only matter to a table on a terminal too narrow for it: columns
@@ -684,8 +682,7 @@ def progress(total: int, label: str) -> Iterator[Callable[[int, int], None]]:
 DASHBOARD_MAX_WIDTH = 100
 
 
-@dataclass(frozen=True)
-class Bar:
+class Bar(NamedTuple):
     """One bar of a dashboard panel: label, count text, share text and a bar of ``fraction``."""
 
     label: str
@@ -695,8 +692,7 @@ class Bar:
     note: str = ""
 
 
-@dataclass(frozen=True)
-class Section:
+class Section(NamedTuple):
     """A dashboard panel: bars, then lines of (text, style), or a table of rows."""
 
     title: str

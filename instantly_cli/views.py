@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from instantly_cli.enums import (
@@ -81,7 +80,7 @@ def account_columns(fmt: str, include_tags: bool) -> list[Column]:
         cols.append(TAGS_COLUMN)
     if fmt == "table":
         cols = [
-            replace(c, fmt=short_time, short=short_date) if c.key.startswith("timestamp") else c
+            c._replace(fmt=short_time, short=short_date) if c.key.startswith("timestamp") else c
             for c in cols
         ]
     return cols

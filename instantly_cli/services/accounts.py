@@ -31,29 +31,13 @@ from instantly_cli.fields import get_path
 from instantly_cli.services.bulk import Outcome, RunResult, failed
 
 if TYPE_CHECKING:
-    from instantly_cli.client import Account, BackgroundJob, InstantlyClient
+    from instantly_cli.client import BackgroundJob, InstantlyClient
     from instantly_cli.services.jobs import JobWait
 
 # The bulk endpoints (pause, warmup jobs) take at most 100 emails a call.
 BATCH = 100
 
 Work = Callable[[list[str]], list[Outcome]]
-
-
-def get_accounts(
-    client: InstantlyClient, emails: Sequence[str]
-) -> tuple[list[Account], list[str]]:
-    """The accounts found and the emails that were not; a lone missing email raises (exit 4)."""
-    found: list[Account] = []
-    missing: list[str] = []
-    for email in emails:
-        try:
-            found.append(client.get_account(email))
-        except NotFoundError:
-            if len(emails) == 1:
-                raise
-            missing.append(email)
-    return found, missing
 
 
 # -- building a change -----------------------------------------------------------------------

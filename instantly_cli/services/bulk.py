@@ -76,7 +76,7 @@ class LatencyGauge:
             return self.latency
 
 
-@dataclass
+@dataclass(eq=False)
 class Outcome:
     """What happened to one target."""
 
@@ -160,8 +160,10 @@ class _Raising:
         self.shield._raise = False
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class RunResult:
+    """The outcomes of a bulk run, whether it was interrupted, and how long it took."""
+
     outcomes: list[Outcome]
     interrupted: bool
     elapsed: float

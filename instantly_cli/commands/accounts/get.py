@@ -43,9 +43,7 @@ def get_accounts(
 
     EMAIL is an account email; give one or more.
     """
-    from instantly_cli import views
-    from instantly_cli.services import accounts as service
-    from instantly_cli.services.tags import attach_tags
+    from instantly_cli.services.reading import get_accounts
     from instantly_cli.targets import dedupe, validate_email
 
     fmt = context.output_format(ctx, output_, json_output)
@@ -55,16 +53,23 @@ def get_accounts(
     wanted = dedupe(validate_email(e) for e in emails)
     detail = fmt == "table" and len(wanted) == 1 and not field_list
     with context.client(ctx) as client:
-        found, missing = service.get_accounts(client, wanted)
+        found, missing = get_accounts(client, wanted)
         if include_tags or detail:
+            from instantly_cli.services.tags import attach_tags
+
             attach_tags(client, found, warn=output.warn)
     if fmt == "json" and len(wanted) == 1:
         if field_list:
             output.check_fields(field_list, found)
         output.emit_json(output.pick(found[0], field_list) if field_list else found[0])
     elif detail:
+        # Views only for tables and records: `-o json` stays light at start-up.
+        from instantly_cli import views
+
         output.emit_detail(str(found[0].get("email", "")), views.account_detail(found[0]))
     elif found:
+        from instantly_cli import views
+
         output.emit_records(
             [found],
             fmt,

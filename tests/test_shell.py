@@ -232,6 +232,37 @@ def test_probe_detects_a_heavy_import() -> None:
     assert "httpx" in loaded and "instantly_cli.client" in loaded
 
 
+@pytest.mark.slow
+def test_get_as_json_loads_neither_tables_nor_bulk_work(store) -> None:
+    """`accounts get EMAIL -o json` is a one-shot call: no rich, views, tags or bulk runner."""
+    from instantly_cli.sandbox.app import SandboxApp
+    from instantly_cli.sandbox.server import SandboxServer
+
+    email = store.select_emails()[0]
+    server = SandboxServer(SandboxApp(store, api_key=TEST_KEY), "127.0.0.1", 0).start()
+    try:
+        probe = PROBE.replace(
+            'heavy = ("httpx",',
+            'import gc; sys.stderr.write(f"FROZEN={gc.get_freeze_count()}\\n")\n'
+            'heavy = ("instantly_cli.views", "instantly_cli.services.bulk", '
+            '"instantly_cli.services.tags", "instantly_cli.services.accounts", "httpx",',
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", probe, "accounts", "get", email, "-o", "json"],
+            capture_output=True, text=True, timeout=60, cwd=ROOT,
+            env={**os.environ, "INSTANTLY_BASE_URL": server.url, "INSTANTLY_API_KEY": TEST_KEY},
+        )
+    finally:
+        server.stop()
+    assert json.loads(proc.stdout)["email"] == email
+    loaded = proc.stderr.split("LOADED=")[-1].split()[0].split(",")
+    assert "instantly_cli.client" in loaded  # the probe sees a real import
+    assert not {"rich", "instantly_cli.views", "instantly_cli.services.bulk",
+                "instantly_cli.services.tags", "instantly_cli.services.accounts"} & set(loaded)
+    # Start-up's objects are frozen: no collection walks them again.
+    assert int(proc.stderr.split("FROZEN=")[1].split()[0]) > 10_000
+
+
 # -- output rules (gh's) -------------------------------------------------------------------------
 
 LONG = "L" * 300

@@ -8,6 +8,7 @@ client, opens the sandbox or hooks ``--verbose`` into the HTTP layer. What a pro
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import time
@@ -130,6 +131,9 @@ def client(
 
     from instantly_cli.client import InstantlyClient
 
+    if gc.get_freeze_count():
+        # main() froze start-up's objects; httpx and the client, loaded just now, live as long.
+        gc.freeze()
     rt = runtime(ctx)
     s = resolved or settings(ctx)
     transport = rt.transport

@@ -316,6 +316,42 @@ class InstantlyClient:
         5xx, read timeouts and dropped connections only when ``safe_to_repeat`` (GET/PATCH and the
         callers that say so), because a create repeated blindly can create twice.
         """
+        resp, raw = self._final_answer(method, path, params, body, safe_to_repeat)
+        data = _decode(resp, raw)
+        if self.limiter is not None:
+            self.limiter.on_success()
+        return data
+
+    def request_later(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Json | None = None,
+        safe_to_repeat: bool | None = None,
+    ) -> Answer:
+        """:meth:`request`, but a successful answer's JSON is parsed when ``json()`` is called.
+
+        Errors (statuses, the network) are raised here, by the thread that sent the request.
+        """
+        resp, raw = self._final_answer(method, path, params, body, safe_to_repeat)
+        answer = Answer(resp, raw)
+        if not 200 <= resp.status_code < 300:
+            answer.json()  # raises the typed error for any status outside 2xx
+        if self.limiter is not None:
+            self.limiter.on_success()
+        return answer
+
+    def _final_answer(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        body: Json | None,
+        safe_to_repeat: bool | None,
+    ) -> tuple[httpx.Response, bytes]:
+        """The retry loop: the first answer that is not retried, with its body."""
         method = method.upper()
         if safe_to_repeat is None:
             # Not DELETE: a repeated delete that had worked answers 404 and looks like failure.
@@ -384,10 +420,7 @@ class InstantlyClient:
                 )
             if status >= 500 and safe_to_repeat and retry(self._retry_after(resp)):
                 continue
-            data = _decode(resp, raw)
-            if self.limiter is not None:
-                self.limiter.on_success()
-            return data
+            return resp, raw
 
     def _send_within(self, request: httpx.Request, seconds: float) -> tuple[httpx.Response, bytes]:
         """Send and read the whole answer within ``seconds`` (httpx's timeouts are per read, so
@@ -429,6 +462,12 @@ class InstantlyClient:
                 chunks.append(chunk)
         finally:
             resp.close()
+            # httpx (0.28) binds the response and its stream to each other, a cycle that only
+            # the garbage collector frees. A response kept past a few collections (a page
+            # waiting its turn in the concurrent lister) then lingers, with its request and
+            # connection state, until a full collection: memory grew with every page. The
+            # body is read and the stream closed, so an empty one breaks the cycle.
+            resp.stream = httpx.ByteStream(b"")
         return resp, b"".join(chunks)
 
     def _retry_after(self, resp: httpx.Response) -> float | None:
@@ -481,10 +520,18 @@ class InstantlyClient:
 
     def accounts_page(self, params: Mapping[str, Any]) -> AccountPage:
         """One ``GET /accounts`` page with exactly these parameters (``items`` is checked)."""
-        data = self._object("GET", f"{API}/accounts", params)
-        if not isinstance(data.get("items"), list):
-            raise InvalidResponseError("The API answered a list request without an items array.")
-        return cast(AccountPage, data)
+        return _account_page(self.request("GET", f"{API}/accounts", params=params))
+
+    def accounts_page_later(self, params: Mapping[str, Any]) -> Callable[[], AccountPage]:
+        """:meth:`accounts_page` fetched now; parsed and checked when the result is called.
+
+        A worker thread fetches and the thread that consumes the page parses it: objects built
+        in one thread and freed in another fragment glibc's per-thread arenas, and a concurrent
+        listing's memory then grew with every page (12 MiB more at 100,000 accounts than at
+        20,000).
+        """
+        answer = self.request_later("GET", f"{API}/accounts", params=params)
+        return lambda: _account_page(answer.json())
 
     def get_account(self, email_address: str) -> Account:
         return cast(Account, self._object("GET", account_path(email_address)))
@@ -737,6 +784,27 @@ class Pager:
             return False
         self._seen.add(digest)
         return True
+
+
+class Answer:
+    """A successful answer, its JSON parsed on demand (:meth:`InstantlyClient.request_later`)."""
+
+    __slots__ = ("_raw", "_resp")
+
+    def __init__(self, resp: httpx.Response, raw: bytes):
+        self._resp = resp
+        self._raw = raw
+
+    def json(self) -> Json:
+        return _decode(self._resp, self._raw)
+
+
+def _account_page(data: Json) -> AccountPage:
+    if not isinstance(data, dict):
+        raise InvalidResponseError("The API answered GET /accounts without a JSON object.")
+    if not isinstance(data.get("items"), list):
+        raise InvalidResponseError("The API answered a list request without an items array.")
+    return cast(AccountPage, data)
 
 
 class Repeated(tuple[str, ...]):

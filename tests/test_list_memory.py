@@ -9,7 +9,15 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from instantly_cli.client import InstantlyClient, RateLimiter
+from instantly_cli.client import (
+    HISTORY_BITS,
+    OLD_ITEMS_TO_STOP,
+    RECENT_CURSORS,
+    RECENT_KEYS,
+    InstantlyClient,
+    RateLimiter,
+    SeenKeys,
+)
 from instantly_cli.errors import InvalidResponseError, NotFoundError
 from instantly_cli.services.listing import ParallelLister
 from tests.conftest import TEST_KEY
@@ -49,6 +57,83 @@ class Server:
         if self.pages is None or n + 1 < self.pages:
             body["next_starting_after"] = f"c{n}"
         return httpx.Response(200, json=body)
+
+
+def test_a_long_walk_lists_everything_once_in_bounded_memory() -> None:
+    pages = 3 * RECENT_KEYS // PER_PAGE + 5
+    server = Server(accounts, pages=pages)
+    with client_over(server) as client:
+        pager = client.list_accounts({})
+        listed = [item["email"] for item in pager.items()]
+    assert len(listed) == len(set(listed)) == pages * PER_PAGE
+    assert pager.anomaly is None
+    # The exact window holds at most one page more than RECENT_KEYS; the rest is a fixed filter.
+    assert len(pager.seen) <= RECENT_KEYS + PER_PAGE
+    assert pager.seen.history_bytes == HISTORY_BITS // 8
+    assert len(pager.cursors) <= RECENT_CURSORS
+
+
+def test_a_short_walk_never_makes_the_history_filter() -> None:
+    with client_over(Server(accounts, pages=3)) as client:
+        pager = client.list_accounts({})
+        assert len(list(pager.items())) == 3 * PER_PAGE
+    assert pager.seen.history_bytes == 0
+
+
+def test_repeats_at_page_boundaries_are_dropped() -> None:
+    # Every page starts with the last account of the page before (an inclusive cursor).
+    def overlapping(n: int) -> list[dict[str, object]]:
+        return ([accounts(n - 1)[-1]] if n else []) + accounts(n)
+
+    with client_over(Server(overlapping, pages=40)) as client:
+        listed = [item["email"] for item in client.list_accounts({}).items()]
+    assert listed == [a["email"] for n in range(40) for a in accounts(n)]
+
+
+def test_a_loop_longer_than_the_exact_window_still_ends() -> None:
+    """Fresh cursors forever over a round of pages too long for the exact window."""
+    lap = RECENT_KEYS // PER_PAGE + 15
+    # An empty page after ten laps ends the walk if the pager failed to: the test fails, not hangs.
+    server = Server(lambda n: accounts(n % lap) if n < 10 * lap else [])
+    with client_over(server) as client:
+        pager = client.list_accounts({})
+        listed = [item["email"] for item in pager.items()]
+    assert listed == [a["email"] for n in range(lap) for a in accounts(n)]  # each once
+    assert pager.anomaly and "listed long before" in pager.anomaly
+    assert server.requests <= lap + OLD_ITEMS_TO_STOP // PER_PAGE + 1  # it did not loop
+
+
+def test_one_page_that_looks_old_is_listed_when_new_pages_follow() -> None:
+    """The history filter can mistake new accounts for old ones: it never drops them."""
+    repeat_at = RECENT_KEYS // PER_PAGE + 10
+
+    def once_repeating(n: int) -> list[dict[str, object]]:
+        return accounts(0) if n == repeat_at else accounts(n)
+
+    with client_over(Server(once_repeating, pages=repeat_at + 5)) as client:
+        pager = client.list_accounts({})
+        listed = [item["email"] for item in pager.items()]
+    assert pager.anomaly is None
+    every = [a["email"] for n in range(repeat_at + 5) if n != repeat_at for a in accounts(n)]
+    assert set(listed) == set(every)
+    # The page that looked old came out in its place, not at the end.
+    assert listed[repeat_at * PER_PAGE] == accounts(0)[0]["email"]
+
+
+def test_seen_keys_drops_only_what_its_exact_window_holds() -> None:
+    seen = SeenKeys(recent=10, history_bits=1 << 10)
+    first = [{"email": f"a{i}@x.io"} for i in range(10)]
+    assert seen.admit(first) == (first, False)
+    assert seen.admit([{"email": "A0@X.IO"}, {"email": "b@x.io"}, {"email": "b@x.io"}]) == (
+        [{"email": "b@x.io"}],
+        False,
+    )
+    # a0 left the window for the filter: listed again, and flagged as looking old.
+    fresh, old = seen.admit([{"email": "a0@x.io"}])
+    assert fresh == [{"email": "a0@x.io"}] and old
+    assert len(seen) <= 10 + 1
+    with pytest.raises(ValueError):
+        SeenKeys(history_bits=1000)
 
 
 def test_answers_leave_nothing_for_the_garbage_collector() -> None:

@@ -47,6 +47,14 @@ DECREASE = 0.7
 INCREASE = 0.02
 MIN_RATE = 1.0
 
+# What a pager remembers (see SeenKeys): the last 1,000 keys exactly, older ones in a 1 MiB
+# Bloom filter. At 100,000 keys it takes a new key for an old one 1 time in 23,000 (1 in 37 at
+# a million), and a walk only stops after 200 items in a row, two pages or more, look old.
+RECENT_KEYS = 1000
+HISTORY_BITS = 1 << 23
+OLD_ITEMS_TO_STOP = 200
+RECENT_CURSORS = 100
+
 Json = Any
 
 
@@ -314,6 +322,42 @@ class InstantlyClient:
         5xx, read timeouts and dropped connections only when ``safe_to_repeat`` (GET/PATCH and the
         callers that say so), because a create repeated blindly can create twice.
         """
+        resp, raw = self._final_answer(method, path, params, body, safe_to_repeat)
+        data = _decode(resp, raw)
+        if self.limiter is not None:
+            self.limiter.on_success()
+        return data
+
+    def request_later(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Json | None = None,
+        safe_to_repeat: bool | None = None,
+    ) -> Answer:
+        """:meth:`request`, but a successful answer's JSON is parsed when ``json()`` is called.
+
+        Errors (statuses, the network) are raised here, by the thread that sent the request.
+        """
+        resp, raw = self._final_answer(method, path, params, body, safe_to_repeat)
+        answer = Answer(resp, raw)
+        if not 200 <= resp.status_code < 300:
+            answer.json()  # raises the typed error for any status outside 2xx
+        if self.limiter is not None:
+            self.limiter.on_success()
+        return answer
+
+    def _final_answer(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        body: Json | None,
+        safe_to_repeat: bool | None,
+    ) -> tuple[httpx.Response, bytes]:
+        """The retry loop: the first answer that is not retried, with its body."""
         method = method.upper()
         if safe_to_repeat is None:
             # Not DELETE: a repeated delete that had worked answers 404 and looks like failure.
@@ -382,10 +426,7 @@ class InstantlyClient:
                 )
             if status >= 500 and safe_to_repeat and retry(self._retry_after(resp)):
                 continue
-            data = _decode(resp, raw)
-            if self.limiter is not None:
-                self.limiter.on_success()
-            return data
+            return resp, raw
 
     def _send_within(self, request: httpx.Request, seconds: float) -> tuple[httpx.Response, bytes]:
         """Send and read the whole answer within ``seconds`` (httpx's timeouts are per read, so
@@ -427,6 +468,12 @@ class InstantlyClient:
                 chunks.append(chunk)
         finally:
             resp.close()
+            # httpx (0.28) binds the response and its stream to each other, a cycle that only
+            # the garbage collector frees. A response kept past a few collections (a page
+            # waiting its turn in the concurrent lister) then lingers, with its request and
+            # connection state, until a full collection: memory grew with every page. The
+            # body is read and the stream closed, so an empty one breaks the cycle.
+            resp.stream = httpx.ByteStream(b"")
         return resp, b"".join(chunks)
 
     def _retry_after(self, resp: httpx.Response) -> float | None:
@@ -479,10 +526,18 @@ class InstantlyClient:
 
     def accounts_page(self, params: Mapping[str, Any]) -> AccountPage:
         """One ``GET /accounts`` page with exactly these parameters (``items`` is checked)."""
-        data = self._object("GET", f"{API}/accounts", params)
-        if not isinstance(data.get("items"), list):
-            raise InvalidResponseError("The API answered a list request without an items array.")
-        return cast(AccountPage, data)
+        return _account_page(self.request("GET", f"{API}/accounts", params=params))
+
+    def accounts_page_later(self, params: Mapping[str, Any]) -> Callable[[], AccountPage]:
+        """:meth:`accounts_page` fetched now; parsed and checked when the result is called.
+
+        A worker thread fetches and the thread that consumes the page parses it: objects built
+        in one thread and freed in another fragment glibc's per-thread arenas, and a concurrent
+        listing's memory then grew with every page (12 MiB more at 100,000 accounts than at
+        20,000).
+        """
+        answer = self.request_later("GET", f"{API}/accounts", params=params)
+        return lambda: _account_page(answer.json())
 
     def get_account(self, email_address: str) -> Account:
         return cast(Account, self._object("GET", account_path(email_address)))
@@ -638,11 +693,13 @@ class InstantlyClient:
 
 
 class Pager:
-    """Iterates pages of ``{items, next_starting_after}``; never loops.
+    """Iterates pages of ``{items, next_starting_after}``; never loops, in bounded memory.
 
-    Stops on a missing or empty cursor, an empty page, or a cursor seen before (recorded in
-    ``anomaly`` so the command can warn). With ``offset`` (sorted lists, where the API has no
-    cursor) it pages with ``skip`` until a short page.
+    Stops on a missing or empty cursor, an empty page, one of the last cursors again, or items
+    listed before (recorded in ``anomaly`` so the command can warn); a loop longer than the
+    cursors remembered repeats its items, which ends it too. With ``offset`` (sorted lists,
+    where the API has no cursor) it pages with ``skip`` until a short page. What was listed is
+    remembered in :class:`SeenKeys` (``seen``), whose size does not grow with the walk.
     """
 
     def __init__(
@@ -666,10 +723,29 @@ class Pager:
         self.next_skip: int | None = None
         self.more = False  # True when --limit stopped us while the API had more
         self.anomaly: str | None = None
-        self._seen: set[int] = set()
+        self.seen = SeenKeys()
+        self.cursors: deque[str] = deque(maxlen=RECENT_CURSORS)
 
     def __iter__(self) -> Iterator[list[dict[str, Any]]]:
-        seen: set[str] = set()
+        # Pages whose every item looks listed long ago wait here. Once OLD_ITEMS_TO_STOP items
+        # in a row (two pages or more) look old, the API is going round a loop: the walk stops
+        # and they are not listed. Fewer may be a false alarm of the history filter: they are
+        # listed, in their place, as soon as a page with new items follows.
+        held: list[list[dict[str, Any]]] = []
+        for page, old in self._walk():
+            if not old:
+                yield from held
+                held.clear()
+                yield page
+                continue
+            held.append(page)
+            if len(held) >= 2 and sum(len(p) for p in held) >= OLD_ITEMS_TO_STOP:
+                self.anomaly = "the API returned items listed long before; stopped there"
+                return
+        yield from held
+
+    def _walk(self) -> Iterator[tuple[list[dict[str, Any]], bool]]:
+        """(new items of a page, whether they all look listed long ago), page after page."""
         cursor = self.params.pop("starting_after", None)
         skip = int(self.params.pop("skip", 0) or 0)
         while True:
@@ -695,12 +771,12 @@ class Pager:
                 if nxt:
                     self.anomaly = "the API returned an empty page with a cursor; stopped there"
                 return
-            fresh = [i for i in items if self._is_new(i)]
+            fresh, old = self.seen.admit(items)
             if not fresh:
                 # A fresh cursor over items already seen would walk forever.
                 self.anomaly = "the API returned a page of items already seen; stopped there"
                 return
-            yield fresh
+            yield fresh, old
             if self.offset:
                 skip += len(items)
                 if len(items) < size:
@@ -711,10 +787,10 @@ class Pager:
                 continue
             if not nxt or not isinstance(nxt, str):
                 return
-            if nxt in seen or nxt == cursor:
+            if nxt == cursor or nxt in self.cursors:
                 self.anomaly = f"the API repeated the cursor {nxt!r}; stopped to avoid a loop"
                 return
-            seen.add(nxt)
+            self.cursors.append(nxt)
             cursor = nxt
             if self.limit is not None and self.fetched >= self.limit:
                 self.more, self.next_cursor = True, nxt
@@ -724,17 +800,109 @@ class Pager:
         for page in self:
             yield from page
 
-    def _is_new(self, item: Any) -> bool:
-        """Whether an item (by email or id) was not yielded before; remembered as a hash, so
-        100,000 accounts cost a few MB."""
-        key = item.get("email") or item.get("id") if isinstance(item, dict) else None
-        if key is None:
-            return True
-        digest = hash(str(key).lower())
-        if digest in self._seen:
+
+class SeenKeys:
+    """The items a walk has listed, by email or id, in a size that does not grow with the walk.
+
+    The keys of (at least) the last ``recent`` items are kept exactly: they are what a cursor
+    walk can bring back (an overlap at a page boundary, a page answered twice), and a repeat
+    among them is dropped. A keyset cursor over an API working as documented repeats nothing,
+    also while accounts are created and deleted. Older keys go into a fixed-size Bloom filter,
+    which can only take a new key for an old one (never the reverse), so it never drops an
+    item: it only tells the pager when the API goes round a loop longer than the exact window.
+    """
+
+    def __init__(self, recent: int = RECENT_KEYS, history_bits: int = HISTORY_BITS):
+        if history_bits < 8 or history_bits & (history_bits - 1):
+            raise ValueError("history_bits must be a power of two, at least 8")
+        self.recent = recent
+        self.history_bits = history_bits
+        self._pages: deque[list[str]] = deque()
+        self._recent: set[str] = set()
+        self._history: bytearray | None = None  # made when the first key leaves the window
+
+    def __len__(self) -> int:
+        """Keys held exactly (at most ``recent`` plus one page)."""
+        return len(self._recent)
+
+    @property
+    def history_bytes(self) -> int:
+        return 0 if self._history is None else len(self._history)
+
+    def admit(self, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
+        """The items not among the recent ones, and whether each of them looks listed long
+        ago; the new keys are remembered."""
+        fresh: list[dict[str, Any]] = []
+        keys: list[str] = []
+        page: set[str] = set()
+        for item in items:
+            key = item.get("email") or item.get("id") if isinstance(item, dict) else None
+            if key is None:
+                fresh.append(item)
+                continue
+            key = str(key).lower()
+            if key in self._recent or key in page:
+                continue
+            page.add(key)
+            keys.append(key)
+            fresh.append(item)
+        old = bool(keys) and len(keys) == len(fresh) and all(self._in_history(k) for k in keys)
+        self._remember(keys)
+        return fresh, old
+
+    def _remember(self, keys: list[str]) -> None:
+        self._pages.append(keys)
+        self._recent.update(keys)
+        while len(self._recent) > self.recent and len(self._pages) > 1:
+            if self._history is None:
+                self._history = bytearray(self.history_bits // 8)
+            history, mask = self._history, self.history_bits - 1
+            leaving = self._pages.popleft()
+            self._recent.difference_update(leaving)
+            for key in leaving:
+                # Three positions from one 64-bit hash (double hashing), written out: this
+                # runs for every item listed.
+                digest = hash(key)
+                bit, step = digest & mask, (digest >> 32) | 1
+                history[bit >> 3] |= 1 << (bit & 7)
+                bit = (bit + step) & mask
+                history[bit >> 3] |= 1 << (bit & 7)
+                bit = (bit + step) & mask
+                history[bit >> 3] |= 1 << (bit & 7)
+
+    def _in_history(self, key: str) -> bool:
+        history = self._history
+        if history is None:
             return False
-        self._seen.add(digest)
+        mask = self.history_bits - 1
+        digest = hash(key)
+        bit, step = digest & mask, (digest >> 32) | 1
+        for _ in range(3):
+            if not history[bit >> 3] >> (bit & 7) & 1:
+                return False
+            bit = (bit + step) & mask
         return True
+
+
+class Answer:
+    """A successful answer, its JSON parsed on demand (:meth:`InstantlyClient.request_later`)."""
+
+    __slots__ = ("_raw", "_resp")
+
+    def __init__(self, resp: httpx.Response, raw: bytes):
+        self._resp = resp
+        self._raw = raw
+
+    def json(self) -> Json:
+        return _decode(self._resp, self._raw)
+
+
+def _account_page(data: Json) -> AccountPage:
+    if not isinstance(data, dict):
+        raise InvalidResponseError("The API answered GET /accounts without a JSON object.")
+    if not isinstance(data.get("items"), list):
+        raise InvalidResponseError("The API answered a list request without an items array.")
+    return cast(AccountPage, data)
 
 
 class Repeated(tuple[str, ...]):

@@ -322,11 +322,9 @@ class InstantlyClient:
         5xx, read timeouts and dropped connections only when ``safe_to_repeat`` (GET/PATCH and the
         callers that say so), because a create repeated blindly can create twice.
         """
-        resp, raw = self._final_answer(method, path, params, body, safe_to_repeat)
-        data = _decode(resp, raw)
-        if self.limiter is not None:
-            self.limiter.on_success()
-        return data
+        return self.request_later(
+            method, path, params=params, body=body, safe_to_repeat=safe_to_repeat
+        ).json()
 
     def request_later(
         self,

@@ -993,3 +993,54 @@ def _message(data: Json, status: int, resp: httpx.Response) -> str:
         if data.get("error"):
             return str(data["error"])
     return f"HTTP {status} {resp.reason_phrase}"
+
+
+# -- fleet history: the audit log and alert webhooks ----------------------------------------------
+
+AUDIT_LOGS = f"{API}/audit-logs"
+WEBHOOK_TIMEOUT = 5.0
+WEBHOOK_ATTEMPTS = 3
+
+
+def list_audit_logs(
+    client: InstantlyClient, params: Mapping[str, Any], *, limit: int | None = None
+) -> Pager:
+    """``GET /api/v2/audit-logs`` (``activity_type``, ``start_date``, ``end_date``, …), paged."""
+    return client.pages(AUDIT_LOGS, params, limit=limit)
+
+
+def post_webhook(
+    url: str,
+    body: bytes,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    timeout: float = WEBHOOK_TIMEOUT,
+    attempts: int = WEBHOOK_ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> str | None:
+    """POST a JSON body to an alert webhook (Slack and alike): no API key, no redirects.
+
+    Retries a connection failure, a timeout, 429 and 5xx a bounded number of times. Returns
+    None when the webhook took it (2xx), else a short reason.
+    """
+    reason = "not sent"
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+    with httpx.Client(timeout=httpx.Timeout(timeout), transport=transport,
+                      follow_redirects=False) as http:
+        for attempt in range(max(1, attempts)):
+            if attempt:
+                sleep(min(4.0, 0.5 * 2 ** (attempt - 1)))
+            try:
+                resp = http.post(url, content=body, headers=headers)
+            except httpx.TimeoutException:
+                reason = f"no answer within {timeout:g} s"
+                continue
+            except httpx.HTTPError as exc:
+                reason = f"cannot connect ({type(exc).__name__})"
+                continue
+            if 200 <= resp.status_code < 300:
+                return None
+            reason = f"HTTP {resp.status_code}"
+            if resp.status_code != 429 and resp.status_code < 500:
+                break
+    return reason

@@ -6,7 +6,7 @@ import typer
 
 from instantly_cli import context, output
 from instantly_cli.commands import handled
-from instantly_cli.commands.accounts import app
+from instantly_cli.commands.accounts import _record, app
 from instantly_cli.enums import AT_RISK_BELOW, WATCH_BELOW
 from instantly_cli.errors import CliError, UsageError
 from instantly_cli.options import (
@@ -21,6 +21,7 @@ from instantly_cli.options import (
     LimitOpt,
     MaxScoreOpt,
     MinScoreOpt,
+    NoRecordOpt,
     OutputOpt,
     ParallelOpt,
     ProviderOpt,
@@ -87,6 +88,7 @@ def list_accounts(
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
     wide: WideOpt = False,
+    no_record: NoRecordOpt = False,
 ) -> None:
     """List accounts, filtered and sorted.
 
@@ -144,18 +146,18 @@ def list_accounts(
         # The pages in flight share the process's limiter (the workspace's 100 requests/s).
         rate = MAX_RATE
     with context.client(ctx, rate=rate) as client:
-        pager = fleet.list_accounts(
-            client, query, limit=page_limit, warn=output.warn, lister=lister
-        )
+        pager = fleet.list_accounts(client, query, limit=page_limit, warn=output.warn,
+                                    lister=lister)
+        pages, rec = _record.watch(pager, all_ and not no_record, query)  # a full pass: history
         output.emit_records(
-            with_health(pager, thresholds) if field_list and "health" in field_list else pager,
+            with_health(pages, thresholds) if field_list and "health" in field_list else pages,
             fmt,
             columns,
             fields=field_list,
             empty_message="No accounts match.",
             wide=wide,
         )
-    _report_end(pager, strict)
+    _record.finish(ctx, rec, "list", pager, lambda: _report_end(pager, strict))
 
 
 def _report_end(pager: Any, strict: bool) -> None:

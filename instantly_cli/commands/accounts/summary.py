@@ -20,6 +20,7 @@ from instantly_cli.options import (
     JsonOpt,
     MaxScoreOpt,
     MinScoreOpt,
+    NoRecordOpt,
     OutputOpt,
     ParallelOpt,
     ProviderOpt,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
     from instantly_cli.services.fleet import Lister, ListQuery
     from instantly_cli.services.health import Tally, Thresholds
+    from instantly_cli.services.history import Recorder
 
 SummaryExamples = examples(
     "instantly accounts summary",
@@ -88,6 +90,7 @@ def summary(
         ),
     ] = False,
     parallel: ParallelOpt = True,
+    no_record: NoRecordOpt = False,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
 ) -> int | None:
@@ -99,8 +102,9 @@ def summary(
     health classes and errors grouped by reason, from one streamed pass over the accounts.
 
     At risk: an error status, a warmup ban/spam-folder/suspension, or a score below
-    --at-risk-below (50). Watch: paused, warmup paused, or a score below --watch-below (80).
-    Healthy: the rest. Takes the filters of `accounts list`.
+    --at-risk-below (70). No data: warmup paused, or no score. Watch: paused, or a score below
+    --watch-below (90). Healthy: the rest. Takes the filters of `accounts list`. Without
+    filters, the pass is recorded in the fleet's history (see `accounts diff`).
     """
     from instantly_cli.services import fleet
     from instantly_cli.services import health as health_service
@@ -135,9 +139,12 @@ def summary(
         doc: dict[str, Any] = {"profiles": rows, "total": total.to_json()}
         metrics = total.metrics()
     else:
+        from instantly_cli.commands.accounts import _record
+
         lister = fleet.concurrent_lister(query, limit=None, parallel=parallel)
+        rec = _record.recorder(not no_record and _record.is_full(query))
         with context.client(ctx, rate=MAX_RATE if lister is not None else None) as client:
-            tally = _summarize(client, query, thresholds, group_by, lister)
+            tally = _summarize(client, query, thresholds, group_by, lister, rec)
         doc = tally.to_json()
         metrics = tally.metrics()
     gate = [
@@ -147,6 +154,8 @@ def summary(
     ]
     doc["gate"] = gate
     _render(doc, fmt, all_profiles)
+    if not all_profiles:
+        _record.commit(ctx, rec, "summary", tally)
     breached = health_service.breaches(conditions, metrics)
     for line in breached:
         output.info(f"Health gate breached: {line}")
@@ -161,13 +170,17 @@ def _summarize(
     thresholds: Thresholds,
     by: str | None,
     lister: Lister | None,
+    rec: Recorder | None = None,
 ) -> Tally:
     """One streamed pass, by the concurrent lister when ``lister`` is given (see
-    ``fleet.concurrent_lister``), else by the cursor."""
+    ``fleet.concurrent_lister``), else by the cursor; ``rec`` keeps what history tracks."""
     from instantly_cli.services import fleet, health
 
     listing = fleet.list_accounts(client, query, limit=None, warn=output.warn, lister=lister)
-    tally = health.summarize(fleet.accounts_of(listing), thresholds=thresholds, by=by)
+    accounts = fleet.accounts_of(listing)
+    tally = health.summarize(rec.watch(accounts) if rec else accounts,
+                             thresholds=thresholds, by=by)
+    tally.anomaly = listing.anomaly
     if listing.anomaly:
         output.warn(f"Listing ended early: {listing.anomaly}; the numbers may be incomplete.")
     return tally

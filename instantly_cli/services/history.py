@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from instantly_cli.errors import CliError, UsageError
+from instantly_cli.errors import CliError, UsageError, redact
 
 SCHEMA_VERSION = 1
 # Error texts are kept whole up to this length; longer ones are cut (the reason is in the head).
@@ -128,9 +128,10 @@ def state_of(account: Mapping[str, Any]) -> State:
         raw = message.get("code")
         code = str(raw) if raw not in (None, "") else None
         body = message.get("e_message") or message.get("response")
-        text = str(body)[:MAX_MESSAGE] if body else None
+        text = redact(str(body))[:MAX_MESSAGE] if body else None
     elif isinstance(message, str) and message:
-        text = message[:MAX_MESSAGE]
+        # A server may echo a key or password in its error: history never stores it.
+        text = redact(message)[:MAX_MESSAGE]
     return State(
         _code(get("status")),
         _code(get("warmup_status")),
@@ -518,7 +519,7 @@ def transitions(
     def add(kind: str, email: str, field: str | None, before: Any, after: Any,
             reason: str | None = None, health: dict[str, str] | None = None) -> None:
         out.append({"kind": kind, "email": email, "field": field, "from": _value(before),
-                    "to": _value(after), "reason": reason, "health": health})
+                    "to": _value(after), "reason": reason, "health": health, "actor": None})
 
     for email, after in new.items():
         before = old.get(email)

@@ -390,3 +390,24 @@ def test_score_drops_and_class_crossings() -> None:
                  account("c@x.io", stat_warmup_score=91), account("d@x.io", stat_warmup_score=95))
     got = {(r["kind"], r["email"]) for r in h.transitions(old, new, score_drop=10, thresholds=t)}
     assert got == {("score-drop", "a@x.io"), ("score-drop", "b@x.io"), ("score-rise", "c@x.io")}
+
+
+def test_summary_since_shows_every_number_with_its_change(
+    cli: Cli, leaky: SandboxApp, store: Store
+) -> None:
+    first = json.loads(ok(cli(["accounts", "summary", "--json"])).stdout)
+    assert "since" not in first
+    active = [a for a in store.list_accounts(_query())[0]
+              if a["status"] == 1 and a["warmup_status"] not in (-1, -2, -3)]
+    store.patch_account(active[0]["email"], {"status": -1})
+    store.delete_account(active[1]["email"])
+    doc = json.loads(ok(cli(["accounts", "summary", "--json", "--since", "1"])).stdout)
+    m = doc["since"]["metrics"]
+    assert doc["since"]["snapshot"]["id"] == 1
+    assert m["total"] == {"now": 119, "then": 120, "change": -1}
+    assert m["errors"]["change"] == 1 and m["errors"]["then"] == first["metrics"]["errors"]
+    assert all(v["now"] == doc["metrics"][k] for k, v in m.items())
+    table = ok(cli(["accounts", "summary", "--since", "1", "-o", "table"])).stdout
+    assert "Change since snapshot 1" in table and "▼1" in table and "▲1" in table
+    bad = cli(["accounts", "summary", "--since", "1", "--provider", "google"])
+    assert bad.exit_code == 2

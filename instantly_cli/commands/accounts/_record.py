@@ -70,3 +70,84 @@ def finish(ctx: typer.Context, rec: Recorder | None, source: str, listing: Any,
     """The command's own end of listing report, then the recording."""
     report()
     commit(ctx, rec, source, listing)
+
+
+# -- summary --since ------------------------------------------------------------------------------
+
+
+def as_account(email: str, state: Any) -> dict[str, Any]:
+    """A recorded state as the account fields the summary counts."""
+    return {
+        "email": email, "status": state.status, "warmup_status": state.warmup_status,
+        "stat_warmup_score": state.score, "daily_limit": state.daily_limit,
+        "provider_code": state.provider,
+        "status_message": {"code": state.error_code, "e_message": state.error_message}
+        if state.error_code or state.error_message else None,
+        "tags": [{"label": t} for t in state.tags.split(",") if t] if state.tags else None,
+    }
+
+
+def base_tally(ctx: typer.Context, since: str | None, thresholds: Any, by: str | None,
+               query: ListQuery, all_profiles: bool) -> tuple[Any, Any] | None:
+    """The snapshot ``--since`` selects and its summary (read before this run records)."""
+    if since is None:
+        return None
+    from datetime import UTC, datetime
+
+    from instantly_cli.errors import UsageError
+    from instantly_cli.services import health
+    from instantly_cli.services.history import History, parse_since
+
+    if all_profiles or not is_full(query):
+        raise UsageError("--since compares whole workspaces: it takes no filters and no "
+                         "--all-profiles.", hint="Run it per profile, without filters.")
+    wanted = parse_since(since, datetime.now(UTC))
+    path = history_file(ctx)
+    with History(path) as db:
+        snap, note = db.base(wanted)
+        if snap is None:
+            output.info(f"No snapshot yet in {path}: nothing to compare with.")
+            return None
+        states = db.states_at(snap.id)
+    if note:
+        output.info(note)
+    accounts = (as_account(e, s) for e, s in states.items())
+    return snap, health.summarize(accounts, thresholds=thresholds, by=by)
+
+
+def changes(base: tuple[Any, Any] | None, tally: Any) -> dict[str, Any]:
+    """``{"since": …}``: each summary number now, then and its change (nothing without a
+    base, so the JSON of a plain summary keeps its shape)."""
+    if base is None:
+        return {}
+    snap, then_tally = base
+    now, then = tally.metrics(), then_tally.metrics()
+    return {"since": {
+        "snapshot": snap.to_json(),
+        "metrics": {k: {"now": v, "then": then.get(k, 0), "change": v - then.get(k, 0)}
+                    for k, v in now.items()},
+    }}
+
+
+def arrow(change: float) -> str:
+    """▲3, ▼12, or = for no change."""
+    if not change:
+        return "="
+    n = f"{abs(change):,g}" if isinstance(change, float) else f"{abs(change):,}"
+    return ("▲" if change > 0 else "▼") + n
+
+
+def since_section(since: dict[str, Any]) -> Any:
+    """The dashboard panel of ``summary --since``: every number with its change."""
+    from instantly_cli.output import Column, Section
+
+    snap = since["snapshot"]
+    rows = [{"metric": k, "now": f"{m['now']:,}", "change": arrow(m["change"]),
+             "then": f"{m['then']:,}"} for k, m in since["metrics"].items()]
+    return Section(
+        f"Change since snapshot {snap['id']} ({snap['taken_at'][:16].replace('T', ' ')} UTC)",
+        columns=[Column("metric", "Metric"), Column("now", "Now", justify="right"),
+                 Column("change", "Change", justify="right"),
+                 Column("then", "Then", justify="right")],
+        rows=rows,
+    )

@@ -8,7 +8,7 @@ import typer
 
 from instantly_cli import context, output
 from instantly_cli.commands import handled
-from instantly_cli.commands.accounts import app
+from instantly_cli.commands.accounts import _record, app
 from instantly_cli.enums import AT_RISK_BELOW, GATE_METRIC, SUMMARY_BY, WATCH_BELOW
 from instantly_cli.errors import EXIT_FAILED, CliError
 from instantly_cli.options import (
@@ -25,6 +25,7 @@ from instantly_cli.options import (
     ParallelOpt,
     ProviderOpt,
     SearchOpt,
+    SinceOpt,
     StatusOpt,
     TagAllOpt,
     TagOpt,
@@ -91,6 +92,7 @@ def summary(
     ] = False,
     parallel: ParallelOpt = True,
     no_record: NoRecordOpt = False,
+    since: SinceOpt = None,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
 ) -> int | None:
@@ -132,6 +134,7 @@ def summary(
     )
     query.params()
     failed_profiles = 0
+    base = _record.base_tally(ctx, since, thresholds, group_by, query, all_profiles)
     if all_profiles:
         total, rows, failed_profiles = _all_profiles(
             ctx, query, thresholds, group_by, parallel
@@ -139,13 +142,11 @@ def summary(
         doc: dict[str, Any] = {"profiles": rows, "total": total.to_json()}
         metrics = total.metrics()
     else:
-        from instantly_cli.commands.accounts import _record
-
         lister = fleet.concurrent_lister(query, limit=None, parallel=parallel)
         rec = _record.recorder(not no_record and _record.is_full(query))
         with context.client(ctx, rate=MAX_RATE if lister is not None else None) as client:
             tally = _summarize(client, query, thresholds, group_by, lister, rec)
-        doc = tally.to_json()
+        doc = {**tally.to_json(), **_record.changes(base, tally)}
         metrics = tally.metrics()
     gate = [
         {"condition": c.text, "value": c.actual(metrics), "percent": c.percent,
@@ -274,6 +275,8 @@ def _render(doc: dict[str, Any], fmt: str, all_profiles: bool) -> None:
                 styles=["red" if r.get("error") else "" for r in rows[:-1]] + ["bold"],
             )
             sections.insert(0, roll_up)
+        if summary.get("since"):
+            sections.insert(0, _record.since_section(summary["since"]))
         output.emit_dashboard(views.summary_title(summary), sections)
         return
     if all_profiles:

@@ -14,6 +14,7 @@ Every write is one transaction: a run either records its whole snapshot or nothi
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -60,6 +61,7 @@ CREATE TABLE IF NOT EXISTS current (
 _FIELDS = ("status", "warmup_status", "score", "daily_limit", "warmup_limit", "provider", "tags",
            "error_code", "error_message")
 _COLUMNS = ", ".join(_FIELDS)
+_TAGS = _FIELDS.index("tags")
 
 
 class State(NamedTuple):
@@ -111,20 +113,30 @@ def _code(value: object) -> Any:
     return value if isinstance(value, int | str) else None
 
 
+# NamedTuple's own __new__ is a Python function; tuple's is not (10,000 states a pass).
+_make_state: Any = functools.partial(tuple.__new__, State)
+
+
 def state_of(account: Mapping[str, Any]) -> State:
-    """The tracked fields of an account object as the API returns it."""
+    """The tracked fields of an account object as the API returns it. (The hot path of
+    recording: exact type checks first, since JSON gives ints and dicts; the Mapping ABC's
+    isinstance costs microseconds.)"""
     get = account.get
-    warmup = get("warmup")
+    status, warmup_status, provider = get("status"), get("warmup_status"), get("provider_code")
+    score, limit, warmup = get("stat_warmup_score"), get("daily_limit"), get("warmup")
+    wlimit = warmup.get("limit") if type(warmup) is dict else None
     tags = get("tags")
     labels: str | None = None
-    if isinstance(tags, list):
+    if tags is not None and isinstance(tags, list):
         labels = ",".join(sorted(
-            str(t.get("label") or t.get("id") or "") for t in tags if isinstance(t, Mapping)
+            str(t.get("label") or t.get("id") or "") for t in tags if isinstance(t, dict)
         ))
     message = get("status_message")
     code: str | None = None
     text: str | None = None
-    if isinstance(message, Mapping):
+    if message is None:
+        pass
+    elif isinstance(message, dict):
         raw = message.get("code")
         code = str(raw) if raw not in (None, "") else None
         body = message.get("e_message") or message.get("response")
@@ -132,17 +144,18 @@ def state_of(account: Mapping[str, Any]) -> State:
     elif isinstance(message, str) and message:
         # A server may echo a key or password in its error: history never stores it.
         text = redact(message)[:MAX_MESSAGE]
-    return State(
-        _code(get("status")),
-        _code(get("warmup_status")),
-        _num(get("stat_warmup_score")),
-        _num(get("daily_limit")),
-        _num(warmup.get("limit")) if isinstance(warmup, Mapping) else None,
-        _code(get("provider_code")),
+    state: State = _make_state((
+        status if type(status) is int else _code(status),
+        warmup_status if type(warmup_status) is int else _code(warmup_status),
+        score if type(score) is int else _num(score),
+        limit if type(limit) is int else _num(limit),
+        wlimit if type(wlimit) is int else _num(wlimit),
+        provider if type(provider) is int else _code(provider),
         labels,
         code,
         text,
-    )
+    ))
+    return state
 
 
 class Recorder:
@@ -350,7 +363,7 @@ class History:
                     f"SELECT e.email, c.present, {_COLUMNS} FROM current c "
                     "JOIN emails e ON e.id = c.email_id"
                 ).fetchall()
-                return {r[0]: State(*r[2:]) for r in rows if r[1]}
+                return {r[0]: _make_state(r[2:]) for r in rows if r[1]}
             rows = self.db.execute(
                 f"SELECT e.email, c.present, {', '.join('c.' + f for f in _FIELDS)} "
                 "FROM changes c JOIN emails e ON e.id = c.email_id "
@@ -358,7 +371,7 @@ class History:
                 "WHERE email_id = c.email_id AND snapshot_id <= ?)",
                 (snapshot_id,),
             ).fetchall()
-        return {r[0]: State(*r[2:]) for r in rows if r[1]}
+        return {r[0]: _make_state(r[2:]) for r in rows if r[1]}
 
     def timeline(self, email: str) -> list[tuple[Snapshot, State | None]]:
         """One account's rows: the snapshot of each change and its state (None: removed)."""
@@ -378,8 +391,9 @@ class History:
         """Record a full pass: one snapshot row, and a change row per account whose tracked
         fields differ from its newest row (or that appeared or disappeared)."""
         with self._tx() as db:
-            current: dict[str, tuple[int, int, State]] = {
-                r[0]: (r[1], r[2], State(*r[3:]))
+            # Rows stay plain tuples: a State equals the tuple of its fields.
+            current: dict[str, tuple[Any, ...]] = {
+                r[0]: r
                 for r in db.execute(
                     f"SELECT e.email, e.id, c.present, {_COLUMNS} FROM current c "
                     "JOIN emails e ON e.id = c.email_id"
@@ -407,15 +421,15 @@ class History:
                 if known is None:
                     rows.append((ids[email], snap_id, 1, *state))
                     continue
-                email_id, present, before = known
-                if state.tags is None and before.tags is not None:
+                email_id, present, before = known[1], known[2], known[3:]
+                if state.tags is None and before[_TAGS] is not None:
                     # This pass did not list tags: they are unknown, not removed.
-                    state = state._replace(tags=before.tags)
+                    state = state._replace(tags=before[_TAGS])
                 if not present or state != before:
                     rows.append((email_id, snap_id, 1, *state))
-            for email, (email_id, present, before) in current.items():
-                if present and email not in states:
-                    rows.append((email_id, snap_id, 0, *before))
+            for email, known in current.items():
+                if known[2] and email not in states:
+                    rows.append((known[1], snap_id, 0, *known[3:]))
             marks = ", ".join("?" * (3 + len(_FIELDS)))
             db.executemany(f"INSERT INTO changes VALUES ({marks})", rows)
             db.executemany(f"INSERT OR REPLACE INTO current VALUES ({marks})", rows)

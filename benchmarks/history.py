@@ -88,7 +88,9 @@ def account(i: int, rng: random.Random) -> dict[str, Any]:
 
 def simulated_year() -> int:
     rng = random.Random(23)
-    fleet: dict[str, dict[str, Any]] = {a["email"]: a for a in (account(i, rng) for i in range(ACCOUNTS))}
+    fleet: dict[str, dict[str, Any]] = {
+        a["email"]: a for a in (account(i, rng) for i in range(ACCOUNTS))
+    }
     made = ACCOUNTS
     start = datetime(2026, 1, 1, 6, tzinfo=UTC)
     with tempfile.TemporaryDirectory(prefix="instantly-bench-") as tmp:

@@ -411,3 +411,21 @@ def test_summary_since_shows_every_number_with_its_change(
     assert "Change since snapshot 1" in table and "▼1" in table and "▲1" in table
     bad = cli(["accounts", "summary", "--since", "1", "--provider", "google"])
     assert bad.exit_code == 2
+
+
+def test_summary_notify_posts_the_transitions_since_the_previous_pass(
+    cli: Cli, leaky: SandboxApp, store: Store, receiver: Receiver
+) -> None:
+    ok(cli(["accounts", "summary", "--json", "--notify", receiver.url]))
+    assert receiver.bodies == []
+    email = next(a["email"] for a in store.list_accounts(_query())[0] if a["status"] == 1)
+    store.patch_account(email, {"daily_limit": 2})
+    ok(cli(["accounts", "summary", "--json", "--notify", receiver.url]))
+    assert len(receiver.bodies) == 1
+    doc = json.loads(receiver.bodies[0])
+    assert [(t["kind"], t["email"], t["to"]) for t in doc["transitions"]] == [
+        ("limit-changed", email, 2)]
+    ok(cli(["accounts", "summary", "--json", "--notify", receiver.url]))
+    assert len(receiver.bodies) == 1  # nothing new since the last pass
+    bad = cli(["accounts", "summary", "--notify", receiver.url, "--provider", "google"])
+    assert bad.exit_code == 2 and len(receiver.bodies) == 1

@@ -32,6 +32,8 @@ SCHEMA_VERSION = 1
 # Error texts are kept whole up to this length; longer ones are cut (the reason is in the head).
 MAX_MESSAGE = 500
 LOCK_TIMEOUT = 5.0
+# Points a score must fall to be a transition (accounts diff --score-drop).
+DEFAULT_SCORE_DROP = 10.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -163,6 +165,8 @@ class Recorder:
 
     def __init__(self) -> None:
         self.states: dict[str, State] = {}
+        # The snapshot this pass was recorded as (None: not recorded).
+        self.recorded: Snapshot | None = None
 
     def watch(self, accounts: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
         states = self.states

@@ -56,7 +56,7 @@ def commit(ctx: typer.Context, rec: Recorder | None, source: str, listing: Any) 
         return
     from instantly_cli.services.history import record_pass
 
-    record_pass(history_file(ctx), rec.states, source)
+    rec.recorded = record_pass(history_file(ctx), rec.states, source)
 
 
 def watch(pages: Any, enabled: bool, query: ListQuery) -> tuple[Iterable[Any], Recorder | None]:
@@ -88,19 +88,22 @@ def as_account(email: str, state: Any) -> dict[str, Any]:
 
 
 def base_tally(ctx: typer.Context, since: str | None, thresholds: Any, by: str | None,
-               query: ListQuery, all_profiles: bool) -> tuple[Any, Any] | None:
-    """The snapshot ``--since`` selects and its summary (read before this run records)."""
+               query: ListQuery, all_profiles: bool, notify: list[str] | None = None
+               ) -> tuple[Any, Any] | None:
+    """The snapshot ``--since`` selects and its summary (read before this run records);
+    checks ``--since`` and ``--notify`` before anything is fetched."""
+    from instantly_cli.errors import UsageError
+
+    if (since is not None or notify_urls(notify)) and (all_profiles or not is_full(query)):
+        raise UsageError("--since and --notify compare whole workspaces: they take no filters "
+                         "and no --all-profiles.", hint="Run them per profile, without filters.")
     if since is None:
         return None
     from datetime import UTC, datetime
 
-    from instantly_cli.errors import UsageError
     from instantly_cli.services import health
     from instantly_cli.services.history import History, parse_since
 
-    if all_profiles or not is_full(query):
-        raise UsageError("--since compares whole workspaces: it takes no filters and no "
-                         "--all-profiles.", hint="Run it per profile, without filters.")
     wanted = parse_since(since, datetime.now(UTC))
     path = history_file(ctx)
     with History(path) as db:
@@ -151,3 +154,61 @@ def since_section(since: dict[str, Any]) -> Any:
                  Column("then", "Then", justify="right")],
         rows=rows,
     )
+
+
+# -- alerts ---------------------------------------------------------------------------------------
+
+
+def notify_urls(urls: list[str] | None) -> list[str]:
+    """Validated webhook URLs (exit 2 before anything is fetched)."""
+    from instantly_cli.errors import UsageError
+
+    for url in urls or []:
+        if not url.startswith(("http://", "https://")):
+            raise UsageError(f"Invalid --notify URL '{url}'.",
+                             hint="Give a full http(s) URL, e.g. a Slack incoming webhook.")
+    return list(urls or [])
+
+
+def send(ctx: typer.Context, urls: list[str], records: list[dict[str, Any]], base: Any,
+         breached: list[str]) -> int:
+    """POST the transitions to each webhook; the outcome on stderr. Returns how many failed."""
+    from instantly_cli.client import post_webhook
+    from instantly_cli.errors import redact
+    from instantly_cli.services import history
+
+    payload = history.notify_payload(records, base, breached, redact)
+    failed = 0
+    for url in urls:
+        error = post_webhook(url, payload, sleep=context.runtime(ctx).sleep)
+        if error:
+            failed += 1
+            output.warn(f"Webhook {history.safe_url(url)} failed: {error}")
+        else:
+            output.info(f"Webhook {history.safe_url(url)}: sent {len(records)} transitions.")
+    return failed
+
+
+def alert(ctx: typer.Context, urls: list[str] | None, rec: Recorder | None,
+          base: tuple[Any, Any] | None, thresholds: Any, breached: list[str],
+          gated: bool) -> int:
+    """``summary --notify``: the transitions since ``--since``'s snapshot (else the one before
+    this pass), posted when there are any (with ``--fail-if``: only when breached)."""
+    if not urls or rec is None or (gated and not breached):
+        return 0
+    from instantly_cli.services.history import DEFAULT_SCORE_DROP, History, transitions
+
+    with History(history_file(ctx)) as db:
+        if base is not None:
+            snap = base[0]
+        else:
+            older = [s for s in db.snapshots()
+                     if rec.recorded is None or s.id < rec.recorded.id]
+            snap = older[-1] if older else None
+        if snap is None:
+            return 0
+        old = db.states_at(snap.id)
+    records = transitions(old, rec.states, score_drop=DEFAULT_SCORE_DROP, thresholds=thresholds)
+    for record in records:
+        record["since"], record["snapshot"] = snap.taken_at, snap.id
+    return send(ctx, urls, records, snap, breached) if records else 0

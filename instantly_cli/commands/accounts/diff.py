@@ -103,7 +103,7 @@ def diff(
                          hint="For example --score-drop 10.")
     now = datetime.now(UTC)
     wanted = history_service.parse_since(since, now)
-    hooks = _notify_urls(notify)
+    hooks = _record.notify_urls(notify)
     resolved = context.settings(ctx)
     path = _record.history_file(ctx, resolved)
     query = fleet.ListQuery(thresholds=thresholds)
@@ -135,19 +135,10 @@ def diff(
         output.info(f"Gate breached: {line}")
     code = EXIT_FAILED if breached else None
     if hooks and result.records and (not conditions or breached):
-        failed = _send(ctx, hooks, result, breached)
+        failed = _record.send(ctx, hooks, result.records, result.base, breached)
         if failed and notify_strict:
             code = EXIT_FAILED
     return code
-
-
-def _notify_urls(urls: list[str] | None) -> list[str]:
-    """Validated webhook URLs (exit 2 before anything is fetched)."""
-    for url in urls or []:
-        if not url.startswith(("http://", "https://")):
-            raise UsageError(f"Invalid --notify URL '{url}'.",
-                             hint="Give a full http(s) URL, e.g. a Slack incoming webhook.")
-    return list(urls or [])
 
 
 def _annotate(client: Any, result: Any, now: Any) -> None:
@@ -157,25 +148,6 @@ def _annotate(client: Any, result: Any, now: Any) -> None:
     note = history_service.annotate(client, result.records, result.base.taken_at, now)
     if note:
         output.info(note)
-
-
-def _send(ctx: typer.Context, urls: list[str], result: Any, breached: list[str]) -> int:
-    """POST the payload to each webhook; the outcome on stderr. Returns how many failed."""
-    from instantly_cli.client import post_webhook
-    from instantly_cli.errors import redact
-    from instantly_cli.services import history as history_service
-
-    payload = history_service.notify_payload(result.records, result.base, breached, redact)
-    failed = 0
-    for url in urls:
-        error = post_webhook(url, payload, sleep=context.runtime(ctx).sleep)
-        if error:
-            failed += 1
-            output.warn(f"Webhook {history_service.safe_url(url)} failed: {error}")
-        else:
-            output.info(f"Webhook {history_service.safe_url(url)}: sent "
-                        f"{len(result.records)} transitions.")
-    return failed
 
 
 def _actor(record: dict[str, Any]) -> str:

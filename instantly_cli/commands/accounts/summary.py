@@ -21,6 +21,8 @@ from instantly_cli.options import (
     MaxScoreOpt,
     MinScoreOpt,
     NoRecordOpt,
+    NotifyOpt,
+    NotifyStrictOpt,
     OutputOpt,
     ParallelOpt,
     ProviderOpt,
@@ -93,6 +95,8 @@ def summary(
     parallel: ParallelOpt = True,
     no_record: NoRecordOpt = False,
     since: SinceOpt = None,
+    notify: NotifyOpt = None,
+    notify_strict: NotifyStrictOpt = False,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
 ) -> int | None:
@@ -134,7 +138,9 @@ def summary(
     )
     query.params()
     failed_profiles = 0
-    base = _record.base_tally(ctx, since, thresholds, group_by, query, all_profiles)
+    base = _record.base_tally(ctx, since, thresholds, group_by, query, all_profiles, notify)
+    rec = _record.recorder((not no_record or bool(notify)) and not all_profiles
+                           and _record.is_full(query))
     if all_profiles:
         total, rows, failed_profiles = _all_profiles(
             ctx, query, thresholds, group_by, parallel
@@ -143,7 +149,6 @@ def summary(
         metrics = total.metrics()
     else:
         lister = fleet.concurrent_lister(query, limit=None, parallel=parallel)
-        rec = _record.recorder(not no_record and _record.is_full(query))
         with context.client(ctx, rate=MAX_RATE if lister is not None else None) as client:
             tally = _summarize(client, query, thresholds, group_by, lister, rec)
         doc = {**tally.to_json(), **_record.changes(base, tally)}
@@ -156,13 +161,14 @@ def summary(
     doc["gate"] = gate
     _render(doc, fmt, all_profiles)
     if not all_profiles:
-        _record.commit(ctx, rec, "summary", tally)
+        _record.commit(ctx, None if no_record else rec, "summary", tally)
     breached = health_service.breaches(conditions, metrics)
     for line in breached:
         output.info(f"Health gate breached: {line}")
     if failed_profiles:
         output.warn(f"{failed_profiles} of {len(doc['profiles'])} profiles could not be read.")
-    return EXIT_FAILED if breached or failed_profiles else None
+    hooks = _record.alert(ctx, notify, rec, base, thresholds, breached, bool(conditions))
+    return EXIT_FAILED if breached or failed_profiles or (hooks and notify_strict) else None
 
 
 def _summarize(

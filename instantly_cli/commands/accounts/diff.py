@@ -41,11 +41,10 @@ DIFF_COLUMNS = [
     Column("reason", "Reason", priority=20),
     Column("actor", "By", priority=5),
 ]
-GROUP_COLUMNS = [
-    Column("email", "Account"),
-    Column("change", "Change"),
-    Column("actor", "By", priority=5),
-]
+GROUP_COLUMNS = [Column("email", "Account"), Column("change", "Change")]
+ACTOR_COLUMN = Column("actor", "By")
+# A change longer than this is cut in the table (JSON has it whole).
+CHANGE_WIDTH = 60
 
 
 @app.command("diff", epilog=DiffExamples)
@@ -150,6 +149,10 @@ def _annotate(client: Any, result: Any, now: Any) -> None:
         output.info(note)
 
 
+def _cut(text: str) -> str:
+    return text if len(text) <= CHANGE_WIDTH else text[:CHANGE_WIDTH - 1] + "…"
+
+
 def _actor(record: dict[str, Any]) -> str:
     actor = record.get("actor")
     if not actor:
@@ -176,13 +179,13 @@ def _render(result: Any, fmt: str) -> None:
     title = (f"Changes since snapshot {base.id} ({base.taken_at[:16].replace('T', ' ')} UTC): "
              f"{m['transitions']:,} transitions over {m['compared']:,} accounts")
     sections = []
+    columns = [*GROUP_COLUMNS, *([ACTOR_COLUMN] if any(r["actor"] for r in records) else [])]
     for kind in TRANSITION.values:
         group = [r for r in records if r["kind"] == kind.name]
         if group:
-            rows = [{"email": r["email"], "change": history_service.describe(r),
-                     "actor": _actor(r)}
-                    for r in group]
-            sections.append(Section(f"{kind.label}: {len(group):,}", columns=GROUP_COLUMNS,
+            rows = [{"email": r["email"], "change": _cut(history_service.describe(r)),
+                     "actor": _actor(r)} for r in group]
+            sections.append(Section(f"{kind.label}: {len(group):,}", columns=columns,
                                     rows=rows, styles=[kind.style] * len(rows)))
     if not sections:
         sections.append(Section("No changes", lines=[("Nothing changed.", "green")]))

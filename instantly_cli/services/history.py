@@ -278,6 +278,7 @@ class History:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._cache: tuple[int | None, dict[str, tuple[Any, ...]]] | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
@@ -362,12 +363,10 @@ class History:
         with _guard(self.path):
             newest = self.db.execute("SELECT MAX(id) FROM snapshots").fetchone()[0]
             if newest == snapshot_id:
-                # The usual base (the previous run): each account's newest row, kept apart.
-                rows = self.db.execute(
-                    f"SELECT e.email, c.present, {_COLUMNS} FROM current c "
-                    "JOIN emails e ON e.id = c.email_id"
-                ).fetchall()
-                return {r[0]: _make_state(r[2:]) for r in rows if r[1]}
+                # The usual base (the previous run): each account's newest row, kept apart
+                # (and kept here: recording this run compares with the same rows).
+                current = self._current(newest)
+                return {e: _make_state(r[3:]) for e, r in current.items() if r[2]}
             rows = self.db.execute(
                 f"SELECT e.email, c.present, {', '.join('c.' + f for f in _FIELDS)} "
                 "FROM changes c JOIN emails e ON e.id = c.email_id "
@@ -376,6 +375,21 @@ class History:
                 (snapshot_id,),
             ).fetchall()
         return {r[0]: _make_state(r[2:]) for r in rows if r[1]}
+
+    def _current(self, newest: int | None) -> dict[str, tuple[Any, ...]]:
+        """Each account's newest row ``(email, id, present, *fields)`` as of snapshot
+        ``newest``; read once per process unless another one recorded since."""
+        if self._cache is not None and self._cache[0] == newest:
+            return self._cache[1]
+        rows = {
+            r[0]: r
+            for r in self.db.execute(
+                f"SELECT e.email, e.id, c.present, {_COLUMNS} FROM current c "
+                "JOIN emails e ON e.id = c.email_id"
+            )
+        }
+        self._cache = (newest, rows)
+        return rows
 
     def timeline(self, email: str) -> list[tuple[Snapshot, State | None]]:
         """One account's rows: the snapshot of each change and its state (None: removed)."""
@@ -396,13 +410,8 @@ class History:
         fields differ from its newest row (or that appeared or disappeared)."""
         with self._tx() as db:
             # Rows stay plain tuples: a State equals the tuple of its fields.
-            current: dict[str, tuple[Any, ...]] = {
-                r[0]: r
-                for r in db.execute(
-                    f"SELECT e.email, e.id, c.present, {_COLUMNS} FROM current c "
-                    "JOIN emails e ON e.id = c.email_id"
-                )
-            }
+            current = self._current(db.execute("SELECT MAX(id) FROM snapshots").fetchone()[0])
+            self._cache = None
             cur = db.execute(
                 "INSERT INTO snapshots (taken_at, source, accounts) VALUES (?, ?, ?)",
                 (stamp(now), source, len(states)),
@@ -443,6 +452,7 @@ class History:
         """Forget snapshots older than ``keep``; each account's state at the oldest kept
         snapshot stays whole. Returns (snapshots removed, change rows removed)."""
         limit = stamp(now - keep)
+        self._cache = None
         with self._tx() as db:
             kept = db.execute(
                 "SELECT MIN(id) FROM snapshots WHERE taken_at >= ?", (limit,)

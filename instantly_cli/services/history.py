@@ -161,19 +161,32 @@ def state_of(account: Mapping[str, Any]) -> State:
 
 
 class Recorder:
-    """Collects the tracked state of every account of a full pass as it streams by."""
+    """Collects the tracked state of every account of a full pass as it streams by: in
+    ``states`` (in memory: what ``accounts diff`` compares), or, given a database ``path``,
+    staged into it a batch at a time (memory stays flat however big the fleet). A database
+    error while staging is kept and raised by :meth:`commit`, so the pass itself finishes."""
 
-    def __init__(self) -> None:
+    def __init__(self, path: Path | None = None, batch: int = 1000) -> None:
         self.states: dict[str, State] = {}
+        self.path = path
+        self.batch = batch
+        self.error: HistoryError | None = None
         # The snapshot this pass was recorded as (None: not recorded).
         self.recorded: Snapshot | None = None
+        self._history: History | None = None
+        self._buffer: list[tuple[Any, ...]] = []
 
     def watch(self, accounts: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
-        states = self.states
+        states, buffer, staging = self.states, self._buffer, self.path is not None
         for account in accounts:
             email = account.get("email")
             if isinstance(email, str) and email:
-                states[email.lower()] = state_of(account)
+                if staging:
+                    buffer.append((email.lower(), *state_of(account)))
+                    if len(buffer) >= self.batch:
+                        self._flush()
+                else:
+                    states[email.lower()] = state_of(account)
             yield account
 
     def watch_pages(
@@ -183,6 +196,34 @@ class Recorder:
             for _ in self.watch(page):
                 pass
             yield page
+
+    def _flush(self) -> None:
+        if self.error is None and self.path is not None:
+            try:
+                if self._history is None:
+                    self._history = History(self.path)
+                self._history.stage(self._buffer)
+            except HistoryError as exc:
+                self.error = exc
+        self._buffer.clear()
+
+    def commit(self, source: str, now: datetime | None = None) -> Snapshot:
+        """Record what was staged (one transaction); raises the first database error."""
+        try:
+            self._flush()
+            if self.error is not None:
+                raise self.error
+            if self._history is None:
+                raise HistoryError("Nothing was staged.")  # pragma: no cover - a caller's bug
+            self.recorded = self._history.record_staged(source, now or datetime.now(UTC))
+            return self.recorded
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._history is not None:
+            self._history.close()
+            self._history = None
 
 
 # -- where ----------------------------------------------------------------------------------------
@@ -289,6 +330,7 @@ class History:
             self.db = sqlite3.connect(path, timeout=LOCK_TIMEOUT, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL").fetchone()
             self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA temp_store=MEMORY")
             self._migrate()
 
     def __enter__(self) -> History:
@@ -405,48 +447,71 @@ class History:
 
     # -- writing
 
+    def stage(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Add ``(email, *fields)`` rows of the pass being read to a temporary table of this
+        connection (no lock on the history: other processes go on reading and writing)."""
+        with _guard(self.path):
+            self.db.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS staged (email TEXT PRIMARY KEY, "
+                "status INTEGER, warmup_status INTEGER, score REAL, daily_limit REAL, "
+                "warmup_limit REAL, provider INTEGER, tags TEXT, error_code TEXT, "
+                "error_message TEXT)"
+            )
+            marks = ", ".join("?" * (1 + len(_FIELDS)))
+            # One transaction per batch (autocommit would be one per row); it touches only
+            # the temporary database, so the history itself is not locked.
+            self.db.execute("BEGIN")
+            try:
+                self.db.executemany(
+                    f"INSERT OR REPLACE INTO temp.staged VALUES ({marks})", rows
+                )
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
     def record(self, states: Mapping[str, State], source: str, now: datetime) -> Snapshot:
-        """Record a full pass: one snapshot row, and a change row per account whose tracked
-        fields differ from its newest row (or that appeared or disappeared)."""
+        """Record a full pass held in memory (see :meth:`record_staged`)."""
+        self.stage((email, *state) for email, state in states.items())
+        return self.record_staged(source, now)
+
+    def record_staged(self, source: str, now: datetime) -> Snapshot:
+        """Record the staged pass in one transaction: a snapshot row, and a change row per
+        account whose tracked fields differ from its newest row, or that appeared or
+        disappeared. The comparison is SQL's, so memory does not grow with the fleet."""
+        self.stage(())
+        differs = " OR ".join(f"c.{f} IS NOT s.{f}" for f in _FIELDS)
+        fields = ", ".join(f"s.{f}" for f in _FIELDS)
+        self._cache = None
         with self._tx() as db:
-            # Rows stay plain tuples: a State equals the tuple of its fields.
-            current = self._current(db.execute("SELECT MAX(id) FROM snapshots").fetchone()[0])
-            self._cache = None
+            count = db.execute("SELECT COUNT(*) FROM temp.staged").fetchone()[0]
             cur = db.execute(
                 "INSERT INTO snapshots (taken_at, source, accounts) VALUES (?, ?, ?)",
-                (stamp(now), source, len(states)),
+                (stamp(now), source, count),
             )
             snap_id = int(cur.lastrowid or 0)
-            rows: list[tuple[Any, ...]] = []
-            new_emails = [e for e in states if e not in current]
-            ids: dict[str, int] = {}
-            if new_emails:
-                db.executemany("INSERT OR IGNORE INTO emails (email) VALUES (?)",
-                               ((e,) for e in new_emails))
-                for chunk in range(0, len(new_emails), 500):
-                    part = new_emails[chunk:chunk + 500]
-                    marks = ",".join("?" * len(part))
-                    ids.update(db.execute(
-                        f"SELECT email, id FROM emails WHERE email IN ({marks})", part
-                    ).fetchall())
-            for email, state in states.items():
-                known = current.get(email)
-                if known is None:
-                    rows.append((ids[email], snap_id, 1, *state))
-                    continue
-                email_id, present, before = known[1], known[2], known[3:]
-                if state.tags is None and before[_TAGS] is not None:
-                    # This pass did not list tags: they are unknown, not removed.
-                    state = state._replace(tags=before[_TAGS])
-                if not present or state != before:
-                    rows.append((email_id, snap_id, 1, *state))
-            for email, known in current.items():
-                if known[2] and email not in states:
-                    rows.append((known[1], snap_id, 0, *known[3:]))
-            marks = ", ".join("?" * (3 + len(_FIELDS)))
-            db.executemany(f"INSERT INTO changes VALUES ({marks})", rows)
-            db.executemany(f"INSERT OR REPLACE INTO current VALUES ({marks})", rows)
-            return Snapshot(snap_id, stamp(now), source, len(states))
+            db.execute("INSERT OR IGNORE INTO emails (email) SELECT email FROM temp.staged")
+            # A pass that did not list tags: they are unknown, not removed.
+            db.execute(
+                "UPDATE temp.staged SET tags = (SELECT c.tags FROM current c JOIN emails e "
+                "ON e.id = c.email_id WHERE e.email = staged.email) WHERE tags IS NULL"
+            )
+            db.execute(
+                f"INSERT INTO changes SELECT e.id, ?, 1, {fields} FROM temp.staged s "
+                "JOIN emails e ON e.email = s.email LEFT JOIN current c ON c.email_id = e.id "
+                f"WHERE c.email_id IS NULL OR c.present = 0 OR {differs}",
+                (snap_id,),
+            )
+            db.execute(
+                f"INSERT INTO changes SELECT c.email_id, ?, 0, {_COLUMNS} FROM current c "
+                "JOIN emails e ON e.id = c.email_id WHERE c.present = 1 AND NOT EXISTS "
+                "(SELECT 1 FROM temp.staged s WHERE s.email = e.email)",
+                (snap_id,),
+            )
+            db.execute("INSERT OR REPLACE INTO current SELECT * FROM changes "
+                       "WHERE snapshot_id = ?", (snap_id,))
+            db.execute("DELETE FROM temp.staged")
+            return Snapshot(snap_id, stamp(now), source, int(count))
 
     def prune(self, keep: timedelta, now: datetime) -> tuple[int, int]:
         """Forget snapshots older than ``keep``; each account's state at the oldest kept

@@ -40,10 +40,14 @@ def is_full(query: ListQuery) -> bool:
     )
 
 
-def recorder(enabled: bool) -> Recorder | None:
+def recorder(enabled: bool, ctx: typer.Context | None = None) -> Recorder | None:
+    """A recorder of the pass when ``enabled``: staged into the workspace's history (``ctx``
+    given: flat memory), else kept in memory."""
     from instantly_cli.services.history import Recorder
 
-    return Recorder() if enabled else None
+    if not enabled:
+        return None
+    return Recorder(history_file(ctx) if ctx is not None else None)
 
 
 def commit(ctx: typer.Context, rec: Recorder | None, source: str, listing: Any) -> None:
@@ -52,16 +56,21 @@ def commit(ctx: typer.Context, rec: Recorder | None, source: str, listing: Any) 
     if rec is None:
         return
     if getattr(listing, "anomaly", None):
+        rec.close()
         output.warn("The listing ended early: no snapshot recorded.")
+        return
+    if rec.path is not None:
+        rec.commit(source)
         return
     from instantly_cli.services.history import record_pass
 
     rec.recorded = record_pass(history_file(ctx), rec.states, source)
 
 
-def watch(pages: Any, enabled: bool, query: ListQuery) -> tuple[Iterable[Any], Recorder | None]:
+def watch(pages: Any, enabled: bool, query: ListQuery, ctx: typer.Context
+          ) -> tuple[Iterable[Any], Recorder | None]:
     """The pages to consume (watched when the pass is full and recording is wanted)."""
-    rec = recorder(enabled and is_full(query))
+    rec = recorder(enabled and is_full(query), ctx)
     return (rec.watch_pages(pages) if rec else pages), rec
 
 

@@ -148,7 +148,7 @@ def list_accounts(
     with context.client(ctx, rate=rate) as client:
         pager = fleet.list_accounts(client, query, limit=page_limit, warn=output.warn,
                                     lister=lister)
-        pages, rec = _record.watch(pager, all_ and not no_record, query)  # a full pass: history
+        pages, rec = _record.watch(pager, all_ and not no_record, query, ctx)  # full: history
         output.emit_records(
             with_health(pages, thresholds) if field_list and "health" in field_list else pages,
             fmt,

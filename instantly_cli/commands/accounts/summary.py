@@ -140,7 +140,7 @@ def summary(
     failed_profiles = 0
     base = _record.base_tally(ctx, since, thresholds, group_by, query, all_profiles, notify)
     rec = _record.recorder((not no_record or bool(notify)) and not all_profiles
-                           and _record.is_full(query))
+                           and _record.is_full(query), None if notify else ctx)
     if all_profiles:
         total, rows, failed_profiles = _all_profiles(
             ctx, query, thresholds, group_by, parallel

@@ -429,3 +429,18 @@ def test_summary_notify_posts_the_transitions_since_the_previous_pass(
     assert len(receiver.bodies) == 1  # nothing new since the last pass
     bad = cli(["accounts", "summary", "--notify", receiver.url, "--provider", "google"])
     assert bad.exit_code == 2 and len(receiver.bodies) == 1
+
+
+def test_a_listing_that_ended_early_reports_no_removals(tmp_path: Path) -> None:
+    from instantly_cli.services.health import Tally
+
+    with h.History(tmp_path / "h.sqlite3") as db:
+        db.record(states(account("a@x.io"), account("b@x.io")), "summary", T0)
+        live = [account("a@x.io", daily_limit=1)]
+        full = h.diff(db, live, since=h.Since(), score_drop=10, thresholds=Thresholds(),
+                      tally=Tally())
+        cut = h.diff(db, live, since=h.Since(), score_drop=10, thresholds=Thresholds(),
+                     tally=Tally(), partial=lambda: "a cursor came back")
+    assert {r["kind"] for r in full.records} == {"limit-changed", "removed"}
+    assert [r["kind"] for r in cut.records] == ["limit-changed"]
+    assert cut.metrics["removed"] == 0 and full.metrics["removed"] == 1

@@ -20,7 +20,7 @@ import json
 import math
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -707,15 +707,19 @@ def diff(
     score_drop: float,
     thresholds: Any,
     tally: Any,
+    partial: Callable[[], Any] = lambda: None,
 ) -> DiffResult:
     """Compare the live accounts (one pass, counted into ``tally`` too) with the snapshot
-    ``since`` selects. The base is chosen before this run records anything."""
+    ``since`` selects. The base is chosen before this run records anything. When ``partial()``
+    is true after the pass (the listing ended early), accounts not seen are not "removed"."""
     base, note = history.base(since)
     rec = Recorder()
     tally.add_all(rec.watch(accounts))
     new = rec.states
     old = history.states_at(base.id) if base else {}
     records = transitions(old, new, score_drop=score_drop, thresholds=thresholds) if base else []
+    if partial():
+        records = [r for r in records if r["kind"] != "removed"]
     for record in records:
         record["since"] = base.taken_at if base else None
         record["snapshot"] = base.id if base else None

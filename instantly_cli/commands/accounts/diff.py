@@ -115,7 +115,7 @@ def diff(
                                           lister=lister)
             result = history_service.diff(
                 history, fleet.accounts_of(listing), since=wanted, score_drop=score_drop,
-                thresholds=thresholds, tally=tally,
+                thresholds=thresholds, tally=tally, partial=lambda: listing.anomaly,
             )
             if result.base is not None and result.records:
                 _annotate(client, result, now)
@@ -123,7 +123,8 @@ def diff(
         if result.note:
             output.info(result.note)
         if listing.anomaly:
-            output.warn(f"Listing ended early: {listing.anomaly}; no snapshot recorded.")
+            output.warn(f"Listing ended early: {listing.anomaly}; accounts not listed are not "
+                        "reported as removed, and no snapshot is recorded.")
         elif not no_record:
             result.recorded = history.record(result.states, "diff", now)
     if result.base is None:

@@ -444,3 +444,15 @@ def test_a_listing_that_ended_early_reports_no_removals(tmp_path: Path) -> None:
     assert {r["kind"] for r in full.records} == {"limit-changed", "removed"}
     assert [r["kind"] for r in cut.records] == ["limit-changed"]
     assert cut.metrics["removed"] == 0 and full.metrics["removed"] == 1
+
+
+def test_a_staged_pass_counts_an_account_listed_twice_once(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    rec = h.Recorder(path, batch=2)
+    pages = [[account("a@x.io"), account("b@x.io")], [account("A@x.io", daily_limit=9)]]
+    assert [len(p) for p in rec.watch_pages(pages)] == [2, 1]
+    snap = rec.commit("list", T0)
+    assert snap.accounts == 2 and rec.recorded == snap
+    with h.History(path) as db:
+        assert db.states_at(snap.id)["a@x.io"].daily_limit == 9
+        assert change_rows(path) == 2

@@ -192,9 +192,17 @@ class Recorder:
     def watch_pages(
         self, pages: Iterable[list[Mapping[str, Any]]]
     ) -> Iterator[list[Mapping[str, Any]]]:
+        """Pages, each seen whole (cheaper per account than :meth:`watch`)."""
+        staging = self.path is not None
         for page in pages:
-            for _ in self.watch(page):
-                pass
+            rows = [(e.lower(), state_of(a)) for a in page
+                    if isinstance(e := a.get("email"), str) and e]
+            if staging:
+                self._buffer.extend((e, *st) for e, st in rows)
+                if len(self._buffer) >= self.batch:
+                    self._flush()
+            else:
+                self.states.update(rows)
             yield page
 
     def _flush(self) -> None:
@@ -449,10 +457,11 @@ class History:
 
     def stage(self, rows: Iterable[tuple[Any, ...]]) -> None:
         """Add ``(email, *fields)`` rows of the pass being read to a temporary table of this
-        connection (no lock on the history: other processes go on reading and writing)."""
+        connection (no lock on the history: other processes go on reading and writing). No
+        index while rows arrive: :meth:`record_staged` builds it once."""
         with _guard(self.path):
             self.db.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS staged (email TEXT PRIMARY KEY, "
+                "CREATE TEMP TABLE IF NOT EXISTS staged (email TEXT, "
                 "status INTEGER, warmup_status INTEGER, score REAL, daily_limit REAL, "
                 "warmup_limit REAL, provider INTEGER, tags TEXT, error_code TEXT, "
                 "error_message TEXT)"
@@ -462,9 +471,7 @@ class History:
             # the temporary database, so the history itself is not locked.
             self.db.execute("BEGIN")
             try:
-                self.db.executemany(
-                    f"INSERT OR REPLACE INTO temp.staged VALUES ({marks})", rows
-                )
+                self.db.executemany(f"INSERT INTO temp.staged VALUES ({marks})", rows)
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
@@ -480,10 +487,16 @@ class History:
         account whose tracked fields differ from its newest row, or that appeared or
         disappeared. The comparison is SQL's, so memory does not grow with the fleet."""
         self.stage(())
-        differs = " OR ".join(f"c.{f} IS NOT s.{f}" for f in _FIELDS)
-        fields = ", ".join(f"s.{f}" for f in _FIELDS)
+        # A pass that did not list tags (NULL): they are unknown, not removed.
+        staged = {f: f"s.{f}" for f in _FIELDS} | {"tags": "COALESCE(s.tags, c.tags)"}
+        differs = " OR ".join(f"c.{f} IS NOT {staged[f]}" for f in _FIELDS)
+        fields = ", ".join(staged.values())
         self._cache = None
         with self._tx() as db:
+            # An account listed twice (merged streams) counts once: its last row wins.
+            db.execute("CREATE INDEX IF NOT EXISTS temp.staged_email ON staged (email)")
+            db.execute("DELETE FROM temp.staged WHERE EXISTS (SELECT 1 FROM temp.staged s2 "
+                       "WHERE s2.email = staged.email AND s2.rowid > staged.rowid)")
             count = db.execute("SELECT COUNT(*) FROM temp.staged").fetchone()[0]
             cur = db.execute(
                 "INSERT INTO snapshots (taken_at, source, accounts) VALUES (?, ?, ?)",
@@ -491,11 +504,6 @@ class History:
             )
             snap_id = int(cur.lastrowid or 0)
             db.execute("INSERT OR IGNORE INTO emails (email) SELECT email FROM temp.staged")
-            # A pass that did not list tags: they are unknown, not removed.
-            db.execute(
-                "UPDATE temp.staged SET tags = (SELECT c.tags FROM current c JOIN emails e "
-                "ON e.id = c.email_id WHERE e.email = staged.email) WHERE tags IS NULL"
-            )
             db.execute(
                 f"INSERT INTO changes SELECT e.id, ?, 1, {fields} FROM temp.staged s "
                 "JOIN emails e ON e.email = s.email LEFT JOIN current c ON c.email_id = e.id "
@@ -510,7 +518,7 @@ class History:
             )
             db.execute("INSERT OR REPLACE INTO current SELECT * FROM changes "
                        "WHERE snapshot_id = ?", (snap_id,))
-            db.execute("DELETE FROM temp.staged")
+            db.execute("DROP TABLE temp.staged")
             return Snapshot(snap_id, stamp(now), source, int(count))
 
     def prune(self, keep: timedelta, now: datetime) -> tuple[int, int]:

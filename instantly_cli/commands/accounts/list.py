@@ -96,7 +96,7 @@ def list_accounts(
     --parallel), newest first with --no-parallel.
 
     Several values of --status, --provider, --filter, --domain or --health mean any of them.
-    --fields may name `health` (at-risk, watch or healthy, judged with --at-risk-below and
+    --fields may name `health` (at-risk, watch, healthy or no-data, judged with --at-risk-below and
     --watch-below) as a column or JSON key.
     """
     from instantly_cli import views

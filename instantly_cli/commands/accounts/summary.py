@@ -184,9 +184,8 @@ def _summarize(
     from instantly_cli.services import fleet, health
 
     listing = fleet.list_accounts(client, query, limit=None, warn=output.warn, lister=lister)
-    accounts = fleet.accounts_of(listing)
-    tally = health.summarize(rec.watch(accounts) if rec else accounts,
-                             thresholds=thresholds, by=by)
+    accounts = fleet.accounts_of(rec.watch_pages(listing) if rec else listing)
+    tally = health.summarize(accounts, thresholds=thresholds, by=by)
     tally.anomaly = listing.anomaly
     if listing.anomaly:
         output.warn(f"Listing ended early: {listing.anomaly}; the numbers may be incomplete.")

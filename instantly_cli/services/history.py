@@ -20,11 +20,11 @@ import json
 import math
 import re
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from instantly_cli.errors import CliError, UsageError, redact
 
@@ -160,6 +160,9 @@ def state_of(account: Mapping[str, Any]) -> State:
     return state
 
 
+_Page = TypeVar("_Page", bound=Sequence[Mapping[str, Any]])
+
+
 class Recorder:
     """Collects the tracked state of every account of a full pass as it streams by: in
     ``states`` (in memory: what ``accounts diff`` compares), or, given a database ``path``,
@@ -189,9 +192,7 @@ class Recorder:
                     states[email.lower()] = state_of(account)
             yield account
 
-    def watch_pages(
-        self, pages: Iterable[list[Mapping[str, Any]]]
-    ) -> Iterator[list[Mapping[str, Any]]]:
+    def watch_pages(self, pages: Iterable[_Page]) -> Iterator[_Page]:
         """Pages, each seen whole (cheaper per account than :meth:`watch`)."""
         staging = self.path is not None
         for page in pages:

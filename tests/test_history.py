@@ -456,3 +456,10 @@ def test_a_staged_pass_counts_an_account_listed_twice_once(tmp_path: Path) -> No
     with h.History(path) as db:
         assert db.states_at(snap.id)["a@x.io"].daily_limit == 9
         assert change_rows(path) == 2
+
+
+def test_the_database_is_private(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "history" / "h.sqlite3"
+    with h.History(path) as db:
+        db.record(states(account("a@x.io")), "summary", T0)
+    assert path.stat().st_mode & 0o077 == 0 and path.parent.stat().st_mode & 0o077 == 0

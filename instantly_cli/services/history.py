@@ -18,6 +18,7 @@ import functools
 import hashlib
 import json
 import math
+import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -331,6 +332,9 @@ class History:
         self._cache: tuple[int | None, dict[str, tuple[Any, ...]]] | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Emails and error texts: readable by the user only (SQLite gives its -wal and
+            # -shm files the database's mode).
+            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
         except OSError as exc:
             raise HistoryError(f"Cannot create the history folder {path.parent}: {exc}.",
                                hint="Check the folder's permissions (instantly config path "

@@ -436,7 +436,7 @@ def test_a_listing_that_ended_early_reports_no_removals(tmp_path: Path) -> None:
 
     with h.History(tmp_path / "h.sqlite3") as db:
         db.record(states(account("a@x.io"), account("b@x.io")), "summary", T0)
-        live = [account("a@x.io", daily_limit=1)]
+        live = [[account("a@x.io", daily_limit=1)]]
         full = h.diff(db, live, since=h.Since(), score_drop=10, thresholds=Thresholds(),
                       tally=Tally())
         cut = h.diff(db, live, since=h.Since(), score_drop=10, thresholds=Thresholds(),

@@ -714,7 +714,7 @@ class DiffResult:
 
 def diff(
     history: History,
-    accounts: Iterable[Mapping[str, Any]],
+    pages: Iterable[Sequence[Mapping[str, Any]]],
     *,
     since: Since,
     score_drop: float,
@@ -722,12 +722,15 @@ def diff(
     tally: Any,
     partial: Callable[[], Any] = lambda: None,
 ) -> DiffResult:
-    """Compare the live accounts (one pass, counted into ``tally`` too) with the snapshot
+    """Compare the live accounts (pages of one pass, counted into ``tally`` too) with the snapshot
     ``since`` selects. The base is chosen before this run records anything. When ``partial()``
     is true after the pass (the listing ended early), accounts not seen are not "removed"."""
     base, note = history.base(since)
     rec = Recorder()
-    tally.add_all(rec.watch(accounts))
+    add = tally.add
+    for page in rec.watch_pages(pages):
+        for account in page:
+            add(account)
     new = rec.states
     old = history.states_at(base.id) if base else {}
     records = transitions(old, new, score_drop=score_drop, thresholds=thresholds) if base else []

@@ -114,7 +114,7 @@ def diff(
             listing = fleet.list_accounts(client, query, limit=None, warn=output.warn,
                                           lister=lister)
             result = history_service.diff(
-                history, fleet.accounts_of(listing), since=wanted, score_drop=score_drop,
+                history, listing, since=wanted, score_drop=score_drop,
                 thresholds=thresholds, tally=tally, partial=lambda: listing.anomaly,
             )
             if result.base is not None and result.records:

@@ -25,7 +25,8 @@ from instantly_cli.settings import GlobalOptions, Settings, resolve, sandbox_sta
 if TYPE_CHECKING:
     import httpx
 
-    from instantly_cli.client import InstantlyClient, RateLimiter
+    from instantly_cli.client import InstantlyClient
+    from instantly_cli.ratelimit import RateLimiter
 
 DEFAULT_READ_TIMEOUT = 30.0
 CONNECT_TIMEOUT = 5.0
@@ -109,7 +110,7 @@ def limiter(ctx: typer.Context, rate: float) -> RateLimiter:
     """The process's rate limiter, made on first use at ``rate`` requests per second."""
     rt = runtime(ctx)
     if rt.limiter is None:
-        from instantly_cli.client import RateLimiter
+        from instantly_cli.ratelimit import RateLimiter
 
         rt.limiter = RateLimiter(rate)
     return rt.limiter

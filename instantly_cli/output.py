@@ -24,7 +24,7 @@ from instantly_cli.interrupts import sigint_deferred
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from instantly_cli.client import Exchange
+    from instantly_cli.schema import Exchange
 
 FORMATS = tuple(OUTPUT_FORMAT.names)
 # The width of a "terminal" that is not one (a pipe, a file): nothing is cut or dropped.

@@ -24,6 +24,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("views", ("views",)),
     ("output", ("output",)),
     ("client", ("client",)),
+    ("paging", ("paging",)),
+    ("ratelimit", ("ratelimit",)),
     ("settings", ("settings",)),
     ("fields", ("fields", "schema")),
     ("targets", ("targets",)),

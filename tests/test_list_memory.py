@@ -9,16 +9,16 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from instantly_cli.client import (
+from instantly_cli.client import InstantlyClient
+from instantly_cli.errors import InvalidResponseError, NotFoundError
+from instantly_cli.paging import (
     HISTORY_BITS,
     OLD_ITEMS_TO_STOP,
     RECENT_CURSORS,
     RECENT_KEYS,
-    InstantlyClient,
-    RateLimiter,
     SeenKeys,
 )
-from instantly_cli.errors import InvalidResponseError, NotFoundError
+from instantly_cli.ratelimit import RateLimiter
 from instantly_cli.services.listing import ParallelLister
 from tests.conftest import TEST_KEY
 

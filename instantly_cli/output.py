@@ -14,9 +14,19 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-from instantly_cli.enums import OUTPUT_FORMAT, EnumTable
+from instantly_cli.columns import (
+    OUTCOME_COLUMNS,
+    Column,
+    DetailRow,
+    cell,
+    check_fields,
+    columns_for,
+    fit_columns,
+    pick,
+)
+from instantly_cli.enums import OUTPUT_FORMAT
 from instantly_cli.errors import CliError, UsageError, redact
 from instantly_cli.fields import get_path
 from instantly_cli.interrupts import sigint_deferred
@@ -24,6 +34,7 @@ from instantly_cli.interrupts import sigint_deferred
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from instantly_cli.dashboard import Section
     from instantly_cli.schema import Exchange
 
 FORMATS = tuple(OUTPUT_FORMAT.names)
@@ -195,156 +206,6 @@ def silence_broken_pipe() -> None:
         pass
 
 
-# -- values ------------------------------------------------------------------------------------
-
-
-def pick(obj: Mapping[str, Any], paths: Sequence[str]) -> dict[str, Any]:
-    """Keep only ``paths`` of ``obj`` (nested structure preserved) for ``--fields`` with JSON."""
-    out: dict[str, Any] = {}
-    for path in paths:
-        parts = path.split(".")
-        value = get_path(obj, path)
-        node = out
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
-    return out
-
-
-class Column(NamedTuple):
-    """A column of table/TSV/CSV output: a dotted path into the object and how to show it.
-
-    ``priority`` and ``short`` only matter to a table on a terminal too narrow for it: columns
-    are shortened first (``short`` formats the value, ``short_header`` replaces the header; an
-    enum column with short labels shortens by itself), then dropped, lowest priority first
-    (ties: the rightmost first). ``--wide`` and every machine format ignore both.
-    """
-
-    key: str
-    header: str
-    enum: EnumTable | None = None
-    fmt: Callable[[Any], str] | None = None
-    justify: str = "left"
-    priority: int = 0
-    short: Callable[[Any], str] | None = None
-    short_header: str | None = None
-
-    @property
-    def shortens(self) -> bool:
-        return (
-            self.short is not None
-            or self.short_header is not None
-            or (self.enum is not None and self.enum.has_short)
-        )
-
-
-def cell(column: Column, obj: Mapping[str, Any], short: bool = False) -> str:
-    value = get_path(obj, column.key)
-    if short and column.short is not None:
-        return column.short(value)
-    if column.fmt is not None:
-        return column.fmt(value)
-    if column.enum is not None:
-        return column.enum.short(value) if short else column.enum.label(value)
-    return text_value(value)
-
-
-def text_value(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, list):
-        if all(isinstance(v, dict) and "label" in v for v in value):
-            return ", ".join(str(v["label"]) for v in value)
-        return ", ".join(text_value(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return str(value)
-
-
-def columns_for(fields: Sequence[str] | None, defaults: Sequence[Column]) -> list[Column]:
-    """``--fields`` picks columns by path; a path with no column definition shows raw values."""
-    if not fields:
-        return list(defaults)
-    known = {c.key: c for c in defaults}
-    return [known.get(f, Column(f, f)) for f in fields]
-
-
-def _paths(obj: Any, prefix: str = "") -> Iterator[str]:
-    if isinstance(obj, Mapping):
-        for key, value in obj.items():
-            path = f"{prefix}{key}"
-            yield path
-            yield from _paths(value, path + ".")
-
-
-def check_fields(
-    fields: Sequence[str] | None,
-    objects: Sequence[Mapping[str, Any]],
-    columns: Sequence[Column] = (),
-) -> None:
-    """Refuse (exit 2) a ``--fields`` name that is neither a field of the printed object's
-    schema, nor a column, nor present in any of ``objects``; suggest close names.
-
-    Called on the first objects before anything is written, so a typo prints nothing. A field
-    the API added since this version is in the data, so it keeps working.
-    """
-    if not fields:
-        return
-    from instantly_cli import schema
-
-    known: set[str] = {c.key for c in columns}
-    for obj in objects:
-        known.update(_paths(obj))
-    kind = schema.guess_object(set(objects[0])) if objects else None
-    if kind is not None:
-        known |= schema.fields_of(kind)
-    elif not objects:
-        # Nothing to print: only a name no object of the API has at all is refused.
-        for name in schema.OBJECT_FIELDS:
-            known |= schema.fields_of(name)
-    unknown = [f for f in fields if f not in known]
-    if not unknown:
-        return
-    import difflib
-
-    bad = unknown[0]
-    close = difflib.get_close_matches(bad, sorted(known), n=3, cutoff=0.6)
-    if not close:
-        close = sorted(k for k in known if bad.casefold() in k.casefold())[:3]
-    hint = "Did you mean: " + ", ".join(close) + "?" if close else None
-    tops = sorted(k for k in known if "." not in k)
-    listing = "Fields: " + ", ".join(tops) + " (dots for nesting)."
-    raise UsageError(
-        f"Unknown field '{bad}' in --fields"
-        + (f" (and {len(unknown) - 1} more)." if len(unknown) > 1 else "."),
-        hint=f"{hint} {listing}" if hint else listing,
-    )
-
-
-def parse_fields(text: str | None) -> list[str] | None:
-    if not text:
-        return None
-    fields = [f.strip() for f in text.split(",") if f.strip()]
-    for field in fields:
-        if not all(part and part.replace("_", "").isalnum() for part in field.split(".")):
-            raise UsageError(
-                f"Invalid field path '{field}'.",
-                hint="Use names separated by commas, dots for nesting: email,warmup.limit.",
-            )
-    for field in fields:
-        clash = next((f for f in fields if f.startswith(field + ".")), None)
-        if clash:
-            raise UsageError(
-                f"--fields names both '{field}' and '{clash}', which is inside it.",
-                hint=f"Keep one of them: '{field}' already includes '{clash}'.",
-            )
-    return fields or None
-
-
 # -- data on stdout ------------------------------------------------------------------------------
 
 
@@ -457,48 +318,6 @@ def _tsv(value: str) -> str:
     return value
 
 
-# Between two columns of a table (rich: one space of padding on each side, none at the edges).
-GAP = 2
-
-
-def fit_columns(
-    rows: Sequence[Mapping[str, Any]], cols: Sequence[Column], width: int
-) -> list[tuple[Column, bool]]:
-    """The columns a table of ``width`` cells shows, each with whether it is shortened.
-
-    Shorten (lowest priority first, rightmost first on ties) until the rows fit, then drop in
-    the same order; the last column is never dropped. What still does not fit is cut with an
-    ellipsis by the renderer, never wrapped.
-    """
-    from rich.cells import cell_len
-
-    def measure(c: Column, short: bool) -> int:
-        header = (c.short_header or c.header) if short else c.header
-        return max([cell_len(header), *(cell_len(cell(c, r, short)) for r in rows)])
-
-    full = [measure(c, False) for c in cols]
-    short = [measure(c, True) if c.shortens else full[i] for i, c in enumerate(cols)]
-    shortened: set[int] = set()
-    dropped: set[int] = set()
-
-    def total() -> int:
-        kept = [i for i in range(len(cols)) if i not in dropped]
-        widths = [short[i] if i in shortened else full[i] for i in kept]
-        return sum(widths) + GAP * max(len(kept) - 1, 0)
-
-    order = sorted(range(len(cols)), key=lambda i: (cols[i].priority, -i))
-    for i in order:
-        if total() <= width:
-            break
-        if cols[i].shortens:
-            shortened.add(i)
-    for i in order:
-        if total() <= width or len(dropped) == len(cols) - 1:
-            break
-        dropped.add(i)
-    return [(c, i in shortened) for i, c in enumerate(cols) if i not in dropped]
-
-
 def _build_table(
     rows: Sequence[Mapping[str, Any]],
     cols: Sequence[Column],
@@ -555,9 +374,6 @@ def _table(
     console = _console(unlimited=wide)
     fit = console.width < UNLIMITED
     console.print(_build_table(rows, cols, title, console.width if fit else None))
-
-
-DetailRow = tuple[str, str, str]  # label, value, style
 
 
 def emit_detail(title: str, sections: Sequence[tuple[str, Sequence[DetailRow]]]) -> None:
@@ -623,8 +439,6 @@ def confirm(text: str) -> bool:
 
 # -- bulk work ---------------------------------------------------------------------------------
 
-OUTCOME_COLUMNS = [Column("email", "Email"), Column("result", "Result"), Column("error", "Error")]
-
 
 def emit_outcomes(rows: Sequence[dict[str, Any]], fmt: str) -> None:
     """Per-target results of a bulk run: JSON/JSONL objects, or email/result/error rows."""
@@ -682,52 +496,6 @@ def progress(total: int, label: str) -> Iterator[Callable[[int, int], None]]:
 DASHBOARD_MAX_WIDTH = 100
 
 
-class Bar(NamedTuple):
-    """One bar of a dashboard panel: label, count text, share text and a bar of ``fraction``."""
-
-    label: str
-    value: str
-    fraction: float
-    style: str = ""
-    note: str = ""
-
-
-class Section(NamedTuple):
-    """A dashboard panel: bars, then lines of (text, style), or a table of rows."""
-
-    title: str
-    bars: Sequence[Bar] = ()
-    lines: Sequence[tuple[str, str]] = ()
-    columns: Sequence[Column] = ()
-    rows: Sequence[Mapping[str, Any]] = ()
-    styles: Sequence[str] = ()  # one style per row (empty: none)
-
-
-class _BarCell:
-    """A horizontal bar that fills the width its table column gets (eighth blocks)."""
-
-    def __init__(self, fraction: float, style: str) -> None:
-        self.fraction = max(0.0, min(1.0, fraction))
-        self.style = style
-
-    def __rich_measure__(self, console: Any, options: Any) -> Any:
-        from rich.measure import Measurement
-
-        return Measurement(4, options.max_width)
-
-    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
-        from rich.segment import Segment
-        from rich.style import Style
-
-        width = options.max_width
-        eighths = round(self.fraction * width * 8)
-        full, part = divmod(eighths, 8)
-        text = "█" * full + ("▏▎▍▌▋▊▉"[part - 1] if part else "")
-        if not text and self.fraction > 0:
-            text = "▏"
-        yield Segment(text.ljust(width), Style.parse(self.style) if self.style else None)
-
-
 def _dashboard_console() -> Console:
     import shutil
 
@@ -737,50 +505,15 @@ def _dashboard_console() -> Console:
     return console
 
 
-def _section(section: Section) -> Any:
-    from rich.console import Group
-    from rich.panel import Panel
-    from rich.table import Table
-    from rich.text import Text
-
-    parts: list[Any] = []
-    if section.bars:
-        grid = Table.grid(padding=(0, 1), expand=True)
-        grid.add_column(no_wrap=True, overflow="ellipsis", max_width=24)
-        grid.add_column(justify="right", no_wrap=True)
-        grid.add_column(justify="right", no_wrap=True)
-        grid.add_column(ratio=1, no_wrap=True)
-        for bar in section.bars:
-            grid.add_row(
-                Text(bar.label, style=bar.style),
-                bar.value,
-                Text(bar.note, style="dim"),
-                _BarCell(bar.fraction, bar.style or "cyan"),
-            )
-        parts.append(grid)
-    if section.rows:
-        table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold",
-                      expand=True)
-        for i, c in enumerate(section.columns):
-            table.add_column(c.header, justify=c.justify, no_wrap=True,  # type: ignore[arg-type]
-                             overflow="ellipsis", ratio=1 if i == 0 else None)
-        for n, row in enumerate(section.rows):
-            style = section.styles[n] if n < len(section.styles) else ""
-            table.add_row(*(Text(cell(c, row)) for c in section.columns), style=style)
-        parts.append(table)
-    for text, style in section.lines:
-        parts.append(Text(text, style=style, no_wrap=True, overflow="ellipsis"))
-    return Panel(Group(*parts), title=Text(section.title, style="bold"), title_align="left",
-                 expand=True)
-
-
 def emit_dashboard(title: str, sections: Sequence[Section]) -> None:
     """Panels with bars and small tables, one under the other, at most 100 columns wide."""
     from rich.text import Text
+
+    from instantly_cli.dashboard import render_section
 
     console = _dashboard_console()
     with _lock, sigint_deferred():
         console.print(Text(title, style="bold", no_wrap=True, overflow="ellipsis"))
         for section in sections:
-            console.print(_section(section))
+            console.print(render_section(section))
     _flush()

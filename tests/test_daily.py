@@ -14,7 +14,7 @@ import httpx
 import pytest
 import typer
 
-from instantly_cli import __version__, output, schema, views
+from instantly_cli import __version__, columns, output, schema, views
 from instantly_cli.cli import app as cli_app
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.seed import DEFAULT_WORKSPACE_ID
@@ -143,11 +143,11 @@ def test_a_cell_too_long_for_any_width_is_cut_not_wrapped() -> None:
 
 
 def test_columns_default_keep_existing_call_sites_working() -> None:
-    cols = [output.Column("a", "A"), output.Column("b", "B"), output.Column("c", "C")]
+    cols = [columns.Column("a", "A"), columns.Column("b", "B"), columns.Column("c", "C")]
     rows = [{"a": "1" * 10, "b": "2" * 10, "c": "3" * 10}]
-    shown = [c.key for c, _ in output.fit_columns(rows, cols, 25)]
+    shown = [c.key for c, _ in columns.fit_columns(rows, cols, 25)]
     assert shown == ["a", "b"]  # equal priorities: the rightmost goes first
-    assert [c.key for c, _ in output.fit_columns(rows, cols, 5)] == ["a"]  # never none
+    assert [c.key for c, _ in columns.fit_columns(rows, cols, 5)] == ["a"]  # never none
 
 
 def test_accounts_get_on_an_80_column_terminal_and_wide(

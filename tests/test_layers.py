@@ -23,6 +23,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("services", ("services",)),
     ("views", ("views",)),
     ("output", ("output",)),
+    ("dashboard", ("dashboard",)),
+    ("columns", ("columns",)),
     ("client", ("client",)),
     ("paging", ("paging",)),
     ("ratelimit", ("ratelimit",)),

@@ -187,7 +187,7 @@ def status(
                 "check": check,
             }
         )
-    from instantly_cli.output import Column
+    from instantly_cli.columns import Column
 
     columns = [
         Column("active", "", fmt=lambda v: "*" if v else "", priority=100),

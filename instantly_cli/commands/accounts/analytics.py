@@ -5,6 +5,8 @@ from typing import Annotated
 import typer
 
 from instantly_cli import context, output
+from instantly_cli.columns import parse_fields
+from instantly_cli.columns import pick as pick_paths
 from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import app, warmup_app
 from instantly_cli.enums import ANALYTICS_BY
@@ -70,7 +72,7 @@ def analytics(
     from instantly_cli.services import analytics as service
 
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     group = str(ANALYTICS_BY.parse(by))
     first, last = service.date_range(from_, to, datetime.now(UTC).date())
     wanted = _targets(targets, all_)
@@ -119,14 +121,14 @@ def warmup_stats(
     from instantly_cli.services import analytics as service
 
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     wanted = _targets(targets, all_)
     with context.client(ctx) as client:
         emails = service.account_emails(client, wanted)
         with output.progress(len(emails), "Fetching warmup analytics") as advance:
             stats = service.warmup_stats(client, emails, advance=advance)
     if fmt == "json":
-        pick = (lambda r: output.pick(r, field_list)) if field_list else (lambda r: r)
+        pick = (lambda r: pick_paths(r, field_list)) if field_list else (lambda r: r)
         output.emit_json({"accounts": [pick(r) for r in stats.accounts],
                           "aggregate": stats.aggregate})
     else:

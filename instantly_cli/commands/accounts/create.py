@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from instantly_cli import context, output
+from instantly_cli.columns import parse_fields
 from instantly_cli.commands import _bulk, handled
 from instantly_cli.commands.accounts import _outcomes, app
 from instantly_cli.enums import CREATED, EXISTS, FAILED, PROVIDER, WOULD_CREATE
@@ -109,7 +110,7 @@ def create(
     from instantly_cli.targets import read_targets
 
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     check_rate(rate, concurrency)
     flags = {
         "email": email, "first_name": first_name, "last_name": last_name,

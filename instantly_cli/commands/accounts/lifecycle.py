@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from instantly_cli import context, output
+from instantly_cli import context
+from instantly_cli.columns import OUTCOME_COLUMNS, parse_fields
 from instantly_cli.commands import _bulk, handled
 from instantly_cli.commands.accounts import _outcomes, app
 from instantly_cli.enums import (
@@ -103,7 +104,7 @@ def delete(
     from instantly_cli.services import lifecycle
 
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     emails = _bulk.targets(
         ctx, targets, rate=rate, concurrency=concurrency, verb="delete", yes=yes, dry_run=True
     )
@@ -129,7 +130,7 @@ def delete(
         emit=False,
     )
     found = [o.account for o in result.outcomes if o.account is not None]
-    columns = views.account_columns(fmt, False) if fmt == "table" else output.OUTCOME_COLUMNS
+    columns = views.account_columns(fmt, False) if fmt == "table" else OUTCOME_COLUMNS
     _outcomes.emit(result, fmt, field_list, columns, table_rows=found)
     return code
 
@@ -165,7 +166,7 @@ def mark_fixed(
     from instantly_cli.services import lifecycle
 
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     emails = _bulk.targets(
         ctx, targets, rate=rate, concurrency=concurrency, verb="mark fixed", yes=yes,
         dry_run=dry_run,
@@ -229,7 +230,7 @@ def move(
     from instantly_cli.services.bulk import batches
 
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     source = lifecycle.check_move(from_ or context.settings(ctx).workspace, to)
     emails = _bulk.targets(
         ctx, targets, rate=rate, concurrency=concurrency, verb="move", yes=yes, dry_run=True

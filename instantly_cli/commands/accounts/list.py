@@ -5,6 +5,7 @@ from typing import Annotated, Any
 import typer
 
 from instantly_cli import context, output
+from instantly_cli.columns import parse_fields
 from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import app
 from instantly_cli.enums import AT_RISK_BELOW, WATCH_BELOW
@@ -102,7 +103,7 @@ def list_accounts(
     from instantly_cli.services.health import Thresholds, with_health
 
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     if all_ and limit is not None:
         raise UsageError(
             "--all and --limit contradict each other.",

@@ -31,7 +31,7 @@ PauseExamples = examples(
 
 def _preview(result: RunResult, fmt: str) -> None:
     """Dry run: current status → new status per target."""
-    from instantly_cli.output import Column
+    from instantly_cli.columns import Column
 
     rows = [o.to_json() for o in result.outcomes]
     if fmt == "json":

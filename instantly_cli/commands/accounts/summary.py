@@ -9,6 +9,7 @@ import typer
 from instantly_cli import context, output
 from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import app
+from instantly_cli.dashboard import Section
 from instantly_cli.enums import AT_RISK_BELOW, GATE_METRIC, SUMMARY_BY, WATCH_BELOW
 from instantly_cli.errors import EXIT_FAILED, CliError
 from instantly_cli.options import (
@@ -254,7 +255,7 @@ def _render(doc: dict[str, Any], fmt: str, all_profiles: bool) -> None:
         if all_profiles:
             rows = [*doc["profiles"], views.profile_row("Total", None, summary, None)]
             rows[-1]["result"] = ""
-            roll_up = output.Section(
+            roll_up = Section(
                 f"Profiles: {len(doc['profiles'])}",
                 columns=views.PROFILE_COLUMNS,
                 rows=rows,

@@ -33,8 +33,8 @@ def complete_enum(table: EnumTable) -> Callable[[str], list[str]]:
 
 
 def complete_profiles(incomplete: str) -> list[str]:
+    from instantly_cli.config_file import load_config
     from instantly_cli.errors import CliError
-    from instantly_cli.settings import load_config
 
     try:
         names = sorted(load_config().profiles)

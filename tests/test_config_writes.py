@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from typer.testing import Result
 
-from instantly_cli import settings
+from instantly_cli import config_file
+from instantly_cli.config_file import Config, Profile, load_config, save_config, update_config
 from instantly_cli.errors import ConfigError
-from instantly_cli.settings import Config, Profile, load_config, save_config, update_config
 from tests.conftest import invoke
 
 KEY = "key-AbCdEfGh{:04d}"
@@ -38,7 +38,7 @@ def login(profile: str, key: str, *extra: str) -> Result:
 
 
 def saved(path: Path | None = None) -> dict:
-    return tomllib.loads((path or settings.config_path()).read_text())
+    return tomllib.loads((path or config_file.config_path()).read_text())
 
 
 def mode(path: Path) -> int:
@@ -131,8 +131,8 @@ def test_a_held_lock_makes_the_writer_wait_then_give_up(monkeypatch) -> None:
     import fcntl
 
     assert login("a", KEY.format(1)).exit_code == 0
-    monkeypatch.setattr(settings, "LOCK_TIMEOUT", 0.05)
-    lock = settings.config_path().with_name("config.toml.lock")
+    monkeypatch.setattr(config_file, "LOCK_TIMEOUT", 0.05)
+    lock = config_file.config_path().with_name("config.toml.lock")
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -178,7 +178,7 @@ def test_concurrent_logins_in_separate_processes_keep_every_profile(tmp_path: Pa
 
 
 def link_config(target: Path) -> Path:
-    path = settings.config_path()
+    path = config_file.config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.symlink_to(target)
     return path
@@ -243,7 +243,7 @@ def test_fifo_as_config_is_an_error_not_a_hang(tmp_path: Path) -> None:
 
 
 def test_fifo_and_device_in_process_both_forms() -> None:
-    path = settings.config_path()
+    path = config_file.config_path()
     path.parent.mkdir(parents=True)
     os.mkfifo(path)
     result = run(["config", "show", "--json"])
@@ -267,9 +267,9 @@ def test_unwritable_folder_is_a_config_error(monkeypatch: pytest.MonkeyPatch) ->
     result = login("a", KEY.format(1))
     assert result.exit_code == 2, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert lines[0] == f"Error: Cannot write {settings.config_path()}: Permission denied."
+    assert lines[0] == f"Error: Cannot write {config_file.config_path()}: Permission denied."
     assert lines[1].startswith("Hint: ") and "INSTANTLY_CONFIG_DIR" in lines[1]
-    assert not settings.config_path().exists()
+    assert not config_file.config_path().exists()
 
 
 def test_config_folder_under_a_file_is_a_config_error(tmp_path: Path) -> None:
@@ -285,7 +285,7 @@ def test_config_folder_under_a_file_is_a_config_error(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_read_only_config_folder_stays_read_only_and_is_reported() -> None:
-    folder = settings.config_path().parent
+    folder = config_file.config_path().parent
     folder.mkdir(parents=True)
     os.chmod(folder, 0o500)
     try:
@@ -298,9 +298,9 @@ def test_read_only_config_folder_stays_read_only_and_is_reported() -> None:
 
 
 def test_open_folder_is_tightened_to_owner_only() -> None:
-    folder = settings.config_path().parent
+    folder = config_file.config_path().parent
     folder.mkdir(parents=True)
     os.chmod(folder, 0o755)
     assert login("a", KEY.format(1)).exit_code == 0
     assert mode(folder) == 0o700
-    assert mode(settings.config_path()) == 0o600
+    assert mode(config_file.config_path()) == 0o600

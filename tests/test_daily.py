@@ -16,10 +16,10 @@ import typer
 
 from instantly_cli import __version__, columns, output, schema, views
 from instantly_cli.cli import app as cli_app
+from instantly_cli.config_file import config_path, load_config
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.seed import DEFAULT_WORKSPACE_ID
 from instantly_cli.sandbox.store import AccountQuery, Store
-from instantly_cli.settings import config_path, load_config
 from tests.conftest import TEST_KEY
 
 OPS = "ops+eu@acme-outreach.com"

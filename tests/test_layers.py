@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("paging", ("paging",)),
     ("ratelimit", ("ratelimit",)),
     ("settings", ("settings",)),
+    ("config_file", ("config_file",)),
     ("fields", ("fields", "schema")),
     ("targets", ("targets",)),
     ("enums", ("enums",)),

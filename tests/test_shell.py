@@ -22,8 +22,8 @@ import typer
 
 from instantly_cli import output
 from instantly_cli.cli import app
+from instantly_cli.config_file import Config, Profile, config_path, save_config
 from instantly_cli.enums import ACCOUNT_STATUS, LIST_FILTER, OUTPUT_FORMAT, PROVIDER, SORT_FIELD
-from instantly_cli.settings import Config, Profile, config_path, save_config
 from tests.conftest import TEST_KEY, envelope
 
 ROOT = Path(__file__).resolve().parent.parent

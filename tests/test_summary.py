@@ -23,12 +23,12 @@ import pytest
 from typer.testing import Result
 
 from instantly_cli import output
+from instantly_cli.config_file import Config, Profile, config_path, save_config
 from instantly_cli.context import Runtime
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.seed import DEFAULT_WORKSPACE_ID
 from instantly_cli.sandbox.store import AccountQuery, Store
 from instantly_cli.services import health
-from instantly_cli.settings import Config, Profile, config_path, save_config
 from tests.conftest import TEST_KEY
 
 Cli = Callable[..., Result]

@@ -7,6 +7,7 @@ import typer
 
 from instantly_cli import context, output
 from instantly_cli.commands import handled
+from instantly_cli.config_file import Profile, save_config
 from instantly_cli.errors import (
     AuthError,
     CliError,
@@ -21,7 +22,7 @@ from instantly_cli.options import (
     argument,
     examples,
 )
-from instantly_cli.settings import DEFAULT_BASE_URL, Profile, Settings, check_key, mask, save_config
+from instantly_cli.settings import DEFAULT_BASE_URL, Settings, check_key, mask
 
 app = typer.Typer(
     help="Log in, check, switch and log out of API keys (profiles).", no_args_is_help=True

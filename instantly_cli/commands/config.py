@@ -6,8 +6,9 @@ import typer
 
 from instantly_cli import context, output
 from instantly_cli.commands import handled
+from instantly_cli.config_file import config_path, load_config
 from instantly_cli.options import JsonOpt, OutputOpt, examples
-from instantly_cli.settings import config_path, load_config, mask, state_dir
+from instantly_cli.settings import mask, state_dir
 
 app = typer.Typer(help="Show the config file's path and contents.", no_args_is_help=True)
 

@@ -184,10 +184,11 @@ def _all_profiles(
     """Each configured profile in turn (its own key, workspace and base URL), under the
     process's rate limiter; a failing profile is reported on its row and the rest still run."""
     from instantly_cli import views
+    from instantly_cli.config_file import load_config
     from instantly_cli.services import fleet
     from instantly_cli.services.bulk import DEFAULT_RATE, MAX_RATE
     from instantly_cli.services.health import Tally
-    from instantly_cli.settings import GlobalOptions, load_config, resolve
+    from instantly_cli.settings import GlobalOptions, resolve
 
     opts = context.runtime(ctx).options
     config = load_config()

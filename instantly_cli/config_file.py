@@ -52,10 +52,6 @@ class Profile:
         return {k: v for k in PROFILE_KEYS if (v := getattr(self, k))}
 
 
-# A profile as plain data (only the keys that are set), and the whole file as such.
-_Snapshot = tuple[str, dict[str, dict[str, str]]]
-
-
 @dataclass(repr=False, eq=False)
 class Config:
     """The config file: its profiles and the default one."""
@@ -66,12 +62,6 @@ class Config:
     exists: bool = False
     # True when group/other can read the file: the caller warns.
     too_open: bool = False
-    # What the file held when this was read: save_config writes only what changed since, over
-    # what the file holds by then (another process may have written in between).
-    loaded: _Snapshot | None = None
-
-    def snapshot(self) -> _Snapshot:
-        return self.default_profile, {n: p.to_toml() for n, p in self.profiles.items()}
 
 
 def _str_or_none(value: object, where: str, path: Path) -> str | None:
@@ -140,7 +130,6 @@ def load_config(path: Path | None = None) -> Config:
     cfg = Config(path=path)
     found = _read_file(path)
     if found is None:
-        cfg.loaded = cfg.snapshot()
         return cfg
     raw, st = found
     import tomllib  # lazily: --help never reads the config
@@ -171,7 +160,6 @@ def load_config(path: Path | None = None) -> Config:
             name=name,
             **{k: _str_or_none(body.get(k), f"profiles.{name}.{k}", path) for k in PROFILE_KEYS},
         )
-    cfg.loaded = cfg.snapshot()
     return cfg
 
 
@@ -323,7 +311,9 @@ def _write(cfg: Config) -> None:
 def update_config(change: Callable[[Config], None], path: Path | None = None) -> Config:
     """Lock, re-read the file, apply ``change`` to what it holds now, write it; the result.
 
-    The safe way to edit the config: two processes editing at once both keep their change.
+    The one way to edit the config: two processes editing at once both keep their change, as
+    if they had run one after the other. Written atomically, file 0600 in a 0700 folder,
+    through a symlink to its target. An error raised by ``change`` leaves the file as it was.
     """
     path = path or config_path()
     _ensure_folder(path.parent)
@@ -333,45 +323,6 @@ def update_config(change: Callable[[Config], None], path: Path | None = None) ->
         _write(cfg)
     cfg.exists = True
     cfg.too_open = False
-    cfg.loaded = cfg.snapshot()
     return cfg
 
 
-def _changes_onto(mine: Config) -> Callable[[Config], None]:
-    """Replay what ``mine`` changed since it was read (profile keys set or cleared, profiles
-    added or removed, the default) onto a fresh read of the file."""
-    base_default, base = mine.loaded or (None, {})
-    now_default, now = mine.snapshot()
-
-    def apply(fresh: Config) -> None:
-        for name in base.keys() - now.keys():
-            fresh.profiles.pop(name, None)
-        for name, values in now.items():
-            before = base.get(name)
-            profile = fresh.profiles.get(name)
-            if profile is None:
-                if before is not None and values == before:
-                    continue  # unchanged here and removed by someone else: stays removed
-                profile = fresh.profiles[name] = Profile(name=name)
-            for key in PROFILE_KEYS:
-                if before is None or values.get(key) != before.get(key):
-                    setattr(profile, key, values.get(key))
-        # Two changes of the default at once: the first one saved stands, as it would have
-        # had they run one after the other (a first login makes its profile the default).
-        if now_default != base_default and (
-            mine.loaded is None or fresh.default_profile == base_default
-        ):
-            fresh.default_profile = now_default
-
-    return apply
-
-
-def save_config(cfg: Config) -> None:
-    """Write ``cfg``'s changes: under a lock, over the file as it is now, atomically; file 0600
-    in a 0700 folder, through a symlink to its target. ``cfg`` then holds the merged result."""
-    merged = update_config(_changes_onto(cfg), cfg.path)
-    cfg.default_profile = merged.default_profile
-    cfg.profiles = merged.profiles
-    cfg.exists = True
-    cfg.too_open = False
-    cfg.loaded = merged.loaded

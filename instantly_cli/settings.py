@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from instantly_cli.config_file import APP_NAME, Config, Profile, load_config, save_config
+from instantly_cli.config_file import APP_NAME, Config, Profile, load_config, update_config
 from instantly_cli.errors import MissingKeyError, UsageError
 
 DEFAULT_BASE_URL = "https://api.instantly.ai"
@@ -48,9 +48,11 @@ def set_default_profile(name: str) -> tuple[Config, str]:
 
     from instantly_cli.errors import NotFoundError
 
-    cfg = load_config()
     wanted = name.strip()
-    if wanted not in cfg.profiles:
+
+    def check(cfg: Config) -> None:
+        if wanted in cfg.profiles:
+            return
         names = sorted(cfg.profiles)
         close = difflib.get_close_matches(wanted, names, n=3, cutoff=0.5)
         if close:
@@ -60,11 +62,19 @@ def set_default_profile(name: str) -> tuple[Config, str]:
         else:
             hint = f"No profile is saved yet; create one: instantly --profile {wanted} auth login"
         raise NotFoundError(f"No profile '{wanted}'.", hint=hint)
+
+    cfg = load_config()
+    check(cfg)
     previous = cfg.default_profile
-    if previous != wanted:
-        cfg.default_profile = wanted
-        save_config(cfg)
-    return cfg, previous
+    if previous == wanted:
+        return cfg, previous
+
+    def switch(fresh: Config) -> None:
+        nonlocal previous
+        check(fresh)  # removed since the read above: refused, nothing written
+        previous, fresh.default_profile = fresh.default_profile, wanted
+
+    return update_config(switch), previous
 
 
 def mask(key: str | None) -> str:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from instantly_cli import config_file
-from instantly_cli.config_file import Config, Profile, load_config, save_config
+from instantly_cli.config_file import Profile, load_config, update_config
 from instantly_cli.settings import GlobalOptions, resolve
 from tests.conftest import TEST_KEY, envelope
 
@@ -38,9 +38,7 @@ def write_config(text: str) -> Path:
 def test_save_is_atomic_0600_in_0700_folder_even_with_open_umask() -> None:
     old = os.umask(0)
     try:
-        cfg = Config(path=config_file.config_path())
-        cfg.profiles["default"] = Profile("default", api_key=GOOD)
-        save_config(cfg)
+        update_config(lambda cfg: cfg.profiles.update(default=Profile("default", api_key=GOOD)))
     finally:
         os.umask(old)
     path = config_file.config_path()

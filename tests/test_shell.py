@@ -22,7 +22,7 @@ import typer
 
 from instantly_cli import output
 from instantly_cli.cli import app
-from instantly_cli.config_file import Config, Profile, config_path, save_config
+from instantly_cli.config_file import Profile, update_config
 from instantly_cli.enums import ACCOUNT_STATUS, LIST_FILTER, OUTPUT_FORMAT, PROVIDER, SORT_FIELD
 from tests.conftest import TEST_KEY, envelope
 
@@ -147,7 +147,7 @@ def test_zsh_and_fish_offer_enum_names(cli) -> None:
 
 def test_profiles_are_offered_for_profile(cli) -> None:
     assert complete_bash(cli, "instantly --profile ") == []  # no config file: nothing, no error
-    save_config(Config(path=config_path(), profiles={
+    update_config(lambda cfg: cfg.profiles.update({
         "default": Profile("default", api_key="k1"),
         "client-a": Profile("client-a", api_key="k2"),
         "client-b": Profile("client-b", api_key="k3"),

@@ -23,7 +23,7 @@ import pytest
 from typer.testing import Result
 
 from instantly_cli import output
-from instantly_cli.config_file import Config, Profile, config_path, save_config
+from instantly_cli.config_file import Profile, update_config
 from instantly_cli.context import Runtime
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.seed import DEFAULT_WORKSPACE_ID
@@ -336,7 +336,7 @@ def test_dashboard_uses_the_house_colours(
 def test_all_profiles_reports_a_failing_key_and_runs_the_others(
     cli: Cli, sandbox: SandboxApp
 ) -> None:
-    save_config(Config(path=config_path(), profiles={
+    update_config(lambda cfg: cfg.profiles.update({
         "agency-a": Profile("agency-a", api_key=TEST_KEY, workspace=DEFAULT_WORKSPACE_ID),
         "agency-b": Profile("agency-b", api_key="wrong-key-0000000000"),
         "agency-c": Profile("agency-c", api_key=TEST_KEY),
@@ -361,7 +361,7 @@ def test_all_profiles_reports_a_failing_key_and_runs_the_others(
 def test_all_profiles_table_has_a_row_per_profile_and_a_total(
     cli: Cli, sandbox: SandboxApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    save_config(Config(path=config_path(), profiles={
+    update_config(lambda cfg: cfg.profiles.update({
         "one": Profile("one", api_key=TEST_KEY), "two": Profile("two", api_key=TEST_KEY)}))
     shown = dashboard(cli, monkeypatch, 80, "--all-profiles")
     assert max(len(line) for line in shown) <= 80
@@ -585,7 +585,7 @@ def test_all_profiles_summary_reads_each_profile_concurrently(
     cli: Cli, sandbox: SandboxApp, store: Store
 ) -> None:
     store.reset(300)
-    save_config(Config(path=config_path(), profiles={
+    update_config(lambda cfg: cfg.profiles.update({
         "one": Profile("one", api_key=TEST_KEY), "two": Profile("two", api_key=TEST_KEY)}))
     doc = json.loads(ok(cli(["accounts", "summary", "--all-profiles", "--json"])).stdout)
     assert doc["total"]["total"] == 600

@@ -1,9 +1,10 @@
 """The one place that wires the layers together: Typer context → settings → a ready client.
 
-Commands call :func:`output_format`, :func:`settings` and :func:`client`; nothing else builds a
-client, opens the sandbox or hooks ``--verbose`` into the HTTP layer. What a process is wired with
-(transport, clock, sleep, poll interval) is a :class:`Runtime`, handed in as the Typer context's
-``obj`` (tests pass their own: ``CliRunner().invoke(app, args, obj=Runtime(transport=…))``).
+Commands call :func:`output_format` (or :func:`out`), :func:`settings` and :func:`client`;
+nothing else builds a client, opens the sandbox or hooks ``--verbose`` into the HTTP layer. What a
+process is wired with (transport, clock, sleep, poll interval, the streams and whether each is a
+terminal) is a :class:`Runtime`, handed in as the Typer context's ``obj`` (tests pass their own:
+``CliRunner().invoke(app, args, obj=Runtime(terminal=Terminal(stdout_isatty=True)))``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import typer
 
 from instantly_cli import output
 from instantly_cli.errors import UsageError
+from instantly_cli.output import Output, Terminal
 from instantly_cli.settings import GlobalOptions, Settings, resolve, sandbox_state_path
 
 if TYPE_CHECKING:
@@ -50,20 +52,41 @@ class Runtime:
     fmt: str | None = None
     # The limiter shared by every client of this invocation (one per process).
     limiter: RateLimiter | None = None
+    # The streams and whether each is a terminal (default: the process's own).
+    terminal: Terminal = field(default_factory=Terminal)
+
+
+_OUTPUT = "instantly.output"
 
 
 def runtime(ctx: typer.Context) -> Runtime:
-    """The invocation's runtime (made by the root callback; a bare one outside the CLI)."""
-    obj = ctx.find_root().obj
+    """The invocation's runtime (made by the root callback; a bare one outside the CLI).
+
+    The first call of an invocation (the root callback's) also resolves its :class:`Output`
+    from the runtime's terminal, for every printing function until the invocation ends.
+    """
+    root = ctx.find_root()
+    obj = root.obj
     if not isinstance(obj, Runtime):
         obj = Runtime()
-        ctx.find_root().obj = obj
+        root.obj = obj
+    if _OUTPUT not in root.meta:
+        resolved = root.meta[_OUTPUT] = Output.resolve(obj.terminal)
+        root.call_on_close(output.install(resolved))
     return obj
+
+
+def out(ctx: typer.Context) -> Output:
+    """The invocation's output: streams, terminal facts, width, colour and (once chosen) the
+    format."""
+    runtime(ctx)
+    found: Output = ctx.find_root().meta[_OUTPUT]
+    return found
 
 
 def output_format(ctx: typer.Context, output_: str | None, json_output: bool = False) -> str:
     """Resolve ``-o``/``--json`` and record it, so errors are written in the same format."""
-    fmt = output.resolve_format(output_, json_output)
+    fmt = out(ctx).choose(output_, json_output)
     runtime(ctx).fmt = fmt
     return fmt
 

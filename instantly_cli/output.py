@@ -14,7 +14,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from instantly_cli.columns import (
     OUTCOME_COLUMNS,
@@ -43,37 +44,35 @@ UNLIMITED = 4096
 _lock = threading.RLock()
 
 
-# -- format and colour decisions ---------------------------------------------------------------
+# -- the output object: streams, terminal facts, format, width and colour, resolved once ---------
 
 
-def stdout_is_tty() -> bool:
-    return sys.stdout.isatty()
+class Terminal(NamedTuple):
+    """The streams a command reads and writes, and whether each is a terminal.
+
+    ``None`` means the process's own: ``sys.stdin``/``sys.stdout``/``sys.stderr`` as they are
+    when the command starts, and what the stream says of itself. Tests hand in the facts
+    (``Terminal(stdout_isatty=True)`` on the :class:`~instantly_cli.context.Runtime`).
+    """
+
+    stdin: Any = None
+    stdout: Any = None
+    stderr: Any = None
+    stdin_isatty: bool | None = None
+    stdout_isatty: bool | None = None
+    stderr_isatty: bool | None = None
 
 
-def stderr_is_tty() -> bool:
-    return sys.stderr.isatty()
+def _isatty(stream: Any, given: bool | None) -> bool:
+    if given is not None:
+        return given
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no such method, or a closed stream
+        return False
 
 
-def stdin_is_tty() -> bool:
-    return sys.stdin.isatty()
-
-
-def resolve_format(output: str | None, json_output: bool = False) -> str:
-    """``--json`` > ``-o`` > ``INSTANTLY_OUTPUT`` > auto (table on a TTY, TSV when piped)."""
-    if json_output:
-        return "json"
-    chosen = (output or os.environ.get("INSTANTLY_OUTPUT") or "auto").strip().lower()
-    if chosen not in FORMATS:
-        raise UsageError(
-            f"Unknown output format '{chosen}'.",
-            hint=f"Valid -o/--output values: {', '.join(FORMATS)}.",
-        )
-    if chosen == "auto":
-        return "table" if stdout_is_tty() else "tsv"
-    return chosen
-
-
-def color_enabled(stream: Any = None) -> bool:
+def _color(tty: bool) -> bool:
     """NO_COLOR (any value) and CLICOLOR=0 switch colour off; CLICOLOR_FORCE=1 forces it on."""
     if "NO_COLOR" in os.environ:
         return False
@@ -81,24 +80,146 @@ def color_enabled(stream: Any = None) -> bool:
         return True
     if os.environ.get("CLICOLOR") == "0":
         return False
-    # The two seams (stdout_is_tty/stderr_is_tty) decide for the standard streams, so one
-    # monkeypatch in a test means "this is a terminal" for the format and the colour alike.
-    if stream is None or stream is sys.stdout:
-        return stdout_is_tty()
-    if stream is sys.stderr:
-        return stderr_is_tty()
-    return bool(getattr(stream, "isatty", lambda: False)())
+    return tty
+
+
+# eq/repr: never compared or printed; skipping them keeps start-up cheap.
+@dataclass(repr=False, eq=False)
+class Output:
+    """What one command writes to and how: resolved once, when the command starts.
+
+    ``fmt`` is set when the command resolves ``-o``/``--json`` (:meth:`choose`). ``columns`` is
+    the terminal's width (``COLUMNS`` wins); a table that is not on a terminal is never cut
+    (``width`` is then :data:`UNLIMITED`).
+    """
+
+    stdin: Any
+    stdout: Any
+    stderr: Any
+    stdin_tty: bool
+    stdout_tty: bool
+    stderr_tty: bool
+    color: bool
+    err_color: bool
+    columns: int
+    fmt: str | None = None
+
+    @classmethod
+    def resolve(cls, terminal: Terminal | None = None) -> Output:
+        import shutil
+
+        term = terminal or Terminal()
+        stdin = term.stdin if term.stdin is not None else sys.stdin
+        stdout = term.stdout if term.stdout is not None else sys.stdout
+        stderr = term.stderr if term.stderr is not None else sys.stderr
+        stdout_tty = _isatty(stdout, term.stdout_isatty)
+        stderr_tty = _isatty(stderr, term.stderr_isatty)
+        return cls(
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            stdin_tty=_isatty(stdin, term.stdin_isatty),
+            stdout_tty=stdout_tty,
+            stderr_tty=stderr_tty,
+            color=_color(stdout_tty),
+            err_color=_color(stderr_tty),
+            columns=shutil.get_terminal_size((80, 24)).columns,
+        )
+
+    @property
+    def width(self) -> int:
+        """How wide stdout is: the terminal's, or :data:`UNLIMITED` off a terminal."""
+        return self.columns if self.stdout_tty else UNLIMITED
+
+    @property
+    def machine(self) -> bool:
+        """JSON or JSONL: the API's objects unchanged, no rendering."""
+        return self.fmt in ("json", "jsonl")
+
+    def choose(self, output: str | None, json_output: bool = False) -> str:
+        """``--json`` > ``-o`` > ``INSTANTLY_OUTPUT`` > auto (table on a TTY, TSV when piped)."""
+        if json_output:
+            self.fmt = "json"
+            return self.fmt
+        chosen = (output or os.environ.get("INSTANTLY_OUTPUT") or "auto").strip().lower()
+        if chosen not in FORMATS:
+            raise UsageError(
+                f"Unknown output format '{chosen}'.",
+                hint=f"Valid -o/--output values: {', '.join(FORMATS)}.",
+            )
+        if chosen == "auto":
+            chosen = "table" if self.stdout_tty else "tsv"
+        self.fmt = chosen
+        return chosen
+
+    def show(
+        self,
+        data: Any,
+        *,
+        rows: Sequence[Mapping[str, Any]] | Callable[[], Sequence[Mapping[str, Any]]] | None = None,
+        columns: Sequence[Column] = (),
+        fields: Sequence[str] | None = None,
+    ) -> None:
+        """Data in the chosen format: JSON, ``data`` as one document; JSONL, one line per
+        record (``data`` a list) or ``data`` itself; the other formats, ``rows`` (default:
+        ``data``; a function is called only then) in ``columns``."""
+        if self.fmt == "json":
+            emit_json(data)
+        elif self.fmt == "jsonl":
+            emit_records([data if isinstance(data, list) else [data]], "jsonl", [], fields=fields)
+        else:
+            shown = rows() if callable(rows) else data if rows is None else rows
+            emit_records([shown], self.fmt or "tsv", columns, fields=fields)
+
+
+# The output of the command running now (installed by the context, one per invocation); a
+# function called outside a command resolves the process's streams.
+_installed: list[Output] = []
+
+
+def current() -> Output:
+    return _installed[-1] if _installed else Output.resolve()
+
+
+def install(out: Output) -> Callable[[], None]:
+    """Make ``out`` the output of the command starting now; returns what removes it."""
+    _installed.append(out)
+
+    def remove() -> None:
+        if out in _installed:
+            _installed.remove(out)
+
+    return remove
+
+
+def stdout_is_tty() -> bool:
+    return current().stdout_tty
+
+
+def stderr_is_tty() -> bool:
+    return current().stderr_tty
+
+
+def stdin_is_tty() -> bool:
+    return current().stdin_tty
+
+
+def resolve_format(output: str | None, json_output: bool = False) -> str:
+    """``--json`` > ``-o`` > ``INSTANTLY_OUTPUT`` > auto, for the current output."""
+    return current().choose(output, json_output)
 
 
 def _console(stderr: bool = False, *, unlimited: bool = False) -> Console:
     from rich.console import Console
 
-    stream = sys.stderr if stderr else sys.stdout
-    color = color_enabled(stream)
+    out = current()
+    stream, color, tty = (
+        (out.stderr, out.err_color, out.stderr_tty)
+        if stderr
+        else (out.stdout, out.color, out.stdout_tty)
+    )
     # Off a terminal rich would assume 80 columns and truncate cells; tables must never lose data.
-    # On one, rich reads the width from COLUMNS or the terminal.
-    tty = stderr_is_tty() if stderr else stdout_is_tty()
-    width = None if tty and not unlimited else UNLIMITED
+    width = out.columns if tty and not unlimited else UNLIMITED
     return Console(
         file=stream,
         width=width,
@@ -117,15 +238,16 @@ _ANSI = {"red": "31", "bold red": "1;31", "yellow": "33", "green": "32", "cyan":
 
 def _paint(text: str, style: str) -> str:
     code = _ANSI.get(style)
-    if not code or not color_enabled(sys.stderr):
+    if not code or not current().err_color:
         return text
     return f"\x1b[{code}m{text}\x1b[0m"
 
 
 def _err_line(text: str) -> None:
+    stderr = current().stderr
     with _lock:
-        sys.stderr.write(redact(text) + "\n")
-        sys.stderr.flush()
+        stderr.write(redact(text) + "\n")
+        stderr.flush()
 
 
 # -- messages on stderr ------------------------------------------------------------------------
@@ -210,14 +332,16 @@ def silence_broken_pipe() -> None:
 
 
 def _write(text: str) -> None:
+    stdout = current().stdout
     with _lock, sigint_deferred():
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        stdout.write(text)
+        stdout.flush()
 
 
 def _flush() -> None:
+    stdout = current().stdout
     with _lock, sigint_deferred():
-        sys.stdout.flush()
+        stdout.flush()
 
 
 def _dumps_compact(obj: Any) -> str:
@@ -424,17 +548,25 @@ def emit_text(text: str) -> None:
 
 def prompt_secret(text: str) -> str:
     """Read a secret without echo; the prompt goes to stderr."""
+    out = current()
+    if not _isatty(out.stdin, None):
+        # A terminal only by the facts handed in (a test): nothing to hide the input from.
+        with _lock:
+            out.stderr.write(text + ": ")
+            out.stderr.flush()
+        return str(out.stdin.readline()).rstrip("\r\n")
     import getpass
 
-    return getpass.getpass(text + ": ", stream=sys.stderr)
+    return getpass.getpass(text + ": ", stream=out.stderr)
 
 
 def confirm(text: str) -> bool:
+    out = current()
     with _lock:
-        sys.stderr.write(f"{text} [y/N] ")
-        sys.stderr.flush()
-    answer = sys.stdin.readline()
-    return answer.strip().lower() in ("y", "yes")
+        out.stderr.write(f"{text} [y/N] ")
+        out.stderr.flush()
+    answer = out.stdin.readline()
+    return str(answer).strip().lower() in ("y", "yes")
 
 
 # -- bulk work ---------------------------------------------------------------------------------
@@ -454,7 +586,7 @@ def progress(total: int, label: str) -> Iterator[Callable[[int, int], None]]:
 
     Yields ``advance(done, failed)``, safe to call from worker threads.
     """
-    if total <= 1 or not sys.stderr.isatty():
+    if total <= 1 or not current().stderr_tty:
         yield lambda done, failed: None
         return
     from rich.progress import (
@@ -497,11 +629,9 @@ DASHBOARD_MAX_WIDTH = 100
 
 
 def _dashboard_console() -> Console:
-    import shutil
-
     console = _console()
     # Panels fill the width: use the terminal's (COLUMNS wins), never the 4096 of pipes.
-    console.width = min(shutil.get_terminal_size((80, 24)).columns, DASHBOARD_MAX_WIDTH)
+    console.width = min(current().columns, DASHBOARD_MAX_WIDTH)
     return console
 
 

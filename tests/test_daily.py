@@ -46,10 +46,9 @@ def accounts(store: Store, n: int = 12) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+def terminal(runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     """stdout (and stdin) are a terminal, without colour."""
-    monkeypatch.setattr(output, "stdout_is_tty", lambda: True)
-    monkeypatch.setattr(output, "stdin_is_tty", lambda: True)
+    runtime.terminal = runtime.terminal._replace(stdout_isatty=True, stdin_isatty=True)
     monkeypatch.setenv("NO_COLOR", "1")
 
 
@@ -524,10 +523,10 @@ def test_version_flag(cli, flag: str) -> None:
     assert ok(cli([flag])).stdout == f"instantly-cli {__version__}\n"
 
 
-def test_sandbox_banner_only_on_a_terminal(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sandbox_banner_only_on_a_terminal(runtime, cli, monkeypatch: pytest.MonkeyPatch) -> None:
     piped = ok(cli(["--sandbox", "tags", "list", "--json"]))
     assert piped.stderr == ""
-    monkeypatch.setattr(output, "stderr_is_tty", lambda: True)
+    runtime.terminal = runtime.terminal._replace(stderr_isatty=True)
     shown = ok(cli(["--sandbox", "tags", "list", "--json"]))
     assert "Using the sandbox" in shown.stderr
 

@@ -286,8 +286,8 @@ def one_account(mock_api) -> list[httpx.Request]:
 
 
 @pytest.fixture
-def tty(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(output, "stdout_is_tty", lambda: True)
+def tty(runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    runtime.terminal = runtime.terminal._replace(stdout_isatty=True)
 
 
 def test_piped_is_tsv_without_header_colour_or_truncation(cli, one_account) -> None:
@@ -339,8 +339,7 @@ def test_colour_rules_table(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name, raising=False)
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        monkeypatch.setattr(output, "stdout_is_tty", lambda: is_tty)
-        return output.color_enabled()
+        return output.Output.resolve(output.Terminal(stdout_isatty=is_tty)).color
 
     assert decide({}, True) is True
     assert decide({}, False) is False
@@ -351,19 +350,20 @@ def test_colour_rules_table(monkeypatch: pytest.MonkeyPatch) -> None:
     assert decide({"CLICOLOR_FORCE": "1", "NO_COLOR": "1"}, False) is False
 
 
-def test_format_follows_the_tty(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(output, "stdout_is_tty", lambda: True)
-    assert output.resolve_format(None) == "table"
-    monkeypatch.setattr(output, "stdout_is_tty", lambda: False)
-    assert output.resolve_format(None) == "tsv"
-    assert output.resolve_format("json") == "json"
+def test_format_follows_the_tty() -> None:
+    def choose(is_tty: bool, given: str | None) -> str:
+        return output.Output.resolve(output.Terminal(stdout_isatty=is_tty)).choose(given)
+
+    assert choose(True, None) == "table"
+    assert choose(False, None) == "tsv"
+    assert choose(True, "json") == "json"
 
 
-def test_json_compact_when_piped_pretty_on_tty(cli, one_account, monkeypatch) -> None:
+def test_json_compact_when_piped_pretty_on_tty(runtime, cli, one_account, monkeypatch) -> None:
     piped = cli(["accounts", "list", "--json"], catch_exceptions=False)
     assert piped.stdout.count("\n") == 1
     assert json.loads(piped.stdout) == [ACCOUNT]  # unchanged objects, unknown fields kept
-    monkeypatch.setattr(output, "stdout_is_tty", lambda: True)
+    runtime.terminal = runtime.terminal._replace(stdout_isatty=True)
     pretty = cli(["accounts", "list", "--json"])
     assert json.loads(pretty.stdout) == [ACCOUNT]
     assert '\n  {\n    "email": "long.value@acme.io"' in pretty.stdout
@@ -379,12 +379,12 @@ def test_jsonl_and_csv_are_written_whole(cli, one_account) -> None:
     assert LONG in row
 
 
-def test_error_colour_follows_stderr(cli, mock_api, monkeypatch) -> None:
+def test_error_colour_follows_stderr(runtime, cli, mock_api, monkeypatch) -> None:
     mock_api(lambda r: envelope(404, "Not Found", "Account not found"))
     plain = cli(["accounts", "get", "x@y.io"])
     assert plain.exit_code == 4
     assert plain.stderr.startswith("Error: Account not found")
-    monkeypatch.setattr(output, "stderr_is_tty", lambda: True)
+    runtime.terminal = runtime.terminal._replace(stderr_isatty=True)
     coloured = cli(["accounts", "get", "x@y.io"])
     assert ESC in coloured.stderr
     no_color = cli(["accounts", "get", "x@y.io"], env={"NO_COLOR": "1"})

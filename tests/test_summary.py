@@ -22,7 +22,6 @@ import httpx
 import pytest
 from typer.testing import Result
 
-from instantly_cli import output
 from instantly_cli.config_file import Profile, update_config
 from instantly_cli.context import Runtime
 from instantly_cli.sandbox.app import SandboxApp
@@ -306,17 +305,17 @@ def test_by_tables_in_tsv_and_csv(cli: Cli, sandbox: SandboxApp, store: Store) -
     assert len(one_line.splitlines()) == 1 and json.loads(one_line)["groups"]["rows"] == rows
 
 
-def dashboard(cli: Cli, monkeypatch: pytest.MonkeyPatch, columns: int, *args: str) -> list[str]:
-    monkeypatch.setattr(output, "stdout_is_tty", lambda: True)
+def dashboard(runtime: Runtime, cli: Cli, columns: int, *args: str) -> list[str]:
+    runtime.terminal = runtime.terminal._replace(stdout_isatty=True)
     result = ok(cli(["accounts", "summary", *args], env={"COLUMNS": str(columns)}))
     return ANSI.sub("", result.stdout).splitlines()
 
 
 @pytest.mark.parametrize("columns", [80, 120])
 def test_dashboard_fits_the_terminal(
-    cli: Cli, sandbox: SandboxApp, monkeypatch: pytest.MonkeyPatch, columns: int
+    runtime: Runtime, cli: Cli, sandbox: SandboxApp, columns: int
 ) -> None:
-    shown = dashboard(cli, monkeypatch, columns, "--by", "domain")
+    shown = dashboard(runtime, cli, columns, "--by", "domain")
     assert max(len(line) for line in shown) <= columns
     text = "\n".join(shown)
     for heading in ("Health", "Status", "Warmup score", "Capacity", "Errors", "By domain"):
@@ -326,9 +325,9 @@ def test_dashboard_fits_the_terminal(
 
 
 def test_dashboard_uses_the_house_colours(
-    cli: Cli, sandbox: SandboxApp, monkeypatch: pytest.MonkeyPatch
+    runtime, cli: Cli, sandbox: SandboxApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(output, "stdout_is_tty", lambda: True)
+    runtime.terminal = runtime.terminal._replace(stdout_isatty=True)
     raw = ok(cli(["accounts", "summary"], env={"COLUMNS": "80"})).stdout
     assert "\x1b[1;31mAt risk" in raw and "\x1b[32mHealthy" in raw
 
@@ -359,11 +358,11 @@ def test_all_profiles_reports_a_failing_key_and_runs_the_others(
 
 
 def test_all_profiles_table_has_a_row_per_profile_and_a_total(
-    cli: Cli, sandbox: SandboxApp, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, cli: Cli, sandbox: SandboxApp
 ) -> None:
     update_config(lambda cfg: cfg.profiles.update({
         "one": Profile("one", api_key=TEST_KEY), "two": Profile("two", api_key=TEST_KEY)}))
-    shown = dashboard(cli, monkeypatch, 80, "--all-profiles")
+    shown = dashboard(runtime, cli, 80, "--all-profiles")
     assert max(len(line) for line in shown) <= 80
     text = "\n".join(shown)
     assert re.search(r"│ one +120 ", text) and re.search(r"│ Total +240 ", text)

@@ -209,3 +209,50 @@ DetailRow = tuple[str, str, str]  # label, value, style
 
 
 OUTCOME_COLUMNS = [Column("email", "Email"), Column("result", "Result"), Column("error", "Error")]
+
+
+def build_table(
+    rows: Sequence[Mapping[str, Any]],
+    cols: Sequence[Column],
+    title: str | None,
+    width: int | None,
+) -> Any:
+    """The rich table of ``rows`` in ``cols``, fitted to ``width`` (None: every column whole)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    shown = [(c, False) for c in cols] if width is None else fit_columns(rows, cols, width)
+    table = Table(title=title, header_style="bold", show_edge=False, pad_edge=False, box=None)
+    for c, short in shown:
+        header = (c.short_header or c.header) if short else c.header
+        # A row is one line: what does not fit is cut with an ellipsis, never wrapped.
+        table.add_column(header, justify=c.justify, no_wrap=True, overflow="ellipsis")  # type: ignore[arg-type]
+    for row in rows:
+        cells = []
+        for c, short in shown:
+            text = cell(c, row, short)
+            style = c.enum.style(get_path(row, c.key)) if c.enum and text else ""
+            cells.append(Text(text, style=style, no_wrap=True, overflow="ellipsis"))
+        table.add_row(*cells)
+    return table
+
+
+def render_table(
+    rows: Sequence[Mapping[str, Any]],
+    cols: Sequence[Column],
+    width: int,
+    title: str | None = None,
+) -> str:
+    """The table as a terminal ``width`` columns wide shows it (no colour): for tests and
+    previews, through the same code as :func:`instantly_cli.output.emit_records`."""
+    import io
+
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer, width=width, color_system=None, no_color=True, highlight=False,
+        soft_wrap=False,
+    )
+    console.print(build_table(rows, cols, title, width))
+    return buffer.getvalue()

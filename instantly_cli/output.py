@@ -21,15 +21,14 @@ from instantly_cli.columns import (
     OUTCOME_COLUMNS,
     Column,
     DetailRow,
+    build_table,
     cell,
     check_fields,
     columns_for,
-    fit_columns,
     pick,
 )
 from instantly_cli.enums import OUTPUT_FORMAT
 from instantly_cli.errors import CliError, UsageError, redact
-from instantly_cli.fields import get_path
 from instantly_cli.interrupts import sigint_deferred
 
 if TYPE_CHECKING:
@@ -184,12 +183,7 @@ def current() -> Output:
 def install(out: Output) -> Callable[[], None]:
     """Make ``out`` the output of the command starting now; returns what removes it."""
     _installed.append(out)
-
-    def remove() -> None:
-        if out in _installed:
-            _installed.remove(out)
-
-    return remove
+    return lambda: _installed.remove(out) if out in _installed else None
 
 
 def stdout_is_tty() -> bool:
@@ -442,52 +436,6 @@ def _tsv(value: str) -> str:
     return value
 
 
-def _build_table(
-    rows: Sequence[Mapping[str, Any]],
-    cols: Sequence[Column],
-    title: str | None,
-    width: int | None,
-) -> Any:
-    from rich.table import Table
-    from rich.text import Text
-
-    shown = [(c, False) for c in cols] if width is None else fit_columns(rows, cols, width)
-    table = Table(title=title, header_style="bold", show_edge=False, pad_edge=False, box=None)
-    for c, short in shown:
-        header = (c.short_header or c.header) if short else c.header
-        # A row is one line: what does not fit is cut with an ellipsis, never wrapped.
-        table.add_column(header, justify=c.justify, no_wrap=True, overflow="ellipsis")  # type: ignore[arg-type]
-    for row in rows:
-        cells = []
-        for c, short in shown:
-            text = cell(c, row, short)
-            style = c.enum.style(get_path(row, c.key)) if c.enum and text else ""
-            cells.append(Text(text, style=style, no_wrap=True, overflow="ellipsis"))
-        table.add_row(*cells)
-    return table
-
-
-def render_table(
-    rows: Sequence[Mapping[str, Any]],
-    cols: Sequence[Column],
-    width: int,
-    title: str | None = None,
-) -> str:
-    """The table as a terminal ``width`` columns wide shows it (no colour): for tests and
-    previews, through the same code as :func:`emit_records`."""
-    import io
-
-    from rich.console import Console
-
-    buffer = io.StringIO()
-    console = Console(
-        file=buffer, width=width, color_system=None, no_color=True, highlight=False,
-        soft_wrap=False,
-    )
-    console.print(_build_table(rows, cols, title, width))
-    return buffer.getvalue()
-
-
 def _table(
     rows: Sequence[Mapping[str, Any]],
     cols: Sequence[Column],
@@ -497,7 +445,7 @@ def _table(
 ) -> None:
     console = _console(unlimited=wide)
     fit = console.width < UNLIMITED
-    console.print(_build_table(rows, cols, title, console.width if fit else None))
+    console.print(build_table(rows, cols, title, console.width if fit else None))
 
 
 def emit_detail(title: str, sections: Sequence[tuple[str, Sequence[DetailRow]]]) -> None:

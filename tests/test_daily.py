@@ -111,9 +111,9 @@ def header_of(text: str) -> str:
 def test_account_table_fits_without_wrapping(width: int) -> None:
     rows = sample_accounts()
     cols = views.account_columns("table", include_tags=True)
-    full = output.render_table(rows, cols, output.UNLIMITED)
+    full = columns.render_table(rows, cols, output.UNLIMITED)
     assert max(len(line) for line in full.splitlines()) > 140  # the problem: ~150 columns
-    text = output.render_table(rows, cols, width)
+    text = columns.render_table(rows, cols, width)
     lines = text.splitlines()
     assert len(lines) == len(rows) + 1  # one line per row: nothing wrapped
     assert all(len(line) <= width for line in lines)
@@ -130,13 +130,13 @@ def test_account_table_fits_without_wrapping(width: int) -> None:
 
 def test_wide_enough_keeps_every_column_in_full() -> None:
     rows = sample_accounts()
-    text = output.render_table(rows, views.account_columns("table", False), 200)
+    text = columns.render_table(rows, views.account_columns("table", False), 200)
     assert "Connection error" in text and "2026-01-05 19:58" in text and "Daily limit" in text
 
 
 def test_a_cell_too_long_for_any_width_is_cut_not_wrapped() -> None:
     rows = [{"email": "x" * 150 + "@acme.io", "status": 1}]
-    text = output.render_table(rows, views.account_columns("table", False), 80)
+    text = columns.render_table(rows, views.account_columns("table", False), 80)
     lines = text.splitlines()
     assert len(lines) == 2 and all(len(line) <= 80 for line in lines) and "…" in lines[1]
 

@@ -163,6 +163,9 @@ class Output:
         record (``data`` a list) or ``data`` itself; the other formats, ``rows`` (default:
         ``data``; a function is called only then) in ``columns``."""
         if self.fmt == "json":
+            if fields:
+                many = isinstance(data, list)
+                data = [pick(r, fields) for r in data] if many else pick(data, fields)
             emit_json(data)
         elif self.fmt == "jsonl":
             emit_records([data if isinstance(data, list) else [data]], "jsonl", [], fields=fields)

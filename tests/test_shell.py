@@ -3,6 +3,7 @@ and help for every command (with an example, and a row in the README's command t
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import os
@@ -20,7 +21,7 @@ import httpx
 import pytest
 import typer
 
-from instantly_cli import output
+from instantly_cli import columns, output
 from instantly_cli.cli import app
 from instantly_cli.config_file import Profile, update_config
 from instantly_cli.enums import ACCOUNT_STATUS, LIST_FILTER, OUTPUT_FORMAT, PROVIDER, SORT_FIELD
@@ -522,3 +523,44 @@ def test_help_shows_the_examples(cli) -> None:
         result = cli([*path, "--help"])
         assert result.exit_code == 0, path
         assert "Examples:" in result.stdout, path
+
+
+# -- the output object: streams and terminal facts are arguments -------------------------------
+
+
+def test_a_command_writes_to_the_streams_of_its_runtime(runtime, cli, one_account) -> None:
+    screen = io.StringIO()
+    runtime.terminal = output.Terminal(stdout=screen, stdout_isatty=True)
+    result = cli(["accounts", "list", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""  # nothing went to the process's stdout
+    assert json.loads(screen.getvalue()) == [ACCOUNT]
+    assert screen.getvalue().startswith("[\n  {")  # a terminal: pretty JSON
+    assert output.current().stdout is not screen  # the command's output ended with it
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        ("json", '[{"email":"a@x.io"},{"email":"b@x.io"}]\n'),
+        ("jsonl", '{"email":"a@x.io"}\n{"email":"b@x.io"}\n'),
+        ("tsv", "A\nB\n"),
+        ("csv", "email\nA\nB\n"),
+    ],
+)
+def test_show_writes_data_in_the_chosen_format(fmt: str, expected: str) -> None:
+    screen = io.StringIO()
+    out = output.Output.resolve(output.Terminal(stdout=screen, stdout_isatty=False))
+    assert out.choose(fmt) == fmt and out.machine == (fmt in ("json", "jsonl"))
+    data = [{"email": "a@x.io", "x": 1}, {"email": "b@x.io", "x": 2}]
+    remove = output.install(out)
+    try:
+        out.show(
+            data,
+            rows=lambda: [{"email": r["email"].split("@")[0].upper()} for r in data],
+            columns=[columns.Column("email", "Email")],
+            fields=["email"],
+        )
+    finally:
+        remove()
+    assert screen.getvalue() == expected

@@ -23,13 +23,18 @@ DEFAULT_PROFILE = "default"
 PROFILE_KEYS = ("api_key", "base_url", "workspace")
 
 
-def config_dir() -> Path:
-    env = os.environ.get("INSTANTLY_CONFIG_DIR")
-    if env:
-        return Path(env)
+def user_dir(env: str, kind: str) -> Path:
+    """``$env`` when set, else the platform's user folder of ``kind`` (config, data, state)."""
+    given = os.environ.get(env)
+    if given:
+        return Path(given)
     import platformdirs
 
-    return Path(platformdirs.user_config_dir(APP_NAME))
+    return Path(getattr(platformdirs, f"user_{kind}_dir")(APP_NAME))
+
+
+def config_dir() -> Path:
+    return user_dir("INSTANTLY_CONFIG_DIR", "config")
 
 
 def config_path() -> Path:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from instantly_cli.config_file import APP_NAME, Config, Profile, load_config, update_config
+from instantly_cli.config_file import Config, Profile, load_config, update_config, user_dir
 from instantly_cli.errors import MissingKeyError, UsageError
 
 DEFAULT_BASE_URL = "https://api.instantly.ai"
@@ -19,22 +19,12 @@ SANDBOX_KEY = "sandbox"
 
 def data_dir() -> Path:
     """Where the sandbox keeps its state (env ``INSTANTLY_DATA_DIR`` overrides)."""
-    env = os.environ.get("INSTANTLY_DATA_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir(APP_NAME))
+    return user_dir("INSTANTLY_DATA_DIR", "data")
 
 
 def state_dir() -> Path:
     """Run journals and failure files of bulk runs (env ``INSTANTLY_STATE_DIR`` overrides)."""
-    env = os.environ.get("INSTANTLY_STATE_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_state_dir(APP_NAME))
+    return user_dir("INSTANTLY_STATE_DIR", "state")
 
 
 def sandbox_state_path() -> Path:

@@ -116,7 +116,7 @@ def default_of(param: Any) -> str | None:
         return None
     if param.is_flag:
         if param.secondary_opts:
-            return param.opts[0] if default else param.secondary_opts[0]
+            return str(param.opts[0] if default else param.secondary_opts[0])
         return None
     if isinstance(default, list | tuple):
         return ", ".join(str(v) for v in default)

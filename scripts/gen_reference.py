@@ -139,8 +139,8 @@ def option_line(param: Any) -> str:
 
 def section(path: tuple[str, ...], command: Any, global_opts: set[frozenset[str]]) -> str:
     title = "instantly " + " ".join(path)
-    out = [f"{'#' * min(len(path) + 1, 4)} {title}", "", prose(clean(command.help)), ""]
-    out += ["```text", usage(path, command), "```", ""]
+    out = [f"{'#' * min(len(path) + 1, 4)} {title}", ""]
+    out += ["```text", usage(path, command), "```", "", prose(clean(command.help)), ""]
     options = [
         p
         for p in command.params
@@ -154,6 +154,8 @@ def section(path: tuple[str, ...], command: Any, global_opts: set[frozenset[str]
         options_title = "Options:"
     if options:
         out += [options_title, "", *(option_line(p) for p in options), ""]
+    elif options_title != "Options:":
+        out += ["Options: the [global options](#global-options).", ""]
     if is_group(command):
         out += ["Commands:", ""]
         for name, sub in command.commands.items():

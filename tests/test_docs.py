@@ -1,0 +1,275 @@
+"""The documentation stays true: the reference is generated from the CLI and fresh, every command
+is in it, links between the pages resolve, the README stays short, and every sample in docs/
+that runs against the sandbox runs (in-process, in order, on a fresh sandbox per page)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.conftest import invoke
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+README = ROOT / "README.md"
+GENERATOR = ROOT / "scripts" / "gen_reference.py"
+README_MAX_LINES = 250
+# The pages a user reads; reference.md is generated (its examples are checked by test_shell).
+GUIDE = sorted(p for p in DOCS.glob("*.md") if p.name != "reference.md")
+
+
+def load_generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gen_reference", GENERATOR)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+GEN = load_generator()
+
+
+# -- the reference -----------------------------------------------------------------------------
+
+
+def test_reference_is_fresh() -> None:
+    current = (DOCS / "reference.md").read_text(encoding="utf-8")
+    assert current == GEN.render(), (
+        f"docs/reference.md is stale; regenerate it with: {GEN.REGENERATE}"
+    )
+
+
+def test_reference_does_not_depend_on_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = GEN.render()
+    monkeypatch.setenv("COLUMNS", "40")
+    monkeypatch.setenv("CLICOLOR_FORCE", "1")
+    assert GEN.render() == first
+
+
+def commands() -> list[tuple[tuple[str, ...], Any]]:
+    return list(GEN.walk(GEN.root_command()))
+
+
+def test_every_command_is_in_the_reference() -> None:
+    reference = (DOCS / "reference.md").read_text(encoding="utf-8")
+    headings = set(re.findall(r"^#{2,4} (instantly [a-z -]+)$", reference, flags=re.MULTILINE))
+    paths = {"instantly " + " ".join(path) for path, _ in commands()}
+    assert {"instantly accounts list", "instantly tags assign", "instantly api"} <= paths
+    assert paths - headings == set(), "commands missing from docs/reference.md"
+
+
+def test_every_option_of_every_command_is_in_the_reference() -> None:
+    reference = (DOCS / "reference.md").read_text(encoding="utf-8")
+    for path, command in commands():
+        section = reference.split(f" instantly {' '.join(path)}\n", 1)[1]
+        section = re.split(r"^#{2,4} instantly ", section, maxsplit=1, flags=re.MULTILINE)[0]
+        for param in command.params:
+            if param.param_type_name == "option" and not param.hidden:
+                shown = "`" + ", ".join(sorted(param.opts, key=lambda o: (o.startswith("--"), o)))
+                is_global = "[global options](#global-options)" in section
+                assert shown in section or is_global, f"{shown}` of {path} not documented"
+
+
+def test_the_check_mode_names_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stale = tmp_path / "reference.md"
+    stale.write_text("# old\n", encoding="utf-8")
+    monkeypatch.setattr(GEN, "REFERENCE", stale)
+    assert GEN.main(["--check"]) == 1
+    assert "python scripts/gen_reference.py" in capsys.readouterr().err
+    assert GEN.main([]) == 0
+    assert GEN.main(["--check"]) == 0
+
+
+# -- the README and the links ------------------------------------------------------------------
+
+
+def test_readme_is_short() -> None:
+    lines = README.read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= README_MAX_LINES, f"README.md has {len(lines)} lines"
+
+
+def test_readme_keeps_the_test_command() -> None:
+    # .ci/run and scripts/stress-tests run exactly this line.
+    assert "pip install -e '.[test]' && pytest" in README.read_text(encoding="utf-8")
+
+
+def anchors(page: Path) -> set[str]:
+    text = re.sub(r"^```.*?^```", "", page.read_text(encoding="utf-8"), flags=re.M | re.S)
+    found = set()
+    for title in re.findall(r"^#+ (.+)$", text, flags=re.MULTILINE):
+        slug = re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+        found.add(slug)
+    return found
+
+
+@pytest.mark.parametrize("page", [README, *GUIDE, DOCS / "reference.md"], ids=lambda p: p.name)
+def test_links_resolve(page: Path) -> None:
+    text = re.sub(r"^```.*?^```", "", page.read_text(encoding="utf-8"), flags=re.M | re.S)
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):
+            continue
+        file_part, _, fragment = target.partition("#")
+        linked = (page.parent / file_part).resolve() if file_part else page
+        assert linked.exists(), f"{page.name}: link to a missing file: {target}"
+        if fragment and linked.suffix == ".md":
+            assert fragment in anchors(linked), f"{page.name}: no heading for #{fragment}"
+
+
+def test_every_guide_page_is_linked_from_the_readme() -> None:
+    readme = README.read_text(encoding="utf-8")
+    for page in [*GUIDE, DOCS / "reference.md"]:
+        assert f"docs/{page.name}" in readme, f"README.md does not link docs/{page.name}"
+
+
+# -- the samples that run against the sandbox --------------------------------------------------
+
+
+@dataclass
+class Sample:
+    line: int
+    command: str
+    exit_code: int = 0
+
+
+@dataclass
+class Page:
+    samples: list[Sample] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)
+
+
+RUNNABLE = "instantly --sandbox "
+
+
+def parse(text: str) -> Page:
+    """The runnable samples of a page, and the files its blocks declare (``csv file=NAME``)."""
+    page = Page()
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        fence = re.match(r"^```(\S*)(.*)$", lines[i])
+        if not fence:
+            i += 1
+            continue
+        end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
+        body = lines[i + 1 : end]
+        named = re.search(r"\bfile=(\S+)", fence.group(2))
+        if named:
+            page.files[named.group(1)] = "\n".join(body) + "\n"
+        elif fence.group(1) in ("console", "sh", "shell", "bash", ""):
+            k = 0
+            while k < len(body):
+                start = k
+                command = body[k].strip()
+                while command.endswith("\\") and k + 1 < len(body):
+                    k += 1
+                    command = command[:-1] + " " + body[k].strip()
+                k += 1
+                command = command.removeprefix("$ ")
+                if not command.startswith(RUNNABLE):
+                    continue
+                sample = Sample(i + 2 + start, command)
+                # A console block shows what follows until the next prompt; [exit N] is the code.
+                while fence.group(1) == "console" and k < len(body) and not body[k].startswith("$"):
+                    code = re.fullmatch(r"\[exit (\d+)\]", body[k].strip())
+                    if code:
+                        sample.exit_code = int(code.group(1))
+                    k += 1
+                page.samples.append(sample)
+        i = end + 1
+    return page
+
+
+def pipeline(command: str) -> list[tuple[list[str], str | None, str | None]]:
+    """``a | b < in > out`` as (argv, stdin file, stdout file) per stage."""
+    lexer = shlex.shlex(command, posix=True, punctuation_chars="|<>")
+    lexer.whitespace_split = True
+    stages: list[tuple[list[str], str | None, str | None]] = []
+    argv: list[str] = []
+    stdin = stdout = None
+    tokens = list(lexer)
+    n = 0
+    while n < len(tokens):
+        token = tokens[n]
+        if token == "|":
+            stages.append((argv, stdin, stdout))
+            argv, stdin, stdout = [], None, None
+        elif token in ("<", ">"):
+            n += 1
+            if token == "<":
+                stdin = tokens[n]
+            else:
+                stdout = tokens[n]
+        else:
+            argv.append(token)
+        n += 1
+    stages.append((argv, stdin, stdout))
+    return stages
+
+
+def run(sample: Sample, where: str) -> None:
+    data: str | None = None
+    stages = pipeline(sample.command)
+    for number, (argv, stdin, stdout) in enumerate(stages):
+        assert argv[:1] == ["instantly"], (
+            f"{where}: a sandbox sample may only pipe between instantly commands: "
+            f"{sample.command}"
+        )
+        if stdin is not None:
+            data = Path(stdin).read_text(encoding="utf-8")
+        result = invoke(argv[1:], input=data)
+        last = number == len(stages) - 1
+        wanted = sample.exit_code if last else 0
+        assert result.exit_code == wanted, (
+            f"{where}: `{sample.command}` exited {result.exit_code}, the page says {wanted}\n"
+            f"stdout: {result.stdout[-2000:]}\nstderr: {result.stderr[-2000:]}"
+        )
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        data = result.stdout
+        if stdout is not None:
+            Path(stdout).write_text(data, encoding="utf-8")
+            data = None
+
+
+PAGES_WITH_SAMPLES = [p for p in GUIDE if parse(p.read_text(encoding="utf-8")).samples]
+
+
+def test_the_sample_parser() -> None:
+    page = parse(
+        "```csv file=a.csv\nemail\nx@y.io\n```\n"
+        "```console\n$ instantly --sandbox accounts list \\\n  --limit 2\nout\n[exit 1]\n"
+        "$ instantly accounts list\n```\n"
+        "```sh\ninstantly --sandbox accounts get a@b.io  # comment\n```\n"
+    )
+    assert page.files == {"a.csv": "email\nx@y.io\n"}
+    assert [(s.command, s.exit_code) for s in page.samples] == [
+        ("instantly --sandbox accounts list  --limit 2", 1),
+        ("instantly --sandbox accounts get a@b.io  # comment", 0),
+    ]
+    assert pipeline("instantly a --x 'p>q' < in.txt | instantly b - > out.txt  # c") == [
+        (["instantly", "a", "--x", "p>q"], "in.txt", None),
+        (["instantly", "b", "-"], None, "out.txt"),
+    ]
+
+
+def test_the_guide_has_runnable_samples() -> None:
+    names = {p.name for p in PAGES_WITH_SAMPLES}
+    assert {"lifecycle.md", "accounts.md", "sandbox.md", "output.md"} <= names
+
+
+@pytest.mark.parametrize("page", PAGES_WITH_SAMPLES, ids=lambda p: p.name)
+def test_sandbox_samples_run(page: Path) -> None:
+    parsed = parse(page.read_text(encoding="utf-8"))
+    for name, content in parsed.files.items():
+        Path(name).write_text(content, encoding="utf-8")
+    for sample in parsed.samples:
+        run(sample, f"docs/{page.name} line {sample.line}")

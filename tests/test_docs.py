@@ -273,3 +273,104 @@ def test_sandbox_samples_run(page: Path) -> None:
         Path(name).write_text(content, encoding="utf-8")
     for sample in parsed.samples:
         run(sample, f"docs/{page.name} line {sample.line}")
+
+
+# -- every command line in the README and the guide names real commands and options ------------
+
+
+def command_lines(text: str) -> list[tuple[int, str]]:
+    """Each line of a shell or console block (continuations joined, ``$ `` dropped)."""
+    found: list[tuple[int, str]] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        fence = re.match(r"^```(\S*)(.*)$", lines[i])
+        if not fence:
+            i += 1
+            continue
+        end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
+        if fence.group(1) in ("console", "sh") and "file=" not in fence.group(2):
+            k = i + 1
+            while k < end:
+                start, command = k, lines[k].strip()
+                while command.endswith("\\") and k + 1 < end:
+                    k += 1
+                    command = command[:-1] + " " + lines[k].strip()
+                k += 1
+                if fence.group(1) == "console" and not command.startswith("$ "):
+                    continue
+                found.append((start + 1, command.removeprefix("$ ")))
+        i = end + 1
+    return found
+
+
+def invocations(command: str) -> list[list[str]]:
+    """The argv of every ``instantly`` in a shell line (after env assignments, pipes, &&)."""
+    try:
+        tokens = list(shlex.shlex(command, posix=True, punctuation_chars="|&;<>()"))
+    except ValueError:
+        return []
+    runs: list[list[str]] = []
+    current: list[str] | None = None
+    for token in tokens:
+        if token and set(token) <= set("|&;<>()"):
+            current = None
+        elif current is not None:
+            current.append(token)
+        elif token == "instantly":
+            current = []
+            runs.append(current)
+    return runs
+
+
+def check_invocation(root: Any, argv: list[str]) -> str | None:
+    """Why ``instantly argv`` names no command or an option that does not exist, or None."""
+    global_opts = {o for p in root.params for o in (*p.opts, *p.secondary_opts)}
+    takes_value = {o for p in root.params if not p.is_flag for o in p.opts}
+    command, path, skip = root, [], False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word in takes_value:
+            skip = True
+        elif word in global_opts:
+            continue
+        elif word.startswith("-") or not getattr(command, "commands", None):
+            break
+        elif word in command.commands:
+            command = command.commands[word]
+            path.append(word)
+        else:
+            return f"no command `instantly {' '.join([*path, word])}`"
+    known = global_opts | {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
+    known |= {"--help", "-h"}
+    for word in argv:
+        if word == "--":
+            break
+        name = word.split("=", 1)[0]
+        if re.fullmatch(r"--?[A-Za-z][\w-]*", name) and name not in known:
+            # A value that looks like an option (``--fail-if 'x'`` never does) is rare in docs.
+            return f"`instantly {' '.join(path)}` has no option {name}"
+    return None
+
+
+@pytest.mark.parametrize("page", [README, *GUIDE], ids=lambda p: p.name)
+def test_samples_name_real_commands_and_options(page: Path) -> None:
+    root = GEN.root_command()
+    problems = []
+    for line, command in command_lines(page.read_text(encoding="utf-8")):
+        for argv in invocations(command):
+            problem = check_invocation(root, argv)
+            if problem:
+                problems.append(f"{page.name} line {line}: {problem}: {command}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_option_check_can_fail() -> None:
+    root = GEN.root_command()
+    assert check_invocation(root, ["accounts", "list", "--statuz", "x"]) is not None
+    assert check_invocation(root, ["acounts", "list"]) is not None
+    assert check_invocation(root, ["--profile", "b", "accounts", "update", "-", "--yes"]) is None
+    assert invocations("A=1 instantly x | jq . && instantly y -o tsv") == [
+        ["x"], ["y", "-o", "tsv"]
+    ]

@@ -149,9 +149,16 @@ class Page:
 RUNNABLE = "instantly --sandbox "
 
 
-def parse(text: str) -> Page:
-    """The runnable samples of a page, and the files its blocks declare (``csv file=NAME``)."""
-    page = Page()
+@dataclass
+class Block:
+    lang: str
+    info: str
+    line: int  # of the block's first line inside the fences
+    body: list[str]
+
+
+def blocks(text: str) -> list[Block]:
+    found: list[Block] = []
     lines = text.splitlines()
     i = 0
     while i < len(lines):
@@ -160,31 +167,47 @@ def parse(text: str) -> Page:
             i += 1
             continue
         end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
-        body = lines[i + 1 : end]
-        named = re.search(r"\bfile=(\S+)", fence.group(2))
-        if named:
-            page.files[named.group(1)] = "\n".join(body) + "\n"
-        elif fence.group(1) in ("console", "sh", "shell", "bash", ""):
-            k = 0
-            while k < len(body):
-                start = k
-                command = body[k].strip()
-                while command.endswith("\\") and k + 1 < len(body):
-                    k += 1
-                    command = command[:-1] + " " + body[k].strip()
-                k += 1
-                command = command.removeprefix("$ ")
-                if not command.startswith(RUNNABLE):
-                    continue
-                sample = Sample(i + 2 + start, command)
-                # A console block shows what follows until the next prompt; [exit N] is the code.
-                while fence.group(1) == "console" and k < len(body) and not body[k].startswith("$"):
-                    code = re.fullmatch(r"\[exit (\d+)\]", body[k].strip())
-                    if code:
-                        sample.exit_code = int(code.group(1))
-                    k += 1
-                page.samples.append(sample)
+        found.append(Block(fence.group(1), fence.group(2), i + 2, lines[i + 1 : end]))
         i = end + 1
+    return found
+
+
+SHELL_BLOCKS = ("console", "sh", "shell", "bash")
+
+
+def shell_commands(block: Block) -> list[Sample]:
+    """The command lines of a shell or console block (continuations joined, ``$ `` dropped);
+    in a console block what follows a command until the next prompt is its output, where
+    ``[exit N]`` gives its exit code."""
+    if block.lang not in SHELL_BLOCKS or "file=" in block.info:
+        return []
+    body, found, k = block.body, [], 0
+    while k < len(body):
+        start, command = k, body[k].strip()
+        while command.endswith("\\") and k + 1 < len(body):
+            k += 1
+            command = command[:-1] + " " + body[k].strip()
+        k += 1
+        if block.lang == "console" and not command.startswith("$ "):
+            continue
+        sample = Sample(block.line + start, command.removeprefix("$ "))
+        while block.lang == "console" and k < len(body) and not body[k].startswith("$ "):
+            code = re.fullmatch(r"\[exit (\d+)\]", body[k].strip())
+            if code:
+                sample.exit_code = int(code.group(1))
+            k += 1
+        found.append(sample)
+    return found
+
+
+def parse(text: str) -> Page:
+    """The runnable samples of a page, and the files its blocks declare (``csv file=NAME``)."""
+    page = Page()
+    for block in blocks(text):
+        named = re.search(r"\bfile=(\S+)", block.info)
+        if named:
+            page.files[named.group(1)] = "\n".join(block.body) + "\n"
+        page.samples += [s for s in shell_commands(block) if s.command.startswith(RUNNABLE)]
     return page
 
 
@@ -278,32 +301,6 @@ def test_sandbox_samples_run(page: Path) -> None:
 # -- every command line in the README and the guide names real commands and options ------------
 
 
-def command_lines(text: str) -> list[tuple[int, str]]:
-    """Each line of a shell or console block (continuations joined, ``$ `` dropped)."""
-    found: list[tuple[int, str]] = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        fence = re.match(r"^```(\S*)(.*)$", lines[i])
-        if not fence:
-            i += 1
-            continue
-        end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
-        if fence.group(1) in ("console", "sh") and "file=" not in fence.group(2):
-            k = i + 1
-            while k < end:
-                start, command = k, lines[k].strip()
-                while command.endswith("\\") and k + 1 < end:
-                    k += 1
-                    command = command[:-1] + " " + lines[k].strip()
-                k += 1
-                if fence.group(1) == "console" and not command.startswith("$ "):
-                    continue
-                found.append((start + 1, command.removeprefix("$ ")))
-        i = end + 1
-    return found
-
-
 def invocations(command: str) -> list[list[str]]:
     """The argv of every ``instantly`` in a shell line (after env assignments, pipes, &&)."""
     try:
@@ -358,11 +355,12 @@ def check_invocation(root: Any, argv: list[str]) -> str | None:
 def test_samples_name_real_commands_and_options(page: Path) -> None:
     root = GEN.root_command()
     problems = []
-    for line, command in command_lines(page.read_text(encoding="utf-8")):
-        for argv in invocations(command):
-            problem = check_invocation(root, argv)
-            if problem:
-                problems.append(f"{page.name} line {line}: {problem}: {command}")
+    for block in blocks(page.read_text(encoding="utf-8")):
+        for sample in shell_commands(block):
+            for argv in invocations(sample.command):
+                problem = check_invocation(root, argv)
+                if problem:
+                    problems.append(f"{page.name} line {sample.line}: {problem}: {sample.command}")
     assert not problems, "\n".join(problems)
 
 

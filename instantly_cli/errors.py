@@ -203,3 +203,42 @@ def register_secret(value: str | None) -> None:
 def redact(text: str) -> str:
     """Replace every registered secret in ``text``."""
     return REDACTOR(text)
+
+
+def check_profile_name(value: str | None, source: str = "--profile") -> None:
+    """Refuse a profile name that is empty, blank, padded, or holds a control character.
+
+    ``None`` is "not given". An empty ``--profile ""`` used to fall back to the default profile,
+    so ``auth login`` overwrote its key and ``auth logout`` removed it; a name nobody can see
+    (a space, a zero-width or control character) would be just as surprising.
+    """
+    if value is None:
+        return
+    import unicodedata
+
+    shown = value.encode("unicode_escape").decode("ascii")
+    if not value.strip():
+        problem = "is empty" if not value else f"is only blank space ('{shown}')"
+    elif value != value.strip():
+        problem = f"has blank space around it ('{shown}')"
+    elif any(unicodedata.category(ch).startswith(("C", "Z")) and ch != " " for ch in value):
+        problem = f"holds a control or invisible character ('{shown}')"
+    else:
+        return
+    raise UsageError(
+        f"The profile name given by {source} {problem}.",
+        hint="Name a profile, e.g. --profile client-b; `instantly auth status` lists them"
+        + ("; or unset INSTANTLY_PROFILE." if source == "INSTANTLY_PROFILE" else "."),
+    )
+
+
+def check_profile_names(flag: str | None, env: str | None) -> None:
+    """Check the profile names a command was given: ``--profile``, else ``INSTANTLY_PROFILE``.
+
+    An empty ``INSTANTLY_PROFILE=`` is refused too: it most likely means a script meant to name
+    a profile and did not, and the default profile is the one a mistake should not touch.
+    """
+    if flag is not None:
+        check_profile_name(flag, "INSTANTLY_PROFILE" if flag == env else "--profile")
+    else:
+        check_profile_name(env, "INSTANTLY_PROFILE")

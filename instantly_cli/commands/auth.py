@@ -12,6 +12,7 @@ from instantly_cli.errors import (
     CliError,
     MissingKeyError,
     UsageError,
+    check_profile_name,
     redact,
 )
 from instantly_cli.options import (
@@ -225,6 +226,7 @@ def switch(
 
     if name is None:
         raise UsageError("Name the profile.", hint="For example: instantly auth switch client-b")
+    check_profile_name(name, "auth switch")
     cfg, previous = set_default_profile(name)
     if previous == cfg.default_profile:
         output.info(f"'{cfg.default_profile}' is already the default profile.")

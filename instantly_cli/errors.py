@@ -397,3 +397,35 @@ def check_profile_names(flag: str | None, env: str | None) -> None:
         check_profile_name(flag, "INSTANTLY_PROFILE" if flag == env else "--profile")
     else:
         check_profile_name(env, "INSTANTLY_PROFILE")
+
+
+def _split_userinfo(url: str) -> tuple[str, str, str]:
+    """``scheme://user:pass@host/path`` → (``scheme://``, ``user:pass``, ``host/path``)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "", "", url
+    # The authority ends at the first / ? or #; an @ after it is part of the path.
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    userinfo, at, host = rest[:end].rpartition("@")
+    return scheme + sep, userinfo if at else "", host + rest[end:]
+
+
+def register_url_secret(url: str | None) -> None:
+    """Remember the password of a base URL's ``user:pass@`` (as written and %-decoded)."""
+    if not url:
+        return
+    from urllib.parse import unquote
+
+    _, userinfo, _ = _split_userinfo(url)
+    password = userinfo.partition(":")[2]
+    for value in {password, unquote(password)}:
+        register_secret(value)
+
+
+def safe_url(url: str | None) -> str:
+    """A URL fit to show or record: any ``user:pass@`` dropped, and the rest redacted.
+
+    ``https://bob:pw@proxy.example/api`` → ``https://proxy.example/api``.
+    """
+    scheme, _, rest = _split_userinfo(str(url or ""))
+    return redact(scheme + rest)

@@ -14,6 +14,7 @@ from instantly_cli.errors import (
     UsageError,
     check_profile_name,
     redact,
+    safe_url,
 )
 from instantly_cli.options import (
     JsonOpt,
@@ -183,7 +184,7 @@ def status(
                 "active": is_active,
                 "key_source": source,
                 "key": mask(key) if source != "sandbox" else "sandbox",
-                "base_url": base,
+                "base_url": safe_url(base),
                 "workspace": ws,
                 "check": check,
             }

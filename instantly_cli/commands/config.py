@@ -6,6 +6,7 @@ import typer
 
 from instantly_cli import context, output
 from instantly_cli.commands import handled
+from instantly_cli.errors import safe_url
 from instantly_cli.options import JsonOpt, OutputOpt, examples
 from instantly_cli.settings import config_path, load_config, mask, state_dir
 
@@ -53,7 +54,11 @@ def show(
         "exists": cfg.exists,
         "default_profile": cfg.default_profile,
         "profiles": {
-            name: {**p.to_toml(), **({"api_key": mask(p.api_key)} if p.api_key else {})}
+            name: {
+                **p.to_toml(),
+                **({"api_key": mask(p.api_key)} if p.api_key else {}),
+                **({"base_url": safe_url(p.base_url)} if p.base_url else {}),
+            }
             for name, p in sorted(cfg.profiles.items())
         },
     }

@@ -86,6 +86,7 @@ def test_body_from_dev_zero_stops_at_the_limit(tmp_path: Path) -> None:
         "INSTANTLY_API_KEY": "body-cap-key-0123456789",
         "INSTANTLY_BASE_URL": "http://127.0.0.1:9",  # nothing may be sent: nothing listens
     }
+    env.pop("PYTHONUNBUFFERED", None)  # as users run it
     for body in ("@/dev/zero", "@-"):
         proc = subprocess.run(
             [*instantly(), "accounts", "update", OPS, "--body", body, "--yes"],

@@ -18,6 +18,7 @@ from typer.testing import Result
 
 from instantly_cli import fields
 from instantly_cli.sandbox.app import SandboxApp
+from instantly_cli.settings import state_dir
 from tests.conftest import invoke
 from tests.test_e2e_server import base_env, instantly
 
@@ -124,6 +125,7 @@ def test_a_lone_surrogate_is_refused_before_anything_is_sent(
     assert "surrogate" in stderr.splitlines()[0]
     assert not any(0xD800 <= ord(c) <= 0xDFFF for c in stderr), stderr
     assert sandbox.requests == []
+    assert not (state_dir() / "runs").exists() or not any((state_dir() / "runs").iterdir())
 
 
 def test_a_body_file_with_a_lone_surrogate_escape_is_refused(

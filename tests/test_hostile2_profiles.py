@@ -7,9 +7,17 @@ exit 2, one line and a hint, before the config file is read or written.
 
 from __future__ import annotations
 
+import os
+import tomllib
+from pathlib import Path
+
 import pytest
 
-from instantly_cli import settings
+
+def config_path() -> Path:
+    """Where the CLI reads its config in this test (conftest points the folder at tmp)."""
+    return Path(os.environ["INSTANTLY_CONFIG_DIR"]) / "config.toml"
+
 
 DEFAULT_KEY = "default-key-0123456789ab"
 NEW_KEY = "replacing-key-9876543210"
@@ -20,7 +28,7 @@ BAD_NAMES = ["", " ", "\t", "  \n", "a\x1b[2Jb", "de\u200bfault", "nul\x00l", " 
 
 @pytest.fixture
 def config():
-    path = settings.config_path()
+    path = config_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     path.write_text(CONFIG)
     path.chmod(0o600)
@@ -79,6 +87,6 @@ def test_auth_switch_refuses_the_name(cli, config, name: str) -> None:
 def test_ordinary_names_still_work(cli, config, name: str) -> None:
     result = cli(["--profile", name, "auth", "login", "--with-token", "--no-verify"], input=NEW_KEY)
     assert result.exit_code == 0, result.stderr
-    cfg = settings.load_config()
-    assert cfg.profiles[name].api_key == NEW_KEY
-    assert cfg.profiles["default"].api_key == DEFAULT_KEY
+    profiles = tomllib.loads(config_path().read_text())["profiles"]
+    assert profiles[name]["api_key"] == NEW_KEY
+    assert profiles["default"]["api_key"] == DEFAULT_KEY

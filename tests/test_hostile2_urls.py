@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from instantly_cli import settings
 from instantly_cli.errors import REDACTOR, register_url_secret, safe_url
 from tests.hostile import HostileServer, Request, answer
 from tests.test_e2e_server import base_env, instantly
@@ -25,6 +24,11 @@ from tests.test_e2e_server import base_env, instantly
 PASSWORD = "Proxy-Pass-Word-77"
 KEY = "url-test-key-0123456789"
 OPS = "ops+eu@acme-outreach.com"
+
+
+def config_path() -> Path:
+    """Where the CLI reads its config in this test (conftest points the folder at tmp)."""
+    return Path(os.environ["INSTANTLY_CONFIG_DIR"]) / "config.toml"
 
 
 @pytest.mark.parametrize(
@@ -55,7 +59,7 @@ def test_the_password_of_a_url_becomes_a_secret() -> None:
 
 def test_auth_status_and_config_show_hide_the_password(cli, monkeypatch) -> None:
     url = f"http://bob:{PASSWORD}@127.0.0.1:9"
-    path = settings.config_path()
+    path = config_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     path.write_text(f'[profiles.default]\napi_key = "{KEY}"\nbase_url = "{url}"\n')
     path.chmod(0o600)

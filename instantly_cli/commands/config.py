@@ -6,7 +6,6 @@ import typer
 
 from instantly_cli import context, output
 from instantly_cli.commands import handled
-from instantly_cli.errors import safe_url
 from instantly_cli.options import JsonOpt, OutputOpt, examples
 from instantly_cli.settings import config_path, load_config, mask, state_dir
 
@@ -45,6 +44,8 @@ def show(
     json_output: JsonOpt = False,
 ) -> None:
     """Print the config with API keys masked."""
+    from instantly_cli.errors import safe_url
+
     fmt = context.output_format(ctx, output_, json_output)
     cfg = load_config()
     if cfg.too_open:

@@ -136,16 +136,9 @@ def list_accounts(
     if field_list:
         columns.append(views.HEALTH_COLUMN)  # known to --fields, never a default column
     page_limit = None if all_ else (limit or DEFAULT_LIMIT)
-    lister = fleet.concurrent_lister(query, limit=page_limit, parallel=parallel)
-    rate = None
-    if lister is not None:
-        from instantly_cli.services.bulk import MAX_RATE
-
-        # The pages in flight share the process's limiter (the workspace's 100 requests/s).
-        rate = MAX_RATE
-    with context.client(ctx, rate=rate) as client:
+    with context.client(ctx) as client:
         pager = fleet.list_accounts(
-            client, query, limit=page_limit, warn=output.warn, lister=lister
+            client, query, limit=page_limit, parallel=parallel, warn=output.warn
         )
         output.emit_records(
             with_health(pager, thresholds) if field_list and "health" in field_list else pager,

@@ -34,7 +34,7 @@ from instantly_cli.options import (
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
-    from instantly_cli.services.fleet import Lister, ListQuery
+    from instantly_cli.services.fleet import ListQuery
     from instantly_cli.services.health import Tally, Thresholds
 
 SummaryExamples = examples(
@@ -104,7 +104,6 @@ def summary(
     """
     from instantly_cli.services import fleet
     from instantly_cli.services import health as health_service
-    from instantly_cli.services.bulk import MAX_RATE
 
     fmt = context.output_format(ctx, output_, json_output)
     # Everything is validated before the first request: a bad gate is exit 2, nothing fetched.
@@ -135,9 +134,8 @@ def summary(
         doc: dict[str, Any] = {"profiles": rows, "total": total.to_json()}
         metrics = total.metrics()
     else:
-        lister = fleet.concurrent_lister(query, limit=None, parallel=parallel)
-        with context.client(ctx, rate=MAX_RATE if lister is not None else None) as client:
-            tally = _summarize(client, query, thresholds, group_by, lister)
+        with context.client(ctx) as client:
+            tally = _summarize(client, query, thresholds, group_by, parallel)
         doc = tally.to_json()
         metrics = tally.metrics()
     gate = [
@@ -160,13 +158,12 @@ def _summarize(
     query: ListQuery,
     thresholds: Thresholds,
     by: str | None,
-    lister: Lister | None,
+    parallel: bool,
 ) -> Tally:
-    """One streamed pass, by the concurrent lister when ``lister`` is given (see
-    ``fleet.concurrent_lister``), else by the cursor."""
+    """One streamed pass over the accounts (``fleet.list_accounts`` chooses how)."""
     from instantly_cli.services import fleet, health
 
-    listing = fleet.list_accounts(client, query, limit=None, warn=output.warn, lister=lister)
+    listing = fleet.list_accounts(client, query, limit=None, parallel=parallel, warn=output.warn)
     tally = health.summarize(fleet.accounts_of(listing), thresholds=thresholds, by=by)
     if listing.anomaly:
         output.warn(f"Listing ended early: {listing.anomaly}; the numbers may be incomplete.")
@@ -180,11 +177,9 @@ def _all_profiles(
     by: str | None,
     parallel: bool,
 ) -> tuple[Tally, list[dict[str, Any]], int]:
-    """Each configured profile in turn (its own key, workspace and base URL), under the
-    process's rate limiter; a failing profile is reported on its row and the rest still run."""
+    """Each configured profile in turn (its own key, workspace and base URL); a failing
+    profile is reported on its row and the rest still run."""
     from instantly_cli import views
-    from instantly_cli.services import fleet
-    from instantly_cli.services.bulk import DEFAULT_RATE, MAX_RATE
     from instantly_cli.services.health import Tally
     from instantly_cli.settings import GlobalOptions, load_config, resolve
 
@@ -198,7 +193,6 @@ def _all_profiles(
     total = Tally(thresholds, by)
     rows: list[dict[str, Any]] = []
     failed = 0
-    lister = fleet.concurrent_lister(query, limit=None, parallel=parallel)
     for name in sorted(config.profiles):
         profile = config.profiles[name]
         doc: dict[str, Any] | None = None
@@ -218,11 +212,8 @@ def _all_profiles(
                     f"No API key saved for profile '{name}'.",
                     hint=f"Run: instantly auth login --profile {name}",
                 )
-            # The concurrent lister wants the workspace's whole rate; the cursor walk is
-            # one request at a time.
-            with context.client(ctx, rate=MAX_RATE if lister is not None else DEFAULT_RATE,
-                                resolved=resolved, api_key=profile.api_key) as client:
-                tally = _summarize(client, query, thresholds, by, lister)
+            with context.client(ctx, resolved=resolved, api_key=profile.api_key) as client:
+                tally = _summarize(client, query, thresholds, by, parallel)
             total.merge(tally)
             doc = tally.to_json()
         except CliError as exc:

@@ -174,6 +174,9 @@ ParallelOpt = Annotated[
         "refuses offset paging: the cursor walk, one page at a time, newest first.",
     ),
 ]
+StrictOpt = Annotated[
+    bool, typer.Option("--strict", help="Exit 1 if the API's pagination misbehaves.")
+]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Show what would change; send no change.")

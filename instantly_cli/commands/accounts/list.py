@@ -7,8 +7,9 @@ import typer
 from instantly_cli import context, output
 from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import app
+from instantly_cli.commands.accounts._listing import report_cut
 from instantly_cli.enums import AT_RISK_BELOW, WATCH_BELOW
-from instantly_cli.errors import CliError, UsageError
+from instantly_cli.errors import UsageError
 from instantly_cli.options import (
     AllOpt,
     AtRiskBelowOpt,
@@ -27,6 +28,7 @@ from instantly_cli.options import (
     SearchOpt,
     SortOpt,
     StatusOpt,
+    StrictOpt,
     TagAllOpt,
     TagOpt,
     WatchBelowOpt,
@@ -80,9 +82,7 @@ def list_accounts(
             "--starting-after", metavar="CURSOR", help="Cursor printed by an earlier page."
         ),
     ] = None,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Exit 1 if the API's pagination misbehaves.")
-    ] = False,
+    strict: StrictOpt = False,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
@@ -153,13 +153,7 @@ def list_accounts(
 
 def _report_end(pager: Any, strict: bool) -> None:
     """Say on stderr why a listing ended early, or how to get more."""
-    if pager.anomaly:
-        output.warn(f"Listing ended early: {pager.anomaly}.")
-        if strict:
-            raise CliError(
-                "Pagination stopped early (--strict); the output may be incomplete.",
-                hint="Retry later; without --strict the listing ends with what was fetched.",
-            )
+    report_cut(pager.anomaly, strict)
     if pager.more:
         if pager.next_cursor:
             output.info(

@@ -9,6 +9,7 @@ import typer
 from instantly_cli import context, output
 from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import app
+from instantly_cli.commands.accounts._listing import report_cut
 from instantly_cli.enums import AT_RISK_BELOW, GATE_METRIC, SUMMARY_BY, WATCH_BELOW
 from instantly_cli.errors import EXIT_FAILED, CliError
 from instantly_cli.options import (
@@ -165,8 +166,7 @@ def _summarize(
 
     listing = fleet.list_accounts(client, query, limit=None, parallel=parallel, warn=output.warn)
     tally = health.summarize(fleet.accounts_of(listing), thresholds=thresholds, by=by)
-    if listing.anomaly:
-        output.warn(f"Listing ended early: {listing.anomaly}; the numbers may be incomplete.")
+    report_cut(listing.anomaly, False, "; the numbers may be incomplete")
     return tally
 
 

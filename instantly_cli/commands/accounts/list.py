@@ -11,28 +11,20 @@ from instantly_cli.commands.accounts._listing import report_cut
 from instantly_cli.enums import AT_RISK_BELOW, WATCH_BELOW
 from instantly_cli.errors import UsageError
 from instantly_cli.options import (
+    NO_FILTERS,
+    AccountFilters,
     AllOpt,
     AtRiskBelowOpt,
-    DomainOpt,
     FieldsOpt,
-    FilterOpt,
-    HealthOpt,
-    IncludeUnscoredOpt,
     JsonOpt,
     LimitOpt,
-    MaxScoreOpt,
-    MinScoreOpt,
     OutputOpt,
     ParallelOpt,
-    ProviderOpt,
-    SearchOpt,
     SortOpt,
-    StatusOpt,
     StrictOpt,
-    TagAllOpt,
-    TagOpt,
     WatchBelowOpt,
     WideOpt,
+    account_filters,
     examples,
 )
 
@@ -50,19 +42,10 @@ ListExamples = examples(
 
 @app.command("list", epilog=ListExamples)
 @handled
+@account_filters
 def list_accounts(
     ctx: typer.Context,
-    status: StatusOpt = None,
-    provider: ProviderOpt = None,
-    search: SearchOpt = None,
-    tag: TagOpt = None,
-    tag_all: TagAllOpt = None,
-    filter_: FilterOpt = None,
-    domain: DomainOpt = None,
-    min_score: MinScoreOpt = None,
-    max_score: MaxScoreOpt = None,
-    include_unscored: IncludeUnscoredOpt = False,
-    health: HealthOpt = None,
+    filters: AccountFilters = NO_FILTERS,
     at_risk_below: AtRiskBelowOpt = AT_RISK_BELOW,
     watch_below: WatchBelowOpt = WATCH_BELOW,
     sort: SortOpt = None,
@@ -113,23 +96,8 @@ def list_accounts(
             f"--limit must be at least 1 (got {limit}).", hint="Use --all to fetch every page."
         )
     thresholds = Thresholds(at_risk_below, watch_below)
-    query = fleet.ListQuery(
-        status=status or [],
-        provider=provider or [],
-        search=search,
-        filter=filter_ or [],
-        sort=sort,
-        asc=asc,
-        include_tags=include_tags,
-        starting_after=starting_after,
-        tags=tag or [],
-        tags_all=tag_all or [],
-        domains=domain or [],
-        min_score=min_score,
-        max_score=max_score,
-        include_unscored=include_unscored,
-        health=health or [],
-        thresholds=thresholds,
+    query = filters.query(
+        thresholds, sort=sort, asc=asc, include_tags=include_tags, starting_after=starting_after
     )
     query.params()  # validate before any request
     columns = views.account_columns(fmt, include_tags)

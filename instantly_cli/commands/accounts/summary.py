@@ -13,22 +13,14 @@ from instantly_cli.commands.accounts._listing import report_cut
 from instantly_cli.enums import AT_RISK_BELOW, GATE_METRIC, SUMMARY_BY, WATCH_BELOW
 from instantly_cli.errors import EXIT_FAILED, CliError
 from instantly_cli.options import (
+    NO_FILTERS,
+    AccountFilters,
     AtRiskBelowOpt,
-    DomainOpt,
-    FilterOpt,
-    HealthOpt,
-    IncludeUnscoredOpt,
     JsonOpt,
-    MaxScoreOpt,
-    MinScoreOpt,
     OutputOpt,
     ParallelOpt,
-    ProviderOpt,
-    SearchOpt,
-    StatusOpt,
-    TagAllOpt,
-    TagOpt,
     WatchBelowOpt,
+    account_filters,
     complete_enum,
     examples,
 )
@@ -49,19 +41,10 @@ SummaryExamples = examples(
 
 @app.command("summary", epilog=SummaryExamples)
 @handled
+@account_filters
 def summary(
     ctx: typer.Context,
-    status: StatusOpt = None,
-    provider: ProviderOpt = None,
-    search: SearchOpt = None,
-    tag: TagOpt = None,
-    tag_all: TagAllOpt = None,
-    filter_: FilterOpt = None,
-    domain: DomainOpt = None,
-    min_score: MinScoreOpt = None,
-    max_score: MaxScoreOpt = None,
-    include_unscored: IncludeUnscoredOpt = False,
-    health: HealthOpt = None,
+    filters: AccountFilters = NO_FILTERS,
     by: Annotated[
         str | None,
         typer.Option(
@@ -103,7 +86,6 @@ def summary(
     --at-risk-below (50). Watch: paused, warmup paused, or a score below --watch-below (80).
     Healthy: the rest. Takes the filters of `accounts list`.
     """
-    from instantly_cli.services import fleet
     from instantly_cli.services import health as health_service
 
     fmt = context.output_format(ctx, output_, json_output)
@@ -111,21 +93,7 @@ def summary(
     conditions = health_service.parse_conditions(fail_if)
     thresholds = health_service.Thresholds(at_risk_below, watch_below)
     group_by = str(SUMMARY_BY.parse(by)) if by else None
-    query = fleet.ListQuery(
-        status=status or [],
-        provider=provider or [],
-        search=search,
-        filter=filter_ or [],
-        include_tags=group_by == "tag",
-        tags=tag or [],
-        tags_all=tag_all or [],
-        domains=domain or [],
-        min_score=min_score,
-        max_score=max_score,
-        include_unscored=include_unscored,
-        health=health or [],
-        thresholds=thresholds,
-    )
+    query = filters.query(thresholds, include_tags=group_by == "tag")
     query.params()
     failed_profiles = 0
     if all_profiles:

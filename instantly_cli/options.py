@@ -175,8 +175,9 @@ ParallelOpt = Annotated[
         "oldest first by creation time: each account once; accounts created during the walk "
         "come last; one deleted during it may or may not appear. Applies when every account is "
         "read (--all; always for summary) with no --sort, no --starting-after and one value "
-        "each of --status/--provider/--filter. Otherwise, with --no-parallel, or if the API "
-        "refuses offset paging: the cursor walk, one page at a time, newest first.",
+        "each of --status/--provider/--filter. Otherwise, with --no-parallel, if the API "
+        "refuses offset paging, or if its first page comes so fast that one page at a time "
+        "is as quick (a local server): the cursor walk, one page at a time, newest first.",
     ),
 ]
 StrictOpt = Annotated[

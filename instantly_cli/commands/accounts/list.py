@@ -73,8 +73,8 @@ def list_accounts(
 ) -> None:
     """List accounts, filtered and sorted.
 
-    Streams every page with --all: concurrently and oldest first by default (see
-    --parallel), newest first with --no-parallel.
+    Streams every page with --all: concurrently and oldest first by default when the API's
+    latency makes that faster (see --parallel), else newest first, as with --no-parallel.
 
     Several values of --status, --provider, --filter, --domain or --health mean any of them.
     --fields may name `health` (at-risk, watch or healthy, judged with --at-risk-below and

@@ -66,7 +66,11 @@ def peak() -> None:
     with open("/proc/self/status") as status:
         kib = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
     flight = max((lister.peak_in_flight for lister in listers), default=0)
-    walk = ",".join("fast-cursor" if lister.fast else lister.mode for lister in listers) or "-"
+    walk = ",".join(
+        ("fast-cursor" if lister.fast else lister.mode)
+        + (f"@{lister.probe * 1000:.1f}ms" if lister.probe is not None else "")
+        for lister in listers
+    ) or "-"
     sys.stderr.write(f"PEAK_KIB={kib} IN_FLIGHT={flight} WALK={walk}\n")
 
 atexit.register(peak)

@@ -160,3 +160,28 @@ def test_summary_and_analytics_list_through_the_same_place(
         result = cli(args)
         assert result.exit_code == 0, (args, result.stderr)
     assert calls == [(None, True), (None, False), (None, True), (None, True)]
+
+
+@pytest.mark.parametrize("cursor", [False, True])
+def test_near_the_line_a_second_page_decides(
+    recording: tuple[Recording, InstantlyClient], many: Store, cursor: bool
+) -> None:
+    app, client = recording
+    answers = iter([False, True, cursor])  # no; a third of it would be; the faster page says
+    asked: list[float] = []
+
+    def policy(rate: float, latency: float) -> bool:
+        asked.append(latency)
+        return next(answers)
+
+    lister = ParallelLister(client, limiter=RateLimiter(100), prefer_cursor=policy)
+    got = [item["email"] for page in lister for item in page]
+    assert len(asked) == 3 and asked[1] == pytest.approx(asked[0] / 3)
+    assert asked[2] <= asked[0] and lister.probe == asked[2]
+    skips = [q.get("skip") for q, _ in app.listings]
+    assert skips[:2] == [["0"], ["99"]]  # the two probe pages, one after the other
+    if cursor:
+        assert lister.fast and got == newest_first(many)
+    else:
+        assert lister.mode == "offset" and got == list(reversed(newest_first(many)))
+        assert skips.count(["99"]) == 1  # the second probe page is the walk's, not read again

@@ -24,7 +24,9 @@ Consistency, and how it is kept:
   caller's policy: :func:`instantly_cli.services.fleet.list_accounts`), pages in flight cannot
   be faster: the walk is the cursor walk, unpaced, as ``--no-parallel`` is. On a local server
   the latency is the server's own CPU, which pages in flight only fight over (and the pacing
-  at the workspace's 100 requests/s would hold back a walk that runs at twice that).
+  at the workspace's 100 requests/s would hold back a walk that runs at twice that). Near
+  the line (within 3x), a second page is fetched the same way and the faster of the two
+  decides: a first request may pay alone for a new connection.
 - The pages in flight are paced by the client's limiter or, when the client has none, by
   ``limiter``, installed on the client for the concurrent part of the walk only.
 - The first request says whether the API takes ``skip``/``sort_by``: a 400 there and the walk is
@@ -97,12 +99,15 @@ class ParallelLister:
         self.prefer_cursor = prefer_cursor
         self.mode = "offset"
         self.fast = False
+        # The first page's latency (seconds), which chose between the walks.
+        self.probe: float | None = None
         self.anomaly: str | None = None
         self.more = False
         self.next_cursor: str | None = None
         self.requests = 0
         self.backups = 0
         self.gauge = LatencyGauge()
+        self.last_latency = 0.0
         # The most pages that were in flight at once.
         self.peak_in_flight = 0
         # Dedupe state: the newest timestamp emitted and the emails emitted at it.
@@ -121,6 +126,8 @@ class ParallelLister:
         elapsed = time.monotonic() - began
         sent1, waited1 = limiter.thread_stats() if limiter is not None else (1, 0.0)
         self.gauge.measure(elapsed, sent1 - sent0, waited1 - waited0)
+        # This page's own latency (the probe pages are fetched one at a time).
+        self.last_latency = max(0.0, elapsed - (waited1 - waited0)) / max(1, sent1 - sent0)
         return lambda: page()["items"]
 
     def ahead(self) -> int:
@@ -148,20 +155,28 @@ class ParallelLister:
             # sort_by was ignored (or the items carry no creation time): offsets are unsafe.
             yield from self._cursor_walk()
             return
+        second = None
         limiter = self.client.limiter or self.limiter
-        latency = self.gauge.latency
-        if limiter is not None and latency is not None and self.prefer_cursor(
-            limiter.rate, latency
-        ):
-            # One page at a time is as fast here: the first page is read again, newest first.
-            self.fast = True
-            yield from self._cursor_walk()
-            return
+        if limiter is not None:
+            latency = self.last_latency
+            fast = self.prefer_cursor(limiter.rate, latency)
+            if not fast and len(first) == PAGE and self.prefer_cursor(limiter.rate, latency / 3):
+                # Near the line, the first page may have paid for a new connection alone:
+                # a second page, fetched the same way, has the last word.
+                second = self._page(STEP)
+                latency = min(latency, self.last_latency)
+                fast = self.prefer_cursor(limiter.rate, latency)
+            self.probe = latency
+            if fast:
+                # One page at a time is as fast here: the first page is read again, newest first.
+                self.fast = True
+                yield from self._cursor_walk()
+                return
         installed = self.client.limiter is None and self.limiter is not None
         if installed:
             self.client.limiter = self.limiter
         try:
-            yield from self._offset_walk(first)
+            yield from self._offset_walk(first, second)
         finally:
             if installed:
                 self.client.limiter = None
@@ -181,7 +196,9 @@ class ParallelLister:
 
     # -- offset walk ----------------------------------------------------------------------
 
-    def _offset_walk(self, first: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    def _offset_walk(
+        self, first: list[dict[str, Any]], second: Callable[[], list[dict[str, Any]]] | None
+    ) -> Iterator[list[dict[str, Any]]]:
         page = self._fresh(first)
         if page:
             yield page
@@ -190,6 +207,12 @@ class ParallelLister:
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="list")
         pending: deque[tuple[int, Future[Callable[[], list[dict[str, Any]]]]]] = deque()
         next_skip = STEP
+        if second is not None:
+            # The second probe page, already fetched: the walk goes on from it.
+            fetched: Future[Callable[[], list[dict[str, Any]]]] = Future()
+            fetched.set_result(second)
+            pending.append((STEP, fetched))
+            next_skip += STEP
         stale_pages = 0
         try:
             while True:

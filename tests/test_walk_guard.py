@@ -20,6 +20,8 @@ import pytest
 from tests.hostile import HostileServer, Request, answer
 from tests.test_e2e_server import base_env, instantly
 
+pytestmark = pytest.mark.slow
+
 KEY = "walk-guard-key-Zx81Yw72"
 HARD_TIMEOUT = 60
 ACCOUNTS = 300

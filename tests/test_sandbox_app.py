@@ -646,7 +646,7 @@ def test_any_key_accepted_without_configured_key(sbx_store: Store) -> None:
 
 
 def test_unknown_route_and_method(client: httpx.Client) -> None:
-    assert_envelope(client.get("/api/v2/campaigns"), 404, "/api/v2/campaigns")
+    assert_envelope(client.get("/api/v2/leads"), 404, "/api/v2/leads")
     assert_envelope(client.get("/nothing"), 404)
     assert_envelope(client.delete("/api/v2/accounts"), 404)
     assert_envelope(client.put(f"/api/v2/accounts/{ZOE}", json={"a": 1}), 404)
@@ -662,7 +662,7 @@ def test_contract_validator_catches_wrong_names() -> None:
     with pytest.raises(AssertionError):
         validate_request("POST", "/api/v2/accounts/a%40b.co/pause", "", b'{"x": 1}')
     with pytest.raises(AssertionError):
-        validate_request("GET", "/api/v2/campaigns", "", None)
+        validate_request("GET", "/api/v2/leads", "", None)
     validate_request("POST", "/api/v2/accounts/pause", "", b'{"emails": ["a@b.co"]}')
     validate_request("POST", "/api/v2/accounts/warmup/enable", "", b'{"emails": ["a@b.co"]}')
 

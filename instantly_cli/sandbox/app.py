@@ -81,6 +81,16 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
 
+from .audit import (
+    ACCOUNT_ADDED,
+    ACCOUNT_DELETED,
+    ACCOUNT_UPDATED,
+    AUDIT_ACTIVITY_TYPES,
+    CAMPAIGN_UPDATED,
+    Actor,
+    parse_when,
+)
+from .campaigns import CAMPAIGN_STATUSES
 from .schemas import (
     ACCOUNT_STATUSES,
     BULK_PAUSE,
@@ -89,6 +99,7 @@ from .schemas import (
     FILTERS,
     MOVE_ACCOUNTS,
     PATCH_ACCOUNT,
+    PATCH_CAMPAIGN,
     PATCH_TAG,
     PROVIDER_CODES,
     TOGGLE,
@@ -117,6 +128,7 @@ ANALYTICS_MAX_DAYS = 31
 ANALYTICS_MAX_ACCOUNT_DAYS = 3100
 # POST /api/v2/accounts/warmup-analytics reports this many days, ending today.
 WARMUP_ANALYTICS_DAYS = 14
+MAX_SAFE_INTEGER = 2**53 - 1
 # Fastify's wording where it differs from Python's.
 _PHRASES = {413: "Payload Too Large"}
 JOB_TYPES = (
@@ -178,15 +190,13 @@ class Request:
     content_type: str
     params: dict[str, str] = field(default_factory=dict)
     workspace: str = DEFAULT_WORKSPACE_ID
+    actor: Actor = field(default_factory=Actor)
 
     def json(self, schema: dict[str, Any]) -> Any:
         """The body parsed and validated (400 envelope on any problem)."""
         if not self.body.strip():
             raise HttpError(400, "body must be object")
-        try:
-            data = json.loads(self.body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise HttpError(400, f"Body is not valid JSON: {exc}") from None
+        data = parse_json(self.body)
         err = check(schema, data)
         if err:
             raise HttpError(400, err)
@@ -194,6 +204,34 @@ class Request:
 
 
 Handler = Callable[["SandboxApp", Request], tuple[int, Json]]
+
+
+def _has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
+
+
+def parse_json(body: bytes) -> Any:
+    """A request body as JSON; 400 for bad JSON, nesting too deep to parse, or a lone
+    surrogate (``"\\ud800"``: valid JSON, but no text can hold it)."""
+    try:
+        data = json.loads(body)
+    except RecursionError:
+        raise HttpError(400, "Body is nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HttpError(400, f"Body is not valid JSON: {exc}") from None
+    try:
+        bad = _has_surrogate(data)
+    except RecursionError:
+        raise HttpError(400, "Body is nested too deeply") from None
+    if bad:
+        raise HttpError(400, "Body holds a lone surrogate (\\ud800-\\udfff): not valid Unicode")
+    return data
 
 
 def _raw_path(environ: dict[str, Any]) -> str:
@@ -245,6 +283,15 @@ class SandboxApp:
             ("PATCH", ["custom-tags", "{id}"], SandboxApp._patch_tag),
             ("DELETE", ["custom-tags", "{id}"], SandboxApp._delete_tag),
             ("GET", ["custom-tag-mappings"], SandboxApp._list_mappings),
+            ("GET", ["campaigns"], SandboxApp._list_campaigns),
+            ("GET", ["campaigns", "{id}"], SandboxApp._get_campaign),
+            ("PATCH", ["campaigns", "{id}"], SandboxApp._patch_campaign),
+            ("GET", ["campaigns", "{id}", "sending-status"], SandboxApp._sending_status),
+            ("GET", ["account-campaign-mappings", "{email}"], SandboxApp._account_campaigns),
+            ("GET", ["workspaces", "current"], SandboxApp._current_workspace),
+            ("GET", ["workspace-group-members"], SandboxApp._group_members),
+            ("GET", ["workspace-group-members", "admin"], SandboxApp._group_admin),
+            ("GET", ["audit-logs"], SandboxApp._audit_logs),
         ]
 
     @staticmethod
@@ -278,7 +325,8 @@ class SandboxApp:
             if environ.get(key):
                 headers[key.lower().replace("_", "-")] = str(environ[key])
         try:
-            status, payload = self._dispatch(method, raw_path, query, body, headers)
+            remote = str(environ.get("REMOTE_ADDR") or "127.0.0.1")
+            status, payload = self._dispatch(method, raw_path, query, body, headers, remote)
         except HttpError as exc:
             status, payload = exc.status, self.envelope(exc.status, exc.message)
         except NotFoundError as exc:
@@ -328,7 +376,13 @@ class SandboxApp:
         return self._api_key is None or token == self._api_key
 
     def _dispatch(
-        self, method: str, raw_path: str, query: str, body: bytes, headers: dict[str, str]
+        self,
+        method: str,
+        raw_path: str,
+        query: str,
+        body: bytes,
+        headers: dict[str, str],
+        remote: str = "127.0.0.1",
     ) -> tuple[int, Json]:
         if not self._authorized(headers.get("authorization")):
             raise HttpError(401, "Invalid API key")
@@ -339,7 +393,7 @@ class SandboxApp:
                 400, "Body cannot be empty when content-type is set to 'application/json'"
             )
         workspace = headers.get("x-as-workspace", "").strip() or DEFAULT_WORKSPACE_ID
-        if not self.store.workspace_exists(workspace):
+        if not self.store.may_act_as(workspace):
             raise HttpError(403, f"Workspace {workspace} is not accessible with this API key")
         prefix = "/api/v2/"
         not_found = HttpError(404, f"Route {method}:{raw_path} not found")
@@ -365,7 +419,14 @@ class SandboxApp:
                 elif part != seg:
                     break
             else:
-                req = Request(method, segments, params, body, content_type, path_params, workspace)
+                actor = Actor.from_key(
+                    headers["authorization"].partition(" ")[2].strip(),
+                    headers.get("user-agent"),
+                    remote,
+                )
+                req = Request(
+                    method, segments, params, body, content_type, path_params, workspace, actor
+                )
                 return handler(self, req)
         raise not_found
 
@@ -380,6 +441,9 @@ class SandboxApp:
             value = int(raw)
         except ValueError:
             raise HttpError(400, f"querystring/{name} must be integer") from None
+        # Past this, SQLite (64-bit integers) cannot take it; JSON clients lose precision.
+        if hi is None and value > MAX_SAFE_INTEGER:
+            raise HttpError(400, f"querystring/{name} must be <= {MAX_SAFE_INTEGER}")
         if value < lo:
             raise HttpError(400, f"querystring/{name} must be >= {lo}")
         if hi is not None and value > hi:
@@ -455,43 +519,70 @@ class SandboxApp:
     def _get_account(self, req: Request) -> tuple[int, Json]:
         return 200, self._account(req.params["email"], req.workspace)
 
+    def _audit(self, req: Request, activity: int, email: str, action: str, **extra: Any) -> None:
+        meta = {"email": email, "action": action, **extra}
+        self.store.audit(req.workspace, activity, req.actor, meta)
+
     def _create_account(self, req: Request) -> tuple[int, Json]:
         body = req.json(CREATE_ACCOUNT)
-        return 200, self.store.create_account(body, req.workspace)
+        acc = self.store.create_account(body, req.workspace)
+        self._audit(req, ACCOUNT_ADDED, acc["email"], "create")
+        return 200, acc
 
     def _delete_account(self, req: Request) -> tuple[int, Json]:
         if req.body.strip() and req.body.strip() != b"null":
             raise HttpError(400, "body must be null")
-        return 200, self.store.delete_account(req.params["email"], req.workspace)
+        acc = self.store.delete_account(req.params["email"], req.workspace)
+        self._audit(req, ACCOUNT_DELETED, acc["email"], "delete")
+        return 200, acc
 
     def _patch_account(self, req: Request) -> tuple[int, Json]:
         email = req.params["email"]
         self._account(email, req.workspace)
         body = req.json(PATCH_ACCOUNT)
-        return 200, self.store.patch_account(email, body, req.workspace)
+        acc = self.store.patch_account(email, body, req.workspace)
+        self._audit(req, ACCOUNT_UPDATED, email, "update", fields=sorted(body))
+        return 200, acc
 
     @staticmethod
     def _no_body(req: Request) -> None:
-        if req.body.strip():
-            raise HttpError(400, "body must be empty")
+        # Empty, or an empty JSON object: SDKs (instantlyai) send {} with every POST.
+        body = req.body.strip()
+        if body and parse_json(body) != {}:
+            raise HttpError(400, "body must be empty or {}")
+
+    def _set_status(self, req: Request, status: int, action: str) -> tuple[int, Json]:
+        acc = self.store.set_status(req.params["email"], status, req.workspace)
+        self._audit(req, ACCOUNT_UPDATED, acc["email"], action)
+        return 200, acc
 
     def _pause(self, req: Request) -> tuple[int, Json]:
-        return 200, self.store.set_status(req.params["email"], 2, req.workspace)
+        return self._set_status(req, 2, "pause")
 
     def _resume(self, req: Request) -> tuple[int, Json]:
-        return 200, self.store.set_status(req.params["email"], 1, req.workspace)
+        return self._set_status(req, 1, "resume")
 
     def _mark_fixed(self, req: Request) -> tuple[int, Json]:
         self._no_body(req)
-        return 200, self.store.mark_fixed(req.params["email"], req.workspace)
+        before = self._account(req.params["email"], req.workspace)
+        acc = self.store.mark_fixed(req.params["email"], req.workspace)
+        if acc != before:
+            self._audit(req, ACCOUNT_UPDATED, acc["email"], "mark-fixed")
+        return 200, acc
 
     def _bulk_pause(self, req: Request) -> tuple[int, Json]:
         body = req.json(BULK_PAUSE)
         paused, failed = self.store.pause_many(body["emails"], req.workspace)
+        for email in paused:
+            self._audit(req, ACCOUNT_UPDATED, email, "pause")
         return 200, {"paused_emails": paused, "failed_emails": failed}
 
     def _move(self, req: Request) -> tuple[int, Json]:
         body = req.json(MOVE_ACCOUNTS)
+        for key in ("source_workspace_id", "destination_workspace_id"):
+            # Only workspaces this key may act as (a pending or rejected one is unknown here).
+            if not self.store.may_act_as(body[key]):
+                raise HttpError(404, f"Workspace not found: {body[key]}")
         self.store.move_accounts(
             body["emails"], body["source_workspace_id"], body["destination_workspace_id"]
         )
@@ -716,3 +807,85 @@ class SandboxApp:
         if cursor:
             out["next_starting_after"] = cursor
         return 200, out
+
+    # -- campaigns -----------------------------------------------------------------------
+
+    @staticmethod
+    def _page(items: list[dict[str, Any]], cursor: str | None) -> dict[str, Any]:
+        out: dict[str, Any] = {"items": items}
+        if cursor:
+            out["next_starting_after"] = cursor
+        return out
+
+    def _list_campaigns(self, req: Request) -> tuple[int, Json]:
+        q = req.query
+        items, cursor = self.store.list_campaigns(
+            req.workspace,
+            limit=self._int(q, "limit", 1, 100, 100),
+            starting_after=q.get("starting_after") or None,
+            search=q.get("search") or None,
+            tag_ids=self._list(q, "tag_ids"),
+            status=self._enum(q, "status", CAMPAIGN_STATUSES),
+            exclude_status=self._enum(q, "exclude_status", CAMPAIGN_STATUSES),
+            ai_sales_agent_id=q.get("ai_sales_agent_id") or None,
+        )
+        return 200, self._page(items, cursor)
+
+    def _get_campaign(self, req: Request) -> tuple[int, Json]:
+        return 200, self.store.get_campaign(req.params["id"], req.workspace)
+
+    def _patch_campaign(self, req: Request) -> tuple[int, Json]:
+        self.store.get_campaign(req.params["id"], req.workspace)
+        body = req.json(PATCH_CAMPAIGN)
+        campaign = self.store.patch_campaign(req.params["id"], body, req.workspace)
+        meta = {"campaign_id": campaign["id"], "action": "update", "fields": sorted(body)}
+        self.store.audit(req.workspace, CAMPAIGN_UPDATED, req.actor, meta)
+        return 200, campaign
+
+    def _sending_status(self, req: Request) -> tuple[int, Json]:
+        ai = self._bool(req.query, "with_ai_summary")
+        return 200, self.store.sending_status(req.params["id"], req.workspace, ai_summary=ai)
+
+    def _account_campaigns(self, req: Request) -> tuple[int, Json]:
+        q = req.query
+        items, cursor = self.store.account_campaigns(
+            req.params["email"],
+            req.workspace,
+            limit=self._int(q, "limit", 1, None, 100),
+            starting_after=q.get("starting_after") or None,
+        )
+        return 200, self._page(items, cursor)
+
+    # -- workspaces ----------------------------------------------------------------------
+
+    def _current_workspace(self, req: Request) -> tuple[int, Json]:
+        return 200, self.store.workspace(req.workspace)
+
+    def _group_members(self, req: Request) -> tuple[int, Json]:
+        q = req.query
+        items, cursor = self.store.group_members(
+            req.workspace,
+            limit=self._int(q, "limit", 1, 100, 100),
+            starting_after=q.get("starting_after") or None,
+        )
+        return 200, self._page(items, cursor)
+
+    def _group_admin(self, req: Request) -> tuple[int, Json]:
+        return 200, self.store.admin_of(req.workspace)
+
+    # -- audit log -----------------------------------------------------------------------
+
+    def _audit_logs(self, req: Request) -> tuple[int, Json]:
+        q = req.query
+        start = q.get("start_date") or None
+        end = q.get("end_date") or None
+        items, cursor = self.store.list_audit(
+            req.workspace,
+            limit=self._int(q, "limit", 1, 1000, 100),
+            starting_after=q.get("starting_after") or None,
+            activity_type=self._enum(q, "activity_type", AUDIT_ACTIVITY_TYPES),
+            search=q.get("search") or None,
+            start=parse_when(start, "start_date") if start else None,
+            end=parse_when(end, "end_date", end=True) if end else None,
+        )
+        return 200, self._page(items, cursor)

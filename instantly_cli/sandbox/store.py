@@ -25,6 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from .audit import AuditMixin
+from .base import ConflictError, InvalidError, NotFoundError, StoreError, dumps
+from .campaigns import CampaignPicker, CampaignsMixin
 from .seed import (
     BASE_MAPPINGS,
     BASE_TAGS,
@@ -35,6 +38,7 @@ from .seed import (
     SEED_CAMPAIGN_ID,
     SEED_TAGS,
     SEED_WORKSPACES,
+    SUB_WORKSPACES,
     USER_ID,
     daily_counts,
     health_label,
@@ -44,6 +48,7 @@ from .seed import (
     tag_members,
     warmup_day,
 )
+from .workspaces import WorkspacesMixin, sub_account
 
 __all__ = [
     "ACCOUNT_FILTERS",
@@ -60,6 +65,8 @@ __all__ = [
     "InvalidError",
     "NotFoundError",
     "Store",
+    "StoreError",
+    "SUB_WORKSPACES",
     "iso",
 ]
 
@@ -80,22 +87,6 @@ SORT_COLUMNS = {
     "stat_warmup_score": "score",
     "status": "status",
 }
-
-
-class StoreError(Exception):
-    """Base of the errors the app turns into envelopes."""
-
-
-class NotFoundError(StoreError):
-    """The addressed resource does not exist."""
-
-
-class ConflictError(StoreError):
-    """A uniqueness rule was violated."""
-
-
-class InvalidError(StoreError):
-    """The request is well-formed but cannot be applied."""
 
 
 @dataclass
@@ -121,8 +112,7 @@ def _casefold(value: object) -> str | None:
     return value.casefold() if isinstance(value, str) else None
 
 
-def _dumps(obj: object) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+_dumps = dumps
 
 
 def _columns(acc: dict[str, Any]) -> tuple[Any, ...]:
@@ -159,7 +149,29 @@ CREATE TABLE IF NOT EXISTS accounts (
     data TEXT NOT NULL,
     workspace TEXT NOT NULL DEFAULT '{DEFAULT}'
 );
-CREATE TABLE IF NOT EXISTS workspaces (id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS workspaces (
+    id TEXT PRIMARY KEY,
+    name TEXT,
+    admin TEXT,
+    member_status TEXT,
+    member_id TEXT,
+    ts TEXT
+);
+CREATE TABLE IF NOT EXISTS campaigns (
+    id TEXT PRIMARY KEY,
+    workspace TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    workspace TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    activity_type INTEGER NOT NULL,
+    search TEXT NOT NULL,
+    data TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS tags (
     id TEXT PRIMARY KEY,
     label TEXT NOT NULL,
@@ -186,6 +198,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 """.replace("{DEFAULT}", DEFAULT_WORKSPACE_ID)
 
 
+_TABLES = ("meta", "accounts", "tags", "mappings", "jobs", "workspaces", "campaigns", "audit")
 # Built after a bulk seed rather than maintained row by row: several times faster.
 _INDEXES = {
     "accounts_cursor": "accounts (ts, email)",
@@ -200,8 +213,9 @@ def _norm(label: str) -> str:
     return label.strip().casefold()
 
 
-class Store:
-    """The sandbox's state: accounts, tags, mappings and background jobs."""
+class Store(CampaignsMixin, WorkspacesMixin, AuditMixin):
+    """The sandbox's state: accounts, tags, mappings, background jobs, campaigns, workspaces
+    and the audit log (the last three in ``campaigns.py``, ``workspaces.py``, ``audit.py``)."""
 
     def __init__(self, path: str = ":memory:") -> None:
         self.path = path
@@ -218,10 +232,8 @@ class Store:
             self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
         self._migrate(self._conn)
+        self._migrate_workspaces(self._conn)
         self._create_indexes(self._conn)
-        self._conn.executemany(
-            "INSERT OR IGNORE INTO workspaces VALUES (?)", [(w,) for w in SEED_WORKSPACES]
-        )
         self._last_stamp = ""
         # The clock behind every timestamp and "today"; tests may replace it.
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -274,23 +286,30 @@ class Store:
 
     # -- seeding ------------------------------------------------------------------------
 
-    def ensure_seeded(self, accounts: int = 120) -> None:
-        """Seed the deterministic data set unless the store was seeded before."""
+    def ensure_seeded(
+        self, accounts: int = 120, *, layout: str = "agency", sub_accounts: int = 0
+    ) -> None:
+        """Seed the deterministic data set unless the store was seeded before.
+
+        ``layout`` "agency" (default) makes the default workspace an admin workspace with the
+        sub-workspaces of ``seed.SUB_WORKSPACES``; "single" gives it none. ``sub_accounts``
+        accounts are seeded into each sub-workspace (default none).
+        """
         with self._tx() as conn:
             if conn.execute("SELECT 1 FROM meta WHERE key = 'seeded'").fetchone() is None:
-                self._seed(conn, accounts)
+                self._seed(conn, accounts, layout, sub_accounts)
 
-    def reset(self, accounts: int = 120) -> None:
-        """Wipe everything and seed again."""
+    def reset(self, accounts: int = 120, *, layout: str = "agency", sub_accounts: int = 0) -> None:
+        """Wipe everything and seed again (options as for ``ensure_seeded``)."""
         with self._tx() as conn:
-            for table in ("meta", "accounts", "tags", "mappings", "jobs", "workspaces"):
+            for table in _TABLES:
                 conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
-            conn.executemany("INSERT INTO workspaces VALUES (?)", [(w,) for w in SEED_WORKSPACES])
-            self._seed(conn, accounts)
+            self._seed(conn, accounts, layout, sub_accounts)
 
-    def _seed(self, conn: sqlite3.Connection, count: int) -> None:
+    def _seed(self, conn: sqlite3.Connection, count: int, layout: str, sub_accounts: int) -> None:
         for name in _INDEXES:
             conn.execute(f"DROP INDEX IF EXISTS {name}")
+        self._write_layout(conn, layout)
         rng = random.Random(SEED)
         tag_rng = random.Random(SEED + 1)
         tag_ids = [seeded_uuid(tag_rng) for _ in SEED_TAGS]
@@ -302,14 +321,22 @@ class Store:
         rows = []
         mappings = []
         map_stamp = iso(BASE_MAPPINGS)
+        picker = CampaignPicker()
         for i in range(count):
             acc = make_account(i, rng)
+            picker.offer(i, acc)
             rows.append((acc["email"], *_columns(acc)))
             for t in tag_members(i, acc):
                 mappings.append((seeded_uuid(tag_rng), tag_ids[t], acc["email"], 1, map_stamp))
         mappings.append((seeded_uuid(tag_rng), tag_ids[0], SEED_CAMPAIGN_ID, 2, map_stamp))
+        for k in range(len(SUB_WORKSPACES)):
+            sub_rng = random.Random(f"{SEED}-sub-{k}")
+            for i in range(sub_accounts):
+                acc = sub_account(k, i, sub_rng)
+                rows.append((acc["email"], *_columns(acc)))
         conn.executemany("INSERT INTO accounts VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         conn.executemany("INSERT INTO mappings VALUES (?, ?, ?, ?, ?)", mappings)
+        self._insert_campaigns(conn, picker.campaigns(tag_ids, DEFAULT_WORKSPACE_ID))
         conn.execute("INSERT INTO meta VALUES ('seeded', ?)", (str(count),))
         self._create_indexes(conn)
 
@@ -333,21 +360,6 @@ class Store:
                 )
                 ids.append(tag_id)
         return ids
-
-    # -- workspaces ---------------------------------------------------------------------
-
-    def workspace_exists(self, workspace_id: str) -> bool:
-        """Whether a workspace id is known (the seeded ones, or one added by a test)."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT 1 FROM workspaces WHERE id = ?", (workspace_id,)
-            ).fetchone()
-        return row is not None
-
-    def add_workspace(self, workspace_id: str) -> None:
-        """Make another (empty) workspace known."""
-        with self._tx() as conn:
-            conn.execute("INSERT OR IGNORE INTO workspaces VALUES (?)", (workspace_id,))
 
     # -- accounts -----------------------------------------------------------------------
 
@@ -616,6 +628,7 @@ class Store:
             conn.execute(
                 "DELETE FROM mappings WHERE resource_type = 1 AND resource_id = ?", (email,)
             )
+            self._drop_from_lists(conn, emails=[email])
         return acc
 
     def mark_fixed(self, email: str, workspace: str = DEFAULT_WORKSPACE_ID) -> dict[str, Any]:
@@ -652,6 +665,7 @@ class Store:
                 acc["organization"] = destination
                 acc["timestamp_updated"] = now
                 self._save(conn, acc)
+            self._drop_from_lists(conn, emails=unique)
 
     def patch_account(
         self, email: str, body: dict[str, Any], workspace: str = DEFAULT_WORKSPACE_ID
@@ -1010,6 +1024,7 @@ class Store:
             tag = self.get_tag(tag_id)
             conn.execute("DELETE FROM mappings WHERE tag_id = ?", (tag_id,))
             conn.execute("DELETE FROM tags WHERE id = ?", (tag_id,))
+            self._drop_from_lists(conn, tag_id=tag_id)
         return tag
 
     def toggle(

@@ -1,0 +1,48 @@
+"""What the store's parts share: the errors the app turns into envelopes, and the plumbing
+(connection, lock, transactions, clock) the job-specific mixins rely on."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import AbstractContextManager
+from typing import Any
+
+
+class StoreError(Exception):
+    """Base of the errors the app turns into envelopes."""
+
+
+class NotFoundError(StoreError):
+    """The addressed resource does not exist."""
+
+
+class ConflictError(StoreError):
+    """A uniqueness rule was violated."""
+
+
+class InvalidError(StoreError):
+    """The request is well-formed but cannot be applied."""
+
+
+def dumps(obj: object) -> str:
+    """Compact JSON, as stored in the data columns."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+class StoreBase:
+    """The plumbing ``Store`` provides; declared here so the mixins type-check on their own."""
+
+    _conn: sqlite3.Connection
+    _lock: threading.RLock
+
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError
+
+    def _now(self) -> str:
+        raise NotImplementedError
+
+    @staticmethod
+    def _rows(conn: sqlite3.Connection, sql: str, params: Any = ()) -> list[Any]:
+        return conn.execute(sql, params).fetchall()

@@ -1,0 +1,245 @@
+"""Sandbox campaigns: seed, listing, PATCH, sending status and account-campaign mappings,
+each answer checked against the OpenAPI document and against an independent computation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from instantly_cli.sandbox.app import SandboxApp
+from instantly_cli.sandbox.store import SEED_CAMPAIGN_ID, AccountQuery, Store
+from tests.contract import validate_recorded, validate_response
+
+KEY = "campaign-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+PLUS = "ops+eu@acme-outreach.com"
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    s = Store()
+    s.ensure_seeded(120)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def app(store: Store) -> Iterator[SandboxApp]:
+    application = SandboxApp(store, api_key=KEY)
+    yield application
+    assert validate_recorded(application) == application.request_count
+
+
+@pytest.fixture
+def client(app: SandboxApp) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        transport=httpx.WSGITransport(app=app), base_url="http://sandbox", headers=AUTH
+    ) as c:
+        yield c
+
+
+def walk(client: httpx.Client, path: str, limit: int, **params: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(500):
+        query = dict(params, limit=limit)
+        if cursor:
+            query["starting_after"] = cursor
+        page = client.get(path, params=query).json()
+        items += page["items"]
+        cursor = page.get("next_starting_after")
+        if not cursor:
+            return items
+    raise AssertionError("pagination did not end")
+
+
+def tag_ids(client: httpx.Client) -> dict[str, str]:
+    return {t["label"]: t["id"] for t in client.get("/api/v2/custom-tags").json()["items"]}
+
+
+def accounts_with_tags(client: httpx.Client) -> dict[str, dict[str, Any]]:
+    items = walk(client, "/api/v2/accounts", 100, include_tags="true")
+    return {a["email"]: a for a in items}
+
+
+def serving(campaign: dict[str, Any], accounts: dict[str, dict[str, Any]]) -> set[str]:
+    tags = set(campaign["email_tag_list"])
+    return {
+        email
+        for email, acc in accounts.items()
+        if email in campaign["email_list"] or tags & {t["id"] for t in acc["tags"]}
+    }
+
+
+def test_seed_covers_every_status_and_both_kinds_of_lists(client: httpx.Client) -> None:
+    campaigns = walk(client, "/api/v2/campaigns", 4)
+    assert len(campaigns) == 15 and len({c["id"] for c in campaigns}) == 15
+    assert {c["status"] for c in campaigns} == {-99, -1, -2, 0, 1, 2, 3, 4}
+    assert any(c["email_list"] and not c["email_tag_list"] for c in campaigns)
+    assert any(c["email_tag_list"] and not c["email_list"] for c in campaigns)
+    assert any(c["email_tag_list"] and c["email_list"] for c in campaigns)
+    # Newest first, paged by id.
+    stamps = [c["timestamp_created"] for c in campaigns]
+    assert stamps == sorted(stamps, reverse=True)
+    by_name = {c["name"]: c for c in campaigns}
+    assert by_name["Client A outreach"]["id"] == SEED_CAMPAIGN_ID
+    accounts = accounts_with_tags(client)
+    statuses = {e: accounts[e]["status"] for e in by_name["Retail all paused"]["email_list"]}
+    assert statuses and set(statuses.values()) == {2}
+    leaning = [accounts[e]["status"] for e in by_name["Fintech leaning on errors"]["email_list"]]
+    assert sum(s < 0 for s in leaning) > len(leaning) / 2
+
+
+def test_seed_is_deterministic_and_small_seeds_work() -> None:
+    lists = []
+    for _ in range(2):
+        s = Store()
+        s.ensure_seeded(120)
+        lists.append(s.list_campaigns()[0])
+        s.close()
+    assert lists[0] == lists[1]
+    tiny = Store()
+    tiny.ensure_seeded(3)
+    items, _ = tiny.list_campaigns()
+    assert len(items) == 15
+    emails = {a["email"] for a in tiny.list_accounts(AccountQuery())[0]}
+    assert all(set(c["email_list"]) <= emails for c in items)
+    tiny.close()
+
+
+def test_filters(client: httpx.Client) -> None:
+    everything = walk(client, "/api/v2/campaigns", 100)
+    got = client.get("/api/v2/campaigns", params={"search": "ÉQUIPE"}).json()["items"]
+    assert [c["name"] for c in got] == ["Équipe Paris relance"]
+    active = client.get("/api/v2/campaigns", params={"status": 1}).json()["items"]
+    assert {c["id"] for c in active} == {c["id"] for c in everything if c["status"] == 1}
+    rest = client.get("/api/v2/campaigns", params={"exclude_status": 1}).json()["items"]
+    assert {c["id"] for c in rest} == {c["id"] for c in everything if c["status"] != 1}
+    tagged = client.get("/api/v2/campaigns", params={"tag_ids": tag_ids(client)["Client A"]})
+    assert [c["id"] for c in tagged.json()["items"]] == [SEED_CAMPAIGN_ID]
+    assert client.get("/api/v2/campaigns", params={"status": 7}).status_code == 400
+    assert client.get("/api/v2/campaigns", params={"starting_after": "nope"}).status_code == 400
+    assert client.get("/api/v2/campaigns", params={"limit": 101}).status_code == 400
+
+
+def test_get_and_404(client: httpx.Client) -> None:
+    got = client.get(f"/api/v2/campaigns/{SEED_CAMPAIGN_ID}").json()
+    assert got["name"] == "Client A outreach"
+    assert client.get("/api/v2/campaigns/nope").status_code == 404
+    assert client.get("/api/v2/campaigns/nope/sending-status").status_code == 404
+    other = {"x-as-workspace": "5a4e3d2c-1b0a-4f9e-8d7c-6b5a4f3e2d1c"}
+    assert client.get(f"/api/v2/campaigns/{SEED_CAMPAIGN_ID}", headers=other).status_code == 404
+    assert client.get("/api/v2/campaigns", headers=other).json() == {"items": []}
+
+
+def test_patch_lists_replaces_validates_and_changes_nothing_on_error(
+    client: httpx.Client,
+) -> None:
+    url = f"/api/v2/campaigns/{SEED_CAMPAIGN_ID}"
+    before = client.get(url).json()
+    for body, word in [
+        ({"email_list": "a@b.co"}, "email_list"),
+        ({"email_list": [1]}, "email_list/0"),
+        ({"email_list": ["ghost@nowhere.io"]}, "ghost@nowhere.io"),
+        ({"email_tag_list": ["no-such-tag"]}, "no-such-tag"),
+        ({"emails": []}, "emails"),
+        ({}, "fewer than 1"),
+        ({"campaign_schedule": {"schedules": []}}, "schedules"),
+        ({"daily_max_leads": 1.5}, "daily_max_leads"),
+    ]:
+        resp = client.patch(url, json=body)
+        assert resp.status_code == 400 and word in resp.json()["message"], (body, resp.text)
+    assert client.get(url).json() == before
+    tags = tag_ids(client)
+    after = client.patch(
+        url,
+        json={"email_list": [PLUS, PLUS.upper(), "sales+us@getacme.io"], "email_tag_list": []},
+    ).json()
+    assert after["email_list"] == [PLUS, "sales+us@getacme.io"]
+    assert (
+        after["email_tag_list"] == [] and after["timestamp_updated"] > before["timestamp_updated"]
+    )
+    assert client.get(url).json() == after
+    status = client.get(f"{url}/sending-status").json()["diagnostics"]["accounts_summary"]
+    assert status["total_connected"] == 2
+    again = client.patch(url, json={"email_tag_list": [tags["Client B"]]}).json()
+    assert again["email_list"] == [PLUS, "sales+us@getacme.io"]  # untouched
+    assert client.patch("/api/v2/campaigns/nope", json={"name": "x"}).status_code == 404
+
+
+def test_sending_status_matches_an_independent_computation(client: httpx.Client) -> None:
+    accounts = accounts_with_tags(client)
+    seen = set()
+    for campaign in walk(client, "/api/v2/campaigns", 100):
+        members = [accounts[e] for e in serving(campaign, accounts)]
+        active = [a for a in members if a["status"] == 1]
+        hit = [a for a in active if a.get("daily_limit") == 0]
+        diag = client.get(f"/api/v2/campaigns/{campaign['id']}/sending-status").json()[
+            "diagnostics"
+        ]
+        summary = diag["accounts_summary"]
+        assert summary["total_connected"] == len(members)
+        assert summary["available"] == len(active) - len(hit)
+        assert summary["unavailable"]["disconnected"] == sum(a["status"] < 0 for a in members)
+        assert diag["campaign_id"] == campaign["id"]
+        seen.add(diag["status"])
+        if campaign["status"] in (1, 4) and summary["available"] == 0:
+            assert diag["status"] in ("no_accounts_available", "all_accounts_unhealthy")
+        if campaign["status"] == 2:
+            assert diag["status"] == "campaign_paused"
+    assert {"healthy", "no_accounts_available", "campaign_paused", "campaign_draft"} <= seen
+
+
+def test_pausing_every_account_stops_a_campaign(client: httpx.Client) -> None:
+    url = f"/api/v2/campaigns/{SEED_CAMPAIGN_ID}"
+    client.patch(url, json={"email_list": [PLUS], "email_tag_list": []})
+    assert client.get(f"{url}/sending-status").json()["diagnostics"]["status"] == "healthy"
+    client.post(f"/api/v2/accounts/{PLUS.replace('+', '%2B')}/pause")
+    diag = client.get(f"{url}/sending-status").json()["diagnostics"]
+    assert diag["status"] == "no_accounts_available"
+    assert diag["accounts_summary"]["available"] == 0
+    ai = client.get(f"{url}/sending-status", params={"with_ai_summary": "true"}).json()
+    assert "Client A outreach" in ai["summary"]["ai_summary"]
+
+
+def test_account_campaign_mappings_match_both_lists(client: httpx.Client) -> None:
+    accounts = accounts_with_tags(client)
+    campaigns = walk(client, "/api/v2/campaigns", 100)
+    some = sorted(accounts)[:40] + [PLUS]
+    for email in some:
+        expected = {c["id"] for c in campaigns if email in serving(c, accounts)}
+        got = walk(client, f"/api/v2/account-campaign-mappings/{email}", 2)
+        assert [g["campaign_id"] for g in got] == sorted(
+            expected, key=lambda i: next(c["timestamp_created"] for c in campaigns if c["id"] == i)
+        )
+        names = {c["id"]: (c["name"], c["status"]) for c in campaigns}
+        assert all(names[g["campaign_id"]] == (g["campaign_name"], g["status"]) for g in got)
+    assert len(walk(client, f"/api/v2/account-campaign-mappings/{PLUS}", 2)) >= 5
+    assert client.get("/api/v2/account-campaign-mappings/ghost@x.io").status_code == 404
+
+
+def test_deleting_accounts_and_tags_empties_the_lists(client: httpx.Client) -> None:
+    client.delete(f"/api/v2/accounts/{PLUS.replace('+', '%2B')}")
+    tags = tag_ids(client)
+    client.delete(f"/api/v2/custom-tags/{tags['Client A']}")
+    for c in walk(client, "/api/v2/campaigns", 100):
+        assert PLUS not in c["email_list"] and tags["Client A"] not in c["email_tag_list"]
+
+
+def test_mark_fixed_takes_an_empty_object(store: Store) -> None:
+    # Not through the validating fixture: the spec declares no body, the SDK sends {}.
+    app = SandboxApp(store, api_key=KEY)
+    with httpx.Client(
+        transport=httpx.WSGITransport(app=app), base_url="http://sandbox", headers=AUTH
+    ) as c:
+        errored = next(a for a in c.get("/api/v2/accounts", params={"status": -1}).json()["items"])
+        url = f"/api/v2/accounts/{errored['email']}/mark-fixed"
+        resp = c.post(url, json={})
+        assert resp.status_code == 200 and resp.json()["status"] == 1
+        validate_response("POST", url, 200, resp.json())
+        assert c.post(url, content=b" { } ").status_code == 200
+        assert c.post(url, json={"x": 1}).status_code == 400
+        assert c.post(url, json=[]).status_code == 400

@@ -50,6 +50,36 @@ AccountsOpt = Annotated[
     ),
 ]
 
+SubAccountsOpt = Annotated[
+    int,
+    typer.Option(
+        "--sub-accounts",
+        metavar="N",
+        help="Accounts to seed into each sub-workspace of the agency layout (0-100,000).",
+    ),
+]
+SingleOpt = Annotated[
+    bool,
+    typer.Option(
+        "--single-workspace",
+        help="Seed a plain workspace: no sub-workspaces, every x-as-workspace header is a 403. "
+        "[default: an agency (admin) workspace with 3 accepted, 1 pending and 1 rejected "
+        "sub-workspace]",
+    ),
+]
+MAX_SUB_ACCOUNTS = 100_000
+
+
+def _seed_options(sub_accounts: int, single: bool) -> tuple[str, int]:
+    if not 0 <= sub_accounts <= MAX_SUB_ACCOUNTS:
+        raise UsageError(
+            f"--sub-accounts must be from 0 to {MAX_SUB_ACCOUNTS:,}, not {sub_accounts}.",
+            hint="For example: --sub-accounts 50.",
+        )
+    from instantly_cli.sandbox.seed import LAYOUTS
+
+    return (LAYOUTS[1] if single else LAYOUTS[0]), sub_accounts
+
 
 def _state_path(state: Path | None) -> Path:
     from instantly_cli.settings import sandbox_state_path
@@ -79,8 +109,7 @@ def _open_store(path: Path) -> Store:
     except (OSError, sqlite3.Error) as exc:
         raise CliError(
             f"Cannot open the sandbox state {path}: {exc}.",
-            hint="Pick another file with --state, or delete this one (it only holds sandbox "
-            "data).",
+            hint="Pick another file with --state, or delete this one (it only holds sandbox data).",
         ) from None
 
 
@@ -166,6 +195,8 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    sub_accounts: SubAccountsOpt = 0,
+    single_workspace: SingleOpt = False,
 ) -> None:
     """Serve the sandbox on a local port until Ctrl-C.
 
@@ -174,8 +205,10 @@ def serve(
     if not 0 <= port <= 65535:
         raise UsageError(f"--port must be from 0 to 65535, not {port}.")
     if not 0.0 <= fail_rate <= 1.0:
-        raise UsageError(f"--fail-rate must be from 0 to 1, not {fail_rate:g}.",
-                         hint="For example: --fail-rate 0.05 fails one request in twenty.")
+        raise UsageError(
+            f"--fail-rate must be from 0 to 1, not {fail_rate:g}.",
+            hint="For example: --fail-rate 0.05 fails one request in twenty.",
+        )
     if latency < 0:
         raise UsageError(f"--latency must be 0 or more milliseconds, not {latency:g}.")
     if rps < 1 or rpm < 1:
@@ -183,6 +216,7 @@ def serve(
     if api_key is not None and not api_key.strip():
         raise UsageError("--api-key must not be empty.", hint="Leave it out to accept any key.")
     wanted = _check_accounts(accounts)
+    layout, subs = _seed_options(sub_accounts, single_workspace)
     path = _state_path(state)
 
     from instantly_cli.sandbox.app import SandboxApp
@@ -193,11 +227,16 @@ def serve(
         existing = store.count_accounts()
         if existing == 0:
             _seed_notice(wanted, path)
-            store.ensure_seeded(wanted)
+            store.ensure_seeded(wanted, layout=layout, sub_accounts=subs)
         elif accounts is not None and existing != accounts:
             output.warn(
                 f"{path} already holds {existing:,} accounts; --accounts {accounts} is ignored. "
                 f"Run `instantly sandbox reset --accounts {accounts}` to reseed."
+            )
+        elif sub_accounts or single_workspace:
+            output.warn(
+                f"{path} is seeded already; --sub-accounts and --single-workspace apply to a "
+                "new seed. Run `instantly sandbox reset` with them to reseed."
             )
         # No request log: a long-running server would keep every exchange in memory.
         sandbox_app = SandboxApp(store, api_key=api_key, record=False)
@@ -278,22 +317,29 @@ ResetExamples = examples(
     "instantly sandbox reset",
     "instantly sandbox reset --accounts 5000",
     "instantly sandbox reset --state ./demo.sqlite3 --accounts 20",
+    "instantly sandbox reset --sub-accounts 50",
 )
 
 
 @app.command("reset", epilog=ResetExamples)
 @handled
-def reset(state: StateOpt = None, accounts: AccountsOpt = None) -> None:
+def reset(
+    state: StateOpt = None,
+    accounts: AccountsOpt = None,
+    sub_accounts: SubAccountsOpt = 0,
+    single_workspace: SingleOpt = False,
+) -> None:
     """Wipe the sandbox state and seed it again.
 
-    The seed is deterministic: accounts, tags and mappings.
+    The seed is deterministic: accounts, tags, mappings, campaigns and workspaces.
     """
     wanted = _check_accounts(accounts)
+    layout, subs = _seed_options(sub_accounts, single_workspace)
     path = _state_path(state)
     store = _open_store(path)
     try:
         _seed_notice(wanted, path)
-        store.reset(wanted)
+        store.reset(wanted, layout=layout, sub_accounts=subs)
         count = store.count_accounts()
     finally:
         store.close()

@@ -243,3 +243,33 @@ def test_mark_fixed_takes_an_empty_object(store: Store) -> None:
         assert c.post(url, content=b" { } ").status_code == 200
         assert c.post(url, json={"x": 1}).status_code == 400
         assert c.post(url, json=[]).status_code == 400
+
+
+def test_contract_covers_campaigns_workspaces_and_audit_logs() -> None:
+    from tests.contract import validate_request
+
+    ok = [
+        ("GET", "/api/v2/campaigns", "limit=10&search=a&tag_ids=x,y&status=1&exclude_status=-99"),
+        ("GET", f"/api/v2/campaigns/{SEED_CAMPAIGN_ID}/sending-status", "with_ai_summary=true"),
+        ("GET", "/api/v2/account-campaign-mappings/a%40b.co", "limit=5&starting_after=x"),
+        ("GET", "/api/v2/audit-logs", "activity_type=36&start_date=2026-12-01&limit=1000"),
+        ("GET", "/api/v2/workspace-group-members", "limit=100"),
+        ("GET", "/api/v2/workspace-group-members/admin", ""),
+        ("GET", "/api/v2/workspaces/current", ""),
+    ]
+    for method, path, query in ok:
+        validate_request(method, path, query, None)
+    validate_request("PATCH", f"/api/v2/campaigns/{SEED_CAMPAIGN_ID}", "", b'{"email_list": []}')
+    bad: list[tuple[str, str, str, bytes | None]] = [
+        ("GET", "/api/v2/campaigns", "status=5", None),
+        ("GET", "/api/v2/campaigns", "campaign_status=1", None),
+        ("GET", "/api/v2/audit-logs", "limit=1001", None),
+        ("GET", "/api/v2/workspace-group-members", "limit=0", None),
+        ("PATCH", f"/api/v2/campaigns/{SEED_CAMPAIGN_ID}", "", b'{"email_list": "a@b.co"}'),
+        ("PATCH", f"/api/v2/campaigns/{SEED_CAMPAIGN_ID}", "", b'{"emails": []}'),
+        ("PATCH", f"/api/v2/campaigns/{SEED_CAMPAIGN_ID}", "", b"{}"),
+        ("POST", "/api/v2/campaigns", "", b'{"name": "x"}'),
+    ]
+    for method, path, query, body in bad:
+        with pytest.raises(AssertionError):
+            validate_request(method, path, query, body)

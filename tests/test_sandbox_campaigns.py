@@ -273,3 +273,35 @@ def test_contract_covers_campaigns_workspaces_and_audit_logs() -> None:
     for method, path, query, body in bad:
         with pytest.raises(AssertionError):
             validate_request(method, path, query, body)
+
+
+def test_extra_campaigns_for_scale_tests(store: Store, client: httpx.Client) -> None:
+    ids = store.seed_extra_campaigns(35, accounts_each=10)
+    campaigns = walk(client, "/api/v2/campaigns", 7)
+    assert len(campaigns) == 50 and {c["id"] for c in campaigns} >= set(ids)
+    again = Store()
+    again.ensure_seeded(120)
+    assert again.seed_extra_campaigns(35, accounts_each=10) == ids
+    assert again.list_campaigns(limit=100)[0] == store.list_campaigns(limit=100)[0]
+    again.close()
+    mapped = walk(client, f"/api/v2/account-campaign-mappings/{PLUS}", 3)
+    assert len(mapped) == len({m["campaign_id"] for m in mapped})
+    assert any(m["campaign_name"].startswith("Bulk campaign") for m in mapped)
+
+
+def test_an_old_state_file_gets_the_agency_layout(tmp_path: Any) -> None:
+    import sqlite3
+
+    from instantly_cli.sandbox.seed import SEED_WORKSPACES
+
+    path = str(tmp_path / "old.db")
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE workspaces (id TEXT PRIMARY KEY)")
+    conn.executemany("INSERT INTO workspaces VALUES (?)", [(w,) for w in SEED_WORKSPACES[:3]])
+    conn.commit()
+    conn.close()
+    old = Store(path)
+    old.ensure_seeded(5)
+    assert all(old.may_act_as(w) for w in SEED_WORKSPACES)
+    assert old.workspace(SEED_WORKSPACES[1])["name"] == "Client North"
+    old.close()

@@ -122,12 +122,24 @@ def test_reset_builds_the_agency_or_the_single_layout(cli: Cli, tmp_path: Path) 
 
     path = tmp_path / "agency.sqlite3"
     result = cli(
-        ["sandbox", "reset", "--state", str(path), "--accounts", "4", "--sub-accounts", "2"]
+        [
+            "sandbox",
+            "reset",
+            "--state",
+            str(path),
+            "--accounts",
+            "4",
+            "--sub-accounts",
+            "2",
+            "--extra-campaigns",
+            "5",
+        ]
     )
     assert result.exit_code == 0, result.stderr
     store = Store(str(path))
     try:
         assert store.count_accounts(DEFAULT_WORKSPACE_ID) == 4
+        assert len(store.list_campaigns()[0]) == 20
         assert [store.count_accounts(ws[0]) for ws in SUB_WORKSPACES] == [2] * 5
         members, _ = store.group_members(DEFAULT_WORKSPACE_ID)
         assert sorted(m["status"] for m in members) == [
@@ -149,3 +161,5 @@ def test_reset_builds_the_agency_or_the_single_layout(cli: Cli, tmp_path: Path) 
         store.close()
     bad = cli(["sandbox", "reset", "--state", str(path), "--sub-accounts", "-1"])
     assert bad.exit_code == 2 and "--sub-accounts" in bad.stderr
+    bad = cli(["sandbox", "reset", "--state", str(path), "--extra-campaigns", "10001"])
+    assert bad.exit_code == 2 and "--extra-campaigns" in bad.stderr

@@ -68,6 +68,24 @@ SingleOpt = Annotated[
     ),
 ]
 MAX_SUB_ACCOUNTS = 100_000
+MAX_EXTRA_CAMPAIGNS = 10_000
+ExtraCampaignsOpt = Annotated[
+    int,
+    typer.Option(
+        "--extra-campaigns",
+        metavar="N",
+        help="Campaigns to add to the 15 seeded ones, for scale tests (0-10,000).",
+    ),
+]
+
+
+def _check_extra_campaigns(extra: int) -> int:
+    if not 0 <= extra <= MAX_EXTRA_CAMPAIGNS:
+        raise UsageError(
+            f"--extra-campaigns must be from 0 to {MAX_EXTRA_CAMPAIGNS:,}, not {extra}.",
+            hint="For example: --extra-campaigns 35 (50 campaigns in all).",
+        )
+    return extra
 
 
 def _seed_options(sub_accounts: int, single: bool) -> tuple[str, int]:
@@ -197,6 +215,7 @@ def serve(
     ] = None,
     sub_accounts: SubAccountsOpt = 0,
     single_workspace: SingleOpt = False,
+    extra_campaigns: ExtraCampaignsOpt = 0,
 ) -> None:
     """Serve the sandbox on a local port until Ctrl-C.
 
@@ -217,6 +236,7 @@ def serve(
         raise UsageError("--api-key must not be empty.", hint="Leave it out to accept any key.")
     wanted = _check_accounts(accounts)
     layout, subs = _seed_options(sub_accounts, single_workspace)
+    extra = _check_extra_campaigns(extra_campaigns)
     path = _state_path(state)
 
     from instantly_cli.sandbox.app import SandboxApp
@@ -228,15 +248,18 @@ def serve(
         if existing == 0:
             _seed_notice(wanted, path)
             store.ensure_seeded(wanted, layout=layout, sub_accounts=subs)
+            if extra:
+                store.seed_extra_campaigns(extra)
         elif accounts is not None and existing != accounts:
             output.warn(
                 f"{path} already holds {existing:,} accounts; --accounts {accounts} is ignored. "
                 f"Run `instantly sandbox reset --accounts {accounts}` to reseed."
             )
-        elif sub_accounts or single_workspace:
+        elif sub_accounts or single_workspace or extra:
             output.warn(
-                f"{path} is seeded already; --sub-accounts and --single-workspace apply to a "
-                "new seed. Run `instantly sandbox reset` with them to reseed."
+                f"{path} is seeded already; --sub-accounts, --single-workspace and "
+                "--extra-campaigns apply to a new seed. Run `instantly sandbox reset` with them "
+                "to reseed."
             )
         # No request log: a long-running server would keep every exchange in memory.
         sandbox_app = SandboxApp(store, api_key=api_key, record=False)
@@ -328,6 +351,7 @@ def reset(
     accounts: AccountsOpt = None,
     sub_accounts: SubAccountsOpt = 0,
     single_workspace: SingleOpt = False,
+    extra_campaigns: ExtraCampaignsOpt = 0,
 ) -> None:
     """Wipe the sandbox state and seed it again.
 
@@ -335,11 +359,14 @@ def reset(
     """
     wanted = _check_accounts(accounts)
     layout, subs = _seed_options(sub_accounts, single_workspace)
+    extra = _check_extra_campaigns(extra_campaigns)
     path = _state_path(state)
     store = _open_store(path)
     try:
         _seed_notice(wanted, path)
         store.reset(wanted, layout=layout, sub_accounts=subs)
+        if extra:
+            store.seed_extra_campaigns(extra)
         count = store.count_accounts()
     finally:
         store.close()

@@ -41,6 +41,7 @@ from .seed import (
 CAMPAIGN_STATUSES = (-99, -1, -2, 0, 1, 2, 3, 4)
 ACTIVE_STATUSES = (1, 4)
 BASE_CAMPAIGNS = datetime(2026, 1, 10, tzinfo=UTC)
+BASE_EXTRA = datetime(2026, 2, 1, tzinfo=UTC)
 _NOT_SENDING = {
     0: "campaign_draft",
     2: "campaign_paused",
@@ -253,6 +254,47 @@ class CampaignsMixin(StoreBase):
             "INSERT INTO campaigns VALUES (?, ?, ?, ?)",
             [(c["id"], c["organization"], c["timestamp_created"], dumps(c)) for c in campaigns],
         )
+
+    def seed_extra_campaigns(
+        self, count: int, workspace: str = DEFAULT_WORKSPACE_ID, *, accounts_each: int = 20
+    ) -> list[str]:
+        """Add ``count`` campaigns ("Bulk campaign 0001"…) for scale tests; returns their ids.
+
+        Deterministic: campaign k has status ``CAMPAIGN_STATUSES[k % 8]``, sends from
+        ``accounts_each`` accounts of the workspace (a window that moves by k, in email
+        order) and, for every third campaign, from the k-th tag as well.
+        """
+        rng = random.Random(f"extra-campaigns-{count}")
+        with self._tx() as conn:
+            emails = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT email FROM accounts WHERE workspace = ? ORDER BY email", (workspace,)
+                )
+            ]
+            tags = [r[0] for r in conn.execute("SELECT id FROM tags ORDER BY id")]
+            start = conn.execute("SELECT COUNT(*) FROM campaigns").fetchone()[0]
+            made = []
+            for k in range(count):
+                # Distinct and fixed: the mappings' cursor is this stamp, and seeds repeat.
+                stamp = iso(BASE_EXTRA + timedelta(minutes=start + k))
+                first = (k * 7) % max(len(emails), 1)
+                window = (emails[first:] + emails[:first])[:accounts_each]
+                made.append(
+                    new_campaign(
+                        seeded_uuid(rng),
+                        f"Bulk campaign {start + k:04d}",
+                        CAMPAIGN_STATUSES[k % len(CAMPAIGN_STATUSES)],
+                        stamp,
+                        stamp,
+                        window,
+                        [tags[k % len(tags)]] if tags and k % 3 == 0 else [],
+                        workspace,
+                        daily_limit=100,
+                    )
+                )
+            self._insert_campaigns(conn, made)
+        return [c["id"] for c in made]
 
     def _campaigns(self, conn: sqlite3.Connection, workspace: str) -> list[dict[str, Any]]:
         """Every campaign of a workspace, newest first (timestamp_created, id)."""

@@ -76,7 +76,7 @@ def serving(campaign: dict[str, Any], accounts: dict[str, dict[str, Any]]) -> se
 
 def test_seed_covers_every_status_and_both_kinds_of_lists(client: httpx.Client) -> None:
     campaigns = walk(client, "/api/v2/campaigns", 4)
-    assert len(campaigns) == 15 and len({c["id"] for c in campaigns}) == 15
+    assert len(campaigns) == 16 and len({c["id"] for c in campaigns}) == 16
     assert {c["status"] for c in campaigns} == {-99, -1, -2, 0, 1, 2, 3, 4}
     assert any(c["email_list"] and not c["email_tag_list"] for c in campaigns)
     assert any(c["email_tag_list"] and not c["email_list"] for c in campaigns)
@@ -104,7 +104,7 @@ def test_seed_is_deterministic_and_small_seeds_work() -> None:
     tiny = Store()
     tiny.ensure_seeded(3)
     items, _ = tiny.list_campaigns()
-    assert len(items) == 15
+    assert len(items) == 16
     emails = {a["email"] for a in tiny.list_accounts(AccountQuery())[0]}
     assert all(set(c["email_list"]) <= emails for c in items)
     tiny.close()
@@ -190,7 +190,13 @@ def test_sending_status_matches_an_independent_computation(client: httpx.Client)
             assert diag["status"] in ("no_accounts_available", "all_accounts_unhealthy")
         if campaign["status"] == 2:
             assert diag["status"] == "campaign_paused"
-    assert {"healthy", "no_accounts_available", "campaign_paused", "campaign_draft"} <= seen
+    assert {
+        "healthy",
+        "no_accounts_available",
+        "all_accounts_unhealthy",
+        "campaign_paused",
+        "campaign_draft",
+    } <= seen
 
 
 def test_pausing_every_account_stops_a_campaign(client: httpx.Client) -> None:
@@ -278,7 +284,7 @@ def test_contract_covers_campaigns_workspaces_and_audit_logs() -> None:
 def test_extra_campaigns_for_scale_tests(store: Store, client: httpx.Client) -> None:
     ids = store.seed_extra_campaigns(35, accounts_each=10)
     campaigns = walk(client, "/api/v2/campaigns", 7)
-    assert len(campaigns) == 50 and {c["id"] for c in campaigns} >= set(ids)
+    assert len(campaigns) == 51 and {c["id"] for c in campaigns} >= set(ids)
     again = Store()
     again.ensure_seeded(120)
     assert again.seed_extra_campaigns(35, accounts_each=10) == ids

@@ -139,7 +139,7 @@ def test_reset_builds_the_agency_or_the_single_layout(cli: Cli, tmp_path: Path) 
     store = Store(str(path))
     try:
         assert store.count_accounts(DEFAULT_WORKSPACE_ID) == 4
-        assert len(store.list_campaigns()[0]) == 20
+        assert len(store.list_campaigns()[0]) == 21
         assert [store.count_accounts(ws[0]) for ws in SUB_WORKSPACES] == [2] * 5
         members, _ = store.group_members(DEFAULT_WORKSPACE_ID)
         assert sorted(m["status"] for m in members) == [

@@ -74,7 +74,7 @@ ExtraCampaignsOpt = Annotated[
     typer.Option(
         "--extra-campaigns",
         metavar="N",
-        help="Campaigns to add to the 15 seeded ones, for scale tests (0-10,000).",
+        help="Campaigns to add to the 16 seeded ones, for scale tests (0-10,000).",
     ),
 ]
 
@@ -83,7 +83,7 @@ def _check_extra_campaigns(extra: int) -> int:
     if not 0 <= extra <= MAX_EXTRA_CAMPAIGNS:
         raise UsageError(
             f"--extra-campaigns must be from 0 to {MAX_EXTRA_CAMPAIGNS:,}, not {extra}.",
-            hint="For example: --extra-campaigns 35 (50 campaigns in all).",
+            hint="For example: --extra-campaigns 34 (50 campaigns in all).",
         )
     return extra
 

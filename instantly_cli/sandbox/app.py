@@ -1,4 +1,4 @@
-"""WSGI emulator of the Instantly API V2: every operation of the OpenAPI copy (25).
+"""WSGI emulator of the Instantly API V2: every operation of the OpenAPI copy (34).
 
 Behaviour follows the published OpenAPI document. Choices where it is silent:
 
@@ -17,14 +17,26 @@ Behaviour follows the published OpenAPI document. Choices where it is silent:
 - A warmup job advances one step per ``GET /api/v2/background-jobs/{id}``: pending →
   in-progress → success (or failed, changing nothing, when an email does not exist).
   Listing jobs never advances them.
-- Workspaces: every seeded account is in the default workspace ``DEFAULT_WORKSPACE_ID``
-  (``0b6b2c1e-5f0a-4d2e-9c3b-7a1d2e3f4a5b``, also the accounts' ``organization``); two more,
-  empty, exist (``seed.SEED_WORKSPACES``). ``x-as-workspace: ID`` makes a request see only that
-  workspace's accounts and jobs; no header means the default workspace; an unknown id is a
-  403. Tags and tag mappings are shared by all workspaces. ``POST /api/v2/accounts/move``
-  moves all or nothing: an unknown source or destination workspace, or an email not in the
-  source, is a 404; source = destination is a 400; a moved account's ``organization`` becomes
-  the destination.
+- Workspaces (``workspaces.py``): every key belongs to the default workspace
+  ``DEFAULT_WORKSPACE_ID`` ("Acme Agency", also the seeded accounts' ``organization``). In the
+  default "agency" layout it is an admin workspace with five sub-workspaces
+  (``seed.SUB_WORKSPACES``: three accepted, one pending, one rejected); ``x-as-workspace: ID``
+  is allowed for the key's own workspace and its accepted sub-workspaces, and makes a request
+  see only that workspace's accounts, jobs, campaigns and audit log; any other id is a 403.
+  The "single" layout has no sub-workspaces. Tags and tag mappings are shared by all
+  workspaces. ``POST /api/v2/accounts/move`` moves all or nothing between workspaces the key
+  may act as: another source or destination, or an email not in the source, is a 404;
+  source = destination is a 400; a moved account's ``organization`` becomes the destination
+  and it leaves the source's campaigns.
+- Campaigns (``campaigns.py``): 16 seeded in the default workspace; ``GET /campaigns`` is
+  newest first (timestamp_created, id) and its cursor is the last id (an unknown one is a
+  400); ``search`` is a case-insensitive substring of the name; ``tag_ids`` selects campaigns
+  carrying one of the tags (custom-tag mappings with resource_type 2). PATCH replaces
+  ``email_list``/``email_tag_list`` (emails must be accounts of the workspace, tags must
+  exist: 400 naming the item). ``sending-status`` and ``account-campaign-mappings`` are
+  derived from the accounts (see that module).
+- Audit log (``audit.py``): account addition (6), deletion (7) and update (36), and campaign
+  update (11), recorded per account with the key's id (a hash, never the key) and the time.
 - ``POST /api/v2/accounts``: an email that exists already (in any workspace, compared
   case-insensitively) is a **409 Conflict** (the spec lists no error for it). A new account
   is active (status 1), warmup paused (0), no score; IMAP/SMTP hosts, ports, user names and
@@ -33,7 +45,9 @@ Behaviour follows the published OpenAPI document. Choices where it is silent:
 - ``DELETE /api/v2/accounts/{email}`` returns the deleted Account and drops its tag mappings.
 - ``POST /api/v2/accounts/{email}/mark-fixed``: an account in an error status (< 0) goes back
   to active (1) with its ``status_message`` cleared and ``autofix_failed`` false; any other
-  account is returned unchanged.
+  account is returned unchanged. No body, or ``{}`` (SDKs send one), is accepted.
+- Bad input never reaches a 500: a lone surrogate or nesting too deep to parse in a body, and
+  a query integer beyond 2**53 - 1, are 400s.
 - ``POST /api/v2/accounts/pause``: each unique email lands in ``paused_emails`` or
   ``failed_emails``; unknown accounts and accounts already paused are failed.
 - ``POST /api/v2/accounts/test/vitals``: ``accounts`` holds emails (or bare domains); without

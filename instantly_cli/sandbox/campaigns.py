@@ -117,6 +117,7 @@ def campaign_specs() -> list[CampaignSpec]:
         CampaignSpec("Webinar completed", 3, picks=((_status(1), 5),)),
         CampaignSpec("New market no accounts", 1),
         CampaignSpec("Enterprise mixed", 1, tags=(0,), picks=((_fixed, 4), (_status(3), 1))),
+        CampaignSpec("Logistics all errored", 1, picks=((_status(-1, -2, -3), 3),)),
     ]
 
 

@@ -311,3 +311,22 @@ def test_an_old_state_file_gets_the_agency_layout(tmp_path: Any) -> None:
     assert all(old.may_act_as(w) for w in SEED_WORKSPACES)
     assert old.workspace(SEED_WORKSPACES[1])["name"] == "Client North"
     old.close()
+
+
+def test_a_state_seeded_before_campaigns_gets_them(tmp_path: Any) -> None:
+    path = str(tmp_path / "before.db")
+    fresh = Store()
+    fresh.ensure_seeded(120)
+    old = Store(path)
+    old.ensure_seeded(120)
+    # What an older sandbox left: the same accounts and tags, no campaigns.
+    old._conn.execute("DELETE FROM campaigns")
+    old._conn.execute("DELETE FROM meta WHERE key = 'campaigns'")
+    old.close()
+    again = Store(path)
+    again.ensure_seeded(120)
+    assert again.list_campaigns()[0] == fresh.list_campaigns()[0]
+    again.ensure_seeded(120)  # once only
+    assert len(again.list_campaigns()[0]) == 16
+    again.close()
+    fresh.close()

@@ -298,6 +298,8 @@ class Store(CampaignsMixin, WorkspacesMixin, AuditMixin):
         with self._tx() as conn:
             if conn.execute("SELECT 1 FROM meta WHERE key = 'seeded'").fetchone() is None:
                 self._seed(conn, accounts, layout, sub_accounts)
+            elif conn.execute("SELECT 1 FROM meta WHERE key = 'campaigns'").fetchone() is None:
+                self._backfill_campaigns(conn)
 
     def reset(self, accounts: int = 120, *, layout: str = "agency", sub_accounts: int = 0) -> None:
         """Wipe everything and seed again (options as for ``ensure_seeded``)."""
@@ -338,7 +340,26 @@ class Store(CampaignsMixin, WorkspacesMixin, AuditMixin):
         conn.executemany("INSERT INTO mappings VALUES (?, ?, ?, ?, ?)", mappings)
         self._insert_campaigns(conn, picker.campaigns(tag_ids, DEFAULT_WORKSPACE_ID))
         conn.execute("INSERT INTO meta VALUES ('seeded', ?)", (str(count),))
+        conn.execute("INSERT INTO meta VALUES ('campaigns', '1')")
         self._create_indexes(conn)
+
+    def _backfill_campaigns(self, conn: sqlite3.Connection) -> None:
+        """Give a state file seeded by an older sandbox (no campaigns yet) the seeded campaigns,
+        picked from its default-workspace accounts in creation order, as a new seed would."""
+        picker = CampaignPicker()
+        rows = conn.execute(
+            "SELECT data FROM accounts WHERE workspace = ? ORDER BY ts, email",
+            (DEFAULT_WORKSPACE_ID,),
+        )
+        for i, (data,) in enumerate(rows):
+            picker.offer(i, json.loads(data))
+        labels = dict(conn.execute("SELECT norm, id FROM tags").fetchall())
+        tag_ids = [labels.get(_norm(label), "") for label, _ in SEED_TAGS]
+        campaigns = picker.campaigns(tag_ids, DEFAULT_WORKSPACE_ID)
+        for campaign in campaigns:  # a seeded tag renamed or deleted since: not sent from
+            campaign["email_tag_list"] = [t for t in campaign["email_tag_list"] if t]
+        self._insert_campaigns(conn, campaigns)
+        conn.execute("INSERT INTO meta VALUES ('campaigns', '1')")
 
     def seed_extra_tags(self, count: int, map_to: Sequence[str] = ()) -> list[str]:
         """Create ``count`` tags ("Bulk tag 0001"…) each mapped to every email in ``map_to``."""

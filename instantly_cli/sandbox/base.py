@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -41,6 +42,12 @@ class StoreBase:
         raise NotImplementedError
 
     def _now(self) -> str:
+        raise NotImplementedError
+
+    def _drop_from_lists(
+        self, conn: sqlite3.Connection, *, emails: Sequence[str] = (), tag_id: str | None = None
+    ) -> None:
+        """Take deleted or moved accounts, or a deleted tag, out of every campaign."""
         raise NotImplementedError
 
     @staticmethod

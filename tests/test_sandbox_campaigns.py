@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import SEED_CAMPAIGN_ID, AccountQuery, Store
 from tests.contract import validate_recorded, validate_response
+from tests.sandbox_client import in_process, walk
 
 KEY = "campaign-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -27,33 +27,11 @@ def store() -> Iterator[Store]:
 
 
 @pytest.fixture
-def app(store: Store) -> Iterator[SandboxApp]:
-    application = SandboxApp(store, api_key=KEY)
-    yield application
-    assert validate_recorded(application) == application.request_count
-
-
-@pytest.fixture
-def client(app: SandboxApp) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        transport=httpx.WSGITransport(app=app), base_url="http://sandbox", headers=AUTH
-    ) as c:
+def client(store: Store) -> Iterator[httpx.Client]:
+    app, c = in_process(store, KEY, api_key=KEY)
+    with c:
         yield c
-
-
-def walk(client: httpx.Client, path: str, limit: int, **params: Any) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor = None
-    for _ in range(500):
-        query = dict(params, limit=limit)
-        if cursor:
-            query["starting_after"] = cursor
-        page = client.get(path, params=query).json()
-        items += page["items"]
-        cursor = page.get("next_starting_after")
-        if not cursor:
-            return items
-    raise AssertionError("pagination did not end")
+    assert validate_recorded(app) == app.request_count
 
 
 def tag_ids(client: httpx.Client) -> dict[str, str]:
@@ -237,10 +215,8 @@ def test_deleting_accounts_and_tags_empties_the_lists(client: httpx.Client) -> N
 
 def test_mark_fixed_takes_an_empty_object(store: Store) -> None:
     # Not through the validating fixture: the spec declares no body, the SDK sends {}.
-    app = SandboxApp(store, api_key=KEY)
-    with httpx.Client(
-        transport=httpx.WSGITransport(app=app), base_url="http://sandbox", headers=AUTH
-    ) as c:
+    _, client = in_process(store, KEY)
+    with client as c:
         errored = next(a for a in c.get("/api/v2/accounts", params={"status": -1}).json()["items"])
         url = f"/api/v2/accounts/{errored['email']}/mark-fixed"
         resp = c.post(url, json={})

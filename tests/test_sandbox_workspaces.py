@@ -16,6 +16,7 @@ from instantly_cli.sandbox.seed import (
 )
 from instantly_cli.sandbox.store import Store
 from tests.contract import validate_recorded
+from tests.sandbox_client import in_process, walk
 
 KEY = "agency-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -39,13 +40,7 @@ NEW = {
 
 
 def make_client(store: Store, key: str = KEY) -> tuple[SandboxApp, httpx.Client]:
-    app = SandboxApp(store, api_key=None)
-    client = httpx.Client(
-        transport=httpx.WSGITransport(app=app),
-        base_url="http://sandbox",
-        headers={"Authorization": f"Bearer {key}"},
-    )
-    return app, client
+    return in_process(store, key)
 
 
 @pytest.fixture
@@ -67,14 +62,7 @@ def client(store: Store) -> Iterator[httpx.Client]:
 def test_current_workspace_and_members(client: httpx.Client) -> None:
     current = client.get("/api/v2/workspaces/current").json()
     assert (current["id"], current["name"]) == (DEFAULT_WORKSPACE_ID, DEFAULT_WORKSPACE_NAME)
-    members = client.get("/api/v2/workspace-group-members", params={"limit": 2}).json()
-    seen = members["items"]
-    while members.get("next_starting_after"):
-        members = client.get(
-            "/api/v2/workspace-group-members",
-            params={"limit": 2, "starting_after": members["next_starting_after"]},
-        ).json()
-        seen += members["items"]
+    seen = walk(client, "/api/v2/workspace-group-members", 2)
     assert {(m["sub_workspace_id"], m["sub_workspace_name"], m["status"]) for m in seen} == {
         ws[:3] for ws in SUB_WORKSPACES
     }
@@ -192,17 +180,7 @@ def test_audit_log_records_account_writes_with_who_and_when(store: Store) -> Non
             "/api/v2/audit-logs", params={"start_date": "2026-12-01", "end_date": "2026-12-01"}
         ).json()["items"]
         assert len(whole) == 5
-        paged, cursor = [], None
-        while True:
-            params: dict[str, str | int] = {"limit": 2}
-            if cursor:
-                params["starting_after"] = cursor
-            page = alice.get("/api/v2/audit-logs", params=params).json()
-            paged += page["items"]
-            cursor = page.get("next_starting_after")
-            if not cursor:
-                break
-        assert paged == items
+        assert walk(alice, "/api/v2/audit-logs", 2) == items
         for bad in ({"start_date": "yesterday"}, {"activity_type": 99}, {"limit": 0}):
             assert alice.get("/api/v2/audit-logs", params=bad).status_code == 400
         other = {"x-as-workspace": ACCEPTED[0][0]}

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from .base import InvalidError, StoreBase, dumps
+from .base import InvalidError, Page, StoreBase, dumps, page
 from .seed import DEFAULT_WORKSPACE_ID, USER_ID, iso
 
 ACCOUNT_ADDED, ACCOUNT_DELETED, CAMPAIGN_UPDATED, ACCOUNT_UPDATED = 6, 7, 11, 36
@@ -117,7 +117,7 @@ class AuditMixin(StoreBase):
         search: str | None = None,
         start: str | None = None,
         end: str | None = None,
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> Page:
         """A page of a workspace's log, newest first; the cursor is the last id."""
         clauses = ["workspace = ?"]
         params: list[Any] = [workspace]
@@ -149,5 +149,4 @@ class AuditMixin(StoreBase):
                 f"SELECT data FROM audit WHERE {' AND '.join(clauses)} ORDER BY seq DESC LIMIT ?",
                 [*params, limit + 1],
             ).fetchall()
-        items = [json.loads(r[0]) for r in rows[:limit]]
-        return items, (items[-1]["id"] if len(rows) > limit and items else None)
+        return page([json.loads(r[0]) for r in rows], limit)

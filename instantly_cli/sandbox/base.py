@@ -32,6 +32,16 @@ def dumps(obj: object) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
+Page = tuple[list[dict[str, Any]], str | None]
+
+
+def page(items: list[dict[str, Any]], limit: int, key: str = "id") -> Page:
+    """A page from items fetched one past ``limit``: the first ``limit``, and the cursor (the
+    last one's ``key``) only when more remain."""
+    kept = items[:limit]
+    return kept, (str(kept[-1][key]) if len(items) > limit and kept else None)
+
+
 class StoreBase:
     """The plumbing ``Store`` provides; declared here so the mixins type-check on their own."""
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .base import InvalidError, NotFoundError, StoreBase, dumps
+from .base import InvalidError, NotFoundError, Page, StoreBase, dumps, page
 from .seed import (
     DEFAULT_WORKSPACE_ID,
     FIXED_ACCOUNTS,
@@ -316,7 +316,7 @@ class CampaignsMixin(StoreBase):
         status: int | None = None,
         exclude_status: int | None = None,
         ai_sales_agent_id: str | None = None,
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> Page:
         """A page of campaigns, newest first; the cursor is the last id (unknown: InvalidError)."""
         with self._lock:
             campaigns = self._campaigns(self._conn, workspace)
@@ -346,8 +346,7 @@ class CampaignsMixin(StoreBase):
             and (exclude_status is None or c["status"] != exclude_status)
             and (ai_sales_agent_id is None or c.get("ai_sdr_id") == ai_sales_agent_id)
         ]
-        items = chosen[:limit]
-        return items, (items[-1]["id"] if len(chosen) > limit and items else None)
+        return page(chosen, limit)
 
     def _campaign(
         self, conn: sqlite3.Connection, campaign_id: str, workspace: str
@@ -510,7 +509,7 @@ class CampaignsMixin(StoreBase):
         *,
         limit: int = 100,
         starting_after: str | None = None,
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> Page:
         """Campaigns an account serves, oldest first; the cursor is the last timestamp_created."""
         with self._lock:
             row = self._conn.execute(
@@ -539,8 +538,7 @@ class CampaignsMixin(StoreBase):
         ]
         if starting_after:
             items = [i for i in items if i["timestamp_created"] > starting_after]
-        page = items[:limit]
-        return page, (page[-1]["timestamp_created"] if len(items) > limit and page else None)
+        return page(items, limit, "timestamp_created")
 
     def _drop_from_lists(
         self, conn: sqlite3.Connection, *, emails: Sequence[str] = (), tag_id: str | None = None

@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from .audit import AuditMixin
-from .base import ConflictError, InvalidError, NotFoundError, StoreError, dumps
+from .base import ConflictError, InvalidError, NotFoundError, Page, StoreError, dumps, page
 from .campaigns import CampaignPicker, CampaignsMixin
 from .seed import (
     BASE_MAPPINGS,
@@ -432,7 +432,7 @@ class Store(TagsMixin, CampaignsMixin, WorkspacesMixin, AuditMixin):
             clauses.append(f"({ACCOUNT_FILTERS[filter]})")
         return clauses, params
 
-    def list_accounts(self, q: AccountQuery) -> tuple[list[dict[str, Any]], str | None]:
+    def list_accounts(self, q: AccountQuery) -> Page:
         """One page of accounts and the cursor for the next page (None when none remain).
 
         Without ``sort_by`` the order is (timestamp_created, email), descending unless
@@ -907,7 +907,7 @@ class Store(TagsMixin, CampaignsMixin, WorkspacesMixin, AuditMixin):
         statuses: Sequence[str] = (),
         sort_column: str = "created_at",
         sort_order: str = "desc",
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> Page:
         """A page of a workspace's jobs, (sort_column, id) in sort_order; cursor = last id.
 
         Listing never advances a job (only ``poll_job`` does). An unknown cursor id is an
@@ -936,5 +936,4 @@ class Store(TagsMixin, CampaignsMixin, WorkspacesMixin, AuditMixin):
             jobs = [j for j in jobs if j.get("entity_id") in set(entity_ids)]
         if statuses:
             jobs = [j for j in jobs if j["status"] in set(statuses)]
-        items = jobs[:limit]
-        return items, (items[-1]["id"] if len(jobs) > limit and items else None)
+        return page(jobs, limit)

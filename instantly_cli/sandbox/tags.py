@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from .base import ConflictError, InvalidError, NotFoundError, StoreBase
+from .base import ConflictError, InvalidError, NotFoundError, Page, StoreBase, page
 from .seed import DEFAULT_WORKSPACE_ID, ORG_ID
 
 
@@ -47,7 +47,7 @@ class TagsMixin(StoreBase):
         search: str | None = None,
         resource_ids: Sequence[str] = (),
         tag_ids: Sequence[str] = (),
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> Page:
         """A page of tags ordered by id; the cursor is the last id."""
         clauses: list[str] = []
         params: list[Any] = []
@@ -68,8 +68,7 @@ class TagsMixin(StoreBase):
         sql = f"SELECT {self._TAG_COLS} FROM tags {where} ORDER BY id LIMIT ?"
         with self._lock:
             rows = self._conn.execute(sql, [*params, limit + 1]).fetchall()
-        items = [self._tag(r) for r in rows[:limit]]
-        return items, (items[-1]["id"] if len(rows) > limit and items else None)
+        return page([self._tag(r) for r in rows], limit)
 
     def get_tag(self, tag_id: str) -> dict[str, Any]:
         """One tag (NotFoundError when absent)."""
@@ -172,7 +171,7 @@ class TagsMixin(StoreBase):
         limit: int = 100,
         starting_after: str | None = None,
         resource_ids: Sequence[str] = (),
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> Page:
         """A page of tag mappings ordered by id; the cursor is the last id."""
         clauses: list[str] = []
         params: list[Any] = []
@@ -198,6 +197,6 @@ class TagsMixin(StoreBase):
                 "timestamp_created": r[4],
                 "organization_id": ORG_ID,
             }
-            for r in rows[:limit]
+            for r in rows
         ]
-        return items, (items[-1]["id"] if len(rows) > limit and items else None)
+        return page(items, limit)

@@ -13,7 +13,7 @@ import sqlite3
 from datetime import timedelta
 from typing import Any
 
-from .base import InvalidError, StoreBase
+from .base import InvalidError, Page, StoreBase, page
 from .seed import (
     BASE_WORKSPACES,
     DEFAULT_WORKSPACE_ID,
@@ -171,7 +171,7 @@ class WorkspacesMixin(StoreBase):
 
     def group_members(
         self, admin: str, *, limit: int = 100, starting_after: str | None = None
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> Page:
         """The sub-workspaces of an admin workspace, every status, ordered by member id."""
         admin_row = self._workspace_row(admin)
         admin_name = admin_row[1] if admin_row else None
@@ -197,9 +197,9 @@ class WorkspacesMixin(StoreBase):
                 "sub_workspace_name": r[4],
                 "admin_workspace_name": admin_name,
             }
-            for r in rows[:limit]
+            for r in rows
         ]
-        return items, (items[-1]["id"] if len(rows) > limit and items else None)
+        return page(items, limit)
 
     def admin_of(self, workspace_id: str) -> dict[str, Any]:
         """``GET /api/v2/workspace-group-members/admin`` for a workspace."""

@@ -28,7 +28,7 @@ def walk(client: httpx.Client, path: str, limit: int, **params: Any) -> list[dic
     """Every item of a cursor listing, ``limit`` per page (fails if it never ends)."""
     items: list[dict[str, Any]] = []
     cursor = None
-    for _ in range(500):
+    for _ in range(10_000):
         query = dict(params, limit=limit)
         if cursor:
             query["starting_after"] = cursor

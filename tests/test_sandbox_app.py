@@ -12,6 +12,7 @@ import pytest
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import SEED_CAMPAIGN_ID, AccountQuery, Store
 from tests.contract import validate_recorded, validate_request
+from tests.sandbox_client import walk
 
 KEY = "sandbox-test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -43,18 +44,7 @@ def client(app: SandboxApp) -> Iterator[httpx.Client]:
 
 
 def all_accounts(client: httpx.Client, **params: Any) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor = None
-    for _ in range(1000):
-        query = dict(params, limit=100)
-        if cursor:
-            query["starting_after"] = cursor
-        page = client.get("/api/v2/accounts", params=query).json()
-        items += page["items"]
-        cursor = page.get("next_starting_after")
-        if not cursor:
-            return items
-    raise AssertionError("pagination did not end")
+    return walk(client, "/api/v2/accounts", 100, **params)
 
 
 def assert_envelope(resp: httpx.Response, status: int, *words: str) -> dict[str, Any]:

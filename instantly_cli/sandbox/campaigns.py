@@ -446,6 +446,7 @@ class CampaignsMixin(StoreBase):
         with self._lock:
             campaign = self._campaign(self._conn, campaign_id, workspace)
             accounts = self._serving(self._conn, campaign)
+            now = self._now()
         active = [a for a in accounts if a["status"] == 1]
         limit_hit = sum(1 for a in active if a.get("daily_limit") == 0)
         errored = sum(1 for a in accounts if a["status"] < 0)
@@ -462,7 +463,6 @@ class CampaignsMixin(StoreBase):
                 status = "campaign_running_subsequences"
             else:
                 status = "healthy"
-        now = self._now()
         healthy = status in ("healthy", "campaign_running_subsequences")
         last_healthy = now if healthy else campaign["timestamp_updated"]
         return {

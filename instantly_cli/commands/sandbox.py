@@ -62,9 +62,9 @@ SingleOpt = Annotated[
     bool,
     typer.Option(
         "--single-workspace",
-        help="Seed a plain workspace: no sub-workspaces, every x-as-workspace header is a 403. "
-        "[default: an agency (admin) workspace with 3 accepted, 1 pending and 1 rejected "
-        "sub-workspace]",
+        help="Seed a plain workspace instead of the agency layout (an admin workspace with 3 "
+        "accepted, 1 pending and 1 rejected sub-workspace); every other x-as-workspace is "
+        "then a 403.",
     ),
 ]
 MAX_SUB_ACCOUNTS = 100_000

@@ -162,6 +162,10 @@ class _HTTPServer(ThreadingHTTPServer):
         finally:
             self.sandbox._closed(request)
 
+    def service_actions(self) -> None:
+        super().service_actions()
+        self.sandbox._reap()
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up is not an error; anything else goes to the server's stream.
 
@@ -223,7 +227,6 @@ class SandboxServer:
         self.refused = 0
         self.timed_out = 0
         self._deadlines: dict[socket.socket, float] = {}
-        self._reaper: threading.Thread | None = None
         self.status_counts: collections.Counter[int] = collections.Counter()
         self.total = 0
         self.received = 0
@@ -263,24 +266,25 @@ class SandboxServer:
                 target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
             )
             self._thread.start()
-            self._reaper = threading.Thread(target=self._reap, daemon=True)
-            self._reaper.start()
         return self
 
     def _reap(self) -> None:
-        """Cut off requests still arriving past their deadline (slow or stalled clients)."""
-        while not self._drained.wait(0.05):
-            now = time.monotonic()
-            with self._lock:
-                late = [c for c, deadline in self._deadlines.items() if deadline <= now]
-                for conn in late:
-                    del self._deadlines[conn]
-                    self.timed_out += 1
+        """Cut off requests still arriving past their deadline (slow or stalled clients).
+
+        Run by the accept loop between polls (no thread of its own: a server's threads are
+        its accept loop and one per connection).
+        """
+        now = time.monotonic()
+        with self._lock:
+            late = [c for c, deadline in self._deadlines.items() if deadline <= now]
             for conn in late:
-                try:
-                    conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass  # closed meanwhile
+                del self._deadlines[conn]
+                self.timed_out += 1
+        for conn in late:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # closed meanwhile
 
     def stop(self, timeout: float = 5.0) -> bool:
         """Stop serving, drain the requests in flight, release the port.

@@ -230,11 +230,23 @@ def _has_surrogate(value: Any) -> bool:
     return False
 
 
+def _no_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON; stored, they would come back as invalid JSON.
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is out of range for a number")
+    return value
+
+
 def parse_json(body: bytes) -> Any:
     """A request body as JSON; 400 for bad JSON, nesting too deep to parse, or a lone
     surrogate (``"\\ud800"``: valid JSON, but no text can hold it)."""
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
         raise HttpError(400, "Body is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:

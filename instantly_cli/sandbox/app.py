@@ -46,8 +46,8 @@ Behaviour follows the published OpenAPI document. Choices where it is silent:
 - ``POST /api/v2/accounts/{email}/mark-fixed``: an account in an error status (< 0) goes back
   to active (1) with its ``status_message`` cleared and ``autofix_failed`` false; any other
   account is returned unchanged. No body, or ``{}`` (SDKs send one), is accepted.
-- Bad input never reaches a 500: a lone surrogate or nesting too deep to parse in a body, and
-  a query integer beyond 2**53 - 1, are 400s.
+- Bad input never reaches a 500: a lone surrogate, NaN, Infinity, a number out of range or
+  nesting too deep to parse in a body, and a query integer beyond 2**53 - 1, are 400s.
 - ``POST /api/v2/accounts/pause``: each unique email lands in ``paused_emails`` or
   ``failed_emails``; unknown accounts and accounts already paused are failed.
 - ``POST /api/v2/accounts/test/vitals``: ``accounts`` holds emails (or bare domains); without

@@ -163,3 +163,10 @@ def test_reset_builds_the_agency_or_the_single_layout(cli: Cli, tmp_path: Path) 
     assert bad.exit_code == 2 and "--sub-accounts" in bad.stderr
     bad = cli(["sandbox", "reset", "--state", str(path), "--extra-campaigns", "10001"])
     assert bad.exit_code == 2 and "--extra-campaigns" in bad.stderr
+
+
+def test_serve_refuses_an_unknown_forbid_resource(cli: Cli) -> None:
+    result = cli(["sandbox", "serve", "--forbid", "audit-log"])
+    assert result.exit_code == 2
+    assert "--forbid" in result.stderr and "audit-logs" in result.stderr
+    assert not settings.sandbox_state_path().exists()

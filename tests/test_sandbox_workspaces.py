@@ -186,3 +186,16 @@ def test_audit_log_records_account_writes_with_who_and_when(store: Store) -> Non
         other = {"x-as-workspace": ACCEPTED[0][0]}
         assert alice.get("/api/v2/audit-logs", headers=other).json() == {"items": []}
     validate_recorded(app)
+
+
+def test_a_forbidden_resource_is_a_403_like_a_key_without_the_scope(store: Store) -> None:
+    from instantly_cli.sandbox.app import RESOURCES
+
+    app, client = make_client(store)
+    assert {template[0] for _, template, _ in app._routes} == set(RESOURCES)
+    app.forbidden.add("audit-logs")
+    with client:
+        resp = client.get("/api/v2/audit-logs")
+        assert resp.status_code == 403 and "scope" in resp.json()["message"]
+        assert client.get("/api/v2/accounts").status_code == 200
+    validate_recorded(app)

@@ -216,6 +216,15 @@ def serve(
     sub_accounts: SubAccountsOpt = 0,
     single_workspace: SingleOpt = False,
     extra_campaigns: ExtraCampaignsOpt = 0,
+    forbid: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--forbid",
+            metavar="RESOURCE",
+            help="Answer 403 to every request for this resource, like a key without its scope "
+            "(repeatable; the path segment after /api/v2/, e.g. audit-logs).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the sandbox on a local port until Ctrl-C.
 
@@ -239,7 +248,14 @@ def serve(
     extra = _check_extra_campaigns(extra_campaigns)
     path = _state_path(state)
 
-    from instantly_cli.sandbox.app import SandboxApp
+    from instantly_cli.sandbox.app import RESOURCES, SandboxApp
+
+    for resource in forbid or ():
+        if resource not in RESOURCES:
+            raise UsageError(
+                f"--forbid takes a resource of the API, not {resource!r}.",
+                hint="One of: " + ", ".join(RESOURCES) + ".",
+            )
     from instantly_cli.sandbox.server import SandboxServer
 
     store = _open_store(path)
@@ -262,7 +278,7 @@ def serve(
                 "to reseed."
             )
         # No request log: a long-running server would keep every exchange in memory.
-        sandbox_app = SandboxApp(store, api_key=api_key, record=False)
+        sandbox_app = SandboxApp(store, api_key=api_key, record=False, forbidden=forbid or ())
         try:
             server = SandboxServer(
                 sandbox_app,
@@ -302,6 +318,8 @@ def _announce(server: SandboxServer, count: int, path: Path, api_key: str | None
         knobs.append(f"rate limit {server.rps}/s and {server.rpm}/min")
     if server.fail_rate:
         knobs.append(f"random 5xx on {server.fail_rate:.0%} of requests")
+    if server.app.forbidden:
+        knobs.append("403 for " + ", ".join(sorted(server.app.forbidden)))
     if knobs:
         output.notice("Knobs: " + ", ".join(knobs) + ".")
     if server.host not in ("127.0.0.1", "localhost", "::1"):

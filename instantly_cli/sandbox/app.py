@@ -143,6 +143,18 @@ ANALYTICS_MAX_ACCOUNT_DAYS = 3100
 # POST /api/v2/accounts/warmup-analytics reports this many days, ending today.
 WARMUP_ANALYTICS_DAYS = 14
 MAX_SAFE_INTEGER = 2**53 - 1
+# The first path segment of every route: what ``forbidden`` (``serve --forbid``) can name.
+RESOURCES = (
+    "accounts",
+    "background-jobs",
+    "custom-tags",
+    "custom-tag-mappings",
+    "campaigns",
+    "account-campaign-mappings",
+    "workspaces",
+    "workspace-group-members",
+    "audit-logs",
+)
 # Fastify's wording where it differs from Python's.
 _PHRASES = {413: "Payload Too Large"}
 JOB_TYPES = (
@@ -277,10 +289,20 @@ def _raw_path(environ: dict[str, Any]) -> str:
 class SandboxApp:
     """The WSGI application. ``api_key=None`` accepts any non-empty bearer token."""
 
-    def __init__(self, store: Store, api_key: str | None = None, *, record: bool = True) -> None:
+    def __init__(
+        self,
+        store: Store,
+        api_key: str | None = None,
+        *,
+        record: bool = True,
+        forbidden: Iterable[str] = (),
+    ) -> None:
         self.store = store
         self._api_key = api_key
         self.record = record
+        # Resources (the path segment after /api/v2/, e.g. "audit-logs") the key has no scope
+        # for: a 403, as the API answers a key without that scope.
+        self.forbidden: set[str] = set(forbidden)
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._routes: list[tuple[str, list[str], Handler]] = [
@@ -426,6 +448,8 @@ class SandboxApp:
         if not raw_path.startswith(prefix):
             raise not_found
         segments = [unquote(s) for s in raw_path[len(prefix) :].split("/")]
+        if segments[0] in self.forbidden:
+            raise HttpError(403, f"This API key does not have the scope to access {segments[0]}")
         params: dict[str, str] = {}
         for q_key, q_value in parse_qsl(query, keep_blank_values=True):
             # Repeated list parameters are joined, like a comma list.

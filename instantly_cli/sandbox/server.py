@@ -63,10 +63,14 @@ class Fault:
     # Serve every ``every``-th matching request (1: each one); the others pass untouched.
     every: int = 1
     matched: int = 0
+    # Only requests acting as this workspace (x-as-workspace; "" = sent without the header).
+    workspace: str | None = None
 
-    def matches(self, method: str, target: str) -> bool:
+    def matches(self, method: str, target: str, workspace: str = "") -> bool:
         """Whether this fault applies to the request."""
         if self.method and self.method.upper() != method:
+            return False
+        if self.workspace is not None and self.workspace != workspace:
             return False
         return (
             not self.path_contains
@@ -405,15 +409,22 @@ class SandboxServer:
         path_contains: str | None = None,
         method: str | None = None,
         every: int = 1,
+        workspace: str | None = None,
     ) -> None:
         """Serve ``kind`` to the next ``count`` matching requests, or with ``every=N`` to every
-        N-th matching request (``count`` times; the others are answered normally)."""
+        N-th matching request (``count`` times; the others are answered normally).
+
+        ``workspace`` limits it to requests sent with ``x-as-workspace: workspace`` ("" for
+        requests without the header): one sub-workspace failing while the others answer.
+        """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
         if every < 1:
             raise ValueError("every must be 1 or more")
         with self._lock:
-            self._faults.append(Fault(kind, count, path_contains, method, every))
+            self._faults.append(
+                Fault(kind, count, path_contains, method, every, workspace=workspace)
+            )
 
     def clear_faults(self) -> None:
         """Forget every scripted fault still waiting."""
@@ -436,10 +447,10 @@ class SandboxServer:
             self.status_counts[status] += 1
             self.total += 1
 
-    def _take_fault(self, method: str, target: str) -> str | None:
+    def _take_fault(self, method: str, target: str, workspace: str = "") -> str | None:
         with self._lock:
             for fault in self._faults:
-                if fault.remaining > 0 and fault.matches(method, target):
+                if fault.remaining > 0 and fault.matches(method, target, workspace):
                     fault.matched += 1
                     if fault.matched % fault.every:
                         continue
@@ -545,7 +556,7 @@ class SandboxServer:
         if self.latency_ms and self._closing.wait(self.latency_ms / 1000):
             self._shutting_down(handler)
             return
-        kind = self._take_fault(method, target)
+        kind = self._take_fault(method, target, handler.headers.get("x-as-workspace", "").strip())
         if kind in ("429", "429-no-retry-after"):
             self._envelope(handler, 429, "Too Many Requests", self._retry_after_header(kind))
             return

@@ -199,3 +199,24 @@ def test_a_forbidden_resource_is_a_403_like_a_key_without_the_scope(store: Store
         assert resp.status_code == 403 and "scope" in resp.json()["message"]
         assert client.get("/api/v2/accounts").status_code == 200
     validate_recorded(app)
+
+
+def test_simulated_provider_changes_show_and_are_not_audited(store: Store) -> None:
+    before = store.get_account(PLUS)
+    assert before is not None and before["status"] == 1
+    broken = store.simulate(PLUS, status=-1, score=12)
+    assert broken["status"] == -1 and broken["status_message"]["code"]
+    assert broken["stat_warmup_score"] == 12
+    app, client = make_client(store)
+    with client:
+        got = client.get(f"/api/v2/accounts/{PLUS}").json()
+        assert got == broken
+        assert PLUS in {
+            a["email"]
+            for a in client.get("/api/v2/accounts", params={"status": -1}).json()["items"]
+        }
+        assert client.get("/api/v2/audit-logs").json() == {"items": []}
+        fixed = client.post(f"/api/v2/accounts/{PLUS}/mark-fixed").json()
+        assert fixed["status"] == 1 and "status_message" not in fixed
+    validate_recorded(app)
+    assert store.simulate(PLUS, score=None, warmup_status=-1)["stat_warmup_score"] is None

@@ -44,6 +44,7 @@ from .seed import (
     iso,
     make_account,
     seeded_uuid,
+    status_message,
     tag_members,
     warmup_day,
 )
@@ -719,6 +720,36 @@ class Store(TagsMixin, CampaignsMixin, WorkspacesMixin, AuditMixin):
         with self._tx() as conn:
             acc = self._load(conn, email, workspace)
             self._apply_status(acc, status)
+            self._save(conn, acc)
+        return acc
+
+    _UNSET: Any = object()
+
+    def simulate(
+        self,
+        email: str,
+        *,
+        status: int | None = None,
+        warmup_status: int | None = None,
+        score: Any = _UNSET,
+        workspace: str | None = None,
+    ) -> dict[str, Any]:
+        """What the provider or Instantly itself does to an account (for tests and demos; no
+        API call does this): a new status (an error status < 0 brings a ``status_message``
+        like the seed's), warmup status, or warmup score (None removes it). Not audited: no
+        user did it. ``workspace`` None: the account wherever it is.
+        """
+        with self._tx() as conn:
+            acc = self._load(conn, email, workspace)
+            if status is not None:
+                self._apply_status(acc, status)
+                if status < 0:
+                    acc["status_message"] = status_message(status, 1000 + len(email))
+            if warmup_status is not None:
+                acc["warmup_status"] = warmup_status
+            if score is not self._UNSET:
+                acc["stat_warmup_score"] = score
+            acc["timestamp_updated"] = self._now()
             self._save(conn, acc)
         return acc
 

@@ -319,3 +319,24 @@ def test_every_operation_of_the_spec_is_served(client: httpx.Client) -> None:
             resp = client.request(method.upper(), path)
             # Reaching a handler: anything but the router's own "Route … not found".
             assert "Route " not in resp.json().get("message", ""), (method, template)
+
+
+def test_a_moved_account_leaves_its_campaigns(client: httpx.Client) -> None:
+    north = "5a4e3d2c-1b0a-4f9e-8d7c-6b5a4f3e2d1c"
+    listed = [c for c in walk(client, "/api/v2/campaigns", 100) if PLUS in c["email_list"]]
+    assert listed
+    moved = client.post(
+        "/api/v2/accounts/move",
+        json={
+            "emails": [PLUS],
+            "source_workspace_id": "0b6b2c1e-5f0a-4d2e-9c3b-7a1d2e3f4a5b",
+            "destination_workspace_id": north,
+        },
+    )
+    assert moved.status_code == 200
+    assert all(PLUS not in c["email_list"] for c in walk(client, "/api/v2/campaigns", 100))
+    there = client.get(
+        f"/api/v2/account-campaign-mappings/{PLUS}", headers={"x-as-workspace": north}
+    )
+    assert there.json() == {"items": []}
+    assert client.get(f"/api/v2/account-campaign-mappings/{PLUS}").status_code == 404

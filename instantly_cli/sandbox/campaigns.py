@@ -545,7 +545,14 @@ class CampaignsMixin(StoreBase):
     ) -> None:
         """Take deleted or moved accounts, or a deleted tag, out of every campaign."""
         gone = set(emails)
-        for campaign_id, data in conn.execute("SELECT id, data FROM campaigns").fetchall():
+        needles = [dumps(e) for e in gone] + ([dumps(tag_id)] if tag_id else [])
+        sql = "SELECT id, data FROM campaigns"
+        if 0 < len(needles) <= 50:
+            # Only the campaigns whose JSON mentions one of them (deletes are one at a time).
+            sql += " WHERE " + " OR ".join("instr(data, ?) > 0" for _ in needles)
+        else:
+            needles = []
+        for campaign_id, data in conn.execute(sql, needles).fetchall():
             campaign = json.loads(data)
             before = (list(campaign["email_list"]), list(campaign["email_tag_list"]))
             campaign["email_list"] = [e for e in campaign["email_list"] if e not in gone]

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from instantly_cli.sandbox.app import SandboxApp
@@ -221,3 +224,31 @@ def test_connections_are_bounded(app: SandboxApp, errors: io.StringIO) -> None:
             sock.close()
         srv.stop()
     assert errors.getvalue() == ""
+
+
+def test_sandbox_serve_child_with_the_new_flags(tmp_path: Path) -> None:
+    """The real command, as users start it: agency layout with accounts, a forbidden resource,
+    extra campaigns; and a hostile request answered while it serves."""
+    from tests.test_e2e_server import finish, serve_child
+
+    server, err_lines, url = serve_child(
+        tmp_path,
+        "--accounts", "6", "--sub-accounts", "2", "--extra-campaigns", "4",
+        "--forbid", "audit-logs",
+    )  # fmt: skip
+    try:
+        auth = {"Authorization": "Bearer any"}
+        north = "5a4e3d2c-1b0a-4f9e-8d7c-6b5a4f3e2d1c"
+        with httpx.Client(base_url=url, headers=auth, timeout=PATIENCE) as client:
+            campaigns = client.get("/api/v2/campaigns").json()["items"]
+            assert len(campaigns) == 20
+            there = client.get("/api/v2/accounts", headers={"x-as-workspace": north})
+            assert len(there.json()["items"]) == 2
+            assert client.get("/api/v2/audit-logs").status_code == 403
+            bad = client.get("/api/v2/accounts", params={"skip": "9" * 23})
+            assert bad.status_code == 400
+        server.send_signal(signal.SIGTERM)
+    finally:
+        _, err = finish(server, err_lines)
+    assert server.returncode == 0, err
+    assert "403 for audit-logs" in err and "Traceback" not in err

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 DEFAULT_READ_TIMEOUT = 30.0
 CONNECT_TIMEOUT = 5.0
+MAX_READ_TIMEOUT = 3600.0
 
 
 # eq/repr: never compared or printed; skipping them keeps start-up cheap.
@@ -76,7 +77,7 @@ def settings(ctx: typer.Context, *, allow_new_profile: bool = False) -> Settings
 
 
 def read_timeout() -> float:
-    """``INSTANTLY_TIMEOUT`` (seconds, a finite number above 0), else 30."""
+    """``INSTANTLY_TIMEOUT`` (seconds, above 0 and at most an hour), else 30."""
     raw = os.environ.get("INSTANTLY_TIMEOUT", "").strip()
     if not raw:
         return DEFAULT_READ_TIMEOUT
@@ -84,9 +85,11 @@ def read_timeout() -> float:
         seconds = float(raw)
     except ValueError:
         seconds = math.nan
-    if not math.isfinite(seconds) or seconds <= 0:
+    # At most an hour: 1e10 once reached the socket layer and ended in an OverflowError.
+    if not math.isfinite(seconds) or not 0 < seconds <= MAX_READ_TIMEOUT:
         raise UsageError(
-            f"INSTANTLY_TIMEOUT must be a number of seconds above 0, not '{raw}'.",
+            f"INSTANTLY_TIMEOUT must be a number of seconds above 0 and at most "
+            f"{MAX_READ_TIMEOUT:.0f}, not '{raw[:40]}'.",
             hint="For example: INSTANTLY_TIMEOUT=30.",
         )
     return seconds

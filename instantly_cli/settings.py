@@ -477,8 +477,9 @@ def _env_flag(name: str) -> bool:
 
 def resolve(opts: GlobalOptions, *, allow_new_profile: bool = False) -> Settings:
     """Apply precedence: flags > env > profile > defaults; the key: env > profile."""
-    from instantly_cli.errors import register_secret
+    from instantly_cli.errors import check_profile_names, register_secret, register_url_secret
 
+    check_profile_names(opts.profile, os.environ.get("INSTANTLY_PROFILE"))
     cfg = load_config()
     explicit = opts.profile or os.environ.get("INSTANTLY_PROFILE") or None
     name = explicit or cfg.default_profile
@@ -510,6 +511,7 @@ def resolve(opts: GlobalOptions, *, allow_new_profile: bool = False) -> Settings
         or profile.base_url
         or DEFAULT_BASE_URL
     )
+    register_url_secret(base_url)
     if not base_url.startswith(("http://", "https://")):
         raise UsageError(
             f"Invalid base URL '{base_url}'.",

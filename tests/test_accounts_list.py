@@ -592,8 +592,17 @@ def test_success_with_json_has_empty_stderr(cli: Cli, sandbox: SandboxApp) -> No
 # -- the concurrent lister ------------------------------------------------------------------------
 
 
+@pytest.fixture
+def concurrent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages in flight whatever the latency (the in-process sandbox has next to none, and the
+    lister would walk the cursor: see test_listing_choice.py)."""
+    from instantly_cli.services import fleet
+
+    monkeypatch.setattr(fleet, "CURSOR_UP_TO", 0)
+
+
 def test_all_is_concurrent_oldest_first_each_account_once(
-    cli: Cli, sandbox: SandboxApp, store: Store
+    cli: Cli, sandbox: SandboxApp, store: Store, concurrent: None
 ) -> None:
     store.reset(450)
     got = lines(ok(cli(["accounts", "list", "--all", "-o", "jsonl"])))

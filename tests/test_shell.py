@@ -1,9 +1,8 @@
 """Fits the shell: completion scripts and values, light start-up, gh's output rules, --verbose,
-and help for every command (with an example, and a row in the README's command table)."""
+and help for every command (with an example; docs/reference.md is checked by test_docs)."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import re
@@ -28,7 +27,6 @@ from tests.conftest import TEST_KEY, envelope
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPLETIONS = ROOT / "completions"
-README = ROOT / "README.md"
 SHELLS = ("bash", "zsh", "fish")
 ESC = "\x1b["
 
@@ -445,7 +443,7 @@ def test_verbose_against_the_sandbox(cli, sandbox) -> None:
     assert TEST_KEY not in result.stderr
 
 
-# -- help: every command has a summary, an example and a README row -----------------------------
+# -- help: every command has a summary and an example -------------------------------------------
 
 
 def walk(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
@@ -458,21 +456,6 @@ def walk(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, 
 
 def is_group(command: Any) -> bool:
     return bool(getattr(command, "commands", None))
-
-
-def readme_commands() -> set[tuple[str, ...]]:
-    """Command paths in the first cell of the table under "## Commands"; `a|b` means both."""
-    section = README.read_text().split("\n## Commands", 1)[1].split("\n## ", 1)[0]
-    documented: set[tuple[str, ...]] = set()
-    for span in re.findall(r"^\|\s*`instantly ([^`]*)`", section, flags=re.MULTILINE):
-        words: list[list[str]] = []
-        for word in span.replace("\\|", "|").split():
-            if not re.fullmatch(r"[a-z][a-z0-9-]*(\|[a-z][a-z0-9-]*)*", word):
-                break
-            words.append(word.split("|"))
-        for n in range(1, len(words) + 1):
-            documented.update(itertools.product(*words[:n]))
-    return documented
 
 
 ROOT_COMMAND = typer.main.get_command(app)
@@ -500,21 +483,6 @@ def test_every_command_has_an_example(path: tuple[str, ...], command: Any) -> No
     assert "Examples:" in epilog, f"`instantly {' '.join(path)}` has no Examples: epilog"
     example_lines = [x.strip() for x in epilog.split("Examples:", 1)[1].splitlines()]
     assert any(x.startswith("instantly ") or " instantly " in x for x in example_lines)
-
-
-@pytest.mark.parametrize(("path", "command"), LEAVES, ids=lambda v: " ".join(v)
-                         if isinstance(v, tuple) else "")
-def test_every_command_is_in_the_readme_table(path: tuple[str, ...], command: Any) -> None:
-    assert path in readme_commands(), (
-        f"README.md's command table (## Commands) has no row for `instantly {' '.join(path)}`"
-    )
-
-
-def test_readme_parser() -> None:
-    documented = readme_commands()
-    assert ("accounts", "list") in documented
-    assert ("api",) in documented and ("completion",) in documented
-    assert ("accounts", "list", "--status") not in documented
 
 
 def test_help_shows_the_examples(cli) -> None:

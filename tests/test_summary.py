@@ -557,8 +557,16 @@ def _offset_pages(app: SandboxApp) -> int:
                for q in list_queries(app))
 
 
+@pytest.fixture
+def concurrent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages in flight whatever the latency (the in-process sandbox has next to none)."""
+    from instantly_cli.services import fleet
+
+    monkeypatch.setattr(fleet, "CURSOR_UP_TO", 0)
+
+
 def test_summary_reads_by_the_concurrent_lister_unless_told_not_to(
-    cli: Cli, sandbox: SandboxApp, store: Store
+    cli: Cli, sandbox: SandboxApp, store: Store, concurrent: None
 ) -> None:
     store.reset(450)
     fast = json.loads(ok(cli(["accounts", "summary", "--json"])).stdout)
@@ -582,7 +590,7 @@ def test_summary_reads_by_the_concurrent_lister_unless_told_not_to(
 
 
 def test_all_profiles_summary_reads_each_profile_concurrently(
-    cli: Cli, sandbox: SandboxApp, store: Store
+    cli: Cli, sandbox: SandboxApp, store: Store, concurrent: None
 ) -> None:
     store.reset(300)
     save_config(Config(path=config_path(), profiles={

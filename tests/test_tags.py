@@ -22,7 +22,6 @@ OPS = "ops+eu@acme-outreach.com"
 ZOE = "zoe.muller@acme-outreach.com"
 JOSE = "jose.garcia@fabrikam-sales.com"
 GHOST = "nobody@nowhere-at-all.io"
-README = Path(__file__).resolve().parent.parent / "README.md"
 TOGGLE = "/api/v2/custom-tags/toggle-resource"
 
 
@@ -826,16 +825,6 @@ def test_accounts_get_shows_tags(cli, sandbox: SandboxApp, store: Store) -> None
     assert set(line.split(None, 1)[1].strip().split(", ")) == mappings_of(store, OPS)
     got = json.loads(ok(cli(["accounts", "get", OPS, JOSE, "--include-tags", "--json"])).stdout)
     assert {t["label"] for t in got[0]["tags"]} == mappings_of(store, OPS)
-
-
-# -- docs ------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "command", ["list", "map", "assign", "unassign", "create", "rename", "delete"]
-)
-def test_every_tags_command_is_in_the_readme(command: str) -> None:
-    assert f"| `instantly tags {command}" in README.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("verb", ["assign", "unassign"])

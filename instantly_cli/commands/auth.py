@@ -12,7 +12,9 @@ from instantly_cli.errors import (
     CliError,
     MissingKeyError,
     UsageError,
+    check_profile_name,
     redact,
+    safe_url,
 )
 from instantly_cli.options import (
     JsonOpt,
@@ -182,7 +184,7 @@ def status(
                 "active": is_active,
                 "key_source": source,
                 "key": mask(key) if source != "sandbox" else "sandbox",
-                "base_url": base,
+                "base_url": safe_url(base),
                 "workspace": ws,
                 "check": check,
             }
@@ -225,6 +227,7 @@ def switch(
 
     if name is None:
         raise UsageError("Name the profile.", hint="For example: instantly auth switch client-b")
+    check_profile_name(name, "auth switch")
     cfg, previous = set_default_profile(name)
     if previous == cfg.default_profile:
         output.info(f"'{cfg.default_profile}' is already the default profile.")

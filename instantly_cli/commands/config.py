@@ -44,6 +44,8 @@ def show(
     json_output: JsonOpt = False,
 ) -> None:
     """Print the config with API keys masked."""
+    from instantly_cli.errors import safe_url
+
     fmt = context.output_format(ctx, output_, json_output)
     cfg = load_config()
     if cfg.too_open:
@@ -53,7 +55,11 @@ def show(
         "exists": cfg.exists,
         "default_profile": cfg.default_profile,
         "profiles": {
-            name: {**p.to_toml(), **({"api_key": mask(p.api_key)} if p.api_key else {})}
+            name: {
+                **p.to_toml(),
+                **({"api_key": mask(p.api_key)} if p.api_key else {}),
+                **({"base_url": safe_url(p.base_url)} if p.base_url else {}),
+            }
             for name, p in sorted(cfg.profiles.items())
         },
     }

@@ -78,7 +78,7 @@ def test_the_threshold_zero_never_prefers_the_cursor(monkeypatch: pytest.MonkeyP
     assert not fleet.prefer_cursor(100.0, 0.0)
 
 
-def test_a_fast_api_gets_the_cursor_walk_unpaced(
+def test_a_fast_api_gets_one_page_at_a_time_unpaced_in_the_same_order(
     recording: tuple[Recording, InstantlyClient], many: Store
 ) -> None:
     app, client = recording
@@ -86,11 +86,10 @@ def test_a_fast_api_gets_the_cursor_walk_unpaced(
         client, limiter=RateLimiter(100), prefer_cursor=lambda rate, latency: True
     )
     got = [item["email"] for page in lister for item in page]
-    assert lister.mode == "cursor" and lister.fast
-    assert got == newest_first(many)  # the cursor's order; the probe page is not listed twice
-    first, *rest = app.listings
-    assert first[0]["skip"] == ["0"] and first[0]["sort_order"] == ["asc"]
-    assert rest and all("skip" not in q and "sort_by" not in q for q, _ in rest)
+    assert lister.fast and lister.peak_in_flight == 1
+    # The order of --all never depends on the latency: oldest first, each account once.
+    assert got == list(reversed(newest_first(many)))
+    assert all(q["sort_order"] == ["asc"] and "skip" in q for q, _ in app.listings)
     # Like --no-parallel: nothing paced, and the client is left as it was.
     assert not any(paced for _, paced in app.listings)
     assert client.limiter is None
@@ -128,18 +127,19 @@ def test_the_policy_is_asked_with_the_limiters_rate_and_the_first_pages_latency(
     assert rate == limiter.rate and 0 < latency < 60
 
 
-def test_list_all_by_default_walks_the_cursor_when_one_page_at_a_time_is_enough(
+def test_list_all_keeps_its_order_when_one_page_at_a_time_is_enough(
     cli: Any, sandbox: SandboxApp, many: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Whatever this machine's latency: one page in flight is always "enough".
     monkeypatch.setattr(fleet, "CURSOR_UP_TO", 10**9)
     result = cli(["accounts", "list", "--all", "-o", "jsonl"])
     assert result.exit_code == 0, result.stderr
-    assert [json.loads(line)["email"] for line in result.stdout.splitlines()] == newest_first(many)
+    got = [json.loads(line)["email"] for line in result.stdout.splitlines()]
+    assert got == list(reversed(newest_first(many)))
     queries = [parse_qs(r.query) for r in sandbox.requests
                if r.method == "GET" and r.path == "/api/v2/accounts"]
-    assert sum("skip" in q for q in queries) == 1  # the probe only
-    assert len(queries) == 1 + (TOTAL + 99) // 100
+    assert all("skip" in q for q in queries)
+    assert len(queries) == (TOTAL + 98) // 99  # pages overlap by one account
 
 
 def test_summary_and_analytics_list_through_the_same_place(
@@ -181,8 +181,5 @@ def test_near_the_line_a_second_page_decides(
     assert asked[2] <= asked[0] and lister.probe == asked[2]
     skips = [q.get("skip") for q, _ in app.listings]
     assert skips[:2] == [["0"], ["99"]]  # the two probe pages, one after the other
-    if cursor:
-        assert lister.fast and got == newest_first(many)
-    else:
-        assert lister.mode == "offset" and got == list(reversed(newest_first(many)))
-        assert skips.count(["99"]) == 1  # the second probe page is the walk's, not read again
+    assert lister.fast == cursor and got == list(reversed(newest_first(many)))
+    assert skips.count(["99"]) == 1  # the second probe page is the walk's, not read again

@@ -300,7 +300,8 @@ def list_accounts(
     The one place that decides how accounts are walked. With ``parallel`` and a query the
     concurrent lister can serve (:func:`concurrent_safe`), its first page measures the API's
     latency: when one page at a time is as fast (:func:`prefer_cursor`, e.g. a local server) the
-    walk is the cursor's, unpaced, like ``parallel=False``; otherwise pages are fetched
+    pages are read one at a time, unpaced, like ``parallel=False`` but in the same order (oldest
+    first); otherwise pages are fetched
     concurrently under the client's limiter, or one at the workspace's rate made for the walk.
     Anything else (a limit, a sort, a cursor, several streams) is the client's pager. ``lister``
     replaces that choice (a seam for tests).

@@ -22,7 +22,8 @@ Consistency, and how it is kept:
   (pacing sleeps excluded), with headroom, at most ``workers``; at 150 ms it is all 16.
 - When the first page says one page at a time already reaches the rate (``prefer_cursor``, the
   caller's policy: :func:`instantly_cli.services.fleet.list_accounts`), pages in flight cannot
-  be faster: the walk is the cursor walk, unpaced, as ``--no-parallel`` is. On a local server
+  be faster: one page is in flight at a time, unpaced, as with ``--no-parallel``, in the same
+  order (so the order of ``--all`` never depends on the latency). On a local server
   the latency is the server's own CPU, which pages in flight only fight over (and the pacing
   at the workspace's 100 requests/s would hold back a walk that runs at twice that). Near
   the line (within 3x), a second page is fetched the same way and the faster of the two
@@ -169,9 +170,11 @@ class ParallelLister:
                 fast = self.prefer_cursor(limiter.rate, latency)
             self.probe = latency
             if fast:
-                # One page at a time is as fast here: the first page is read again, newest first.
+                # One page at a time is as fast here, and unpaced like the cursor walk; the
+                # offsets keep the order (oldest first) whichever walk the latency chose.
                 self.fast = True
-                yield from self._cursor_walk()
+                self.window = 1
+                yield from self._offset_walk(first, second)
                 return
         installed = self.client.limiter is None and self.limiter is not None
         if installed:

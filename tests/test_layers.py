@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("services", ("services",)),
     ("views", ("views",)),
     ("output", ("output",)),
-    ("client", ("client",)),
+    ("client", ("client", "ratelimit")),
     ("settings", ("settings",)),
     ("fields", ("fields", "schema")),
     ("targets", ("targets",)),

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from instantly_cli import context, output
-from instantly_cli.errors import EXIT_FAILED, UsageError
+from instantly_cli.errors import EXIT_FAILED, CliError, UsageError
 from instantly_cli.services import bulk
 from instantly_cli.services.bulk import Outcome, RunResult, Shield
 
@@ -226,7 +226,11 @@ class Session:
         outcomes = result.outcomes
         code = result.exit_code()
         if self.failures is not None:
-            bulk.write_failures(outcomes, self.failures)
+            try:
+                bulk.write_failures(outcomes, self.failures)
+            except CliError as err:
+                output.warn(err.message)
+                code = max(code, EXIT_FAILED)
         left = 0
         if self.journal is not None:
             left = self.journal.finish(code)

@@ -101,10 +101,10 @@ def _command(enable: bool) -> Callable[..., int]:
                 if again.interrupted:
                     result.interrupted = True
                     break
-        session.note(result.outcomes)
-        result.elapsed = context.runtime(ctx).clock() - started
-        order = (ENABLED if enable else DISABLED, SUBMITTED, FAILED)
-        return session.finish(result, order=order)
+            session.note(result.outcomes)
+            result.elapsed = context.runtime(ctx).clock() - started
+            order = (ENABLED if enable else DISABLED, SUBMITTED, FAILED)
+            return session.finish(result, order=order)
 
     command.__doc__ = (f"Turn warmup {'on' if enable else 'off'} and wait for the background "
                        "jobs.\n\n100 accounts per job.\n\nTARGET is an account email, or - to "

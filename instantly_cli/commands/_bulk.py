@@ -227,7 +227,8 @@ class Session:
         code = result.exit_code()
         if self.failures is not None:
             try:
-                bulk.write_failures(outcomes, self.failures)
+                if bulk.write_failures(outcomes, self.failures):
+                    output.info(f"Failed and not-attempted targets written to {self.failures}.")
             except CliError as err:
                 output.warn(err.message)
                 code = max(code, EXIT_FAILED)

@@ -294,9 +294,8 @@ FailuresOpt = Annotated[
     typer.Option(
         "--failures",
         metavar="FILE",
-        help="Where to write failed and not-attempted targets (JSON lines; feed the file back "
-        "as the targets to retry them). [default: a new file in the state folder, see "
-        "`instantly config path --state`]",
+        help="Also write failed and not-attempted targets to FILE (JSON lines, to feed back as "
+        "-). The run's journal keeps every result anyway: `instantly runs show`.",
         show_default=False,
     ),
 ]
@@ -460,7 +459,16 @@ ResumeOpt = Annotated[
     typer.Option(
         "--resume",
         help="Finish an earlier run that stopped (Ctrl-C, crash, kill): `--resume [RUN_ID]` "
-        "runs only that run's targets without a final result, with its own options. Without "
-        "RUN_ID: the newest unfinished run of this command.",
+        "prints what it will do, then runs only that run's targets left, with its change "
+        "(--rate, --concurrency and -o given now win). Without RUN_ID: the newest unfinished "
+        "run of this command. `instantly runs list` shows the runs.",
+    ),
+]
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="With --resume: apply the run's change even where a newer run has changed the "
+        "same field of the same accounts since.",
     ),
 ]

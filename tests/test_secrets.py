@@ -218,13 +218,15 @@ def test_api_errors_that_echo_the_key_are_redacted(cli, mock_api, monkeypatch, l
     assert len(seen) > len(FAILING)  # 5xx on safe requests was retried
     messages = [e["message"] for r in results for e in json_errors(r)]
     assert any("****" in m for m in messages), messages  # the echoed key was replaced
-    # The failure file of a bulk run holds the API's message, redacted.
+    # The journal of a bulk run holds the API's message, redacted.
     from instantly_cli.settings import state_dir
 
-    files = list((state_dir() / "failures").glob("instantly-failures-*.jsonl"))
+    files = list((state_dir() / "runs").glob("*.jsonl"))
     assert files
     rows = [json.loads(line) for f in files for line in f.read_text().splitlines()]
+    rows = [r for r in rows if r["kind"] == "outcome"]
     assert rows and all("****" in (r["error"] or "") for r in rows if r["status"] == 500)
+    assert not any(KEY in f.read_text() for f in files)
 
 
 def test_connection_refused(cli, monkeypatch, leaks: Leaks) -> None:

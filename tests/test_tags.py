@@ -500,7 +500,6 @@ def test_assign_takes_accounts_list_output(cli, sandbox: SandboxApp, store: Stor
         (["Client A"], None, "No accounts given"),
         (["Client A", OPS, "Client B"], None, "comes after the first account"),
         (["Client A", "--account", "not-an-email"], None, "Not an email address"),
-        (["Client A", "--stdin"], "", "No targets on stdin"),
         (["Client A", "--stdin"], "garbage line\n", "neither an email"),
         (["Client A", "--account", OPS, "--rate", "500"], None, "--rate"),
         (["  ", "--account", OPS], None, "No tag given"),
@@ -512,6 +511,12 @@ def test_bad_input_exits_2_and_sends_nothing(
     result = cli(["tags", "assign", *args], input=stdin)
     assert result.exit_code == 2, result.stderr
     assert needle in result.stderr and "Hint:" in result.stderr
+    assert sandbox.requests == []
+
+
+def test_an_empty_selection_is_nothing_to_do(cli, sandbox: SandboxApp) -> None:
+    result = cli(["tags", "assign", "Client A", "--stdin", "--yes"], input="")
+    assert result.exit_code == 0 and "Nothing to do" in result.stderr
     assert sandbox.requests == []
 
 
@@ -631,37 +636,18 @@ def test_unassign_dry_run(cli, sandbox: SandboxApp, store: Store) -> None:
     assert requests_to(sandbox, "POST", TOGGLE) == []
 
 
-def test_failed_batch_is_reported_with_a_failure_file(
+def test_an_unknown_account_fails_only_itself_and_the_failure_file_is_kept(
     cli, sandbox: SandboxApp, store: Store, tmp_path: Path
 ) -> None:
     failures = tmp_path / "failed.jsonl"
-    result = cli(
-        [
-            "tags",
-            "assign",
-            "Client B",
-            "--account",
-            ZOE,
-            "--account",
-            GHOST,
-            "--yes",
-            "--failures",
-            str(failures),
-            "--json",
-        ]
-    )
+    result = cli(["tags", "assign", "Client B", "--account", ZOE, "--account", GHOST, "--yes",
+                  "--failures", str(failures), "--json"])
     assert result.exit_code == 1
-    got = json.loads(result.stdout)
-    assert {r["result"] for r in got} == {"failed"}
-    assert "Account not found" in got[0]["error"]
-    lines = [json.loads(x) for x in failures.read_text().splitlines()]
-    assert [x["email"] for x in lines] == [ZOE, GHOST]
-    assert "failed 2" in result.stderr and str(failures) in result.stderr
-    # Fed back (minus the unknown account), the same command finishes the job.
-    retry = ok(
-        cli(["tags", "assign", "Client B", "--stdin", "--yes"], input=json.dumps(lines[0]) + "\n")
-    )
-    assert "assigned 1" in retry.stderr
+    got = {r["email"]: r for r in json.loads(result.stdout)}
+    assert got[ZOE]["result"] == "assigned" and got[GHOST]["result"] == "failed"
+    assert "Account not found" in got[GHOST]["error"]
+    assert [json.loads(x)["email"] for x in failures.read_text().splitlines()] == [GHOST]
+    assert "assigned 1, failed 1" in result.stderr
     assert "Client B" in mappings_of(store, ZOE)
 
 
@@ -826,39 +812,33 @@ def test_accounts_get_shows_tags(cli, sandbox: SandboxApp, store: Store) -> None
 
 @pytest.mark.parametrize("verb", ["assign", "unassign"])
 def test_the_printed_retry_command_runs_and_finishes_the_job(
-    cli, sandbox: SandboxApp, store: Store, tmp_path: Path, verb: str
+    cli, sandbox: SandboxApp, store: Store, verb: str, runtime: Any
 ) -> None:
     import shlex
 
     if verb == "unassign":
         ok(cli(["tags", "assign", "Client B", "Warm pool", "--account", ZOE, "--yes"]))
-    failures = tmp_path / "failed.jsonl"
-    result = cli(
-        ["tags", verb, "Client B", "Warm pool", "--account", ZOE, "--account", GHOST,
-         "--rate", "20", "--yes", "--failures", str(failures), "-o", "jsonl"]
-    )
+    inner = httpx.WSGITransport(app=sandbox)
+
+    def outage(request: httpx.Request) -> httpx.Response:
+        if "toggle" in request.url.path:
+            return httpx.Response(503, json={"statusCode": 503, "error": "Service Unavailable",
+                                             "message": "try later"})
+        return inner.handle_request(request)
+
+    runtime.transport = httpx.MockTransport(outage)
+    result = cli(["tags", verb, "Client B", "Warm pool", "--account", ZOE, "--account", OPS,
+                  "--rate", "20", "--yes", "-o", "jsonl"])
     assert result.exit_code == 1, result.stderr
-    line = next(x for x in result.stderr.splitlines() if "Retry exactly those with:" in x)
-    words = shlex.split(line.split("Retry exactly those with:", 1)[1])
-    assert words[0] == "instantly" and words[-2:] == ["<", str(failures)]
-    argv = words[1:-2]
-    # The tags as given, the failure file's targets on stdin, the options as typed.
-    assert argv[:5] == ["tags", verb, "Client B", "Warm pool", "-"]
-    assert "--rate" in argv and "--yes" in argv and "--account" not in argv
-    # The unknown account appears meanwhile; the printed command, run as printed, finishes.
-    store.create_account(
-        {
-            "email": GHOST, "first_name": "Late", "last_name": "Comer", "provider_code": 1,
-            "imap_username": GHOST, "imap_password": "x", "imap_host": "imap.nowhere-at-all.io",
-            "imap_port": 993, "smtp_username": GHOST, "smtp_password": "x",
-            "smtp_host": "smtp.nowhere-at-all.io", "smtp_port": 587,
-        }
-    )
-    retry = cli(argv, input=failures.read_text())
+    line = next(x for x in result.stderr.splitlines() if "finish exactly those with:" in x)
+    words = shlex.split(line.split("finish exactly those with:", 1)[1])
+    assert words[:4] == ["instantly", "tags", verb, "--resume"] and words[-1] == "--yes"
+    runtime.transport = inner
+    retry = cli(words[1:])
     assert retry.exit_code == 0, retry.stderr
-    done = "assigned 2" if verb == "assign" else "unassigned 2"
-    assert done in retry.stderr
-    for email in (ZOE, GHOST):
+    assert f"change:  {verb} 'Client B', 'Warm pool'" in retry.stderr
+    assert ("assigned 2" if verb == "assign" else "unassigned 2") in retry.stderr
+    for email in (ZOE, OPS):
         held = mappings_of(store, email)
         if verb == "assign":
             assert {"Client B", "Warm pool"} <= held

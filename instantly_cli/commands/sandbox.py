@@ -222,7 +222,7 @@ def serve(
             "--forbid",
             metavar="RESOURCE",
             help="Answer 403 to every request for this resource, like a key without its scope "
-            "(repeatable; the path segment after /api/v2/, e.g. audit-logs).",
+            "(repeatable; the first path segment of the API, e.g. audit-logs).",
         ),
     ] = None,
 ) -> None:
@@ -230,19 +230,7 @@ def serve(
 
     Point any client (or the CLI, with --base-url) at its URL.
     """
-    if not 0 <= port <= 65535:
-        raise UsageError(f"--port must be from 0 to 65535, not {port}.")
-    if not 0.0 <= fail_rate <= 1.0:
-        raise UsageError(
-            f"--fail-rate must be from 0 to 1, not {fail_rate:g}.",
-            hint="For example: --fail-rate 0.05 fails one request in twenty.",
-        )
-    if latency < 0:
-        raise UsageError(f"--latency must be 0 or more milliseconds, not {latency:g}.")
-    if rps < 1 or rpm < 1:
-        raise UsageError("--rps and --rpm must be at least 1.")
-    if api_key is not None and not api_key.strip():
-        raise UsageError("--api-key must not be empty.", hint="Leave it out to accept any key.")
+    _check_serve(port, fail_rate, latency, rps, rpm, api_key)
     wanted = _check_accounts(accounts)
     layout, subs = _seed_options(sub_accounts, single_workspace)
     extra = _check_extra_campaigns(extra_campaigns)
@@ -260,23 +248,8 @@ def serve(
 
     store = _open_store(path)
     try:
-        existing = store.count_accounts()
-        if existing == 0:
-            _seed_notice(wanted, path)
-            store.ensure_seeded(wanted, layout=layout, sub_accounts=subs)
-            if extra:
-                store.seed_extra_campaigns(extra)
-        elif accounts is not None and existing != accounts:
-            output.warn(
-                f"{path} already holds {existing:,} accounts; --accounts {accounts} is ignored. "
-                f"Run `instantly sandbox reset --accounts {accounts}` to reseed."
-            )
-        elif sub_accounts or single_workspace or extra:
-            output.warn(
-                f"{path} is seeded already; --sub-accounts, --single-workspace and "
-                "--extra-campaigns apply to a new seed. Run `instantly sandbox reset` with them "
-                "to reseed."
-            )
+        _seed_or_warn(store, path, wanted, accounts, layout, subs, extra,
+                      reseed=bool(sub_accounts or single_workspace or extra))
         # No request log: a long-running server would keep every exchange in memory.
         sandbox_app = SandboxApp(store, api_key=api_key, record=False, forbidden=forbid or ())
         try:
@@ -300,6 +273,48 @@ def serve(
     finally:
         store.close()
     output.info("Sandbox stopped.")
+
+
+def _check_serve(
+    port: int, fail_rate: float, latency: float, rps: int, rpm: int, api_key: str | None
+) -> None:
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be from 0 to 65535, not {port}.")
+    if not 0.0 <= fail_rate <= 1.0:
+        raise UsageError(
+            f"--fail-rate must be from 0 to 1, not {fail_rate:g}.",
+            hint="For example: --fail-rate 0.05 fails one request in twenty.",
+        )
+    if latency < 0:
+        raise UsageError(f"--latency must be 0 or more milliseconds, not {latency:g}.")
+    if rps < 1 or rpm < 1:
+        raise UsageError("--rps and --rpm must be at least 1.")
+    if api_key is not None and not api_key.strip():
+        raise UsageError("--api-key must not be empty.", hint="Leave it out to accept any key.")
+
+
+def _seed_or_warn(
+    store: Store, path: Path, wanted: int, accounts: int | None, layout: str, subs: int,
+    extra: int, *, reseed: bool,
+) -> None:
+    """Seed an empty state file; say that seeding options do not apply to a seeded one."""
+    existing = store.count_accounts()
+    if existing == 0:
+        _seed_notice(wanted, path)
+        store.ensure_seeded(wanted, layout=layout, sub_accounts=subs)
+        if extra:
+            store.seed_extra_campaigns(extra)
+    elif accounts is not None and existing != accounts:
+        output.warn(
+            f"{path} already holds {existing:,} accounts; --accounts {accounts} is ignored. "
+            f"Run `instantly sandbox reset --accounts {accounts}` to reseed."
+        )
+    elif reseed:
+        output.warn(
+            f"{path} is seeded already; --sub-accounts, --single-workspace and "
+            "--extra-campaigns apply to a new seed. Run `instantly sandbox reset` with them "
+            "to reseed."
+        )
 
 
 def _announce(server: SandboxServer, count: int, path: Path, api_key: str | None) -> None:

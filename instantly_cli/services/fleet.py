@@ -280,7 +280,7 @@ def prefer_cursor(rate: float, latency: float) -> bool:
     enough for ``rate`` at this latency (Little's law, sized as bulk workers are). Pages in
     flight then cannot be faster; on a local server, whose latency is its own CPU, they are
     slower (they contend for it, and the pacing holds the walk under the API's rate)."""
-    from instantly_cli.services.bulk import workers_for
+    from instantly_cli.ratelimit import workers_for
 
     return CURSOR_UP_TO > 0 and workers_for(rate, latency, cap=CURSOR_UP_TO + 1) <= CURSOR_UP_TO
 
@@ -336,8 +336,7 @@ def list_accounts(
 
 def _concurrent(client: InstantlyClient) -> Lister:
     """The concurrent lister, paced at the workspace's whole rate when the client is unpaced."""
-    from instantly_cli.ratelimit import RateLimiter
-    from instantly_cli.services.bulk import MAX_RATE
+    from instantly_cli.ratelimit import MAX_RATE, RateLimiter
     from instantly_cli.services.listing import parallel_lister
 
     limiter = None if client.limiter is not None else RateLimiter(MAX_RATE)

@@ -45,7 +45,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from instantly_cli.errors import CliError
-from instantly_cli.services.bulk import LatencyGauge, workers_for
+from instantly_cli.ratelimit import LatencyGauge, workers_for
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient

@@ -6,6 +6,7 @@ Unknown codes (the API adds values over time) render as ``unknown (N)`` and neve
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import NamedTuple
 
 from instantly_cli.errors import UsageError
@@ -246,62 +247,64 @@ JOB_DONE = frozenset({"success", "failed", "cancelled"})
 
 # -- result words of bulk runs: what happened to one target ------------------------------------
 
-RESULT = EnumTable(
-    "result",
-    "result",
-    [
-        EnumValue("updated", "updated", "Updated", "green"),
-        EnumValue("unchanged", "unchanged", "Unchanged", "dim"),
-        EnumValue("would-update", "would-update", "Would update", "cyan"),
-        EnumValue("paused", "paused", "Paused", "green"),
-        EnumValue("resumed", "resumed", "Resumed", "green"),
-        EnumValue("would-pause", "would-pause", "Would pause", "cyan"),
-        EnumValue("would-resume", "would-resume", "Would resume", "cyan"),
-        EnumValue("submitted", "submitted", "Submitted", "cyan"),
-        EnumValue("enabled", "enabled", "Enabled", "green"),
-        EnumValue("disabled", "disabled", "Disabled", "green"),
-        EnumValue("assigned", "assigned", "Assigned", "green"),
-        EnumValue("unassigned", "unassigned", "Unassigned", "green"),
-        EnumValue("would-assign", "would-assign", "Would assign", "cyan"),
-        EnumValue("would-unassign", "would-unassign", "Would unassign", "cyan"),
-        EnumValue("created", "created", "Created", "green"),
-        EnumValue("would-create", "would-create", "Would create", "cyan"),
-        EnumValue("exists", "exists", "Exists", "dim"),
-        EnumValue("deleted", "deleted", "Deleted", "green"),
-        EnumValue("would-delete", "would-delete", "Would delete", "cyan"),
-        EnumValue("fixed", "fixed", "Fixed", "green"),
-        EnumValue("would-fix", "would-fix", "Would fix", "cyan"),
-        EnumValue("moved", "moved", "Moved", "green"),
-        EnumValue("would-move", "would-move", "Would move", "cyan"),
-        EnumValue("failed", "failed", "Failed", "red"),
-        EnumValue("skipped", "skipped", "Skipped", "yellow"),
-    ],
-)
-UPDATED = "updated"
-UNCHANGED = "unchanged"
-WOULD_UPDATE = "would-update"
-PAUSED = "paused"
-RESUMED = "resumed"
-WOULD_PAUSE = "would-pause"
-WOULD_RESUME = "would-resume"
-SUBMITTED = "submitted"
-ENABLED = "enabled"
-DISABLED = "disabled"
-ASSIGNED = "assigned"
-UNASSIGNED = "unassigned"
-WOULD_ASSIGN = "would-assign"
-WOULD_UNASSIGN = "would-unassign"
-CREATED = "created"
-WOULD_CREATE = "would-create"
-EXISTS = "exists"
-DELETED = "deleted"
-WOULD_DELETE = "would-delete"
-FIXED = "fixed"
-WOULD_FIX = "would-fix"
-MOVED = "moved"
-WOULD_MOVE = "would-move"
-FAILED = "failed"
-SKIPPED = "skipped"
+
+class Result(StrEnum):
+    """The one vocabulary of outcomes; the value is the word printed and journaled."""
+
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    WOULD_UPDATE = "would-update"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    WOULD_PAUSE = "would-pause"
+    WOULD_RESUME = "would-resume"
+    SUBMITTED = "submitted"
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+    ASSIGNED = "assigned"
+    UNASSIGNED = "unassigned"
+    WOULD_ASSIGN = "would-assign"
+    WOULD_UNASSIGN = "would-unassign"
+    CREATED = "created"
+    WOULD_CREATE = "would-create"
+    EXISTS = "exists"
+    GONE = "gone"
+    DELETED = "deleted"
+    WOULD_DELETE = "would-delete"
+    FIXED = "fixed"
+    WOULD_FIX = "would-fix"
+    MOVED = "moved"
+    WOULD_MOVE = "would-move"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+UPDATED = Result.UPDATED
+UNCHANGED = Result.UNCHANGED
+WOULD_UPDATE = Result.WOULD_UPDATE
+PAUSED = Result.PAUSED
+RESUMED = Result.RESUMED
+WOULD_PAUSE = Result.WOULD_PAUSE
+WOULD_RESUME = Result.WOULD_RESUME
+SUBMITTED = Result.SUBMITTED
+ENABLED = Result.ENABLED
+DISABLED = Result.DISABLED
+ASSIGNED = Result.ASSIGNED
+UNASSIGNED = Result.UNASSIGNED
+WOULD_ASSIGN = Result.WOULD_ASSIGN
+WOULD_UNASSIGN = Result.WOULD_UNASSIGN
+CREATED = Result.CREATED
+WOULD_CREATE = Result.WOULD_CREATE
+EXISTS = Result.EXISTS
+GONE = Result.GONE
+DELETED = Result.DELETED
+WOULD_DELETE = Result.WOULD_DELETE
+FIXED = Result.FIXED
+WOULD_FIX = Result.WOULD_FIX
+MOVED = Result.MOVED
+WOULD_MOVE = Result.WOULD_MOVE
+FAILED = Result.FAILED
+SKIPPED = Result.SKIPPED
 
 
 # -- fleet health (accounts summary, accounts list --health) -----------------------------------
@@ -394,6 +397,10 @@ TRANSITION = EnumTable(
         EnumValue("added", "added", "Added", "green"),
     ],
 )
-# A target with one of these has not reached its end: a resumed run tries it again. (A
-# submitted warmup target is done as far as sending goes: its job is waited for with `jobs wait`.)
-NOT_FINAL = frozenset({FAILED, SKIPPED})
+# A target with one of these has not reached its end: a resumed run tries it again (a failure
+# only when it is retryable, see services/journal.py). A submitted warmup target is resumed by
+# waiting for its job, not by submitting it again.
+NOT_FINAL = frozenset({FAILED, SKIPPED, SUBMITTED})
+# Outcomes that left the account as the run wanted it: what a newer run "changed".
+APPLIED = frozenset({UPDATED, PAUSED, RESUMED, ENABLED, DISABLED, ASSIGNED, UNASSIGNED, CREATED,
+                     DELETED, FIXED, MOVED, UNCHANGED, EXISTS, GONE, SUBMITTED})

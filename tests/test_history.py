@@ -177,8 +177,7 @@ def ok(result: Result) -> Result:
 
 @pytest.fixture
 def leaky(store: Store, monkeypatch: pytest.MonkeyPatch, runtime: Any) -> SandboxApp:
-    """The sandbox answering to the redaction test's key. (Not the contract-checking fixture:
-    diff asks for /api/v2/audit-logs, which this checkout's OpenAPI copy does not have yet.)"""
+    """The sandbox answering to the redaction test's key."""
     app = SandboxApp(store, api_key=KEY)
     runtime.transport = httpx.WSGITransport(app=app)
     monkeypatch.setenv("INSTANTLY_API_KEY", KEY)
@@ -187,7 +186,7 @@ def leaky(store: Store, monkeypatch: pytest.MonkeyPatch, runtime: Any) -> Sandbo
 
 
 def test_summary_records_and_a_corrupt_file_keeps_the_output(
-    cli: Cli, leaky: SandboxApp
+    cli: Cli, sandbox: SandboxApp
 ) -> None:
     ok(cli(["accounts", "summary", "--json"]))
     files = list((state_dir() / "history").glob("*.sqlite3"))
@@ -209,7 +208,7 @@ def test_summary_records_and_a_corrupt_file_keeps_the_output(
     assert result.exit_code == 1 and result.stdout == "" and str(files[0]) in result.stderr
 
 
-def test_accounts_history_timeline(cli: Cli, leaky: SandboxApp, store: Store) -> None:
+def test_accounts_history_timeline(cli: Cli, sandbox: SandboxApp, store: Store) -> None:
     email = next(a["email"] for a in store.list_accounts(_query())[0] if a["status"] == 1)
     ok(cli(["accounts", "diff"]))
     store.patch_account(email, {"stat_warmup_score": 42, "daily_limit": 9})
@@ -315,7 +314,7 @@ def test_one_post_per_run_with_transitions_none_without_and_never_the_key(
 
 
 def test_a_failing_webhook_changes_the_exit_code_only_when_strict(
-    cli: Cli, leaky: SandboxApp, store: Store
+    cli: Cli, sandbox: SandboxApp, store: Store
 ) -> None:
     failing = Receiver(status=500)
     try:
@@ -393,7 +392,7 @@ def test_score_drops_and_class_crossings() -> None:
 
 
 def test_summary_since_shows_every_number_with_its_change(
-    cli: Cli, leaky: SandboxApp, store: Store
+    cli: Cli, sandbox: SandboxApp, store: Store
 ) -> None:
     first = json.loads(ok(cli(["accounts", "summary", "--json"])).stdout)
     assert "since" not in first
@@ -414,7 +413,7 @@ def test_summary_since_shows_every_number_with_its_change(
 
 
 def test_summary_notify_posts_the_transitions_since_the_previous_pass(
-    cli: Cli, leaky: SandboxApp, store: Store, receiver: Receiver
+    cli: Cli, sandbox: SandboxApp, store: Store, receiver: Receiver
 ) -> None:
     ok(cli(["accounts", "summary", "--json", "--notify", receiver.url]))
     assert receiver.bodies == []

@@ -133,6 +133,13 @@ def test_a_scripted_day_is_listed_exactly(
     assert error["reason"] == "535 5.7.8 Authentication failed"
     assert error["snapshot"] == 1 and error["since"]
     assert "Pw-Secret-123" not in proc.stdout + proc.stderr
+    # Who did it: the sandbox's audit log names the key for what went through the API (a
+    # create, an update, a mark-fixed, a delete); provider-side changes have no actor.
+    actors = {r["kind"]: (r["actor"] or {}).get("activity") for r in records}
+    assert actors == {"removed": 7, "new-error": None, "warmup-banned": None,
+                      "score-drop": None, "limit-changed": 36, "recovered": 36, "added": 6}
+    assert all(r["actor"]["api_key_id"] and KEY not in json.dumps(r["actor"])
+               for r in records if r["actor"])
 
     # The diff recorded the day: the next one finds nothing new.
     proc = run(["accounts", "diff", "-o", "jsonl", "--fail-if", "new-errors>0"], env)

@@ -5,9 +5,9 @@ from typing import Annotated
 import typer
 
 from instantly_cli import context, output
+from instantly_cli.columns import Column
 from instantly_cli.commands import handled
 from instantly_cli.options import JsonOpt, OutputOpt, examples
-from instantly_cli.output import Column
 
 app = typer.Typer(help="The fleet's snapshots: list and prune them.", no_args_is_help=True)
 

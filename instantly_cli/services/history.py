@@ -782,8 +782,8 @@ def annotate(client: Any, records: list[dict[str, Any]], start: str, end: dateti
     for added, 7 for removed, 36 for the rest). Returns a one-line note when the log cannot
     be read (a key without the scope: never a failure). ``audit_metadata`` is free-form, so an
     entry belongs to an account when its metadata mentions the email."""
-    from instantly_cli.client import list_audit_logs
     from instantly_cli.errors import AuthError, CliError
+    from instantly_cli.webhooks import list_audit_logs
 
     wanted = {"added": ACTIVITY_ADDED, "removed": ACTIVITY_DELETED}
     by_type: dict[int, list[tuple[str, dict[str, Any]]]] = {}

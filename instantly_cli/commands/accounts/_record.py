@@ -151,7 +151,8 @@ def arrow(change: float) -> str:
 
 def since_section(since: dict[str, Any]) -> Any:
     """The dashboard panel of ``summary --since``: every number with its change."""
-    from instantly_cli.output import Column, Section
+    from instantly_cli.columns import Column
+    from instantly_cli.dashboard import Section
 
     snap = since["snapshot"]
     rows = [{"metric": k, "now": f"{m['now']:,}", "change": arrow(m["change"]),
@@ -182,9 +183,9 @@ def notify_urls(urls: list[str] | None) -> list[str]:
 def send(ctx: typer.Context, urls: list[str], records: list[dict[str, Any]], base: Any,
          breached: list[str]) -> int:
     """POST the transitions to each webhook; the outcome on stderr. Returns how many failed."""
-    from instantly_cli.client import post_webhook
     from instantly_cli.errors import redact
     from instantly_cli.services import history
+    from instantly_cli.webhooks import post_webhook
 
     payload = history.notify_payload(records, base, breached, redact)
     failed = 0

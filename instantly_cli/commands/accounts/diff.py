@@ -5,8 +5,10 @@ from typing import Annotated, Any
 import typer
 
 from instantly_cli import context, output
+from instantly_cli.columns import Column
 from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import app
+from instantly_cli.dashboard import Section
 from instantly_cli.enums import AT_RISK_BELOW, DIFF_METRIC, TRANSITION, WATCH_BELOW
 from instantly_cli.errors import EXIT_FAILED, UsageError
 from instantly_cli.options import (
@@ -21,7 +23,6 @@ from instantly_cli.options import (
     WatchBelowOpt,
     examples,
 )
-from instantly_cli.output import Column, Section
 
 DiffExamples = examples(
     "instantly accounts diff",
@@ -92,7 +93,6 @@ def diff(
     from instantly_cli.services import fleet
     from instantly_cli.services import health as health_service
     from instantly_cli.services import history as history_service
-    from instantly_cli.services.bulk import MAX_RATE
 
     fmt = context.output_format(ctx, output_, json_output)
     conditions = health_service.parse_conditions(fail_if, DIFF_METRIC)
@@ -106,13 +106,11 @@ def diff(
     resolved = context.settings(ctx)
     path = _record.history_file(ctx, resolved)
     query = fleet.ListQuery(thresholds=thresholds)
-    lister = fleet.concurrent_lister(query, limit=None, parallel=parallel)
     tally = health_service.Tally(thresholds)
     with history_service.History(path) as history:
-        with context.client(ctx, rate=MAX_RATE if lister is not None else None,
-                            resolved=resolved) as client:
-            listing = fleet.list_accounts(client, query, limit=None, warn=output.warn,
-                                          lister=lister)
+        with context.client(ctx, resolved=resolved) as client:
+            listing = fleet.list_accounts(client, query, limit=None, parallel=parallel,
+                                          warn=output.warn)
             result = history_service.diff(
                 history, listing, since=wanted, score_drop=score_drop,
                 thresholds=thresholds, tally=tally, partial=lambda: listing.anomaly,

@@ -5,12 +5,13 @@ from typing import Annotated, Any
 import typer
 
 from instantly_cli import context, output
+from instantly_cli.columns import Column
 from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import app
+from instantly_cli.dashboard import Section
 from instantly_cli.enums import ACCOUNT_STATUS, WARMUP_STATUS
 from instantly_cli.errors import NotFoundError
 from instantly_cli.options import JsonOpt, OutputOpt, argument, examples, required
-from instantly_cli.output import Column, Section
 
 TIMELINE_COLUMNS = [
     Column("snapshot", "Snapshot", justify="right", priority=5),

@@ -82,6 +82,9 @@ def measure(accounts: int, latency: float, mode: str, sequential: bool) -> bool:
                 INSTANTLY_BASE_URL=server.url,
                 INSTANTLY_API_KEY=KEY,
                 INSTANTLY_CONFIG_DIR=str(Path(tmp) / "cfg"),
+                INSTANTLY_DATA_DIR=str(Path(tmp) / "data"),
+                # Run journals go to the state folder: a temporary one, not the user's.
+                INSTANTLY_STATE_DIR=str(Path(tmp) / "state"),
             )
             if mode == "cli":
                 argv = [

@@ -137,7 +137,9 @@ def main() -> int:
         state = Path(tmp) / "bench.sqlite3"
         env = {k: v for k, v in os.environ.items() if not k.startswith("INSTANTLY_")}
         env.update(INSTANTLY_CONFIG_DIR=str(Path(tmp) / "config"),
-                   INSTANTLY_DATA_DIR=str(Path(tmp) / "data"), INSTANTLY_API_KEY=KEY)
+                   INSTANTLY_DATA_DIR=str(Path(tmp) / "data"),
+                   # Recording history is on by default: keep it out of the user's state folder.
+                   INSTANTLY_STATE_DIR=str(Path(tmp) / "state"), INSTANTLY_API_KEY=KEY)
         list_argv = [*cli(), "accounts", "list", "--all", "-o", "jsonl"]
         rss: dict[int, int] = {}
         for count in (20_000, 100_000):

@@ -107,13 +107,21 @@ class Run(NamedTuple):
 
 def run(url: str, mode: str, env: dict[str, str] | None = None) -> Run:
     """One listing: ``mode`` is parallel (the default), sequential or concurrent (forced)."""
+    with tempfile.TemporaryDirectory(prefix="instantly-bench-") as home:
+        return _run(url, mode, env, Path(home))
+
+
+def _run(url: str, mode: str, env: dict[str, str] | None, home: Path) -> Run:
+    # `list --all` records fleet history by default: each run gets its own folders, so nothing
+    # lands in the user's state folder and every run records the same (first) snapshot.
+    folders = {f"INSTANTLY_{name.upper()}_DIR": str(home / name)
+               for name in ("config", "data", "state")}
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-c", DRIVER, mode],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "INSTANTLY_BASE_URL": url, "INSTANTLY_API_KEY": KEY,
-             "NO_COLOR": "1", "INSTANTLY_CONFIG_DIR": os.path.join(tempfile.gettempdir(), "nocfg"),
-             **(env or {})},
+             "NO_COLOR": "1", **folders, **(env or {})},
     )
     assert proc.stdout is not None and proc.stderr is not None
     emails = [json.loads(line)["email"] for line in proc.stdout]

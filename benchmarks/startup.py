@@ -109,6 +109,8 @@ def main() -> int:
                 INSTANTLY_BASE_URL=server.url,
                 INSTANTLY_API_KEY=KEY,
                 INSTANTLY_CONFIG_DIR=str(Path(tmp) / "cfg"),
+                INSTANTLY_DATA_DIR=str(Path(tmp) / "data"),
+                INSTANTLY_STATE_DIR=str(Path(tmp) / "state"),
             )
             rows.append((
                 "accounts get EMAIL -o json", "httpx script", 1.3,

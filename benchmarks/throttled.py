@@ -95,6 +95,8 @@ def measure(
         INSTANTLY_API_KEY=KEY,
         INSTANTLY_CONFIG_DIR=str(tmp / "cfg"),
         INSTANTLY_DATA_DIR=str(tmp / "data"),
+        # Run journals go to the state folder: a temporary one, not the user's.
+        INSTANTLY_STATE_DIR=str(tmp / "state"),
     )
     argv = [
         *(sys.executable, "-m", "instantly_cli", "accounts", "update", "-"),

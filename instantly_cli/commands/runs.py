@@ -29,7 +29,7 @@ def _row(run: Any) -> dict[str, Any]:
 def list_runs(
     ctx: typer.Context, output_: OutputOpt = None, json_output: JsonOpt = False
 ) -> None:
-    """Every kept run, newest first: state, age, counts and command line.
+    """Every kept run, newest first: state, age, counts, command.
 
     Journals are kept 30 days; an unfinished run continues with its command's --resume.
     """
@@ -53,7 +53,7 @@ def show(
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """One run: its command, change, counts per result, and the targets left.
+    """One run: command, change, counts, targets left.
 
     RUN is a run id from `instantly runs list`.
     """
@@ -83,9 +83,9 @@ def show(
 @app.command("forget", epilog=examples("instantly runs forget 20260101-120000-ab12"))
 @handled
 def forget(ctx: typer.Context, run_ids: Annotated[list[str], arguments("RUN")]) -> None:
-    """Delete the journals of runs (an unfinished one can no longer be resumed).
+    """Delete the journals of runs.
 
-    RUN is a run id from `instantly runs list`; give one or more.
+    An unfinished run can then no longer be resumed. RUN is a run id from `instantly runs list`; give one or more.
     """
     from instantly_cli.errors import UsageError
     from instantly_cli.services import journal

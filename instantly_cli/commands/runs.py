@@ -85,7 +85,9 @@ def show(
 def forget(ctx: typer.Context, run_ids: Annotated[list[str], arguments("RUN")]) -> None:
     """Delete the journals of runs.
 
-    An unfinished run can then no longer be resumed. RUN is a run id from `instantly runs list`; give one or more.
+    An unfinished run can then no longer be resumed.
+
+    RUN is a run id from `instantly runs list`; give one or more.
     """
     from instantly_cli.errors import UsageError
     from instantly_cli.services import journal

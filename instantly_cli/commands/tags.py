@@ -29,6 +29,7 @@ from instantly_cli.options import (
 )
 
 if TYPE_CHECKING:
+    from instantly_cli.client import InstantlyClient
     from instantly_cli.services.tags import TagIndex
 
 app = typer.Typer(help="Custom tags and their mappings to accounts.", no_args_is_help=True)
@@ -304,10 +305,19 @@ def _command(assign: bool) -> Callable[..., int]:
                 "No tag given.", hint='Name the tags first, by label or id: "Client A" a@acme.io'
             )
         with contextlib.ExitStack() as stack:
-            client = stack.enter_context(context.client(ctx, rate=opts.rate))
+            clients: list[InstantlyClient] = []
+
+            def opened(rate: float) -> "InstantlyClient":  # noqa: UP037
+                # Opened by a new run's plan (the tags are resolved first), or after a resume
+                # has read its run's rate.
+                if not clients:
+                    clients.append(stack.enter_context(context.client(ctx, rate=rate)))
+                return clients[0]
+
             index: list[TagIndex] = []
 
             def plan(emails: list[str]) -> _bulk.Plan:
+                client = opened(opts.rate)
                 index.append(service.TagIndex.fetch(client, output.warn))
                 ids = service.resolve_tag_ids(index[0], tag_specs)
                 labels = ", ".join(f"'{index[0].label(t)}'" for t in ids)
@@ -318,6 +328,7 @@ def _command(assign: bool) -> Callable[..., int]:
                 ctx, f"tags {verb}", positional, plan, verb="tag" if assign else "untag",
                 fmt=fmt, opts=opts, read=lambda targets: _targets(targets, account, stdin),
             ))
+            client = opened(session.rate)
             tag_ids = list(session.what.get("tag_ids") or [])
             if dry_run and session.emails:
                 plan_ = service.plan_toggle(client, index[0], tag_ids, session.emails, assign,

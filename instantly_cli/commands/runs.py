@@ -70,7 +70,7 @@ def show(
         output.emit_json(row) if fmt == "json" else output.emit_records([[row]], fmt, [])
         return
     counts = ", ".join(f"{k} {v:,}" for k, v in row["counts"].items())
-    lines = [f"Run {run.run_id} ({row['state']}), started {run.started} ({row['age']} ago)",
+    lines = [f"Run {run.run_id} ({row['state']}), started {run.started[:19]} ({row['age']})",
              f"  command: {row['command_line']}", f"  change:  {run.change}",
              f"  results: {counts} of {len(run.targets):,}"]
     if row["remaining"]:

@@ -498,6 +498,12 @@ def test_warmup_timeout_reports_every_target_with_its_job_and_the_wait_command(
     assert all(r["code"].startswith("job_") and "still" in r["error"] for r in rows)
     assert f"instantly jobs wait {job_id}" in result.stderr
     assert not (state / "failures").exists()
+    # --resume waits for that job; it submits no new one.
+    sandbox.requests.clear()
+    resumed = cli(["accounts", "warmup", "enable", "--resume", "--yes", "-o", "jsonl"])
+    assert resumed.exit_code == 0, resumed.stderr
+    assert not sent(sandbox, "POST") and sent(sandbox, "GET", job_id)
+    assert {json.loads(x)["result"] for x in resumed.stdout.splitlines()} == {"enabled"}
 
 
 def test_an_unwritable_state_folder_costs_neither_the_run_nor_the_results(

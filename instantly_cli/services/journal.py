@@ -216,6 +216,8 @@ def conflicts(state: Path, run: RunState, emails: Sequence[str]) -> list[tuple[R
             continue
         if not set(other.keys) & set(run.keys):
             continue
+        if other.command == run.command and other.params.get("what") == run.params.get("what"):
+            continue  # the same change again: applying it once more puts nothing back
         if any(other.where.get(k) != run.where.get(k) for k in WHERE_KEYS):
             continue
         hit = [e for e in other.targets

@@ -19,7 +19,8 @@ _EMAIL = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\".]+$")
 # and the surrogates Python uses for bytes that were not UTF-8.
 _BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _HOSTILE = re.compile(
-    "[\x00-\x08\x0a-\x1f\x7f-\x9f" + _BIDI + "\u2028\u2029\ufeff\ud800-\udfff]"
+    "[\x00-\x08\x0a-\x1f\x7f-\x9f" + _BIDI + "\u2028\u2029\ufeff\ud800-\udfff"
+    "\u00ad\u200b-\u200d\u2060-\u2064]"  # invisible: soft hyphen, zero-width, word joiner
 )
 _STDIN_HINT = "Each line must be an email or a JSON object with an \"email\" field."
 

@@ -236,18 +236,15 @@ def test_delete_dry_run_confirmation_and_deleted_objects(sandbox: SandboxApp,
 
 
 def test_delete_confirmation_names_count_profile_and_workspace(
-    sandbox: SandboxApp, monkeypatch: pytest.MonkeyPatch
+    runtime, sandbox: SandboxApp
 ) -> None:
-    from instantly_cli import output
-
-    asked: list[str] = []
-    monkeypatch.setattr(output, "stdin_is_tty", lambda: True)
-    monkeypatch.setattr(output, "stdout_is_tty", lambda: True)
-    monkeypatch.setattr(output, "confirm", lambda text: asked.append(text) or False)
-    res = invoke(["--workspace", DEFAULT_WORKSPACE_ID, "accounts", "delete", PLUS, ZOE])
+    runtime.terminal = runtime.terminal._replace(stdin_isatty=True, stdout_isatty=True)
+    res = invoke(["--workspace", DEFAULT_WORKSPACE_ID, "accounts", "delete", PLUS, ZOE],
+                 input="n\n")
     assert res.exit_code == 2
-    assert asked and "2 accounts" in asked[0] and "profile 'default'" in asked[0]
-    assert DEFAULT_WORKSPACE_ID in asked[0]
+    [asked] = [line for line in res.stderr.splitlines() if "[y/N]" in line]
+    assert "2 accounts" in asked and "profile 'default'" in asked
+    assert DEFAULT_WORKSPACE_ID in asked
     assert not sent(sandbox, "DELETE", "")
 
 
@@ -414,7 +411,10 @@ def test_analytics_413_is_split_never_failed(sandbox: SandboxApp) -> None:
     assert len(rows) == 120
     statuses = [r.status for r in sent(sandbox, "GET", "/analytics/daily")]
     assert 413 in statuses and statuses[-1] == 200
-    assert "splitting" in res.stderr
+    assert "splitting" not in res.stderr  # routine: said only with -v
+    loud = invoke(["-v", "accounts", "analytics", "--all", "--from", "2026-10-01", "--to",
+                   "2026-11-15", "-o", "jsonl"])
+    assert loud.exit_code == 0 and "splitting" in loud.stderr
 
 
 @pytest.mark.parametrize("args", [["--from", "yesterday"], ["--from", "2026-03-10", "--to",
@@ -624,18 +624,13 @@ def test_create_refuses_unknown_columns_and_duplicates(sandbox: SandboxApp,
     assert sandbox.request_count == 0
 
 
-def test_create_prompts_for_hidden_passwords_on_a_terminal(
-    sandbox: SandboxApp, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from instantly_cli import output
-
-    answers = iter(["Prompted-pw-99", ""])
-    asked: list[str] = []
-    monkeypatch.setattr(output, "stdin_is_tty", lambda: True)
-    monkeypatch.setattr(output, "prompt_secret", lambda text: asked.append(text) or next(answers))
-    res = invoke(["accounts", "create", *NEW_FLAGS, "--json"])
+def test_create_prompts_for_hidden_passwords_on_a_terminal(runtime, sandbox: SandboxApp) -> None:
+    runtime.terminal = runtime.terminal._replace(stdin_isatty=True)
+    res = invoke(["accounts", "create", *NEW_FLAGS, "--json"], input="Prompted-pw-99\n\n")
     assert res.exit_code == 0, res.stderr
-    assert len(asked) == 2 and "new.box@newbox.io" in asked[0]
+    assert "IMAP password for" in res.stderr and "new.box@newbox.io" in res.stderr
+    assert "SMTP password (Enter: the same): " in res.stderr
+    assert "Prompted-pw-99" not in res.stderr + res.stdout
     [post] = sent(sandbox, "POST", "/api/v2/accounts")
     assert json.loads(post.body)["smtp_password"] == "Prompted-pw-99"  # Enter: the same
 

@@ -20,7 +20,7 @@ import pytest
 from typer.testing import Result
 
 from instantly_cli import client as client_mod
-from instantly_cli import settings
+from instantly_cli import config_file
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import Store
 from tests.contract import validate_recorded
@@ -57,7 +57,7 @@ COMMANDS: list[list[str]] = [
 
 
 def write_config(text: str, mode: int = 0o600) -> Path:
-    path = settings.config_path()
+    path = config_file.config_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     path.write_text(text)
     os.chmod(path, mode)
@@ -331,7 +331,7 @@ def test_login_never_echoes_the_key_and_writes_0600_in_0700(
     app = SandboxApp(store, api_key=KEY)
     runtime.transport = httpx.WSGITransport(app=app)
     monkeypatch.setenv("INSTANTLY_BASE_URL", "http://sandbox.test")
-    folder = settings.config_dir()
+    folder = config_file.config_dir()
     folder.mkdir(parents=True, mode=0o755)
     os.chmod(folder, 0o755)  # an existing, too-open folder is tightened
     old = os.umask(0)
@@ -344,7 +344,7 @@ def test_login_never_echoes_the_key_and_writes_0600_in_0700(
         os.umask(old)
     assert first.exit_code == 0 and second.exit_code == 0, first.stderr + second.stderr
     assert MASKED in first.stderr
-    path = settings.config_path()
+    path = config_file.config_path()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert path.read_text().count(KEY) == 2  # saved, only in the file

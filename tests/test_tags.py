@@ -13,7 +13,6 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from instantly_cli import output
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import SEED_CAMPAIGN_ID, SEED_TAGS, Store
 from tests.conftest import envelope
@@ -22,7 +21,6 @@ OPS = "ops+eu@acme-outreach.com"
 ZOE = "zoe.muller@acme-outreach.com"
 JOSE = "jose.garcia@fabrikam-sales.com"
 GHOST = "nobody@nowhere-at-all.io"
-README = Path(__file__).resolve().parent.parent / "README.md"
 TOGGLE = "/api/v2/custom-tags/toggle-resource"
 
 
@@ -536,10 +534,9 @@ def test_many_accounts_need_yes_when_not_a_tty(cli, sandbox: SandboxApp) -> None
 
 
 def test_confirmation_on_a_tty(
-    cli, sandbox: SandboxApp, store: Store, monkeypatch: pytest.MonkeyPatch
+    runtime, cli, sandbox: SandboxApp, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(output, "stdin_is_tty", lambda: True)
-    monkeypatch.setattr(output, "stdout_is_tty", lambda: True)
+    runtime.terminal = runtime.terminal._replace(stdin_isatty=True, stdout_isatty=True)
     no = cli(["tags", "unassign", "Client A", "--account", OPS, "--account", ZOE], input="n\n")
     assert no.exit_code == 2 and "Untag 2 accounts?" in no.stderr
     assert writes(sandbox) == []
@@ -549,9 +546,9 @@ def test_confirmation_on_a_tty(
 
 
 def test_stdin_flag_refuses_a_terminal(
-    cli, sandbox: SandboxApp, monkeypatch: pytest.MonkeyPatch
+    runtime, cli, sandbox: SandboxApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(output, "stdin_is_tty", lambda: True)
+    runtime.terminal = runtime.terminal._replace(stdin_isatty=True)
     result = cli(["tags", "assign", "Client A", "--stdin"])
     assert result.exit_code == 2 and "piped input" in result.stderr
     assert sandbox.requests == []
@@ -772,10 +769,9 @@ def test_delete_with_yes_removes_tag_and_mappings(cli, sandbox: SandboxApp, stor
 
 
 def test_delete_asks_on_a_tty(
-    cli, sandbox: SandboxApp, store: Store, monkeypatch: pytest.MonkeyPatch
+    runtime, cli, sandbox: SandboxApp, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(output, "stdin_is_tty", lambda: True)
-    monkeypatch.setattr(output, "stdout_is_tty", lambda: True)
+    runtime.terminal = runtime.terminal._replace(stdin_isatty=True, stdout_isatty=True)
     no = cli(["tags", "delete", "Warm pool"], input="n\n")
     assert no.exit_code == 2 and "Delete tag 'Warm pool'" in no.stderr
     assert writes(sandbox) == []
@@ -812,16 +808,6 @@ def test_accounts_get_shows_tags(cli, sandbox: SandboxApp, store: Store) -> None
     assert set(line.split(None, 1)[1].strip().split(", ")) == mappings_of(store, OPS)
     got = json.loads(ok(cli(["accounts", "get", OPS, JOSE, "--include-tags", "--json"])).stdout)
     assert {t["label"] for t in got[0]["tags"]} == mappings_of(store, OPS)
-
-
-# -- docs ------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "command", ["list", "map", "assign", "unassign", "create", "rename", "delete"]
-)
-def test_every_tags_command_is_in_the_readme(command: str) -> None:
-    assert f"| `instantly tags {command}" in README.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("verb", ["assign", "unassign"])

@@ -33,7 +33,7 @@ def list_runs(
 
     Journals are kept 30 days; an unfinished run continues with its command's --resume.
     """
-    from instantly_cli.output import Column
+    from instantly_cli.columns import Column
     from instantly_cli.services import journal
     from instantly_cli.settings import state_dir
 

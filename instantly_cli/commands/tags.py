@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from instantly_cli import context, output
+from instantly_cli.columns import parse_fields, pick
 from instantly_cli.commands import _bulk, handled
 from instantly_cli.enums import FAILED, RESOURCE_TYPE, UNCHANGED
 from instantly_cli.errors import NotFoundError, UsageError
@@ -45,7 +46,7 @@ def _emit_tag(tag: Mapping[str, Any], fmt: str, fields: list[str] | None, messag
     if fmt == "table":
         output.success(message)
     elif fmt == "json":
-        output.emit_json(output.pick(tag, fields) if fields else tag)
+        output.emit_json(pick(tag, fields) if fields else tag)
     else:
         output.emit_records([[tag]], fmt, views.tag_columns(fmt), fields=fields)
 
@@ -119,7 +120,7 @@ def list_tags(
     account_count field in JSON, a last column in TSV/CSV), so piped output stays as it was.
     """
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     if counts is None:
         counts = fmt == "table" or bool(field_list and "account_count" in field_list)
     from instantly_cli import views
@@ -192,7 +193,7 @@ def map_tags(
     from instantly_cli.targets import dedupe, validate_email
 
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     resource_type = _parse_type(type_)
     grouping = by.strip().lower()
     if grouping not in ("mapping", "account"):
@@ -410,7 +411,7 @@ def create(
     from instantly_cli.services import tags as service
 
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     label = required(label, "the LABEL", 'instantly tags create "Client C"')
     text = _label_arg(label, "The label")
     with context.client(ctx) as client:
@@ -446,7 +447,7 @@ def rename(
     from instantly_cli.services import tags as service
 
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     example = 'instantly tags rename "Client A" "Client A (EU)"'
     tag = required(tag, "the TAG and the NEW_LABEL", example)
     text = _label_arg(required(new_label, "the NEW_LABEL", example), "The new label")
@@ -489,7 +490,7 @@ def delete(
     from instantly_cli.services import tags as service
 
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     tag = required(tag, "the TAG", 'instantly tags delete "Old client"')
     with context.client(ctx) as client:
         index = service.TagIndex.fetch(client, output.warn)

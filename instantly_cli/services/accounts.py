@@ -31,7 +31,8 @@ from instantly_cli.fields import get_path
 from instantly_cli.services.bulk import Outcome, RunResult, failed
 
 if TYPE_CHECKING:
-    from instantly_cli.client import BackgroundJob, InstantlyClient
+    from instantly_cli.client import InstantlyClient
+    from instantly_cli.schema import BackgroundJob
     from instantly_cli.services.jobs import JobWait
 
 # The bulk endpoints (pause, warmup jobs) take at most 100 emails a call.

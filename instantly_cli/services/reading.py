@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from instantly_cli.errors import NotFoundError
 
 if TYPE_CHECKING:
-    from instantly_cli.client import Account, InstantlyClient
+    from instantly_cli.client import InstantlyClient
+    from instantly_cli.schema import Account
 
 
 def spelling(client: InstantlyClient, email: str) -> str | None:

@@ -25,7 +25,9 @@ from instantly_cli.errors import CliError, ConflictError, NetworkError, UsageErr
 from instantly_cli.services import bulk
 
 if TYPE_CHECKING:
-    from instantly_cli.client import Account, InstantlyClient, Pager, Tag, TagMapping
+    from instantly_cli.client import InstantlyClient
+    from instantly_cli.paging import Pager
+    from instantly_cli.schema import Account, Tag, TagMapping
 
 Warn = Callable[[str], None]
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from instantly_cli import context, output
+from instantly_cli.columns import parse_fields
 from instantly_cli.commands import _bulk, handled
 from instantly_cli.commands.accounts import _outcomes, app
 from instantly_cli.enums import CREATED, EXISTS, FAILED, PROVIDER, WOULD_CREATE
@@ -99,7 +100,7 @@ def create(
 
     fmt = context.output_format(ctx, opts.output_, opts.json_output)
     dry_run, resume = opts.dry_run, opts.resume
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     flags = {
         "email": email, "first_name": first_name, "last_name": last_name,
         "provider_code": provider, "imap_host": imap_host, "imap_port": imap_port,

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from instantly_cli import context, output
+from instantly_cli import context
+from instantly_cli.columns import OUTCOME_COLUMNS, parse_fields
 from instantly_cli.commands import _bulk, handled
 from instantly_cli.commands.accounts import _outcomes, app
 from instantly_cli.enums import (
@@ -80,7 +81,7 @@ def _command(delete: bool) -> Callable[..., int]:
         from instantly_cli.services import lifecycle
 
         fmt = context.output_format(ctx, opts.output_, opts.json_output)
-        field_list = output.parse_fields(fields)
+        field_list = parse_fields(fields)
         dry_run = opts.dry_run
 
         def plan(emails: list[str]) -> _bulk.Plan:
@@ -106,7 +107,7 @@ def _command(delete: bool) -> Callable[..., int]:
         if delete:
             found = [o.account for o in result.outcomes if o.account is not None]
             columns = (views.account_columns(fmt, False) if fmt == "table"
-                       else output.OUTCOME_COLUMNS)
+                       else OUTCOME_COLUMNS)
             _outcomes.emit(result, fmt, field_list, columns, table_rows=found)
         else:
             rows = [o.to_json() for o in result.outcomes]
@@ -179,7 +180,7 @@ def move(
     from instantly_cli.services.bulk import batches
 
     fmt = context.output_format(ctx, opts.output_, opts.json_output)
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     dry_run = opts.dry_run
 
     def plan(emails: list[str]) -> _bulk.Plan:

@@ -19,7 +19,7 @@ from instantly_cli.services.bulk import RunResult
 
 def _preview(result: RunResult, fmt: str) -> None:
     """Dry run: current status → new status per target."""
-    from instantly_cli.output import Column
+    from instantly_cli.columns import Column
 
     rows = [o.to_json() for o in result.outcomes]
     if fmt == "json":

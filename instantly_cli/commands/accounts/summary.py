@@ -9,32 +9,26 @@ import typer
 from instantly_cli import context, output
 from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import app
+from instantly_cli.commands.accounts._listing import report_cut
+from instantly_cli.dashboard import Section
 from instantly_cli.enums import AT_RISK_BELOW, GATE_METRIC, SUMMARY_BY, WATCH_BELOW
 from instantly_cli.errors import EXIT_FAILED, CliError
 from instantly_cli.options import (
+    NO_FILTERS,
+    AccountFilters,
     AtRiskBelowOpt,
-    DomainOpt,
-    FilterOpt,
-    HealthOpt,
-    IncludeUnscoredOpt,
     JsonOpt,
-    MaxScoreOpt,
-    MinScoreOpt,
     OutputOpt,
     ParallelOpt,
-    ProviderOpt,
-    SearchOpt,
-    StatusOpt,
-    TagAllOpt,
-    TagOpt,
     WatchBelowOpt,
+    account_filters,
     complete_enum,
     examples,
 )
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
-    from instantly_cli.services.fleet import Lister, ListQuery
+    from instantly_cli.services.fleet import ListQuery
     from instantly_cli.services.health import Tally, Thresholds
 
 SummaryExamples = examples(
@@ -48,19 +42,10 @@ SummaryExamples = examples(
 
 @app.command("summary", epilog=SummaryExamples)
 @handled
+@account_filters
 def summary(
     ctx: typer.Context,
-    status: StatusOpt = None,
-    provider: ProviderOpt = None,
-    search: SearchOpt = None,
-    tag: TagOpt = None,
-    tag_all: TagAllOpt = None,
-    filter_: FilterOpt = None,
-    domain: DomainOpt = None,
-    min_score: MinScoreOpt = None,
-    max_score: MaxScoreOpt = None,
-    include_unscored: IncludeUnscoredOpt = False,
-    health: HealthOpt = None,
+    filters: AccountFilters = NO_FILTERS,
     by: Annotated[
         str | None,
         typer.Option(
@@ -102,30 +87,14 @@ def summary(
     --at-risk-below (50). Watch: paused, warmup paused, or a score below --watch-below (80).
     Healthy: the rest. Takes the filters of `accounts list`.
     """
-    from instantly_cli.services import fleet
     from instantly_cli.services import health as health_service
-    from instantly_cli.services.bulk import MAX_RATE
 
     fmt = context.output_format(ctx, output_, json_output)
     # Everything is validated before the first request: a bad gate is exit 2, nothing fetched.
     conditions = health_service.parse_conditions(fail_if)
     thresholds = health_service.Thresholds(at_risk_below, watch_below)
     group_by = str(SUMMARY_BY.parse(by)) if by else None
-    query = fleet.ListQuery(
-        status=status or [],
-        provider=provider or [],
-        search=search,
-        filter=filter_ or [],
-        include_tags=group_by == "tag",
-        tags=tag or [],
-        tags_all=tag_all or [],
-        domains=domain or [],
-        min_score=min_score,
-        max_score=max_score,
-        include_unscored=include_unscored,
-        health=health or [],
-        thresholds=thresholds,
-    )
+    query = filters.query(thresholds, include_tags=group_by == "tag")
     query.params()
     failed_profiles = 0
     if all_profiles:
@@ -135,9 +104,8 @@ def summary(
         doc: dict[str, Any] = {"profiles": rows, "total": total.to_json()}
         metrics = total.metrics()
     else:
-        lister = fleet.concurrent_lister(query, limit=None, parallel=parallel)
-        with context.client(ctx, rate=MAX_RATE if lister is not None else None) as client:
-            tally = _summarize(client, query, thresholds, group_by, lister)
+        with context.client(ctx) as client:
+            tally = _summarize(client, query, thresholds, group_by, parallel)
         doc = tally.to_json()
         metrics = tally.metrics()
     gate = [
@@ -160,16 +128,14 @@ def _summarize(
     query: ListQuery,
     thresholds: Thresholds,
     by: str | None,
-    lister: Lister | None,
+    parallel: bool,
 ) -> Tally:
-    """One streamed pass, by the concurrent lister when ``lister`` is given (see
-    ``fleet.concurrent_lister``), else by the cursor."""
+    """One streamed pass over the accounts (``fleet.list_accounts`` chooses how)."""
     from instantly_cli.services import fleet, health
 
-    listing = fleet.list_accounts(client, query, limit=None, warn=output.warn, lister=lister)
+    listing = fleet.list_accounts(client, query, limit=None, parallel=parallel, warn=output.warn)
     tally = health.summarize(fleet.accounts_of(listing), thresholds=thresholds, by=by)
-    if listing.anomaly:
-        output.warn(f"Listing ended early: {listing.anomaly}; the numbers may be incomplete.")
+    report_cut(listing.anomaly, False, "; the numbers may be incomplete")
     return tally
 
 
@@ -180,13 +146,12 @@ def _all_profiles(
     by: str | None,
     parallel: bool,
 ) -> tuple[Tally, list[dict[str, Any]], int]:
-    """Each configured profile in turn (its own key, workspace and base URL), under the
-    process's rate limiter; a failing profile is reported on its row and the rest still run."""
+    """Each configured profile in turn (its own key, workspace and base URL); a failing
+    profile is reported on its row and the rest still run."""
     from instantly_cli import views
-    from instantly_cli.services import fleet
-    from instantly_cli.services.bulk import DEFAULT_RATE, MAX_RATE
+    from instantly_cli.config_file import load_config
     from instantly_cli.services.health import Tally
-    from instantly_cli.settings import GlobalOptions, load_config, resolve
+    from instantly_cli.settings import GlobalOptions, resolve
 
     opts = context.runtime(ctx).options
     config = load_config()
@@ -198,7 +163,6 @@ def _all_profiles(
     total = Tally(thresholds, by)
     rows: list[dict[str, Any]] = []
     failed = 0
-    lister = fleet.concurrent_lister(query, limit=None, parallel=parallel)
     for name in sorted(config.profiles):
         profile = config.profiles[name]
         doc: dict[str, Any] | None = None
@@ -218,11 +182,8 @@ def _all_profiles(
                     f"No API key saved for profile '{name}'.",
                     hint=f"Run: instantly auth login --profile {name}",
                 )
-            # The concurrent lister wants the workspace's whole rate; the cursor walk is
-            # one request at a time.
-            with context.client(ctx, rate=MAX_RATE if lister is not None else DEFAULT_RATE,
-                                resolved=resolved, api_key=profile.api_key) as client:
-                tally = _summarize(client, query, thresholds, by, lister)
+            with context.client(ctx, resolved=resolved, api_key=profile.api_key) as client:
+                tally = _summarize(client, query, thresholds, by, parallel)
             total.merge(tally)
             doc = tally.to_json()
         except CliError as exc:
@@ -254,7 +215,7 @@ def _render(doc: dict[str, Any], fmt: str, all_profiles: bool) -> None:
         if all_profiles:
             rows = [*doc["profiles"], views.profile_row("Total", None, summary, None)]
             rows[-1]["result"] = ""
-            roll_up = output.Section(
+            roll_up = Section(
                 f"Profiles: {len(doc['profiles'])}",
                 columns=views.PROFILE_COLUMNS,
                 rows=rows,

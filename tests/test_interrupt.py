@@ -17,7 +17,7 @@ from instantly_cli.sandbox.server import SandboxServer
 from instantly_cli.sandbox.store import Store
 from tests.waiting import PATIENCE, Lines, wait_until
 
-KEY = "interrupt-key-1234"
+KEY = "sk_Q7vX2mJ9pL4wR8tZ"
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 

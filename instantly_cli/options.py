@@ -19,8 +19,8 @@ from instantly_cli.enums import (
 )
 
 if TYPE_CHECKING:
-    from instantly_cli.services.fleet import ListQuery
-    from instantly_cli.services.health import Thresholds
+    from instantly_cli.services.accounts.list import ListQuery
+    from instantly_cli.services.accounts.summary import Thresholds
 
 
 def examples(*lines: str) -> str:
@@ -222,7 +222,7 @@ class AccountFilters(NamedTuple):
 
     def query(self, thresholds: "Thresholds", **more: Any) -> "ListQuery":
         """The ListQuery of these filters; ``more`` sets its other fields (sort, tags…)."""
-        from instantly_cli.services.fleet import ListQuery
+        from instantly_cli.services.accounts.list import ListQuery
 
         return ListQuery(
             status=self.status or [],

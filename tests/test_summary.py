@@ -27,7 +27,7 @@ from instantly_cli.context import Runtime
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.seed import DEFAULT_WORKSPACE_ID
 from instantly_cli.sandbox.store import AccountQuery, Store
-from instantly_cli.services import health
+from instantly_cli.services.accounts import summary as health
 from tests.conftest import TEST_KEY
 
 Cli = Callable[..., Result]
@@ -534,7 +534,7 @@ def test_memory_is_counters_not_accounts() -> None:
 def test_the_account_iterator_is_one_argument(sandbox: SandboxApp, store: Store) -> None:
     """A lister (e.g. a concurrent one) plugs in through ``lister=``; the pass is the same."""
     from instantly_cli.client import InstantlyClient
-    from instantly_cli.services import fleet
+    from instantly_cli.services.accounts import list as fleet
 
     calls: list[dict[str, Any]] = []
 
@@ -563,7 +563,7 @@ def _offset_pages(app: SandboxApp) -> int:
 @pytest.fixture
 def concurrent(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pages in flight whatever the latency (the in-process sandbox has next to none)."""
-    from instantly_cli.services import fleet
+    from instantly_cli.services.accounts import list as fleet
 
     monkeypatch.setattr(fleet, "CURSOR_UP_TO", 0)
 

@@ -163,7 +163,7 @@ class Session:
         outcome goes to the journal as it lands, and Ctrl-C is shielded until :meth:`finish`
         has written the summary. Workers are sized from the observed latency to reach the rate,
         ``concurrency`` being the upper bound."""
-        from instantly_cli.services.reading import spelling
+        from instantly_cli.services.accounts.get import spelling
 
         total = sum(len(u) for u in units)
 

@@ -95,7 +95,7 @@ def create(
     or a hidden prompt on a terminal. Every row is checked before anything is sent; an email
     that exists already is reported as "exists".
     """
-    from instantly_cli.services import create as service
+    from instantly_cli.services.accounts import create as service
     from instantly_cli.targets import read_targets
 
     fmt = context.output_format(ctx, opts.output_, opts.json_output)
@@ -164,7 +164,7 @@ def _lacks_password(rows: list[tuple[int, dict[str, Any]]]) -> bool:
 
 
 def _prompt(whom: str) -> Any:
-    from instantly_cli.services.create import Passwords
+    from instantly_cli.services.accounts.create import Passwords
 
     imap = output.prompt_secret(f"IMAP password for {whom}")
     smtp = output.prompt_secret("SMTP password (Enter: the same)") or imap

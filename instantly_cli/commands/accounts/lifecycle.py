@@ -43,7 +43,7 @@ def _lookup_in(
     """Whether an email is in ``workspace``; its client is opened on first use only (a lost
     answer, or a refused batch, of a move is the only reason to look there)."""
     from instantly_cli.errors import NotFoundError
-    from instantly_cli.services.reading import get_account
+    from instantly_cli.services.accounts.get import get_account
 
     there = dataclasses.replace(context.settings(ctx), workspace=workspace)
     lock = threading.Lock()
@@ -78,7 +78,7 @@ def _command(delete: bool) -> Callable[..., int]:
         fields: FieldsOpt = None,
     ) -> int:
         from instantly_cli import views
-        from instantly_cli.services import lifecycle
+        from instantly_cli.services.accounts import lifecycle
 
         fmt = context.output_format(ctx, opts.output_, opts.json_output)
         field_list = parse_fields(fields)
@@ -176,7 +176,7 @@ def move(
     TARGET is an account email, or - to read emails / JSON / JSON lines from stdin.
     """
     from instantly_cli.errors import UsageError
-    from instantly_cli.services import lifecycle
+    from instantly_cli.services.accounts import lifecycle
     from instantly_cli.services.bulk import batches
 
     fmt = context.output_format(ctx, opts.output_, opts.json_output)

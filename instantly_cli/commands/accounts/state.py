@@ -42,7 +42,7 @@ def _command(pause: bool) -> Callable[..., int]:
         targets: BulkTargetsArg,
         opts: BulkOpts,
     ) -> int:
-        from instantly_cli.services import accounts as service
+        from instantly_cli.services.accounts import state as service
         from instantly_cli.services.bulk import batches
 
         fmt = context.output_format(ctx, opts.output_, opts.json_output)

@@ -238,7 +238,7 @@ def update(
     TARGET is an account email, or - to read emails / JSON / JSON lines from stdin.
     """
     from instantly_cli import views
-    from instantly_cli.services import accounts as service
+    from instantly_cli.services.accounts import update as service
 
     fmt = context.output_format(ctx, opts.output_, opts.json_output)
     dry_run = opts.dry_run

@@ -41,7 +41,7 @@ def _command(enable: bool) -> Callable[..., int]:
         opts: BulkOpts,
     ) -> int:
         from instantly_cli import views
-        from instantly_cli.services import accounts as service
+        from instantly_cli.services.accounts import warmup as service
         from instantly_cli.services.bulk import Outcome, batches
 
         fmt = context.output_format(ctx, opts.output_, opts.json_output)

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from instantly_cli.enums import OUTPUT_FORMAT, EnumTable
-from instantly_cli.errors import CliError, UsageError, redact
+from instantly_cli.errors import CliError, StdoutError, UsageError, redact
 from instantly_cli.fields import get_path
 from instantly_cli.interrupts import sigint_deferred
 
@@ -186,6 +186,25 @@ def log_exchange(ex: Exchange) -> None:
     _err_line(_paint(f"* {ex.method} {ex.target} → {ex.status} {ex.ms:.0f} ms{retry}", "dim"))
 
 
+@contextmanager
+def stdout_writes() -> Iterator[None]:
+    """Around every write of data to stdout: a failure other than a reader that left (EPIPE)
+    becomes :class:`StdoutError`, and stdout is pointed at devnull, so the bytes still buffered
+    cannot fail again when the process exits (Python's "Exception ignored … OSError" trailer)."""
+    try:
+        yield
+    except (BrokenPipeError, StdoutError):
+        raise
+    except OSError as exc:
+        silence_broken_pipe()
+        raise StdoutError(exc.errno, exc.strerror or str(exc)) from exc
+
+
+def flush_stdout() -> None:
+    """Push out what is still buffered: the command's output counts only once it is written."""
+    _flush()
+
+
 def silence_broken_pipe() -> None:
     """The reader went away (``| head``): point stdout at devnull so the exit flush is quiet."""
     try:
@@ -349,13 +368,13 @@ def parse_fields(text: str | None) -> list[str] | None:
 
 
 def _write(text: str) -> None:
-    with _lock, sigint_deferred():
+    with _lock, sigint_deferred(), stdout_writes():
         sys.stdout.write(text)
         sys.stdout.flush()
 
 
 def _flush() -> None:
-    with _lock, sigint_deferred():
+    with _lock, sigint_deferred(), stdout_writes():
         sys.stdout.flush()
 
 
@@ -554,7 +573,8 @@ def _table(
 ) -> None:
     console = _console(unlimited=wide)
     fit = console.width < UNLIMITED
-    console.print(_build_table(rows, cols, title, console.width if fit else None))
+    with stdout_writes():
+        console.print(_build_table(rows, cols, title, console.width if fit else None))
 
 
 DetailRow = tuple[str, str, str]  # label, value, style
@@ -577,8 +597,9 @@ def emit_detail(title: str, sections: Sequence[tuple[str, Sequence[DetailRow]]])
         for label, value, style in shown:
             grid.add_row("  " + label, Text(value, style=style))
     console = _console()
-    console.print(Text(title, style="bold"))
-    console.print(grid)
+    with stdout_writes():
+        console.print(Text(title, style="bold"))
+        console.print(grid)
 
 
 def emit_kv(rows: Sequence[tuple[str, str]], fmt: str) -> None:
@@ -779,7 +800,7 @@ def emit_dashboard(title: str, sections: Sequence[Section]) -> None:
     from rich.text import Text
 
     console = _dashboard_console()
-    with _lock, sigint_deferred():
+    with _lock, sigint_deferred(), stdout_writes():
         console.print(Text(title, style="bold", no_wrap=True, overflow="ellipsis"))
         for section in sections:
             console.print(_section(section))

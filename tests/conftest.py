@@ -15,6 +15,7 @@ from instantly_cli.cli import app as cli_app
 from instantly_cli.context import Runtime
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import Store
+from tests.children import NOT_A_USERS
 
 TEST_KEY = "test-key-Zq7Wm3Kx9Lp2"
 COLOR_VARS = ("NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "FORCE_COLOR", "TERM")
@@ -41,8 +42,10 @@ def runtime() -> Iterator[Runtime]:
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # Without the Python variables test machines export (PYTHONUNBUFFERED…), so even a child
+    # started from os.environ runs the way users run it (see tests/children.py).
     for name in list(os.environ):
-        if name.startswith("INSTANTLY_") or name in COLOR_VARS:
+        if name.startswith("INSTANTLY_") or name in COLOR_VARS or name in NOT_A_USERS:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("INSTANTLY_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("INSTANTLY_DATA_DIR", str(tmp_path / "data"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -9,6 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+import typer
+import typer.testing
 from typer.testing import CliRunner, Result
 
 from instantly_cli.cli import app as cli_app
@@ -23,6 +26,27 @@ COLOR_VARS = ("NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "FORCE_COLOR", "TERM")
 
 # The runtime the current test's CLI invocations are wired with (see the ``runtime`` fixture).
 _RUNTIME: list[Runtime] = []
+
+
+@functools.cache
+def _command(app: typer.Typer) -> Any:
+    """The Click command of a Typer app, built once per app and process.
+
+    ``CliRunner.invoke`` rebuilds it from the app on every call (reading every command's
+    signature and annotations again): two thirds of the CPU of an in-process CLI test. The
+    command is stateless between invocations (a context and the Runtime are made per call), and
+    the program builds it once per process too."""
+    return _build_command(app)
+
+
+_build_command = typer.testing._get_command
+
+
+@pytest.fixture(autouse=True, scope="session")
+def command_built_once() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(typer.testing, "_get_command", _command)
+        yield
 
 
 def test_runtime() -> Runtime:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import pytest
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.server import SandboxServer
 from instantly_cli.sandbox.store import AccountQuery, Store
+from tests.children import user_env
 
 KEY = "faults-key-5678"
 VALUE = 4242  # no seed account has it
@@ -148,7 +148,7 @@ def test_create_is_never_blindly_retried(cli, faulty) -> None:
 def _run(
     args: list[str], server: SandboxServer, tmp_path: Path, stdin: str
 ) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INSTANTLY_")}
+    env = user_env()
     env.update(
         INSTANTLY_BASE_URL=server.url,
         INSTANTLY_API_KEY=KEY,

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -21,6 +21,8 @@ import pytest
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.server import SandboxServer
 from instantly_cli.sandbox.store import AccountQuery, Store
+from tests.children import cron_env
+from tests.waiting import wait_until
 
 KEY = "signals-key-9Qw8Er7Ty6"
 GHOST = "ghost@nowhere-at-all.com"
@@ -69,20 +71,19 @@ def server(store: Store) -> Iterator[CountingServer]:
     yield srv
     # A request left in flight by a killed or interrupted client still runs in its handler
     # thread: let it finish before the store closes under it.
-    wait_until(srv.drained, timeout=60)
+    wait_until(srv.drained, "requests in flight to be answered")
     srv.stop()
 
 
 def env_for(server: SandboxServer, tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INSTANTLY_")}
-    env.update(
+    # A cron job's environment: block-buffered stdout, no locale (see tests/children.py).
+    return cron_env(
         INSTANTLY_BASE_URL=server.url,
         INSTANTLY_API_KEY=KEY,
         INSTANTLY_CONFIG_DIR=str(tmp_path / "cfg"),
         INSTANTLY_STATE_DIR=str(tmp_path / "state"),
         NO_COLOR="1",
     )
-    return env
 
 
 def start(args: list[str], env: dict[str, str], cwd: Path, stdin: str = "",
@@ -99,14 +100,6 @@ def start(args: list[str], env: dict[str, str], cwd: Path, stdin: str = "",
     proc.stdin.close()
     proc.stdin = None
     return proc
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
 
 
 def emails(store: Store, count: int, status: int | None = None) -> list[str]:
@@ -180,7 +173,8 @@ def test_ctrl_c_pressed_repeatedly_never_loses_the_failure_file(
     proc = start(["accounts", "update", "-", "--daily-limit", "4321", "--yes", "--concurrency",
                   "2", "--failures", str(failures)],
                  env_for(server, tmp_path), tmp_path, stdin="\n".join(targets))
-    wait_until(lambda: server.arrived("PATCH") >= 2)  # two requests in flight for 3 s
+    # Two requests in flight for 3 s.
+    wait_until(lambda: server.arrived("PATCH") >= 2, "two PATCHes")
     proc.send_signal(signal.SIGINT)
     assert proc.stderr is not None
     assert "Interrupted: waiting" in proc.stderr.readline()
@@ -217,7 +211,7 @@ def test_ctrl_c_while_waiting_for_warmup_jobs_reports_the_jobs_and_targets(
         line = proc.stderr.readline()
         assert line, "".join(lines)
         lines.append(line)
-    wait_until(lambda: server.arrived("GET", "/background-jobs/") >= 1)
+    wait_until(lambda: server.arrived("GET", "/background-jobs/") >= 1, "a job poll")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
@@ -267,12 +261,12 @@ def test_kill_9_mid_run_then_resume_finishes_exactly_what_is_left(
         files = list(runs.glob("*.jsonl")) if runs.is_dir() else []
         return files[0].read_text().count('"kind": "outcome"') if files else 0
 
-    wait_until(lambda: journaled() >= 10)
+    wait_until(lambda: journaled() >= 10, "10 journaled targets")
     proc.kill()  # SIGKILL: no handler, no finally, no flush
     proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL
     # Let the requests that were in flight land, so the server's record is complete.
-    wait_until(server.drained)
+    wait_until(server.drained, "requests in flight to be answered")
     [journal] = list(runs.glob("*.jsonl"))
     lines = [json.loads(x) for x in journal.read_text().splitlines() if x.endswith("}")]
     done = {x["email"] for x in lines if x.get("kind") == "outcome" and x["result"] == "updated"}

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +14,8 @@ import pytest
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.server import SandboxServer
 from instantly_cli.sandbox.store import Store
+from tests.children import user_env
+from tests.waiting import wait_until
 
 KEY = "lifecycle-interrupt-key"
 pytestmark = [
@@ -36,10 +36,8 @@ def served(tmp_path: Path) -> Iterator[tuple[SandboxServer, Store]]:
 
 
 def env_for(server: SandboxServer, tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INSTANTLY_")}
-    env.update(INSTANTLY_BASE_URL=server.url, INSTANTLY_API_KEY=KEY,
-               INSTANTLY_CONFIG_DIR=str(tmp_path / "cfg"))
-    return env
+    return user_env(INSTANTLY_BASE_URL=server.url, INSTANTLY_API_KEY=KEY,
+                    INSTANTLY_CONFIG_DIR=str(tmp_path / "cfg"))
 
 
 def existing(store: Store, emails: list[str]) -> set[str]:
@@ -67,10 +65,7 @@ def test_sigint_during_delete_then_resume_from_the_failure_file(
     proc.stdin.write("\n".join(targets))
     proc.stdin.close()
     proc.stdin = None
-    deadline = time.monotonic() + 30
-    while len(targets) - len(existing(store, targets)) < 20:  # wait on state, not on a clock
-        assert time.monotonic() < deadline, "no deletes reached the server"
-        time.sleep(0.02)
+    wait_until(lambda: len(targets) - len(existing(store, targets)) >= 20, "20 deletes")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
@@ -112,10 +107,8 @@ def test_sigint_during_mark_fixed_then_resume(
     proc.stdin.write("\n".join(targets))
     proc.stdin.close()
     proc.stdin = None
-    deadline = time.monotonic() + 30
-    while server.stats["total"] < 40:  # two requests per account: 20 accounts reached
-        assert time.monotonic() < deadline, "no requests reached the server"
-        time.sleep(0.02)
+    # Two requests per account: 20 accounts reached.
+    wait_until(lambda: server.stats["total"] >= 40, "40 requests")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err

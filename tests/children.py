@@ -12,8 +12,15 @@ import os
 import shutil
 import sys
 
-# Set by test machines and CI images, never by a login shell: each changes how stdout behaves.
-NOT_A_USERS = ("PYTHONUNBUFFERED", "PYTHONIOENCODING", "PYTHONUTF8", "PYTHONLEGACYWINDOWSSTDIO")
+# Set by test machines and CI images, not by a login shell: the first ones change how stdout
+# behaves; the last makes every child compile the package again (a user's first run caches it).
+NOT_A_USERS = (
+    "PYTHONUNBUFFERED",
+    "PYTHONIOENCODING",
+    "PYTHONUTF8",
+    "PYTHONLEGACYWINDOWSSTDIO",
+    "PYTHONDONTWRITEBYTECODE",
+)
 # What cron hands a job (Vixie cron / cronie): no locale, no terminal, a two-entry PATH.
 CRON_PATH = "/usr/bin:/bin"
 CRON_KEPT = ("HOME", "LOGNAME", "USER", "XDG_STATE_HOME")  # the last: conftest's state isolation

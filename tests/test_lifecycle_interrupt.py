@@ -18,6 +18,8 @@ from tests.children import user_env
 from tests.waiting import wait_until
 
 KEY = "lifecycle-interrupt-key"
+# Enough that Ctrl-C, sent once 20 are done at 20 accounts/s, lands seconds before the end.
+TARGETS = 150
 pytestmark = [
     pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"),
     pytest.mark.slow,
@@ -27,7 +29,7 @@ pytestmark = [
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[SandboxServer, Store]]:
     store = Store(str(tmp_path / "state.sqlite3"))
-    store.ensure_seeded(600)
+    store.ensure_seeded(2 * TARGETS)
     server = SandboxServer(SandboxApp(store, api_key=KEY, record=False), latency_ms=60)
     server.start()
     yield server, store
@@ -52,7 +54,7 @@ def test_sigint_during_delete_then_resume_from_the_failure_file(
     served: tuple[SandboxServer, Store], tmp_path: Path
 ) -> None:
     server, store = served
-    targets = all_emails(store)[:300]
+    targets = all_emails(store)[:TARGETS]
     failures = tmp_path / "fails.jsonl"
     proc = subprocess.Popen(
         [sys.executable, "-m", "instantly_cli", "accounts", "delete", "-", "--yes", "--rate", "40",
@@ -80,7 +82,7 @@ def test_sigint_during_delete_then_resume_from_the_failure_file(
 
     again = subprocess.run(
         [sys.executable, "-m", "instantly_cli", "accounts", "delete", "-", "--yes", "-o",
-         "jsonl", "--failures", str(tmp_path / "second.jsonl")],
+         "jsonl", "--rate", "100", "--failures", str(tmp_path / "second.jsonl")],
         input=failures.read_text(), capture_output=True, text=True, timeout=120,
         env=env_for(server, tmp_path), cwd=tmp_path,
     )
@@ -93,7 +95,7 @@ def test_sigint_during_mark_fixed_then_resume(
     served: tuple[SandboxServer, Store], tmp_path: Path
 ) -> None:
     server, store = served
-    targets = all_emails(store)[:300]
+    targets = all_emails(store)[:TARGETS]
     failures = tmp_path / "fails.jsonl"
     args = ["accounts", "mark-fixed", "-", "--yes", "-o", "jsonl"]
     proc = subprocess.Popen(
@@ -119,7 +121,8 @@ def test_sigint_during_mark_fixed_then_resume(
     assert done and skipped and done | skipped == set(targets)
     assert {json.loads(line)["email"] for line in failures.read_text().splitlines()} == skipped
     again = subprocess.run(
-        [sys.executable, "-m", "instantly_cli", *args, "--failures", str(tmp_path / "2.jsonl")],
+        [sys.executable, "-m", "instantly_cli", *args, "--rate", "100",
+         "--failures", str(tmp_path / "2.jsonl")],
         input=failures.read_text(), capture_output=True, text=True, timeout=120,
         env=env_for(server, tmp_path), cwd=tmp_path,
     )

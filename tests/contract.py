@@ -94,6 +94,29 @@ def _validator_for(schema_json: str) -> Draft202012Validator:
 # (schema, value) pairs already found valid, as digests of their exact JSON: the seeded
 # sandbox answers the same pages to many tests, and validating is deterministic.
 _VALID: set[bytes] = set()
+# A schema's JSON text (its key) and its page shell, by identity: the schemas come from PATHS,
+# and writing out a large one for every value would cost more than validating it.
+_SCHEMA_JSON: dict[int, tuple[dict[str, Any], str]] = {}
+_PAGE_SHELL: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+
+
+def _schema_json(schema: dict[str, Any]) -> str:
+    known = _SCHEMA_JSON.get(id(schema))
+    if known is None or known[0] is not schema:
+        known = (schema, json.dumps(schema, sort_keys=True))
+        _SCHEMA_JSON[id(schema)] = known
+    return known[1]
+
+
+def _page_shell(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with its ``items`` array's element schema taken out (checked one by one)."""
+    known = _PAGE_SHELL.get(id(schema))
+    if known is None or known[0] is not schema:
+        listed = schema["properties"]["items"]
+        each = {k: v for k, v in listed.items() if k != "items"}
+        known = (schema, {**schema, "properties": {**schema["properties"], "items": each}})
+        _PAGE_SHELL[id(schema)] = known
+    return known[1]
 
 
 def _validate(schema: dict[str, Any], value: Any, what: str) -> None:
@@ -109,9 +132,8 @@ def _validate(schema: dict[str, Any], value: Any, what: str) -> None:
         # recur on many pages of many tests.
         for n, item in enumerate(value["items"]):
             _validate(listed["items"], item, f"{what} items/{n}")
-        each = {k: v for k, v in listed.items() if k != "items"}
-        schema = {**schema, "properties": {**schema["properties"], "items": each}}
-    schema_json = json.dumps(schema, sort_keys=True)
+        schema = _page_shell(schema)
+    schema_json = _schema_json(schema)
     digest = hashlib.blake2b(
         f"{schema_json}\0{json.dumps(value, sort_keys=True)}".encode("utf-8", "surrogatepass"),
         digest_size=16,

@@ -48,11 +48,13 @@ def faulty(
         retry_after="mixed",
         seed=7,
     )
-    server.slow_seconds = 1.0
+    server.slow_seconds = 3.0  # twice the read timeout below: a slow fault times out
     server.start()
     monkeypatch.setenv("INSTANTLY_BASE_URL", server.url)
     monkeypatch.setenv("INSTANTLY_API_KEY", KEY)
-    monkeypatch.setenv("INSTANTLY_TIMEOUT", "0.4")
+    # Not lower: on a loaded machine (parallel workers, stress-tests) a sound answer can take
+    # a second, and a retry budget of 5 x 0.4 s ran out with the PATCH applied.
+    monkeypatch.setenv("INSTANTLY_TIMEOUT", "1.5")
     monkeypatch.chdir(tmp_path)
     yield server, store
     server.stop()

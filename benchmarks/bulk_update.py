@@ -35,7 +35,8 @@ KEY = "bench-key-0000"
 
 SERVICE = r"""
 import json, sys
-from instantly_cli.client import InstantlyClient, RateLimiter
+from instantly_cli.client import InstantlyClient
+from instantly_cli.ratelimit import RateLimiter
 from instantly_cli.services import bulk
 url, key = sys.argv[1:3]
 emails = sys.stdin.read().split()

@@ -1,21 +1,20 @@
 """InstantlyClient: the only code that speaks HTTP.
 
-Auth, User-Agent, timeouts, retries, pacing, pagination and error parsing live here, so every
-command gets the same behaviour. It knows nothing of settings, the sandbox or the terminal: the
-transport, ``sleep`` and the ``--verbose`` hook (``on_exchange``) are handed in.
+Auth, User-Agent, timeouts, retries, decoding, the size cap and error parsing live here, so every
+command gets the same behaviour. Pacing lives in :mod:`~instantly_cli.ratelimit`, paging in
+:mod:`~instantly_cli.paging`, the answers' shapes in :mod:`~instantly_cli.schema`. It knows
+nothing of settings, the sandbox or the terminal: the transport, ``sleep`` and the ``--verbose``
+hook (``on_exchange``) are handed in.
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
-import math
 import random
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple, TypedDict, cast
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
 from urllib.parse import quote
 
 import httpx
@@ -28,6 +27,18 @@ from instantly_cli.errors import (
     RateLimitedError,
     error_for_status,
 )
+from instantly_cli.paging import Pager, account_page
+from instantly_cli.ratelimit import MAX_RETRY_AFTER, RateLimiter, parse_retry_after
+from instantly_cli.schema import (
+    Account,
+    AccountPage,
+    BackgroundJob,
+    CtdStatus,
+    Exchange,
+    PauseAnswer,
+    Tag,
+    Vitals,
+)
 
 API = "/api/v2"
 USER_AGENT = f"instantly-cli/{__version__}"
@@ -35,216 +46,15 @@ TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 MAX_ATTEMPTS = 5
 # 429s say "nothing was done, come back later": they get a larger budget than other failures.
 MAX_429_ATTEMPTS = 10
-MAX_RETRY_AFTER = 60.0
 # Decoded answers larger than this are refused (a gzip bomb must not exhaust memory).
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-API_RATE_PER_SECOND = 100
-API_RATE_PER_MINUTE = 6000
-PACE_HEADROOM = 0.97
-# AIMD pacing: a 429 multiplies the rate by DECREASE (at most once a second); every success adds
-# INCREASE x the target back. One 429 in 7 requests then costs a few percent, not 99 %.
-DECREASE = 0.7
-INCREASE = 0.02
-MIN_RATE = 1.0
-
-# What a pager remembers (see SeenKeys): the last 1,000 keys exactly, older ones in a 1 MiB
-# Bloom filter. At 100,000 keys it takes a new key for an old one 1 time in 23,000 (1 in 37 at
-# a million), and a walk only stops after 200 items in a row, two pages or more, look old.
-RECENT_KEYS = 1000
-HISTORY_BITS = 1 << 23
-OLD_ITEMS_TO_STOP = 200
-RECENT_CURSORS = 100
 
 Json = Any
-
-
-# -- what the API returns (the OpenAPI schemas; the API adds fields, so none is exhaustive) -------
-
-
-class Account(TypedDict, total=False):
-    email: str
-    timestamp_created: str
-    timestamp_updated: str
-    first_name: str
-    last_name: str
-    warmup: dict[str, Any]
-    daily_limit: float | None
-    sending_gap: float
-    status: int
-    status_message: dict[str, Any] | None
-    warmup_status: int
-    provider_code: int
-    stat_warmup_score: float | None
-    tracking_domain_name: str | None
-    tracking_domain_status: str | None
-    signature: str | None
-    reply_to: str | None
-    tags: list[dict[str, Any]]
-
-
-class AccountPage(TypedDict, total=False):
-    items: list[dict[str, Any]]
-    next_starting_after: str
-
-
-class Tag(TypedDict, total=False):
-    id: str
-    label: str
-    description: str | None
-    timestamp_created: str
-    timestamp_updated: str
-    organization_id: str
-
-
-class TagMapping(TypedDict, total=False):
-    id: str
-    tag_id: str
-    resource_id: str
-    resource_type: int
-    timestamp_created: str
-    organization_id: str
-
-
-class BackgroundJob(TypedDict, total=False):
-    id: str
-    workspace_id: str
-    type: str
-    entity_id: str
-    entity_type: str
-    data: dict[str, Any] | None
-    progress: float
-    status: str
-    created_at: str
-    updated_at: str
-
-
-class PauseAnswer(TypedDict, total=False):
-    paused_emails: list[str]
-    failed_emails: list[str]
-
-
-class Vitals(TypedDict, total=False):
-    status: str
-    success_list: list[dict[str, Any]]
-    failure_list: list[dict[str, Any]]
-
-
-class CtdStatus(TypedDict, total=False):
-    success: bool
-    ssl: bool
-    cname: bool
-    host: str
 
 
 def account_path(email_address: str) -> str:
     """The account's path with the email percent-encoded (``+`` must travel as ``%2B``)."""
     return f"{API}/accounts/{quote(email_address, safe='@')}"
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """``Retry-After`` as seconds to wait: a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, min(float(value), MAX_RETRY_AFTER))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    current = time.time() if now is None else now
-    return max(0.0, min(when.timestamp() - current, MAX_RETRY_AFTER))
-
-
-class RateLimiter:
-    """Spaces requests under a rate that backs off on 429 and recovers after successes.
-
-    One per process, shared by every worker thread, so concurrent bulk work never exceeds the
-    workspace limit (100/s and 6,000/min, shared with every other tool using the workspace).
-    """
-
-    def __init__(
-        self,
-        rate: float,
-        *,
-        per_minute: int = API_RATE_PER_MINUTE,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        # Requests leave evenly spaced but arrive with network jitter; a little headroom under
-        # the hard limit avoids tripping it (a 429 costs far more than 3 % of the pace).
-        self.target = max(0.1, min(float(rate), API_RATE_PER_SECOND * PACE_HEADROOM))
-        self.rate = self.target
-        self.per_minute = per_minute
-        self._lock = threading.Lock()
-        self._next = 0.0
-        self._minute: deque[float] = deque()
-        self._last_drop = -math.inf
-        self._clock = clock
-        self._sleep = sleep
-        self._local = threading.local()
-
-    def thread_stats(self) -> tuple[int, float]:
-        """(requests paced, seconds slept for pacing) so far by the calling thread.
-
-        A caller subtracts the sleeping from a request's time to see the API's own latency
-        (what sizing workers by Little's law needs: the queue here is not the server's).
-        """
-        local = self._local
-        return getattr(local, "acquired", 0), getattr(local, "waited", 0.0)
-
-    def note_sleep(self, seconds: float) -> None:
-        """Count a retry's back-off sleep as waiting too: a throttled request is not slow."""
-        self._local.waited = getattr(self._local, "waited", 0.0) + seconds
-
-    def acquire(self) -> None:
-        with self._lock:
-            now = self._clock()
-            slot = max(now, self._next)
-            while self._minute and self._minute[0] <= slot - 60.0:
-                self._minute.popleft()
-            if len(self._minute) >= self.per_minute:
-                slot = max(slot, self._minute[0] + 60.0)
-            self._next = slot + 1.0 / self.rate
-            self._minute.append(slot)
-        delay = slot - self._clock()
-        local = self._local
-        local.acquired = getattr(local, "acquired", 0) + 1
-        if delay > 0:
-            local.waited = getattr(local, "waited", 0.0) + delay
-            self._sleep(delay)
-
-    def on_throttled(self) -> None:
-        """A 429: halve the evidence, not the rate per response. The 429s of one burst (those
-        within one spacing window) are one signal, so the rate drops once per window."""
-        with self._lock:
-            now = self._clock()
-            if now - self._last_drop >= self._window():
-                self.rate = max(MIN_RATE, self.rate * DECREASE)
-                self._last_drop = now
-
-    def on_success(self) -> None:
-        """Additive increase: each success wins back a small share of the target rate."""
-        with self._lock:
-            if self.rate < self.target:
-                self.rate = min(self.target, self.rate + self.target * INCREASE)
-
-    def _window(self) -> float:
-        # Answers to requests sent at the old rate keep arriving for about one round trip;
-        # one second covers any real latency while staying short enough to react.
-        return 1.0
-
-
-class Exchange(NamedTuple):
-    """One HTTP exchange, for --verbose."""
-
-    method: str
-    target: str
-    status: int | str
-    ms: float
-    attempt: int
 
 
 class InstantlyClient:
@@ -524,7 +334,7 @@ class InstantlyClient:
 
     def accounts_page(self, params: Mapping[str, Any]) -> AccountPage:
         """One ``GET /accounts`` page with exactly these parameters (``items`` is checked)."""
-        return _account_page(self.request("GET", f"{API}/accounts", params=params))
+        return account_page(self.request("GET", f"{API}/accounts", params=params))
 
     def accounts_page_later(self, params: Mapping[str, Any]) -> Callable[[], AccountPage]:
         """:meth:`accounts_page` fetched now; parsed and checked when the result is called.
@@ -535,7 +345,7 @@ class InstantlyClient:
         20,000).
         """
         answer = self.request_later("GET", f"{API}/accounts", params=params)
-        return lambda: _account_page(answer.json())
+        return lambda: account_page(answer.json())
 
     def get_account(self, email_address: str) -> Account:
         return cast(Account, self._object("GET", account_path(email_address)))
@@ -553,22 +363,17 @@ class InstantlyClient:
         return cast(Account, self._object("DELETE", account_path(email_address)))
 
     def pause_account(self, email_address: str) -> Account:
-        return cast(
-            Account,
-            self._object("POST", account_path(email_address) + "/pause", safe_to_repeat=True),
-        )
+        return self._account_action(email_address, "pause")
 
     def resume_account(self, email_address: str) -> Account:
-        return cast(
-            Account,
-            self._object("POST", account_path(email_address) + "/resume", safe_to_repeat=True),
-        )
+        return self._account_action(email_address, "resume")
 
     def mark_fixed(self, email_address: str) -> Account:
-        return cast(
-            Account,
-            self._object("POST", account_path(email_address) + "/mark-fixed", safe_to_repeat=True),
-        )
+        return self._account_action(email_address, "mark-fixed")
+
+    def _account_action(self, email_address: str, action: str) -> Account:
+        path = f"{account_path(email_address)}/{action}"
+        return cast(Account, self._object("POST", path, safe_to_repeat=True))
 
     def pause_accounts(self, emails: Sequence[str]) -> PauseAnswer:
         body = {"emails": list(emails)}
@@ -690,198 +495,6 @@ class InstantlyClient:
         return data
 
 
-class Pager:
-    """Iterates pages of ``{items, next_starting_after}``; never loops, in bounded memory.
-
-    Stops on a missing or empty cursor, an empty page, one of the last cursors again, or items
-    listed before (recorded in ``anomaly`` so the command can warn); a loop longer than the
-    cursors remembered repeats its items, which ends it too. With ``offset`` (sorted lists,
-    where the API has no cursor) it pages with ``skip`` until a short page. What was listed is
-    remembered in :class:`SeenKeys` (``seen``), whose size does not grow with the walk.
-    """
-
-    def __init__(
-        self,
-        client: InstantlyClient,
-        path: str,
-        params: dict[str, Any],
-        *,
-        limit: int | None,
-        page_size: int,
-        offset: bool,
-    ):
-        self.client = client
-        self.path = path
-        self.params = params
-        self.limit = limit
-        self.page_size = max(1, min(page_size, 100))
-        self.offset = offset
-        self.fetched = 0
-        self.next_cursor: str | None = None
-        self.next_skip: int | None = None
-        self.more = False  # True when --limit stopped us while the API had more
-        self.anomaly: str | None = None
-        self.seen = SeenKeys()
-        self.cursors: deque[str] = deque(maxlen=RECENT_CURSORS)
-
-    def __iter__(self) -> Iterator[list[dict[str, Any]]]:
-        # Pages whose every item looks listed long ago wait here. Once OLD_ITEMS_TO_STOP items
-        # in a row (two pages or more) look old, the API is going round a loop: the walk stops
-        # and they are not listed. Fewer may be a false alarm of the history filter: they are
-        # listed, in their place, as soon as a page with new items follows.
-        held: list[list[dict[str, Any]]] = []
-        for page, old in self._walk():
-            if not old:
-                yield from held
-                held.clear()
-                yield page
-                continue
-            held.append(page)
-            if len(held) >= 2 and sum(len(p) for p in held) >= OLD_ITEMS_TO_STOP:
-                self.anomaly = "the API returned items listed long before; stopped there"
-                return
-        yield from held
-
-    def _walk(self) -> Iterator[tuple[list[dict[str, Any]], bool]]:
-        """(new items of a page, whether they all look listed long ago), page after page."""
-        cursor = self.params.pop("starting_after", None)
-        skip = int(self.params.pop("skip", 0) or 0)
-        while True:
-            size = self.page_size
-            if self.limit is not None:
-                size = min(size, self.limit - self.fetched)
-                if size <= 0:
-                    return
-            query = dict(self.params, limit=size)
-            if self.offset:
-                query["skip"] = skip or None
-            else:
-                query["starting_after"] = cursor
-            data = self.client.request("GET", self.path, params=query)
-            if not isinstance(data, dict) or not isinstance(data.get("items"), list):
-                raise InvalidResponseError(
-                    "The API answered a list request without an items array."
-                )
-            items: list[dict[str, Any]] = data["items"]
-            nxt = data.get("next_starting_after")
-            self.fetched += len(items)
-            if not items:
-                if nxt:
-                    self.anomaly = "the API returned an empty page with a cursor; stopped there"
-                return
-            fresh, old = self.seen.admit(items)
-            if not fresh:
-                # A fresh cursor over items already seen would walk forever.
-                self.anomaly = "the API returned a page of items already seen; stopped there"
-                return
-            yield fresh, old
-            if self.offset:
-                skip += len(items)
-                if len(items) < size:
-                    return
-                if self.limit is not None and self.fetched >= self.limit:
-                    self.more, self.next_skip = True, skip
-                    return
-                continue
-            if not nxt or not isinstance(nxt, str):
-                return
-            if nxt == cursor or nxt in self.cursors:
-                self.anomaly = f"the API repeated the cursor {nxt!r}; stopped to avoid a loop"
-                return
-            self.cursors.append(nxt)
-            cursor = nxt
-            if self.limit is not None and self.fetched >= self.limit:
-                self.more, self.next_cursor = True, nxt
-                return
-
-    def items(self) -> Iterator[dict[str, Any]]:
-        for page in self:
-            yield from page
-
-
-class SeenKeys:
-    """The items a walk has listed, by email or id, in a size that does not grow with the walk.
-
-    The keys of (at least) the last ``recent`` items are kept exactly: they are what a cursor
-    walk can bring back (an overlap at a page boundary, a page answered twice), and a repeat
-    among them is dropped. A keyset cursor over an API working as documented repeats nothing,
-    also while accounts are created and deleted. Older keys go into a fixed-size Bloom filter,
-    which can only take a new key for an old one (never the reverse), so it never drops an
-    item: it only tells the pager when the API goes round a loop longer than the exact window.
-    """
-
-    def __init__(self, recent: int = RECENT_KEYS, history_bits: int = HISTORY_BITS):
-        if history_bits < 8 or history_bits & (history_bits - 1):
-            raise ValueError("history_bits must be a power of two, at least 8")
-        self.recent = recent
-        self.history_bits = history_bits
-        self._pages: deque[list[str]] = deque()
-        self._recent: set[str] = set()
-        self._history: bytearray | None = None  # made when the first key leaves the window
-
-    def __len__(self) -> int:
-        """Keys held exactly (at most ``recent`` plus one page)."""
-        return len(self._recent)
-
-    @property
-    def history_bytes(self) -> int:
-        return 0 if self._history is None else len(self._history)
-
-    def admit(self, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
-        """The items not among the recent ones, and whether each of them looks listed long
-        ago; the new keys are remembered."""
-        fresh: list[dict[str, Any]] = []
-        keys: list[str] = []
-        page: set[str] = set()
-        for item in items:
-            key = item.get("email") or item.get("id") if isinstance(item, dict) else None
-            if key is None:
-                fresh.append(item)
-                continue
-            key = str(key).lower()
-            if key in self._recent or key in page:
-                continue
-            page.add(key)
-            keys.append(key)
-            fresh.append(item)
-        old = bool(keys) and len(keys) == len(fresh) and all(self._in_history(k) for k in keys)
-        self._remember(keys)
-        return fresh, old
-
-    def _remember(self, keys: list[str]) -> None:
-        self._pages.append(keys)
-        self._recent.update(keys)
-        while len(self._recent) > self.recent and len(self._pages) > 1:
-            if self._history is None:
-                self._history = bytearray(self.history_bits // 8)
-            history, mask = self._history, self.history_bits - 1
-            leaving = self._pages.popleft()
-            self._recent.difference_update(leaving)
-            for key in leaving:
-                # Three positions from one 64-bit hash (double hashing), written out: this
-                # runs for every item listed.
-                digest = hash(key)
-                bit, step = digest & mask, (digest >> 32) | 1
-                history[bit >> 3] |= 1 << (bit & 7)
-                bit = (bit + step) & mask
-                history[bit >> 3] |= 1 << (bit & 7)
-                bit = (bit + step) & mask
-                history[bit >> 3] |= 1 << (bit & 7)
-
-    def _in_history(self, key: str) -> bool:
-        history = self._history
-        if history is None:
-            return False
-        mask = self.history_bits - 1
-        digest = hash(key)
-        bit, step = digest & mask, (digest >> 32) | 1
-        for _ in range(3):
-            if not history[bit >> 3] >> (bit & 7) & 1:
-                return False
-            bit = (bit + step) & mask
-        return True
-
-
 class Answer:
     """A successful answer, its JSON parsed on demand (:meth:`InstantlyClient.request_later`)."""
 
@@ -893,14 +506,6 @@ class Answer:
 
     def json(self) -> Json:
         return _decode(self._resp, self._raw)
-
-
-def _account_page(data: Json) -> AccountPage:
-    if not isinstance(data, dict):
-        raise InvalidResponseError("The API answered GET /accounts without a JSON object.")
-    if not isinstance(data.get("items"), list):
-        raise InvalidResponseError("The API answered a list request without an items array.")
-    return cast(AccountPage, data)
 
 
 class Repeated(tuple[str, ...]):

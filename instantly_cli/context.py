@@ -1,9 +1,10 @@
 """The one place that wires the layers together: Typer context → settings → a ready client.
 
-Commands call :func:`output_format`, :func:`settings` and :func:`client`; nothing else builds a
-client, opens the sandbox or hooks ``--verbose`` into the HTTP layer. What a process is wired with
-(transport, clock, sleep, poll interval) is a :class:`Runtime`, handed in as the Typer context's
-``obj`` (tests pass their own: ``CliRunner().invoke(app, args, obj=Runtime(transport=…))``).
+Commands call :func:`output_format` (or :func:`out`), :func:`settings` and :func:`client`;
+nothing else builds a client, opens the sandbox or hooks ``--verbose`` into the HTTP layer. What a
+process is wired with (transport, clock, sleep, poll interval, the streams and whether each is a
+terminal) is a :class:`Runtime`, handed in as the Typer context's ``obj`` (tests pass their own:
+``CliRunner().invoke(app, args, obj=Runtime(terminal=Terminal(stdout_isatty=True)))``).
 """
 
 from __future__ import annotations
@@ -20,15 +21,18 @@ import typer
 
 from instantly_cli import output
 from instantly_cli.errors import UsageError
+from instantly_cli.output import Output, Terminal
 from instantly_cli.settings import GlobalOptions, Settings, resolve, sandbox_state_path
 
 if TYPE_CHECKING:
     import httpx
 
-    from instantly_cli.client import InstantlyClient, RateLimiter
+    from instantly_cli.client import InstantlyClient
+    from instantly_cli.ratelimit import RateLimiter
 
 DEFAULT_READ_TIMEOUT = 30.0
 CONNECT_TIMEOUT = 5.0
+MAX_READ_TIMEOUT = 3600.0
 
 
 # eq/repr: never compared or printed; skipping them keeps start-up cheap.
@@ -49,20 +53,41 @@ class Runtime:
     fmt: str | None = None
     # The limiter shared by every client of this invocation (one per process).
     limiter: RateLimiter | None = None
+    # The streams and whether each is a terminal (default: the process's own).
+    terminal: Terminal = field(default_factory=Terminal)
+
+
+_OUTPUT = "instantly.output"
 
 
 def runtime(ctx: typer.Context) -> Runtime:
-    """The invocation's runtime (made by the root callback; a bare one outside the CLI)."""
-    obj = ctx.find_root().obj
+    """The invocation's runtime (made by the root callback; a bare one outside the CLI).
+
+    The first call of an invocation (the root callback's) also resolves its :class:`Output`
+    from the runtime's terminal, for every printing function until the invocation ends.
+    """
+    root = ctx.find_root()
+    obj = root.obj
     if not isinstance(obj, Runtime):
         obj = Runtime()
-        ctx.find_root().obj = obj
+        root.obj = obj
+    if _OUTPUT not in root.meta:
+        resolved = root.meta[_OUTPUT] = Output.resolve(obj.terminal)
+        root.call_on_close(output.install(resolved))
     return obj
+
+
+def out(ctx: typer.Context) -> Output:
+    """The invocation's output: streams, terminal facts, width, colour and (once chosen) the
+    format."""
+    runtime(ctx)
+    found: Output = ctx.find_root().meta[_OUTPUT]
+    return found
 
 
 def output_format(ctx: typer.Context, output_: str | None, json_output: bool = False) -> str:
     """Resolve ``-o``/``--json`` and record it, so errors are written in the same format."""
-    fmt = output.resolve_format(output_, json_output)
+    fmt = out(ctx).choose(output_, json_output)
     runtime(ctx).fmt = fmt
     return fmt
 
@@ -76,7 +101,7 @@ def settings(ctx: typer.Context, *, allow_new_profile: bool = False) -> Settings
 
 
 def read_timeout() -> float:
-    """``INSTANTLY_TIMEOUT`` (seconds, a finite number above 0), else 30."""
+    """``INSTANTLY_TIMEOUT`` (seconds, above 0 and at most an hour), else 30."""
     raw = os.environ.get("INSTANTLY_TIMEOUT", "").strip()
     if not raw:
         return DEFAULT_READ_TIMEOUT
@@ -84,9 +109,11 @@ def read_timeout() -> float:
         seconds = float(raw)
     except ValueError:
         seconds = math.nan
-    if not math.isfinite(seconds) or seconds <= 0:
+    # At most an hour: 1e10 once reached the socket layer and ended in an OverflowError.
+    if not math.isfinite(seconds) or not 0 < seconds <= MAX_READ_TIMEOUT:
         raise UsageError(
-            f"INSTANTLY_TIMEOUT must be a number of seconds above 0, not '{raw}'.",
+            f"INSTANTLY_TIMEOUT must be a number of seconds above 0 and at most "
+            f"{MAX_READ_TIMEOUT:.0f}, not '{raw[:40]}'.",
             hint="For example: INSTANTLY_TIMEOUT=30.",
         )
     return seconds
@@ -109,7 +136,7 @@ def limiter(ctx: typer.Context, rate: float) -> RateLimiter:
     """The process's rate limiter, made on first use at ``rate`` requests per second."""
     rt = runtime(ctx)
     if rt.limiter is None:
-        from instantly_cli.client import RateLimiter
+        from instantly_cli.ratelimit import RateLimiter
 
         rt.limiter = RateLimiter(rate)
     return rt.limiter

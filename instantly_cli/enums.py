@@ -6,6 +6,7 @@ Unknown codes (the API adds values over time) render as ``unknown (N)`` and neve
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import NamedTuple
 
 from instantly_cli.errors import UsageError
@@ -246,62 +247,64 @@ JOB_DONE = frozenset({"success", "failed", "cancelled"})
 
 # -- result words of bulk runs: what happened to one target ------------------------------------
 
-RESULT = EnumTable(
-    "result",
-    "result",
-    [
-        EnumValue("updated", "updated", "Updated", "green"),
-        EnumValue("unchanged", "unchanged", "Unchanged", "dim"),
-        EnumValue("would-update", "would-update", "Would update", "cyan"),
-        EnumValue("paused", "paused", "Paused", "green"),
-        EnumValue("resumed", "resumed", "Resumed", "green"),
-        EnumValue("would-pause", "would-pause", "Would pause", "cyan"),
-        EnumValue("would-resume", "would-resume", "Would resume", "cyan"),
-        EnumValue("submitted", "submitted", "Submitted", "cyan"),
-        EnumValue("enabled", "enabled", "Enabled", "green"),
-        EnumValue("disabled", "disabled", "Disabled", "green"),
-        EnumValue("assigned", "assigned", "Assigned", "green"),
-        EnumValue("unassigned", "unassigned", "Unassigned", "green"),
-        EnumValue("would-assign", "would-assign", "Would assign", "cyan"),
-        EnumValue("would-unassign", "would-unassign", "Would unassign", "cyan"),
-        EnumValue("created", "created", "Created", "green"),
-        EnumValue("would-create", "would-create", "Would create", "cyan"),
-        EnumValue("exists", "exists", "Exists", "dim"),
-        EnumValue("deleted", "deleted", "Deleted", "green"),
-        EnumValue("would-delete", "would-delete", "Would delete", "cyan"),
-        EnumValue("fixed", "fixed", "Fixed", "green"),
-        EnumValue("would-fix", "would-fix", "Would fix", "cyan"),
-        EnumValue("moved", "moved", "Moved", "green"),
-        EnumValue("would-move", "would-move", "Would move", "cyan"),
-        EnumValue("failed", "failed", "Failed", "red"),
-        EnumValue("skipped", "skipped", "Skipped", "yellow"),
-    ],
-)
-UPDATED = "updated"
-UNCHANGED = "unchanged"
-WOULD_UPDATE = "would-update"
-PAUSED = "paused"
-RESUMED = "resumed"
-WOULD_PAUSE = "would-pause"
-WOULD_RESUME = "would-resume"
-SUBMITTED = "submitted"
-ENABLED = "enabled"
-DISABLED = "disabled"
-ASSIGNED = "assigned"
-UNASSIGNED = "unassigned"
-WOULD_ASSIGN = "would-assign"
-WOULD_UNASSIGN = "would-unassign"
-CREATED = "created"
-WOULD_CREATE = "would-create"
-EXISTS = "exists"
-DELETED = "deleted"
-WOULD_DELETE = "would-delete"
-FIXED = "fixed"
-WOULD_FIX = "would-fix"
-MOVED = "moved"
-WOULD_MOVE = "would-move"
-FAILED = "failed"
-SKIPPED = "skipped"
+
+class Result(StrEnum):
+    """The one vocabulary of outcomes; the value is the word printed and journaled."""
+
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    WOULD_UPDATE = "would-update"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    WOULD_PAUSE = "would-pause"
+    WOULD_RESUME = "would-resume"
+    SUBMITTED = "submitted"
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+    ASSIGNED = "assigned"
+    UNASSIGNED = "unassigned"
+    WOULD_ASSIGN = "would-assign"
+    WOULD_UNASSIGN = "would-unassign"
+    CREATED = "created"
+    WOULD_CREATE = "would-create"
+    EXISTS = "exists"
+    GONE = "gone"
+    DELETED = "deleted"
+    WOULD_DELETE = "would-delete"
+    FIXED = "fixed"
+    WOULD_FIX = "would-fix"
+    MOVED = "moved"
+    WOULD_MOVE = "would-move"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+UPDATED = Result.UPDATED
+UNCHANGED = Result.UNCHANGED
+WOULD_UPDATE = Result.WOULD_UPDATE
+PAUSED = Result.PAUSED
+RESUMED = Result.RESUMED
+WOULD_PAUSE = Result.WOULD_PAUSE
+WOULD_RESUME = Result.WOULD_RESUME
+SUBMITTED = Result.SUBMITTED
+ENABLED = Result.ENABLED
+DISABLED = Result.DISABLED
+ASSIGNED = Result.ASSIGNED
+UNASSIGNED = Result.UNASSIGNED
+WOULD_ASSIGN = Result.WOULD_ASSIGN
+WOULD_UNASSIGN = Result.WOULD_UNASSIGN
+CREATED = Result.CREATED
+WOULD_CREATE = Result.WOULD_CREATE
+EXISTS = Result.EXISTS
+GONE = Result.GONE
+DELETED = Result.DELETED
+WOULD_DELETE = Result.WOULD_DELETE
+FIXED = Result.FIXED
+WOULD_FIX = Result.WOULD_FIX
+MOVED = Result.MOVED
+WOULD_MOVE = Result.WOULD_MOVE
+FAILED = Result.FAILED
+SKIPPED = Result.SKIPPED
 
 
 # -- fleet health (accounts summary, accounts list --health) -----------------------------------
@@ -313,8 +316,10 @@ HEALTH = EnumTable(
         EnumValue("at-risk", "at-risk", "At risk", "bold red"),
         EnumValue("watch", "watch", "Watch", "yellow"),
         EnumValue("healthy", "healthy", "Healthy", "green"),
+        EnumValue("no-data", "no-data", "No data", "dim"),
     ],
 )
+NO_DATA = "no-data"
 AT_RISK = "at-risk"
 WATCH = "watch"
 HEALTHY = "healthy"
@@ -324,9 +329,13 @@ ERROR_STATUSES = frozenset({-1, -2, -3})  # connection, soft-bounce and sending 
 WATCH_STATUSES = frozenset({2})  # paused
 WARMUP_PROBLEMS = frozenset({-1, -2, -3})  # banned, spam folder unknown, permanent suspension
 WARMUP_WATCH = frozenset({0})  # warmup paused
-# Default score thresholds (--at-risk-below, --watch-below).
-AT_RISK_BELOW = 50.0
-WATCH_BELOW = 80.0
+WARMUP_ACTIVE = 1
+WARMUP_PAUSED = 0
+WARMUP_BANNED = -1
+# Default score thresholds (--at-risk-below, --watch-below): Instantly's warmup score is the
+# share of warmup emails that reached the inbox over 7 days, and it says to aim above 90.
+AT_RISK_BELOW = 70.0
+WATCH_BELOW = 90.0
 
 SUMMARY_BY = EnumTable(
     "grouping",
@@ -349,10 +358,49 @@ GATE_METRIC = EnumTable(
         EnumValue("healthy", "healthy", "healthy accounts", "default"),
         EnumValue("errors", "errors", "accounts in an error status", "default"),
         EnumValue("capacity", "capacity", "sum of daily_limit over active accounts", "default"),
+        EnumValue("no-data", "no-data", "accounts with warmup paused or no score", "default"),
         EnumValue("unscored", "unscored", "accounts without a warmup score", "default"),
         EnumValue("total", "total", "accounts summarised", "default"),
     ],
 )
-# A target with one of these has not reached its end: a resumed run tries it again. (A
-# submitted warmup target is done as far as sending goes: its job is waited for with `jobs wait`.)
-NOT_FINAL = frozenset({FAILED, SKIPPED})
+# `accounts diff --fail-if` adds these (a % is a share of the accounts compared).
+DIFF_METRIC = EnumTable(
+    "metric",
+    "--fail-if",
+    [
+        *GATE_METRIC.values,
+        EnumValue("new-errors", "new-errors", "accounts newly in an error status", "default"),
+        EnumValue("recovered", "recovered", "accounts out of an error status", "default"),
+        EnumValue("score-drops", "score-drops", "warmup score drops", "default"),
+        EnumValue("removed", "removed", "accounts gone since the snapshot", "default"),
+        EnumValue("added", "added", "accounts new since the snapshot", "default"),
+        EnumValue("transitions", "transitions", "transitions of any kind", "default"),
+        EnumValue("compared", "compared", "accounts in either snapshot", "default"),
+    ],
+)
+# Transitions of `accounts diff`, worst first (the order groups are shown in).
+TRANSITION = EnumTable(
+    "transition",
+    "--kind",
+    [
+        EnumValue("removed", "removed", "Removed", "bold red"),
+        EnumValue("new-error", "new-error", "Newly in error", "bold red"),
+        EnumValue("warmup-banned", "warmup-banned", "Warmup banned", "red"),
+        EnumValue("warmup-suspended", "warmup-suspended", "Warmup suspended", "red"),
+        EnumValue("score-drop", "score-drop", "Score dropped", "yellow"),
+        EnumValue("warmup-paused", "warmup-paused", "Warmup paused", "yellow"),
+        EnumValue("status-changed", "status-changed", "Status changed", "yellow"),
+        EnumValue("limit-changed", "limit-changed", "Limit changed", "cyan"),
+        EnumValue("recovered", "recovered", "Recovered", "green"),
+        EnumValue("warmup-resumed", "warmup-resumed", "Warmup resumed", "green"),
+        EnumValue("score-rise", "score-rise", "Score rose", "green"),
+        EnumValue("added", "added", "Added", "green"),
+    ],
+)
+# A target with one of these has not reached its end: a resumed run tries it again (a failure
+# only when it is retryable, see services/journal.py). A submitted warmup target is resumed by
+# waiting for its job, not by submitting it again.
+NOT_FINAL = frozenset({FAILED, SKIPPED, SUBMITTED})
+# Outcomes that left the account as the run wanted it: what a newer run "changed".
+APPLIED = frozenset({UPDATED, PAUSED, RESUMED, ENABLED, DISABLED, ASSIGNED, UNASSIGNED, CREATED,
+                     DELETED, FIXED, MOVED, UNCHANGED, EXISTS, GONE, SUBMITTED})

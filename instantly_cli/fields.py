@@ -231,6 +231,8 @@ def check(field: Field, value: Any) -> None:
         return
     if not isinstance(value, str):
         raise bad()
+    if _lone_surrogate(value) is not None:
+        raise bad(": a lone surrogate is not a character")
     if field.choices and value not in field.choices:
         raise bad()
     if field.email and not is_email(value):
@@ -291,6 +293,8 @@ def deep_merge(
 
 def parse_set(item: str) -> tuple[str, Any]:
     """``warmup.advanced.open_rate=0.9`` → path and value (JSON when it parses, else a string)."""
+    if len(item) > BODY_LIMIT // 4 and len(item.encode("utf-8", "surrogatepass")) > BODY_LIMIT:
+        raise _too_large("--set")
     path, sep, raw = item.partition("=")
     path = path.strip()
     if not sep or not path or any(not part for part in path.split(".")):
@@ -319,6 +323,7 @@ def parse_set(item: str) -> tuple[str, Any]:
         and value is not None
     ):
         value = raw
+    refuse_lone_surrogates([path, value], "--set")
     return path, value
 
 
@@ -354,23 +359,48 @@ def get_path(obj: Any, path: str) -> Any:
     return obj
 
 
+# The largest ``--body`` (inline, @FILE or @-) and ``--set`` value read: a PATCH body is a few
+# hundred bytes, so 1 MiB is generous, and reading stops one byte past it (``@/dev/zero`` once
+# grew until the system killed the process, deaf to Ctrl-C).
+BODY_LIMIT = 1 << 20
+BODY_LIMIT_TEXT = "1 MiB"
+
+
+def _too_large(source: str) -> UsageError:
+    return UsageError(
+        f"{source} is larger than the {BODY_LIMIT_TEXT} limit.",
+        hint="A PATCH body is a small JSON object; pass only the fields to change.",
+    )
+
+
 def load_body_file(path: str | Path) -> str:
     """The text of a ``--body @FILE``: strict UTF-8 (a leading BOM is dropped), read errors and
-    undecodable bytes reported with the file's name, line and byte; ``-`` reads stdin."""
+    undecodable bytes reported with the file's name, line and byte; ``-`` reads stdin. At most
+    :data:`BODY_LIMIT` bytes are read; a longer input is refused."""
     name = str(path)
+    source = "--body from stdin" if name == "-" else f"--body file {name}"
     try:
         if name == "-":
             import sys
 
             buffer = getattr(sys.stdin, "buffer", None)
-            raw: bytes | str = buffer.read() if buffer is not None else sys.stdin.read()
+            raw: bytes | str = (
+                buffer.read(BODY_LIMIT + 1)
+                if buffer is not None
+                else sys.stdin.read(BODY_LIMIT + 1)
+            )
             if isinstance(raw, str):
+                if len(raw.encode("utf-8", "surrogatepass")) > BODY_LIMIT:
+                    raise _too_large(source)
                 return raw
             name = "stdin"
         else:
-            raw = Path(path).read_bytes()
+            with open(path, "rb") as handle:
+                raw = handle.read(BODY_LIMIT + 1)
     except OSError as exc:
         raise UsageError(f"Cannot read {name}: {exc.strerror or exc}.") from None
+    if len(raw) > BODY_LIMIT:
+        raise _too_large(source)
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
@@ -384,6 +414,39 @@ def load_body_file(path: str | Path) -> str:
         ) from None
 
 
+def _lone_surrogate(value: Any) -> tuple[str, str] | None:
+    """The first string (key or value) in ``value`` holding a lone surrogate, and that
+    character escaped. JSON's ``"\\ud800"`` and bytes that were not UTF-8 in an argument both
+    decode to one; no UTF-8 request can carry it, so the API would answer 500 every time."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            for char in item:
+                if 0xD800 <= ord(char) <= 0xDFFF:
+                    return item, f"\\u{ord(char):04x}"
+    return None
+
+
+def refuse_lone_surrogates(value: Any, source: str) -> None:
+    """Raise a usage error if ``value`` holds a lone surrogate anywhere (see above)."""
+    found = _lone_surrogate(value)
+    if found is not None:
+        text, char = found
+        shown = escape(text if len(text) <= 40 else text[:37] + "...")
+        raise UsageError(
+            f"{source} holds a lone surrogate ({char}) in '{shown}': not a character, "
+            "and not sendable as UTF-8.",
+            hint="Fix the text (a broken \\uD8xx escape, or bytes that are not UTF-8); "
+            "nothing was sent.",
+        )
+
+
 def load_body(text: str) -> dict[str, Any]:
     """``--body JSON|@FILE|@-`` → the object (not yet validated: :func:`validate` does that)."""
     source = "--body"
@@ -391,6 +454,8 @@ def load_body(text: str) -> dict[str, Any]:
         name = text[1:]
         text = load_body_file(name)
         source = "--body from stdin" if name == "-" else f"--body file {name}"
+    elif len(text) > BODY_LIMIT // 4 and len(text.encode("utf-8", "surrogatepass")) > BODY_LIMIT:
+        raise _too_large(source)
     try:
         body = json.loads(text)
     except ValueError as exc:
@@ -407,4 +472,5 @@ def load_body(text: str) -> dict[str, Any]:
         raise UsageError(
             f"{source} must be a JSON object.", hint='For example: {"daily_limit": 30}.'
         )
+    refuse_lone_surrogates(body, source)
     return body

@@ -1,9 +1,10 @@
 """Shared ``Annotated`` option aliases, so every command spells its options the same way."""
 
+import functools
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, TypeVar
 
 import typer
 
@@ -16,6 +17,10 @@ from instantly_cli.enums import (
     SORT_FIELD,
     EnumTable,
 )
+
+if TYPE_CHECKING:
+    from instantly_cli.services.fleet import ListQuery
+    from instantly_cli.services.health import Thresholds
 
 
 def examples(*lines: str) -> str:
@@ -33,8 +38,8 @@ def complete_enum(table: EnumTable) -> Callable[[str], list[str]]:
 
 
 def complete_profiles(incomplete: str) -> list[str]:
+    from instantly_cli.config_file import load_config
     from instantly_cli.errors import CliError
-    from instantly_cli.settings import load_config
 
     try:
         names = sorted(load_config().profiles)
@@ -170,10 +175,101 @@ ParallelOpt = Annotated[
         "oldest first by creation time: each account once; accounts created during the walk "
         "come last; one deleted during it may or may not appear. Applies when every account is "
         "read (--all; always for summary) with no --sort, no --starting-after and one value "
-        "each of --status/--provider/--filter. Otherwise, with --no-parallel, or if the API "
-        "refuses offset paging: the cursor walk, one page at a time, newest first.",
+        "each of --status/--provider/--filter. Otherwise, with --no-parallel, if the API "
+        "refuses offset paging, or if its first page comes so fast that one page at a time "
+        "is as quick (a local server): the cursor walk, one page at a time, newest first.",
     ),
 ]
+StrictOpt = Annotated[
+    bool, typer.Option("--strict", help="Exit 1 if the API's pagination misbehaves.")
+]
+
+# -- selecting accounts: one declaration for every command that filters them --------------------
+# A command names an ``AccountFilters`` parameter ``filters``: in its help and parser these
+# options take its place, and it is called with their values, which ``filters.query()`` turns
+# into the ListQuery (validated by the command when it chooses, after its output format).
+# (name, alias, default), in help order.
+QUERY_OPTIONS: list[tuple[str, Any, Any]] = [
+    ("status", StatusOpt, None),
+    ("provider", ProviderOpt, None),
+    ("search", SearchOpt, None),
+    ("tag", TagOpt, None),
+    ("tag_all", TagAllOpt, None),
+    ("filter_", FilterOpt, None),
+    ("domain", DomainOpt, None),
+    ("min_score", MinScoreOpt, None),
+    ("max_score", MaxScoreOpt, None),
+    ("include_unscored", IncludeUnscoredOpt, False),
+    ("health", HealthOpt, None),
+]
+R = TypeVar("R")
+
+
+class AccountFilters(NamedTuple):
+    """The values of the account filter options, as given."""
+
+    status: list[str] | None = None
+    provider: list[str] | None = None
+    search: str | None = None
+    tag: list[str] | None = None
+    tag_all: list[str] | None = None
+    filter_: list[str] | None = None
+    domain: list[str] | None = None
+    min_score: float | None = None
+    max_score: float | None = None
+    include_unscored: bool = False
+    health: list[str] | None = None
+
+    def query(self, thresholds: "Thresholds", **more: Any) -> "ListQuery":
+        """The ListQuery of these filters; ``more`` sets its other fields (sort, tags…)."""
+        from instantly_cli.services.fleet import ListQuery
+
+        return ListQuery(
+            status=self.status or [],
+            provider=self.provider or [],
+            search=self.search,
+            filter=self.filter_ or [],
+            tags=self.tag or [],
+            tags_all=self.tag_all or [],
+            domains=self.domain or [],
+            min_score=self.min_score,
+            max_score=self.max_score,
+            include_unscored=self.include_unscored,
+            health=self.health or [],
+            thresholds=thresholds,
+            **more,
+        )
+
+
+# The marker's default (replaced by the options; it keeps the parameter optional in Python).
+NO_FILTERS = AccountFilters()
+
+
+def account_filters(func: Callable[..., R]) -> Callable[..., R]:
+    """Give a command the account filters of ``accounts list``, declared once (see above)."""
+    own = inspect.signature(func, eval_str=True)
+    marker = own.parameters.get("filters")
+    if marker is None:
+        raise TypeError(f"{func.__name__} declares no filters parameter")
+    parameters: list[inspect.Parameter] = []
+    for parameter in own.parameters.values():
+        if parameter is not marker:
+            parameters.append(parameter)
+            continue
+        parameters.extend(
+            inspect.Parameter(name, parameter.kind, default=default, annotation=alias)
+            for name, alias, default in QUERY_OPTIONS
+        )
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> R:
+        given = {name: kwargs.pop(name, default) for name, _, default in QUERY_OPTIONS}
+        return func(*args, filters=AccountFilters(**given), **kwargs)
+
+    wrapper.__signature__ = own.replace(parameters=parameters)  # type: ignore[attr-defined]
+    return wrapper
+
+
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Show what would change; send no change.")
@@ -198,9 +294,8 @@ FailuresOpt = Annotated[
     typer.Option(
         "--failures",
         metavar="FILE",
-        help="Where to write failed and not-attempted targets (JSON lines; feed the file back "
-        "as the targets to retry them). [default: a new file in the state folder, see "
-        "`instantly config path --state`]",
+        help="Also write failed and not-attempted targets to FILE (JSON lines, to feed back as "
+        "-). The run's journal keeps every result anyway: `instantly runs show`.",
         show_default=False,
     ),
 ]
@@ -364,7 +459,49 @@ ResumeOpt = Annotated[
     typer.Option(
         "--resume",
         help="Finish an earlier run that stopped (Ctrl-C, crash, kill): `--resume [RUN_ID]` "
-        "runs only that run's targets without a final result, with its own options. Without "
-        "RUN_ID: the newest unfinished run of this command.",
+        "prints what it will do, then runs only that run's targets left, with its change "
+        "(--rate, --concurrency and -o given now win). Without RUN_ID: the newest unfinished "
+        "run of this command. `instantly runs list` shows the runs.",
     ),
+]
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="With --resume: apply the run's change even where a newer run has changed the "
+        "same field of the same accounts since.",
+    ),
+]
+
+
+# -- fleet history (accounts summary/list/diff, accounts history) ----------------------------
+NoRecordOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-record",
+        help="Do not record this full pass as a snapshot of the fleet's history.",
+    ),
+]
+SinceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        metavar="WHEN",
+        help="Compare with the newest snapshot at or before an age (1d, 7d, 12h), a date "
+        "(2026-12-01: the start of that day in UTC) or a snapshot id.",
+        show_default=False,
+    ),
+]
+NotifyOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--notify",
+        metavar="URL",
+        help="POST the transitions as JSON (Slack-compatible) to URL when there is something "
+        "new; repeatable. Default: the profile's `notify` URLs.",
+    ),
+]
+NotifyStrictOpt = Annotated[
+    bool,
+    typer.Option("--notify-strict", help="Exit 1 when a --notify webhook fails."),
 ]

@@ -14,17 +14,28 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from instantly_cli.enums import OUTPUT_FORMAT, EnumTable
+from instantly_cli.columns import (
+    OUTCOME_COLUMNS,
+    Column,
+    DetailRow,
+    build_table,
+    cell,
+    check_fields,
+    columns_for,
+    pick,
+)
+from instantly_cli.enums import OUTPUT_FORMAT
 from instantly_cli.errors import CliError, StdoutError, UsageError, redact
-from instantly_cli.fields import get_path
 from instantly_cli.interrupts import sigint_deferred
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from instantly_cli.client import Exchange
+    from instantly_cli.dashboard import Section
+    from instantly_cli.schema import Exchange
 
 FORMATS = tuple(OUTPUT_FORMAT.names)
 # The width of a "terminal" that is not one (a pipe, a file): nothing is cut or dropped.
@@ -32,37 +43,35 @@ UNLIMITED = 4096
 _lock = threading.RLock()
 
 
-# -- format and colour decisions ---------------------------------------------------------------
+# -- the output object: streams, terminal facts, format, width and colour, resolved once ---------
 
 
-def stdout_is_tty() -> bool:
-    return sys.stdout.isatty()
+class Terminal(NamedTuple):
+    """The streams a command reads and writes, and whether each is a terminal.
+
+    ``None`` means the process's own: ``sys.stdin``/``sys.stdout``/``sys.stderr`` as they are
+    when the command starts, and what the stream says of itself. Tests hand in the facts
+    (``Terminal(stdout_isatty=True)`` on the :class:`~instantly_cli.context.Runtime`).
+    """
+
+    stdin: Any = None
+    stdout: Any = None
+    stderr: Any = None
+    stdin_isatty: bool | None = None
+    stdout_isatty: bool | None = None
+    stderr_isatty: bool | None = None
 
 
-def stderr_is_tty() -> bool:
-    return sys.stderr.isatty()
+def _isatty(stream: Any, given: bool | None) -> bool:
+    if given is not None:
+        return given
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no such method, or a closed stream
+        return False
 
 
-def stdin_is_tty() -> bool:
-    return sys.stdin.isatty()
-
-
-def resolve_format(output: str | None, json_output: bool = False) -> str:
-    """``--json`` > ``-o`` > ``INSTANTLY_OUTPUT`` > auto (table on a TTY, TSV when piped)."""
-    if json_output:
-        return "json"
-    chosen = (output or os.environ.get("INSTANTLY_OUTPUT") or "auto").strip().lower()
-    if chosen not in FORMATS:
-        raise UsageError(
-            f"Unknown output format '{chosen}'.",
-            hint=f"Valid -o/--output values: {', '.join(FORMATS)}.",
-        )
-    if chosen == "auto":
-        return "table" if stdout_is_tty() else "tsv"
-    return chosen
-
-
-def color_enabled(stream: Any = None) -> bool:
+def _color(tty: bool) -> bool:
     """NO_COLOR (any value) and CLICOLOR=0 switch colour off; CLICOLOR_FORCE=1 forces it on."""
     if "NO_COLOR" in os.environ:
         return False
@@ -70,24 +79,144 @@ def color_enabled(stream: Any = None) -> bool:
         return True
     if os.environ.get("CLICOLOR") == "0":
         return False
-    # The two seams (stdout_is_tty/stderr_is_tty) decide for the standard streams, so one
-    # monkeypatch in a test means "this is a terminal" for the format and the colour alike.
-    if stream is None or stream is sys.stdout:
-        return stdout_is_tty()
-    if stream is sys.stderr:
-        return stderr_is_tty()
-    return bool(getattr(stream, "isatty", lambda: False)())
+    return tty
+
+
+# eq/repr: never compared or printed; skipping them keeps start-up cheap.
+@dataclass(repr=False, eq=False)
+class Output:
+    """What one command writes to and how: resolved once, when the command starts.
+
+    ``fmt`` is set when the command resolves ``-o``/``--json`` (:meth:`choose`). ``columns`` is
+    the terminal's width (``COLUMNS`` wins); a table that is not on a terminal is never cut
+    (``width`` is then :data:`UNLIMITED`).
+    """
+
+    stdin: Any
+    stdout: Any
+    stderr: Any
+    stdin_tty: bool
+    stdout_tty: bool
+    stderr_tty: bool
+    color: bool
+    err_color: bool
+    columns: int
+    fmt: str | None = None
+
+    @classmethod
+    def resolve(cls, terminal: Terminal | None = None) -> Output:
+        import shutil
+
+        term = terminal or Terminal()
+        stdin = term.stdin if term.stdin is not None else sys.stdin
+        stdout = term.stdout if term.stdout is not None else sys.stdout
+        stderr = term.stderr if term.stderr is not None else sys.stderr
+        stdout_tty = _isatty(stdout, term.stdout_isatty)
+        stderr_tty = _isatty(stderr, term.stderr_isatty)
+        return cls(
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            stdin_tty=_isatty(stdin, term.stdin_isatty),
+            stdout_tty=stdout_tty,
+            stderr_tty=stderr_tty,
+            color=_color(stdout_tty),
+            err_color=_color(stderr_tty),
+            columns=shutil.get_terminal_size((80, 24)).columns,
+        )
+
+    @property
+    def width(self) -> int:
+        """How wide stdout is: the terminal's, or :data:`UNLIMITED` off a terminal."""
+        return self.columns if self.stdout_tty else UNLIMITED
+
+    @property
+    def machine(self) -> bool:
+        """JSON or JSONL: the API's objects unchanged, no rendering."""
+        return self.fmt in ("json", "jsonl")
+
+    def choose(self, output: str | None, json_output: bool = False) -> str:
+        """``--json`` > ``-o`` > ``INSTANTLY_OUTPUT`` > auto (table on a TTY, TSV when piped)."""
+        if json_output:
+            self.fmt = "json"
+            return self.fmt
+        chosen = (output or os.environ.get("INSTANTLY_OUTPUT") or "auto").strip().lower()
+        if chosen not in FORMATS:
+            raise UsageError(
+                f"Unknown output format '{chosen}'.",
+                hint=f"Valid -o/--output values: {', '.join(FORMATS)}.",
+            )
+        if chosen == "auto":
+            chosen = "table" if self.stdout_tty else "tsv"
+        self.fmt = chosen
+        return chosen
+
+    def show(
+        self,
+        data: Any,
+        *,
+        rows: Sequence[Mapping[str, Any]] | Callable[[], Sequence[Mapping[str, Any]]] | None = None,
+        columns: Sequence[Column] = (),
+        fields: Sequence[str] | None = None,
+    ) -> None:
+        """Data in the chosen format: JSON, ``data`` as one document; JSONL, one line per
+        record (``data`` a list) or ``data`` itself; the other formats, ``rows`` (default:
+        ``data``; a function is called only then) in ``columns``."""
+        if self.fmt == "json":
+            if fields:
+                many = isinstance(data, list)
+                data = [pick(r, fields) for r in data] if many else pick(data, fields)
+            emit_json(data)
+        elif self.fmt == "jsonl":
+            emit_records([data if isinstance(data, list) else [data]], "jsonl", [], fields=fields)
+        else:
+            shown = rows() if callable(rows) else data if rows is None else rows
+            emit_records([shown], self.fmt or "tsv", columns, fields=fields)
+
+
+# The output of the command running now (installed by the context, one per invocation); a
+# function called outside a command resolves the process's streams.
+_installed: list[Output] = []
+
+
+def current() -> Output:
+    return _installed[-1] if _installed else Output.resolve()
+
+
+def install(out: Output) -> Callable[[], None]:
+    """Make ``out`` the output of the command starting now; returns what removes it."""
+    _installed.append(out)
+    return lambda: _installed.remove(out) if out in _installed else None
+
+
+def stdout_is_tty() -> bool:
+    return current().stdout_tty
+
+
+def stderr_is_tty() -> bool:
+    return current().stderr_tty
+
+
+def stdin_is_tty() -> bool:
+    return current().stdin_tty
+
+
+def resolve_format(output: str | None, json_output: bool = False) -> str:
+    """``--json`` > ``-o`` > ``INSTANTLY_OUTPUT`` > auto, for the current output."""
+    return current().choose(output, json_output)
 
 
 def _console(stderr: bool = False, *, unlimited: bool = False) -> Console:
     from rich.console import Console
 
-    stream = sys.stderr if stderr else sys.stdout
-    color = color_enabled(stream)
+    out = current()
+    stream, color, tty = (
+        (out.stderr, out.err_color, out.stderr_tty)
+        if stderr
+        else (out.stdout, out.color, out.stdout_tty)
+    )
     # Off a terminal rich would assume 80 columns and truncate cells; tables must never lose data.
-    # On one, rich reads the width from COLUMNS or the terminal.
-    tty = stderr_is_tty() if stderr else stdout_is_tty()
-    width = None if tty and not unlimited else UNLIMITED
+    width = out.columns if tty and not unlimited else UNLIMITED
     return Console(
         file=stream,
         width=width,
@@ -106,15 +235,16 @@ _ANSI = {"red": "31", "bold red": "1;31", "yellow": "33", "green": "32", "cyan":
 
 def _paint(text: str, style: str) -> str:
     code = _ANSI.get(style)
-    if not code or not color_enabled(sys.stderr):
+    if not code or not current().err_color:
         return text
     return f"\x1b[{code}m{text}\x1b[0m"
 
 
 def _err_line(text: str) -> None:
+    stderr = current().stderr
     with _lock:
-        sys.stderr.write(redact(text) + "\n")
-        sys.stderr.flush()
+        stderr.write(redact(text) + "\n")
+        stderr.flush()
 
 
 # -- messages on stderr ------------------------------------------------------------------------
@@ -214,168 +344,20 @@ def silence_broken_pipe() -> None:
         pass
 
 
-# -- values ------------------------------------------------------------------------------------
-
-
-def pick(obj: Mapping[str, Any], paths: Sequence[str]) -> dict[str, Any]:
-    """Keep only ``paths`` of ``obj`` (nested structure preserved) for ``--fields`` with JSON."""
-    out: dict[str, Any] = {}
-    for path in paths:
-        parts = path.split(".")
-        value = get_path(obj, path)
-        node = out
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
-    return out
-
-
-class Column(NamedTuple):
-    """A column of table/TSV/CSV output: a dotted path into the object and how to show it.
-
-    ``priority`` and ``short`` only matter to a table on a terminal too narrow for it: columns
-    are shortened first (``short`` formats the value, ``short_header`` replaces the header; an
-    enum column with short labels shortens by itself), then dropped, lowest priority first
-    (ties: the rightmost first). ``--wide`` and every machine format ignore both.
-    """
-
-    key: str
-    header: str
-    enum: EnumTable | None = None
-    fmt: Callable[[Any], str] | None = None
-    justify: str = "left"
-    priority: int = 0
-    short: Callable[[Any], str] | None = None
-    short_header: str | None = None
-
-    @property
-    def shortens(self) -> bool:
-        return (
-            self.short is not None
-            or self.short_header is not None
-            or (self.enum is not None and self.enum.has_short)
-        )
-
-
-def cell(column: Column, obj: Mapping[str, Any], short: bool = False) -> str:
-    value = get_path(obj, column.key)
-    if short and column.short is not None:
-        return column.short(value)
-    if column.fmt is not None:
-        return column.fmt(value)
-    if column.enum is not None:
-        return column.enum.short(value) if short else column.enum.label(value)
-    return text_value(value)
-
-
-def text_value(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, list):
-        if all(isinstance(v, dict) and "label" in v for v in value):
-            return ", ".join(str(v["label"]) for v in value)
-        return ", ".join(text_value(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return str(value)
-
-
-def columns_for(fields: Sequence[str] | None, defaults: Sequence[Column]) -> list[Column]:
-    """``--fields`` picks columns by path; a path with no column definition shows raw values."""
-    if not fields:
-        return list(defaults)
-    known = {c.key: c for c in defaults}
-    return [known.get(f, Column(f, f)) for f in fields]
-
-
-def _paths(obj: Any, prefix: str = "") -> Iterator[str]:
-    if isinstance(obj, Mapping):
-        for key, value in obj.items():
-            path = f"{prefix}{key}"
-            yield path
-            yield from _paths(value, path + ".")
-
-
-def check_fields(
-    fields: Sequence[str] | None,
-    objects: Sequence[Mapping[str, Any]],
-    columns: Sequence[Column] = (),
-) -> None:
-    """Refuse (exit 2) a ``--fields`` name that is neither a field of the printed object's
-    schema, nor a column, nor present in any of ``objects``; suggest close names.
-
-    Called on the first objects before anything is written, so a typo prints nothing. A field
-    the API added since this version is in the data, so it keeps working.
-    """
-    if not fields:
-        return
-    from instantly_cli import schema
-
-    known: set[str] = {c.key for c in columns}
-    for obj in objects:
-        known.update(_paths(obj))
-    kind = schema.guess_object(set(objects[0])) if objects else None
-    if kind is not None:
-        known |= schema.fields_of(kind)
-    elif not objects:
-        # Nothing to print: only a name no object of the API has at all is refused.
-        for name in schema.OBJECT_FIELDS:
-            known |= schema.fields_of(name)
-    unknown = [f for f in fields if f not in known]
-    if not unknown:
-        return
-    import difflib
-
-    bad = unknown[0]
-    close = difflib.get_close_matches(bad, sorted(known), n=3, cutoff=0.6)
-    if not close:
-        close = sorted(k for k in known if bad.casefold() in k.casefold())[:3]
-    hint = "Did you mean: " + ", ".join(close) + "?" if close else None
-    tops = sorted(k for k in known if "." not in k)
-    listing = "Fields: " + ", ".join(tops) + " (dots for nesting)."
-    raise UsageError(
-        f"Unknown field '{bad}' in --fields"
-        + (f" (and {len(unknown) - 1} more)." if len(unknown) > 1 else "."),
-        hint=f"{hint} {listing}" if hint else listing,
-    )
-
-
-def parse_fields(text: str | None) -> list[str] | None:
-    if not text:
-        return None
-    fields = [f.strip() for f in text.split(",") if f.strip()]
-    for field in fields:
-        if not all(part and part.replace("_", "").isalnum() for part in field.split(".")):
-            raise UsageError(
-                f"Invalid field path '{field}'.",
-                hint="Use names separated by commas, dots for nesting: email,warmup.limit.",
-            )
-    for field in fields:
-        clash = next((f for f in fields if f.startswith(field + ".")), None)
-        if clash:
-            raise UsageError(
-                f"--fields names both '{field}' and '{clash}', which is inside it.",
-                hint=f"Keep one of them: '{field}' already includes '{clash}'.",
-            )
-    return fields or None
-
-
 # -- data on stdout ------------------------------------------------------------------------------
 
 
 def _write(text: str) -> None:
+    stdout = current().stdout
     with _lock, sigint_deferred(), stdout_writes():
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        stdout.write(text)
+        stdout.flush()
 
 
 def _flush() -> None:
+    stdout = current().stdout
     with _lock, sigint_deferred(), stdout_writes():
-        sys.stdout.flush()
+        stdout.flush()
 
 
 def _dumps_compact(obj: Any) -> str:
@@ -476,94 +458,6 @@ def _tsv(value: str) -> str:
     return value
 
 
-# Between two columns of a table (rich: one space of padding on each side, none at the edges).
-GAP = 2
-
-
-def fit_columns(
-    rows: Sequence[Mapping[str, Any]], cols: Sequence[Column], width: int
-) -> list[tuple[Column, bool]]:
-    """The columns a table of ``width`` cells shows, each with whether it is shortened.
-
-    Shorten (lowest priority first, rightmost first on ties) until the rows fit, then drop in
-    the same order; the last column is never dropped. What still does not fit is cut with an
-    ellipsis by the renderer, never wrapped.
-    """
-    from rich.cells import cell_len
-
-    def measure(c: Column, short: bool) -> int:
-        header = (c.short_header or c.header) if short else c.header
-        return max([cell_len(header), *(cell_len(cell(c, r, short)) for r in rows)])
-
-    full = [measure(c, False) for c in cols]
-    short = [measure(c, True) if c.shortens else full[i] for i, c in enumerate(cols)]
-    shortened: set[int] = set()
-    dropped: set[int] = set()
-
-    def total() -> int:
-        kept = [i for i in range(len(cols)) if i not in dropped]
-        widths = [short[i] if i in shortened else full[i] for i in kept]
-        return sum(widths) + GAP * max(len(kept) - 1, 0)
-
-    order = sorted(range(len(cols)), key=lambda i: (cols[i].priority, -i))
-    for i in order:
-        if total() <= width:
-            break
-        if cols[i].shortens:
-            shortened.add(i)
-    for i in order:
-        if total() <= width or len(dropped) == len(cols) - 1:
-            break
-        dropped.add(i)
-    return [(c, i in shortened) for i, c in enumerate(cols) if i not in dropped]
-
-
-def _build_table(
-    rows: Sequence[Mapping[str, Any]],
-    cols: Sequence[Column],
-    title: str | None,
-    width: int | None,
-) -> Any:
-    from rich.table import Table
-    from rich.text import Text
-
-    shown = [(c, False) for c in cols] if width is None else fit_columns(rows, cols, width)
-    table = Table(title=title, header_style="bold", show_edge=False, pad_edge=False, box=None)
-    for c, short in shown:
-        header = (c.short_header or c.header) if short else c.header
-        # A row is one line: what does not fit is cut with an ellipsis, never wrapped.
-        table.add_column(header, justify=c.justify, no_wrap=True, overflow="ellipsis")  # type: ignore[arg-type]
-    for row in rows:
-        cells = []
-        for c, short in shown:
-            text = cell(c, row, short)
-            style = c.enum.style(get_path(row, c.key)) if c.enum and text else ""
-            cells.append(Text(text, style=style, no_wrap=True, overflow="ellipsis"))
-        table.add_row(*cells)
-    return table
-
-
-def render_table(
-    rows: Sequence[Mapping[str, Any]],
-    cols: Sequence[Column],
-    width: int,
-    title: str | None = None,
-) -> str:
-    """The table as a terminal ``width`` columns wide shows it (no colour): for tests and
-    previews, through the same code as :func:`emit_records`."""
-    import io
-
-    from rich.console import Console
-
-    buffer = io.StringIO()
-    console = Console(
-        file=buffer, width=width, color_system=None, no_color=True, highlight=False,
-        soft_wrap=False,
-    )
-    console.print(_build_table(rows, cols, title, width))
-    return buffer.getvalue()
-
-
 def _table(
     rows: Sequence[Mapping[str, Any]],
     cols: Sequence[Column],
@@ -574,10 +468,7 @@ def _table(
     console = _console(unlimited=wide)
     fit = console.width < UNLIMITED
     with stdout_writes():
-        console.print(_build_table(rows, cols, title, console.width if fit else None))
-
-
-DetailRow = tuple[str, str, str]  # label, value, style
+        console.print(build_table(rows, cols, title, console.width if fit else None))
 
 
 def emit_detail(title: str, sections: Sequence[tuple[str, Sequence[DetailRow]]]) -> None:
@@ -629,22 +520,28 @@ def emit_text(text: str) -> None:
 
 def prompt_secret(text: str) -> str:
     """Read a secret without echo; the prompt goes to stderr."""
+    out = current()
+    if not _isatty(out.stdin, None):
+        # A terminal only by the facts handed in (a test): nothing to hide the input from.
+        with _lock:
+            out.stderr.write(text + ": ")
+            out.stderr.flush()
+        return str(out.stdin.readline()).rstrip("\r\n")
     import getpass
 
-    return getpass.getpass(text + ": ", stream=sys.stderr)
+    return getpass.getpass(text + ": ", stream=out.stderr)
 
 
 def confirm(text: str) -> bool:
+    out = current()
     with _lock:
-        sys.stderr.write(f"{text} [y/N] ")
-        sys.stderr.flush()
-    answer = sys.stdin.readline()
-    return answer.strip().lower() in ("y", "yes")
+        out.stderr.write(f"{text} [y/N] ")
+        out.stderr.flush()
+    answer = out.stdin.readline()
+    return str(answer).strip().lower() in ("y", "yes")
 
 
 # -- bulk work ---------------------------------------------------------------------------------
-
-OUTCOME_COLUMNS = [Column("email", "Email"), Column("result", "Result"), Column("error", "Error")]
 
 
 def emit_outcomes(rows: Sequence[dict[str, Any]], fmt: str) -> None:
@@ -661,7 +558,7 @@ def progress(total: int, label: str) -> Iterator[Callable[[int, int], None]]:
 
     Yields ``advance(done, failed)``, safe to call from worker threads.
     """
-    if total <= 1 or not sys.stderr.isatty():
+    if total <= 1 or not current().stderr_tty:
         yield lambda done, failed: None
         return
     from rich.progress import (
@@ -703,105 +600,22 @@ def progress(total: int, label: str) -> Iterator[Callable[[int, int], None]]:
 DASHBOARD_MAX_WIDTH = 100
 
 
-class Bar(NamedTuple):
-    """One bar of a dashboard panel: label, count text, share text and a bar of ``fraction``."""
-
-    label: str
-    value: str
-    fraction: float
-    style: str = ""
-    note: str = ""
-
-
-class Section(NamedTuple):
-    """A dashboard panel: bars, then lines of (text, style), or a table of rows."""
-
-    title: str
-    bars: Sequence[Bar] = ()
-    lines: Sequence[tuple[str, str]] = ()
-    columns: Sequence[Column] = ()
-    rows: Sequence[Mapping[str, Any]] = ()
-    styles: Sequence[str] = ()  # one style per row (empty: none)
-
-
-class _BarCell:
-    """A horizontal bar that fills the width its table column gets (eighth blocks)."""
-
-    def __init__(self, fraction: float, style: str) -> None:
-        self.fraction = max(0.0, min(1.0, fraction))
-        self.style = style
-
-    def __rich_measure__(self, console: Any, options: Any) -> Any:
-        from rich.measure import Measurement
-
-        return Measurement(4, options.max_width)
-
-    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
-        from rich.segment import Segment
-        from rich.style import Style
-
-        width = options.max_width
-        eighths = round(self.fraction * width * 8)
-        full, part = divmod(eighths, 8)
-        text = "█" * full + ("▏▎▍▌▋▊▉"[part - 1] if part else "")
-        if not text and self.fraction > 0:
-            text = "▏"
-        yield Segment(text.ljust(width), Style.parse(self.style) if self.style else None)
-
-
 def _dashboard_console() -> Console:
-    import shutil
-
     console = _console()
     # Panels fill the width: use the terminal's (COLUMNS wins), never the 4096 of pipes.
-    console.width = min(shutil.get_terminal_size((80, 24)).columns, DASHBOARD_MAX_WIDTH)
+    console.width = min(current().columns, DASHBOARD_MAX_WIDTH)
     return console
-
-
-def _section(section: Section) -> Any:
-    from rich.console import Group
-    from rich.panel import Panel
-    from rich.table import Table
-    from rich.text import Text
-
-    parts: list[Any] = []
-    if section.bars:
-        grid = Table.grid(padding=(0, 1), expand=True)
-        grid.add_column(no_wrap=True, overflow="ellipsis", max_width=24)
-        grid.add_column(justify="right", no_wrap=True)
-        grid.add_column(justify="right", no_wrap=True)
-        grid.add_column(ratio=1, no_wrap=True)
-        for bar in section.bars:
-            grid.add_row(
-                Text(bar.label, style=bar.style),
-                bar.value,
-                Text(bar.note, style="dim"),
-                _BarCell(bar.fraction, bar.style or "cyan"),
-            )
-        parts.append(grid)
-    if section.rows:
-        table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold",
-                      expand=True)
-        for i, c in enumerate(section.columns):
-            table.add_column(c.header, justify=c.justify, no_wrap=True,  # type: ignore[arg-type]
-                             overflow="ellipsis", ratio=1 if i == 0 else None)
-        for n, row in enumerate(section.rows):
-            style = section.styles[n] if n < len(section.styles) else ""
-            table.add_row(*(Text(cell(c, row)) for c in section.columns), style=style)
-        parts.append(table)
-    for text, style in section.lines:
-        parts.append(Text(text, style=style, no_wrap=True, overflow="ellipsis"))
-    return Panel(Group(*parts), title=Text(section.title, style="bold"), title_align="left",
-                 expand=True)
 
 
 def emit_dashboard(title: str, sections: Sequence[Section]) -> None:
     """Panels with bars and small tables, one under the other, at most 100 columns wide."""
     from rich.text import Text
 
+    from instantly_cli.dashboard import render_section
+
     console = _dashboard_console()
     with _lock, sigint_deferred(), stdout_writes():
         console.print(Text(title, style="bold", no_wrap=True, overflow="ellipsis"))
         for section in sections:
-            console.print(_section(section))
+            console.print(render_section(section))
     _flush()

@@ -7,6 +7,8 @@ field missing here still works when the printed objects have it.
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple, TypedDict
+
 OBJECT_FIELDS: dict[str, tuple[str, ...]] = {
     "Account": (
         "email", "timestamp_created", "timestamp_updated", "first_name", "last_name",
@@ -54,3 +56,91 @@ def guess_object(keys: set[str]) -> str | None:
         if score > best_score:
             best, best_score = name, score
     return best
+
+
+# -- what the API returns (the OpenAPI schemas; the API adds fields, so none is exhaustive) -------
+
+
+class Account(TypedDict, total=False):
+    email: str
+    timestamp_created: str
+    timestamp_updated: str
+    first_name: str
+    last_name: str
+    warmup: dict[str, Any]
+    daily_limit: float | None
+    sending_gap: float
+    status: int
+    status_message: dict[str, Any] | None
+    warmup_status: int
+    provider_code: int
+    stat_warmup_score: float | None
+    tracking_domain_name: str | None
+    tracking_domain_status: str | None
+    signature: str | None
+    reply_to: str | None
+    tags: list[dict[str, Any]]
+
+
+class AccountPage(TypedDict, total=False):
+    items: list[dict[str, Any]]
+    next_starting_after: str
+
+
+class Tag(TypedDict, total=False):
+    id: str
+    label: str
+    description: str | None
+    timestamp_created: str
+    timestamp_updated: str
+    organization_id: str
+
+
+class TagMapping(TypedDict, total=False):
+    id: str
+    tag_id: str
+    resource_id: str
+    resource_type: int
+    timestamp_created: str
+    organization_id: str
+
+
+class BackgroundJob(TypedDict, total=False):
+    id: str
+    workspace_id: str
+    type: str
+    entity_id: str
+    entity_type: str
+    data: dict[str, Any] | None
+    progress: float
+    status: str
+    created_at: str
+    updated_at: str
+
+
+class PauseAnswer(TypedDict, total=False):
+    paused_emails: list[str]
+    failed_emails: list[str]
+
+
+class Vitals(TypedDict, total=False):
+    status: str
+    success_list: list[dict[str, Any]]
+    failure_list: list[dict[str, Any]]
+
+
+class CtdStatus(TypedDict, total=False):
+    success: bool
+    ssl: bool
+    cname: bool
+    host: str
+
+
+class Exchange(NamedTuple):
+    """One HTTP exchange, for --verbose."""
+
+    method: str
+    target: str
+    status: int | str
+    ms: float
+    attempt: int

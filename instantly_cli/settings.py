@@ -1,399 +1,34 @@
-"""Config dir, profiles, TOML read/write, env precedence: the only code touching the file."""
+"""Profiles, env precedence, resolving :class:`Settings`; the data and state folders.
+
+The config file itself is read and written by :mod:`instantly_cli.config_file` only.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import stat
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from instantly_cli.errors import ConfigError, MissingKeyError, UsageError
+from instantly_cli.config_file import Config, Profile, load_config, update_config, user_dir
+from instantly_cli.errors import MissingKeyError, UsageError
 
-APP_NAME = "instantly-cli"
 DEFAULT_BASE_URL = "https://api.instantly.ai"
-DEFAULT_PROFILE = "default"
 SANDBOX_KEY = "sandbox"
-PROFILE_KEYS = ("api_key", "base_url", "workspace")
-
-
-def config_dir() -> Path:
-    env = os.environ.get("INSTANTLY_CONFIG_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir(APP_NAME))
-
-
-def config_path() -> Path:
-    return config_dir() / "config.toml"
 
 
 def data_dir() -> Path:
     """Where the sandbox keeps its state (env ``INSTANTLY_DATA_DIR`` overrides)."""
-    env = os.environ.get("INSTANTLY_DATA_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir(APP_NAME))
+    return user_dir("INSTANTLY_DATA_DIR", "data")
 
 
 def state_dir() -> Path:
     """Run journals and failure files of bulk runs (env ``INSTANTLY_STATE_DIR`` overrides)."""
-    env = os.environ.get("INSTANTLY_STATE_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_state_dir(APP_NAME))
+    return user_dir("INSTANTLY_STATE_DIR", "state")
 
 
 def sandbox_state_path() -> Path:
     return data_dir() / "sandbox.sqlite3"
-
-
-# No generated __repr__ (it would print the API key) or __eq__ (nothing compares these), and a
-# docstring (else dataclass builds one from the signature): the class is built ~4x faster, which
-# every command pays at start-up.
-@dataclass(repr=False, eq=False)
-class Profile:
-    """One profile of the config file."""
-
-    name: str
-    api_key: str | None = None
-    base_url: str | None = None
-    workspace: str | None = None
-
-    def to_toml(self) -> dict[str, str]:
-        return {k: v for k in PROFILE_KEYS if (v := getattr(self, k))}
-
-
-# A profile as plain data (only the keys that are set), and the whole file as such.
-_Snapshot = tuple[str, dict[str, dict[str, str]]]
-
-
-@dataclass(repr=False, eq=False)
-class Config:
-    """The config file: its profiles and the default one."""
-
-    path: Path
-    default_profile: str = DEFAULT_PROFILE
-    profiles: dict[str, Profile] = field(default_factory=dict)
-    exists: bool = False
-    # True when group/other can read the file: the caller warns.
-    too_open: bool = False
-    # What the file held when this was read: save_config writes only what changed since, over
-    # what the file holds by then (another process may have written in between).
-    loaded: _Snapshot | None = None
-
-    def snapshot(self) -> _Snapshot:
-        return self.default_profile, {n: p.to_toml() for n, p in self.profiles.items()}
-
-
-def _str_or_none(value: object, where: str, path: Path) -> str | None:
-    if value is None or isinstance(value, str):
-        return value or None
-    raise ConfigError(f"{path}: {where} must be a string, not {type(value).__name__}.")
-
-
-# A config file is a few hundred bytes; anything this big is not one (or is a device).
-MAX_CONFIG_BYTES = 1 << 20
-_NOT_REGULAR_HINT = (
-    "The config must be a regular file: remove what is there, or set INSTANTLY_CONFIG_DIR "
-    "to another folder."
-)
-
-
-def _kind(mode: int) -> str:
-    for test, name in (
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISFIFO, "a FIFO (named pipe)"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-    ):
-        if test(mode):
-            return name
-    return "not a regular file"
-
-
-def _read_file(path: Path) -> tuple[bytes, os.stat_result] | None:
-    """The file's bytes, or None when there is none. Never blocks: a FIFO, a device or a folder
-    in its place is refused after a non-blocking open, before anything is read."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-    try:
-        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise ConfigError(f"Cannot read {path}: {exc.strerror}.") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ConfigError(
-                f"Cannot read {path}: it is {_kind(st.st_mode)}, not a regular file.",
-                hint=_NOT_REGULAR_HINT,
-            )
-        if st.st_size > MAX_CONFIG_BYTES:
-            raise ConfigError(
-                f"Cannot read {path}: {st.st_size} bytes is too large for a config file."
-            )
-        chunks: list[bytes] = []
-        while chunk := os.read(fd, 65536):
-            chunks.append(chunk)
-        return b"".join(chunks), st
-    except OSError as exc:
-        raise ConfigError(f"Cannot read {path}: {exc.strerror}.") from None
-    finally:
-        os.close(fd)
-
-
-def load_config(path: Path | None = None) -> Config:
-    """Read the config file; a missing file is an empty config, a broken one exits 2."""
-    path = path or config_path()
-    cfg = Config(path=path)
-    found = _read_file(path)
-    if found is None:
-        cfg.loaded = cfg.snapshot()
-        return cfg
-    raw, st = found
-    import tomllib  # lazily: --help never reads the config
-
-    cfg.exists = True
-    cfg.too_open = bool(st.st_mode & (stat.S_IRWXG | stat.S_IRWXO))
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}.") from None
-    default = data.get("default_profile", DEFAULT_PROFILE)
-    if not isinstance(default, str) or not default:
-        raise ConfigError(f"{path}: default_profile must be a non-empty string.")
-    cfg.default_profile = default
-    profiles = data.get("profiles", {})
-    if not isinstance(profiles, dict):
-        raise ConfigError(f"{path}: [profiles] must be a table.")
-    for name, body in profiles.items():
-        if not isinstance(body, dict):
-            raise ConfigError(f"{path}: [profiles.{name}] must be a table.")
-        unknown = sorted(set(body) - set(PROFILE_KEYS))
-        if unknown:
-            raise ConfigError(
-                f"{path}: unknown key '{unknown[0]}' in [profiles.{name}].",
-                hint=f"Profiles take: {', '.join(PROFILE_KEYS)}.",
-            )
-        cfg.profiles[name] = Profile(
-            name=name,
-            **{k: _str_or_none(body.get(k), f"profiles.{name}.{k}", path) for k in PROFILE_KEYS},
-        )
-    cfg.loaded = cfg.snapshot()
-    return cfg
-
-
-def _write_error(path: Path, exc: OSError) -> ConfigError:
-    return ConfigError(
-        f"Cannot write {path}: {exc.strerror or exc}.",
-        hint=f"Make {path.parent} writable by you, or set INSTANTLY_CONFIG_DIR to a folder "
-        "that is.",
-    )
-
-
-def _ensure_folder(folder: Path) -> None:
-    """Create the folder 0700; an existing one loses group/other access, nothing else (a folder
-    the user made read-only stays so, and the write fails with a clear error)."""
-    try:
-        if folder.is_dir():
-            mode = stat.S_IMODE(folder.stat().st_mode)
-            if mode & 0o077:
-                os.chmod(folder, mode & 0o700)
-        else:
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            os.chmod(folder, 0o700)
-    except OSError as exc:
-        raise ConfigError(
-            f"Cannot create the config folder {folder}: {exc.strerror or exc}.",
-            hint="Set INSTANTLY_CONFIG_DIR to a folder you can write, or fix that path.",
-        ) from None
-
-
-LOCK_TIMEOUT = 10.0
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock for a read-modify-write of ``path``.
-
-    The lock is a ``config.toml.lock`` file (0600) beside the config, removed by its holder on
-    release; a waiter that then wins a removed file sees the inode changed and tries again.
-    """
-    try:
-        import fcntl
-    except ImportError:  # no flock on this platform: the atomic write still holds
-        yield
-        return
-    lock = path.with_name(path.name + ".lock")
-    deadline = time.monotonic() + LOCK_TIMEOUT
-    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    while True:
-        try:
-            fd = os.open(lock, flags | getattr(os, "O_CLOEXEC", 0), 0o600)
-        except OSError as exc:
-            raise _write_error(lock, exc) from None
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise ConfigError(
-                    f"Cannot lock {lock}: it is {_kind(st.st_mode)}, not a regular file.",
-                    hint=f"Remove {lock}; instantly creates it while it writes the config.",
-                )
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise ConfigError(
-                            f"Another instantly process has held {lock} for "
-                            f"{LOCK_TIMEOUT:.0f} s.",
-                            hint=f"Wait for it to finish; if none is running, remove {lock}.",
-                        ) from None
-                    time.sleep(0.01)
-            try:
-                same = os.stat(lock).st_ino == st.st_ino
-            except FileNotFoundError:
-                same = False
-            if not same:  # its holder removed it after we opened it: take the new one
-                os.close(fd)
-                continue
-        except BaseException:
-            os.close(fd)
-            raise
-        try:
-            yield
-        finally:
-            with contextlib.suppress(OSError):
-                lock.unlink()
-            os.close(fd)
-        return
-
-
-def _write_target(path: Path) -> Path:
-    """The file to replace: ``path``, or the final target when ``path`` is a symlink (the link
-    stays a link; the file it points at gets the new content)."""
-    if not path.is_symlink():
-        return path
-    try:
-        return Path(os.path.realpath(path, strict=True))
-    except FileNotFoundError:  # a dangling link: create its target
-        return Path(os.path.realpath(path))
-    except OSError as exc:
-        raise ConfigError(
-            f"Cannot write {path}: {exc.strerror or exc} (a symlink that never ends).",
-            hint=f"Point {path} at a regular file, or remove it.",
-        ) from None
-
-
-def _write(cfg: Config) -> None:
-    """Write atomically (temp file + os.replace) next to the real file, 0600 whatever the umask."""
-    import tempfile
-
-    import tomli_w
-
-    target = _write_target(cfg.path)
-    try:
-        st = os.stat(target)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        raise _write_error(target, exc) from None
-    else:
-        if not stat.S_ISREG(st.st_mode):
-            raise ConfigError(
-                f"Cannot write {target}: it is {_kind(st.st_mode)}, not a regular file.",
-                hint=_NOT_REGULAR_HINT,
-            )
-    doc: dict[str, Any] = {"default_profile": cfg.default_profile, "profiles": {}}
-    for name, profile in sorted(cfg.profiles.items()):
-        doc["profiles"][name] = profile.to_toml()
-    payload = tomli_w.dumps(doc).encode("utf-8")
-    try:
-        # mkstemp creates the file 0600 regardless of umask, so the key is never briefly readable.
-        fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=target.parent)
-    except OSError as exc:
-        raise _write_error(target, exc) from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, target)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise _write_error(target, exc) from None
-        raise
-
-
-def update_config(change: Callable[[Config], None], path: Path | None = None) -> Config:
-    """Lock, re-read the file, apply ``change`` to what it holds now, write it; the result.
-
-    The safe way to edit the config: two processes editing at once both keep their change.
-    """
-    path = path or config_path()
-    _ensure_folder(path.parent)
-    with _locked(path):
-        cfg = load_config(path)
-        change(cfg)
-        _write(cfg)
-    cfg.exists = True
-    cfg.too_open = False
-    cfg.loaded = cfg.snapshot()
-    return cfg
-
-
-def _changes_onto(mine: Config) -> Callable[[Config], None]:
-    """Replay what ``mine`` changed since it was read (profile keys set or cleared, profiles
-    added or removed, the default) onto a fresh read of the file."""
-    base_default, base = mine.loaded or (None, {})
-    now_default, now = mine.snapshot()
-
-    def apply(fresh: Config) -> None:
-        for name in base.keys() - now.keys():
-            fresh.profiles.pop(name, None)
-        for name, values in now.items():
-            before = base.get(name)
-            profile = fresh.profiles.get(name)
-            if profile is None:
-                if before is not None and values == before:
-                    continue  # unchanged here and removed by someone else: stays removed
-                profile = fresh.profiles[name] = Profile(name=name)
-            for key in PROFILE_KEYS:
-                if before is None or values.get(key) != before.get(key):
-                    setattr(profile, key, values.get(key))
-        # Two changes of the default at once: the first one saved stands, as it would have
-        # had they run one after the other (a first login makes its profile the default).
-        if now_default != base_default and (
-            mine.loaded is None or fresh.default_profile == base_default
-        ):
-            fresh.default_profile = now_default
-
-    return apply
-
-
-def save_config(cfg: Config) -> None:
-    """Write ``cfg``'s changes: under a lock, over the file as it is now, atomically; file 0600
-    in a 0700 folder, through a symlink to its target. ``cfg`` then holds the merged result."""
-    merged = update_config(_changes_onto(cfg), cfg.path)
-    cfg.default_profile = merged.default_profile
-    cfg.profiles = merged.profiles
-    cfg.exists = True
-    cfg.too_open = False
-    cfg.loaded = merged.loaded
 
 
 def set_default_profile(name: str) -> tuple[Config, str]:
@@ -403,9 +38,11 @@ def set_default_profile(name: str) -> tuple[Config, str]:
 
     from instantly_cli.errors import NotFoundError
 
-    cfg = load_config()
     wanted = name.strip()
-    if wanted not in cfg.profiles:
+
+    def check(cfg: Config) -> None:
+        if wanted in cfg.profiles:
+            return
         names = sorted(cfg.profiles)
         close = difflib.get_close_matches(wanted, names, n=3, cutoff=0.5)
         if close:
@@ -415,11 +52,19 @@ def set_default_profile(name: str) -> tuple[Config, str]:
         else:
             hint = f"No profile is saved yet; create one: instantly --profile {wanted} auth login"
         raise NotFoundError(f"No profile '{wanted}'.", hint=hint)
+
+    cfg = load_config()
+    check(cfg)
     previous = cfg.default_profile
-    if previous != wanted:
-        cfg.default_profile = wanted
-        save_config(cfg)
-    return cfg, previous
+    if previous == wanted:
+        return cfg, previous
+
+    def switch(fresh: Config) -> None:
+        nonlocal previous
+        check(fresh)  # removed since the read above: refused, nothing written
+        previous, fresh.default_profile = fresh.default_profile, wanted
+
+    return update_config(switch), previous
 
 
 def mask(key: str | None) -> str:
@@ -477,8 +122,9 @@ def _env_flag(name: str) -> bool:
 
 def resolve(opts: GlobalOptions, *, allow_new_profile: bool = False) -> Settings:
     """Apply precedence: flags > env > profile > defaults; the key: env > profile."""
-    from instantly_cli.errors import register_secret
+    from instantly_cli.errors import check_profile_names, register_secret, register_url_secret
 
+    check_profile_names(opts.profile, os.environ.get("INSTANTLY_PROFILE"))
     cfg = load_config()
     explicit = opts.profile or os.environ.get("INSTANTLY_PROFILE") or None
     name = explicit or cfg.default_profile
@@ -510,6 +156,7 @@ def resolve(opts: GlobalOptions, *, allow_new_profile: bool = False) -> Settings
         or profile.base_url
         or DEFAULT_BASE_URL
     )
+    register_url_secret(base_url)
     if not base_url.startswith(("http://", "https://")):
         raise UsageError(
             f"Invalid base URL '{base_url}'.",

@@ -19,7 +19,8 @@ _EMAIL = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\".]+$")
 # and the surrogates Python uses for bytes that were not UTF-8.
 _BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _HOSTILE = re.compile(
-    "[\x00-\x08\x0a-\x1f\x7f-\x9f" + _BIDI + "\u2028\u2029\ufeff\ud800-\udfff]"
+    "[\x00-\x08\x0a-\x1f\x7f-\x9f" + _BIDI + "\u2028\u2029\ufeff\ud800-\udfff"
+    "\u00ad\u200b-\u200d\u2060-\u2064]"  # invisible: soft hyphen, zero-width, word joiner
 )
 _STDIN_HINT = "Each line must be an email or a JSON object with an \"email\" field."
 
@@ -86,13 +87,6 @@ def _undecodable(text: str) -> bool:
     return any(0xD800 <= ord(c) <= 0xDFFF for c in text)
 
 
-def _no_targets() -> UsageError:
-    return UsageError(
-        "No targets on stdin.",
-        hint="Pipe emails (one per line) or `instantly accounts list -o jsonl`.",
-    )
-
-
 def decode_stdin(data: bytes) -> str:
     """Strict UTF-8 (a leading BOM is dropped); the first undecodable line is named."""
     if data.startswith(b"\xef\xbb\xbf"):
@@ -132,8 +126,8 @@ _BLANK = " \t\r\n"
 def parse_target_text(text: str | bytes) -> list[str]:
     """Emails from stdin: one per line, or the JSON array / JSON lines of ``accounts list``.
 
-    Input that holds no target at all (blank, only comments, ``[]``) is an error, not a run over
-    zero accounts: a script whose upstream step found nothing should notice. Bytes are decoded
+    Input that holds no target at all (blank, only comments, ``[]``) gives none: an upstream
+    step that found nothing leaves nothing to do (the caller says so). Bytes are decoded
     as strict UTF-8; a control character in a plain line, or in the ``email`` of a JSON line or
     item, is refused with its line number (or item index).
     """
@@ -141,16 +135,11 @@ def parse_target_text(text: str | bytes) -> list[str]:
         text = decode_stdin(text)
     else:
         text = text.removeprefix("\ufeff")
-    emails = _parse_target_text(text)
-    if not emails:
-        raise _no_targets()
-    return emails
+    return _parse_target_text(text)
 
 
 def _parse_target_text(text: str) -> list[str]:
     stripped = text.strip(_BLANK)
-    if not stripped:
-        raise _no_targets()
     if stripped.startswith("["):
         try:
             data = json.loads(stripped)
@@ -224,11 +213,12 @@ def _from_items(items: Iterable[object]) -> list[str]:
 
 
 def dedupe(emails: Iterable[str]) -> list[str]:
-    """Keep the first of each email (case-insensitive), in order."""
+    """Keep the first of each email (case-insensitive: ``A@x.io`` and ``a@X.io`` are one
+    account), in order."""
     seen: set[str] = set()
     out: list[str] = []
     for email in emails:
-        key = email.lower()
+        key = email.casefold()
         if key not in seen:
             seen.add(key)
             out.append(email)
@@ -252,6 +242,7 @@ def read_stdin(stream: Any = None) -> bytes | str:
 
 def read_targets(args: list[str], stdin_text: str | bytes | None = None) -> list[str]:
     """Emails from arguments, ``-`` meaning stdin; validated and deduplicated before any request.
+    Empty stdin gives no targets (not an error: the caller says there is nothing to do).
 
     ``stdin_text`` may be bytes (decoded as strict UTF-8); when omitted, stdin is read as bytes.
     """

@@ -9,6 +9,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from instantly_cli.columns import Column, DetailRow, text_value
+from instantly_cli.dashboard import Bar, Section
 from instantly_cli.enums import (
     ACCOUNT_STATUS,
     AT_RISK,
@@ -26,7 +28,6 @@ from instantly_cli.enums import (
     WATCH,
     EnumTable,
 )
-from instantly_cli.output import Bar, Column, DetailRow, Section, text_value
 
 
 def short_time(value: Any) -> str:

@@ -106,6 +106,7 @@ def invoke(
         poll_interval=base.poll_interval,
         sleep=base.sleep,
         clock=base.clock,
+        terminal=base.terminal,
     )
     return CliRunner().invoke(cli_app, args, input=input, obj=rt, **kwargs)
 

@@ -18,7 +18,6 @@ import httpx
 import pytest
 from typer.testing import Result
 
-from instantly_cli import output
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import AccountQuery, Store
 from tests.conftest import TEST_KEY, envelope
@@ -319,9 +318,9 @@ def test_unknown_codes_render_as_unknown_n(cli: Cli, mock_api: MockApi) -> None:
 
 
 def test_unknown_codes_in_table_and_detail(
-    cli: Cli, mock_api: MockApi, monkeypatch: pytest.MonkeyPatch
+    runtime, cli: Cli, mock_api: MockApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(output, "stdout_is_tty", lambda: True)
+    runtime.terminal = runtime.terminal._replace(stdout_isatty=True)
     monkeypatch.setenv("COLUMNS", "200")
 
     def handler(req: httpx.Request) -> httpx.Response:
@@ -423,9 +422,9 @@ def test_tsv_escapes_tabs_and_newlines(cli: Cli, sandbox: SandboxApp) -> None:
 
 
 def test_table_on_a_terminal_has_headers_and_labels(
-    cli: Cli, sandbox: SandboxApp, monkeypatch: pytest.MonkeyPatch
+    runtime, cli: Cli, sandbox: SandboxApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(output, "stdout_is_tty", lambda: True)
+    runtime.terminal = runtime.terminal._replace(stdout_isatty=True)
     monkeypatch.setenv("COLUMNS", "220")
     monkeypatch.setenv("NO_COLOR", "1")
     result = ok(cli(["accounts", "list", "--all", "--no-parallel", "--include-tags"]))
@@ -468,9 +467,9 @@ def test_invalid_format_and_fields_are_usage_errors(cli: Cli, sandbox: SandboxAp
 
 
 def test_get_one_detail_view(
-    cli: Cli, sandbox: SandboxApp, store: Store, monkeypatch: pytest.MonkeyPatch
+    runtime, cli: Cli, sandbox: SandboxApp, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(output, "stdout_is_tty", lambda: True)
+    runtime.terminal = runtime.terminal._replace(stdout_isatty=True)
     monkeypatch.setenv("COLUMNS", "200")
     account = first_error_account(store, -1, 535)
     result = ok(cli(["accounts", "get", account["email"]]))
@@ -592,8 +591,17 @@ def test_success_with_json_has_empty_stderr(cli: Cli, sandbox: SandboxApp) -> No
 # -- the concurrent lister ------------------------------------------------------------------------
 
 
+@pytest.fixture
+def concurrent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages in flight whatever the latency (the in-process sandbox has next to none, and the
+    lister would walk the cursor: see test_listing_choice.py)."""
+    from instantly_cli.services import fleet
+
+    monkeypatch.setattr(fleet, "CURSOR_UP_TO", 0)
+
+
 def test_all_is_concurrent_oldest_first_each_account_once(
-    cli: Cli, sandbox: SandboxApp, store: Store
+    cli: Cli, sandbox: SandboxApp, store: Store, concurrent: None
 ) -> None:
     store.reset(450)
     got = lines(ok(cli(["accounts", "list", "--all", "-o", "jsonl"])))

@@ -8,7 +8,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from instantly_cli import output
 from instantly_cli.commands.api import build_body, normalize_path, parse_fields, typed_value
 from tests.conftest import TEST_KEY, envelope
 
@@ -192,11 +191,11 @@ def test_paginate_prints_items_as_json_lines(cli, mock_api) -> None:
     assert all(r.url.params["limit"] == "2" and r.url.params["search"] == "x" for r in seen)
 
 
-def test_json_pretty_on_tty_compact_when_piped(cli, mock_api, monkeypatch) -> None:
+def test_json_pretty_on_tty_compact_when_piped(runtime, cli, mock_api, monkeypatch) -> None:
     mock_api(lambda r: httpx.Response(200, json={"a": {"b": [1, 2]}}))
     piped = cli(["api", "GET", "accounts"])
     assert piped.stdout == '{"a":{"b":[1,2]}}\n'
-    monkeypatch.setattr(output, "stdout_is_tty", lambda: True)
+    runtime.terminal = runtime.terminal._replace(stdout_isatty=True)
     tty = cli(["api", "GET", "accounts"])
     assert tty.stdout == json.dumps({"a": {"b": [1, 2]}}, indent=2) + "\n"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import Result
 
-from instantly_cli import settings
+from instantly_cli import config_file
 from instantly_cli.enums import (
     ACCOUNT_STATUS,
     LIST_FILTER,
@@ -249,8 +249,13 @@ def test_many_targets_without_yes_both_forms(cli, sandbox: SandboxApp) -> None:
 
 @pytest.mark.parametrize("command", list(STDIN_COMMANDS))
 @pytest.mark.parametrize("text", ["", "\n  \n", "# just a comment\n\n", "[]", " [ ] \n"])
-def test_stdin_without_targets(cli, sandbox: SandboxApp, command: str, text: str) -> None:
-    check_both(cli, sandbox, with_targets(command, "-"), "No targets on stdin", input=text)
+def test_stdin_without_targets_is_nothing_to_do(
+    cli, sandbox: SandboxApp, command: str, text: str
+) -> None:
+    """An upstream step that found nothing (a cron job's empty selection) is no error."""
+    result = cli(with_targets(command, "-"), input=text)
+    assert result.exit_code == 0 and "Nothing to do" in result.stderr
+    assert sandbox.requests == []
 
 
 @pytest.mark.parametrize("command", list(STDIN_COMMANDS))
@@ -294,7 +299,7 @@ def test_stdin_bad_json_array(cli, sandbox: SandboxApp, text: str, needle: str) 
 
 
 def write_config(content: str | bytes) -> Path:
-    path = settings.config_path()
+    path = config_file.config_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if isinstance(content, bytes):
         path.write_bytes(content)
@@ -329,7 +334,7 @@ def test_broken_config_names_the_file(cli, sandbox: SandboxApp, content, needle)
 
 
 def test_config_path_is_a_directory(cli, sandbox: SandboxApp) -> None:
-    settings.config_path().mkdir(parents=True)
+    config_file.config_path().mkdir(parents=True)
     check_both(cli, sandbox, ["accounts", "list"], "Cannot read", code="config_error")
 
 

@@ -1,10 +1,10 @@
-"""Bulk runs that keep their accounting: journals and --resume, exact retry commands, pause and
-resume that know the account's state, warmup bisection, dry-run summaries (in-process)."""
+"""The one engine's recovery story, in-process: journals, `--resume` (what it prints, what it
+refuses, the stale-change guard), idempotent outcomes, case-insensitive emails, empty
+selections, pause and resume that know the account's state, warmup bisection, dry runs."""
 
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +13,6 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-from typer.testing import Result
 
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import AccountQuery, Store
@@ -45,39 +44,64 @@ def journals(state: Path) -> list[Path]:
     return sorted((state / "runs").glob("*.jsonl"))
 
 
-def printed_commands(stderr: str) -> list[str]:
-    """The retry commands a finished run printed (after 'Retry exactly those with:' / 'or:')."""
-    return [
-        m.group(1)
-        for m in re.finditer(r"(?:Retry exactly those with|  or): (instantly .+)$", stderr, re.M)
-    ]
-
-
-def run_printed(cli: Callable[..., Result], command: str) -> Result:
-    """Run a printed command as a shell would: words, and ``< FILE`` as stdin."""
-    words = shlex.split(command)
-    assert words[0] == "instantly"
-    stdin = None
-    if "<" in words:
-        at = words.index("<")
-        stdin = Path(words[at + 1]).read_text()
-        words = words[:at]
-    return cli(words[1:], input=stdin)
-
-
 def sent(app: SandboxApp, method: str, fragment: str = "") -> list[Any]:
     return [r for r in app.requests if r.method == method and fragment in r.path]
+
+
+class Hooked(httpx.BaseTransport):
+    """The sandbox app behind a hook that may answer a request itself (an outage)."""
+
+    def __init__(self, app: SandboxApp, fail: Callable[[httpx.Request], bool]):
+        self.inner = httpx.WSGITransport(app=app)
+        self.fail = fail
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.fail(request):
+            return httpx.Response(503, json={"statusCode": 503, "error": "Service Unavailable",
+                                             "message": "try later"})
+        return self.inner.handle_request(request)
+
+
+def outage(runtime: Any, sandbox: SandboxApp, method: str, who: set[str]) -> None:
+    """Every ``method`` request about one of ``who`` answers 503 (retryable) until lifted."""
+    runtime.transport = Hooked(sandbox, lambda r: r.method == method and any(
+        w in unquote(r.url.path) or w.encode() in r.content for w in who))
+
+
+def lift(runtime: Any, sandbox: SandboxApp) -> None:
+    runtime.transport = httpx.WSGITransport(app=sandbox)
+
+
+def resume_line(stderr: str) -> str:
+    """The one printed retry line (``… --resume RUN``)."""
+    [line] = [x for x in stderr.splitlines() if "finish exactly those with:" in x]
+    return line.split("finish exactly those with: ", 1)[1]
+
+
+def limits(store: Store, targets: list[str]) -> list[Any]:
+    return [(store.get_account(e) or {}).get("daily_limit") for e in targets]
 
 
 # -- journal and --resume -------------------------------------------------------------------
 
 
-def test_complete_run_deletes_its_journal(cli, sandbox: SandboxApp, store: Store, state) -> None:
+def test_a_finished_run_keeps_its_journal_and_runs_list_shows_it(
+    cli, sandbox: SandboxApp, store: Store, state
+) -> None:
     targets = emails(store, 3)
     result = cli(["accounts", "update", *targets, "--daily-limit", "7", "--yes"])
     assert result.exit_code == 0, result.stderr
-    assert journals(state) == []
-    assert not (state / "failures").exists() or not list((state / "failures").iterdir())
+    [path] = journals(state)
+    assert "--resume" not in result.stderr
+    listed = cli(["runs", "list", "--json"])
+    assert listed.exit_code == 0, listed.stderr
+    [row] = json.loads(listed.stdout)
+    assert row["run_id"] == path.stem and row["state"] == "finished" and row["left"] == 0
+    assert row["command_line"].startswith("instantly accounts update ")
+    shown = cli(["runs", "show", path.stem])
+    assert "change:  daily_limit = 7" in shown.stdout
+    assert cli(["accounts", "update", "--resume", path.stem, "--yes"]).exit_code == 2
+    assert cli(["runs", "forget", path.stem]).exit_code == 0 and journals(state) == []
 
 
 def test_journal_records_request_and_outcomes_without_secrets(
@@ -92,45 +116,46 @@ def test_journal_records_request_and_outcomes_without_secrets(
     lines = [json.loads(line) for line in text.splitlines()]
     start = lines[0]
     assert start["kind"] == "start" and start["command"] == "accounts update"
-    assert start["params"]["change"] == {"daily_limit": 8}
-    assert start["targets"] == targets
+    assert start["params"]["what"]["change"] == {"daily_limit": 8}
+    assert start["change"] == "daily_limit = 8" and start["keys"] == ["daily_limit"]
+    assert start["targets"] == targets and start["yes"] is True
     assert start["where"]["base_url"] == "http://sandbox.test"
-    outcomes = {x["email"]: x["result"] for x in lines if x["kind"] == "outcome"}
-    assert outcomes == {targets[0]: "updated", targets[1]: "updated", GHOST: "failed"}
+    outcomes = {x["email"]: (x["result"], x["retry"]) for x in lines if x["kind"] == "outcome"}
+    # A 404 for a target that should exist is final: resume will not try it again.
+    assert outcomes == {targets[0]: ("updated", False), targets[1]: ("updated", False),
+                        GHOST: ("failed", False)}
     assert lines[-1]["kind"] == "end" and lines[-1]["exit_code"] == 1
     assert path.stem in result.stderr
 
 
-def test_resume_runs_only_what_is_left_with_the_runs_options(
-    cli, sandbox: SandboxApp, store: Store, state
+def test_resume_prints_what_it_will_do_and_runs_only_what_is_left(
+    cli, sandbox: SandboxApp, store: Store, state, runtime
 ) -> None:
-    """A journal cut short (the process died after 2 of 5 outcomes) is finished by --resume."""
     targets = emails(store, 5)
-    folder = state / "runs"
-    folder.mkdir(parents=True)
-    run_id = "20260101-000000-dead"
-    start = {
-        "kind": "start", "version": 1, "run_id": run_id, "command": "accounts update",
-        "params": {"change": {"daily_limit": 9}, "strict": False, "rate": 50.0,
-                   "concurrency": 2},
-        "where": {"profile": "default", "workspace": None, "base_url": "http://sandbox.test",
-                  "sandbox": False},
-        "targets": targets, "pid": 1, "started": "2026-01-01T00:00:00Z",
-    }
-    done = [{"kind": "outcome", "email": e, "result": "updated", "error": None, "code": None}
-            for e in targets[:2]]
-    torn = '{"kind": "outcome", "email": "' + targets[2]  # the write the kill cut in half
-    (folder / f"{run_id}.jsonl").write_text(
-        "\n".join(json.dumps(x) for x in [start, *done]) + "\n" + torn
-    )
-    result = cli(["accounts", "update", "--resume", "--yes", "-o", "jsonl"])
+    outage(runtime, sandbox, "PATCH", set(targets[2:]))
+    first = cli(["accounts", "update", *targets, "--daily-limit", "9", "--concurrency", "2",
+                 "--yes", "-o", "jsonl"])
+    assert first.exit_code == 1
+    [path] = journals(state)
+    line = resume_line(first.stderr)
+    assert line == f"instantly accounts update --resume {path.stem} --yes"
+    lift(runtime, sandbox)
+    # Options given now win over the journal's: a --rate out of range is refused, so it is read.
+    assert cli([*shlex.split(line)[1:], "--rate", "500"]).exit_code == 2
+    refused = cli([*shlex.split(line)[1:], "--daily-limit", "10"])
+    assert refused.exit_code == 2 and "--daily-limit cannot be given" in refused.stderr
+    sandbox.requests.clear()
+    result = cli([*shlex.split(line)[1:], "-o", "jsonl"])
     assert result.exit_code == 0, result.stderr
-    assert f"Resuming run {run_id}: 3 of 5" in result.stderr
+    assert f"Resuming run {path.stem}, started " in result.stderr
+    assert "command: instantly accounts update " in result.stderr
+    assert "--daily-limit 9" in result.stderr and "change:  daily_limit = 9" in result.stderr
+    assert "targets left: 3 of 5" in result.stderr
     patched = [unquote(r.path.rsplit("/", 1)[1]) for r in sent(sandbox, "PATCH")]
     assert sorted(patched) == sorted(targets[2:])
-    assert all(json.loads(r.body) == {"daily_limit": 9} for r in sent(sandbox, "PATCH"))
-    assert [json.loads(line)["email"] for line in result.stdout.splitlines()] == targets[2:]
-    assert journals(state) == []  # every target done: the journal is gone
+    assert [json.loads(x)["email"] for x in result.stdout.splitlines()] == targets[2:]
+    assert limits(store, targets) == [9] * 5
+    assert cli(["runs", "list", "--json"]).stdout.count('"finished"') == 1
 
 
 def test_resume_refuses_a_change_and_lists_runs_for_an_unknown_id(
@@ -146,54 +171,134 @@ def test_resume_refuses_a_change_and_lists_runs_for_an_unknown_id(
     assert unknown.exit_code == 2 and path.stem in unknown.stderr
     other = cli(["accounts", "pause", "--resume", "--yes"])
     assert other.exit_code == 2 and "No unfinished run" in other.stderr
-    assert sent(sandbox, "PATCH") and len(sent(sandbox, "PATCH")) == 2  # nothing more was sent
+    assert len(sent(sandbox, "PATCH")) == 2  # nothing more was sent
 
 
 def test_resume_refuses_another_workspace(
-    cli, sandbox: SandboxApp, store: Store, state
+    cli, sandbox: SandboxApp, store: Store, state, runtime
 ) -> None:
-    assert cli(["accounts", "update", GHOST, "--daily-limit", "3"]).exit_code == 4
+    [one] = emails(store, 1)
+    outage(runtime, sandbox, "PATCH", {one})
+    assert cli(["accounts", "update", one, "--daily-limit", "3"]).exit_code == 1
     moved = cli(["--workspace", "ws-other", "accounts", "update", "--resume", "--yes"])
     assert moved.exit_code == 2
-    assert "not on this one" in moved.stderr and "--resume" in moved.stderr
+    assert "not on this one" in moved.stderr and "--workspace" in moved.stderr
 
 
-# -- printed retry commands are run ----------------------------------------------------------
+# -- issue case 1: a resume never puts back a change a newer run replaced ----------------------
 
 
-def test_every_printed_retry_command_runs_and_retries_exactly_the_failures(
+def test_stale_change_guard_refuses_then_force_applies_and_other_accounts_do_not_block(
+    cli, sandbox: SandboxApp, store: Store, state, runtime
+) -> None:
+    targets, others = emails(store, 4), emails(store, 7)[4:]
+    outage(runtime, sandbox, "PATCH", set(targets[1:]))
+    old = cli(["accounts", "update", *targets, "--daily-limit", "20", "--yes"])
+    assert old.exit_code == 1
+    [old_run] = [p.stem for p in journals(state)]
+    lift(runtime, sandbox)
+    # A newer run on other accounts, on the same field, does not block (checked last).
+    assert cli(["accounts", "update", *others, "--daily-limit", "30", "--yes"]).exit_code == 0
+    newer = cli(["accounts", "update", *targets[1:3], "--daily-limit", "40", "--yes"])
+    assert newer.exit_code == 0
+    new_run = max(p.stem for p in journals(state) if p.stem != old_run and
+                  targets[1] in p.read_text())
+    sandbox.requests.clear()
+    refused = cli(["accounts", "update", "--resume", old_run, "--yes"])
+    assert refused.exit_code == 2
+    assert new_run in refused.stderr and targets[1] in refused.stderr
+    assert targets[2] in refused.stderr and "--force" in refused.stderr
+    assert "daily_limit" in refused.stderr and "runs forget" in refused.stderr
+    assert not sent(sandbox, "PATCH") and limits(store, targets[1:3]) == [40, 40]
+    forced = cli(["accounts", "update", "--resume", old_run, "--yes", "--force"])
+    assert forced.exit_code == 0, forced.stderr
+    assert limits(store, targets) == [20] * 4 and limits(store, others) == [30] * 3
+
+
+def test_resume_after_a_newer_run_only_on_other_accounts_applies(
+    cli, sandbox: SandboxApp, store: Store, state, runtime
+) -> None:
+    targets, others = emails(store, 3), emails(store, 5)[3:]
+    outage(runtime, sandbox, "POST", set(targets))
+    assert cli(["accounts", "pause", *targets, "--yes"]).exit_code == 1
+    lift(runtime, sandbox)
+    assert cli(["accounts", "resume", *others, "--yes"]).exit_code == 0
+    again = cli(["accounts", "pause", "--resume", "--yes"])
+    assert again.exit_code == 0, again.stderr
+    assert "change:  pause" in again.stderr
+    assert all((store.get_account(e) or {})["status"] == 2 for e in targets)
+
+
+def test_rerunning_a_command_identical_to_an_unfinished_run_points_at_resume(
+    cli, sandbox: SandboxApp, store: Store, state, runtime
+) -> None:
+    targets = emails(store, 2)
+    outage(runtime, sandbox, "PATCH", set(targets))
+    assert cli(["accounts", "update", *targets, "--daily-limit", "12", "--yes"]).exit_code == 1
+    [path] = journals(state)
+    again = cli(["accounts", "update", *targets, "--daily-limit", "12", "--yes"])
+    assert f"accounts update --resume {path.stem}" in again.stderr
+    assert "did exactly this" in again.stderr
+
+
+# -- issue case 2: deleting again is no failure, and delete resumes -----------------------------
+
+
+def test_a_half_finished_delete_resumes_and_a_rerun_reports_gone(
+    cli, sandbox: SandboxApp, store: Store, state, runtime
+) -> None:
+    targets = emails(store, 3)
+    outage(runtime, sandbox, "DELETE", {targets[2]})
+    first = cli(["accounts", "delete", *targets, "--yes"])
+    assert first.exit_code == 1
+    lift(runtime, sandbox)
+    line = resume_line(first.stderr)
+    resumed = cli(shlex.split(line)[1:] + ["--json"])
+    assert resumed.exit_code == 0, resumed.stderr
+    assert [(r["email"], r["result"]) for r in json.loads(resumed.stdout)] == [
+        (targets[2], "deleted")]
+    rerun = cli(["accounts", "delete", *targets, "--yes", "--json"])
+    assert rerun.exit_code == 0, rerun.stderr
+    assert {r["result"] for r in json.loads(rerun.stdout)} == {"gone"}
+    assert "gone 3" in rerun.stderr and "--resume" not in rerun.stderr
+
+
+# -- issue case 4: emails are case-insensitive -------------------------------------------------
+
+
+def test_accounts_get_finds_a_mixed_case_address(cli, sandbox: SandboxApp, store: Store) -> None:
+    [email] = emails(store, 1)
+    shouted = email.split("@")[0].title() + "@" + email.split("@")[1].upper()
+    result = cli(["accounts", "get", shouted, "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["email"] == email  # the API's spelling is shown
+
+
+def test_bulk_writes_take_mixed_case_addresses_and_one_target_per_account(
     cli, sandbox: SandboxApp, store: Store, state
 ) -> None:
-    good = emails(store, 2)
-    first = cli(["accounts", "update", good[0], GHOST, good[1], "--daily-limit", "11",
-                 "--first-name", "Ann Lee", "--concurrency", "2", "--yes"])
-    assert first.exit_code == 1
-    assert "<same options>" not in first.stderr
-    commands = printed_commands(first.stderr)
-    assert len(commands) == 2 and "--resume" in commands[0] and "< " in commands[1]
-    assert "--daily-limit 11" in commands[1] and "--first-name 'Ann Lee'" in commands[1]
-    for command in commands:
-        sandbox.requests.clear()
-        again = run_printed(cli, command)
-        assert again.exit_code == 4 or again.exit_code == 1, again.stderr
-        # Only the failed target was tried again, with the same change.
-        patches = sent(sandbox, "PATCH")
-        assert [p.path for p in patches] == [f"/api/v2/accounts/{GHOST.replace('@', '%40')}"]
-        assert json.loads(patches[0].body)["daily_limit"] == 11
+    active = emails(store, 3, status=1)
+    typed = [active[0].upper(), active[0], active[1].title(), active[2]]
+    result = cli(["accounts", "pause", "-", "--yes", "--json"], input="\n".join(typed))
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert len(rows) == 3 and {r["result"] for r in rows} == {"paused"}
+    assert {r["email"] for r in rows} == set(active)  # the API's spelling
+    assert all((store.get_account(e) or {})["status"] == 2 for e in active)
+    deleted = cli(["accounts", "delete", active[1].upper(), "--yes", "--json"])
+    assert json.loads(deleted.stdout)[0]["result"] == "deleted"
+    assert store.get_account(active[1]) is None
 
 
-def test_printed_pause_retry_command_runs(cli, sandbox: SandboxApp, store: Store) -> None:
-    first = cli(["accounts", "pause", GHOST, emails(store, 1, status=1)[0], "--yes",
-                 "--rate", "20"])
-    assert first.exit_code == 1
-    commands = printed_commands(first.stderr)
-    assert commands and "--rate 20" in commands[-1]
-    for command in commands:
-        sandbox.requests.clear()
-        again = run_printed(cli, command)
-        assert again.exit_code == 4, again.stderr
-        [body] = [json.loads(r.body) for r in sent(sandbox, "POST", "/accounts/pause")]
-        assert body == {"emails": [GHOST]}
+# -- issue case 5: an empty selection is nothing to do -----------------------------------------
+
+
+@pytest.mark.parametrize("command", [["accounts", "pause"], ["accounts", "delete"],
+                                     ["accounts", "mark-fixed"], ["tags", "assign", "Client A"]])
+def test_an_empty_pipe_is_nothing_to_do(cli, sandbox: SandboxApp, state, command) -> None:
+    result = cli([*command, "-", "--yes"], input="")
+    assert result.exit_code == 0 and "Nothing to do" in result.stderr
+    assert sandbox.requests == [] and journals(state) == []
 
 
 # -- pause / resume --------------------------------------------------------------------------
@@ -359,32 +464,25 @@ def test_old_journals_and_failure_files_are_pruned(
     assert fresh.exists()
 
 
-def test_warmup_no_wait_leaves_no_journal_and_a_dead_wait_resumes_to_jobs_wait(
+def test_warmup_no_wait_then_resume_waits_for_the_submitted_jobs_instead_of_submitting(
     cli, sandbox: SandboxApp, store: Store, state: Path
 ) -> None:
+    """Issue case 3: targets whose job was submitted are resumed by waiting for that job."""
     targets = emails(store, 3)
     result = cli(["accounts", "warmup", "enable", *targets, "--no-wait", "--yes", "--json"])
     assert result.exit_code == 0, result.stderr
     [job] = json.loads(result.stdout)
-    assert journals(state) == []
-    # A journal whose process died while waiting: every target submitted, nothing to resend.
-    folder = state / "runs"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "20260101-000000-beef.jsonl"
-    lines = [{"kind": "start", "version": 1, "run_id": path.stem,
-              "command": "accounts warmup enable",
-              "params": {"no_wait": False, "timeout": 300.0, "rate": 50.0, "concurrency": 8},
-              "where": {"profile": "default", "workspace": None,
-                        "base_url": "http://sandbox.test", "sandbox": False},
-              "targets": targets, "pid": 1, "started": "2026-01-01T00:00:00Z"}]
-    lines += [{"kind": "outcome", "email": e, "result": "submitted", "error": None,
-               "code": None, "job_id": job["job_id"]} for e in targets]
-    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    [path] = journals(state)
+    assert "--resume" in result.stderr  # submitted targets are left: their job is waited for
     sandbox.requests.clear()
-    resumed = cli(["accounts", "warmup", "enable", "--resume", "--yes"])
+    resumed = cli(["accounts", "warmup", "enable", "--resume", "--yes", "--json"])
     assert resumed.exit_code == 0, resumed.stderr
-    assert f"instantly jobs wait {job['job_id']}" in resumed.stderr
-    assert not sent(sandbox, "POST") and not path.exists()
+    assert not sent(sandbox, "POST")  # no new job
+    assert sent(sandbox, "GET", job["job_id"])
+    assert {r["result"] for r in json.loads(resumed.stdout)} == {"enabled"}
+    assert "--resume" not in resumed.stderr
+    assert all((store.get_account(e) or {})["warmup_status"] == 1 for e in targets)
+    assert path.exists()
 
 
 def test_warmup_timeout_reports_every_target_with_its_job_and_the_wait_command(
@@ -399,11 +497,10 @@ def test_warmup_timeout_reports_every_target_with_its_job_and_the_wait_command(
     [job_id] = {r["job_id"] for r in rows}
     assert all(r["code"].startswith("job_") and "still" in r["error"] for r in rows)
     assert f"instantly jobs wait {job_id}" in result.stderr
-    [path] = list((state / "failures").glob("*.jsonl"))
-    assert len(path.read_text().splitlines()) == 3
+    assert not (state / "failures").exists()
 
 
-def test_an_unwritable_state_folder_costs_neither_the_run_nor_the_failure_file(
+def test_an_unwritable_state_folder_costs_neither_the_run_nor_the_results(
     cli, sandbox: SandboxApp, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     blocked = tmp_path / "not-a-folder"
@@ -414,10 +511,8 @@ def test_an_unwritable_state_folder_costs_neither_the_run_nor_the_failure_file(
     result = cli(["accounts", "update", good, GHOST, "--daily-limit", "6", "--yes", "--json"])
     assert result.exit_code == 1
     assert {r["result"] for r in json.loads(result.stdout)} == {"updated", "failed"}
-    assert "cannot be resumed after a crash" in result.stderr  # no journal, said so
-    [path] = list(tmp_path.glob("instantly-failures-*.jsonl"))  # the working folder instead
-    assert json.loads(path.read_text())["email"] == GHOST
-    # Nowhere to write at all: the results still reach stdout, and the code is 1.
+    assert "cannot be resumed" in result.stderr  # no journal, said so
+    # Nowhere to write a failure file either: the results still reach stdout, and the code is 1.
     result = cli(["accounts", "update", good, GHOST, "--daily-limit", "6", "--yes", "--json",
                   "--failures", str(blocked / "x.jsonl")])
     assert result.exit_code == 1 and len(json.loads(result.stdout)) == 2

@@ -7,6 +7,7 @@ import json
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,34 +82,52 @@ def test_a_press_under_the_shield_stops_the_run_like_ctrl_c() -> None:
     assert {o.result for o in result.outcomes[1:]} == {"skipped"}
 
 
-def test_journal_round_trip_torn_lines_and_deletion(tmp_path: Path) -> None:
-    targets = ["a@x.io", "B@x.io", "c@x.io"]
-    j = journal.Journal.start(tmp_path, command="accounts pause", params={"rate": 5.0},
-                              where={"profile": "p"}, targets=targets)
-    j.record([Outcome("a@x.io", "paused"), Outcome("b@x.io", FAILED, error="nope")])
+def _start(command: str, targets: list[str]) -> dict[str, Any]:
+    return {"command": command, "argv": command.split(), "change": "x", "keys": ["status"],
+            "params": {"rate": 5.0}, "where": {"profile": "p"}, "targets": targets,
+            "yes": True}
+
+
+def test_journal_round_trip_torn_lines_and_final_failures(tmp_path: Path) -> None:
+    targets = ["a@x.io", "B@x.io", "c@x.io", "d@x.io"]
+    j = journal.Journal.start(tmp_path, _start("accounts pause", targets))
+    j.record([Outcome("a@x.io", "paused"), Outcome("b@x.io", FAILED, error="nope", status=503),
+              Outcome("d@x.io", FAILED, error="gone", code="not_found", status=404)])
     with open(j.path, "a") as fh:
         fh.write('{"kind": "outcome", "email": "c@x')  # torn by a kill
     state = journal.load(tmp_path, None, "accounts pause")
     assert state.run_id == j.run_id and state.params == {"rate": 5.0}
-    assert state.remaining() == ["B@x.io", "c@x.io"]  # failed (case-insensitive) and unwritten
+    # Retryable failure (case-insensitive) and unwritten are left; a 404 is final.
+    assert state.remaining() == ["B@x.io", "c@x.io"]
     assert journal.load(tmp_path, j.run_id, "accounts pause").path == j.path
     with pytest.raises(Exception, match="No unfinished run"):
         journal.load(tmp_path, None, "accounts resume")
     j.close()
     again = journal.Journal.reopen(state)
     again.record([Outcome("B@x.io", "paused"), Outcome("c@x.io", "unchanged")])
-    assert again.finish([], 0) is False
-    assert not j.path.exists()
+    assert again.finish(0) == 0
+    assert j.path.exists() and journal.runs(tmp_path)[0].state == "finished"
 
 
 def test_journal_lines_are_json_with_the_documented_kinds(tmp_path: Path) -> None:
-    j = journal.Journal.start(tmp_path, command="accounts update", params={"change": {}},
-                              where={}, targets=["a@x.io"])
+    j = journal.Journal.start(tmp_path, _start("accounts update", ["a@x.io"]))
     j.record([Outcome("a@x.io", FAILED, error="boom", code="internal_error")])
-    assert j.finish([], 1) is True
+    assert j.finish(1) == 1
     kinds = [json.loads(line)["kind"] for line in j.path.read_text().splitlines()]
     assert kinds == ["start", "outcome", "end"]
     assert (j.path.stat().st_mode & 0o077) == 0  # private to the user
+
+
+def test_conflicts_are_newer_runs_on_a_shared_key_and_account(tmp_path: Path) -> None:
+    old = journal.Journal.start(tmp_path, _start("accounts pause", ["a@x.io", "b@x.io"]))
+    old.close()
+    newer = journal.Journal.start(tmp_path, _start("accounts resume", ["A@x.io", "z@x.io"]))
+    newer.record([Outcome("A@x.io", "resumed"), Outcome("z@x.io", "resumed")])
+    newer.finish(0)
+    state = journal.find(tmp_path, old.run_id)
+    [(run, hit)] = journal.conflicts(tmp_path, state, state.remaining())
+    assert run.run_id == newer.run_id and hit == ["A@x.io"]
+    assert journal.conflicts(tmp_path, state, ["b@x.io"]) == []
 
 
 def test_diff_summary_counts_each_direction() -> None:

@@ -115,14 +115,24 @@ def emails(store: Store, count: int, status: int | None = None) -> list[str]:
     return found[:count]
 
 
-def failure_files(tmp_path: Path) -> list[Path]:
-    return sorted((tmp_path / "state" / "failures").glob("*.jsonl"))
+def left_in_journal(tmp_path: Path) -> list[str]:
+    """Targets of the run's journal without an outcome, or last failed, skipped or submitted."""
+    [path] = sorted((tmp_path / "state" / "runs").glob("*.jsonl"))
+    last: dict[str, str] = {}
+    targets: list[str] = []
+    for line in path.read_text().splitlines():
+        item = json.loads(line)
+        if item.get("kind") == "start":
+            targets = item["targets"]
+        if item.get("kind") == "outcome":
+            last[item["email"]] = item["result"]
+    return [e for e in targets if last.get(e, "skipped") in ("failed", "skipped", "submitted")]
 
 
 # -- 12.1: stdout that fails ------------------------------------------------------------------
 
 
-def test_closed_stdout_pipe_keeps_the_failure_file_and_exit_1(
+def test_closed_stdout_pipe_keeps_the_journal_and_exit_1(
     server: CountingServer, store: Store, tmp_path: Path
 ) -> None:
     """``… -o jsonl | true``: the reader is gone before anything is written."""
@@ -134,14 +144,13 @@ def test_closed_stdout_pipe_keeps_the_failure_file_and_exit_1(
     proc.stdout = None
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err
-    [path] = failure_files(tmp_path)
-    assert [json.loads(line)["email"] for line in path.read_text().splitlines()] == [GHOST]
+    assert left_in_journal(tmp_path) == [GHOST]
     assert "updated 1, unchanged 0, failed 1 of 2" in err
     assert "Traceback" not in err and "Internal error" not in err
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-def test_full_disk_on_stdout_keeps_the_failure_file_and_fails(
+def test_full_disk_on_stdout_keeps_the_journal_and_fails(
     server: CountingServer, store: Store, tmp_path: Path
 ) -> None:
     targets = [emails(store, 1)[0], GHOST]
@@ -150,8 +159,7 @@ def test_full_disk_on_stdout_keeps_the_failure_file_and_fails(
                      env_for(server, tmp_path), tmp_path, stdin="\n".join(targets), stdout=full)
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err
-    [path] = failure_files(tmp_path)
-    assert json.loads(path.read_text())["email"] == GHOST
+    assert left_in_journal(tmp_path) == [GHOST]
     assert "Could not write the results to stdout" in err
     assert "Internal error" not in err
     # Nothing failed, but the results were lost: still not 0.
@@ -165,7 +173,7 @@ def test_full_disk_on_stdout_keeps_the_failure_file_and_fails(
 # -- 12.2: Ctrl-C pressed again and again ---------------------------------------------------------
 
 
-def test_ctrl_c_pressed_repeatedly_never_loses_the_failure_file(
+def test_ctrl_c_pressed_repeatedly_never_loses_the_failure_file_or_the_journal(
     server: CountingServer, store: Store, tmp_path: Path
 ) -> None:
     server.latency_ms = 3000
@@ -193,6 +201,7 @@ def test_ctrl_c_pressed_repeatedly_never_loses_the_failure_file(
     assert sorted(r["email"] for r in rows) == sorted(targets)
     assert {r["result"] for r in rows} == {"skipped"}
     assert str(failures) in err and "Traceback" not in err
+    assert sorted(left_in_journal(tmp_path)) == sorted(targets)
 
 
 # -- 12.3: warmup when waiting stops ----------------------------------------------------------
@@ -219,12 +228,23 @@ def test_ctrl_c_while_waiting_for_warmup_jobs_reports_the_jobs_and_targets(
     rows = [json.loads(line) for line in out.splitlines()]
     assert sorted(r["email"] for r in rows) == sorted(targets)
     job_ids = {r["job_id"] for r in rows}
+    # The jobs go on on the server: every target stays submitted with its job (issue case 3).
     assert len(job_ids) == 2 and all(r["job_id"] for r in rows)
-    assert all(r["code"].startswith("job_") for r in rows)
-    [path] = failure_files(tmp_path)
-    assert {json.loads(line)["email"] for line in path.read_text().splitlines()} == set(targets)
-    [hint] = [x for x in err.splitlines() if "jobs wait" in x and x.startswith("Waiting stopped")]
-    assert all(j in hint for j in job_ids)
+    assert {r["result"] for r in rows} == {"submitted"}
+    assert sorted(left_in_journal(tmp_path)) == sorted(targets)
+    [line] = [x for x in err.splitlines() if "finish exactly those with:" in x]
+    assert line.endswith("--yes") and "accounts warmup enable --resume" in line
+    # --resume waits for those jobs; it submits none.
+    server.clear_faults()
+    before = server.arrived("POST")
+    resumed = subprocess.run(
+        [sys.executable, "-m", "instantly_cli", "accounts", "warmup", "enable", "--resume",
+         "--yes", "-o", "jsonl"], env=env_for(server, tmp_path), cwd=tmp_path,
+        capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert server.arrived("POST") == before
+    assert {json.loads(x)["result"] for x in resumed.stdout.splitlines()} == {"enabled"}
+    assert all((store.get_account(e) or {})["warmup_status"] == 1 for e in targets)
 
 
 def test_warmup_job_polls_that_keep_failing_still_report_everything(
@@ -246,8 +266,7 @@ def test_warmup_job_polls_that_keep_failing_still_report_everything(
     [job_id] = {r["job_id"] for r in rows}
     assert all("when waiting stopped" in r["error"] for r in rows)
     assert f"jobs wait {job_id}" in err
-    [path] = failure_files(tmp_path)
-    assert len(path.read_text().splitlines()) == 3
+    assert sorted(left_in_journal(tmp_path)) == sorted(targets)
 
 
 # -- 12.4: kill -9 and --resume ---------------------------------------------------------------
@@ -289,4 +308,4 @@ def test_kill_9_mid_run_then_resume_finishes_exactly_what_is_left(
     assert patched == set(targets) - done and len(again) == len(patched)
     assert all(json.loads(r.body) == {"daily_limit": 4242} for r in again)
     assert all((store.get_account(e) or {}).get("daily_limit") == 4242 for e in targets)
-    assert not journal.exists()  # finished: the journal is gone
+    assert "targets left:" in resumed.stderr and "--resume" not in resumed.stderr

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from instantly_cli.client import RateLimiter
+from instantly_cli.ratelimit import RateLimiter
 from instantly_cli.services import bulk
 from instantly_cli.services.bulk import Outcome, run, workers_for
 

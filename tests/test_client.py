@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from instantly_cli import __version__
-from instantly_cli.client import InstantlyClient, Pager, account_path, parse_retry_after
+from instantly_cli.client import InstantlyClient, account_path
 from instantly_cli.errors import (
     AuthError,
     InvalidResponseError,
@@ -19,6 +19,8 @@ from instantly_cli.errors import (
     PaymentRequiredError,
     ServerError,
 )
+from instantly_cli.paging import Pager
+from instantly_cli.ratelimit import parse_retry_after
 from tests.conftest import TEST_KEY, envelope
 
 

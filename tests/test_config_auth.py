@@ -11,8 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from instantly_cli import settings
-from instantly_cli.settings import Config, GlobalOptions, Profile, load_config, resolve, save_config
+from instantly_cli import config_file
+from instantly_cli.config_file import Profile, load_config, update_config
+from instantly_cli.settings import GlobalOptions, resolve
 from tests.conftest import TEST_KEY, envelope
 
 GOOD = "good-key-AbCdEfGh1234"
@@ -27,7 +28,7 @@ def auth_handler(request: httpx.Request) -> httpx.Response:
 
 
 def write_config(text: str) -> Path:
-    path = settings.config_path()
+    path = config_file.config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     os.chmod(path, 0o600)
@@ -37,12 +38,10 @@ def write_config(text: str) -> Path:
 def test_save_is_atomic_0600_in_0700_folder_even_with_open_umask() -> None:
     old = os.umask(0)
     try:
-        cfg = Config(path=settings.config_path())
-        cfg.profiles["default"] = Profile("default", api_key=GOOD)
-        save_config(cfg)
+        update_config(lambda cfg: cfg.profiles.update(default=Profile("default", api_key=GOOD)))
     finally:
         os.umask(old)
-    path = settings.config_path()
+    path = config_file.config_path()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert tomllib.loads(path.read_text())["profiles"]["default"]["api_key"] == GOOD
@@ -130,9 +129,9 @@ def test_login_with_token_verifies_and_saves(
     assert result.exit_code == 0, result.stderr
     assert GOOD not in result.stdout + result.stderr
     assert seen[0].url.path == "/api/v2/accounts" and seen[0].url.params["limit"] == "1"
-    data = tomllib.loads(settings.config_path().read_text())
+    data = tomllib.loads(config_file.config_path().read_text())
     assert data["profiles"]["default"] == {"api_key": GOOD, "workspace": "ws-9"}
-    assert stat.S_IMODE(settings.config_path().stat().st_mode) == 0o600
+    assert stat.S_IMODE(config_file.config_path().stat().st_mode) == 0o600
 
 
 def test_login_rejected_key_is_not_saved(cli, mock_api, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -141,7 +140,7 @@ def test_login_rejected_key_is_not_saved(cli, mock_api, monkeypatch: pytest.Monk
     result = cli(["auth", "login", "--with-token"], input=BAD)
     assert result.exit_code == 3
     assert "rejected" in result.stderr and BAD not in result.stderr
-    assert not settings.config_path().exists()
+    assert not config_file.config_path().exists()
 
 
 def test_login_no_verify_and_profiles(cli, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -197,7 +196,7 @@ def test_logout_removes_key(cli) -> None:
 
 def test_config_path_and_show_masked(cli) -> None:
     write_config(f'[profiles.default]\napi_key = "{GOOD}"\n')
-    assert cli(["config", "path"]).stdout.strip() == str(settings.config_path())
+    assert cli(["config", "path"]).stdout.strip() == str(config_file.config_path())
     shown = cli(["config", "show"])
     assert shown.exit_code == 0 and GOOD not in shown.stdout and GOOD[-4:] in shown.stdout
     doc = json.loads(cli(["config", "show", "--json"]).stdout)

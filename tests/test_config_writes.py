@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from typer.testing import Result
 
-from instantly_cli import settings
+from instantly_cli import config_file
+from instantly_cli.config_file import Config, Profile, load_config, update_config
 from instantly_cli.errors import ConfigError
-from instantly_cli.settings import Config, Profile, load_config, save_config, update_config
 from tests.children import user_env
 from tests.conftest import invoke
 
@@ -39,7 +39,7 @@ def login(profile: str, key: str, *extra: str) -> Result:
 
 
 def saved(path: Path | None = None) -> dict:
-    return tomllib.loads((path or settings.config_path()).read_text())
+    return tomllib.loads((path or config_file.config_path()).read_text())
 
 
 def mode(path: Path) -> int:
@@ -54,15 +54,17 @@ def cli_command() -> list[str]:
 # -- item 10: concurrent writers ------------------------------------------------------------
 
 
-def test_two_stale_configs_both_keep_their_change() -> None:
-    # Both "processes" read the file before either writes: the second save must not drop the
-    # first one's profile.
+def test_a_change_applies_to_the_file_as_it_is_when_written() -> None:
+    # A process that read the file before another wrote keeps nothing stale: its change is
+    # applied, under the lock, to what the file holds by then.
     assert login("base", KEY.format(0)).exit_code == 0
-    first, second = load_config(), load_config()
-    first.profiles["p1"] = Profile("p1", api_key=KEY.format(1))
-    second.profiles["p2"] = Profile("p2", api_key=KEY.format(2), workspace="ws-2")
-    save_config(first)
-    save_config(second)
+    stale = load_config()
+    assert login("p1", KEY.format(1)).exit_code == 0
+
+    def add_p2(cfg: Config) -> None:
+        cfg.profiles["p2"] = Profile("p2", api_key=KEY.format(2), workspace="ws-2")
+
+    result = update_config(add_p2)
     doc = saved()
     assert doc["profiles"] == {
         "base": {"api_key": KEY.format(0)},
@@ -70,48 +72,59 @@ def test_two_stale_configs_both_keep_their_change() -> None:
         "p2": {"api_key": KEY.format(2), "workspace": "ws-2"},
     }
     assert doc["default_profile"] == "base"
-    # The saving side sees the merged result.
-    assert set(second.profiles) == {"base", "p1", "p2"}
+    # The caller sees the result; what it read before is not written back.
+    assert set(result.profiles) == {"base", "p1", "p2"} and set(stale.profiles) == {"base"}
 
 
-def test_concurrent_first_logins_keep_the_first_saved_default() -> None:
-    # Both read an empty config, so each would make its own profile the default.
-    one, two = load_config(), load_config()
-    for cfg, name in ((one, "p1"), (two, "p2")):
-        cfg.profiles[name] = Profile(name, api_key=KEY.format(int(name[1])))
-        cfg.default_profile = name
-    save_config(one)
-    save_config(two)
+def test_first_logins_one_after_the_other_keep_the_first_default() -> None:
+    assert login("p1", KEY.format(1)).exit_code == 0
+    assert login("p2", KEY.format(2)).exit_code == 0
     doc = saved()
     assert sorted(doc["profiles"]) == ["p1", "p2"]
-    assert doc["default_profile"] == "p1"  # as if the two logins had run one after the other
+    assert doc["default_profile"] == "p1"
 
 
-def test_removals_and_cleared_keys_merge_too() -> None:
+def test_removals_and_cleared_keys_apply_to_a_fresh_read() -> None:
     for name in ("a", "b", "c"):
         assert login(name, KEY.format(ord(name))).exit_code == 0
-    one, two = load_config(), load_config()
-    del one.profiles["a"]  # e.g. logout of a profile with nothing else in it
-    one.default_profile = "c"
-    two.profiles["b"].api_key = None
-    two.profiles["b"].base_url = "http://b.test"
-    save_config(one)
-    save_config(two)
+
+    def remove_a(cfg: Config) -> None:  # e.g. logout of a profile with nothing else in it
+        del cfg.profiles["a"]
+        cfg.default_profile = "c"
+
+    def clear_b(cfg: Config) -> None:
+        cfg.profiles["b"].api_key = None
+        cfg.profiles["b"].base_url = "http://b.test"
+
+    update_config(remove_a)
+    update_config(clear_b)
     doc = saved()
     assert doc["profiles"] == {"b": {"base_url": "http://b.test"}, "c": {"api_key": KEY.format(99)}}
     assert doc["default_profile"] == "c"
 
 
-def test_a_stale_config_does_not_resurrect_a_removed_profile() -> None:
+def test_a_stale_read_does_not_resurrect_a_removed_profile() -> None:
     assert login("a", KEY.format(1)).exit_code == 0
     assert login("b", KEY.format(2)).exit_code == 0
     stale = load_config()
-    remover = load_config()
-    del remover.profiles["a"]
-    save_config(remover)
-    stale.profiles["c"] = Profile("c", api_key=KEY.format(3))
-    save_config(stale)
+    assert run(["--profile", "a", "auth", "logout"]).exit_code == 0
+    assert "a" in stale.profiles
+    update_config(lambda cfg: cfg.profiles.update(c=Profile("c", api_key=KEY.format(3))))
     assert sorted(saved()["profiles"]) == ["b", "c"]
+
+
+def test_a_failing_change_writes_nothing() -> None:
+    assert login("a", KEY.format(1)).exit_code == 0
+    before = config_file.config_path().read_bytes()
+
+    def refuse(cfg: Config) -> None:
+        cfg.profiles.clear()
+        raise ConfigError("no")
+
+    with pytest.raises(ConfigError):
+        update_config(refuse)
+    assert config_file.config_path().read_bytes() == before
+    assert not config_file.config_path().with_name("config.toml.lock").exists()
 
 
 def test_update_config_applies_the_change_to_a_fresh_read() -> None:
@@ -132,8 +145,8 @@ def test_a_held_lock_makes_the_writer_wait_then_give_up(monkeypatch) -> None:
     import fcntl
 
     assert login("a", KEY.format(1)).exit_code == 0
-    monkeypatch.setattr(settings, "LOCK_TIMEOUT", 0.05)
-    lock = settings.config_path().with_name("config.toml.lock")
+    monkeypatch.setattr(config_file, "LOCK_TIMEOUT", 0.05)
+    lock = config_file.config_path().with_name("config.toml.lock")
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -179,7 +192,7 @@ def test_concurrent_logins_in_separate_processes_keep_every_profile(tmp_path: Pa
 
 
 def link_config(target: Path) -> Path:
-    path = settings.config_path()
+    path = config_file.config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.symlink_to(target)
     return path
@@ -244,16 +257,16 @@ def test_fifo_as_config_is_an_error_not_a_hang(tmp_path: Path) -> None:
 
 
 def test_fifo_and_device_in_process_both_forms() -> None:
-    path = settings.config_path()
+    path = config_file.config_path()
     path.parent.mkdir(parents=True)
     os.mkfifo(path)
     result = run(["config", "show", "--json"])
     assert result.exit_code == 2
     err = json.loads(result.stderr)["error"]
     assert err["code"] == "config_error" and str(path) in err["message"]
-    # save_config on its own refuses to replace it, too.
+    # update_config on its own refuses to replace it, too.
     with pytest.raises(ConfigError, match="FIFO"):
-        save_config(Config(path=path, profiles={"a": Profile("a", api_key=KEY.format(1))}))
+        update_config(lambda cfg: cfg.profiles.update(a=Profile("a", api_key=KEY.format(1))), path)
     path.unlink()
     path.symlink_to("/dev/zero")  # a device that would never stop giving bytes
     result = run(["config", "show"])
@@ -268,25 +281,24 @@ def test_unwritable_folder_is_a_config_error(monkeypatch: pytest.MonkeyPatch) ->
     result = login("a", KEY.format(1))
     assert result.exit_code == 2, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert lines[0] == f"Error: Cannot write {settings.config_path()}: Permission denied."
+    assert lines[0] == f"Error: Cannot write {config_file.config_path()}: Permission denied."
     assert lines[1].startswith("Hint: ") and "INSTANTLY_CONFIG_DIR" in lines[1]
-    assert not settings.config_path().exists()
+    assert not config_file.config_path().exists()
 
 
 def test_config_folder_under_a_file_is_a_config_error(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
-    cfg = Config(path=blocker / "instantly" / "config.toml")
-    cfg.profiles["a"] = Profile("a", api_key=KEY.format(1))
+    path = blocker / "instantly" / "config.toml"
     with pytest.raises(ConfigError) as info:
-        save_config(cfg)
+        update_config(lambda cfg: cfg.profiles.update(a=Profile("a", api_key=KEY.format(1))), path)
     assert str(blocker / "instantly") in info.value.message
     assert info.value.hint and "INSTANTLY_CONFIG_DIR" in info.value.hint
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_read_only_config_folder_stays_read_only_and_is_reported() -> None:
-    folder = settings.config_path().parent
+    folder = config_file.config_path().parent
     folder.mkdir(parents=True)
     os.chmod(folder, 0o500)
     try:
@@ -299,9 +311,9 @@ def test_read_only_config_folder_stays_read_only_and_is_reported() -> None:
 
 
 def test_open_folder_is_tightened_to_owner_only() -> None:
-    folder = settings.config_path().parent
+    folder = config_file.config_path().parent
     folder.mkdir(parents=True)
     os.chmod(folder, 0o755)
     assert login("a", KEY.format(1)).exit_code == 0
     assert mode(folder) == 0o700
-    assert mode(settings.config_path()) == 0o600
+    assert mode(config_file.config_path()) == 0o600

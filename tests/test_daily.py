@@ -14,12 +14,12 @@ import httpx
 import pytest
 import typer
 
-from instantly_cli import __version__, output, schema, views
+from instantly_cli import __version__, columns, output, schema, views
 from instantly_cli.cli import app as cli_app
+from instantly_cli.config_file import config_path, load_config
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.seed import DEFAULT_WORKSPACE_ID
 from instantly_cli.sandbox.store import AccountQuery, Store
-from instantly_cli.settings import config_path, load_config
 from tests.conftest import TEST_KEY
 
 OPS = "ops+eu@acme-outreach.com"
@@ -46,10 +46,9 @@ def accounts(store: Store, n: int = 12) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+def terminal(runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     """stdout (and stdin) are a terminal, without colour."""
-    monkeypatch.setattr(output, "stdout_is_tty", lambda: True)
-    monkeypatch.setattr(output, "stdin_is_tty", lambda: True)
+    runtime.terminal = runtime.terminal._replace(stdout_isatty=True, stdin_isatty=True)
     monkeypatch.setenv("NO_COLOR", "1")
 
 
@@ -112,9 +111,9 @@ def header_of(text: str) -> str:
 def test_account_table_fits_without_wrapping(width: int) -> None:
     rows = sample_accounts()
     cols = views.account_columns("table", include_tags=True)
-    full = output.render_table(rows, cols, output.UNLIMITED)
+    full = columns.render_table(rows, cols, output.UNLIMITED)
     assert max(len(line) for line in full.splitlines()) > 140  # the problem: ~150 columns
-    text = output.render_table(rows, cols, width)
+    text = columns.render_table(rows, cols, width)
     lines = text.splitlines()
     assert len(lines) == len(rows) + 1  # one line per row: nothing wrapped
     assert all(len(line) <= width for line in lines)
@@ -131,23 +130,23 @@ def test_account_table_fits_without_wrapping(width: int) -> None:
 
 def test_wide_enough_keeps_every_column_in_full() -> None:
     rows = sample_accounts()
-    text = output.render_table(rows, views.account_columns("table", False), 200)
+    text = columns.render_table(rows, views.account_columns("table", False), 200)
     assert "Connection error" in text and "2026-01-05 19:58" in text and "Daily limit" in text
 
 
 def test_a_cell_too_long_for_any_width_is_cut_not_wrapped() -> None:
     rows = [{"email": "x" * 150 + "@acme.io", "status": 1}]
-    text = output.render_table(rows, views.account_columns("table", False), 80)
+    text = columns.render_table(rows, views.account_columns("table", False), 80)
     lines = text.splitlines()
     assert len(lines) == 2 and all(len(line) <= 80 for line in lines) and "…" in lines[1]
 
 
 def test_columns_default_keep_existing_call_sites_working() -> None:
-    cols = [output.Column("a", "A"), output.Column("b", "B"), output.Column("c", "C")]
+    cols = [columns.Column("a", "A"), columns.Column("b", "B"), columns.Column("c", "C")]
     rows = [{"a": "1" * 10, "b": "2" * 10, "c": "3" * 10}]
-    shown = [c.key for c, _ in output.fit_columns(rows, cols, 25)]
+    shown = [c.key for c, _ in columns.fit_columns(rows, cols, 25)]
     assert shown == ["a", "b"]  # equal priorities: the rightmost goes first
-    assert [c.key for c, _ in output.fit_columns(rows, cols, 5)] == ["a"]  # never none
+    assert [c.key for c, _ in columns.fit_columns(rows, cols, 5)] == ["a"]  # never none
 
 
 def test_accounts_get_on_an_80_column_terminal_and_wide(
@@ -524,10 +523,10 @@ def test_version_flag(cli, flag: str) -> None:
     assert ok(cli([flag])).stdout == f"instantly-cli {__version__}\n"
 
 
-def test_sandbox_banner_only_on_a_terminal(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sandbox_banner_only_on_a_terminal(runtime, cli, monkeypatch: pytest.MonkeyPatch) -> None:
     piped = ok(cli(["--sandbox", "tags", "list", "--json"]))
     assert piped.stderr == ""
-    monkeypatch.setattr(output, "stderr_is_tty", lambda: True)
+    runtime.terminal = runtime.terminal._replace(stderr_isatty=True)
     shown = ok(cli(["--sandbox", "tags", "list", "--json"]))
     assert "Using the sandbox" in shown.stderr
 

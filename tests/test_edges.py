@@ -72,15 +72,15 @@ def test_bad_stdin_line_numbers_count_leading_blank_lines(cli, sandbox: SandboxA
     assert result.exit_code == 2 and "line 5" in result.stderr
 
 
-def test_default_failure_files_never_overwrite_each_other(
+def test_no_failure_file_is_written_unless_asked(
     cli, sandbox: SandboxApp, tmp_path: Path, monkeypatch
 ) -> None:
     monkeypatch.setenv("INSTANTLY_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.chdir(tmp_path)
     for _ in range(3):
         assert cli(["accounts", "resume", GHOST]).exit_code == 4
-    files = sorted((tmp_path / "state" / "failures").glob("instantly-failures-*.jsonl"))
-    assert len(files) == 3
-    assert all(json.loads(f.read_text())["email"] == GHOST for f in files)
+    assert not list(tmp_path.rglob("instantly-failures-*.jsonl"))
+    assert len(list((tmp_path / "state" / "runs").glob("*.jsonl"))) == 3
 
 
 def test_delete_is_not_retried_after_a_5xx() -> None:

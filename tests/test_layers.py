@@ -1,7 +1,23 @@
-"""The house's layers (DESIGN.md, "The house"): every import points down, and no circle exists.
+"""The house's layers: every import points down, and no circle exists.
 
-The table below is the layer order, top first. A module may import modules of its own layer only
-where the table says so (``commands`` may use ``commands/_bulk.py``), and any layer below it.
+The rules, top to bottom (``LAYERS`` below is the same order):
+
+- ``__main__`` → ``cli`` (the root app) → ``commands`` (Typer only) → ``options`` → ``context``
+  (the one place that wires settings, the client, the sandbox and the output together).
+- ``services``: the domain, callable without a terminal: no typer, rich, click or ``output``.
+- ``views`` (data → rows) → ``output`` (the only printing) → ``dashboard`` (panels and bars) →
+  ``columns`` (column data and ``--fields`` picking). ``output`` imports nothing of the HTTP
+  side (``client``, ``paging``, ``ratelimit``): ``--verbose``'s exchange type is in ``schema``.
+- ``client`` (the only HTTP, the only ``httpx`` with ``context``) → ``paging`` (the pager; it
+  asks pages of anything with ``request``) → ``ratelimit`` (the limiter, Retry-After).
+- ``settings`` (profiles, env precedence) → ``config_file`` (the only code reading or writing
+  the config file).
+- ``fields``/``schema``, ``targets``, ``enums``, ``interrupts``, ``errors`` and the version.
+- ``sandbox`` is a world of its own: the standard library and its own modules only; only
+  ``context`` and the ``sandbox`` commands use it.
+
+A module may import modules of its own layer only where ``SAME_LAYER_OK`` says so (``commands``
+may use ``commands/_bulk.py``), and any layer below it.
 """
 
 from __future__ import annotations
@@ -23,8 +39,14 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("services", ("services",)),
     ("views", ("views",)),
     ("output", ("output",)),
+    ("dashboard", ("dashboard",)),
+    ("columns", ("columns",)),
+    ("webhooks", ("webhooks",)),
     ("client", ("client",)),
+    ("paging", ("paging",)),
+    ("ratelimit", ("ratelimit",)),
     ("settings", ("settings",)),
+    ("config_file", ("config_file",)),
     ("fields", ("fields", "schema")),
     ("targets", ("targets",)),
     ("enums", ("enums",)),
@@ -39,6 +61,12 @@ SAME_LAYER_OK = {"commands", "services"}
 # Modules that must not touch the terminal or the framework.
 NO_TERMINAL = ("services",)
 TERMINAL_MODULES = ("typer", "rich", "click", "instantly_cli.output")
+# Below-the-line arrows the layer order alone would allow, refused: printing knows nothing of HTTP.
+NEVER: dict[str, tuple[str, ...]] = dict.fromkeys(
+    ("output", "dashboard", "columns", "views"), ("client", "paging", "ratelimit", "webhooks")
+)
+# The only modules that import httpx (context builds the client's transport and timeout).
+HTTPX_OK = ("client", "context", "webhooks")
 
 
 def module_name(path: Path) -> str:
@@ -105,9 +133,13 @@ def test_imports_point_down(path: Path) -> None:
         if mod in TERMINAL_MODULES or mod.split(".")[0] in TERMINAL_MODULES[:3]:
             if LAYERS[own][0] in NO_TERMINAL:
                 bad.append(f"line {line}: {name} (a service) imports {mod}")
+        if mod.split(".")[0] == "httpx" and name not in HTTPX_OK:
+            bad.append(f"line {line}: {name} imports httpx (only {', '.join(HTTPX_OK)} may)")
         if not mod.startswith("instantly_cli."):
             continue
         target = mod.removeprefix("instantly_cli.")
+        if target.split(".")[0] in NEVER.get(name, ()):
+            bad.append(f"line {line}: {name} imports {target}: printing knows nothing of HTTP")
         theirs = layer_of(target)
         if theirs is None:
             if LAYERS[own][0] != "context" and not name.startswith("commands.sandbox"):
@@ -193,4 +225,33 @@ def test_command_bodies_are_short() -> None:
             )
             if is_command and _body_length(node) > 60:
                 long.append(f"{path.relative_to(PACKAGE)}:{node.name} ({_body_length(node)})")
+    assert not long, long
+
+
+def test_only_config_file_opens_the_config_file() -> None:
+    """Its lock, its atomic 0600 writes and its refusal of FIFOs live in one module."""
+    offenders = []
+    for path in SOURCES:
+        name = module_name(path)
+        if name in ("config_file",) or name.startswith(SANDBOX):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [a.name for a in node.names]
+                mod = getattr(node, "module", None) or ""
+                if "tomli_w" in names or "tomllib" in names or mod in ("tomli_w", "tomllib"):
+                    offenders.append(f"{name}:{node.lineno}")
+    assert not offenders, offenders
+
+
+def test_the_split_modules_stay_small() -> None:
+    """No grab-bag module: each of these does one job, in at most 600 lines."""
+    own = ("client", "ratelimit", "paging", "schema", "output", "columns", "dashboard",
+           "settings", "config_file", "context")
+    long = {
+        name: n
+        for name in own
+        if (n := len((PACKAGE / f"{name}.py").read_text(encoding="utf-8").splitlines())) > 600
+    }
     assert not long, long

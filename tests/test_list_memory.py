@@ -9,20 +9,16 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from instantly_cli.client import (
-    HISTORY_BITS,
-    OLD_ITEMS_TO_STOP,
-    RECENT_CURSORS,
-    RECENT_KEYS,
-    InstantlyClient,
-    RateLimiter,
-    SeenKeys,
-)
+from instantly_cli.client import InstantlyClient
 from instantly_cli.errors import InvalidResponseError, NotFoundError
+from instantly_cli.paging import OLD_ITEMS_TO_STOP
+from instantly_cli.ratelimit import RateLimiter
 from instantly_cli.services.listing import ParallelLister
 from tests.conftest import TEST_KEY
 
 PER_PAGE = 100
+# Longer than any window a pager could keep of its items: 1,000 accounts.
+LONG = 1000
 
 
 def client_over(handler: Callable[[httpx.Request], httpx.Response]) -> InstantlyClient:
@@ -59,25 +55,17 @@ class Server:
         return httpx.Response(200, json=body)
 
 
-def test_a_long_walk_lists_everything_once_in_bounded_memory() -> None:
-    pages = 3 * RECENT_KEYS // PER_PAGE + 5
+def test_a_long_walk_lists_everything_once_remembering_two_strings_a_page() -> None:
+    pages = 3 * LONG // PER_PAGE + 5
     server = Server(accounts, pages=pages)
     with client_over(server) as client:
         pager = client.list_accounts({})
         listed = [item["email"] for item in pager.items()]
     assert len(listed) == len(set(listed)) == pages * PER_PAGE
     assert pager.anomaly is None
-    # The exact window holds at most one page more than RECENT_KEYS; the rest is a fixed filter.
-    assert len(pager.seen) <= RECENT_KEYS + PER_PAGE
-    assert pager.seen.history_bytes == HISTORY_BITS // 8
-    assert len(pager.cursors) <= RECENT_CURSORS
-
-
-def test_a_short_walk_never_makes_the_history_filter() -> None:
-    with client_over(Server(accounts, pages=3)) as client:
-        pager = client.list_accounts({})
-        assert len(list(pager.items())) == 3 * PER_PAGE
-    assert pager.seen.history_bytes == 0
+    # Nothing per item: the cursors followed and the key each page ended on.
+    assert len(pager.cursors) == pages - 1
+    assert len(pager.page_ends) == pages
 
 
 def test_repeats_at_page_boundaries_are_dropped() -> None:
@@ -92,7 +80,7 @@ def test_repeats_at_page_boundaries_are_dropped() -> None:
 
 def test_a_loop_longer_than_the_exact_window_still_ends() -> None:
     """Fresh cursors forever over a round of pages too long for the exact window."""
-    lap = RECENT_KEYS // PER_PAGE + 15
+    lap = LONG // PER_PAGE + 15
     # An empty page after ten laps ends the walk if the pager failed to: the test fails, not hangs.
     server = Server(lambda n: accounts(n % lap) if n < 10 * lap else [])
     with client_over(server) as client:
@@ -103,9 +91,28 @@ def test_a_loop_longer_than_the_exact_window_still_ends() -> None:
     assert server.requests <= lap + OLD_ITEMS_TO_STOP // PER_PAGE + 1  # it did not loop
 
 
+def test_a_cursor_loop_of_any_length_ends_at_the_first_repeat() -> None:
+    """Every cursor followed is kept: a loop of 150 pages ends when it closes, not later."""
+    lap = 150
+
+    def looping(request: httpx.Request) -> httpx.Response:
+        n = page_number(request)
+        # The last page's cursor leads back to the second page.
+        cursor = f"c{n}" if n < lap - 1 else "c0"
+        return httpx.Response(200, json={"items": accounts(n), "next_starting_after": cursor})
+
+    requests: list[int] = []
+    with client_over(lambda r: (requests.append(1), looping(r))[1]) as client:
+        pager = client.list_accounts({})
+        listed = [item["email"] for item in pager.items()]
+    assert listed == [a["email"] for n in range(lap) for a in accounts(n)]
+    assert pager.anomaly and "repeated the cursor" in pager.anomaly
+    assert len(requests) == lap
+
+
 def test_one_page_that_looks_old_is_listed_when_new_pages_follow() -> None:
-    """The history filter can mistake new accounts for old ones: it never drops them."""
-    repeat_at = RECENT_KEYS // PER_PAGE + 10
+    """One page answered twice (with a fresh cursor) is not a loop: it is listed in place."""
+    repeat_at = LONG // PER_PAGE + 10
 
     def once_repeating(n: int) -> list[dict[str, object]]:
         return accounts(0) if n == repeat_at else accounts(n)
@@ -118,22 +125,6 @@ def test_one_page_that_looks_old_is_listed_when_new_pages_follow() -> None:
     assert set(listed) == set(every)
     # The page that looked old came out in its place, not at the end.
     assert listed[repeat_at * PER_PAGE] == accounts(0)[0]["email"]
-
-
-def test_seen_keys_drops_only_what_its_exact_window_holds() -> None:
-    seen = SeenKeys(recent=10, history_bits=1 << 10)
-    first = [{"email": f"a{i}@x.io"} for i in range(10)]
-    assert seen.admit(first) == (first, False)
-    assert seen.admit([{"email": "A0@X.IO"}, {"email": "b@x.io"}, {"email": "b@x.io"}]) == (
-        [{"email": "b@x.io"}],
-        False,
-    )
-    # a0 left the window for the filter: listed again, and flagged as looking old.
-    fresh, old = seen.admit([{"email": "a0@x.io"}])
-    assert fresh == [{"email": "a0@x.io"}] and old
-    assert len(seen) <= 10 + 1
-    with pytest.raises(ValueError):
-        SeenKeys(history_bits=1000)
 
 
 def test_answers_leave_nothing_for_the_garbage_collector() -> None:

@@ -11,7 +11,8 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from instantly_cli.client import InstantlyClient, RateLimiter
+from instantly_cli.client import InstantlyClient
+from instantly_cli.ratelimit import RateLimiter
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import Store
 from instantly_cli.services.listing import PAGE, STEP, ParallelLister
@@ -214,7 +215,7 @@ def test_an_api_ignoring_skip_or_sort_by_gets_the_cursor_walk(
 
 
 def test_parallel_lister_is_used_only_for_everything_unsorted(store: Store) -> None:
-    from instantly_cli.client import Pager
+    from instantly_cli.paging import Pager
     from instantly_cli.services.listing import parallel_lister
 
     app = Hooked(SandboxApp(store, api_key=KEY, record=False), lambda n, q: None)

@@ -116,8 +116,8 @@ def test_the_cli_never_shows_an_echoed_key(cli, mock_api, monkeypatch, args) -> 
     if "--json" in args and args[1] != "update":
         err = json.loads(result.stderr.strip().splitlines()[-1])["error"]
         assert "****" in err["message"] and not leaked(json.dumps(err))
-    # A bulk run's failure file holds the API's message, redacted too.
-    files = list((state_dir() / "failures").glob("*.jsonl"))
+    # A bulk run's journal holds the API's message, redacted too.
+    files = list((state_dir() / "runs").glob("*.jsonl"))
     assert len(files) == (args[1] == "update")
     for path in files:
         text = path.read_text()

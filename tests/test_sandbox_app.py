@@ -12,6 +12,7 @@ import pytest
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import SEED_CAMPAIGN_ID, AccountQuery, Store
 from tests.contract import validate_recorded, validate_request
+from tests.sandbox_client import walk
 
 KEY = "sandbox-test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -43,18 +44,7 @@ def client(app: SandboxApp) -> Iterator[httpx.Client]:
 
 
 def all_accounts(client: httpx.Client, **params: Any) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor = None
-    for _ in range(1000):
-        query = dict(params, limit=100)
-        if cursor:
-            query["starting_after"] = cursor
-        page = client.get("/api/v2/accounts", params=query).json()
-        items += page["items"]
-        cursor = page.get("next_starting_after")
-        if not cursor:
-            return items
-    raise AssertionError("pagination did not end")
+    return walk(client, "/api/v2/accounts", 100, **params)
 
 
 def assert_envelope(resp: httpx.Response, status: int, *words: str) -> dict[str, Any]:
@@ -646,7 +636,7 @@ def test_any_key_accepted_without_configured_key(sbx_store: Store) -> None:
 
 
 def test_unknown_route_and_method(client: httpx.Client) -> None:
-    assert_envelope(client.get("/api/v2/campaigns"), 404, "/api/v2/campaigns")
+    assert_envelope(client.get("/api/v2/leads"), 404, "/api/v2/leads")
     assert_envelope(client.get("/nothing"), 404)
     assert_envelope(client.delete("/api/v2/accounts"), 404)
     assert_envelope(client.put(f"/api/v2/accounts/{ZOE}", json={"a": 1}), 404)
@@ -662,7 +652,7 @@ def test_contract_validator_catches_wrong_names() -> None:
     with pytest.raises(AssertionError):
         validate_request("POST", "/api/v2/accounts/a%40b.co/pause", "", b'{"x": 1}')
     with pytest.raises(AssertionError):
-        validate_request("GET", "/api/v2/campaigns", "", None)
+        validate_request("GET", "/api/v2/leads", "", None)
     validate_request("POST", "/api/v2/accounts/pause", "", b'{"emails": ["a@b.co"]}')
     validate_request("POST", "/api/v2/accounts/warmup/enable", "", b'{"emails": ["a@b.co"]}')
 

@@ -15,11 +15,8 @@ from instantly_cli.sandbox.store import Store
 Cli = Callable[..., Result]
 
 
-def test_global_sandbox_needs_no_key_and_keeps_state_in_data_dir(
-    cli: Cli, isolated: Path
-) -> None:
-    result = cli(["--sandbox", "accounts", "list", "--all", "-o", "jsonl"],
-                 catch_exceptions=False)
+def test_global_sandbox_needs_no_key_and_keeps_state_in_data_dir(cli: Cli, isolated: Path) -> None:
+    result = cli(["--sandbox", "accounts", "list", "--all", "-o", "jsonl"], catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     assert len(result.stdout.splitlines()) == 120
     # The banner is for a terminal only (tests/test_daily.py); piped, stderr stays empty.
@@ -118,3 +115,58 @@ def test_serve_on_a_busy_port_is_a_clear_error(cli: Cli) -> None:
         result = cli(["sandbox", "serve", "--port", str(port)])
     assert result.exit_code == 1
     assert f"127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
+
+
+def test_reset_builds_the_agency_or_the_single_layout(cli: Cli, tmp_path: Path) -> None:
+    from instantly_cli.sandbox.seed import DEFAULT_WORKSPACE_ID, SUB_WORKSPACES
+
+    path = tmp_path / "agency.sqlite3"
+    result = cli(
+        [
+            "sandbox",
+            "reset",
+            "--state",
+            str(path),
+            "--accounts",
+            "4",
+            "--sub-accounts",
+            "2",
+            "--extra-campaigns",
+            "5",
+        ]
+    )
+    assert result.exit_code == 0, result.stderr
+    store = Store(str(path))
+    try:
+        assert store.count_accounts(DEFAULT_WORKSPACE_ID) == 4
+        assert len(store.list_campaigns()[0]) == 21
+        assert [store.count_accounts(ws[0]) for ws in SUB_WORKSPACES] == [2] * 5
+        members, _ = store.group_members(DEFAULT_WORKSPACE_ID)
+        assert sorted(m["status"] for m in members) == [
+            "accepted",
+            "accepted",
+            "accepted",
+            "pending",
+            "rejected",
+        ]
+    finally:
+        store.close()
+    single = cli(["sandbox", "reset", "--state", str(path), "--single-workspace"])
+    assert single.exit_code == 0, single.stderr
+    store = Store(str(path))
+    try:
+        assert store.group_members(DEFAULT_WORKSPACE_ID)[0] == []
+        assert not store.may_act_as(SUB_WORKSPACES[0][0])
+    finally:
+        store.close()
+    bad = cli(["sandbox", "reset", "--state", str(path), "--sub-accounts", "-1"])
+    assert bad.exit_code == 2 and "--sub-accounts" in bad.stderr
+    bad = cli(["sandbox", "reset", "--state", str(path), "--extra-campaigns", "10001"])
+    assert bad.exit_code == 2 and "--extra-campaigns" in bad.stderr
+
+
+def test_serve_refuses_an_unknown_forbid_resource(cli: Cli) -> None:
+    result = cli(["sandbox", "serve", "--forbid", "audit-log"])
+    assert result.exit_code == 2
+    assert "--forbid" in result.stderr and "audit-logs" in result.stderr
+    assert not settings.sandbox_state_path().exists()

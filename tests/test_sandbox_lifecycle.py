@@ -22,6 +22,7 @@ from instantly_cli.sandbox.app import (
 from instantly_cli.sandbox.seed import DEFAULT_WORKSPACE_ID, SEED_WORKSPACES
 from instantly_cli.sandbox.store import Store
 from tests.contract import validate_recorded, validate_request
+from tests.sandbox_client import walk
 
 KEY = "lifecycle-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -80,16 +81,7 @@ def envelope(resp: httpx.Response, status: int, *words: str) -> dict[str, Any]:
 
 
 def every(client: httpx.Client, path: str = "/api/v2/accounts", **params: Any) -> list[Any]:
-    items: list[Any] = []
-    cursor = None
-    for _ in range(100):
-        query = dict(params, limit=100, **({"starting_after": cursor} if cursor else {}))
-        page = client.get(path, params=query).json()
-        items += page["items"]
-        cursor = page.get("next_starting_after")
-        if not cursor:
-            return items
-    raise AssertionError("pagination did not end")
+    return walk(client, path, 100, **params)
 
 
 # -- create / get / delete ---------------------------------------------------------------------

@@ -304,8 +304,10 @@ def test_stop_lets_a_request_inside_the_app_finish_and_turns_new_ones_away() -> 
     app = GatedApp(store)
     errors = io.StringIO()
     srv = SandboxServer(app, errors=errors).start()
-    with httpx.Client(base_url=srv.url, headers=AUTH, timeout=PATIENCE) as idle, \
-            httpx.Client(base_url=srv.url, headers=AUTH, timeout=PATIENCE) as busy:
+    with (
+        httpx.Client(base_url=srv.url, headers=AUTH, timeout=PATIENCE) as idle,
+        httpx.Client(base_url=srv.url, headers=AUTH, timeout=PATIENCE) as busy,
+    ):
         assert idle.get("/api/v2/custom-tags").status_code == 200  # a kept-alive connection
         patch, patched = in_thread(
             lambda: busy.patch(f"/api/v2/accounts/{ZOE}", json={"first_name": "Drained"})
@@ -390,3 +392,16 @@ def test_a_sandbox_bug_is_reported_on_the_servers_stream_only(
     assert resp.status_code == 500 and resp.json()["statusCode"] == 500
     assert "RuntimeError: sandbox bug" in errors.getvalue()
     assert elsewhere.getvalue() == ""
+
+
+def test_a_fault_can_hit_one_workspace_only(server: SandboxServer, client: httpx.Client) -> None:
+    from instantly_cli.sandbox.seed import SUB_WORKSPACES
+
+    north, south = SUB_WORKSPACES[0][0], SUB_WORKSPACES[1][0]
+    server.inject("500", 3, workspace=north)
+    assert client.get("/api/v2/accounts", headers={"x-as-workspace": north}).status_code == 500
+    assert client.get("/api/v2/accounts", headers={"x-as-workspace": south}).status_code == 200
+    assert client.get("/api/v2/accounts").status_code == 200
+    server.inject("503", 1, workspace="")
+    assert client.get("/api/v2/accounts", headers={"x-as-workspace": south}).status_code == 200
+    assert client.get("/api/v2/accounts").status_code == 503

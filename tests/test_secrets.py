@@ -20,7 +20,7 @@ import pytest
 from typer.testing import Result
 
 from instantly_cli import client as client_mod
-from instantly_cli import settings
+from instantly_cli import config_file
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import Store
 from tests.contract import validate_recorded
@@ -57,7 +57,7 @@ COMMANDS: list[list[str]] = [
 
 
 def write_config(text: str, mode: int = 0o600) -> Path:
-    path = settings.config_path()
+    path = config_file.config_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     path.write_text(text)
     os.chmod(path, mode)
@@ -218,13 +218,15 @@ def test_api_errors_that_echo_the_key_are_redacted(cli, mock_api, monkeypatch, l
     assert len(seen) > len(FAILING)  # 5xx on safe requests was retried
     messages = [e["message"] for r in results for e in json_errors(r)]
     assert any("****" in m for m in messages), messages  # the echoed key was replaced
-    # The failure file of a bulk run holds the API's message, redacted.
+    # The journal of a bulk run holds the API's message, redacted.
     from instantly_cli.settings import state_dir
 
-    files = list((state_dir() / "failures").glob("instantly-failures-*.jsonl"))
+    files = list((state_dir() / "runs").glob("*.jsonl"))
     assert files
     rows = [json.loads(line) for f in files for line in f.read_text().splitlines()]
+    rows = [r for r in rows if r["kind"] == "outcome"]
     assert rows and all("****" in (r["error"] or "") for r in rows if r["status"] == 500)
+    assert not any(KEY in f.read_text() for f in files)
 
 
 def test_connection_refused(cli, monkeypatch, leaks: Leaks) -> None:
@@ -329,7 +331,7 @@ def test_login_never_echoes_the_key_and_writes_0600_in_0700(
     app = SandboxApp(store, api_key=KEY)
     runtime.transport = httpx.WSGITransport(app=app)
     monkeypatch.setenv("INSTANTLY_BASE_URL", "http://sandbox.test")
-    folder = settings.config_dir()
+    folder = config_file.config_dir()
     folder.mkdir(parents=True, mode=0o755)
     os.chmod(folder, 0o755)  # an existing, too-open folder is tightened
     old = os.umask(0)
@@ -342,7 +344,7 @@ def test_login_never_echoes_the_key_and_writes_0600_in_0700(
         os.umask(old)
     assert first.exit_code == 0 and second.exit_code == 0, first.stderr + second.stderr
     assert MASKED in first.stderr
-    path = settings.config_path()
+    path = config_file.config_path()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert path.read_text().count(KEY) == 2  # saved, only in the file

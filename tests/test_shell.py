@@ -1,9 +1,9 @@
 """Fits the shell: completion scripts and values, light start-up, gh's output rules, --verbose,
-and help for every command (with an example, and a row in the README's command table)."""
+and help for every command (with an example; docs/reference.md is checked by test_docs)."""
 
 from __future__ import annotations
 
-import itertools
+import io
 import json
 import os
 import re
@@ -20,15 +20,14 @@ import httpx
 import pytest
 import typer
 
-from instantly_cli import output
+from instantly_cli import columns, output
 from instantly_cli.cli import app
+from instantly_cli.config_file import Profile, update_config
 from instantly_cli.enums import ACCOUNT_STATUS, LIST_FILTER, OUTPUT_FORMAT, PROVIDER, SORT_FIELD
-from instantly_cli.settings import Config, Profile, config_path, save_config
 from tests.conftest import TEST_KEY, envelope
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPLETIONS = ROOT / "completions"
-README = ROOT / "README.md"
 SHELLS = ("bash", "zsh", "fish")
 ESC = "\x1b["
 
@@ -147,7 +146,7 @@ def test_zsh_and_fish_offer_enum_names(cli) -> None:
 
 def test_profiles_are_offered_for_profile(cli) -> None:
     assert complete_bash(cli, "instantly --profile ") == []  # no config file: nothing, no error
-    save_config(Config(path=config_path(), profiles={
+    update_config(lambda cfg: cfg.profiles.update({
         "default": Profile("default", api_key="k1"),
         "client-a": Profile("client-a", api_key="k2"),
         "client-b": Profile("client-b", api_key="k3"),
@@ -286,8 +285,8 @@ def one_account(mock_api) -> list[httpx.Request]:
 
 
 @pytest.fixture
-def tty(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(output, "stdout_is_tty", lambda: True)
+def tty(runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    runtime.terminal = runtime.terminal._replace(stdout_isatty=True)
 
 
 def test_piped_is_tsv_without_header_colour_or_truncation(cli, one_account) -> None:
@@ -339,8 +338,7 @@ def test_colour_rules_table(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name, raising=False)
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        monkeypatch.setattr(output, "stdout_is_tty", lambda: is_tty)
-        return output.color_enabled()
+        return output.Output.resolve(output.Terminal(stdout_isatty=is_tty)).color
 
     assert decide({}, True) is True
     assert decide({}, False) is False
@@ -351,19 +349,20 @@ def test_colour_rules_table(monkeypatch: pytest.MonkeyPatch) -> None:
     assert decide({"CLICOLOR_FORCE": "1", "NO_COLOR": "1"}, False) is False
 
 
-def test_format_follows_the_tty(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(output, "stdout_is_tty", lambda: True)
-    assert output.resolve_format(None) == "table"
-    monkeypatch.setattr(output, "stdout_is_tty", lambda: False)
-    assert output.resolve_format(None) == "tsv"
-    assert output.resolve_format("json") == "json"
+def test_format_follows_the_tty() -> None:
+    def choose(is_tty: bool, given: str | None) -> str:
+        return output.Output.resolve(output.Terminal(stdout_isatty=is_tty)).choose(given)
+
+    assert choose(True, None) == "table"
+    assert choose(False, None) == "tsv"
+    assert choose(True, "json") == "json"
 
 
-def test_json_compact_when_piped_pretty_on_tty(cli, one_account, monkeypatch) -> None:
+def test_json_compact_when_piped_pretty_on_tty(runtime, cli, one_account, monkeypatch) -> None:
     piped = cli(["accounts", "list", "--json"], catch_exceptions=False)
     assert piped.stdout.count("\n") == 1
     assert json.loads(piped.stdout) == [ACCOUNT]  # unchanged objects, unknown fields kept
-    monkeypatch.setattr(output, "stdout_is_tty", lambda: True)
+    runtime.terminal = runtime.terminal._replace(stdout_isatty=True)
     pretty = cli(["accounts", "list", "--json"])
     assert json.loads(pretty.stdout) == [ACCOUNT]
     assert '\n  {\n    "email": "long.value@acme.io"' in pretty.stdout
@@ -379,12 +378,12 @@ def test_jsonl_and_csv_are_written_whole(cli, one_account) -> None:
     assert LONG in row
 
 
-def test_error_colour_follows_stderr(cli, mock_api, monkeypatch) -> None:
+def test_error_colour_follows_stderr(runtime, cli, mock_api, monkeypatch) -> None:
     mock_api(lambda r: envelope(404, "Not Found", "Account not found"))
     plain = cli(["accounts", "get", "x@y.io"])
     assert plain.exit_code == 4
     assert plain.stderr.startswith("Error: Account not found")
-    monkeypatch.setattr(output, "stderr_is_tty", lambda: True)
+    runtime.terminal = runtime.terminal._replace(stderr_isatty=True)
     coloured = cli(["accounts", "get", "x@y.io"])
     assert ESC in coloured.stderr
     no_color = cli(["accounts", "get", "x@y.io"], env={"NO_COLOR": "1"})
@@ -445,7 +444,7 @@ def test_verbose_against_the_sandbox(cli, sandbox) -> None:
     assert TEST_KEY not in result.stderr
 
 
-# -- help: every command has a summary, an example and a README row -----------------------------
+# -- help: every command has a summary and an example -------------------------------------------
 
 
 def walk(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
@@ -458,21 +457,6 @@ def walk(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, 
 
 def is_group(command: Any) -> bool:
     return bool(getattr(command, "commands", None))
-
-
-def readme_commands() -> set[tuple[str, ...]]:
-    """Command paths in the first cell of the table under "## Commands"; `a|b` means both."""
-    section = README.read_text().split("\n## Commands", 1)[1].split("\n## ", 1)[0]
-    documented: set[tuple[str, ...]] = set()
-    for span in re.findall(r"^\|\s*`instantly ([^`]*)`", section, flags=re.MULTILINE):
-        words: list[list[str]] = []
-        for word in span.replace("\\|", "|").split():
-            if not re.fullmatch(r"[a-z][a-z0-9-]*(\|[a-z][a-z0-9-]*)*", word):
-                break
-            words.append(word.split("|"))
-        for n in range(1, len(words) + 1):
-            documented.update(itertools.product(*words[:n]))
-    return documented
 
 
 ROOT_COMMAND = typer.main.get_command(app)
@@ -502,23 +486,49 @@ def test_every_command_has_an_example(path: tuple[str, ...], command: Any) -> No
     assert any(x.startswith("instantly ") or " instantly " in x for x in example_lines)
 
 
-@pytest.mark.parametrize(("path", "command"), LEAVES, ids=lambda v: " ".join(v)
-                         if isinstance(v, tuple) else "")
-def test_every_command_is_in_the_readme_table(path: tuple[str, ...], command: Any) -> None:
-    assert path in readme_commands(), (
-        f"README.md's command table (## Commands) has no row for `instantly {' '.join(path)}`"
-    )
-
-
-def test_readme_parser() -> None:
-    documented = readme_commands()
-    assert ("accounts", "list") in documented
-    assert ("api",) in documented and ("completion",) in documented
-    assert ("accounts", "list", "--status") not in documented
-
-
 def test_help_shows_the_examples(cli) -> None:
     for path, _ in LEAVES:
         result = cli([*path, "--help"])
         assert result.exit_code == 0, path
         assert "Examples:" in result.stdout, path
+
+
+# -- the output object: streams and terminal facts are arguments -------------------------------
+
+
+def test_a_command_writes_to_the_streams_of_its_runtime(runtime, cli, one_account) -> None:
+    screen = io.StringIO()
+    runtime.terminal = output.Terminal(stdout=screen, stdout_isatty=True)
+    result = cli(["accounts", "list", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""  # nothing went to the process's stdout
+    assert json.loads(screen.getvalue()) == [ACCOUNT]
+    assert screen.getvalue().startswith("[\n  {")  # a terminal: pretty JSON
+    assert output.current().stdout is not screen  # the command's output ended with it
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        ("json", '[{"email":"a@x.io"},{"email":"b@x.io"}]\n'),
+        ("jsonl", '{"email":"a@x.io"}\n{"email":"b@x.io"}\n'),
+        ("tsv", "A\nB\n"),
+        ("csv", "email\nA\nB\n"),
+    ],
+)
+def test_show_writes_data_in_the_chosen_format(fmt: str, expected: str) -> None:
+    screen = io.StringIO()
+    out = output.Output.resolve(output.Terminal(stdout=screen, stdout_isatty=False))
+    assert out.choose(fmt) == fmt and out.machine == (fmt in ("json", "jsonl"))
+    data = [{"email": "a@x.io", "x": 1}, {"email": "b@x.io", "x": 2}]
+    remove = output.install(out)
+    try:
+        out.show(
+            data,
+            rows=lambda: [{"email": r["email"].split("@")[0].upper()} for r in data],
+            columns=[columns.Column("email", "Email")],
+            fields=["email"],
+        )
+    finally:
+        remove()
+    assert screen.getvalue() == expected

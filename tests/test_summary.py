@@ -23,13 +23,12 @@ import httpx
 import pytest
 from typer.testing import Result
 
-from instantly_cli import output
+from instantly_cli.config_file import Profile, update_config
 from instantly_cli.context import Runtime
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.seed import DEFAULT_WORKSPACE_ID
 from instantly_cli.sandbox.store import AccountQuery, Store
 from instantly_cli.services import health
-from instantly_cli.settings import Config, Profile, config_path, save_config
 from tests.conftest import TEST_KEY
 
 Cli = Callable[..., Result]
@@ -66,13 +65,16 @@ def score(a: Mapping[str, Any]) -> float | None:
     return float(s) if isinstance(s, int | float) and not isinstance(s, bool) else None
 
 
-def klass(a: Mapping[str, Any], risk: float = 50, watch: float = 80) -> str:
+def klass(a: Mapping[str, Any], risk: float = 70, watch: float = 90) -> str:
+    """Issue 23's classes: errors first; no data (warmup paused, no score); then the score."""
     s = score(a)
     if a["status"] in (-1, -2, -3) or a["warmup_status"] in (-1, -2, -3):
         return "at-risk"
-    if s is not None and s < risk:
+    if s is None or a["warmup_status"] == 0:
+        return "no-data"
+    if s < risk:
         return "at-risk"
-    if a["status"] == 2 or a["warmup_status"] == 0 or (s is not None and s < watch):
+    if a["status"] == 2 or s < watch:
         return "watch"
     return "healthy"
 
@@ -167,7 +169,8 @@ def test_summary_numbers_equal_those_computed_from_the_listing(cli: Cli, big: Sa
     metrics = doc["metrics"]
     assert metrics == {
         "at-risk": want["classes"]["at-risk"], "watch": want["classes"]["watch"],
-        "healthy": want["classes"]["healthy"], "errors": want["errors"],
+        "healthy": want["classes"]["healthy"], "no-data": want["classes"]["no-data"],
+        "errors": want["errors"],
         "capacity": want["capacity"], "unscored": want["unscored"], "total": BIG,
     }
     # --by domain: one row per domain with the same counts, worst at-risk share first.
@@ -309,17 +312,17 @@ def test_by_tables_in_tsv_and_csv(cli: Cli, sandbox: SandboxApp, store: Store) -
     assert len(one_line.splitlines()) == 1 and json.loads(one_line)["groups"]["rows"] == rows
 
 
-def dashboard(cli: Cli, monkeypatch: pytest.MonkeyPatch, columns: int, *args: str) -> list[str]:
-    monkeypatch.setattr(output, "stdout_is_tty", lambda: True)
+def dashboard(runtime: Runtime, cli: Cli, columns: int, *args: str) -> list[str]:
+    runtime.terminal = runtime.terminal._replace(stdout_isatty=True)
     result = ok(cli(["accounts", "summary", *args], env={"COLUMNS": str(columns)}))
     return ANSI.sub("", result.stdout).splitlines()
 
 
 @pytest.mark.parametrize("columns", [80, 120])
 def test_dashboard_fits_the_terminal(
-    cli: Cli, sandbox: SandboxApp, monkeypatch: pytest.MonkeyPatch, columns: int
+    runtime: Runtime, cli: Cli, sandbox: SandboxApp, columns: int
 ) -> None:
-    shown = dashboard(cli, monkeypatch, columns, "--by", "domain")
+    shown = dashboard(runtime, cli, columns, "--by", "domain")
     assert max(len(line) for line in shown) <= columns
     text = "\n".join(shown)
     for heading in ("Health", "Status", "Warmup score", "Capacity", "Errors", "By domain"):
@@ -329,9 +332,9 @@ def test_dashboard_fits_the_terminal(
 
 
 def test_dashboard_uses_the_house_colours(
-    cli: Cli, sandbox: SandboxApp, monkeypatch: pytest.MonkeyPatch
+    runtime, cli: Cli, sandbox: SandboxApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(output, "stdout_is_tty", lambda: True)
+    runtime.terminal = runtime.terminal._replace(stdout_isatty=True)
     raw = ok(cli(["accounts", "summary"], env={"COLUMNS": "80"})).stdout
     assert "\x1b[1;31mAt risk" in raw and "\x1b[32mHealthy" in raw
 
@@ -339,7 +342,7 @@ def test_dashboard_uses_the_house_colours(
 def test_all_profiles_reports_a_failing_key_and_runs_the_others(
     cli: Cli, sandbox: SandboxApp
 ) -> None:
-    save_config(Config(path=config_path(), profiles={
+    update_config(lambda cfg: cfg.profiles.update({
         "agency-a": Profile("agency-a", api_key=TEST_KEY, workspace=DEFAULT_WORKSPACE_ID),
         "agency-b": Profile("agency-b", api_key="wrong-key-0000000000"),
         "agency-c": Profile("agency-c", api_key=TEST_KEY),
@@ -362,11 +365,11 @@ def test_all_profiles_reports_a_failing_key_and_runs_the_others(
 
 
 def test_all_profiles_table_has_a_row_per_profile_and_a_total(
-    cli: Cli, sandbox: SandboxApp, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, cli: Cli, sandbox: SandboxApp
 ) -> None:
-    save_config(Config(path=config_path(), profiles={
+    update_config(lambda cfg: cfg.profiles.update({
         "one": Profile("one", api_key=TEST_KEY), "two": Profile("two", api_key=TEST_KEY)}))
-    shown = dashboard(cli, monkeypatch, 80, "--all-profiles")
+    shown = dashboard(runtime, cli, 80, "--all-profiles")
     assert max(len(line) for line in shown) <= 80
     text = "\n".join(shown)
     assert re.search(r"│ one +120 ", text) and re.search(r"│ Total +240 ", text)
@@ -491,7 +494,7 @@ def test_health_field_in_tables(
 ) -> None:
     rows = ok(cli(["accounts", "list", "--all", "--fields", "email,health"])).stdout.splitlines()
     want = {a["email"]: klass(a) for a in truth(store)}
-    label = {"at-risk": "At risk", "watch": "Watch", "healthy": "Healthy"}
+    label = {"at-risk": "At risk", "watch": "Watch", "healthy": "Healthy", "no-data": "No data"}
     assert dict(r.split("\t") for r in rows) == {e: label[k] for e, k in want.items()}
     # Not a default column; plain JSON stays the API's objects.
     plain = lines(ok(cli(["accounts", "list", "--limit", "3", "-o", "jsonl"])))
@@ -560,8 +563,16 @@ def _offset_pages(app: SandboxApp) -> int:
                for q in list_queries(app))
 
 
+@pytest.fixture
+def concurrent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages in flight whatever the latency (the in-process sandbox has next to none)."""
+    from instantly_cli.services import fleet
+
+    monkeypatch.setattr(fleet, "CURSOR_UP_TO", 0)
+
+
 def test_summary_reads_by_the_concurrent_lister_unless_told_not_to(
-    cli: Cli, sandbox: SandboxApp, store: Store
+    cli: Cli, sandbox: SandboxApp, store: Store, concurrent: None
 ) -> None:
     store.reset(450)
     fast = json.loads(ok(cli(["accounts", "summary", "--json"])).stdout)
@@ -585,10 +596,10 @@ def test_summary_reads_by_the_concurrent_lister_unless_told_not_to(
 
 
 def test_all_profiles_summary_reads_each_profile_concurrently(
-    cli: Cli, sandbox: SandboxApp, store: Store
+    cli: Cli, sandbox: SandboxApp, store: Store, concurrent: None
 ) -> None:
     store.reset(300)
-    save_config(Config(path=config_path(), profiles={
+    update_config(lambda cfg: cfg.profiles.update({
         "one": Profile("one", api_key=TEST_KEY), "two": Profile("two", api_key=TEST_KEY)}))
     doc = json.loads(ok(cli(["accounts", "summary", "--all-profiles", "--json"])).stdout)
     assert doc["total"]["total"] == 600

@@ -13,7 +13,6 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from instantly_cli import output
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import SEED_CAMPAIGN_ID, SEED_TAGS, Store
 from tests.conftest import envelope
@@ -22,7 +21,6 @@ OPS = "ops+eu@acme-outreach.com"
 ZOE = "zoe.muller@acme-outreach.com"
 JOSE = "jose.garcia@fabrikam-sales.com"
 GHOST = "nobody@nowhere-at-all.io"
-README = Path(__file__).resolve().parent.parent / "README.md"
 TOGGLE = "/api/v2/custom-tags/toggle-resource"
 
 
@@ -502,7 +500,6 @@ def test_assign_takes_accounts_list_output(cli, sandbox: SandboxApp, store: Stor
         (["Client A"], None, "No accounts given"),
         (["Client A", OPS, "Client B"], None, "comes after the first account"),
         (["Client A", "--account", "not-an-email"], None, "Not an email address"),
-        (["Client A", "--stdin"], "", "No targets on stdin"),
         (["Client A", "--stdin"], "garbage line\n", "neither an email"),
         (["Client A", "--account", OPS, "--rate", "500"], None, "--rate"),
         (["  ", "--account", OPS], None, "No tag given"),
@@ -514,6 +511,12 @@ def test_bad_input_exits_2_and_sends_nothing(
     result = cli(["tags", "assign", *args], input=stdin)
     assert result.exit_code == 2, result.stderr
     assert needle in result.stderr and "Hint:" in result.stderr
+    assert sandbox.requests == []
+
+
+def test_an_empty_selection_is_nothing_to_do(cli, sandbox: SandboxApp) -> None:
+    result = cli(["tags", "assign", "Client A", "--stdin", "--yes"], input="")
+    assert result.exit_code == 0 and "Nothing to do" in result.stderr
     assert sandbox.requests == []
 
 
@@ -531,10 +534,9 @@ def test_many_accounts_need_yes_when_not_a_tty(cli, sandbox: SandboxApp) -> None
 
 
 def test_confirmation_on_a_tty(
-    cli, sandbox: SandboxApp, store: Store, monkeypatch: pytest.MonkeyPatch
+    runtime, cli, sandbox: SandboxApp, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(output, "stdin_is_tty", lambda: True)
-    monkeypatch.setattr(output, "stdout_is_tty", lambda: True)
+    runtime.terminal = runtime.terminal._replace(stdin_isatty=True, stdout_isatty=True)
     no = cli(["tags", "unassign", "Client A", "--account", OPS, "--account", ZOE], input="n\n")
     assert no.exit_code == 2 and "Untag 2 accounts?" in no.stderr
     assert writes(sandbox) == []
@@ -544,9 +546,9 @@ def test_confirmation_on_a_tty(
 
 
 def test_stdin_flag_refuses_a_terminal(
-    cli, sandbox: SandboxApp, monkeypatch: pytest.MonkeyPatch
+    runtime, cli, sandbox: SandboxApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(output, "stdin_is_tty", lambda: True)
+    runtime.terminal = runtime.terminal._replace(stdin_isatty=True)
     result = cli(["tags", "assign", "Client A", "--stdin"])
     assert result.exit_code == 2 and "piped input" in result.stderr
     assert sandbox.requests == []
@@ -634,37 +636,18 @@ def test_unassign_dry_run(cli, sandbox: SandboxApp, store: Store) -> None:
     assert requests_to(sandbox, "POST", TOGGLE) == []
 
 
-def test_failed_batch_is_reported_with_a_failure_file(
+def test_an_unknown_account_fails_only_itself_and_the_failure_file_is_kept(
     cli, sandbox: SandboxApp, store: Store, tmp_path: Path
 ) -> None:
     failures = tmp_path / "failed.jsonl"
-    result = cli(
-        [
-            "tags",
-            "assign",
-            "Client B",
-            "--account",
-            ZOE,
-            "--account",
-            GHOST,
-            "--yes",
-            "--failures",
-            str(failures),
-            "--json",
-        ]
-    )
+    result = cli(["tags", "assign", "Client B", "--account", ZOE, "--account", GHOST, "--yes",
+                  "--failures", str(failures), "--json"])
     assert result.exit_code == 1
-    got = json.loads(result.stdout)
-    assert {r["result"] for r in got} == {"failed"}
-    assert "Account not found" in got[0]["error"]
-    lines = [json.loads(x) for x in failures.read_text().splitlines()]
-    assert [x["email"] for x in lines] == [ZOE, GHOST]
-    assert "failed 2" in result.stderr and str(failures) in result.stderr
-    # Fed back (minus the unknown account), the same command finishes the job.
-    retry = ok(
-        cli(["tags", "assign", "Client B", "--stdin", "--yes"], input=json.dumps(lines[0]) + "\n")
-    )
-    assert "assigned 1" in retry.stderr
+    got = {r["email"]: r for r in json.loads(result.stdout)}
+    assert got[ZOE]["result"] == "assigned" and got[GHOST]["result"] == "failed"
+    assert "Account not found" in got[GHOST]["error"]
+    assert [json.loads(x)["email"] for x in failures.read_text().splitlines()] == [GHOST]
+    assert "assigned 1, failed 1" in result.stderr
     assert "Client B" in mappings_of(store, ZOE)
 
 
@@ -786,10 +769,9 @@ def test_delete_with_yes_removes_tag_and_mappings(cli, sandbox: SandboxApp, stor
 
 
 def test_delete_asks_on_a_tty(
-    cli, sandbox: SandboxApp, store: Store, monkeypatch: pytest.MonkeyPatch
+    runtime, cli, sandbox: SandboxApp, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(output, "stdin_is_tty", lambda: True)
-    monkeypatch.setattr(output, "stdout_is_tty", lambda: True)
+    runtime.terminal = runtime.terminal._replace(stdin_isatty=True, stdout_isatty=True)
     no = cli(["tags", "delete", "Warm pool"], input="n\n")
     assert no.exit_code == 2 and "Delete tag 'Warm pool'" in no.stderr
     assert writes(sandbox) == []
@@ -828,51 +810,35 @@ def test_accounts_get_shows_tags(cli, sandbox: SandboxApp, store: Store) -> None
     assert {t["label"] for t in got[0]["tags"]} == mappings_of(store, OPS)
 
 
-# -- docs ------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "command", ["list", "map", "assign", "unassign", "create", "rename", "delete"]
-)
-def test_every_tags_command_is_in_the_readme(command: str) -> None:
-    assert f"| `instantly tags {command}" in README.read_text(encoding="utf-8")
-
-
 @pytest.mark.parametrize("verb", ["assign", "unassign"])
 def test_the_printed_retry_command_runs_and_finishes_the_job(
-    cli, sandbox: SandboxApp, store: Store, tmp_path: Path, verb: str
+    cli, sandbox: SandboxApp, store: Store, verb: str, runtime: Any
 ) -> None:
     import shlex
 
     if verb == "unassign":
         ok(cli(["tags", "assign", "Client B", "Warm pool", "--account", ZOE, "--yes"]))
-    failures = tmp_path / "failed.jsonl"
-    result = cli(
-        ["tags", verb, "Client B", "Warm pool", "--account", ZOE, "--account", GHOST,
-         "--rate", "20", "--yes", "--failures", str(failures), "-o", "jsonl"]
-    )
+    inner = httpx.WSGITransport(app=sandbox)
+
+    def outage(request: httpx.Request) -> httpx.Response:
+        if "toggle" in request.url.path:
+            return httpx.Response(503, json={"statusCode": 503, "error": "Service Unavailable",
+                                             "message": "try later"})
+        return inner.handle_request(request)
+
+    runtime.transport = httpx.MockTransport(outage)
+    result = cli(["tags", verb, "Client B", "Warm pool", "--account", ZOE, "--account", OPS,
+                  "--rate", "20", "--yes", "-o", "jsonl"])
     assert result.exit_code == 1, result.stderr
-    line = next(x for x in result.stderr.splitlines() if "Retry exactly those with:" in x)
-    words = shlex.split(line.split("Retry exactly those with:", 1)[1])
-    assert words[0] == "instantly" and words[-2:] == ["<", str(failures)]
-    argv = words[1:-2]
-    # The tags as given, the failure file's targets on stdin, the options as typed.
-    assert argv[:5] == ["tags", verb, "Client B", "Warm pool", "-"]
-    assert "--rate" in argv and "--yes" in argv and "--account" not in argv
-    # The unknown account appears meanwhile; the printed command, run as printed, finishes.
-    store.create_account(
-        {
-            "email": GHOST, "first_name": "Late", "last_name": "Comer", "provider_code": 1,
-            "imap_username": GHOST, "imap_password": "x", "imap_host": "imap.nowhere-at-all.io",
-            "imap_port": 993, "smtp_username": GHOST, "smtp_password": "x",
-            "smtp_host": "smtp.nowhere-at-all.io", "smtp_port": 587,
-        }
-    )
-    retry = cli(argv, input=failures.read_text())
+    line = next(x for x in result.stderr.splitlines() if "finish exactly those with:" in x)
+    words = shlex.split(line.split("finish exactly those with:", 1)[1])
+    assert words[:4] == ["instantly", "tags", verb, "--resume"] and words[-1] == "--yes"
+    runtime.transport = inner
+    retry = cli(words[1:])
     assert retry.exit_code == 0, retry.stderr
-    done = "assigned 2" if verb == "assign" else "unassigned 2"
-    assert done in retry.stderr
-    for email in (ZOE, GHOST):
+    assert f"change:  {verb} 'Client B', 'Warm pool'" in retry.stderr
+    assert ("assigned 2" if verb == "assign" else "unassigned 2") in retry.stderr
+    for email in (ZOE, OPS):
         held = mappings_of(store, email)
         if verb == "assign":
             assert {"Client B", "Warm pool"} <= held

@@ -12,8 +12,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from instantly_cli import client as client_mod
-from instantly_cli.client import InstantlyClient, RateLimiter
+from instantly_cli import ratelimit
+from instantly_cli.client import InstantlyClient
+from instantly_cli.ratelimit import RateLimiter
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.server import SandboxServer
 from instantly_cli.sandbox.store import Store
@@ -45,7 +46,7 @@ def test_a_burst_of_429s_lowers_the_rate_once() -> None:
     for _ in range(20):  # twenty 429s inside one second: one piece of evidence
         lim.on_throttled()
         clock.now += 0.04
-    assert lim.rate == pytest.approx(50 * client_mod.DECREASE)
+    assert lim.rate == pytest.approx(50 * ratelimit.DECREASE)
 
 
 def test_429s_a_second_apart_lower_it_again_down_to_the_floor() -> None:
@@ -60,7 +61,7 @@ def test_429s_a_second_apart_lower_it_again_down_to_the_floor() -> None:
     for _ in range(30):
         clock.now += 1.0
         lim.on_throttled()
-    assert lim.rate == client_mod.MIN_RATE
+    assert lim.rate == ratelimit.MIN_RATE
 
 
 def test_successes_recover_additively_toward_the_target_never_above() -> None:
@@ -71,7 +72,7 @@ def test_successes_recover_additively_toward_the_target_never_above() -> None:
     lim.on_throttled()
     assert lim.rate == pytest.approx(35)
     lim.on_success()
-    assert lim.rate == pytest.approx(35 + 50 * client_mod.INCREASE)
+    assert lim.rate == pytest.approx(35 + 50 * ratelimit.INCREASE)
     # 30 % of the target comes back in 0.30 / 0.02 = 15 successes, and no further.
     for _ in range(14):
         lim.on_success()
@@ -83,7 +84,7 @@ def test_successes_recover_additively_toward_the_target_never_above() -> None:
 
 def test_the_target_is_capped_under_the_api_limit() -> None:
     lim, _ = limiter(500)
-    assert lim.target == pytest.approx(client_mod.API_RATE_PER_SECOND * client_mod.PACE_HEADROOM)
+    assert lim.target == pytest.approx(ratelimit.API_RATE_PER_SECOND * ratelimit.PACE_HEADROOM)
 
 
 def test_acquire_spaces_requests_at_the_current_rate() -> None:
@@ -137,7 +138,7 @@ def test_one_429_in_seven_keeps_the_client_near_its_target() -> None:
             rates.append(lim.rate)
     elapsed = clock.now - start
     assert len(log) > 200  # every 429 was retried, and each update then succeeded
-    assert min(rates) >= 50 * client_mod.DECREASE**2  # never a collapse
+    assert min(rates) >= 50 * ratelimit.DECREASE**2  # never a collapse
     assert max(rates) <= 50
     # Sequential here, so any back-off of the 429's own is on the critical path: with the
     # limiter as the only back-off it stays near the target (it took 18 s, 11/s, when every

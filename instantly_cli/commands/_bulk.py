@@ -1,7 +1,8 @@
-"""What every bulk command does around its service call: targets, confirmation, progress, finish.
+"""The terminal side of the one bulk engine: every command that writes opens a :class:`Session`.
 
-Only terminal work lives here (asking, progress bars, the summary); the runner and the
-accounting are in ``services.bulk``.
+targets (or, with ``--resume [RUN]``, the run's targets left) → confirmation → journal → paced
+run with a progress bar → outcomes → summary and the one retry line. The runner and the
+accounting are in ``services.bulk``, the journal in ``services.journal``.
 """
 
 from __future__ import annotations
@@ -20,10 +21,26 @@ from instantly_cli.services import bulk
 from instantly_cli.services.bulk import Outcome, RunResult, Shield
 
 if TYPE_CHECKING:
-    from instantly_cli.client import BackgroundJob, InstantlyClient
+    from instantly_cli.client import InstantlyClient
+    from instantly_cli.schema import BackgroundJob
     from instantly_cli.services.jobs import JobWait
-    from instantly_cli.services.journal import Journal
+    from instantly_cli.services.journal import Journal, RunState
 
+# Options that change how a resumed run goes, not what it does: the rest are refused with it.
+HOW = frozenset({"yes", "rate", "concurrency", "output_", "json_output", "resume", "force",
+                 "failures", "fields", "password_stdin", "timeout", "no_wait"})
+
+
+@dataclass
+class Plan:
+    """What a new run does: ``what`` (its journaled parameters, compared to find a twin run),
+    ``change`` in words, the fields or states it changes (``keys``, for the stale-change
+    guard), and the confirmation question when the verb's default will not do."""
+
+    what: dict[str, Any]
+    change: str
+    keys: list[str]
+    question: str | None = None
 
 
 def where(ctx: typer.Context) -> str:
@@ -49,63 +66,12 @@ def confirm(ctx: typer.Context, question: str, refusal: str, yes: bool) -> None:
         raise UsageError("Cancelled; nothing was changed.", hint=None)
 
 
-def confirm_many(ctx: typer.Context, count: int, verb: str, yes: bool) -> None:
-    """Ask before touching more than one account."""
-    if count > 1:
-        confirm(
-            ctx,
-            f"{verb.capitalize()} {count:,} accounts?",
-            f"Refusing to {verb} {count:,} accounts without confirmation.",
-            yes,
-        )
-
-
-def targets(
-    ctx: typer.Context,
-    args: list[str],
-    *,
-    rate: float,
-    concurrency: int,
-    verb: str,
-    yes: bool,
-    dry_run: bool = False,
-) -> list[str]:
-    """Check the pacing options, read the targets, and confirm (unless previewing)."""
-    from instantly_cli.targets import read_targets
-
-    bulk.check_rate(rate, concurrency)
-    emails = read_targets(args)
-    if not dry_run:
-        confirm_many(ctx, len(emails), verb, yes)
-    return emails
-
-
 def _where_data(ctx: typer.Context) -> dict[str, Any]:
     from instantly_cli.settings import resolve
 
     s = resolve(context.runtime(ctx).options)  # (context.settings would warn a second time)
-    return {
-        "profile": s.profile,
-        "workspace": s.workspace,
-        "base_url": s.base_url,
-        "sandbox": s.sandbox,
-    }
-
-
-def _global_args(ctx: typer.Context) -> list[str]:
-    """The global options typed before the noun (env ones are still set for the next command)."""
-    root: Any = ctx.find_root()
-    return given_options(root, skip=("verbose", "version"))
-
-
-def _where_args(where: Mapping[str, Any]) -> list[str]:
-    """Global options that point a command where a journal says its run acted."""
-    if where.get("sandbox"):
-        return ["--sandbox"]
-    args = ["--profile", str(where.get("profile"))]
-    if where.get("workspace"):
-        args += ["--workspace", str(where["workspace"])]
-    return args + ["--base-url", str(where.get("base_url"))]
+    return {"profile": s.profile, "workspace": s.workspace, "base_url": s.base_url,
+            "sandbox": s.sandbox}
 
 
 def given_options(ctx: typer.Context, *, skip: Sequence[str] = ()) -> list[str]:
@@ -115,8 +81,7 @@ def given_options(ctx: typer.Context, *, skip: Sequence[str] = ()) -> list[str]:
         name = param.name or ""
         if name in skip or not getattr(param, "opts", None) or param.param_type_name != "option":
             continue
-        source = ctx.get_parameter_source(name)
-        if source is None or source.name != "COMMANDLINE":
+        if not typed(ctx, name):
             continue
         value = ctx.params.get(name)
         opts = list(param.opts)
@@ -132,38 +97,51 @@ def given_options(ctx: typer.Context, *, skip: Sequence[str] = ()) -> list[str]:
     return tokens
 
 
-def retry_command(
-    ctx: typer.Context,
-    command: str,
-    *,
-    positional: Sequence[str] = (),
-    targets: Sequence[str] = ("-",),
-    skip: Sequence[str] = (),
-) -> list[str]:
-    """argv (after ``instantly``) that reruns this command on the failure file fed on stdin:
-    the global and command options as typed, ``positional`` (e.g. tag labels), then ``targets``
-    (``-``), then ``--yes``. Pass it to :func:`finish` as ``retry``."""
-    given = given_options(ctx, skip=("yes", "failures", *skip))
-    return [*_global_args(ctx), *command.split(), *positional, *targets, *given, "--yes"]
+def typed(ctx: typer.Context, name: str) -> bool:
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
+
+
+def _global_args(ctx: typer.Context) -> list[str]:
+    """The global options typed before the noun (env ones are still set for the next command)."""
+    root: Any = ctx.find_root()
+    return given_options(root, skip=("verbose", "version"))
 
 
 def command_text(words: Sequence[str]) -> str:
     return "instantly " + " ".join(shlex.quote(w) for w in words)
 
 
+def _ago(started: str) -> str:
+    from datetime import UTC, datetime
+
+    try:
+        then = datetime.fromisoformat(started.replace("Z", "+00:00"))
+    except ValueError:
+        return started
+    s = int((datetime.now(UTC) - then).total_seconds())
+    age = f"{s // 86400} d" if s >= 86400 else f"{s // 3600} h" if s >= 3600 else (
+        f"{s // 60} min" if s >= 60 else f"{s} s")
+    return f"{then:%Y-%m-%d %H:%M:%S} UTC, {age} ago"
+
+
 @dataclass
 class Session:
-    """One bulk run as the terminal sees it: targets, its journal and how to run it again."""
+    """One bulk run as the terminal sees it."""
 
+    ctx: typer.Context
     command: str
     emails: list[str]
-    params: dict[str, Any]
-    where: dict[str, Any] = field(default_factory=dict)
+    what: dict[str, Any]
+    rate: float
+    concurrency: int
+    fmt: str
+    yes: bool = False
+    dry_run: bool = False
+    failures: Path | None = None
     globals: list[str] = field(default_factory=list)
     journal: Journal | None = None
-    # argv (after ``instantly``) that retries the failure file's targets: ``… - OPTIONS``.
-    retry: list[str] | None = None
-    resumed: bool = False
+    resumed: RunState | None = None
     shield: Shield = field(default_factory=Shield)
 
     def __enter__(self) -> Session:
@@ -175,280 +153,239 @@ class Session:
         if self.journal is not None:
             self.journal.close()
 
-    def resume_words(self) -> list[str] | None:
-        if self.journal is None:
-            return None
-        return [*self.globals, *self.command.split(), "--resume", self.journal.run_id, "--yes"]
+    def client(self, **kwargs: Any) -> Any:
+        return context.client(self.ctx, rate=self.rate, **kwargs)
+
+    def run(self, units: Sequence[list[str]], work: Callable[[list[str]], list[Outcome]], *,
+            client: InstantlyClient, label: str, respell: bool = True) -> RunResult:
+        """The engine's runner with a progress bar on stderr and the Ctrl-C notice; each
+        outcome goes to the journal as it lands, and Ctrl-C is shielded until :meth:`finish`
+        has written the summary. Workers are sized from the observed latency to reach the rate,
+        ``concurrency`` being the upper bound."""
+        from instantly_cli.services.reading import spelling
+
+        total = sum(len(u) for u in units)
+
+        def interrupted(pending: int) -> None:
+            output.warn(f"Interrupted: waiting for {pending} in-flight request(s) to finish; "
+                        "press Ctrl-C again to stop waiting.")
+
+        with output.progress(total, label) as advance:
+            return bulk.run(
+                units, work, concurrency=self.concurrency, advance=advance,
+                on_interrupt=interrupted, on_done=self.note, shield=self.shield.install(),
+                rate=self.rate,
+                pace=client.limiter.thread_stats if client.limiter is not None else None,
+                respell=(lambda e: spelling(client, e)) if respell else None,
+            )
+
+    def note(self, outcomes: Sequence[Outcome]) -> None:
+        """Journal outcomes (the runner does it as they land; a later verdict again)."""
+        if self.journal is not None:
+            self.journal.record(outcomes)
+
+    def wait_jobs(self, client: InstantlyClient, job_ids: Sequence[str], *, timeout: float,
+                  label: str) -> JobWait:
+        """Wait for background jobs with a progress bar of finished jobs (the service polls);
+        the first Ctrl-C stops the waiting and later ones are ignored until the report."""
+        from instantly_cli.enums import JOB_DONE
+        from instantly_cli.services.jobs import wait_for_jobs
+
+        rt = context.runtime(self.ctx)
+        finished: set[str] = set()
+        with output.progress(len(job_ids), label) as advance:
+
+            def seen(job_id: str, job: BackgroundJob) -> None:
+                if str(job.get("status")) in JOB_DONE and job_id not in finished:
+                    finished.add(job_id)
+                    advance(1, 0 if job.get("status") == "success" else 1)
+
+            with self.shield.install().raising():
+                return wait_for_jobs(client, job_ids, timeout=timeout, interval=rt.poll_interval,
+                                     clock=rt.clock, sleep=rt.sleep, on_update=seen)
+
+    def resume_words(self) -> list[str]:
+        assert self.journal is not None
+        yes = self.yes or (self.resumed is not None and self.resumed.yes)
+        return [*self.globals, *self.command.split(), "--resume", self.journal.run_id,
+                *(["--yes"] if yes else [])]
+
+    def finish(self, result: RunResult, *, order: Sequence[str],
+               show: Callable[[], None] | None = None, emit: bool = True) -> int:
+        """The summary and the retry line first (they must survive a broken stdout), then the
+        per-target results (or what ``show`` prints instead); the exit code. A stdout that
+        fails never loses the accounting: a closed pipe keeps the code, any other write error
+        makes it at least 1."""
+        try:
+            return self._finish(result, order, show, emit)
+        finally:
+            result.release()
+            self.shield.release()
+
+    def _finish(self, result: RunResult, order: Sequence[str], show: Callable[[], None] | None,
+                emit: bool) -> int:
+        outcomes = result.outcomes
+        code = result.exit_code()
+        if self.failures is not None:
+            try:
+                if bulk.write_failures(outcomes, self.failures):
+                    output.info(f"Failed and not-attempted targets written to {self.failures}.")
+            except CliError as err:
+                output.warn(err.message)
+                code = max(code, EXIT_FAILED)
+        left = 0
+        if self.journal is not None:
+            left = self.journal.finish(code)
+            if not self.journal.ok:
+                output.warn(f"Could not write the run journal {self.journal.path} to the end.")
+                code = max(code, EXIT_FAILED)
+        if self.emails or outcomes:
+            output.info(result.summary(order))
+        for o in outcomes:
+            for warning in o.warnings:
+                output.warn(f"{o.email}: {warning}")
+        bad = result.failed
+        for o in bad[:10]:
+            output.info(f"  failed {o.email}: {o.error}")
+        if len(bad) > 10:
+            output.info(f"  … and {len(bad) - 10:,} more")
+        if self.journal is not None and left:
+            output.info(f"{left:,} target(s) left; finish exactly those with: "
+                        + command_text(self.resume_words()))
+        elif self.journal is not None and bad:
+            output.info(f"The failures are final (retrying cannot help); `instantly runs show "
+                        f"{self.journal.run_id}` lists them.")
+        if show is None and emit and self.fmt in ("json", "jsonl", "tsv", "csv"):
+            def show() -> None:
+                output.emit_outcomes([o.to_json() for o in outcomes], self.fmt)
+        if show is not None:
+            try:
+                show()
+            except BrokenPipeError:
+                # The reader left (`| head`): the accounting above stands, and so does the code.
+                output.silence_broken_pipe()
+            except OSError as exc:
+                output.warn(f"Could not write the results to stdout: {exc.strerror or exc}.")
+                return max(code, EXIT_FAILED)
+        return code
 
 
-def begin(
+def open_session(
     ctx: typer.Context,
-    args: list[str] | None,
-    *,
     command: str,
+    args: Sequence[str] | None,
+    plan: Callable[[list[str]], Plan],
+    *,
     verb: str,
-    params: dict[str, Any] | None,
+    fmt: str,
     rate: float,
     concurrency: int,
-    yes: bool,
+    yes: bool = False,
     dry_run: bool = False,
     resume: bool = False,
+    force: bool = False,
+    failures: Path | None = None,
+    read: Callable[[list[str]], list[str]] | None = None,
 ) -> Session:
-    """Read (or, with ``--resume [RUN_ID]``, reload) the targets, confirm, open the journal.
-
-    With ``resume`` the only argument (if any) is the run id, the options come from the journal
-    (``params``) and only the targets without a final result run again; otherwise ``params``
-    are recorded for a later ``--resume``.
-    """
+    """Open a run: read the targets (``read``, default: emails and ``-``), make the ``plan``,
+    confirm, start the journal; or with ``resume`` reload the run's targets left, after the
+    stale-change guard. Zero targets from a pipe or a file is nothing to do, not an error."""
     from instantly_cli.services import journal
     from instantly_cli.settings import state_dir
     from instantly_cli.targets import read_targets
 
-    where = _where_data(ctx)
+    here = _where_data(ctx)
     globals_ = _global_args(ctx)
     if resume:
-        if len(args or []) > 1 or "-" in (args or []):
-            raise UsageError(
-                "--resume takes at most one argument, the run id: it continues the run's own "
-                "targets.",
-                hint=f"Run `instantly {command} --resume [RUN_ID] --yes`.",
-            )
-        state = journal.load(state_dir(), args[0] if args else None, command)
-        if any(state.where.get(k) != where.get(k) for k in ("profile", "workspace", "base_url",
-                                                             "sandbox")):
-            raise UsageError(
-                f"Run {state.run_id} acted on {state.where.get('base_url')} "
-                f"(profile '{state.where.get('profile')}', workspace "
-                f"'{state.where.get('workspace') or '-'}'), not on this one.",
-                hint="Resume it with: " + command_text(
-                    [*_where_args(state.where), *command.split(), "--resume", state.run_id]
-                ),
-            )
-        emails = state.remaining()
-        bulk.check_rate(float(state.params.get("rate", rate)), int(
-            state.params.get("concurrency", concurrency)))
-        output.info(
-            f"Resuming run {state.run_id}: {len(emails):,} of {len(state.targets):,} "
-            "target(s) left."
-        )
-        session = Session(command, emails, dict(state.params), where, globals_, resumed=True)
-        if not emails:
-            # Every target got its result before the process died: only the tidying is left.
-            jobs = state.job_ids()
-            if jobs:
-                output.info("Every target was submitted; wait for the jobs with: "
-                            + command_text([*globals_, "jobs", "wait", *jobs]))
-            state.path.unlink(missing_ok=True)
-            return session
-        confirm_many(ctx, len(emails), verb, yes)
-        session.journal = journal.Journal.reopen(state)
-        return session
+        return _resume(ctx, command, list(args or []), verb=verb, fmt=fmt, rate=rate,
+                       concurrency=concurrency, yes=yes, force=force, failures=failures,
+                       here=here, globals_=globals_)
     bulk.check_rate(rate, concurrency)
-    emails = read_targets(args or [])
-    if not dry_run:
-        confirm_many(ctx, len(emails), verb, yes)
-    session = Session(command, emails, dict(params or {}), where, globals_)
-    retry = retry_command(ctx, command)
-    if "@-" not in retry:  # a body read from stdin cannot share it with the targets
-        session.retry = retry
-    if not dry_run:
-        try:
-            session.journal = journal.Journal.start(
-                state_dir(), command=command, params=session.params, where=where, targets=emails
-            )
-        except CliError as err:
-            output.warn(f"{err.message} The run goes on; it cannot be resumed after a crash.")
+    emails = (read or read_targets)(list(args or []))
+    if not emails:
+        if "-" in (args or []) and output.stdin_is_tty():
+            raise UsageError("No targets on stdin.", hint="Pipe emails (one per line) or "
+                             "`instantly accounts list -o jsonl`.")
+        output.info("Nothing to do: no targets.")
+        return Session(ctx, command, [], {}, rate, concurrency, fmt, yes, dry_run, failures,
+                       globals_)
+    p = plan(emails)
+    session = Session(ctx, command, emails, p.what, rate, concurrency, fmt, yes, dry_run,
+                      failures, globals_)
+    if dry_run:
+        return session
+    twin = journal.unfinished_twin(state_dir(), command, {"what": p.what}, here, emails)
+    if twin is not None:
+        output.warn(f"Run {twin.describe()} did exactly this and stopped; "
+                    "to finish only its targets left, run: "
+                    + command_text([*globals_, *command.split(), "--resume", twin.run_id]))
+    n = f"{len(emails):,} account" + ("" if len(emails) == 1 else "s")
+    if len(emails) > 1 or p.question:
+        confirm(ctx, p.question or f"{verb.capitalize()} {n}?",
+                f"Refusing to {verb} {n} without confirmation.", yes)
+    argv = [*globals_, *command.split(), *(args or []), *given_options(ctx)]
+    start = {"command": command, "argv": argv, "change": p.change, "keys": p.keys,
+             "params": {"what": p.what, "rate": rate, "concurrency": concurrency, "fmt": fmt},
+             "where": here, "targets": emails, "yes": yes}
+    try:
+        session.journal = journal.Journal.start(state_dir(), start)
+    except Exception as err:  # noqa: BLE001 - an unwritable state folder must not stop the run
+        output.warn(f"{getattr(err, 'message', err)} The run goes on; it cannot be resumed.")
     return session
 
 
-def pace(client: InstantlyClient) -> bulk.Pace | None:
-    """The client's limiter statistics for :func:`run` (``None`` for an unpaced client)."""
-    return client.limiter.thread_stats if client.limiter is not None else None
-
-
-def run(
-    units: Sequence[list[str]],
-    work: Callable[[list[str]], list[Outcome]],
-    *,
-    concurrency: int,
-    label: str,
-    session: Session | None = None,
-    rate: float | None = None,
-    pace: bulk.Pace | None = None,
-) -> RunResult:
-    """The service's runner with a progress bar on stderr and the Ctrl-C notice.
-
-    With a ``session`` each outcome goes to its journal as it lands, and Ctrl-C is shielded
-    from here until :func:`finish` has written the failure file and the summary. Pass ``rate``
-    (and ``pace=client.limiter.thread_stats``) to size the workers from the observed latency,
-    ``concurrency`` being the upper bound.
-    """
-    total = sum(len(u) for u in units)
-    # Without a session (callers of the older signature) the run still gets a shield; finish()
-    # gives Ctrl-C back through the result.
-    shield = (session.shield if session is not None else Shield()).install()
-    journal = session.journal if session is not None else None
-
-    def interrupted(pending: int) -> None:
-        output.warn(
-            f"Interrupted: waiting for {pending} in-flight request(s) to finish; "
-            "press Ctrl-C again to stop waiting."
-        )
-
-    with output.progress(total, label) as advance:
-        return bulk.run(
-            units,
-            work,
-            concurrency=concurrency,
-            advance=advance,
-            on_interrupt=interrupted,
-            on_done=journal.record if journal is not None else None,
-            shield=shield,
-            rate=rate,
-            pace=pace,
-        )
-
-
-def wait_jobs(
-    ctx: typer.Context,
-    client: InstantlyClient,
-    job_ids: Sequence[str],
-    *,
-    timeout: float,
-    label: str,
-    session: Session | None = None,
-) -> JobWait:
-    """Wait for background jobs with a progress bar of finished jobs (the service polls).
-
-    Under a session's shield the first Ctrl-C stops the waiting and later ones are ignored
-    until the results are written."""
-    import contextlib
-
-    from instantly_cli.enums import JOB_DONE
-    from instantly_cli.services.jobs import wait_for_jobs
-
-    rt = context.runtime(ctx)
-    finished: set[str] = set()
-    with output.progress(len(job_ids), label) as advance:
-
-        def seen(job_id: str, job: BackgroundJob) -> None:
-            if str(job.get("status")) in JOB_DONE and job_id not in finished:
-                finished.add(job_id)
-                advance(1, 0 if job.get("status") == "success" else 1)
-
-        guard = session.shield.raising() if session is not None else contextlib.nullcontext()
-        with guard:
-            return wait_for_jobs(
-                client,
-                job_ids,
-                timeout=timeout,
-                interval=rt.poll_interval,
-                clock=rt.clock,
-                sleep=rt.sleep,
-                on_update=seen,
-            )
-
-
-def finish(
-    result: RunResult,
-    *,
-    fmt: str,
-    order: Sequence[str],
-    failures: Path | None,
-    command: str,
-    emit: bool = True,
-    session: Session | None = None,
-    retry: Sequence[str] | None = None,
-    show: Callable[[], None] | None = None,
-) -> int:
-    """Write the failure file and the summary first (they must survive a broken stdout), then
-    the per-target results (or what ``show`` prints instead: a preview, job ids); return the
-    exit code. A stdout that fails (a full disk, a closed pipe) never loses the accounting:
-    a closed pipe keeps the code, any other write error makes it at least 1.
-
-    ``retry`` (or the session's) is the argv after ``instantly`` that retries the failure file
-    fed on stdin; the hint prints it exactly. Ctrl-C stays shielded until everything is written.
-    """
-    try:
-        return _finish(result, fmt=fmt, order=order, failures=failures, command=command,
-                       emit=emit, session=session, retry=retry, show=show)
-    finally:
-        result.release()
-        if session is not None:
-            session.shield.release()
-
-
-def _finish(
-    result: RunResult,
-    *,
-    fmt: str,
-    order: Sequence[str],
-    failures: Path | None,
-    command: str,
-    emit: bool,
-    session: Session | None,
-    retry: Sequence[str] | None,
-    show: Callable[[], None] | None,
-) -> int:
-    from instantly_cli.services.journal import failures_dir
+def _resume(ctx: typer.Context, command: str, args: list[str], *, verb: str, fmt: str,
+            rate: float, concurrency: int, yes: bool, force: bool, failures: Path | None,
+            here: Mapping[str, Any], globals_: list[str]) -> Session:
+    from instantly_cli.services import journal
     from instantly_cli.settings import state_dir
 
-    outcomes = result.outcomes
-    code = result.exit_code()
-    lost: CliError | None = None
-    try:
-        path = bulk.write_failures(outcomes, failures, folder=failures_dir(state_dir()))
-    except CliError as err:
-        # An unwritable state folder (a read-only home) must not cost the results: fall back
-        # to the working folder, and failing that, say so and still print everything.
-        path, lost = None, err
-        if failures is None:
-            try:
-                path, lost = bulk.write_failures(outcomes, None, folder=Path(".")), None
-            except CliError:
-                pass
-    if lost is not None:
-        output.warn(f"{lost.message} The failed targets are only in the output below.")
-        code = max(code, EXIT_FAILED)
-    kept = False
-    if session is not None and session.journal is not None:
-        kept = session.journal.finish(outcomes, code)
-        if not session.journal.ok:
-            output.warn(f"Could not write the run journal {session.journal.path} to the end.")
-    output.info(result.summary(order))
-    for o in outcomes:
-        for warning in o.warnings:
-            output.warn(f"{o.email}: {warning}")
-    bad = result.failed
-    for o in bad[:10]:
-        output.info(f"  failed {o.email}: {o.error}")
-    if len(bad) > 10:
-        output.info(f"  … and {len(bad) - 10:,} more")
-    if path is not None:
-        output.info(f"Failed and not-attempted targets written to {path}.")
-        resume_words = session.resume_words() if session is not None and kept else None
-        retry_words = list(retry) if retry is not None else (
-            session.retry if session is not None else None
-        )
-        if resume_words:
-            output.info(f"Retry exactly those with: {command_text(resume_words)}")
-        if retry_words:
-            lead = "  or" if resume_words else "Retry exactly those with"
-            output.info(f"{lead}: {command_text(retry_words)} < {shlex.quote(str(path))}")
-        if not resume_words and not retry_words:
-            output.info(
-                f"Retry exactly those with: instantly {command} - <same options> --yes < {path}"
-            )
-    if show is None and emit and fmt in ("json", "jsonl", "tsv", "csv"):
-        def show() -> None:
-            output.emit_outcomes([o.to_json() for o in outcomes], fmt)
-    if show is not None:
-        try:
-            show()
-        except BrokenPipeError:
-            # The reader left (`| head`): the accounting above stands, and so does the code.
-            output.silence_broken_pipe()
-        except OSError as exc:
-            output.warn(f"Could not write the results to stdout: {exc.strerror or exc}.")
-            return max(code, EXIT_FAILED)
-    return code
+    if len(args) > 1 or "-" in args:
+        raise UsageError("--resume takes at most one argument, the run id: it continues the "
+                         "run's own targets.",
+                         hint=f"Run `instantly {command} --resume [RUN_ID] --yes`.")
+    what = [o for o in given_options(ctx, skip=tuple(HOW)) if o.startswith("-")]
+    if what:
+        raise UsageError(f"--resume continues a run with its own change; {what[0]} cannot be "
+                         "given with it.",
+                         hint="Give only --rate, --concurrency, -o or --yes with --resume; "
+                         "start a new run for a different change.")
+    state = journal.load(state_dir(), args[0] if args else None, command)
+    if any(state.where.get(k) != here.get(k) for k in journal.WHERE_KEYS):
+        raise UsageError(
+            f"Run {state.run_id} acted on {state.where.get('base_url')} (profile "
+            f"'{state.where.get('profile')}', workspace '{state.where.get('workspace') or '-'}'"
+            "), not on this one.",
+            hint="Resume it with the same --profile/--workspace/--base-url (or --sandbox).")
+    emails = state.remaining()
+    p = state.params
+    rate = rate if typed(ctx, "rate") else float(p.get("rate", rate))
+    concurrency = concurrency if typed(ctx, "concurrency") else int(p.get("concurrency",
+                                                                          concurrency))
+    if not (typed(ctx, "output_") or typed(ctx, "json_output")):
+        fmt = str(p.get("fmt", fmt))
+        context.runtime(ctx).fmt = fmt
+    bulk.check_rate(rate, concurrency)
+    output.info(f"Resuming run {state.run_id}, started {_ago(state.started)}:\n"
+                f"  command: {command_text(state.argv)}\n"
+                f"  change:  {state.change}\n"
+                f"  targets left: {len(emails):,} of {len(state.targets):,}")
+    stale = journal.conflicts(state_dir(), state, emails)
+    if stale and not force:
+        newer, hit = stale[0]
+        shown = ", ".join(hit[:5]) + (f" and {len(hit) - 5:,} more" if len(hit) > 5 else "")
+        raise UsageError(
+            f"Run {newer.run_id} ({command_text(newer.argv)}, started {newer.started[:19]}) "
+            f"changed {', '.join(sorted(set(newer.keys) & set(state.keys)))} of "
+            f"{len(hit):,} of these accounts since: {shown}. Resuming would put back the "
+            "change it replaced.",
+            hint=f"Leave it (`instantly runs forget {state.run_id}`), or add --force to apply "
+            f"run {state.run_id}'s change over it.")
+    n = f"{len(emails):,} account" + ("" if len(emails) == 1 else "s")
+    if len(emails) > 1:
+        confirm(ctx, f"{verb.capitalize()} {n}?", f"Refusing to {verb} {n} without "
+                "confirmation.", yes)
+    session = Session(ctx, command, emails, dict(p.get("what") or {}), rate, concurrency, fmt,
+                      yes, False, failures, globals_, resumed=state)
+    session.journal = journal.Journal.reopen(state)
+    return session

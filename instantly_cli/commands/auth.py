@@ -7,12 +7,15 @@ import typer
 
 from instantly_cli import context, output
 from instantly_cli.commands import handled
+from instantly_cli.config_file import Config, Profile, update_config
 from instantly_cli.errors import (
     AuthError,
     CliError,
     MissingKeyError,
     UsageError,
+    check_profile_name,
     redact,
+    safe_url,
 )
 from instantly_cli.options import (
     JsonOpt,
@@ -21,7 +24,7 @@ from instantly_cli.options import (
     argument,
     examples,
 )
-from instantly_cli.settings import DEFAULT_BASE_URL, Profile, Settings, check_key, mask, save_config
+from instantly_cli.settings import DEFAULT_BASE_URL, Settings, check_key, mask
 
 app = typer.Typer(
     help="Log in, check, switch and log out of API keys (profiles).", no_args_is_help=True
@@ -79,12 +82,10 @@ def login(
 
     register_secret(key)
     key = check_key(key, "the input")
-    profile = settings.config.profiles.get(settings.profile) or Profile(name=settings.profile)
+    name = settings.profile
     if base_url:
-        profile.base_url = base_url.rstrip("/")
-        settings.base_url = profile.base_url
+        settings.base_url = base_url.rstrip("/")
     if workspace:
-        profile.workspace = workspace
         settings.workspace = workspace
     if not no_verify:
         try:
@@ -93,26 +94,31 @@ def login(
             raise AuthError(
                 f"The API rejected this key ({err.message}); nothing was saved.", status=err.status
             ) from None
-    profile.api_key = key
-    cfg = settings.config
-    # A profile becomes the default only when there is no default to keep: the first one, or
-    # one replacing a default that no longer exists. An existing default is never moved.
-    becomes_default = cfg.default_profile not in cfg.profiles
-    cfg.profiles[profile.name] = profile
-    if becomes_default:
-        cfg.default_profile = profile.name
-    save_config(cfg)
+    becomes_default = False
+
+    def save(cfg: Config) -> None:
+        nonlocal becomes_default
+        # A profile becomes the default only when there is no default to keep: the first one,
+        # or one replacing a default that no longer exists. An existing default is never moved.
+        becomes_default = cfg.default_profile not in cfg.profiles
+        profile = cfg.profiles.setdefault(name, Profile(name=name))
+        profile.api_key = key
+        if base_url:
+            profile.base_url = settings.base_url
+        if workspace:
+            profile.workspace = workspace
+        if becomes_default:
+            cfg.default_profile = name
+
+    cfg = update_config(save)
     checked = "" if no_verify else "verified, "
-    output.success(
-        f"Logged in: profile '{profile.name}' ({checked}key {mask(key)}) saved to {cfg.path}."
-    )
+    output.success(f"Logged in: profile '{name}' ({checked}key {mask(key)}) saved to {cfg.path}.")
     if becomes_default:
-        output.info(f"'{profile.name}' is the default profile.")
-    elif cfg.default_profile != profile.name:
+        output.info(f"'{name}' is the default profile.")
+    elif cfg.default_profile != name:
         output.info(
             f"The default profile is still '{cfg.default_profile}'. Use this one with "
-            f"--profile {profile.name}, or make it the default: "
-            f"instantly auth switch {profile.name}"
+            f"--profile {name}, or make it the default: instantly auth switch {name}"
         )
     if settings.key_source == "env":
         output.warn("INSTANTLY_API_KEY is set and takes precedence over the saved key.")
@@ -182,12 +188,12 @@ def status(
                 "active": is_active,
                 "key_source": source,
                 "key": mask(key) if source != "sandbox" else "sandbox",
-                "base_url": base,
+                "base_url": safe_url(base),
                 "workspace": ws,
                 "check": check,
             }
         )
-    from instantly_cli.output import Column
+    from instantly_cli.columns import Column
 
     columns = [
         Column("active", "", fmt=lambda v: "*" if v else "", priority=100),
@@ -225,6 +231,7 @@ def switch(
 
     if name is None:
         raise UsageError("Name the profile.", hint="For example: instantly auth switch client-b")
+    check_profile_name(name, "auth switch")
     cfg, previous = set_default_profile(name)
     if previous == cfg.default_profile:
         output.info(f"'{cfg.default_profile}' is already the default profile.")
@@ -246,15 +253,20 @@ def logout(
 ) -> None:
     """Remove the saved API key of the profile."""
     settings = context.settings(ctx)
-    cfg = settings.config
-    profile = cfg.profiles.get(settings.profile)
-    if profile is None or not profile.api_key:
-        output.info(f"Profile '{settings.profile}' has no saved key; nothing to do.")
+    name = settings.profile
+    saved = settings.config.profiles.get(name)
+    if saved is None or not saved.api_key:
+        output.info(f"Profile '{name}' has no saved key; nothing to do.")
     else:
-        profile.api_key = None
-        if not profile.to_toml():
-            del cfg.profiles[settings.profile]
-        save_config(cfg)
-        output.success(f"Removed the key of profile '{settings.profile}' from {cfg.path}.")
+
+        def forget(cfg: Config) -> None:
+            profile = cfg.profiles.get(name)
+            if profile is not None:
+                profile.api_key = None
+                if not profile.to_toml():
+                    del cfg.profiles[name]
+
+        cfg = update_config(forget)
+        output.success(f"Removed the key of profile '{name}' from {cfg.path}.")
     if settings.key_source == "env":
         output.warn("INSTANTLY_API_KEY is still set in the environment and will be used.")

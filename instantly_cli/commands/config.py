@@ -6,8 +6,9 @@ import typer
 
 from instantly_cli import context, output
 from instantly_cli.commands import handled
+from instantly_cli.config_file import config_path, load_config
 from instantly_cli.options import JsonOpt, OutputOpt, examples
-from instantly_cli.settings import config_path, load_config, mask, state_dir
+from instantly_cli.settings import mask, state_dir
 
 app = typer.Typer(help="Show the config file's path and contents.", no_args_is_help=True)
 
@@ -18,6 +19,7 @@ app = typer.Typer(help="Show the config file's path and contents.", no_args_is_h
         "instantly config path",
         '$EDITOR "$(instantly config path)"',
         'ls "$(instantly config path --state)/runs"   # unfinished bulk runs (--resume)',
+        'ls "$(instantly config path --state)/history"   # one database per workspace',
     ),
 )
 @handled
@@ -27,8 +29,8 @@ def path(
         bool,
         typer.Option(
             "--state",
-            help="Print the state folder instead: bulk run journals (runs/) and failure files "
-            "(failures/). [env: INSTANTLY_STATE_DIR]",
+            help="Print the state folder instead: bulk run journals (runs/), failure files "
+            "(failures/) and the fleet's history (history/). [env: INSTANTLY_STATE_DIR]",
         ),
     ] = False,
 ) -> None:
@@ -44,6 +46,8 @@ def show(
     json_output: JsonOpt = False,
 ) -> None:
     """Print the config with API keys masked."""
+    from instantly_cli.errors import safe_url
+
     fmt = context.output_format(ctx, output_, json_output)
     cfg = load_config()
     if cfg.too_open:
@@ -53,7 +57,11 @@ def show(
         "exists": cfg.exists,
         "default_profile": cfg.default_profile,
         "profiles": {
-            name: {**p.to_toml(), **({"api_key": mask(p.api_key)} if p.api_key else {})}
+            name: {
+                **p.to_toml(),
+                **({"api_key": mask(p.api_key)} if p.api_key else {}),
+                **({"base_url": safe_url(p.base_url)} if p.base_url else {}),
+            }
             for name, p in sorted(cfg.profiles.items())
         },
     }

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from instantly_cli import context, output
+from instantly_cli.columns import parse_fields, pick
 from instantly_cli.commands import handled
 from instantly_cli.enums import JOB_STATUS, JOB_TYPE
 from instantly_cli.errors import NotFoundError, UsageError
@@ -63,7 +64,7 @@ def list_jobs(
     from instantly_cli.services import background_jobs as service
 
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     if all_ and limit is not None:
         raise UsageError("--all and --limit contradict each other.", hint="Use one of them.")
     if limit is not None and limit < 1:
@@ -97,7 +98,7 @@ def get_job(
     from instantly_cli.services import background_jobs as service
 
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     checked = service.check_id(required(job_id, "the job ID", "instantly jobs get 65f0…"))
     with context.client(ctx) as client:
         try:
@@ -105,7 +106,7 @@ def get_job(
         except NotFoundError as err:
             raise service.not_found(err) from None
     if fmt == "json":
-        output.emit_json(output.pick(job, field_list) if field_list else job)
+        output.emit_json(pick(job, field_list) if field_list else job)
     elif fmt == "table" and not field_list:
         output.emit_detail(f"Job {job.get('id', checked)}", views.job_detail(job))
     else:
@@ -142,7 +143,7 @@ def wait(
     from instantly_cli.services.jobs import wait_for_jobs
 
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     if not (math.isfinite(timeout) and timeout > 0):
         raise UsageError("--timeout must be a positive number of seconds.")
     ids = service.read_ids(job_ids, sys.stdin.read)

@@ -50,6 +50,54 @@ AccountsOpt = Annotated[
     ),
 ]
 
+SubAccountsOpt = Annotated[
+    int,
+    typer.Option(
+        "--sub-accounts",
+        metavar="N",
+        help="Accounts to seed into each sub-workspace of the agency layout (0-100,000).",
+    ),
+]
+SingleOpt = Annotated[
+    bool,
+    typer.Option(
+        "--single-workspace",
+        help="Seed a plain workspace instead of the agency layout (an admin workspace with 3 "
+        "accepted, 1 pending and 1 rejected sub-workspace); every other x-as-workspace is "
+        "then a 403.",
+    ),
+]
+MAX_SUB_ACCOUNTS = 100_000
+MAX_EXTRA_CAMPAIGNS = 10_000
+ExtraCampaignsOpt = Annotated[
+    int,
+    typer.Option(
+        "--extra-campaigns",
+        metavar="N",
+        help="Campaigns to add to the 16 seeded ones, for scale tests (0-10,000).",
+    ),
+]
+
+
+def _check_extra_campaigns(extra: int) -> int:
+    if not 0 <= extra <= MAX_EXTRA_CAMPAIGNS:
+        raise UsageError(
+            f"--extra-campaigns must be from 0 to {MAX_EXTRA_CAMPAIGNS:,}, not {extra}.",
+            hint="For example: --extra-campaigns 34 (50 campaigns in all).",
+        )
+    return extra
+
+
+def _seed_options(sub_accounts: int, single: bool) -> tuple[str, int]:
+    if not 0 <= sub_accounts <= MAX_SUB_ACCOUNTS:
+        raise UsageError(
+            f"--sub-accounts must be from 0 to {MAX_SUB_ACCOUNTS:,}, not {sub_accounts}.",
+            hint="For example: --sub-accounts 50.",
+        )
+    from instantly_cli.sandbox.seed import LAYOUTS
+
+    return (LAYOUTS[1] if single else LAYOUTS[0]), sub_accounts
+
 
 def _state_path(state: Path | None) -> Path:
     from instantly_cli.settings import sandbox_state_path
@@ -79,8 +127,7 @@ def _open_store(path: Path) -> Store:
     except (OSError, sqlite3.Error) as exc:
         raise CliError(
             f"Cannot open the sandbox state {path}: {exc}.",
-            hint="Pick another file with --state, or delete this one (it only holds sandbox "
-            "data).",
+            hint="Pick another file with --state, or delete this one (it only holds sandbox data).",
         ) from None
 
 
@@ -166,41 +213,45 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    sub_accounts: SubAccountsOpt = 0,
+    single_workspace: SingleOpt = False,
+    extra_campaigns: ExtraCampaignsOpt = 0,
+    forbid: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--forbid",
+            metavar="RESOURCE",
+            help="Answer 403 to every request for this resource, like a key without its scope "
+            "(repeatable; the first path segment of the API, e.g. audit-logs).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the sandbox on a local port until Ctrl-C.
 
     Point any client (or the CLI, with --base-url) at its URL.
     """
-    if not 0 <= port <= 65535:
-        raise UsageError(f"--port must be from 0 to 65535, not {port}.")
-    if not 0.0 <= fail_rate <= 1.0:
-        raise UsageError(f"--fail-rate must be from 0 to 1, not {fail_rate:g}.",
-                         hint="For example: --fail-rate 0.05 fails one request in twenty.")
-    if latency < 0:
-        raise UsageError(f"--latency must be 0 or more milliseconds, not {latency:g}.")
-    if rps < 1 or rpm < 1:
-        raise UsageError("--rps and --rpm must be at least 1.")
-    if api_key is not None and not api_key.strip():
-        raise UsageError("--api-key must not be empty.", hint="Leave it out to accept any key.")
+    _check_serve(port, fail_rate, latency, rps, rpm, api_key)
     wanted = _check_accounts(accounts)
+    layout, subs = _seed_options(sub_accounts, single_workspace)
+    extra = _check_extra_campaigns(extra_campaigns)
     path = _state_path(state)
 
-    from instantly_cli.sandbox.app import SandboxApp
+    from instantly_cli.sandbox.app import RESOURCES, SandboxApp
+
+    for resource in forbid or ():
+        if resource not in RESOURCES:
+            raise UsageError(
+                f"--forbid takes a resource of the API, not {resource!r}.",
+                hint="One of: " + ", ".join(RESOURCES) + ".",
+            )
     from instantly_cli.sandbox.server import SandboxServer
 
     store = _open_store(path)
     try:
-        existing = store.count_accounts()
-        if existing == 0:
-            _seed_notice(wanted, path)
-            store.ensure_seeded(wanted)
-        elif accounts is not None and existing != accounts:
-            output.warn(
-                f"{path} already holds {existing:,} accounts; --accounts {accounts} is ignored. "
-                f"Run `instantly sandbox reset --accounts {accounts}` to reseed."
-            )
+        _seed_or_warn(store, path, wanted, accounts, layout, subs, extra,
+                      reseed=bool(sub_accounts or single_workspace or extra))
         # No request log: a long-running server would keep every exchange in memory.
-        sandbox_app = SandboxApp(store, api_key=api_key, record=False)
+        sandbox_app = SandboxApp(store, api_key=api_key, record=False, forbidden=forbid or ())
         try:
             server = SandboxServer(
                 sandbox_app,
@@ -224,6 +275,48 @@ def serve(
     output.info("Sandbox stopped.")
 
 
+def _check_serve(
+    port: int, fail_rate: float, latency: float, rps: int, rpm: int, api_key: str | None
+) -> None:
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be from 0 to 65535, not {port}.")
+    if not 0.0 <= fail_rate <= 1.0:
+        raise UsageError(
+            f"--fail-rate must be from 0 to 1, not {fail_rate:g}.",
+            hint="For example: --fail-rate 0.05 fails one request in twenty.",
+        )
+    if latency < 0:
+        raise UsageError(f"--latency must be 0 or more milliseconds, not {latency:g}.")
+    if rps < 1 or rpm < 1:
+        raise UsageError("--rps and --rpm must be at least 1.")
+    if api_key is not None and not api_key.strip():
+        raise UsageError("--api-key must not be empty.", hint="Leave it out to accept any key.")
+
+
+def _seed_or_warn(
+    store: Store, path: Path, wanted: int, accounts: int | None, layout: str, subs: int,
+    extra: int, *, reseed: bool,
+) -> None:
+    """Seed an empty state file; say that seeding options do not apply to a seeded one."""
+    existing = store.count_accounts()
+    if existing == 0:
+        _seed_notice(wanted, path)
+        store.ensure_seeded(wanted, layout=layout, sub_accounts=subs)
+        if extra:
+            store.seed_extra_campaigns(extra)
+    elif accounts is not None and existing != accounts:
+        output.warn(
+            f"{path} already holds {existing:,} accounts; --accounts {accounts} is ignored. "
+            f"Run `instantly sandbox reset --accounts {accounts}` to reseed."
+        )
+    elif reseed:
+        output.warn(
+            f"{path} is seeded already; --sub-accounts, --single-workspace and "
+            "--extra-campaigns apply to a new seed. Run `instantly sandbox reset` with them "
+            "to reseed."
+        )
+
+
 def _announce(server: SandboxServer, count: int, path: Path, api_key: str | None) -> None:
     output.info(f"Sandbox listening on {server.url}  ({count:,} accounts, state {path})")
     key = api_key if api_key is not None else "any"
@@ -240,6 +333,8 @@ def _announce(server: SandboxServer, count: int, path: Path, api_key: str | None
         knobs.append(f"rate limit {server.rps}/s and {server.rpm}/min")
     if server.fail_rate:
         knobs.append(f"random 5xx on {server.fail_rate:.0%} of requests")
+    if server.app.forbidden:
+        knobs.append("403 for " + ", ".join(sorted(server.app.forbidden)))
     if knobs:
         output.notice("Knobs: " + ", ".join(knobs) + ".")
     if server.host not in ("127.0.0.1", "localhost", "::1"):
@@ -278,22 +373,33 @@ ResetExamples = examples(
     "instantly sandbox reset",
     "instantly sandbox reset --accounts 5000",
     "instantly sandbox reset --state ./demo.sqlite3 --accounts 20",
+    "instantly sandbox reset --sub-accounts 50",
 )
 
 
 @app.command("reset", epilog=ResetExamples)
 @handled
-def reset(state: StateOpt = None, accounts: AccountsOpt = None) -> None:
+def reset(
+    state: StateOpt = None,
+    accounts: AccountsOpt = None,
+    sub_accounts: SubAccountsOpt = 0,
+    single_workspace: SingleOpt = False,
+    extra_campaigns: ExtraCampaignsOpt = 0,
+) -> None:
     """Wipe the sandbox state and seed it again.
 
-    The seed is deterministic: accounts, tags and mappings.
+    The seed is deterministic: accounts, tags, mappings, campaigns and workspaces.
     """
     wanted = _check_accounts(accounts)
+    layout, subs = _seed_options(sub_accounts, single_workspace)
+    extra = _check_extra_campaigns(extra_campaigns)
     path = _state_path(state)
     store = _open_store(path)
     try:
         _seed_notice(wanted, path)
-        store.reset(wanted)
+        store.reset(wanted, layout=layout, sub_accounts=subs)
+        if extra:
+            store.seed_extra_campaigns(extra)
         count = store.count_accounts()
     finally:
         store.close()

@@ -4,13 +4,14 @@ Each command parses its options, calls ``services.tags`` and hands the result to
 ``output``; the domain (label resolution, the mapping join, toggle planning) lives in the service.
 """
 
-from collections.abc import Mapping
-from pathlib import Path
+import contextlib
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from instantly_cli import context, output
+from instantly_cli.columns import parse_fields, pick
 from instantly_cli.commands import _bulk, handled
 from instantly_cli.enums import FAILED, RESOURCE_TYPE, UNCHANGED
 from instantly_cli.errors import NotFoundError, UsageError
@@ -19,9 +20,11 @@ from instantly_cli.options import (
     DryRunOpt,
     FailuresOpt,
     FieldsOpt,
+    ForceOpt,
     JsonOpt,
     OutputOpt,
     RateOpt,
+    ResumeOpt,
     WideOpt,
     YesOpt,
     argument,
@@ -29,7 +32,7 @@ from instantly_cli.options import (
     examples,
     required,
 )
-from instantly_cli.services import bulk
+from instantly_cli.ratelimit import AUTO_CONCURRENCY, DEFAULT_RATE
 
 if TYPE_CHECKING:
     from instantly_cli.services.tags import TagIndex
@@ -47,7 +50,7 @@ def _emit_tag(tag: Mapping[str, Any], fmt: str, fields: list[str] | None, messag
     if fmt == "table":
         output.success(message)
     elif fmt == "json":
-        output.emit_json(output.pick(tag, fields) if fields else tag)
+        output.emit_json(pick(tag, fields) if fields else tag)
     else:
         output.emit_records([[tag]], fmt, views.tag_columns(fmt), fields=fields)
 
@@ -121,7 +124,7 @@ def list_tags(
     account_count field in JSON, a last column in TSV/CSV), so piped output stays as it was.
     """
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     if counts is None:
         counts = fmt == "table" or bool(field_list and "account_count" in field_list)
     from instantly_cli import views
@@ -194,7 +197,7 @@ def map_tags(
     from instantly_cli.targets import dedupe, validate_email
 
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     resource_type = _parse_type(type_)
     grouping = by.strip().lower()
     if grouping not in ("mapping", "account"):
@@ -283,65 +286,77 @@ def _targets(positional: list[str], account: list[str] | None, stdin: bool) -> l
     return read_targets([a for i, a in enumerate(args) if a != "-" or i == first_dash])
 
 
-def _toggle_command(
-    ctx: typer.Context,
-    *,
-    assign: bool,
-    args: list[str],
-    account: list[str] | None,
-    stdin: bool,
-    dry_run: bool,
-    yes: bool,
-    rate: float,
-    concurrency: int,
-    failures: Path | None,
-    output_: str | None,
-    json_output: bool,
-) -> int:
-    from instantly_cli import views
-    from instantly_cli.services import tags as service
+def _command(assign: bool) -> Callable[..., int]:
+    """assign or unassign; both verbs share this declaration."""
+    verb = "assign" if assign else "unassign"
 
-    fmt = context.output_format(ctx, output_, json_output)
-    bulk.check_rate(rate, concurrency)
-    tag_specs, positional = split_tags_targets(args)
-    if not [s for s in tag_specs if s.strip()]:
-        raise UsageError(
-            "No tag given.", hint='Name the tags first, by label or id: "Client A" a@acme.io'
-        )
-    emails = _targets(positional, account, stdin)
-    command = "tags assign" if assign else "tags unassign"
+    def command(
+        ctx: typer.Context,
+        args: TagsAndTargetsArg,
+        account: AccountOpt = None,
+        stdin: StdinOpt = False,
+        dry_run: DryRunOpt = False,
+        yes: YesOpt = False,
+        rate: RateOpt = DEFAULT_RATE,
+        concurrency: ConcurrencyOpt = AUTO_CONCURRENCY,
+        failures: FailuresOpt = None,
+        resume: ResumeOpt = False,
+        force: ForceOpt = False,
+        output_: OutputOpt = None,
+        json_output: JsonOpt = False,
+    ) -> int:
+        from instantly_cli import views
+        from instantly_cli.services import tags as service
 
-    with context.client(ctx, rate=rate) as client:
-        index = service.TagIndex.fetch(client, output.warn)
-        tag_ids = service.resolve_tag_ids(index, tag_specs)
-        if dry_run:
-            plan = service.plan_toggle(client, index, tag_ids, emails, assign, warn=output.warn)
-            rows = [o.to_json() for o in plan.outcomes]
-            if fmt == "json":
-                output.emit_json(rows)
-            elif fmt == "jsonl":
-                output.emit_records([rows], "jsonl", [])
-            else:
-                flat = views.tag_plan_rows(rows, assign)
-                output.emit_records([flat], fmt, views.TAG_PLAN_COLUMNS)
-            order = (service.would_word(assign), UNCHANGED)
-            return _bulk.finish(
-                plan, fmt=fmt, order=order, failures=None, command=command, emit=False
+        fmt = context.output_format(ctx, output_, json_output)
+        tag_specs, positional = ([], args) if resume else split_tags_targets(args)
+        if not resume and not [s for s in tag_specs if s.strip()]:
+            raise UsageError(
+                "No tag given.", hint='Name the tags first, by label or id: "Client A" a@acme.io'
             )
-        _bulk.confirm_many(ctx, len(emails), "tag" if assign else "untag", yes)
-        result = _bulk.run(
-            service.toggle_batches(emails),
-            service.toggle_work(client, tag_ids, assign),
-            concurrency=concurrency, rate=rate, pace=_bulk.pace(client),
-            label="Assigning" if assign else "Unassigning",
-        )
-    order = (service.done_word(assign), FAILED)
-    # The printed retry command: these tags, the failure file's targets on stdin, the options
-    # as typed (not the targets given with --account/--stdin).
-    retry = _bulk.retry_command(ctx, command, positional=tag_specs, skip=("account", "stdin"))
-    return _bulk.finish(
-        result, fmt=fmt, order=order, failures=failures, command=command, retry=retry
-    )
+        with contextlib.ExitStack() as stack:
+            client = stack.enter_context(context.client(ctx, rate=rate))
+            index: list[TagIndex] = []
+
+            def plan(emails: list[str]) -> _bulk.Plan:
+                index.append(service.TagIndex.fetch(client, output.warn))
+                ids = service.resolve_tag_ids(index[0], tag_specs)
+                labels = ", ".join(f"'{index[0].label(t)}'" for t in ids)
+                return _bulk.Plan({"tag_ids": ids}, f"{verb} {labels}",
+                                  [f"tag:{t}" for t in ids])
+
+            session = stack.enter_context(_bulk.open_session(
+                ctx, f"tags {verb}", positional, plan, verb="tag" if assign else "untag",
+                fmt=fmt, rate=rate, concurrency=concurrency, yes=yes, dry_run=dry_run,
+                resume=resume, force=force, failures=failures,
+                read=lambda targets: _targets(targets, account, stdin),
+            ))
+            tag_ids = list(session.what.get("tag_ids") or [])
+            if dry_run and session.emails:
+                plan_ = service.plan_toggle(client, index[0], tag_ids, session.emails, assign,
+                                            warn=output.warn)
+                rows = [o.to_json() for o in plan_.outcomes]
+
+                def show() -> None:
+                    if fmt in ("json", "jsonl"):
+                        output.emit_records([rows], fmt, []) if fmt == "jsonl" else (
+                            output.emit_json(rows))
+                    else:
+                        output.emit_records([views.tag_plan_rows(rows, assign)], fmt,
+                                            views.TAG_PLAN_COLUMNS)
+
+                return session.finish(plan_, order=(service.would_word(assign), UNCHANGED),
+                                      show=show)
+            result = session.run(
+                service.toggle_batches(session.emails),
+                service.toggle_work(client, tag_ids, assign), client=client,
+                label="Assigning" if assign else "Unassigning",
+            )
+            return session.finish(result, order=(service.done_word(assign), FAILED))
+
+    command.__doc__ = None
+    command.__name__ = verb
+    return command
 
 
 AssignExamples = examples(
@@ -350,85 +365,22 @@ AssignExamples = examples(
     "- --yes",
     'instantly tags assign "Client A" "Warm pool" a@acme.io b@acme.io --dry-run',
 )
-
-
-@app.command(
-    "assign",
-    help="Give tags to accounts (100 accounts per request, paced).\n\n" + TOGGLE_ARGS,
-    epilog=AssignExamples,
-)
-@handled
-def assign(
-    ctx: typer.Context,
-    args: TagsAndTargetsArg,
-    account: AccountOpt = None,
-    stdin: StdinOpt = False,
-    dry_run: DryRunOpt = False,
-    yes: YesOpt = False,
-    rate: RateOpt = bulk.DEFAULT_RATE,
-    concurrency: ConcurrencyOpt = bulk.AUTO_CONCURRENCY,
-    failures: FailuresOpt = None,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
-) -> int:
-    # The help text is the decorator's (it lists the arguments).
-    return _toggle_command(
-        ctx,
-        assign=True,
-        args=args,
-        account=account,
-        stdin=stdin,
-        dry_run=dry_run,
-        yes=yes,
-        rate=rate,
-        concurrency=concurrency,
-        failures=failures,
-        output_=output_,
-        json_output=json_output,
-    )
-
-
 UnassignExamples = examples(
     'instantly tags unassign "Client A" ops@acme.io',
     'instantly tags map --tag "Warm pool" --by account -o jsonl '
     '| instantly tags unassign "Warm pool" - --dry-run',
 )
-
-
-@app.command(
+# The help text is the decorator's (it lists the arguments).
+assign = app.command(
+    "assign",
+    help="Give tags to accounts (100 accounts per request, paced).\n\n" + TOGGLE_ARGS,
+    epilog=AssignExamples,
+)(handled(_command(True)))
+unassign = app.command(
     "unassign",
     help="Take tags off accounts (100 accounts per request, paced).\n\n" + TOGGLE_ARGS,
     epilog=UnassignExamples,
-)
-@handled
-def unassign(
-    ctx: typer.Context,
-    args: TagsAndTargetsArg,
-    account: AccountOpt = None,
-    stdin: StdinOpt = False,
-    dry_run: DryRunOpt = False,
-    yes: YesOpt = False,
-    rate: RateOpt = bulk.DEFAULT_RATE,
-    concurrency: ConcurrencyOpt = bulk.AUTO_CONCURRENCY,
-    failures: FailuresOpt = None,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
-) -> int:
-    # The help text is the decorator's (it lists the arguments).
-    return _toggle_command(
-        ctx,
-        assign=False,
-        args=args,
-        account=account,
-        stdin=stdin,
-        dry_run=dry_run,
-        yes=yes,
-        rate=rate,
-        concurrency=concurrency,
-        failures=failures,
-        output_=output_,
-        json_output=json_output,
-    )
+)(handled(_command(False)))
 
 
 # -- create / rename / delete ----------------------------------------------------------------
@@ -460,7 +412,7 @@ def create(
     from instantly_cli.services import tags as service
 
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     label = required(label, "the LABEL", 'instantly tags create "Client C"')
     text = _label_arg(label, "The label")
     with context.client(ctx) as client:
@@ -496,7 +448,7 @@ def rename(
     from instantly_cli.services import tags as service
 
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     example = 'instantly tags rename "Client A" "Client A (EU)"'
     tag = required(tag, "the TAG and the NEW_LABEL", example)
     text = _label_arg(required(new_label, "the NEW_LABEL", example), "The new label")
@@ -539,7 +491,7 @@ def delete(
     from instantly_cli.services import tags as service
 
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     tag = required(tag, "the TAG", 'instantly tags delete "Old client"')
     with context.client(ctx) as client:
         index = service.TagIndex.fetch(client, output.warn)

@@ -1,4 +1,4 @@
-"""WSGI emulator of the Instantly API V2: every operation of the OpenAPI copy (25).
+"""WSGI emulator of the Instantly API V2: every operation of the OpenAPI copy (34).
 
 Behaviour follows the published OpenAPI document. Choices where it is silent:
 
@@ -17,14 +17,26 @@ Behaviour follows the published OpenAPI document. Choices where it is silent:
 - A warmup job advances one step per ``GET /api/v2/background-jobs/{id}``: pending →
   in-progress → success (or failed, changing nothing, when an email does not exist).
   Listing jobs never advances them.
-- Workspaces: every seeded account is in the default workspace ``DEFAULT_WORKSPACE_ID``
-  (``0b6b2c1e-5f0a-4d2e-9c3b-7a1d2e3f4a5b``, also the accounts' ``organization``); two more,
-  empty, exist (``seed.SEED_WORKSPACES``). ``x-as-workspace: ID`` makes a request see only that
-  workspace's accounts and jobs; no header means the default workspace; an unknown id is a
-  403. Tags and tag mappings are shared by all workspaces. ``POST /api/v2/accounts/move``
-  moves all or nothing: an unknown source or destination workspace, or an email not in the
-  source, is a 404; source = destination is a 400; a moved account's ``organization`` becomes
-  the destination.
+- Workspaces (``workspaces.py``): every key belongs to the default workspace
+  ``DEFAULT_WORKSPACE_ID`` ("Acme Agency", also the seeded accounts' ``organization``). In the
+  default "agency" layout it is an admin workspace with five sub-workspaces
+  (``seed.SUB_WORKSPACES``: three accepted, one pending, one rejected); ``x-as-workspace: ID``
+  is allowed for the key's own workspace and its accepted sub-workspaces, and makes a request
+  see only that workspace's accounts, jobs, campaigns and audit log; any other id is a 403.
+  The "single" layout has no sub-workspaces. Tags and tag mappings are shared by all
+  workspaces. ``POST /api/v2/accounts/move`` moves all or nothing between workspaces the key
+  may act as: another source or destination, or an email not in the source, is a 404;
+  source = destination is a 400; a moved account's ``organization`` becomes the destination
+  and it leaves the source's campaigns.
+- Campaigns (``campaigns.py``): 16 seeded in the default workspace; ``GET /campaigns`` is
+  newest first (timestamp_created, id) and its cursor is the last id (an unknown one is a
+  400); ``search`` is a case-insensitive substring of the name; ``tag_ids`` selects campaigns
+  carrying one of the tags (custom-tag mappings with resource_type 2). PATCH replaces
+  ``email_list``/``email_tag_list`` (emails must be accounts of the workspace, tags must
+  exist: 400 naming the item). ``sending-status`` and ``account-campaign-mappings`` are
+  derived from the accounts (see that module).
+- Audit log (``audit.py``): account addition (6), deletion (7) and update (36), and campaign
+  update (11), recorded per account with the key's id (a hash, never the key) and the time.
 - ``POST /api/v2/accounts``: an email that exists already (in any workspace, compared
   case-insensitively) is a **409 Conflict** (the spec lists no error for it). A new account
   is active (status 1), warmup paused (0), no score; IMAP/SMTP hosts, ports, user names and
@@ -33,7 +45,9 @@ Behaviour follows the published OpenAPI document. Choices where it is silent:
 - ``DELETE /api/v2/accounts/{email}`` returns the deleted Account and drops its tag mappings.
 - ``POST /api/v2/accounts/{email}/mark-fixed``: an account in an error status (< 0) goes back
   to active (1) with its ``status_message`` cleared and ``autofix_failed`` false; any other
-  account is returned unchanged.
+  account is returned unchanged. No body, or ``{}`` (SDKs send one), is accepted.
+- Bad input never reaches a 500: a lone surrogate, NaN, Infinity, a number out of range or
+  nesting too deep to parse in a body, and a query integer beyond 2**53 - 1, are 400s.
 - ``POST /api/v2/accounts/pause``: each unique email lands in ``paused_emails`` or
   ``failed_emails``; unknown accounts and accounts already paused are failed.
 - ``POST /api/v2/accounts/test/vitals``: ``accounts`` holds emails (or bare domains); without
@@ -81,6 +95,16 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
 
+from .audit import (
+    ACCOUNT_ADDED,
+    ACCOUNT_DELETED,
+    ACCOUNT_UPDATED,
+    AUDIT_ACTIVITY_TYPES,
+    CAMPAIGN_UPDATED,
+    Actor,
+    parse_when,
+)
+from .campaigns import CAMPAIGN_STATUSES
 from .schemas import (
     ACCOUNT_STATUSES,
     BULK_PAUSE,
@@ -89,6 +113,7 @@ from .schemas import (
     FILTERS,
     MOVE_ACCOUNTS,
     PATCH_ACCOUNT,
+    PATCH_CAMPAIGN,
     PATCH_TAG,
     PROVIDER_CODES,
     TOGGLE,
@@ -117,6 +142,19 @@ ANALYTICS_MAX_DAYS = 31
 ANALYTICS_MAX_ACCOUNT_DAYS = 3100
 # POST /api/v2/accounts/warmup-analytics reports this many days, ending today.
 WARMUP_ANALYTICS_DAYS = 14
+MAX_SAFE_INTEGER = 2**53 - 1
+# The first path segment of every route: what ``forbidden`` (``serve --forbid``) can name.
+RESOURCES = (
+    "accounts",
+    "background-jobs",
+    "custom-tags",
+    "custom-tag-mappings",
+    "campaigns",
+    "account-campaign-mappings",
+    "workspaces",
+    "workspace-group-members",
+    "audit-logs",
+)
 # Fastify's wording where it differs from Python's.
 _PHRASES = {413: "Payload Too Large"}
 JOB_TYPES = (
@@ -178,15 +216,13 @@ class Request:
     content_type: str
     params: dict[str, str] = field(default_factory=dict)
     workspace: str = DEFAULT_WORKSPACE_ID
+    actor: Actor = field(default_factory=Actor)
 
     def json(self, schema: dict[str, Any]) -> Any:
         """The body parsed and validated (400 envelope on any problem)."""
         if not self.body.strip():
             raise HttpError(400, "body must be object")
-        try:
-            data = json.loads(self.body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise HttpError(400, f"Body is not valid JSON: {exc}") from None
+        data = parse_json(self.body)
         err = check(schema, data)
         if err:
             raise HttpError(400, err)
@@ -194,6 +230,46 @@ class Request:
 
 
 Handler = Callable[["SandboxApp", Request], tuple[int, Json]]
+
+
+def _has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
+
+
+def _no_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON; stored, they would come back as invalid JSON.
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is out of range for a number")
+    return value
+
+
+def parse_json(body: bytes) -> Any:
+    """A request body as JSON; 400 for bad JSON, nesting too deep to parse, or a lone
+    surrogate (``"\\ud800"``: valid JSON, but no text can hold it)."""
+    try:
+        data = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise HttpError(400, "Body is nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HttpError(400, f"Body is not valid JSON: {exc}") from None
+    try:
+        bad = _has_surrogate(data)
+    except RecursionError:
+        raise HttpError(400, "Body is nested too deeply") from None
+    if bad:
+        raise HttpError(400, "Body holds a lone surrogate (\\ud800-\\udfff): not valid Unicode")
+    return data
 
 
 def _raw_path(environ: dict[str, Any]) -> str:
@@ -213,10 +289,20 @@ def _raw_path(environ: dict[str, Any]) -> str:
 class SandboxApp:
     """The WSGI application. ``api_key=None`` accepts any non-empty bearer token."""
 
-    def __init__(self, store: Store, api_key: str | None = None, *, record: bool = True) -> None:
+    def __init__(
+        self,
+        store: Store,
+        api_key: str | None = None,
+        *,
+        record: bool = True,
+        forbidden: Iterable[str] = (),
+    ) -> None:
         self.store = store
         self._api_key = api_key
         self.record = record
+        # Resources (the path segment after /api/v2/, e.g. "audit-logs") the key has no scope
+        # for: a 403, as the API answers a key without that scope.
+        self.forbidden: set[str] = set(forbidden)
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._routes: list[tuple[str, list[str], Handler]] = [
@@ -245,6 +331,15 @@ class SandboxApp:
             ("PATCH", ["custom-tags", "{id}"], SandboxApp._patch_tag),
             ("DELETE", ["custom-tags", "{id}"], SandboxApp._delete_tag),
             ("GET", ["custom-tag-mappings"], SandboxApp._list_mappings),
+            ("GET", ["campaigns"], SandboxApp._list_campaigns),
+            ("GET", ["campaigns", "{id}"], SandboxApp._get_campaign),
+            ("PATCH", ["campaigns", "{id}"], SandboxApp._patch_campaign),
+            ("GET", ["campaigns", "{id}", "sending-status"], SandboxApp._sending_status),
+            ("GET", ["account-campaign-mappings", "{email}"], SandboxApp._account_campaigns),
+            ("GET", ["workspaces", "current"], SandboxApp._current_workspace),
+            ("GET", ["workspace-group-members"], SandboxApp._group_members),
+            ("GET", ["workspace-group-members", "admin"], SandboxApp._group_admin),
+            ("GET", ["audit-logs"], SandboxApp._audit_logs),
         ]
 
     @staticmethod
@@ -278,7 +373,8 @@ class SandboxApp:
             if environ.get(key):
                 headers[key.lower().replace("_", "-")] = str(environ[key])
         try:
-            status, payload = self._dispatch(method, raw_path, query, body, headers)
+            remote = str(environ.get("REMOTE_ADDR") or "127.0.0.1")
+            status, payload = self._dispatch(method, raw_path, query, body, headers, remote)
         except HttpError as exc:
             status, payload = exc.status, self.envelope(exc.status, exc.message)
         except NotFoundError as exc:
@@ -328,7 +424,13 @@ class SandboxApp:
         return self._api_key is None or token == self._api_key
 
     def _dispatch(
-        self, method: str, raw_path: str, query: str, body: bytes, headers: dict[str, str]
+        self,
+        method: str,
+        raw_path: str,
+        query: str,
+        body: bytes,
+        headers: dict[str, str],
+        remote: str = "127.0.0.1",
     ) -> tuple[int, Json]:
         if not self._authorized(headers.get("authorization")):
             raise HttpError(401, "Invalid API key")
@@ -339,13 +441,15 @@ class SandboxApp:
                 400, "Body cannot be empty when content-type is set to 'application/json'"
             )
         workspace = headers.get("x-as-workspace", "").strip() or DEFAULT_WORKSPACE_ID
-        if not self.store.workspace_exists(workspace):
+        if not self.store.may_act_as(workspace):
             raise HttpError(403, f"Workspace {workspace} is not accessible with this API key")
         prefix = "/api/v2/"
         not_found = HttpError(404, f"Route {method}:{raw_path} not found")
         if not raw_path.startswith(prefix):
             raise not_found
         segments = [unquote(s) for s in raw_path[len(prefix) :].split("/")]
+        if segments[0] in self.forbidden:
+            raise HttpError(403, f"This API key does not have the scope to access {segments[0]}")
         params: dict[str, str] = {}
         for q_key, q_value in parse_qsl(query, keep_blank_values=True):
             # Repeated list parameters are joined, like a comma list.
@@ -365,7 +469,14 @@ class SandboxApp:
                 elif part != seg:
                     break
             else:
-                req = Request(method, segments, params, body, content_type, path_params, workspace)
+                actor = Actor.from_key(
+                    headers["authorization"].partition(" ")[2].strip(),
+                    headers.get("user-agent"),
+                    remote,
+                )
+                req = Request(
+                    method, segments, params, body, content_type, path_params, workspace, actor
+                )
                 return handler(self, req)
         raise not_found
 
@@ -380,6 +491,9 @@ class SandboxApp:
             value = int(raw)
         except ValueError:
             raise HttpError(400, f"querystring/{name} must be integer") from None
+        # Past this, SQLite (64-bit integers) cannot take it; JSON clients lose precision.
+        if hi is None and value > MAX_SAFE_INTEGER:
+            raise HttpError(400, f"querystring/{name} must be <= {MAX_SAFE_INTEGER}")
         if value < lo:
             raise HttpError(400, f"querystring/{name} must be >= {lo}")
         if hi is not None and value > hi:
@@ -455,43 +569,70 @@ class SandboxApp:
     def _get_account(self, req: Request) -> tuple[int, Json]:
         return 200, self._account(req.params["email"], req.workspace)
 
+    def _audit(self, req: Request, activity: int, email: str, action: str, **extra: Any) -> None:
+        meta = {"email": email, "action": action, **extra}
+        self.store.audit(req.workspace, activity, req.actor, meta)
+
     def _create_account(self, req: Request) -> tuple[int, Json]:
         body = req.json(CREATE_ACCOUNT)
-        return 200, self.store.create_account(body, req.workspace)
+        acc = self.store.create_account(body, req.workspace)
+        self._audit(req, ACCOUNT_ADDED, acc["email"], "create")
+        return 200, acc
 
     def _delete_account(self, req: Request) -> tuple[int, Json]:
         if req.body.strip() and req.body.strip() != b"null":
             raise HttpError(400, "body must be null")
-        return 200, self.store.delete_account(req.params["email"], req.workspace)
+        acc = self.store.delete_account(req.params["email"], req.workspace)
+        self._audit(req, ACCOUNT_DELETED, acc["email"], "delete")
+        return 200, acc
 
     def _patch_account(self, req: Request) -> tuple[int, Json]:
         email = req.params["email"]
         self._account(email, req.workspace)
         body = req.json(PATCH_ACCOUNT)
-        return 200, self.store.patch_account(email, body, req.workspace)
+        acc = self.store.patch_account(email, body, req.workspace)
+        self._audit(req, ACCOUNT_UPDATED, email, "update", fields=sorted(body))
+        return 200, acc
 
     @staticmethod
     def _no_body(req: Request) -> None:
-        if req.body.strip():
-            raise HttpError(400, "body must be empty")
+        # Empty, or an empty JSON object: SDKs (instantlyai) send {} with every POST.
+        body = req.body.strip()
+        if body and parse_json(body) != {}:
+            raise HttpError(400, "body must be empty or {}")
+
+    def _set_status(self, req: Request, status: int, action: str) -> tuple[int, Json]:
+        acc = self.store.set_status(req.params["email"], status, req.workspace)
+        self._audit(req, ACCOUNT_UPDATED, acc["email"], action)
+        return 200, acc
 
     def _pause(self, req: Request) -> tuple[int, Json]:
-        return 200, self.store.set_status(req.params["email"], 2, req.workspace)
+        return self._set_status(req, 2, "pause")
 
     def _resume(self, req: Request) -> tuple[int, Json]:
-        return 200, self.store.set_status(req.params["email"], 1, req.workspace)
+        return self._set_status(req, 1, "resume")
 
     def _mark_fixed(self, req: Request) -> tuple[int, Json]:
         self._no_body(req)
-        return 200, self.store.mark_fixed(req.params["email"], req.workspace)
+        before = self._account(req.params["email"], req.workspace)
+        acc = self.store.mark_fixed(req.params["email"], req.workspace)
+        if acc != before:
+            self._audit(req, ACCOUNT_UPDATED, acc["email"], "mark-fixed")
+        return 200, acc
 
     def _bulk_pause(self, req: Request) -> tuple[int, Json]:
         body = req.json(BULK_PAUSE)
         paused, failed = self.store.pause_many(body["emails"], req.workspace)
+        for email in paused:
+            self._audit(req, ACCOUNT_UPDATED, email, "pause")
         return 200, {"paused_emails": paused, "failed_emails": failed}
 
     def _move(self, req: Request) -> tuple[int, Json]:
         body = req.json(MOVE_ACCOUNTS)
+        for key in ("source_workspace_id", "destination_workspace_id"):
+            # Only workspaces this key may act as (a pending or rejected one is unknown here).
+            if not self.store.may_act_as(body[key]):
+                raise HttpError(404, f"Workspace not found: {body[key]}")
         self.store.move_accounts(
             body["emails"], body["source_workspace_id"], body["destination_workspace_id"]
         )
@@ -716,3 +857,85 @@ class SandboxApp:
         if cursor:
             out["next_starting_after"] = cursor
         return 200, out
+
+    # -- campaigns -----------------------------------------------------------------------
+
+    @staticmethod
+    def _page(items: list[dict[str, Any]], cursor: str | None) -> dict[str, Any]:
+        out: dict[str, Any] = {"items": items}
+        if cursor:
+            out["next_starting_after"] = cursor
+        return out
+
+    def _list_campaigns(self, req: Request) -> tuple[int, Json]:
+        q = req.query
+        items, cursor = self.store.list_campaigns(
+            req.workspace,
+            limit=self._int(q, "limit", 1, 100, 100),
+            starting_after=q.get("starting_after") or None,
+            search=q.get("search") or None,
+            tag_ids=self._list(q, "tag_ids"),
+            status=self._enum(q, "status", CAMPAIGN_STATUSES),
+            exclude_status=self._enum(q, "exclude_status", CAMPAIGN_STATUSES),
+            ai_sales_agent_id=q.get("ai_sales_agent_id") or None,
+        )
+        return 200, self._page(items, cursor)
+
+    def _get_campaign(self, req: Request) -> tuple[int, Json]:
+        return 200, self.store.get_campaign(req.params["id"], req.workspace)
+
+    def _patch_campaign(self, req: Request) -> tuple[int, Json]:
+        self.store.get_campaign(req.params["id"], req.workspace)
+        body = req.json(PATCH_CAMPAIGN)
+        campaign = self.store.patch_campaign(req.params["id"], body, req.workspace)
+        meta = {"campaign_id": campaign["id"], "action": "update", "fields": sorted(body)}
+        self.store.audit(req.workspace, CAMPAIGN_UPDATED, req.actor, meta)
+        return 200, campaign
+
+    def _sending_status(self, req: Request) -> tuple[int, Json]:
+        ai = self._bool(req.query, "with_ai_summary")
+        return 200, self.store.sending_status(req.params["id"], req.workspace, ai_summary=ai)
+
+    def _account_campaigns(self, req: Request) -> tuple[int, Json]:
+        q = req.query
+        items, cursor = self.store.account_campaigns(
+            req.params["email"],
+            req.workspace,
+            limit=self._int(q, "limit", 1, None, 100),
+            starting_after=q.get("starting_after") or None,
+        )
+        return 200, self._page(items, cursor)
+
+    # -- workspaces ----------------------------------------------------------------------
+
+    def _current_workspace(self, req: Request) -> tuple[int, Json]:
+        return 200, self.store.workspace(req.workspace)
+
+    def _group_members(self, req: Request) -> tuple[int, Json]:
+        q = req.query
+        items, cursor = self.store.group_members(
+            req.workspace,
+            limit=self._int(q, "limit", 1, 100, 100),
+            starting_after=q.get("starting_after") or None,
+        )
+        return 200, self._page(items, cursor)
+
+    def _group_admin(self, req: Request) -> tuple[int, Json]:
+        return 200, self.store.admin_of(req.workspace)
+
+    # -- audit log -----------------------------------------------------------------------
+
+    def _audit_logs(self, req: Request) -> tuple[int, Json]:
+        q = req.query
+        start = q.get("start_date") or None
+        end = q.get("end_date") or None
+        items, cursor = self.store.list_audit(
+            req.workspace,
+            limit=self._int(q, "limit", 1, 1000, 100),
+            starting_after=q.get("starting_after") or None,
+            activity_type=self._enum(q, "activity_type", AUDIT_ACTIVITY_TYPES),
+            search=q.get("search") or None,
+            start=parse_when(start, "start_date") if start else None,
+            end=parse_when(end, "end_date", end=True) if end else None,
+        )
+        return 200, self._page(items, cursor)

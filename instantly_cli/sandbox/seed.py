@@ -15,14 +15,52 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 ORG_ID = "0b6b2c1e-5f0a-4d2e-9c3b-7a1d2e3f4a5b"
-# Workspaces: every seeded account lives in the default one (its ``organization``); the two
-# others start empty and exist so that ``POST /api/v2/accounts/move`` has somewhere to go.
+# Workspaces. The default one (the key's workspace, where every seeded account lives) is, in the
+# default "agency" layout, an admin workspace with five named sub-workspaces: three accepted
+# (reachable with ``x-as-workspace``), one pending and one rejected (403). The first two
+# accepted ones are the workspaces earlier sandboxes seeded for ``POST /accounts/move``.
 DEFAULT_WORKSPACE_ID = ORG_ID
+DEFAULT_WORKSPACE_NAME = "Acme Agency"
+LAYOUTS = ("agency", "single")
+# (id, name, membership status, workspace-group-member id)
+SUB_WORKSPACES: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "5a4e3d2c-1b0a-4f9e-8d7c-6b5a4f3e2d1c",
+        "Client North",
+        "accepted",
+        "1f6e2a90-3b4c-4d5e-8f60-718293a4b5c1",
+    ),
+    (
+        "9c8b7a6f-5e4d-4c3b-a2f1-0e9d8c7b6a5f",
+        "Client South",
+        "accepted",
+        "2a7f3b01-4c5d-4e6f-9071-8293a4b5c6d2",
+    ),
+    (
+        "c3d4e5f6-a7b8-4c9d-8e0f-1a2b3c4d5e6f",
+        "Client East",
+        "accepted",
+        "3b804c12-5d6e-4f70-8182-93a4b5c6d7e3",
+    ),
+    (
+        "d4e5f6a7-b8c9-4d0e-9f1a-2b3c4d5e6f70",
+        "Client West",
+        "pending",
+        "4c915d23-6e7f-4081-9293-a4b5c6d7e8f4",
+    ),
+    (
+        "e5f6a7b8-c9d0-4e1f-a02b-3c4d5e6f7081",
+        "Client Legacy",
+        "rejected",
+        "5da26e34-7f80-4192-a3a4-b5c6d7e8f905",
+    ),
+)
+# The default workspace and the sub-workspaces reachable from it in the default layout.
 SEED_WORKSPACES = (
     DEFAULT_WORKSPACE_ID,
-    "5a4e3d2c-1b0a-4f9e-8d7c-6b5a4f3e2d1c",
-    "9c8b7a6f-5e4d-4c3b-a2f1-0e9d8c7b6a5f",
+    *(ws[0] for ws in SUB_WORKSPACES if ws[2] == "accepted"),
 )
+BASE_WORKSPACES = datetime(2025, 11, 1, tzinfo=UTC)
 USER_ID = "7e2d4c6a-1b3f-4e5d-8a9b-0c1d2e3f4a5b"
 SEED = 20260101
 BASE_CREATED = datetime(2026, 1, 1, tzinfo=UTC)

@@ -2,6 +2,15 @@
 
 wsgiref's server speaks HTTP/1.0 without keep-alive, which makes every request pay a TCP
 handshake; this handler keeps connections open and always sends Content-Length.
+
+Limits (each a constructor argument): a request body above ``max_body`` (1 MiB, Fastify's
+default ``bodyLimit``) is a 413 and is never read; a ``Content-Length`` that is not a
+non-negative integer is a 400 and a ``Transfer-Encoding`` body a 411 (the connection is closed
+after each, since the rest of the stream cannot be trusted); a connection idle between
+requests for ``idle_timeout`` seconds (30) is closed; a request whose line, headers and body
+have not all arrived ``request_timeout`` seconds (10) after its first byte is cut off; at
+most ``max_connections`` (128) connections are served at once, one thread each, and a
+connection beyond that is answered 503 with ``Retry-After: 1`` and closed at once.
 """
 
 from __future__ import annotations
@@ -36,6 +45,10 @@ FAULT_KINDS = (
     "html",
     "invalid-json",
 )
+MAX_BODY = 1024 * 1024
+IDLE_TIMEOUT = 30.0
+REQUEST_TIMEOUT = 10.0
+MAX_CONNECTIONS = 128
 _HTML = b"<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>"
 
 
@@ -50,10 +63,14 @@ class Fault:
     # Serve every ``every``-th matching request (1: each one); the others pass untouched.
     every: int = 1
     matched: int = 0
+    # Only requests acting as this workspace (x-as-workspace; "" = sent without the header).
+    workspace: str | None = None
 
-    def matches(self, method: str, target: str) -> bool:
+    def matches(self, method: str, target: str, workspace: str = "") -> bool:
         """Whether this fault applies to the request."""
         if self.method and self.method.upper() != method:
+            return False
+        if self.workspace is not None and self.workspace != workspace:
             return False
         return (
             not self.path_contains
@@ -68,6 +85,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # A backstop per read; the whole request's deadline is the reaper's (and counted).
+        self.connection.settimeout(self.server.sandbox.request_timeout + 1.0)
         # Small request/response pairs on a kept-alive connection stall on Nagle otherwise.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
@@ -80,8 +99,12 @@ class _Handler(BaseHTTPRequestHandler):
         for the next byte; no client of the sandbox pipelines.
         """
         self.close_connection = False
-        while not self.close_connection and self.server.sandbox._request_waiting(self.connection):
-            self.handle_one_request()
+        sandbox = self.server.sandbox
+        while not self.close_connection and sandbox._request_waiting(self.connection):
+            try:
+                self.handle_one_request()
+            finally:
+                sandbox._request_read(self.connection)
 
     def finish(self) -> None:
         try:
@@ -127,7 +150,10 @@ class _HTTPServer(ThreadingHTTPServer):
     def process_request(self, request: Any, client_address: Any) -> None:
         # Registered here, in the accept loop, so stop() knows every connection accepted
         # before the loop ended, even one whose thread has not run yet.
-        self.sandbox._opened(request)
+        if not self.sandbox._opened(request):
+            self.sandbox._refuse(request)
+            self.shutdown_request(request)
+            return
         try:
             super().process_request(request, client_address)
         except BaseException:
@@ -139,6 +165,10 @@ class _HTTPServer(ThreadingHTTPServer):
             super().process_request_thread(request, client_address)
         finally:
             self.sandbox._closed(request)
+
+    def service_actions(self) -> None:
+        super().service_actions()
+        self.sandbox._reap()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up is not an error; anything else goes to the server's stream.
@@ -178,6 +208,10 @@ class SandboxServer:
         seed: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         errors: TextIO | None = None,
+        max_body: int = MAX_BODY,
+        idle_timeout: float = IDLE_TIMEOUT,
+        request_timeout: float = REQUEST_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         if retry_after not in ("mixed", "always", "never"):
             raise ValueError("retry_after must be 'mixed', 'always' or 'never'")
@@ -190,6 +224,13 @@ class SandboxServer:
         self.fail_rate = fail_rate
         self.retry_after = retry_after
         self.slow_seconds = 2.0
+        self.max_body = max_body
+        self.idle_timeout = idle_timeout
+        self.request_timeout = request_timeout
+        self.max_connections = max_connections
+        self.refused = 0
+        self.timed_out = 0
+        self._deadlines: dict[socket.socket, float] = {}
         self.status_counts: collections.Counter[int] = collections.Counter()
         self.total = 0
         self.received = 0
@@ -230,6 +271,24 @@ class SandboxServer:
             )
             self._thread.start()
         return self
+
+    def _reap(self) -> None:
+        """Cut off requests still arriving past their deadline (slow or stalled clients).
+
+        Run by the accept loop between polls (no thread of its own: a server's threads are
+        its accept loop and one per connection).
+        """
+        now = time.monotonic()
+        with self._lock:
+            late = [c for c, deadline in self._deadlines.items() if deadline <= now]
+            for conn in late:
+                del self._deadlines[conn]
+                self.timed_out += 1
+        for conn in late:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # closed meanwhile
 
     def stop(self, timeout: float = 5.0) -> bool:
         """Stop serving, drain the requests in flight, release the port.
@@ -272,25 +331,66 @@ class SandboxServer:
         with self._lock:
             return self._in_flight
 
-    def _opened(self, conn: socket.socket) -> None:
+    def _opened(self, conn: socket.socket) -> bool:
+        """Register a connection; False when ``max_connections`` are being served already."""
         with self._lock:
+            if len(self._connections) >= self.max_connections:
+                self.refused += 1
+                return False
             self._connections.add(conn)
+            return True
+
+    def _refuse(self, conn: socket.socket) -> None:
+        """Answer a connection over the limit with a 503, from the accept loop (no thread)."""
+        body = json.dumps(
+            SandboxApp.envelope(503, "Too many connections to the sandbox; try again.")
+        ).encode()
+        head = (
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8"
+            f"\r\nContent-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+        )
+        self._count(503)
+        try:
+            conn.settimeout(0.5)
+            conn.sendall(head.encode("latin-1") + body)
+        except OSError:
+            pass  # the client is gone or does not read: it gets the close
 
     def _closed(self, conn: socket.socket) -> None:
         with self._idle:
             self._connections.discard(conn)
+            self._deadlines.pop(conn, None)
             self._idle.notify_all()
 
+    def _request_read(self, conn: socket.socket) -> None:
+        """The request on ``conn`` has fully arrived (or failed): no deadline any more."""
+        with self._lock:
+            self._deadlines.pop(conn, None)
+
+    @property
+    def connections(self) -> int:
+        """Connections being served now."""
+        with self._lock:
+            return len(self._connections)
+
     def _request_waiting(self, conn: socket.socket) -> bool:
-        """Wait until the client sends something (or hangs up); False once the stop drained."""
+        """Wait until the client sends something (or hangs up); False once the stop drained
+        or after ``idle_timeout`` seconds of silence. The request's deadline starts here."""
+        idle_until = time.monotonic() + self.idle_timeout
         while True:
             try:
                 readable, _, _ = select.select([conn], [], [], 0.05)
             except (OSError, ValueError):
                 return False
             if readable:
+                with self._lock:
+                    self._deadlines[conn] = time.monotonic() + self.request_timeout
                 return True
             if self._drained.is_set():
+                return False
+            if time.monotonic() >= idle_until:
+                with self._lock:
+                    self.timed_out += 1
                 return False
 
     def __enter__(self) -> SandboxServer:
@@ -309,15 +409,22 @@ class SandboxServer:
         path_contains: str | None = None,
         method: str | None = None,
         every: int = 1,
+        workspace: str | None = None,
     ) -> None:
         """Serve ``kind`` to the next ``count`` matching requests, or with ``every=N`` to every
-        N-th matching request (``count`` times; the others are answered normally)."""
+        N-th matching request (``count`` times; the others are answered normally).
+
+        ``workspace`` limits it to requests sent with ``x-as-workspace: workspace`` ("" for
+        requests without the header): one sub-workspace failing while the others answer.
+        """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
         if every < 1:
             raise ValueError("every must be 1 or more")
         with self._lock:
-            self._faults.append(Fault(kind, count, path_contains, method, every))
+            self._faults.append(
+                Fault(kind, count, path_contains, method, every, workspace=workspace)
+            )
 
     def clear_faults(self) -> None:
         """Forget every scripted fault still waiting."""
@@ -340,10 +447,10 @@ class SandboxServer:
             self.status_counts[status] += 1
             self.total += 1
 
-    def _take_fault(self, method: str, target: str) -> str | None:
+    def _take_fault(self, method: str, target: str, workspace: str = "") -> str | None:
         with self._lock:
             for fault in self._faults:
-                if fault.remaining > 0 and fault.matches(method, target):
+                if fault.remaining > 0 and fault.matches(method, target, workspace):
                     fault.matched += 1
                     if fault.matched % fault.every:
                         continue
@@ -409,15 +516,47 @@ class SandboxServer:
                 self._in_flight -= 1
                 self._idle.notify_all()
 
+    def _read_body(self, handler: _Handler) -> bytes | None:
+        """The request body, or None when it was refused (answered) or did not arrive."""
+        raw = (handler.headers.get("Content-Length") or "").strip()
+        if handler.headers.get("Transfer-Encoding"):
+            handler.close_connection = True
+            self._envelope(handler, 411, "Send the body with a Content-Length, not chunked.")
+            return None
+        if raw and not (raw.isascii() and raw.isdigit()):
+            handler.close_connection = True
+            self._envelope(handler, 400, "Content-Length must be a non-negative integer")
+            return None
+        length = int(raw) if raw else 0
+        if length > self.max_body:
+            # Never read: closing the connection is the only way not to.
+            handler.close_connection = True
+            self._envelope(
+                handler,
+                413,
+                f"Request body is too large: {length:,} bytes (the limit is {self.max_body:,}).",
+            )
+            return None
+        try:
+            body = handler.rfile.read(length) if length > 0 else b""
+        except OSError:
+            body = b""
+        if len(body) < length:  # cut off by the deadline, or the client hung up
+            handler.close_connection = True
+            return None
+        self._request_read(handler.connection)
+        return body
+
     def _handle_one(self, handler: _Handler) -> None:
         method, target = handler.command, handler.path
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length) if length > 0 else b""
+        body = self._read_body(handler)
+        if body is None:
+            return
         # Waits end early when the server stops: a stop never waits for an injected delay.
         if self.latency_ms and self._closing.wait(self.latency_ms / 1000):
             self._shutting_down(handler)
             return
-        kind = self._take_fault(method, target)
+        kind = self._take_fault(method, target, handler.headers.get("x-as-workspace", "").strip())
         if kind in ("429", "429-no-retry-after"):
             self._envelope(handler, 429, "Too Many Requests", self._retry_after_header(kind))
             return

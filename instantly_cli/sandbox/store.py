@@ -18,13 +18,15 @@ import random
 import secrets
 import sqlite3
 import threading
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from .audit import AuditMixin
+from .base import ConflictError, InvalidError, NotFoundError, Page, StoreError, dumps, page
+from .campaigns import CampaignPicker, CampaignsMixin
 from .seed import (
     BASE_MAPPINGS,
     BASE_TAGS,
@@ -35,15 +37,20 @@ from .seed import (
     SEED_CAMPAIGN_ID,
     SEED_TAGS,
     SEED_WORKSPACES,
+    SUB_WORKSPACES,
     USER_ID,
     daily_counts,
     health_label,
     iso,
     make_account,
     seeded_uuid,
+    status_message,
     tag_members,
     warmup_day,
 )
+from .tags import TagsMixin
+from .tags import norm_label as _norm
+from .workspaces import WorkspacesMixin, sub_account
 
 __all__ = [
     "ACCOUNT_FILTERS",
@@ -60,6 +67,8 @@ __all__ = [
     "InvalidError",
     "NotFoundError",
     "Store",
+    "StoreError",
+    "SUB_WORKSPACES",
     "iso",
 ]
 
@@ -80,22 +89,6 @@ SORT_COLUMNS = {
     "stat_warmup_score": "score",
     "status": "status",
 }
-
-
-class StoreError(Exception):
-    """Base of the errors the app turns into envelopes."""
-
-
-class NotFoundError(StoreError):
-    """The addressed resource does not exist."""
-
-
-class ConflictError(StoreError):
-    """A uniqueness rule was violated."""
-
-
-class InvalidError(StoreError):
-    """The request is well-formed but cannot be applied."""
 
 
 @dataclass
@@ -121,8 +114,7 @@ def _casefold(value: object) -> str | None:
     return value.casefold() if isinstance(value, str) else None
 
 
-def _dumps(obj: object) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+_dumps = dumps
 
 
 def _columns(acc: dict[str, Any]) -> tuple[Any, ...]:
@@ -159,7 +151,29 @@ CREATE TABLE IF NOT EXISTS accounts (
     data TEXT NOT NULL,
     workspace TEXT NOT NULL DEFAULT '{DEFAULT}'
 );
-CREATE TABLE IF NOT EXISTS workspaces (id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS workspaces (
+    id TEXT PRIMARY KEY,
+    name TEXT,
+    admin TEXT,
+    member_status TEXT,
+    member_id TEXT,
+    ts TEXT
+);
+CREATE TABLE IF NOT EXISTS campaigns (
+    id TEXT PRIMARY KEY,
+    workspace TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    workspace TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    activity_type INTEGER NOT NULL,
+    search TEXT NOT NULL,
+    data TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS tags (
     id TEXT PRIMARY KEY,
     label TEXT NOT NULL,
@@ -186,6 +200,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 """.replace("{DEFAULT}", DEFAULT_WORKSPACE_ID)
 
 
+_TABLES = ("meta", "accounts", "tags", "mappings", "jobs", "workspaces", "campaigns", "audit")
 # Built after a bulk seed rather than maintained row by row: several times faster.
 _INDEXES = {
     "accounts_cursor": "accounts (ts, email)",
@@ -196,12 +211,10 @@ _INDEXES = {
 }
 
 
-def _norm(label: str) -> str:
-    return label.strip().casefold()
-
-
-class Store:
-    """The sandbox's state: accounts, tags, mappings and background jobs."""
+class Store(TagsMixin, CampaignsMixin, WorkspacesMixin, AuditMixin):
+    """The sandbox's state: accounts and background jobs here; tags and mappings, campaigns,
+    workspaces and the audit log in ``tags.py``, ``campaigns.py``, ``workspaces.py`` and
+    ``audit.py``."""
 
     def __init__(self, path: str = ":memory:") -> None:
         self.path = path
@@ -218,10 +231,8 @@ class Store:
             self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
         self._migrate(self._conn)
+        self._migrate_workspaces(self._conn)
         self._create_indexes(self._conn)
-        self._conn.executemany(
-            "INSERT OR IGNORE INTO workspaces VALUES (?)", [(w,) for w in SEED_WORKSPACES]
-        )
         self._last_stamp = ""
         # The clock behind every timestamp and "today"; tests may replace it.
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -274,23 +285,32 @@ class Store:
 
     # -- seeding ------------------------------------------------------------------------
 
-    def ensure_seeded(self, accounts: int = 120) -> None:
-        """Seed the deterministic data set unless the store was seeded before."""
+    def ensure_seeded(
+        self, accounts: int = 120, *, layout: str = "agency", sub_accounts: int = 0
+    ) -> None:
+        """Seed the deterministic data set unless the store was seeded before.
+
+        ``layout`` "agency" (default) makes the default workspace an admin workspace with the
+        sub-workspaces of ``seed.SUB_WORKSPACES``; "single" gives it none. ``sub_accounts``
+        accounts are seeded into each sub-workspace (default none).
+        """
         with self._tx() as conn:
             if conn.execute("SELECT 1 FROM meta WHERE key = 'seeded'").fetchone() is None:
-                self._seed(conn, accounts)
+                self._seed(conn, accounts, layout, sub_accounts)
+            elif conn.execute("SELECT 1 FROM meta WHERE key = 'campaigns'").fetchone() is None:
+                self._backfill_campaigns(conn)
 
-    def reset(self, accounts: int = 120) -> None:
-        """Wipe everything and seed again."""
+    def reset(self, accounts: int = 120, *, layout: str = "agency", sub_accounts: int = 0) -> None:
+        """Wipe everything and seed again (options as for ``ensure_seeded``)."""
         with self._tx() as conn:
-            for table in ("meta", "accounts", "tags", "mappings", "jobs", "workspaces"):
+            for table in _TABLES:
                 conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
-            conn.executemany("INSERT INTO workspaces VALUES (?)", [(w,) for w in SEED_WORKSPACES])
-            self._seed(conn, accounts)
+            self._seed(conn, accounts, layout, sub_accounts)
 
-    def _seed(self, conn: sqlite3.Connection, count: int) -> None:
+    def _seed(self, conn: sqlite3.Connection, count: int, layout: str, sub_accounts: int) -> None:
         for name in _INDEXES:
             conn.execute(f"DROP INDEX IF EXISTS {name}")
+        self._write_layout(conn, layout)
         rng = random.Random(SEED)
         tag_rng = random.Random(SEED + 1)
         tag_ids = [seeded_uuid(tag_rng) for _ in SEED_TAGS]
@@ -302,16 +322,43 @@ class Store:
         rows = []
         mappings = []
         map_stamp = iso(BASE_MAPPINGS)
+        picker = CampaignPicker()
         for i in range(count):
             acc = make_account(i, rng)
+            picker.offer(i, acc)
             rows.append((acc["email"], *_columns(acc)))
             for t in tag_members(i, acc):
                 mappings.append((seeded_uuid(tag_rng), tag_ids[t], acc["email"], 1, map_stamp))
         mappings.append((seeded_uuid(tag_rng), tag_ids[0], SEED_CAMPAIGN_ID, 2, map_stamp))
+        for k in range(len(SUB_WORKSPACES)):
+            sub_rng = random.Random(f"{SEED}-sub-{k}")
+            for i in range(sub_accounts):
+                acc = sub_account(k, i, sub_rng)
+                rows.append((acc["email"], *_columns(acc)))
         conn.executemany("INSERT INTO accounts VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         conn.executemany("INSERT INTO mappings VALUES (?, ?, ?, ?, ?)", mappings)
+        self._insert_campaigns(conn, picker.campaigns(tag_ids, DEFAULT_WORKSPACE_ID))
         conn.execute("INSERT INTO meta VALUES ('seeded', ?)", (str(count),))
+        conn.execute("INSERT INTO meta VALUES ('campaigns', '1')")
         self._create_indexes(conn)
+
+    def _backfill_campaigns(self, conn: sqlite3.Connection) -> None:
+        """Give a state file seeded by an older sandbox (no campaigns yet) the seeded campaigns,
+        picked from its default-workspace accounts in creation order, as a new seed would."""
+        picker = CampaignPicker()
+        rows = conn.execute(
+            "SELECT data FROM accounts WHERE workspace = ? ORDER BY ts, email",
+            (DEFAULT_WORKSPACE_ID,),
+        )
+        for i, (data,) in enumerate(rows):
+            picker.offer(i, json.loads(data))
+        labels = dict(conn.execute("SELECT norm, id FROM tags").fetchall())
+        tag_ids = [labels.get(_norm(label), "") for label, _ in SEED_TAGS]
+        campaigns = picker.campaigns(tag_ids, DEFAULT_WORKSPACE_ID)
+        for campaign in campaigns:  # a seeded tag renamed or deleted since: not sent from
+            campaign["email_tag_list"] = [t for t in campaign["email_tag_list"] if t]
+        self._insert_campaigns(conn, campaigns)
+        conn.execute("INSERT INTO meta VALUES ('campaigns', '1')")
 
     def seed_extra_tags(self, count: int, map_to: Sequence[str] = ()) -> list[str]:
         """Create ``count`` tags ("Bulk tag 0001"…) each mapped to every email in ``map_to``."""
@@ -333,21 +380,6 @@ class Store:
                 )
                 ids.append(tag_id)
         return ids
-
-    # -- workspaces ---------------------------------------------------------------------
-
-    def workspace_exists(self, workspace_id: str) -> bool:
-        """Whether a workspace id is known (the seeded ones, or one added by a test)."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT 1 FROM workspaces WHERE id = ?", (workspace_id,)
-            ).fetchone()
-        return row is not None
-
-    def add_workspace(self, workspace_id: str) -> None:
-        """Make another (empty) workspace known."""
-        with self._tx() as conn:
-            conn.execute("INSERT OR IGNORE INTO workspaces VALUES (?)", (workspace_id,))
 
     # -- accounts -----------------------------------------------------------------------
 
@@ -401,7 +433,7 @@ class Store:
             clauses.append(f"({ACCOUNT_FILTERS[filter]})")
         return clauses, params
 
-    def list_accounts(self, q: AccountQuery) -> tuple[list[dict[str, Any]], str | None]:
+    def list_accounts(self, q: AccountQuery) -> Page:
         """One page of accounts and the cursor for the next page (None when none remain).
 
         Without ``sort_by`` the order is (timestamp_created, email), descending unless
@@ -616,6 +648,7 @@ class Store:
             conn.execute(
                 "DELETE FROM mappings WHERE resource_type = 1 AND resource_id = ?", (email,)
             )
+            self._drop_from_lists(conn, emails=[email])
         return acc
 
     def mark_fixed(self, email: str, workspace: str = DEFAULT_WORKSPACE_ID) -> dict[str, Any]:
@@ -652,6 +685,7 @@ class Store:
                 acc["organization"] = destination
                 acc["timestamp_updated"] = now
                 self._save(conn, acc)
+            self._drop_from_lists(conn, emails=unique)
 
     def patch_account(
         self, email: str, body: dict[str, Any], workspace: str = DEFAULT_WORKSPACE_ID
@@ -686,6 +720,36 @@ class Store:
         with self._tx() as conn:
             acc = self._load(conn, email, workspace)
             self._apply_status(acc, status)
+            self._save(conn, acc)
+        return acc
+
+    _UNSET: Any = object()
+
+    def simulate(
+        self,
+        email: str,
+        *,
+        status: int | None = None,
+        warmup_status: int | None = None,
+        score: Any = _UNSET,
+        workspace: str | None = None,
+    ) -> dict[str, Any]:
+        """What the provider or Instantly itself does to an account (for tests and demos; no
+        API call does this): a new status (an error status < 0 brings a ``status_message``
+        like the seed's), warmup status, or warmup score (None removes it). Not audited: no
+        user did it. ``workspace`` None: the account wherever it is.
+        """
+        with self._tx() as conn:
+            acc = self._load(conn, email, workspace)
+            if status is not None:
+                self._apply_status(acc, status)
+                if status < 0:
+                    acc["status_message"] = status_message(status, 1000 + len(email))
+            if warmup_status is not None:
+                acc["warmup_status"] = warmup_status
+            if score is not self._UNSET:
+                acc["stat_warmup_score"] = score
+            acc["timestamp_updated"] = self._now()
             self._save(conn, acc)
         return acc
 
@@ -874,7 +938,7 @@ class Store:
         statuses: Sequence[str] = (),
         sort_column: str = "created_at",
         sort_order: str = "desc",
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> Page:
         """A page of a workspace's jobs, (sort_column, id) in sort_order; cursor = last id.
 
         Listing never advances a job (only ``poll_job`` does). An unknown cursor id is an
@@ -903,182 +967,4 @@ class Store:
             jobs = [j for j in jobs if j.get("entity_id") in set(entity_ids)]
         if statuses:
             jobs = [j for j in jobs if j["status"] in set(statuses)]
-        items = jobs[:limit]
-        return items, (items[-1]["id"] if len(jobs) > limit and items else None)
-
-    # -- tags -----------------------------------------------------------------------------
-
-    @staticmethod
-    def _tag(row: Sequence[Any]) -> dict[str, Any]:
-        return {
-            "id": row[0],
-            "timestamp_created": row[1],
-            "timestamp_updated": row[2],
-            "organization_id": ORG_ID,
-            "label": row[3],
-            "description": row[4],
-        }
-
-    _TAG_COLS = "id, ts_created, ts_updated, label, description"
-
-    def list_tags(
-        self,
-        *,
-        limit: int = 100,
-        starting_after: str | None = None,
-        search: str | None = None,
-        resource_ids: Sequence[str] = (),
-        tag_ids: Sequence[str] = (),
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """A page of tags ordered by id; the cursor is the last id."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        if starting_after:
-            clauses.append("id > ?")
-            params.append(starting_after)
-        if search:
-            clauses.append("instr(casefold(label), ?) > 0")
-            params.append(search.casefold())
-        if tag_ids:
-            clauses.append(f"id IN ({','.join('?' * len(tag_ids))})")
-            params.extend(tag_ids)
-        if resource_ids:
-            marks = ",".join("?" * len(resource_ids))
-            clauses.append(f"id IN (SELECT tag_id FROM mappings WHERE resource_id IN ({marks}))")
-            params.extend(resource_ids)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT {self._TAG_COLS} FROM tags {where} ORDER BY id LIMIT ?"
-        with self._lock:
-            rows = self._conn.execute(sql, [*params, limit + 1]).fetchall()
-        items = [self._tag(r) for r in rows[:limit]]
-        return items, (items[-1]["id"] if len(rows) > limit and items else None)
-
-    def get_tag(self, tag_id: str) -> dict[str, Any]:
-        """One tag (NotFoundError when absent)."""
-        with self._lock:
-            row = self._conn.execute(
-                f"SELECT {self._TAG_COLS} FROM tags WHERE id = ?", (tag_id,)
-            ).fetchone()
-        if row is None:
-            raise NotFoundError(f"Custom tag not found: {tag_id}")
-        return self._tag(row)
-
-    def _check_label(self, conn: sqlite3.Connection, label: str, own_id: str | None) -> None:
-        row = conn.execute("SELECT id, label FROM tags WHERE norm = ?", (_norm(label),)).fetchone()
-        if row is not None and row[0] != own_id:
-            raise ConflictError(f"A tag with this name already exists: '{row[1]}'")
-
-    def create_tag(self, label: str, description: str | None = None) -> dict[str, Any]:
-        """Create a tag; the trimmed label must be unique case-insensitively."""
-        label = label.strip()
-        if not label:
-            raise InvalidError("body/label must not be blank")
-        with self._tx() as conn:
-            self._check_label(conn, label, None)
-            tag_id, now = str(uuid.uuid4()), self._now()
-            conn.execute(
-                "INSERT INTO tags VALUES (?, ?, ?, ?, ?, ?)",
-                (tag_id, label, _norm(label), description, now, now),
-            )
-        return self.get_tag(tag_id)
-
-    def update_tag(self, tag_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        """Rename and/or re-describe a tag."""
-        with self._tx() as conn:
-            current = conn.execute(
-                "SELECT label, description FROM tags WHERE id = ?", (tag_id,)
-            ).fetchone()
-            if current is None:
-                raise NotFoundError(f"Custom tag not found: {tag_id}")
-            label, description = current
-            if "label" in changes:
-                label = str(changes["label"]).strip()
-                if not label:
-                    raise InvalidError("body/label must not be blank")
-                self._check_label(conn, label, tag_id)
-            if "description" in changes:
-                description = changes["description"]
-            conn.execute(
-                "UPDATE tags SET label=?, norm=?, description=?, ts_updated=? WHERE id=?",
-                (label, _norm(label), description, self._now(), tag_id),
-            )
-        return self.get_tag(tag_id)
-
-    def delete_tag(self, tag_id: str) -> dict[str, Any]:
-        """Delete a tag and its mappings; returns the deleted tag."""
-        with self._tx() as conn:
-            tag = self.get_tag(tag_id)
-            conn.execute("DELETE FROM mappings WHERE tag_id = ?", (tag_id,))
-            conn.execute("DELETE FROM tags WHERE id = ?", (tag_id,))
-        return tag
-
-    def toggle(
-        self,
-        tag_ids: Sequence[str],
-        resource_type: int,
-        resource_ids: Sequence[str],
-        assign: bool,
-        workspace: str = DEFAULT_WORKSPACE_ID,
-    ) -> None:
-        """Assign (create missing mappings) or unassign (delete them)."""
-        with self._tx() as conn:
-            for tag_id in tag_ids:
-                if conn.execute("SELECT 1 FROM tags WHERE id = ?", (tag_id,)).fetchone() is None:
-                    raise NotFoundError(f"Custom tag not found: {tag_id}")
-            if resource_type == 1:
-                for email in resource_ids:
-                    found = conn.execute(
-                        "SELECT 1 FROM accounts WHERE email = ? AND workspace = ?",
-                        (email, workspace),
-                    )
-                    if found.fetchone() is None:
-                        raise NotFoundError(f"Account not found: {email}")
-            now = self._now()
-            for tag_id in tag_ids:
-                if assign:
-                    conn.executemany(
-                        "INSERT OR IGNORE INTO mappings VALUES (?, ?, ?, ?, ?)",
-                        [(str(uuid.uuid4()), tag_id, r, resource_type, now) for r in resource_ids],
-                    )
-                else:
-                    conn.executemany(
-                        "DELETE FROM mappings WHERE tag_id = ? AND resource_type = ? "
-                        "AND resource_id = ?",
-                        [(tag_id, resource_type, r) for r in resource_ids],
-                    )
-
-    def list_mappings(
-        self,
-        *,
-        limit: int = 100,
-        starting_after: str | None = None,
-        resource_ids: Sequence[str] = (),
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """A page of tag mappings ordered by id; the cursor is the last id."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        if starting_after:
-            clauses.append("id > ?")
-            params.append(starting_after)
-        if resource_ids:
-            clauses.append(f"resource_id IN ({','.join('?' * len(resource_ids))})")
-            params.extend(resource_ids)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = (
-            "SELECT id, tag_id, resource_id, resource_type, ts_created FROM mappings "
-            f"{where} ORDER BY id LIMIT ?"
-        )
-        with self._lock:
-            rows = self._conn.execute(sql, [*params, limit + 1]).fetchall()
-        items = [
-            {
-                "id": r[0],
-                "tag_id": r[1],
-                "resource_id": r[2],
-                "resource_type": r[3],
-                "timestamp_created": r[4],
-                "organization_id": ORG_ID,
-            }
-            for r in rows[:limit]
-        ]
-        return items, (items[-1]["id"] if len(rows) > limit and items else None)
+        return page(jobs, limit)

@@ -31,7 +31,8 @@ from instantly_cli.fields import get_path
 from instantly_cli.services.bulk import Outcome, RunResult, failed
 
 if TYPE_CHECKING:
-    from instantly_cli.client import BackgroundJob, InstantlyClient
+    from instantly_cli.client import InstantlyClient
+    from instantly_cli.schema import BackgroundJob
     from instantly_cli.services.jobs import JobWait
 
 # The bulk endpoints (pause, warmup jobs) take at most 100 emails a call.
@@ -56,6 +57,17 @@ def build_change(
         fields.set_path(change, path, value)
     fields.validate(change)
     return change
+
+
+def change_keys(change: Mapping[str, Any]) -> list[str]:
+    """The fields a change sets (dotted paths): what the stale-change guard compares."""
+    return [path for path, _ in fields.leaves(dict(change))]
+
+
+def describe_change(change: Mapping[str, Any]) -> str:
+    """``daily_limit = 20, warmup.limit = 10``: a change in words (secrets never reach it)."""
+    return ", ".join(f"{path} = {json.dumps(value, ensure_ascii=False)}"
+                     for path, value in fields.leaves(dict(change))) or "(nothing)"
 
 
 def _same(old: Any, new: Any) -> bool:
@@ -206,13 +218,12 @@ def _state_change(email: str, result: str, old: object, new: int, detail: str | 
     return Outcome(email, result, extra=extra)
 
 
-def pause_work(client: InstantlyClient, *, single: bool = False, dry_run: bool = False) -> Work:
+def pause_work(client: InstantlyClient, *, dry_run: bool = False) -> Work:
     """One bulk-pause request per batch of 100, read back per email.
 
     The API lists an account it did not pause in ``failed_emails`` — also one that was already
     paused (a retry after Ctrl-C), so each refused account is read before it is called a failure:
-    already paused is ``unchanged``. ``dry_run`` reads every account and sends nothing.
-    ``single`` is kept for callers of the old signature (every refused account is read now)."""
+    already paused is ``unchanged``. ``dry_run`` reads every account and sends nothing."""
 
     def refused(email: str) -> Outcome:
         try:
@@ -350,17 +361,6 @@ def pending_job_ids(result: RunResult) -> list[str]:
     )
 
 
-def unfinished_job_ids(result: RunResult) -> list[str]:
-    """Jobs whose outcome is unknown because waiting stopped (they go on on the server)."""
-    return list(
-        dict.fromkeys(
-            str(o.extra["job_id"]) for o in result.outcomes
-            if o.result == FAILED and o.extra.get("job_id")
-            and str(o.extra.get("job_status")) not in ("failed", "cancelled", "success")
-        )
-    )
-
-
 def submitted_jobs(result: RunResult) -> list[dict[str, Any]]:
     """``[{job_id, emails}]`` for every job the run submitted (printed by ``--no-wait``)."""
     jobs: dict[str, list[str]] = {}
@@ -383,17 +383,20 @@ def judge_warmup(result: RunResult, waited: JobWait, *, enable: bool, timeout: f
         if status == "success":
             o.result = done_word
             continue
+        if status not in ("failed", "cancelled") and waited.interrupted:
+            # The job goes on on the server: the target stays submitted (``--resume`` waits).
+            o.error = f"background job {job_id} was {status} when waiting was interrupted"
+            continue
         o.result = FAILED
         o.code = "job_" + status.replace("-", "_")
         data = job.get("data")
         reason = f": {data['error']}" if isinstance(data, dict) and data.get("error") else ""
         if status in ("failed", "cancelled"):
             o.error = f"background job {job_id} {status}{reason}"
-        elif waited.interrupted or waited.error is not None:
-            why = "interrupted" if waited.interrupted else _short(waited.error)
+        elif waited.error is not None:
             o.error = (
-                f"background job {job_id} was {status} when waiting stopped ({why}); "
-                f"wait for it with: instantly jobs wait {job_id}"
+                f"background job {job_id} was {status} when waiting stopped "
+                f"({_short(waited.error)}); wait for it with: instantly jobs wait {job_id}"
             )
         else:
             o.error = (

@@ -1,8 +1,11 @@
 """Sending and warmup numbers: daily analytics (split to fit the API's bounds) and warmup health.
 
 ``GET /accounts/analytics/daily`` takes at most 200 emails and 31 days a call and answers 413
-when a request is too large for the workspace: requests are cut to fit up front, and a 413 is
-answered by splitting again (the email chunk first, then the date range), never by failing.
+when a request is too large for the workspace (a proxy may answer 414, URI too long, for the same
+reason: the emails travel in the query): requests are cut to fit up front, and a 413 or 414 is
+answered by splitting again (the email chunk first, then the date range), never by failing. The
+size that was refused is remembered for the rest of the run, so later requests are cut to what
+works at once instead of each being refused and split in turn.
 """
 
 from __future__ import annotations
@@ -27,11 +30,28 @@ WARMUP_BATCH = 100
 KEY_FIELDS = ("date", "email_account")
 
 
-def account_emails(client: InstantlyClient, emails: Sequence[str] | None) -> list[str]:
-    """The emails asked for, or (None: ``--all``) every account's email, all pages."""
+# Answers that mean "this request is too large": split it and try again.
+TOO_LARGE = (413, 414)
+
+
+@dataclass
+class Targets:
+    """The emails to report on; ``anomaly`` says why listing every account stopped early."""
+
+    emails: list[str]
+    anomaly: str | None = None
+
+
+def account_emails(client: InstantlyClient, emails: Sequence[str] | None) -> Targets:
+    """The emails asked for, or (None: ``--all``) every account's email, listed as
+    ``accounts list --all`` lists them (its walk, its loop guard)."""
     if emails is not None:
-        return list(emails)
-    return [str(a["email"]) for a in client.list_accounts({}).items() if a.get("email")]
+        return Targets(list(emails))
+    from instantly_cli.services.fleet import ListQuery, list_accounts
+
+    listing = list_accounts(client, ListQuery(), limit=None)
+    found = [str(a["email"]) for a in listing.items() if a.get("email")]
+    return Targets(found, listing.anomaly)
 
 
 def parse_date(text: str, flag: str) -> date:
@@ -87,29 +107,39 @@ def daily(
         for i in range(0, len(emails), MAX_EMAILS)
         for a, b in windows(first, last)
     ]
+    # The most emails and days a request may carry: lowered by each refusal, for the whole run.
+    most_emails, most_days = MAX_EMAILS, MAX_DAYS
     while queue:
         chunk, a, b = queue.pop(0)
+        if len(chunk) > most_emails:
+            queue[:0] = [(chunk[i : i + most_emails], a, b)
+                         for i in range(0, len(chunk), most_emails)]
+            continue
+        if (b - a).days + 1 > most_days:
+            queue[:0] = [(chunk, x, y) for x, y in windows(a, b, most_days)]
+            continue
         out.requests += 1
         try:
             out.rows.extend(client.daily_analytics(chunk, a.isoformat(), b.isoformat()))
             continue
         except CliError as err:
-            if err.status != 413:
+            if err.status not in TOO_LARGE:
                 raise
             too_large = err
         out.splits += 1
+        queue.insert(0, (chunk, a, b))
         if len(chunk) > 1:
-            half = len(chunk) // 2
-            queue[:0] = [(chunk[:half], a, b), (chunk[half:], a, b)]
-            on_split(f"request too large (413); splitting {len(chunk)} accounts in two")
+            most_emails = (len(chunk) + 1) // 2
+            on_split(f"request too large ({too_large.status}); splitting: at most "
+                     f"{most_emails} accounts a request from now on")
         elif a < b:
-            middle = a + timedelta(days=(b - a).days // 2)
-            queue[:0] = [(chunk, a, middle), (chunk, middle + timedelta(days=1), b)]
-            on_split(f"request too large (413); splitting {a}..{b} in two")
+            most_days = ((b - a).days + 2) // 2
+            on_split(f"request too large ({too_large.status}); splitting: at most "
+                     f"{most_days} days a request from now on")
         else:
             raise CliError(
                 f"The API refuses even one account for one day as too large: {too_large.message}",
-                status=413,
+                status=too_large.status,
             )
     return out
 

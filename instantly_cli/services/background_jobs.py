@@ -22,7 +22,7 @@ from instantly_cli.errors import (
 )
 
 if TYPE_CHECKING:
-    from instantly_cli.client import BackgroundJob
+    from instantly_cli.schema import BackgroundJob
     from instantly_cli.services.jobs import JobWait
 
 # Job ids are 24 hex digits (MongoDB object ids).

@@ -1,14 +1,15 @@
-"""The paced, concurrent runner shared by every bulk command, and its accounting.
+"""The one engine of every command that writes: the paced, concurrent runner and its accounting.
 
-Every target ends as done, failed (with the API's message) or not attempted (interrupted); the
-failed and not-attempted ones are written to a JSON-lines file that can be fed back as ``-``.
-Nothing here touches the terminal: progress and the interrupt notice reach it as callbacks.
+Every target ends with one result word (``enums.Result``): done, ``unchanged``/``gone``/
+``exists`` when it was already as wanted, failed (with the API's message) or skipped
+(interrupted). The journal (``services.journal``) records each as it lands; ``--resume`` acts on
+what is left. Nothing here touches the terminal: progress and the interrupt notice reach it as
+callbacks.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import signal
 import threading
@@ -16,7 +17,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,48 +32,25 @@ from instantly_cli.errors import (
 )
 from instantly_cli.interrupts import sigint_deferred
 
-DEFAULT_RATE = 50.0
-MAX_RATE = 100.0
-# Workers of a run given no rate (a fixed number).
-DEFAULT_CONCURRENCY = 8
-# The default upper bound of a run given its rate: the runner starts a few workers and adds more
-# as the observed latency asks for them (Little's law), never more than this or --concurrency.
-AUTO_CONCURRENCY = 64
-MAX_CONCURRENCY = 64
-INITIAL_WORKERS = 4
-# Workers beyond rate x latency: latency varies, and a worker short is a rate missed.
-HEADROOM = 1.25
+# Pacing lives in ratelimit; the listing's callers still import these names from here.
+from instantly_cli.ratelimit import (
+    AUTO_CONCURRENCY,
+    DEFAULT_RATE,
+    INITIAL_WORKERS,
+    MAX_CONCURRENCY,
+    MAX_RATE,
+    LatencyGauge,
+    workers_for,
+)
+
+__all__ = ["AUTO_CONCURRENCY", "DEFAULT_RATE", "MAX_RATE", "LatencyGauge", "Outcome", "RunResult",
+           "Shield", "batches", "check_rate", "failed", "run", "workers_for", "write_failures"]
 
 Advance = Callable[[int, int], None]
 # The calling thread's (requests paced, seconds slept for pacing): ``RateLimiter.thread_stats``.
 Pace = Callable[[], tuple[int, float]]
-
-
-def workers_for(rate: float, latency: float, *, cap: int, floor: int = 1) -> int:
-    """Little's law: requests in flight = rate x latency, with headroom, within [floor, cap]."""
-    want = math.ceil(rate * max(0.0, latency) * HEADROOM)
-    return max(floor, min(cap, want))
-
-
-class LatencyGauge:
-    """A smoothed estimate of one request's latency, the pacing sleeps taken out.
-
-    ``measure(elapsed, requests, waited)`` takes one unit of work: it lasted ``elapsed`` seconds,
-    sent ``requests`` requests and slept ``waited`` seconds in the rate limiter.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.latency: float | None = None
-
-    def measure(self, elapsed: float, requests: int, waited: float) -> float:
-        sample = max(0.0, elapsed - waited) / max(1, requests)
-        with self._lock:
-            if self.latency is None:
-                self.latency = sample
-            else:
-                self.latency += 0.2 * (sample - self.latency)
-            return self.latency
+# The API's spelling of an email typed in another case (None: no such account).
+Respell = Callable[[str], str | None]
 
 
 @dataclass(eq=False)
@@ -225,6 +202,7 @@ def run(
     shield: Shield | None = None,
     rate: float | None = None,
     pace: Pace | None = None,
+    respell: Respell | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> RunResult:
     """Run ``work`` on each unit (a batch of emails) in worker threads.
@@ -241,6 +219,8 @@ def run(
     reported as skipped, never dropped. ``on_done`` sees each unit's outcomes as they land (the
     journal), from the worker thread. With an installed ``shield`` Ctrl-C is read from it and
     any later press is ignored until the caller releases it (see :class:`Shield`).
+    ``respell`` looks up a target that failed as not found under the API's spelling (emails
+    are case-insensitive to users) and runs it once more as spelled there.
     """
     started = time.monotonic()
     # Presses are counted from here, before any worker starts.
@@ -256,6 +236,27 @@ def run(
     threads: list[threading.Thread] = []
     gauge = LatencyGauge()
     cap = max(1, min(concurrency, len(units)))
+
+    def attempt(unit: list[str]) -> list[Outcome]:
+        try:
+            return work(unit)
+        except CliError as err:
+            return [failed(email, err) for email in unit]
+        except Exception as exc:  # one bad target must not lose the others
+            internal = CliError(f"internal error: {type(exc).__name__}: {exc}")
+            internal.code = "internal_error"
+            return [failed(email, internal) for email in unit]
+
+    def again(o: Outcome) -> Outcome:
+        """A target not found as typed: once more under the API's spelling, if it has one."""
+        assert respell is not None
+        try:
+            spelled = respell(o.email)
+        except CliError:
+            return o
+        if spelled is None or spelled == o.email:
+            return o
+        return attempt([spelled])[0]
 
     def spawn(count: int) -> None:
         # Called with ``lock`` held.
@@ -293,14 +294,10 @@ def run(
                 in_flight[index] = unit
             sent0, waited0 = pace() if pace is not None else (0, 0.0)
             began = clock()
-            try:
-                res = work(unit)
-            except CliError as err:
-                res = [failed(email, err) for email in unit]
-            except Exception as exc:  # one bad target must not lose the others
-                internal = CliError(f"internal error: {type(exc).__name__}: {exc}")
-                internal.code = "internal_error"
-                res = [failed(email, internal) for email in unit]
+            res = attempt(unit)
+            if respell is not None:
+                res = [again(o) if o.result == FAILED and o.code == "not_found" else o
+                       for o in res]
             elapsed = clock() - began
             sent1, waited1 = pace() if pace is not None else (1, 0.0)
             if on_done is not None:
@@ -374,75 +371,24 @@ def run(
     )
 
 
-def failure_lines(outcomes: Sequence[Outcome]) -> str:
-    """Failed and skipped targets as JSON lines (feed them back as ``-``); "" when none."""
-    rows = [o for o in outcomes if o.result in (FAILED, SKIPPED)]
-    return "".join(
-        json.dumps(
-            {
-                "email": o.email,
-                "result": o.result,
-                "error": o.error,
-                "code": o.code,
-                "status": o.status,
-            },
-            ensure_ascii=False,
-        )
-        + "\n"
-        for o in rows
-    )
-
-
-def _write_atomic(path: Path, payload: str, *, exclusive: bool) -> bool:
-    """Write ``payload`` to a temp file and move it into place (never a half or empty file).
-
-    ``exclusive``: refuse (return False) when ``path`` exists, so an earlier run's file is kept.
-    """
+def write_failures(outcomes: Sequence[Outcome], path: Path) -> bool:
+    """``--failures FILE``: failed and skipped targets as JSON lines (feed them back as ``-``),
+    written whole or not at all. False when there were none."""
     import tempfile
 
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=".instantly-", suffix=".tmp", dir=folder)
+    rows = [o for o in outcomes if o.result in (FAILED, SKIPPED)]
+    if not rows:
+        return False
+    payload = "".join(json.dumps({"email": o.email, "result": o.result, "error": o.error,
+                                  "code": o.code, "status": o.status}, ensure_ascii=False) + "\n"
+                      for o in rows)
     try:
+        fd, tmp = tempfile.mkstemp(prefix=".instantly-", dir=path.parent if str(path.parent)
+                                   else ".")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if exclusive:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                return False
-            finally:
-                Path(tmp).unlink(missing_ok=True)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return True
-
-
-def write_failures(
-    outcomes: Sequence[Outcome], path: Path | None, *, folder: Path | None = None
-) -> Path | None:
-    """Write failed and skipped targets; the default name never replaces an earlier file."""
-    payload = failure_lines(outcomes)
-    if not payload:
-        return None
-    try:
-        if path is not None:
-            _write_atomic(path, payload, exclusive=False)
-            return path
-        where = folder or Path(".")
-        where.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        for n in range(1, 1000):
-            candidate = where / f"instantly-failures-{stamp}{'' if n == 1 else f'-{n}'}.jsonl"
-            if _write_atomic(candidate, payload, exclusive=True):
-                return candidate
+        os.replace(tmp, path)
     except OSError as exc:
-        raise CliError(
-            f"Cannot write the failure file: {exc.strerror or exc}.",
-            hint="Pass --failures FILE in a writable folder.",
-        ) from None
-    raise CliError("Cannot find a free name for the failure file.", hint="Pass --failures FILE.")
+        raise CliError(f"Cannot write the failure file {path}: {exc.strerror or exc}.",
+                       hint="The run's journal has every result: `instantly runs show`.") from None
+    return True

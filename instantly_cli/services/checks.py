@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from instantly_cli.errors import UsageError
 
 if TYPE_CHECKING:
-    from instantly_cli.client import CtdStatus, InstantlyClient
+    from instantly_cli.client import InstantlyClient
+    from instantly_cli.schema import CtdStatus
 
 # POST /accounts/test/vitals documents no maximum; 100 items a call like the other bulk calls.
 VITALS_BATCH = 100

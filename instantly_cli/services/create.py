@@ -29,7 +29,8 @@ from instantly_cli.services.bulk import Outcome
 from instantly_cli.targets import is_email
 
 if TYPE_CHECKING:
-    from instantly_cli.client import Account, InstantlyClient
+    from instantly_cli.client import InstantlyClient
+    from instantly_cli.schema import Account
 
 Work = Callable[[list[str]], list[Outcome]]
 

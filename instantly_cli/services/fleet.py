@@ -258,22 +258,31 @@ class Listing:
             yield page
 
 
-def concurrent_lister(query: ListQuery, *, limit: int | None, parallel: bool) -> Lister | None:
-    """The concurrent lister (:func:`instantly_cli.services.listing.parallel_lister`) when it is
-    safe for ``query``, else ``None`` (the cursor walk).
-
-    Safe means: every account (no ``limit``), no sort, no starting cursor, and one request
-    stream. Several streams are merged in the cursor's order (newest first) while the
-    concurrent lister streams oldest first, and falls back to newest first when the API
-    refuses offsets, so a merge of its streams could not rely on one order.
+def concurrent_safe(query: ListQuery, *, limit: int | None) -> bool:
+    """Whether the concurrent lister may serve ``query``: every account (no ``limit``), no sort,
+    no starting cursor, and one request stream. Several streams are merged in the cursor's order
+    (newest first) while the concurrent lister streams oldest first, and falls back to newest
+    first when the API refuses offsets, so a merge of its streams could not rely on one order.
     """
-    if not parallel or limit is not None or query.sort or query.starting_after:
-        return None
-    if len(query.variants()) != 1:
-        return None
-    from instantly_cli.services.listing import parallel_lister
+    return limit is None and not query.sort and not query.starting_after and len(
+        query.variants()
+    ) == 1
 
-    return parallel_lister
+
+# The concurrent lister walks the cursor when rate x latency (with the bulk runner's headroom)
+# needs at most this many pages in flight: with one, the cursor is as fast. Tests that want the
+# concurrent walk from a server with no latency set it to 0.
+CURSOR_UP_TO = 1
+
+
+def prefer_cursor(rate: float, latency: float) -> bool:
+    """After the concurrent lister's first page: walk the cursor when one page in flight is
+    enough for ``rate`` at this latency (Little's law, sized as bulk workers are). Pages in
+    flight then cannot be faster; on a local server, whose latency is its own CPU, they are
+    slower (they contend for it, and the pacing holds the walk under the API's rate)."""
+    from instantly_cli.ratelimit import workers_for
+
+    return CURSOR_UP_TO > 0 and workers_for(rate, latency, cap=CURSOR_UP_TO + 1) <= CURSOR_UP_TO
 
 
 def list_accounts(
@@ -281,11 +290,22 @@ def list_accounts(
     query: ListQuery,
     *,
     limit: int | None,
+    parallel: bool = True,
     warn: Callable[[str], None] = lambda message: None,
     lister: Lister | None = None,
 ) -> Listing:
     """The accounts ``query`` selects, as a :class:`Listing` (nothing is fetched until it is
-    iterated, except the tags, read once to resolve labels when a tag filter is given)."""
+    iterated, except the tags, read once to resolve labels when a tag filter is given).
+
+    The one place that decides how accounts are walked. With ``parallel`` and a query the
+    concurrent lister can serve (:func:`concurrent_safe`), its first page measures the API's
+    latency: when one page at a time is as fast (:func:`prefer_cursor`, e.g. a local server) the
+    pages are read one at a time, unpaced, like ``parallel=False`` but in the same order (oldest
+    first); otherwise pages are fetched
+    concurrently under the client's limiter, or one at the workspace's rate made for the walk.
+    Anything else (a limit, a sort, a cursor, several streams) is the client's pager. ``lister``
+    replaces that choice (a seam for tests).
+    """
     from instantly_cli.services.tags import TagIndex, resolve_tag_ids
 
     params = query.params()
@@ -295,7 +315,9 @@ def list_accounts(
         params["tag_ids_all"] = resolve_tag_ids(index, query.tags_all) or None
     local = query.local_filter()
     variants = query.variants()
-    fetch = lister or pager_lister
+    fetch = lister or (
+        _concurrent(client) if parallel and concurrent_safe(query, limit=limit) else pager_lister
+    )
     sort_by = params.get("sort_by")
     # Local filters drop accounts, so each stream pages on until the listing has enough.
     per_stream = None if local is not None else limit
@@ -310,6 +332,22 @@ def list_accounts(
         local=local,
         limit=limit,
     )
+
+
+def _concurrent(client: InstantlyClient) -> Lister:
+    """The concurrent lister, paced at the workspace's whole rate when the client is unpaced."""
+    from instantly_cli.ratelimit import MAX_RATE, RateLimiter
+    from instantly_cli.services.listing import parallel_lister
+
+    limiter = None if client.limiter is not None else RateLimiter(MAX_RATE)
+
+    def concurrent(
+        client: InstantlyClient, params: dict[str, Any], *, limit: int | None, offset: bool
+    ) -> Iterable[Page]:
+        return parallel_lister(client, params, limit=limit, offset=offset, limiter=limiter,
+                               prefer_cursor=prefer_cursor)
+
+    return concurrent
 
 
 def accounts_of(listing: Iterable[Page]) -> Iterator[Mapping[str, Any]]:

@@ -11,7 +11,8 @@ from instantly_cli.enums import JOB_DONE
 from instantly_cli.errors import CliError
 
 if TYPE_CHECKING:
-    from instantly_cli.client import BackgroundJob, InstantlyClient
+    from instantly_cli.client import InstantlyClient
+    from instantly_cli.schema import BackgroundJob
 
 
 @dataclass

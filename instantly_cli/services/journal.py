@@ -1,20 +1,21 @@
-"""The progress journal of a bulk run: what was asked, and each target's outcome as it lands.
+"""The journal of a bulk run: what was asked, and each target's outcome as it lands.
 
 One JSON-lines file per run in ``<state folder>/runs/<RUN_ID>.jsonl``, append-only and flushed
 after every outcome, so that whatever kills the process (Ctrl-C, a closed terminal, ``kill -9``,
 a crash) the next ``--resume`` knows exactly which targets are left. Lines:
 
-- ``{"kind": "start", "version": 1, "run_id", "command", "params", "where", "targets", "pid",
-  "started"}`` — ``params`` are the command's options (never a secret: the API key is not an
-  option), ``where`` the profile / workspace / base URL / sandbox it acted on;
-- ``{"kind": "outcome", "email", "result", "error", "code"}`` — one per finished target (the last
-  line of an email wins);
+- ``{"kind": "start", "version": 2, "run_id", "command", "argv", "change", "keys", "params",
+  "where", "targets", "yes", "pid", "started"}`` — ``argv`` is the command line as typed,
+  ``change`` what the run does in words, ``keys`` the fields (or states) it changes, ``params``
+  the options (never a secret: the API key and passwords are no options), ``where`` the profile /
+  workspace / base URL / sandbox it acted on;
+- ``{"kind": "outcome", "email", "result", "error", "code", "status", "retry", "job_id"?}`` — one
+  per finished target (the last line of an email wins);
 - ``{"kind": "resume", "pid", "at"}`` when a later process continues the run;
 - ``{"kind": "end", "exit_code", "at"}`` when a process finished its pass.
 
-A run whose every target has a final result deletes its journal; unfinished ones are kept until
-resumed to the end, and any journal or failure file older than :data:`KEEP_DAYS` is pruned when
-the next bulk run starts.
+Journals are kept, finished or not (a finished run is what tells a later ``--resume`` that its
+change was replaced), and pruned after :data:`KEEP_DAYS`.
 """
 
 from __future__ import annotations
@@ -24,30 +25,38 @@ import os
 import secrets
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from instantly_cli.enums import NOT_FINAL
+from instantly_cli.enums import APPLIED, FAILED, SKIPPED, SUBMITTED
 from instantly_cli.errors import CliError, UsageError, redact
 from instantly_cli.services.bulk import Outcome
 
-VERSION = 1
+VERSION = 2
 KEEP_DAYS = 30
+WHERE_KEYS = ("profile", "workspace", "base_url", "sandbox")
 
 
 def runs_dir(state: Path) -> Path:
     return state / "runs"
 
 
-def failures_dir(state: Path) -> Path:
-    return state / "failures"
-
-
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def retryable(o: Outcome) -> bool:
+    """Whether trying a failed target again can succeed: not when the API refused it for good
+    (it does not exist, the request is invalid for it), yes for an outage, a timeout, auth."""
+    if o.result == SKIPPED:
+        return True
+    if o.code == "not_found":
+        return False
+    return o.status is None or o.status >= 500 or o.status in (401, 402, 403, 408, 429)
 
 
 @dataclass
@@ -57,28 +66,55 @@ class RunState:
     run_id: str
     path: Path
     command: str
+    argv: list[str]
+    change: str
+    keys: list[str]
     params: dict[str, Any]
     where: dict[str, Any]
     targets: list[str]
+    yes: bool
     started: str
     results: dict[str, str] = field(default_factory=dict)
-    # Background jobs of targets last seen submitted (warmup), oldest first.
+    # Failed targets worth another try (the rest failed for good).
+    retry: set[str] = field(default_factory=set)
+    # Background jobs of targets last seen submitted (warmup).
     jobs: dict[str, str] = field(default_factory=dict)
 
     def remaining(self) -> list[str]:
-        """Targets without a final result (never reached, in flight at death, failed, skipped)."""
-        return [e for e in self.targets if self.results.get(e.lower(), "") in NOT_FINAL | {""}]
+        """Targets a resume acts on: never reached, in flight at death, failed but retryable,
+        or submitted (their jobs are waited for)."""
+        out = []
+        for e in self.targets:
+            result = self.results.get(e.lower())
+            if result in (None, SKIPPED, SUBMITTED) or (result == FAILED and e.lower()
+                                                         in self.retry):
+                out.append(e)
+        return out
 
-    def job_ids(self) -> list[str]:
-        """Jobs of targets whose last outcome is ``submitted`` (still to be waited for)."""
-        from instantly_cli.enums import SUBMITTED
+    def job_of(self, email: str) -> str | None:
+        key = email.lower()
+        return self.jobs.get(key) if self.results.get(key) == SUBMITTED else None
 
-        return list(dict.fromkeys(
-            j for e, j in self.jobs.items() if self.results.get(e) == SUBMITTED
-        ))
+    def counts(self) -> Counter[str]:
+        return Counter(self.results.get(e.lower(), "left") for e in self.targets)
+
+    @property
+    def state(self) -> str:
+        if self.running():
+            return "running"
+        return "unfinished" if self.remaining() else "finished"
+
+    def running(self) -> bool:
+        try:
+            with open(self.path, "a", encoding="utf-8") as fh:
+                if _lock_file(fh, wait=False):
+                    return False
+        except OSError:
+            return False
+        return True
 
     def describe(self) -> str:
-        return f"{self.run_id} ({self.command}, started {self.started}, " + (
+        return f"{self.run_id} ({self.command}, started {self.started[:19]}, " + (
             f"{len(self.remaining()):,} of {len(self.targets):,} left)"
         )
 
@@ -103,63 +139,118 @@ def _read(path: Path) -> RunState | None:
                 run_id=str(item.get("run_id", path.stem)),
                 path=path,
                 command=str(item.get("command", "")),
+                argv=[str(a) for a in item.get("argv") or []],
+                change=str(item.get("change", "")),
+                keys=[str(k) for k in item.get("keys") or []],
                 params=dict(item.get("params") or {}),
                 where=dict(item.get("where") or {}),
                 targets=[str(t) for t in item.get("targets") or []],
+                yes=bool(item.get("yes")),
                 started=str(item.get("started", "")),
             )
         elif kind == "outcome" and state is not None:
             email = str(item.get("email", "")).lower()
             state.results[email] = str(item.get("result", ""))
+            state.retry.discard(email)
+            if item.get("retry"):
+                state.retry.add(email)
             if item.get("job_id"):
                 state.jobs[email] = str(item["job_id"])
     return state
 
 
 def runs(state: Path, command: str | None = None) -> list[RunState]:
-    """Unfinished runs (newest first), of one command when given."""
+    """Every journal (newest first), of one command when given."""
     folder = runs_dir(state)
     found = []
-    for path in sorted(folder.glob("*.jsonl"), reverse=True) if folder.is_dir() else []:
+    for path in folder.glob("*.jsonl") if folder.is_dir() else []:
         run = _read(path)
         if run is not None and (command is None or run.command == command):
             found.append(run)
-    return found
+    return sorted(found, key=lambda r: (r.started, r.run_id), reverse=True)
+
+
+def find(state: Path, run_id: str) -> RunState:
+    """One journal by id; exit 2 listing the runs when there is none."""
+    path = runs_dir(state) / f"{run_id}.jsonl"
+    run = _read(path) if "/" not in run_id and path.is_file() else None
+    if run is None:
+        listed = ", ".join(r.run_id for r in runs(state)[:5]) or "none"
+        raise UsageError(f"No run '{run_id}'.", hint=f"Recent runs: {listed} (`instantly runs "
+                         "list`).")
+    return run
 
 
 def load(state: Path, run_id: str | None, command: str) -> RunState:
     """The run to resume: ``run_id``, or the newest unfinished run of ``command``."""
-    candidates = runs(state, command)
     if run_id is None:
+        candidates = [r for r in runs(state, command) if r.remaining()]
         if not candidates:
             raise UsageError(
-                f"No unfinished run of `instantly {command}` to resume in {runs_dir(state)}.",
-                hint="Runs that finished every target delete their journal.",
+                f"No unfinished run of `instantly {command}` to resume.",
+                hint="`instantly runs list` shows the runs and what each has left.",
             )
         return candidates[0]
-    path = runs_dir(state) / f"{run_id}.jsonl"
-    run = _read(path) if "/" not in run_id and path.is_file() else None
-    if run is None or run.command != command:
-        listed = "; ".join(r.describe() for r in candidates[:5]) or "none"
+    run = find(state, run_id)
+    if run.command != command:
         raise UsageError(
-            f"No unfinished run '{run_id}' of `instantly {command}`.",
-            hint=f"Unfinished runs of this command: {listed}.",
+            f"Run {run_id} is a run of `instantly {run.command}`, not of `instantly {command}`.",
+            hint=f"Resume it with: instantly {run.command} --resume {run_id}",
         )
+    if not run.remaining():
+        raise UsageError(f"Run {run_id} has finished: every target has its result.",
+                         hint=f"`instantly runs show {run_id}` shows them.")
     return run
 
 
-def prune(state: Path, *, days: int = KEEP_DAYS, now: float | None = None) -> None:
-    """Delete journals and failure files older than ``days`` (best effort)."""
-    cutoff = (time.time() if now is None else now) - days * 86400
-    for folder in (runs_dir(state), failures_dir(state)):
-        if not folder.is_dir():
+def conflicts(state: Path, run: RunState, emails: Sequence[str]) -> list[tuple[RunState,
+                                                                               list[str]]]:
+    """Newer runs (started after ``run``, on the same place) that changed one of ``run``'s
+    keys on one of ``emails``: resuming ``run`` would put back a change they replaced."""
+    wanted = {e.lower() for e in emails}
+    out = []
+    for other in runs(state):
+        if (other.started, other.run_id) <= (run.started, run.run_id):
             continue
-        for path in folder.glob("*.jsonl"):
+        if not set(other.keys) & set(run.keys):
+            continue
+        if any(other.where.get(k) != run.where.get(k) for k in WHERE_KEYS):
+            continue
+        hit = [e for e in other.targets
+               if e.lower() in wanted and other.results.get(e.lower()) in APPLIED]
+        if hit:
+            out.append((other, hit))
+    return out
+
+
+def unfinished_twin(state: Path, command: str, params: Mapping[str, Any],
+                    where: Mapping[str, Any], targets: Sequence[str]) -> RunState | None:
+    """An unfinished run of exactly this command (same change, targets and place)."""
+    keys = {t.lower() for t in targets}
+    for run in runs(state, command):
+        if (run.params.get("what") == params.get("what") and {t.lower() for t in run.targets}
+                == keys and all(run.where.get(k) == where.get(k) for k in WHERE_KEYS)
+                and run.remaining()):
+            return run
+    return None
+
+
+def prune(state: Path, *, days: int = KEEP_DAYS, now: float | None = None) -> None:
+    """Delete journals (and failure files of older versions) older than ``days``."""
+    cutoff = (time.time() if now is None else now) - days * 86400
+    for folder in (runs_dir(state), state / "failures"):
+        for path in folder.glob("*.jsonl") if folder.is_dir() else []:
             try:
                 if path.stat().st_mtime < cutoff:
                     path.unlink()
             except OSError:
                 pass
+
+
+def forget(run: RunState) -> None:
+    if run.running():
+        raise UsageError(f"Run {run.run_id} is running right now.", hint="Let it finish first.")
+    run.path.unlink(missing_ok=True)
 
 
 class Journal:
@@ -173,15 +264,8 @@ class Journal:
         self._broken = False
 
     @classmethod
-    def start(
-        cls,
-        state: Path,
-        *,
-        command: str,
-        params: Mapping[str, Any],
-        where: Mapping[str, Any],
-        targets: Sequence[str],
-    ) -> Journal:
+    def start(cls, state: Path, start: Mapping[str, Any]) -> Journal:
+        """A new journal whose first line is ``start`` (plus id, version, pid and time)."""
         folder = runs_dir(state)
         try:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -201,19 +285,8 @@ class Journal:
         fh = os.fdopen(fd, "w", encoding="utf-8")
         journal = cls(path, run_id, fh)
         _lock_file(fh)
-        journal._line(
-            {
-                "kind": "start",
-                "version": VERSION,
-                "run_id": run_id,
-                "command": command,
-                "params": dict(params),
-                "where": dict(where),
-                "targets": list(targets),
-                "pid": os.getpid(),
-                "started": _now(),
-            }
-        )
+        journal._line({"kind": "start", "version": VERSION, "run_id": run_id, **start,
+                       "pid": os.getpid(), "started": _now()})
         return journal
 
     @classmethod
@@ -226,7 +299,7 @@ class Journal:
             fh.close()
             raise UsageError(
                 f"Run {run.run_id} is being continued by another process right now.",
-                hint="Wait for it to finish; it deletes the journal when every target is done.",
+                hint="Wait for it to finish; `instantly runs list` shows its state.",
             )
         journal = cls(run.path, run.run_id, fh)
         journal._line({"kind": "resume", "pid": os.getpid(), "at": _now()})
@@ -246,7 +319,8 @@ class Journal:
     def record(self, outcomes: Iterable[Outcome]) -> None:
         for o in outcomes:
             line = {"kind": "outcome", "email": o.email, "result": o.result, "error": o.error,
-                    "code": o.code}
+                    "code": o.code, "status": o.status,
+                    "retry": o.result in (FAILED, SKIPPED) and retryable(o)}
             if o.extra.get("job_id"):
                 line["job_id"] = o.extra["job_id"]
             self._line(line)
@@ -255,16 +329,12 @@ class Journal:
     def ok(self) -> bool:
         return not self._broken
 
-    def finish(self, outcomes: Sequence[Outcome], exit_code: int) -> bool:
-        """Close the run's pass; delete the journal when no target is left. True if kept."""
+    def finish(self, exit_code: int) -> int:
+        """Close the run's pass; the number of targets still left."""
         self._line({"kind": "end", "exit_code": exit_code, "at": _now()})
         run = _read(self.path)
-        left = run.remaining() if run is not None else [o.email for o in outcomes]
         self.close()
-        if not left and not self._broken:
-            self.path.unlink(missing_ok=True)
-            return False
-        return True
+        return len(run.remaining()) if run is not None else 0
 
     def close(self) -> None:
         with self._lock:

@@ -13,6 +13,7 @@ from instantly_cli.enums import (
     DELETED,
     FAILED,
     FIXED,
+    GONE,
     MOVED,
     UNCHANGED,
     WOULD_DELETE,
@@ -37,9 +38,11 @@ MOVE_BATCH = 100
 def delete_work(client: InstantlyClient, *, dry_run: bool) -> Work:
     """Delete one account; the outcome keeps the deleted Account the API returned.
 
-    ``dry_run`` fetches the account instead (a missing one fails, exit 4 when alone). A DELETE
-    whose answer was lost is not repeated blindly: the account is looked up first.
+    ``dry_run`` fetches the account instead (a missing one fails, exit 4 when alone). An account
+    that is not there (in any case of its email) is ``gone``: deleting twice is no failure. A
+    DELETE whose answer was lost is not repeated blindly: the account is looked up first.
     """
+    from instantly_cli.services.reading import spelling
 
     def work(unit: list[str]) -> list[Outcome]:
         email = unit[0]
@@ -47,6 +50,12 @@ def delete_work(client: InstantlyClient, *, dry_run: bool) -> Work:
             return [Outcome(email, WOULD_DELETE, account=client.get_account(email))]
         try:
             return [Outcome(email, DELETED, account=client.delete_account(email))]
+        except NotFoundError:
+            spelled = spelling(client, email)
+            if spelled is None or spelled == email:
+                return [Outcome(email, GONE, extra={"detail": "no such account (deleted "
+                                                              "already)"})]
+            return [Outcome(spelled, DELETED, account=client.delete_account(spelled))]
         except NetworkError as lost:
             try:
                 client.get_account(email)
@@ -131,17 +140,28 @@ def move_work(
     def send(batch: list[str]) -> tuple[dict[str, Any], list[str]]:
         try:
             return client.move_accounts(batch, source, destination), []
+        except NotFoundError:
+            # All or nothing: one account not in the source refuses the batch. Those already in
+            # the destination are unchanged (a move done before); the rest go once more.
+            if in_destination is None or dry_run:
+                raise
+            there = {e for e in batch if in_destination(e)}
+            if not there:
+                raise
+            rest = [e for e in batch if e not in there]
+            answer = client.move_accounts(rest, source, destination) if rest else {}
+            return {**answer, "already": there}, []
         except NetworkError as lost:
             if in_destination is None:
                 raise
-            there = [e for e in batch if in_destination(e)]
-            if len(there) == len(batch):
+            landed = [e for e in batch if in_destination(e)]
+            if len(landed) == len(batch):
                 note = (f"the answer was lost ({lost.message.rstrip('.')}); "
                         "the accounts are in the destination now")
                 return {"status": "success"}, [note]
-            if there:
+            if landed:
                 raise NetworkError(
-                    f"{lost.message.rstrip('.')}; {len(there)} of {len(batch)} accounts of the "
+                    f"{lost.message.rstrip('.')}; {len(landed)} of {len(batch)} accounts of the "
                     "batch are in the destination already. Rerun the failure file to move the "
                     "rest.",
                 ) from None
@@ -164,6 +184,9 @@ def move_work(
                 )
                 for e in batch
             ]
-        return [Outcome(e, MOVED, extra=dict(extra), warnings=list(warnings)) for e in batch]
+        already = set(answer.get("already") or ())
+        return [Outcome(e, UNCHANGED, extra={**extra, "detail": "in the destination already"})
+                if e in already else Outcome(e, MOVED, extra=dict(extra),
+                                             warnings=list(warnings)) for e in batch]
 
     return work

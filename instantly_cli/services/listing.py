@@ -19,8 +19,17 @@ Consistency, and how it is kept:
   the JSON, so one thread makes and frees the objects (parsed in the workers, they fragmented
   glibc's per-thread arenas and memory grew with every page).
 - How many pages are in flight follows Little's law: the limiter's rate x the latency observed
-  (pacing sleeps excluded), with headroom, at most ``workers``. On a fast link that is two or
-  three, so the walk costs no more CPU than the cursor; at 150 ms it is all 16.
+  (pacing sleeps excluded), with headroom, at most ``workers``; at 150 ms it is all 16.
+- When the first page says one page at a time already reaches the rate (``prefer_cursor``, the
+  caller's policy: :func:`instantly_cli.services.fleet.list_accounts`), pages in flight cannot
+  be faster: one page is in flight at a time, unpaced, as with ``--no-parallel``, in the same
+  order (so the order of ``--all`` never depends on the latency). On a local server
+  the latency is the server's own CPU, which pages in flight only fight over (and the pacing
+  at the workspace's 100 requests/s would hold back a walk that runs at twice that). Near
+  the line (within 3x), a second page is fetched the same way and the faster of the two
+  decides: a first request may pay alone for a new connection.
+- The pages in flight are paced by the client's limiter or, when the client has none, by
+  ``limiter``, installed on the client for the concurrent part of the walk only.
 - The first request says whether the API takes ``skip``/``sort_by``: a 400 there and the walk is
   the ordinary cursor walk (:class:`~instantly_cli.client.Pager`), newest first, one page a time.
   So does a first page that is not oldest first (``sort_by`` ignored), or a second page that
@@ -36,10 +45,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from instantly_cli.errors import CliError
-from instantly_cli.services.bulk import LatencyGauge, workers_for
+from instantly_cli.ratelimit import LatencyGauge, workers_for
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
+    from instantly_cli.ratelimit import RateLimiter
+
+# (rate, latency) -> whether to walk the cursor instead; by default never.
+CursorPolicy = Callable[[float, float], bool]
+
+
+def _never(rate: float, latency: float) -> bool:
+    return False
 
 PAGE = 100
 # Pages overlap by one account, so a page can prove it continues the previous one.
@@ -57,7 +74,8 @@ ORDER = {"sort_by": "timestamp_created", "sort_order": "asc"}
 class ParallelLister:
     """Iterate pages of accounts (lists), like :class:`~instantly_cli.client.Pager`.
 
-    ``mode`` is ``"offset"`` or, after the API refused offsets, ``"cursor"``; ``anomaly`` says
+    ``mode`` is ``"offset"`` or ``"cursor"`` (the API refused offsets, or ``prefer_cursor``
+    chose it after the first page: ``fast`` is then True); ``anomaly`` says
     when the walk could not keep its promise (the command warns); ``more`` is always False (it
     lists everything). ``requests`` counts the pages asked for.
     """
@@ -69,6 +87,8 @@ class ParallelLister:
         *,
         workers: int = DEFAULT_WORKERS,
         window: int | None = None,
+        limiter: RateLimiter | None = None,
+        prefer_cursor: CursorPolicy = _never,
     ):
         self.client = client
         self.params = {k: v for k, v in (params or {}).items() if v is not None}
@@ -77,13 +97,19 @@ class ParallelLister:
                 raise ValueError(f"ParallelLister sets {key} itself")
         self.workers = max(1, min(workers, MAX_WORKERS))
         self.window = max(self.workers, window or 2 * self.workers)
+        self.limiter = limiter
+        self.prefer_cursor = prefer_cursor
         self.mode = "offset"
+        self.fast = False
+        # The first page's latency (seconds), which chose between the walks.
+        self.probe: float | None = None
         self.anomaly: str | None = None
         self.more = False
         self.next_cursor: str | None = None
         self.requests = 0
         self.backups = 0
         self.gauge = LatencyGauge()
+        self.last_latency = 0.0
         # The most pages that were in flight at once.
         self.peak_in_flight = 0
         # Dedupe state: the newest timestamp emitted and the emails emitted at it.
@@ -102,6 +128,8 @@ class ParallelLister:
         elapsed = time.monotonic() - began
         sent1, waited1 = limiter.thread_stats() if limiter is not None else (1, 0.0)
         self.gauge.measure(elapsed, sent1 - sent0, waited1 - waited0)
+        # This page's own latency (the probe pages are fetched one at a time).
+        self.last_latency = max(0.0, elapsed - (waited1 - waited0)) / max(1, sent1 - sent0)
         return lambda: page()["items"]
 
     def ahead(self) -> int:
@@ -129,7 +157,33 @@ class ParallelLister:
             # sort_by was ignored (or the items carry no creation time): offsets are unsafe.
             yield from self._cursor_walk()
             return
-        yield from self._offset_walk(first)
+        second = None
+        limiter = self.client.limiter or self.limiter
+        if limiter is not None:
+            latency = self.last_latency
+            fast = self.prefer_cursor(limiter.rate, latency)
+            if not fast and len(first) == PAGE and self.prefer_cursor(limiter.rate, latency / 3):
+                # Near the line, the first page may have paid for a new connection alone:
+                # a second page, fetched the same way, has the last word.
+                second = self._page(STEP)
+                latency = min(latency, self.last_latency)
+                fast = self.prefer_cursor(limiter.rate, latency)
+            self.probe = latency
+            if fast:
+                # One page at a time is as fast here, and unpaced like the cursor walk; the
+                # offsets keep the order (oldest first) whichever walk the latency chose.
+                self.fast = True
+                self.window = 1
+                yield from self._offset_walk(first, second)
+                return
+        installed = self.client.limiter is None and self.limiter is not None
+        if installed:
+            self.client.limiter = self.limiter
+        try:
+            yield from self._offset_walk(first, second)
+        finally:
+            if installed:
+                self.client.limiter = None
 
     def _cursor_walk(self, exclude: frozenset[str] = frozenset()) -> Iterator[list[dict[str, Any]]]:
         self.mode = "cursor"
@@ -146,7 +200,9 @@ class ParallelLister:
 
     # -- offset walk ----------------------------------------------------------------------
 
-    def _offset_walk(self, first: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    def _offset_walk(
+        self, first: list[dict[str, Any]], second: Callable[[], list[dict[str, Any]]] | None
+    ) -> Iterator[list[dict[str, Any]]]:
         page = self._fresh(first)
         if page:
             yield page
@@ -155,6 +211,12 @@ class ParallelLister:
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="list")
         pending: deque[tuple[int, Future[Callable[[], list[dict[str, Any]]]]]] = deque()
         next_skip = STEP
+        if second is not None:
+            # The second probe page, already fetched: the walk goes on from it.
+            fetched: Future[Callable[[], list[dict[str, Any]]]] = Future()
+            fetched.set_result(second)
+            pending.append((STEP, fetched))
+            next_skip += STEP
         stale_pages = 0
         try:
             while True:
@@ -224,7 +286,13 @@ class ParallelLister:
 
 
 def parallel_lister(
-    client: InstantlyClient, params: dict[str, Any], *, limit: int | None, offset: bool
+    client: InstantlyClient,
+    params: dict[str, Any],
+    *,
+    limit: int | None,
+    offset: bool,
+    limiter: RateLimiter | None = None,
+    prefer_cursor: CursorPolicy = _never,
 ) -> Iterable[list[dict[str, Any]]]:
     """A ``services.fleet.Lister``: every account concurrently when that is what is asked.
 
@@ -234,4 +302,4 @@ def parallel_lister(
     """
     if limit is not None or offset or params.get("starting_after") or params.get("sort_by"):
         return client.list_accounts(params, limit=limit, offset=offset)
-    return ParallelLister(client, params)
+    return ParallelLister(client, params, limiter=limiter, prefer_cursor=prefer_cursor)

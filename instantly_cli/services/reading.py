@@ -2,6 +2,10 @@
 
 Kept apart from :mod:`instantly_cli.services.accounts` (the bulk work) so ``accounts get`` does
 not import the bulk runner at start-up.
+
+Emails are case-insensitive to the people who type them, but the API's account path is exact:
+an address typed in another case than the API's is looked up by ``search`` and used as the API
+spells it.
 """
 
 from __future__ import annotations
@@ -12,7 +16,29 @@ from typing import TYPE_CHECKING
 from instantly_cli.errors import NotFoundError
 
 if TYPE_CHECKING:
-    from instantly_cli.client import Account, InstantlyClient
+    from instantly_cli.client import InstantlyClient
+    from instantly_cli.schema import Account
+
+
+def spelling(client: InstantlyClient, email: str) -> str | None:
+    """The API's spelling of ``email`` (any case), or None when no account has it."""
+    want = email.strip().casefold()
+    for item in client.list_accounts({"search": email.strip()}, limit=100).items():
+        found = item.get("email")
+        if isinstance(found, str) and found.casefold() == want:
+            return found
+    return None
+
+
+def get_account(client: InstantlyClient, email: str) -> Account:
+    """One account by email in any case (exit 4 when there is none)."""
+    try:
+        return client.get_account(email)
+    except NotFoundError:
+        spelled = spelling(client, email)
+        if spelled is None or spelled == email:
+            raise
+        return client.get_account(spelled)
 
 
 def get_accounts(
@@ -23,7 +49,7 @@ def get_accounts(
     missing: list[str] = []
     for email in emails:
         try:
-            found.append(client.get_account(email))
+            found.append(get_account(client, email))
         except NotFoundError:
             if len(emails) == 1:
                 raise

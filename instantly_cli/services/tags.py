@@ -25,7 +25,9 @@ from instantly_cli.errors import CliError, ConflictError, NetworkError, UsageErr
 from instantly_cli.services import bulk
 
 if TYPE_CHECKING:
-    from instantly_cli.client import Account, InstantlyClient, Pager, Tag, TagMapping
+    from instantly_cli.client import InstantlyClient
+    from instantly_cli.paging import Pager
+    from instantly_cli.schema import Account, Tag, TagMapping
 
 Warn = Callable[[str], None]
 
@@ -254,8 +256,19 @@ def toggle_work(
     ids = list(tag_ids)
     done = done_word(assign)
 
-    def work(batch: list[str]) -> list[bulk.Outcome]:
-        if not client.toggle_tags(ids, batch, assign):
+    def work(batch: list[str], split: bool = False) -> list[bulk.Outcome]:
+        try:
+            applied = client.toggle_tags(ids, batch, assign)
+        except CliError as err:
+            # One unknown account refuses the whole batch: halve it until the unknown ones
+            # are alone, so only they fail.
+            if err.code != "not_found" or len(batch) == 1:
+                if split:
+                    return [bulk.failed(e, err) for e in batch]
+                raise
+            half = len(batch) // 2
+            return work(batch[:half], True) + work(batch[half:], True)
+        if not applied:
             return [
                 bulk.Outcome(
                     e,

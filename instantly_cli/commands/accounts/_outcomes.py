@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from instantly_cli import output
-from instantly_cli.output import Column
+from instantly_cli.columns import OUTCOME_COLUMNS, Column, pick
 from instantly_cli.services.bulk import RunResult
 
 
@@ -18,7 +18,7 @@ def emit(
     result: RunResult,
     fmt: str,
     fields: Sequence[str] | None,
-    columns: Sequence[Column] = output.OUTCOME_COLUMNS,
+    columns: Sequence[Column] = OUTCOME_COLUMNS,
     *,
     table_rows: Sequence[Mapping[str, Any]] | None = None,
 ) -> None:
@@ -27,7 +27,7 @@ def emit(
     rows = [o.to_json() for o in result.outcomes]
     try:
         if fmt == "json":
-            output.emit_json([output.pick(r, fields) if fields else r for r in rows])
+            output.emit_json([pick(r, fields) if fields else r for r in rows])
         elif fmt == "table":
             if table_rows is not None:
                 output.emit_records([list(table_rows)], fmt, columns, fields=fields)

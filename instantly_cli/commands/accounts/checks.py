@@ -5,6 +5,7 @@ from typing import Annotated
 import typer
 
 from instantly_cli import context, output
+from instantly_cli.columns import parse_fields, pick
 from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import app
 from instantly_cli.errors import EXIT_FAILED, EXIT_OK
@@ -45,7 +46,7 @@ def vitals(
     from instantly_cli.targets import read_targets
 
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     emails = read_targets(targets)
     domains = len(checks.by_domain(emails))
     with context.client(ctx) as client, output.progress(domains, "Testing domains") as advance:
@@ -90,13 +91,13 @@ def tracking_domain(
     from instantly_cli.services import checks
 
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     example = "instantly accounts tracking-domain track.acme.io"
     name = checks.check_host(required(host, "the HOST", example))
     with context.client(ctx) as client:
         status, ok = checks.tracking_domain(client, name)
     if fmt == "json":
-        output.emit_json(output.pick(status, field_list) if field_list else status)
+        output.emit_json(pick(status, field_list) if field_list else status)
     elif fmt == "jsonl":
         output.emit_records([[status]], fmt, [], fields=field_list)
     else:

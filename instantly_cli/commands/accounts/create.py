@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from instantly_cli import context, output
+from instantly_cli.columns import parse_fields
 from instantly_cli.commands import _bulk, handled
 from instantly_cli.commands.accounts import _outcomes, app
 from instantly_cli.enums import CREATED, EXISTS, FAILED, PROVIDER, WOULD_CREATE
@@ -16,15 +17,17 @@ from instantly_cli.options import (
     DryRunOpt,
     FailuresOpt,
     FieldsOpt,
+    ForceOpt,
     JsonOpt,
     OutputOpt,
     RateOpt,
+    ResumeOpt,
     YesOpt,
     arguments,
     complete_enum,
     examples,
 )
-from instantly_cli.services.bulk import AUTO_CONCURRENCY, DEFAULT_RATE
+from instantly_cli.ratelimit import AUTO_CONCURRENCY, DEFAULT_RATE
 
 
 def _opt(flag: str, help_: str, metavar: str = "TEXT") -> Any:
@@ -36,7 +39,7 @@ CreateExamples = examples(
     "printf %s \"$PW\" | instantly accounts create --email ops@acme.io --first-name Ops "
     "--last-name Team --imap-host imap.acme.io --smtp-host smtp.acme.io --password-stdin",
     "instantly accounts create --from boxes.csv --dry-run",
-    "instantly accounts create --from boxes.csv - --yes < instantly-failures-….jsonl",
+    "instantly accounts create --resume --yes  # finish the newest run that stopped",
 )
 
 
@@ -92,6 +95,8 @@ def create(
     rate: RateOpt = DEFAULT_RATE,
     concurrency: ConcurrencyOpt = AUTO_CONCURRENCY,
     failures: FailuresOpt = None,
+    resume: ResumeOpt = False,
+    force: ForceOpt = False,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
@@ -105,12 +110,10 @@ def create(
     that exists already is reported as "exists".
     """
     from instantly_cli.services import create as service
-    from instantly_cli.services.bulk import check_rate
     from instantly_cli.targets import read_targets
 
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
-    check_rate(rate, concurrency)
+    field_list = parse_fields(fields)
     flags = {
         "email": email, "first_name": first_name, "last_name": last_name,
         "provider_code": provider, "imap_host": imap_host, "imap_port": imap_port,
@@ -122,38 +125,48 @@ def create(
     if password_stdin and targets and "-" in targets:
         raise UsageError("stdin cannot carry both the targets and the password.",
                          hint="Put the password in the file, or name the targets.")
+    if from_file is not None and given:
+        raise UsageError("--from FILE cannot be combined with account flags "
+                         f"(--{next(iter(given)).replace('_', '-').split('.')[-1]}).",
+                         hint="Put the values in the file's columns.")
+    if from_file is None and targets and not resume:
+        raise UsageError("Targets pick rows of --from FILE; there is no file.",
+                         hint="Use --email for one account.")
     passwords = service.Passwords.from_text(sys.stdin.read()) if password_stdin else None
-    if from_file is not None:
-        if given:
-            raise UsageError("--from FILE cannot be combined with account flags "
-                             f"(--{next(iter(given)).replace('_', '-').split('.')[-1]}).",
-                             hint="Put the values in the file's columns.")
-        rows = service.read_rows(from_file)
-        if passwords is None and output.stdin_is_tty() and _lacks_password(rows):
-            passwords = _prompt(f"rows of {from_file} without one")
-        bodies = service.build_bodies(rows, str(from_file), passwords)
-        if targets:
-            bodies = service.select(bodies, read_targets(targets), str(from_file))
-    else:
-        if targets:
-            raise UsageError("Targets pick rows of --from FILE; there is no file.",
-                             hint="Use --email for one account.")
-        if passwords is None and output.stdin_is_tty() and given.get("email"):
-            passwords = _prompt(str(given["email"]))
-        bodies = service.build_bodies([(0, given)], "the flags", passwords)
-    emails = [b["email"] for b in bodies]
-    if not dry_run:
-        _bulk.confirm_many(ctx, len(emails), "create", yes)
-    with context.client(ctx, rate=rate) as client:
-        work = service.create_work(client, bodies, dry_run=dry_run)
-        result = _bulk.run([[e] for e in emails], work, concurrency=concurrency,
-            rate=rate, pace=_bulk.pace(client),
-                           label="Checking" if dry_run else "Creating")
-    order = (WOULD_CREATE, EXISTS) if dry_run else (CREATED, EXISTS, FAILED)
-    command = f"accounts create --from {from_file}" if from_file else "accounts create"
-    code = _bulk.finish(
-        result, fmt=fmt, order=order, failures=failures, command=command, emit=False
+
+    def build(what: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every row validated (passwords never journaled: read again on --resume)."""
+        nonlocal passwords
+        source = what.get("from_file")
+        if source is not None:
+            rows = service.read_rows(Path(source))
+            if passwords is None and output.stdin_is_tty() and _lacks_password(rows):
+                passwords = _prompt(f"rows of {source} without one")
+            return service.build_bodies(rows, str(source), passwords)
+        flat = dict(what.get("flags") or {})
+        if passwords is None and output.stdin_is_tty() and flat.get("email"):
+            passwords = _prompt(str(flat["email"]))
+        return service.build_bodies([(0, flat)], "the flags", passwords)
+
+    what = {"from_file": str(from_file) if from_file else None, "flags": given}
+    bodies = [] if resume else build(what)
+    if targets and not resume:
+        bodies = service.select(bodies, read_targets(targets), str(from_file))
+    session = _bulk.open_session(
+        ctx, "accounts create", targets if resume else [],
+        lambda emails: _bulk.Plan(what, "create", ["account"]), verb="create", fmt=fmt,
+        rate=rate, concurrency=concurrency, yes=yes, dry_run=dry_run, resume=resume,
+        force=force, failures=failures, read=lambda _: [b["email"] for b in bodies],
     )
+    with session:
+        if resume:
+            bodies = service.select(build(session.what), session.emails, "the run's rows")
+        with session.client() as client:
+            work = service.create_work(client, bodies, dry_run=dry_run)
+            result = session.run([[b["email"]] for b in bodies], work, client=client,
+                                 respell=False, label="Checking" if dry_run else "Creating")
+        order = (WOULD_CREATE, EXISTS) if dry_run else (CREATED, EXISTS, FAILED)
+        code = session.finish(result, order=order, emit=False)
     _outcomes.emit(result, fmt, field_list)
     return code
 

@@ -5,6 +5,7 @@ from typing import Annotated
 import typer
 
 from instantly_cli import context, output
+from instantly_cli.columns import check_fields, parse_fields, pick
 from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import app
 from instantly_cli.errors import NotFoundError, UsageError
@@ -47,7 +48,7 @@ def get_accounts(
     from instantly_cli.targets import dedupe, validate_email
 
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     if not emails:
         raise UsageError("No account given.", hint="Name one or more account emails.")
     wanted = dedupe(validate_email(e) for e in emails)
@@ -60,8 +61,8 @@ def get_accounts(
             attach_tags(client, found, warn=output.warn)
     if fmt == "json" and len(wanted) == 1:
         if field_list:
-            output.check_fields(field_list, found)
-        output.emit_json(output.pick(found[0], field_list) if field_list else found[0])
+            check_fields(field_list, found)
+        output.emit_json(pick(found[0], field_list) if field_list else found[0])
     elif detail:
         # Views only for tables and records: `-o json` stays light at start-up.
         from instantly_cli import views

@@ -1,4 +1,6 @@
-"""``instantly accounts delete|mark-fixed|move``: retire, repair and relocate accounts."""
+"""``instantly accounts delete|mark-fixed|move``: retire, repair and relocate accounts.
+
+delete and mark-fixed share one declaration; move adds its workspaces to the same options."""
 
 import contextlib
 import dataclasses
@@ -8,13 +10,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from instantly_cli import context, output
+from instantly_cli import context
+from instantly_cli.columns import OUTCOME_COLUMNS, parse_fields
 from instantly_cli.commands import _bulk, handled
 from instantly_cli.commands.accounts import _outcomes, app
 from instantly_cli.enums import (
     DELETED,
     FAILED,
     FIXED,
+    GONE,
     MOVED,
     UNCHANGED,
     WOULD_DELETE,
@@ -22,38 +26,33 @@ from instantly_cli.enums import (
     WOULD_MOVE,
 )
 from instantly_cli.options import (
+    BulkTargetsArg,
     ConcurrencyOpt,
     DryRunOpt,
     FailuresOpt,
     FieldsOpt,
+    ForceOpt,
     JsonOpt,
     OutputOpt,
     RateOpt,
-    TargetsArg,
+    ResumeOpt,
     YesOpt,
     examples,
 )
-from instantly_cli.services.bulk import AUTO_CONCURRENCY, DEFAULT_RATE
+from instantly_cli.ratelimit import AUTO_CONCURRENCY, DEFAULT_RATE
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
-
-
-def _found(client: "InstantlyClient", email: str) -> bool:  # noqa: UP037
-    from instantly_cli.errors import NotFoundError
-
-    try:
-        client.get_account(email)
-    except NotFoundError:
-        return False
-    return True
 
 
 def _lookup_in(
     ctx: typer.Context, stack: contextlib.ExitStack, rate: float, workspace: str
 ) -> Callable[[str], bool]:
     """Whether an email is in ``workspace``; its client is opened on first use only (a lost
-    answer of a move is the only reason to look there)."""
+    answer, or a refused batch, of a move is the only reason to look there)."""
+    from instantly_cli.errors import NotFoundError
+    from instantly_cli.services.reading import get_account
+
     there = dataclasses.replace(context.settings(ctx), workspace=workspace)
     lock = threading.Lock()
     opened: list[InstantlyClient] = []
@@ -62,7 +61,11 @@ def _lookup_in(
         with lock:
             if not opened:
                 opened.append(stack.enter_context(context.client(ctx, rate=rate, resolved=there)))
-        return _found(opened[0], email)
+        try:
+            get_account(opened[0], email)
+        except NotFoundError:
+            return False
+        return True
 
     return found
 
@@ -71,121 +74,87 @@ def _accounts(n: int) -> str:
     return f"{n:,} account" + ("" if n == 1 else "s")
 
 
-@app.command(
-    "delete",
-    epilog=examples(
-        "instantly accounts delete old@acme.io --dry-run",
-        "instantly accounts list --search old-domain.com -o jsonl | "
-        "instantly accounts delete - --yes --json > deleted.json",
-    ),
-)
-@handled
-def delete(
-    ctx: typer.Context,
-    targets: TargetsArg,
-    dry_run: DryRunOpt = False,
-    yes: YesOpt = False,
-    rate: RateOpt = DEFAULT_RATE,
-    concurrency: ConcurrencyOpt = AUTO_CONCURRENCY,
-    failures: FailuresOpt = None,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
-    fields: FieldsOpt = None,
-) -> int:
-    """Delete accounts for good.
+def _command(delete: bool) -> Callable[..., int]:
+    """delete or mark-fixed; both verbs share this declaration."""
+    name = "delete" if delete else "mark-fixed"
 
-    Asks first; --yes when not on a terminal.
+    def command(
+        ctx: typer.Context,
+        targets: BulkTargetsArg,
+        dry_run: DryRunOpt = False,
+        yes: YesOpt = False,
+        rate: RateOpt = DEFAULT_RATE,
+        concurrency: ConcurrencyOpt = AUTO_CONCURRENCY,
+        failures: FailuresOpt = None,
+        resume: ResumeOpt = False,
+        force: ForceOpt = False,
+        output_: OutputOpt = None,
+        json_output: JsonOpt = False,
+        fields: FieldsOpt = None,
+    ) -> int:
+        from instantly_cli import views
+        from instantly_cli.services import lifecycle
+
+        fmt = context.output_format(ctx, output_, json_output)
+        field_list = parse_fields(fields)
+
+        def plan(emails: list[str]) -> _bulk.Plan:
+            if delete:
+                return _bulk.Plan({}, "delete", ["account"],
+                                  f"Delete {_accounts(len(emails))} for good?")
+            return _bulk.Plan({}, "mark fixed", ["status"])
+
+        session = _bulk.open_session(
+            ctx, f"accounts {name}", targets, plan, verb="delete" if delete else "mark fixed",
+            fmt=fmt, rate=rate, concurrency=concurrency, yes=yes, dry_run=dry_run,
+            resume=resume, force=force, failures=failures,
+        )
+        with session, session.client() as client:
+            if delete:
+                work = lifecycle.delete_work(client, dry_run=dry_run)
+                order = (WOULD_DELETE, FAILED) if dry_run else (DELETED, GONE, FAILED)
+            else:
+                work = lifecycle.mark_fixed_work(client, dry_run=dry_run)
+                order = (WOULD_FIX, UNCHANGED) if dry_run else (FIXED, UNCHANGED, FAILED)
+            result = session.run([[e] for e in session.emails], work, client=client,
+                                 label="Checking" if dry_run else ("Deleting" if delete
+                                                                   else "Fixing"))
+            code = session.finish(result, order=order, emit=False)
+        if delete:
+            found = [o.account for o in result.outcomes if o.account is not None]
+            columns = (views.account_columns(fmt, False) if fmt == "table"
+                       else OUTCOME_COLUMNS)
+            _outcomes.emit(result, fmt, field_list, columns, table_rows=found)
+        else:
+            rows = [o.to_json() for o in result.outcomes]
+            _outcomes.emit(result, fmt, field_list, views.STATUS_CHANGE_COLUMNS, table_rows=rows)
+        return code
+
+    command.__doc__ = """Delete accounts for good.
+
+    Asks first; --yes when not on a terminal. An account already deleted is "gone".
 
     With -o json the deleted accounts (as the API returned them) are kept in the output, so a
     mistake can be recreated by hand.
-    """
-    from instantly_cli import views
-    from instantly_cli.services import lifecycle
-
-    fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
-    emails = _bulk.targets(
-        ctx, targets, rate=rate, concurrency=concurrency, verb="delete", yes=yes, dry_run=True
-    )
-    if not dry_run:
-        n = _accounts(len(emails))
-        _bulk.confirm(
-            ctx,
-            f"Delete {n} for good?",
-            f"Refusing to delete {n} without confirmation.",
-            yes,
-        )
-    with context.client(ctx, rate=rate) as client:
-        work = lifecycle.delete_work(client, dry_run=dry_run)
-        label = "Checking" if dry_run else "Deleting"
-        result = _bulk.run([[e] for e in emails], work, concurrency=concurrency,
-            rate=rate, pace=_bulk.pace(client), label=label)
-    code = _bulk.finish(
-        result,
-        fmt=fmt,
-        order=(WOULD_DELETE,) if dry_run else (DELETED, FAILED),
-        failures=failures,
-        command="accounts delete",
-        emit=False,
-    )
-    found = [o.account for o in result.outcomes if o.account is not None]
-    columns = views.account_columns(fmt, False) if fmt == "table" else output.OUTCOME_COLUMNS
-    _outcomes.emit(result, fmt, field_list, columns, table_rows=found)
-    return code
-
-
-@app.command(
-    "mark-fixed",
-    epilog=examples(
-        "instantly accounts mark-fixed ops@acme.io",
-        "instantly accounts list --filter error -o jsonl | "
-        "instantly accounts mark-fixed - --yes",
-    ),
-)
-@handled
-def mark_fixed(
-    ctx: typer.Context,
-    targets: TargetsArg,
-    dry_run: DryRunOpt = False,
-    yes: YesOpt = False,
-    rate: RateOpt = DEFAULT_RATE,
-    concurrency: ConcurrencyOpt = AUTO_CONCURRENCY,
-    failures: FailuresOpt = None,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
-    fields: FieldsOpt = None,
-) -> int:
-    """Mark repaired accounts fixed.
+    """ if delete else """Mark repaired accounts fixed.
 
     Shows each account's status before and after.
 
     TARGET is an account email, or - to read emails / JSON / JSON lines from stdin.
     """
-    from instantly_cli import views
-    from instantly_cli.services import lifecycle
+    command.__name__ = name.replace("-", "_")
+    return command
 
-    fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
-    emails = _bulk.targets(
-        ctx, targets, rate=rate, concurrency=concurrency, verb="mark fixed", yes=yes,
-        dry_run=dry_run,
-    )
-    with context.client(ctx, rate=rate) as client:
-        work = lifecycle.mark_fixed_work(client, dry_run=dry_run)
-        result = _bulk.run([[e] for e in emails], work, concurrency=concurrency,
-            rate=rate, pace=_bulk.pace(client), label="Fixing")
-    order = (WOULD_FIX, UNCHANGED) if dry_run else (FIXED, UNCHANGED, FAILED)
-    code = _bulk.finish(
-        result,
-        fmt=fmt,
-        order=order,
-        failures=failures,
-        command="accounts mark-fixed",
-        emit=False,
-    )
-    rows = [o.to_json() for o in result.outcomes]
-    _outcomes.emit(result, fmt, field_list, views.STATUS_CHANGE_COLUMNS, table_rows=rows)
-    return code
+
+delete = app.command("delete", epilog=examples(
+    "instantly accounts delete old@acme.io --dry-run",
+    "instantly accounts list --search old-domain.com -o jsonl | "
+    "instantly accounts delete - --yes --json > deleted.json",
+))(handled(_command(True)))
+mark_fixed = app.command("mark-fixed", epilog=examples(
+    "instantly accounts mark-fixed ops@acme.io",
+    "instantly accounts list --filter error -o jsonl | instantly accounts mark-fixed - --yes",
+))(handled(_command(False)))
 
 
 @app.command(
@@ -199,12 +168,12 @@ def mark_fixed(
 @handled
 def move(
     ctx: typer.Context,
-    targets: TargetsArg,
+    targets: BulkTargetsArg,
     to: Annotated[
-        str,
+        str | None,
         typer.Option("--to", metavar="WORKSPACE_ID", help="The workspace to move them to.",
                      show_default=False),
-    ],
+    ] = None,
     from_: Annotated[
         str | None,
         typer.Option("--from", metavar="WORKSPACE_ID",
@@ -215,49 +184,49 @@ def move(
     rate: RateOpt = DEFAULT_RATE,
     concurrency: ConcurrencyOpt = AUTO_CONCURRENCY,
     failures: FailuresOpt = None,
+    resume: ResumeOpt = False,
+    force: ForceOpt = False,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
 ) -> int:
     """Move accounts to another workspace.
 
-    100 per request; asks first, naming both workspaces.
+    100 per request; asks first, naming both workspaces. Accounts already in the destination
+    are "unchanged".
 
     TARGET is an account email, or - to read emails / JSON / JSON lines from stdin.
     """
+    from instantly_cli.errors import UsageError
     from instantly_cli.services import lifecycle
     from instantly_cli.services.bulk import batches
 
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
-    source = lifecycle.check_move(from_ or context.settings(ctx).workspace, to)
-    emails = _bulk.targets(
-        ctx, targets, rate=rate, concurrency=concurrency, verb="move", yes=yes, dry_run=True
-    )
-    if not dry_run:
+    field_list = parse_fields(fields)
+
+    def plan(emails: list[str]) -> _bulk.Plan:
+        if to is None:
+            raise UsageError("Missing option '--to'.", hint="Name the destination workspace id.")
+        source = lifecycle.check_move(from_ or context.settings(ctx).workspace, to)
         n = _accounts(len(emails))
-        _bulk.confirm(
-            ctx,
-            f"Move {n} from workspace {source} to workspace {to.strip()}?",
-            f"Refusing to move {n} from workspace {source} to {to.strip()} without confirmation.",
-            yes,
-        )
-    with contextlib.ExitStack() as stack:
-        client = stack.enter_context(context.client(ctx, rate=rate))
-        work = lifecycle.move_work(
-            client, source, to.strip(), dry_run=dry_run,
-            in_destination=_lookup_in(ctx, stack, rate, to.strip()),
-        )
-        units = batches(emails, lifecycle.MOVE_BATCH)
-        result = _bulk.run(units, work, concurrency=concurrency,
-            rate=rate, pace=_bulk.pace(client), label="Moving")
-    code = _bulk.finish(
-        result,
-        fmt=fmt,
-        order=(WOULD_MOVE,) if dry_run else (MOVED, FAILED),
+        return _bulk.Plan({"from": source, "to": to.strip()}, f"move to workspace {to.strip()}",
+                          ["workspace"], f"Move {n} from workspace {source} to workspace "
+                          f"{to.strip()}?")
+
+    session = _bulk.open_session(
+        ctx, "accounts move", targets, plan, verb="move", fmt=fmt, rate=rate,
+        concurrency=concurrency, yes=yes, dry_run=dry_run, resume=resume, force=force,
         failures=failures,
-        command="accounts move",
-        emit=False,
     )
+    with session, contextlib.ExitStack() as stack:
+        client = stack.enter_context(session.client())
+        source, dest = str(session.what.get("from")), str(session.what.get("to"))
+        work = lifecycle.move_work(client, source, dest, dry_run=dry_run,
+                                   in_destination=_lookup_in(ctx, stack, session.rate, dest))
+        result = session.run(batches(session.emails, lifecycle.MOVE_BATCH), work, client=client,
+                             label="Moving")
+        code = session.finish(result, order=(WOULD_MOVE,) if dry_run else (MOVED, UNCHANGED,
+                                                                            FAILED), emit=False)
     _outcomes.emit(result, fmt, field_list)
     return code
+

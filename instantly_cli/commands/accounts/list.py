@@ -5,32 +5,28 @@ from typing import Annotated, Any
 import typer
 
 from instantly_cli import context, output
+from instantly_cli.columns import parse_fields
 from instantly_cli.commands import handled
-from instantly_cli.commands.accounts import app
+from instantly_cli.commands.accounts import _record, app
+from instantly_cli.commands.accounts._listing import report_cut
 from instantly_cli.enums import AT_RISK_BELOW, WATCH_BELOW
-from instantly_cli.errors import CliError, UsageError
+from instantly_cli.errors import UsageError
 from instantly_cli.options import (
+    NO_FILTERS,
+    AccountFilters,
     AllOpt,
     AtRiskBelowOpt,
-    DomainOpt,
     FieldsOpt,
-    FilterOpt,
-    HealthOpt,
-    IncludeUnscoredOpt,
     JsonOpt,
     LimitOpt,
-    MaxScoreOpt,
-    MinScoreOpt,
+    NoRecordOpt,
     OutputOpt,
     ParallelOpt,
-    ProviderOpt,
-    SearchOpt,
     SortOpt,
-    StatusOpt,
-    TagAllOpt,
-    TagOpt,
+    StrictOpt,
     WatchBelowOpt,
     WideOpt,
+    account_filters,
     examples,
 )
 
@@ -48,19 +44,10 @@ ListExamples = examples(
 
 @app.command("list", epilog=ListExamples)
 @handled
+@account_filters
 def list_accounts(
     ctx: typer.Context,
-    status: StatusOpt = None,
-    provider: ProviderOpt = None,
-    search: SearchOpt = None,
-    tag: TagOpt = None,
-    tag_all: TagAllOpt = None,
-    filter_: FilterOpt = None,
-    domain: DomainOpt = None,
-    min_score: MinScoreOpt = None,
-    max_score: MaxScoreOpt = None,
-    include_unscored: IncludeUnscoredOpt = False,
-    health: HealthOpt = None,
+    filters: AccountFilters = NO_FILTERS,
     at_risk_below: AtRiskBelowOpt = AT_RISK_BELOW,
     watch_below: WatchBelowOpt = WATCH_BELOW,
     sort: SortOpt = None,
@@ -80,21 +67,20 @@ def list_accounts(
             "--starting-after", metavar="CURSOR", help="Cursor printed by an earlier page."
         ),
     ] = None,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Exit 1 if the API's pagination misbehaves.")
-    ] = False,
+    strict: StrictOpt = False,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
     wide: WideOpt = False,
+    no_record: NoRecordOpt = False,
 ) -> None:
     """List accounts, filtered and sorted.
 
-    Streams every page with --all: concurrently and oldest first by default (see
-    --parallel), newest first with --no-parallel.
+    Streams every page with --all: concurrently and oldest first by default when the API's
+    latency makes that faster (see --parallel), else newest first, as with --no-parallel.
 
     Several values of --status, --provider, --filter, --domain or --health mean any of them.
-    --fields may name `health` (at-risk, watch or healthy, judged with --at-risk-below and
+    --fields may name `health` (at-risk, watch, healthy or no-data, judged with --at-risk-below and
     --watch-below) as a column or JSON key.
     """
     from instantly_cli import views
@@ -102,7 +88,7 @@ def list_accounts(
     from instantly_cli.services.health import Thresholds, with_health
 
     fmt = context.output_format(ctx, output_, json_output)
-    field_list = output.parse_fields(fields)
+    field_list = parse_fields(fields)
     if all_ and limit is not None:
         raise UsageError(
             "--all and --limit contradict each other.",
@@ -113,60 +99,33 @@ def list_accounts(
             f"--limit must be at least 1 (got {limit}).", hint="Use --all to fetch every page."
         )
     thresholds = Thresholds(at_risk_below, watch_below)
-    query = fleet.ListQuery(
-        status=status or [],
-        provider=provider or [],
-        search=search,
-        filter=filter_ or [],
-        sort=sort,
-        asc=asc,
-        include_tags=include_tags,
-        starting_after=starting_after,
-        tags=tag or [],
-        tags_all=tag_all or [],
-        domains=domain or [],
-        min_score=min_score,
-        max_score=max_score,
-        include_unscored=include_unscored,
-        health=health or [],
-        thresholds=thresholds,
+    query = filters.query(
+        thresholds, sort=sort, asc=asc, include_tags=include_tags, starting_after=starting_after
     )
     query.params()  # validate before any request
     columns = views.account_columns(fmt, include_tags)
     if field_list:
         columns.append(views.HEALTH_COLUMN)  # known to --fields, never a default column
     page_limit = None if all_ else (limit or DEFAULT_LIMIT)
-    lister = fleet.concurrent_lister(query, limit=page_limit, parallel=parallel)
-    rate = None
-    if lister is not None:
-        from instantly_cli.services.bulk import MAX_RATE
-
-        # The pages in flight share the process's limiter (the workspace's 100 requests/s).
-        rate = MAX_RATE
-    with context.client(ctx, rate=rate) as client:
+    with context.client(ctx) as client:
         pager = fleet.list_accounts(
-            client, query, limit=page_limit, warn=output.warn, lister=lister
+            client, query, limit=page_limit, parallel=parallel, warn=output.warn
         )
+        pages, rec = _record.watch(pager, all_ and not no_record, query, ctx)  # full: history
         output.emit_records(
-            with_health(pager, thresholds) if field_list and "health" in field_list else pager,
+            with_health(pages, thresholds) if field_list and "health" in field_list else pages,
             fmt,
             columns,
             fields=field_list,
             empty_message="No accounts match.",
             wide=wide,
         )
-    _report_end(pager, strict)
+    _record.finish(ctx, rec, "list", pager, lambda: _report_end(pager, strict))
 
 
 def _report_end(pager: Any, strict: bool) -> None:
     """Say on stderr why a listing ended early, or how to get more."""
-    if pager.anomaly:
-        output.warn(f"Listing ended early: {pager.anomaly}.")
-        if strict:
-            raise CliError(
-                "Pagination stopped early (--strict); the output may be incomplete.",
-                hint="Retry later; without --strict the listing ends with what was fetched.",
-            )
+    report_cut(pager.anomaly, strict)
     if pager.more:
         if pager.next_cursor:
             output.info(

@@ -8,34 +8,33 @@ import typer
 
 from instantly_cli import context, output
 from instantly_cli.commands import handled
-from instantly_cli.commands.accounts import app
+from instantly_cli.commands.accounts import _record, app
+from instantly_cli.commands.accounts._listing import report_cut
+from instantly_cli.dashboard import Section
 from instantly_cli.enums import AT_RISK_BELOW, GATE_METRIC, SUMMARY_BY, WATCH_BELOW
 from instantly_cli.errors import EXIT_FAILED, CliError
 from instantly_cli.options import (
+    NO_FILTERS,
+    AccountFilters,
     AtRiskBelowOpt,
-    DomainOpt,
-    FilterOpt,
-    HealthOpt,
-    IncludeUnscoredOpt,
     JsonOpt,
-    MaxScoreOpt,
-    MinScoreOpt,
+    NoRecordOpt,
+    NotifyOpt,
+    NotifyStrictOpt,
     OutputOpt,
     ParallelOpt,
-    ProviderOpt,
-    SearchOpt,
-    StatusOpt,
-    TagAllOpt,
-    TagOpt,
+    SinceOpt,
     WatchBelowOpt,
+    account_filters,
     complete_enum,
     examples,
 )
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
-    from instantly_cli.services.fleet import Lister, ListQuery
+    from instantly_cli.services.fleet import ListQuery
     from instantly_cli.services.health import Tally, Thresholds
+    from instantly_cli.services.history import Recorder
 
 SummaryExamples = examples(
     "instantly accounts summary",
@@ -48,19 +47,10 @@ SummaryExamples = examples(
 
 @app.command("summary", epilog=SummaryExamples)
 @handled
+@account_filters
 def summary(
     ctx: typer.Context,
-    status: StatusOpt = None,
-    provider: ProviderOpt = None,
-    search: SearchOpt = None,
-    tag: TagOpt = None,
-    tag_all: TagAllOpt = None,
-    filter_: FilterOpt = None,
-    domain: DomainOpt = None,
-    min_score: MinScoreOpt = None,
-    max_score: MaxScoreOpt = None,
-    include_unscored: IncludeUnscoredOpt = False,
-    health: HealthOpt = None,
+    filters: AccountFilters = NO_FILTERS,
     by: Annotated[
         str | None,
         typer.Option(
@@ -88,6 +78,10 @@ def summary(
         ),
     ] = False,
     parallel: ParallelOpt = True,
+    no_record: NoRecordOpt = False,
+    since: SinceOpt = None,
+    notify: NotifyOpt = None,
+    notify_strict: NotifyStrictOpt = False,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
 ) -> int | None:
@@ -99,35 +93,23 @@ def summary(
     health classes and errors grouped by reason, from one streamed pass over the accounts.
 
     At risk: an error status, a warmup ban/spam-folder/suspension, or a score below
-    --at-risk-below (50). Watch: paused, warmup paused, or a score below --watch-below (80).
-    Healthy: the rest. Takes the filters of `accounts list`.
+    --at-risk-below (70). No data: warmup paused, or no score. Watch: paused, or a score below
+    --watch-below (90). Healthy: the rest. Takes the filters of `accounts list`. Without
+    filters, the pass is recorded in the fleet's history (see `accounts diff`).
     """
-    from instantly_cli.services import fleet
     from instantly_cli.services import health as health_service
-    from instantly_cli.services.bulk import MAX_RATE
 
     fmt = context.output_format(ctx, output_, json_output)
     # Everything is validated before the first request: a bad gate is exit 2, nothing fetched.
     conditions = health_service.parse_conditions(fail_if)
     thresholds = health_service.Thresholds(at_risk_below, watch_below)
     group_by = str(SUMMARY_BY.parse(by)) if by else None
-    query = fleet.ListQuery(
-        status=status or [],
-        provider=provider or [],
-        search=search,
-        filter=filter_ or [],
-        include_tags=group_by == "tag",
-        tags=tag or [],
-        tags_all=tag_all or [],
-        domains=domain or [],
-        min_score=min_score,
-        max_score=max_score,
-        include_unscored=include_unscored,
-        health=health or [],
-        thresholds=thresholds,
-    )
+    query = filters.query(thresholds, include_tags=group_by == "tag")
     query.params()
     failed_profiles = 0
+    base = _record.base_tally(ctx, since, thresholds, group_by, query, all_profiles, notify)
+    rec = _record.recorder((not no_record or bool(notify)) and not all_profiles
+                           and _record.is_full(query), None if notify else ctx)
     if all_profiles:
         total, rows, failed_profiles = _all_profiles(
             ctx, query, thresholds, group_by, parallel
@@ -135,10 +117,9 @@ def summary(
         doc: dict[str, Any] = {"profiles": rows, "total": total.to_json()}
         metrics = total.metrics()
     else:
-        lister = fleet.concurrent_lister(query, limit=None, parallel=parallel)
-        with context.client(ctx, rate=MAX_RATE if lister is not None else None) as client:
-            tally = _summarize(client, query, thresholds, group_by, lister)
-        doc = tally.to_json()
+        with context.client(ctx) as client:
+            tally = _summarize(client, query, thresholds, group_by, parallel, rec)
+        doc = {**tally.to_json(), **_record.changes(base, tally)}
         metrics = tally.metrics()
     gate = [
         {"condition": c.text, "value": c.actual(metrics), "percent": c.percent,
@@ -147,12 +128,15 @@ def summary(
     ]
     doc["gate"] = gate
     _render(doc, fmt, all_profiles)
+    if not all_profiles:
+        _record.commit(ctx, None if no_record else rec, "summary", tally)
     breached = health_service.breaches(conditions, metrics)
     for line in breached:
         output.info(f"Health gate breached: {line}")
     if failed_profiles:
         output.warn(f"{failed_profiles} of {len(doc['profiles'])} profiles could not be read.")
-    return EXIT_FAILED if breached or failed_profiles else None
+    hooks = _record.alert(ctx, notify, rec, base, thresholds, breached, bool(conditions))
+    return EXIT_FAILED if breached or failed_profiles or (hooks and notify_strict) else None
 
 
 def _summarize(
@@ -160,16 +144,18 @@ def _summarize(
     query: ListQuery,
     thresholds: Thresholds,
     by: str | None,
-    lister: Lister | None,
+    parallel: bool,
+    rec: Recorder | None = None,
 ) -> Tally:
-    """One streamed pass, by the concurrent lister when ``lister`` is given (see
-    ``fleet.concurrent_lister``), else by the cursor."""
+    """One streamed pass over the accounts (``fleet.list_accounts`` chooses how); ``rec``
+    keeps what history tracks."""
     from instantly_cli.services import fleet, health
 
-    listing = fleet.list_accounts(client, query, limit=None, warn=output.warn, lister=lister)
-    tally = health.summarize(fleet.accounts_of(listing), thresholds=thresholds, by=by)
-    if listing.anomaly:
-        output.warn(f"Listing ended early: {listing.anomaly}; the numbers may be incomplete.")
+    listing = fleet.list_accounts(client, query, limit=None, parallel=parallel, warn=output.warn)
+    accounts = fleet.accounts_of(rec.watch_pages(listing) if rec else listing)
+    tally = health.summarize(accounts, thresholds=thresholds, by=by)
+    tally.anomaly = listing.anomaly
+    report_cut(listing.anomaly, False, "; the numbers may be incomplete")
     return tally
 
 
@@ -180,13 +166,12 @@ def _all_profiles(
     by: str | None,
     parallel: bool,
 ) -> tuple[Tally, list[dict[str, Any]], int]:
-    """Each configured profile in turn (its own key, workspace and base URL), under the
-    process's rate limiter; a failing profile is reported on its row and the rest still run."""
+    """Each configured profile in turn (its own key, workspace and base URL); a failing
+    profile is reported on its row and the rest still run."""
     from instantly_cli import views
-    from instantly_cli.services import fleet
-    from instantly_cli.services.bulk import DEFAULT_RATE, MAX_RATE
+    from instantly_cli.config_file import load_config
     from instantly_cli.services.health import Tally
-    from instantly_cli.settings import GlobalOptions, load_config, resolve
+    from instantly_cli.settings import GlobalOptions, resolve
 
     opts = context.runtime(ctx).options
     config = load_config()
@@ -198,7 +183,6 @@ def _all_profiles(
     total = Tally(thresholds, by)
     rows: list[dict[str, Any]] = []
     failed = 0
-    lister = fleet.concurrent_lister(query, limit=None, parallel=parallel)
     for name in sorted(config.profiles):
         profile = config.profiles[name]
         doc: dict[str, Any] | None = None
@@ -218,11 +202,8 @@ def _all_profiles(
                     f"No API key saved for profile '{name}'.",
                     hint=f"Run: instantly auth login --profile {name}",
                 )
-            # The concurrent lister wants the workspace's whole rate; the cursor walk is
-            # one request at a time.
-            with context.client(ctx, rate=MAX_RATE if lister is not None else DEFAULT_RATE,
-                                resolved=resolved, api_key=profile.api_key) as client:
-                tally = _summarize(client, query, thresholds, by, lister)
+            with context.client(ctx, resolved=resolved, api_key=profile.api_key) as client:
+                tally = _summarize(client, query, thresholds, by, parallel)
             total.merge(tally)
             doc = tally.to_json()
         except CliError as exc:
@@ -254,13 +235,15 @@ def _render(doc: dict[str, Any], fmt: str, all_profiles: bool) -> None:
         if all_profiles:
             rows = [*doc["profiles"], views.profile_row("Total", None, summary, None)]
             rows[-1]["result"] = ""
-            roll_up = output.Section(
+            roll_up = Section(
                 f"Profiles: {len(doc['profiles'])}",
                 columns=views.PROFILE_COLUMNS,
                 rows=rows,
                 styles=["red" if r.get("error") else "" for r in rows[:-1]] + ["bold"],
             )
             sections.insert(0, roll_up)
+        if summary.get("since"):
+            sections.insert(0, _record.since_section(summary["since"]))
         output.emit_dashboard(views.summary_title(summary), sections)
         return
     if all_profiles:

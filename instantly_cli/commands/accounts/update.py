@@ -14,6 +14,7 @@ from instantly_cli.options import (
     ConcurrencyOpt,
     DryRunOpt,
     FailuresOpt,
+    ForceOpt,
     JsonOpt,
     OutputOpt,
     RateOpt,
@@ -22,7 +23,7 @@ from instantly_cli.options import (
     complete_enum,
     examples,
 )
-from instantly_cli.services.bulk import AUTO_CONCURRENCY, DEFAULT_RATE
+from instantly_cli.ratelimit import AUTO_CONCURRENCY, DEFAULT_RATE
 
 
 def _text(value: str | None) -> Any:
@@ -240,6 +241,7 @@ def update(
     concurrency: ConcurrencyOpt = AUTO_CONCURRENCY,
     failures: FailuresOpt = None,
     resume: ResumeOpt = False,
+    force: ForceOpt = False,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
 ) -> int:
@@ -255,32 +257,22 @@ def update(
     fmt = context.output_format(ctx, output_, json_output)
     # Every typed flag is a parameter named as in FLAGS (a test checks it).
     given = {name: value for name, value in locals().items() if name in FLAGS}
-    flags = flag_values(given)
-    params = None
-    if not resume:
-        change = service.build_change(body, set_ or [], flags)
-        params = {"change": change, "strict": strict, "rate": rate, "concurrency": concurrency}
-    elif flags or set_ or body is not None or dry_run:
-        raise UsageError(
-            "--resume continues a run with its own change; give no change or --dry-run with it.",
-            hint="Start a new run for a different change.",
-        )
-    session = _bulk.begin(
-        ctx, targets, command="accounts update", verb="update", params=params, rate=rate,
-        concurrency=concurrency, yes=yes, dry_run=dry_run, resume=resume,
+
+    def plan(emails: list[str]) -> _bulk.Plan:
+        change = service.build_change(body, set_ or [], flag_values(given))
+        return _bulk.Plan({"change": change, "strict": strict}, service.describe_change(change),
+                          service.change_keys(change))
+
+    session = _bulk.open_session(
+        ctx, "accounts update", targets, plan, verb="update", fmt=fmt, rate=rate,
+        concurrency=concurrency, yes=yes, dry_run=dry_run, resume=resume, force=force,
+        failures=failures,
     )
-    with session:
-        p = session.params
-        change, strict = dict(p["change"]), bool(p.get("strict", strict))
-        rate, concurrency = float(p.get("rate", rate)), int(p.get("concurrency", concurrency))
-        with context.client(ctx, rate=rate) as client:
-            work = service.update_work(client, change, dry_run=dry_run, strict=strict)
-            label = "Checking" if dry_run else "Updating"
-            result = _bulk.run(
-                [[e] for e in session.emails], work, concurrency=concurrency,
-                rate=rate, pace=_bulk.pace(client), label=label,
-                session=session,
-            )
+    with session, session.client() as client:
+        change, strict = dict(session.what.get("change") or {}), bool(session.what.get("strict"))
+        work = service.update_work(client, change, dry_run=dry_run, strict=strict)
+        result = session.run([[e] for e in session.emails], work, client=client,
+                             label="Checking" if dry_run else "Updating")
         show = None
         if dry_run:
             records = views.dry_run_records([o.to_json() for o in result.outcomes])
@@ -295,12 +287,5 @@ def update(
                 else:
                     output.emit_records([views.dry_run_rows(records)], fmt, views.DIFF_COLUMNS)
 
-        return _bulk.finish(
-            result,
-            fmt=fmt,
-            order=(WOULD_UPDATE, UNCHANGED, FAILED) if dry_run else (UPDATED, UNCHANGED, FAILED),
-            failures=failures,
-            command="accounts update",
-            session=session,
-            show=show,
-        )
+        order = (WOULD_UPDATE, UNCHANGED, FAILED) if dry_run else (UPDATED, UNCHANGED, FAILED)
+        return session.finish(result, order=order, show=show)

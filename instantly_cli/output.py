@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from instantly_cli.columns import (
     OUTCOME_COLUMNS,
@@ -46,6 +46,16 @@ _lock = threading.RLock()
 # -- the output object: streams, terminal facts, format, width and colour, resolved once ---------
 
 
+class Tty(Protocol):
+    """Where a question is asked and answered: a terminal, or what a test hands in."""
+
+    def write(self, text: str) -> object: ...
+
+    def readline(self) -> str: ...
+
+    def close(self) -> None: ...
+
+
 class Terminal(NamedTuple):
     """The streams a command reads and writes, and whether each is a terminal.
 
@@ -60,6 +70,9 @@ class Terminal(NamedTuple):
     stdin_isatty: bool | None = None
     stdout_isatty: bool | None = None
     stderr_isatty: bool | None = None
+    # Opens the controlling terminal for a question when stdin is a pipe (None: ``/dev/tty``);
+    # returns None when there is no terminal at all. Tests hand in their own.
+    open_tty: Callable[[], Tty | None] | None = None
 
 
 def _isatty(stream: Any, given: bool | None) -> bool:
@@ -102,6 +115,7 @@ class Output:
     err_color: bool
     columns: int
     fmt: str | None = None
+    open_tty: Callable[[], Tty | None] | None = None
 
     @classmethod
     def resolve(cls, terminal: Terminal | None = None) -> Output:
@@ -123,6 +137,7 @@ class Output:
             color=_color(stdout_tty),
             err_color=_color(stderr_tty),
             columns=shutil.get_terminal_size((80, 24)).columns,
+            open_tty=term.open_tty,
         )
 
     @property
@@ -511,13 +526,80 @@ def prompt_secret(text: str) -> str:
     return getpass.getpass(text + ": ", stream=out.stderr)
 
 
-def confirm(text: str) -> bool:
+class _Streams:
+    """The question on stderr, the answer from stdin (stdin is the terminal)."""
+
+    def __init__(self, out: Output):
+        self.out = out
+
+    def write(self, text: str) -> object:
+        with _lock:
+            self.out.stderr.write(text)
+            self.out.stderr.flush()
+        return None
+
+    def readline(self) -> str:
+        return str(self.out.stdin.readline())
+
+    def close(self) -> None:
+        pass
+
+
+class _DevTty:
+    """The controlling terminal, opened by file descriptor (a text file object on a tty
+    would buffer the answer it has not been given yet)."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def write(self, text: str) -> object:
+        data = text.encode("utf-8", "replace")
+        while data:
+            data = data[os.write(self.fd, data):]
+        return None
+
+    def readline(self) -> str:
+        chunks: list[bytes] = []
+        while True:
+            chunk = os.read(self.fd, 1024)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if chunk.endswith(b"\n"):
+                break
+        return b"".join(chunks).decode("utf-8", "replace")
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def open_dev_tty() -> Tty | None:
+    """The process's controlling terminal (as apt and gh ask on it), or None: cron, CI,
+    a detached process, a system without ``/dev/tty``."""
+    try:
+        return _DevTty(os.open("/dev/tty", os.O_RDWR | getattr(os, "O_NOCTTY", 0)))
+    except OSError:
+        return None
+
+
+def asker() -> Tty | None:
+    """Where to ask a person: stdin when it is the terminal, else the controlling terminal
+    (stdin is a pipe of targets); None when no person can be asked."""
     out = current()
-    with _lock:
-        out.stderr.write(f"{text} [y/N] ")
-        out.stderr.flush()
-    answer = out.stdin.readline()
-    return str(answer).strip().lower() in ("y", "yes")
+    if out.stdin_tty:
+        return _Streams(out)
+    return (out.open_tty or open_dev_tty)()
+
+
+def ask(tty: Tty, lines: Sequence[str], question: str) -> str:
+    """Print ``lines`` then ``question`` on ``tty``; the answer without its line end."""
+    tty.write("".join(redact(line) + "\n" for line in lines) + redact(question) + " ")
+    return tty.readline().strip()
+
+
+def confirm(text: str) -> bool:
+    """A y/N question where stdin is the terminal (kept for callers outside the bulk engine)."""
+    return ask(_Streams(current()), [], f"{text} [y/N]").lower() in ("y", "yes")
 
 
 # -- bulk work ---------------------------------------------------------------------------------

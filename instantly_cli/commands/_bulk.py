@@ -32,15 +32,27 @@ HOW = frozenset({"yes", "rate", "concurrency", "output_", "json_output", "resume
 
 
 @dataclass
+class Brief:
+    """What a person reads before the question: lines (domains, status mix, impact), and
+    whether the answer must be the number of accounts rather than y (hard to undo)."""
+
+    lines: list[str] = field(default_factory=list)
+    type_count: bool = False
+
+
+@dataclass
 class Plan:
     """What a new run does: ``what`` (its journaled parameters, compared to find a twin run),
     ``change`` in words, the fields or states it changes (``keys``, for the stale-change
-    guard), and the confirmation question when the verb's default will not do."""
+    guard), and the confirmation question when the verb's default will not do. ``brief`` is
+    made only when a person is asked (it may read the accounts first); a command adds its own
+    lines to what it returns."""
 
     what: dict[str, Any]
     change: str
     keys: list[str]
     question: str | None = None
+    brief: Callable[[], Brief] | None = None
 
 
 def where(ctx: typer.Context) -> str:
@@ -49,20 +61,34 @@ def where(ctx: typer.Context) -> str:
     if s.sandbox:
         return "the sandbox"
     place = f"profile '{s.profile}'"
-    return place + (f", workspace '{s.workspace}'" if s.workspace else "")
+    return place + (f", workspace '{s.workspace}'" if s.workspace else ", the key's own workspace")
 
 
-def confirm(ctx: typer.Context, question: str, refusal: str, yes: bool) -> None:
-    """Ask on a terminal; refuse without --yes when stdin or stdout is not one."""
+def confirm(ctx: typer.Context, question: str, refusal: str, yes: bool, *,
+            brief: Callable[[], Brief] | None = None, count: int | None = None) -> None:
+    """Ask where a person is: on stdin when it is the terminal, else on the controlling
+    terminal (stdin carries the targets); refuse without --yes only when there is none.
+    With a brief that says so, the answer must be ``count`` typed out."""
     if yes:
         return
-    if not (output.stdin_is_tty() and output.stdout_is_tty()):
+    tty = output.asker()
+    if tty is None:
         raise UsageError(
             refusal,
-            hint="Add --yes to confirm (stdin or stdout is not a terminal), "
+            hint="Add --yes to confirm (there is no terminal to ask on), "
             "or --dry-run to preview.",
         )
-    if not output.confirm(f"{question} ({where(ctx)})"):
+    try:
+        shown = brief() if brief is not None else Brief()
+        head = f"{question} ({where(ctx)})"
+        if shown.type_count and count is not None:
+            answer = output.ask(tty, shown.lines, f"{head} Type {count} to confirm:")
+            ok = answer.replace(",", "") == str(count)
+        else:
+            ok = output.ask(tty, shown.lines, f"{head} [y/N]").lower() in ("y", "yes")
+    finally:
+        tty.close()
+    if not ok:
         raise UsageError("Cancelled; nothing was changed.", hint=None)
 
 
@@ -309,6 +335,10 @@ def open_session(
         output.info("Nothing to do: no targets.")
         return Session(ctx, command, [], {}, rate, concurrency, fmt, yes, dry_run, failures,
                        globals_)
+    if "-" in (args or []):
+        # A pipe that was cut upstream (a first page only) must show before anything is done.
+        output.info(f"Read {len(emails):,} target" + ("" if len(emails) == 1 else "s")
+                    + (" from stdin." if list(args or []) == ["-"] else " (stdin and arguments)."))
     p = plan(emails)
     session = Session(ctx, command, emails, p.what, rate, concurrency, fmt, yes, dry_run,
                       failures, globals_)
@@ -322,7 +352,8 @@ def open_session(
     n = f"{len(emails):,} account" + ("" if len(emails) == 1 else "s")
     if len(emails) > 1 or p.question:
         confirm(ctx, p.question or f"{verb.capitalize()} {n}?",
-                f"Refusing to {verb} {n} without confirmation.", yes)
+                f"Refusing to {verb} {n} without confirmation.", yes, brief=p.brief,
+                count=len(emails))
     argv = [*globals_, *command.split(), *(args or []), *given_options(ctx)]
     start = {"command": command, "argv": argv, "change": p.change, "keys": p.keys,
              "params": {"what": p.what, "rate": rate, "concurrency": concurrency, "fmt": fmt},

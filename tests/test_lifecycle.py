@@ -242,7 +242,8 @@ def test_delete_confirmation_names_count_profile_and_workspace(
     res = invoke(["--workspace", DEFAULT_WORKSPACE_ID, "accounts", "delete", PLUS, ZOE],
                  input="n\n")
     assert res.exit_code == 2
-    [asked] = [line for line in res.stderr.splitlines() if "[y/N]" in line]
+    # PLUS is active: the answer must be the number of accounts.
+    [asked] = [line for line in res.stderr.splitlines() if "Type 2 to confirm" in line]
     assert "2 accounts" in asked and "profile 'default'" in asked
     assert DEFAULT_WORKSPACE_ID in asked
     assert not sent(sandbox, "DELETE", "")

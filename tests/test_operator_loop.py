@@ -173,3 +173,60 @@ def test_the_question_reaches_a_real_controlling_terminal(tmp_path: Path) -> Non
     assert [o["result"] for o in json.loads(done.stdout)] == ["paused"] * 3
     # The terminal was asked; the pipe's stderr holds no question.
     assert b"[y/N]" not in done.stderr
+
+
+# -- 3. deletes that are hard to get wrong -------------------------------------------------------
+
+
+def test_delete_dry_run_flags_every_active_account(sandbox: SandboxApp) -> None:
+    res = invoke(["accounts", "delete", PLUS, ZOE, "--dry-run", "-o", "json"])
+    assert res.exit_code == 0, res.stderr
+    by = {o["email"]: o for o in json.loads(res.stdout)}
+    assert by[PLUS]["warnings"] == ["active: it may be sending"]
+    assert "warnings" not in by[ZOE]
+    assert f"{PLUS}: active: it may be sending" in res.stderr
+    assert ZOE + ":" not in res.stderr
+
+
+def test_delete_with_yes_still_flags_what_was_active(sandbox: SandboxApp) -> None:
+    res = invoke(["accounts", "delete", PLUS, "--yes", "-o", "json"])
+    assert res.exit_code == 0, res.stderr
+    assert f"{PLUS}: active: it may be sending" in res.stderr
+
+
+def test_delete_of_an_active_account_asks_for_the_count(runtime: Any, sandbox: SandboxApp,
+                                                        store: Store) -> None:
+    tty = on_tty(runtime, "y\n")
+    res = invoke(["accounts", "delete", "-"], input=f"{PLUS}\n{ZOE}\n")
+    assert res.exit_code == 2 and "Cancelled" in res.stderr
+    assert not sent(sandbox, "DELETE")
+    asked = tty.asked.getvalue()
+    assert "Domains: acme-outreach.com 2" in asked
+    assert "Active 1" in asked and "Paused 1" in asked
+    assert f"1 active account is possibly sending: {PLUS}" in asked
+    assert "Delete 2 accounts for good?" in asked and "Type 2 to confirm:" in asked
+    tty = on_tty(runtime, "2\n")
+    res = invoke(["accounts", "delete", "-", "-o", "json"], input=f"{PLUS}\n{ZOE}\n")
+    assert res.exit_code == 0, res.stderr
+    assert [o["result"] for o in json.loads(res.stdout)] == ["deleted", "deleted"]
+    assert store.get_account(PLUS) is None
+
+
+def _paused(n: int) -> list[str]:
+    listed = invoke(["accounts", "list", "--status", "paused", "-o", "jsonl", "--limit", str(n)])
+    emails = [json.loads(line)["email"] for line in listed.stdout.splitlines()]
+    assert len(emails) == n, listed.stderr
+    return emails
+
+
+def test_more_than_ten_accounts_ask_for_the_count_and_a_few_do_not(
+        runtime: Any, sandbox: SandboxApp) -> None:
+    eleven = _paused(11)
+    tty = on_tty(runtime, "y\n")
+    res = invoke(["accounts", "delete", "-"], input="\n".join(eleven) + "\n")
+    assert res.exit_code == 2 and "Type 11 to confirm:" in tty.asked.getvalue()
+    assert not sent(sandbox, "DELETE")
+    tty = on_tty(runtime, "y\n")
+    res = invoke(["accounts", "delete", "-"], input="\n".join(eleven[:3]) + "\n")
+    assert res.exit_code == 0, res.stderr
+    assert "[y/N]" in tty.asked.getvalue() and len(sent(sandbox, "DELETE")) == 3

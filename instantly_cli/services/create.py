@@ -314,7 +314,7 @@ def _json_rows(items: Sequence[tuple[int, Any]], path: Path) -> Rows:
     if ignored:
         names = sorted(ignored)
         notes.append(f"Ignored {len(names)} field(s) the create body does not take (read-only "
-                     f"or unknown): {', '.join(names[:8])}" + (" …" if len(names) > 8 else "")
+                     f"or unknown): {', '.join(names[:20])}" + (" …" if len(names) > 20 else "")
                      + ".")
     if without:
         notes.append(f"Skipped {without} result(s) without an account (gone or failed).")

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from instantly_cli.columns import (
     OUTCOME_COLUMNS,
@@ -34,6 +34,7 @@ from instantly_cli.interrupts import sigint_deferred
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from instantly_cli.asking import Tty
     from instantly_cli.dashboard import Section
     from instantly_cli.schema import Exchange
 
@@ -44,16 +45,6 @@ _lock = threading.RLock()
 
 
 # -- the output object: streams, terminal facts, format, width and colour, resolved once ---------
-
-
-class Tty(Protocol):
-    """Where a question is asked and answered: a terminal, or what a test hands in."""
-
-    def write(self, text: str) -> object: ...
-
-    def readline(self) -> str: ...
-
-    def close(self) -> None: ...
 
 
 class Terminal(NamedTuple):
@@ -524,82 +515,6 @@ def prompt_secret(text: str) -> str:
     import getpass
 
     return getpass.getpass(text + ": ", stream=out.stderr)
-
-
-class _Streams:
-    """The question on stderr, the answer from stdin (stdin is the terminal)."""
-
-    def __init__(self, out: Output):
-        self.out = out
-
-    def write(self, text: str) -> object:
-        with _lock:
-            self.out.stderr.write(text)
-            self.out.stderr.flush()
-        return None
-
-    def readline(self) -> str:
-        return str(self.out.stdin.readline())
-
-    def close(self) -> None:
-        pass
-
-
-class _DevTty:
-    """The controlling terminal, opened by file descriptor (a text file object on a tty
-    would buffer the answer it has not been given yet)."""
-
-    def __init__(self, fd: int):
-        self.fd = fd
-
-    def write(self, text: str) -> object:
-        data = text.encode("utf-8", "replace")
-        while data:
-            data = data[os.write(self.fd, data):]
-        return None
-
-    def readline(self) -> str:
-        chunks: list[bytes] = []
-        while True:
-            chunk = os.read(self.fd, 1024)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            if chunk.endswith(b"\n"):
-                break
-        return b"".join(chunks).decode("utf-8", "replace")
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
-def open_dev_tty() -> Tty | None:
-    """The process's controlling terminal (as apt and gh ask on it), or None: cron, CI,
-    a detached process, a system without ``/dev/tty``."""
-    try:
-        return _DevTty(os.open("/dev/tty", os.O_RDWR | getattr(os, "O_NOCTTY", 0)))
-    except OSError:
-        return None
-
-
-def asker() -> Tty | None:
-    """Where to ask a person: stdin when it is the terminal, else the controlling terminal
-    (stdin is a pipe of targets); None when no person can be asked."""
-    out = current()
-    if out.stdin_tty:
-        return _Streams(out)
-    return (out.open_tty or open_dev_tty)()
-
-
-def ask(tty: Tty, lines: Sequence[str], question: str) -> str:
-    """Print ``lines`` then ``question`` on ``tty``; the answer without its line end."""
-    tty.write("".join(redact(line) + "\n" for line in lines) + redact(question) + " ")
-    return tty.readline().strip()
-
-
-def confirm(text: str) -> bool:
-    """A y/N question where stdin is the terminal (kept for callers outside the bulk engine)."""
-    return ask(_Streams(current()), [], f"{text} [y/N]").lower() in ("y", "yes")
 
 
 # -- bulk work ---------------------------------------------------------------------------------

@@ -69,9 +69,13 @@ def confirm(ctx: typer.Context, question: str, refusal: str, yes: bool, *,
     """Ask where a person is: on stdin when it is the terminal, else on the controlling
     terminal (stdin carries the targets); refuse without --yes only when there is none.
     With a brief that says so, the answer must be ``count`` typed out."""
+    from instantly_cli import asking
+
     if yes:
         return
-    tty = output.asker()
+    out = context.out(ctx)
+    tty = (asking.Streams(out.stdin, out.stderr) if out.stdin_tty
+           else (out.open_tty or asking.open_dev_tty)())
     if tty is None:
         raise UsageError(
             refusal,
@@ -82,10 +86,10 @@ def confirm(ctx: typer.Context, question: str, refusal: str, yes: bool, *,
         shown = brief() if brief is not None else Brief()
         head = f"{question} ({where(ctx)})"
         if shown.type_count and count is not None:
-            answer = output.ask(tty, shown.lines, f"{head} Type {count} to confirm:")
+            answer = asking.ask(tty, shown.lines, f"{head} Type {count} to confirm:")
             ok = answer.replace(",", "") == str(count)
         else:
-            ok = output.ask(tty, shown.lines, f"{head} [y/N]").lower() in ("y", "yes")
+            ok = asking.ask(tty, shown.lines, f"{head} [y/N]").lower() in ("y", "yes")
     finally:
         tty.close()
     if not ok:

@@ -444,8 +444,13 @@ class Built:
         return list(dict.fromkeys(t for then in self.then.values() for t in then.tags))
 
     @property
-    def warmups(self) -> int:
-        return sum(1 for then in self.then.values() if then.warmup is not None)
+    def change(self) -> str:
+        """``create, then tag 12, then switch warmup of 50``: the run's change in words."""
+        tagged = sum(1 for then in self.then.values() if then.tags)
+        warmups = sum(1 for then in self.then.values() if then.warmup is not None)
+        steps = [f"tag {tagged:,}" if tagged else "",
+                 f"switch warmup of {warmups:,}" if warmups else ""]
+        return ", then ".join(["create", *[s for s in steps if s]])
 
 
 _ON = {"on": True, "yes": True, "true": True, "1": True, "enabled": True,

@@ -124,16 +124,7 @@ def create(
         "sending_gap": sending_gap, "warmup.limit": warmup_limit,
     }
     given = {k: v for k, v in flags.items() if v is not None}
-    if password_stdin and targets and "-" in targets:
-        raise UsageError("stdin cannot carry both the targets and the password.",
-                         hint="Put the password in the file, or name the targets.")
-    if from_file is not None and email is not None:
-        raise UsageError("--from FILE cannot be combined with --email.",
-                         hint="Each row of the file names its account; flags such as "
-                         "--imap-host apply to every row.")
-    if from_file is None and targets and not resume:
-        raise UsageError("Targets pick rows of --from FILE; there is no file.",
-                         hint="Use --email for one account.")
+    _check(targets, from_file, email=email, password_stdin=password_stdin, resume=resume)
     passwords = service.Passwords.from_text(sys.stdin.read()) if password_stdin else None
 
     def build(what: dict[str, Any]) -> service.Built:
@@ -157,12 +148,9 @@ def create(
     if targets and not resume:
         built = built.select(read_targets(targets), str(from_file))
     tag_ids = {} if resume else _tag_ids(ctx, built.labels)
-    steps = [f"tag {len(built.then):,}" if built.labels else "",
-             f"switch warmup of {built.warmups:,}" if built.warmups else ""]
-    change = ", then ".join(["create", *[s for s in steps if s]])
     session = _bulk.open_session(
         ctx, "accounts create", targets if resume else [],
-        lambda emails: _bulk.Plan(what, change, ["account"]), verb="create", fmt=fmt,
+        lambda emails: _bulk.Plan(what, built.change, ["account"]), verb="create", fmt=fmt,
         rate=rate, concurrency=concurrency, yes=yes, dry_run=dry_run, resume=resume,
         force=force, failures=failures, read=lambda _: [b["email"] for b in built.bodies],
     )
@@ -179,6 +167,20 @@ def create(
         code = session.finish(result, order=order, emit=False)
     _outcomes.emit(result, fmt, field_list)
     return code
+
+
+def _check(targets: list[str], from_file: Path | None, *, email: str | None,
+           password_stdin: bool, resume: bool) -> None:
+    if password_stdin and targets and "-" in targets:
+        raise UsageError("stdin cannot carry both the targets and the password.",
+                         hint="Put the password in the file, or name the targets.")
+    if from_file is not None and email is not None:
+        raise UsageError("--from FILE cannot be combined with --email.",
+                         hint="Each row of the file names its account; flags such as "
+                         "--imap-host apply to every row.")
+    if from_file is None and targets and not resume:
+        raise UsageError("Targets pick rows of --from FILE; there is no file.",
+                         hint="Use --email for one account.")
 
 
 def _tag_ids(ctx: typer.Context, labels: list[str]) -> dict[str, str]:

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import pytest
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.seed import DEFAULT_WORKSPACE_ID
 from instantly_cli.sandbox.store import Store
+from tests.children import instantly, user_env
 from tests.conftest import invoke
 
 PLUS = "ops+eu@acme-outreach.com"  # seeded, active
@@ -102,12 +102,9 @@ def test_no_terminal_at_all_needs_yes(runtime: Any, sandbox: SandboxApp) -> None
 
 
 def _child_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("INSTANTLY_") and k != "PYTHONUNBUFFERED"}
-    env.update(INSTANTLY_CONFIG_DIR=str(tmp_path / "config"),
-               INSTANTLY_DATA_DIR=str(tmp_path / "data"),
-               INSTANTLY_STATE_DIR=str(tmp_path / "state"), NO_COLOR="1")
-    return env
+    return user_env(INSTANTLY_CONFIG_DIR=str(tmp_path / "config"),
+                    INSTANTLY_DATA_DIR=str(tmp_path / "data"),
+                    INSTANTLY_STATE_DIR=str(tmp_path / "state"), NO_COLOR="1")
 
 
 def _on_a_pty(args: list[str], stdin: str, answer: str, until: bytes,
@@ -124,7 +121,7 @@ def _on_a_pty(args: list[str], stdin: str, answer: str, until: bytes,
 
         fcntl.ioctl(os.open(name, os.O_RDWR), termios.TIOCSCTTY, 0)
 
-    child = subprocess.Popen([sys.executable, "-m", "instantly_cli", *args],
+    child = subprocess.Popen([*instantly(), *args],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, env=env, start_new_session=True,
                              preexec_fn=own_terminal, pass_fds=(slave,))
@@ -158,8 +155,8 @@ def _on_a_pty(args: list[str], stdin: str, answer: str, until: bytes,
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
 def test_the_question_reaches_a_real_controlling_terminal(tmp_path: Path) -> None:
     env = _child_env(tmp_path)
-    listed = subprocess.run([sys.executable, "-m", "instantly_cli", "--sandbox", "accounts",
-                             "list", "--status", "active", "-o", "jsonl", "--limit", "3"],
+    listed = subprocess.run([*instantly(), "--sandbox", "accounts", "list", "--status",
+                             "active", "-o", "jsonl", "--limit", "3"],
                             capture_output=True, env=env, stdin=subprocess.DEVNULL,
                             start_new_session=True, timeout=120)
     assert listed.returncode == 0, listed.stderr

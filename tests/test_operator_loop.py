@@ -391,6 +391,11 @@ def test_hostile_cells_are_echoed_escaped_and_bad_utf8_names_the_line(
     assert res.exit_code == 2 and "line 2" in res.stderr
     assert "\\x1b[31mred\\u202e\\x00" in res.stderr
     assert "\x1b" not in res.stderr and "\u202e" not in res.stderr and "\x00" not in res.stderr
+    path.write_text("email,first_name,last_name,imap_host,smtp_host,password,provider\n"
+                    "ok@newbox.io,O,K,i.io,s.io,pw,\x1bimap\n", encoding="utf-8")
+    res = invoke(["accounts", "create", "--from", str(path), "--yes"])
+    assert res.exit_code == 2 and "line 2" in res.stderr and "'\\x1bimap'" in res.stderr
+    assert "\x1b" not in res.stderr
     path.write_bytes(b"email,first_name\nok@newbox.io,O\nbad@newbox.io,\xff\xfe\n")
     res = invoke(["accounts", "create", "--from", str(path), "--yes"])
     assert res.exit_code == 2 and "line 3 is not valid UTF-8" in res.stderr

@@ -351,7 +351,11 @@ def _coerce(kind: str, value: Any, where: str, name: str) -> Any:
             return False
         raise UsageError(f"{where}: '{name}' must be true or false, not '{escape(value)}'.")
     if kind == "provider":
-        return PROVIDER.parse(str(value))
+        try:
+            return PROVIDER.parse(str(value))
+        except UsageError:
+            raise UsageError(f"{where}: '{name}' must be one of {', '.join(PROVIDER.names)}, "
+                             f"not '{escape(str(value))}'.") from None
     return value
 
 

@@ -401,3 +401,33 @@ def test_hostile_cells_are_echoed_escaped_and_bad_utf8_names_the_line(
     assert res.exit_code == 2 and "line 3 is not valid UTF-8" in res.stderr
     assert "byte 3" not in res.stderr
     assert sandbox.request_count == 0
+
+
+def test_resuming_a_big_delete_asks_for_the_count_too(runtime: Any, sandbox: SandboxApp,
+                                                      store: Store) -> None:
+    import httpx
+
+    from tests.conftest import envelope
+
+    twelve = _paused(12)
+
+    class Down(httpx.BaseTransport):
+        inner = httpx.WSGITransport(app=sandbox)
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            if request.method == "DELETE":
+                return envelope(503, "Service Unavailable", "down")
+            return self.inner.handle_request(request)
+
+    runtime.transport = Down()
+    res = invoke(["accounts", "delete", "-", "--yes"], input="\n".join(twelve) + "\n")
+    assert res.exit_code == 1 and "--resume" in res.stderr
+    runtime.transport = httpx.WSGITransport(app=sandbox)
+    tty = on_tty(runtime, "y\n")
+    res = invoke(["accounts", "delete", "--resume"])
+    assert res.exit_code == 2 and "Type 12 to confirm:" in tty.asked.getvalue()
+    assert all(store.get_account(e) is not None for e in twelve)
+    on_tty(runtime, "12\n")
+    res = invoke(["accounts", "delete", "--resume"])
+    assert res.exit_code == 0, res.stderr
+    assert all(store.get_account(e) is None for e in twelve)

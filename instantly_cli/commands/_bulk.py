@@ -311,10 +311,12 @@ def open_session(
     fmt: str,
     opts: BulkOpts,
     read: Callable[[list[str]], list[str]] | None = None,
+    brief: Callable[[list[str]], Brief] | None = None,
 ) -> Session:
     """Open a run: read the targets (``read``, default: emails and ``-``), make the ``plan``,
     confirm, start the journal; or with ``resume`` reload the run's targets left, after the
-    stale-change guard. Zero targets from a pipe or a file is nothing to do, not an error."""
+    stale-change guard (confirmed with ``brief`` of them, as the plan's would be). Zero
+    targets from a pipe or a file is nothing to do, not an error."""
     from instantly_cli.services import journal
     from instantly_cli.settings import state_dir
     from instantly_cli.targets import read_targets
@@ -326,7 +328,7 @@ def open_session(
     if opts.resume:
         return _resume(ctx, command, list(args or []), verb=verb, fmt=fmt, rate=rate,
                        concurrency=concurrency, yes=yes, force=opts.force, failures=failures,
-                       here=here, globals_=globals_)
+                       here=here, globals_=globals_, brief=brief)
     bulk.check_rate(rate, concurrency)
     emails = (read or read_targets)(list(args or []))
     if not emails:
@@ -368,7 +370,8 @@ def open_session(
 
 def _resume(ctx: typer.Context, command: str, args: list[str], *, verb: str, fmt: str,
             rate: float, concurrency: int, yes: bool, force: bool, failures: Path | None,
-            here: Mapping[str, Any], globals_: list[str]) -> Session:
+            here: Mapping[str, Any], globals_: list[str],
+            brief: Callable[[list[str]], Brief] | None = None) -> Session:
     from instantly_cli.services import journal
     from instantly_cli.settings import state_dir
 
@@ -416,7 +419,8 @@ def _resume(ctx: typer.Context, command: str, args: list[str], *, verb: str, fmt
     n = f"{len(emails):,} account" + ("" if len(emails) == 1 else "s")
     if len(emails) > 1:
         confirm(ctx, f"{verb.capitalize()} {n}?", f"Refusing to {verb} {n} without "
-                "confirmation.", yes)
+                "confirmation.", yes, brief=(lambda: brief(emails)) if brief else None,
+                count=len(emails))
     session = Session(ctx, command, emails, dict(p.get("what") or {}), rate, concurrency, fmt,
                       yes, False, failures, globals_, resumed=state)
     session.journal = journal.Journal.reopen(state)

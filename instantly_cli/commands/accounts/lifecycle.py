@@ -118,7 +118,8 @@ def _command(delete: bool) -> Callable[..., int]:
 
         session = _bulk.open_session(
             ctx, f"accounts {name}", targets, plan, verb="delete" if delete else "mark fixed",
-            fmt=fmt, opts=opts)
+            fmt=fmt, opts=opts, brief=(lambda emails: _delete_brief(
+                ctx, emails, opts.rate, opts.concurrency)) if delete else None)
         with session, session.client() as client:
             if delete:
                 work = lifecycle.delete_work(client, dry_run=dry_run)

@@ -163,9 +163,25 @@ LimitOpt = Annotated[
     int | None,
     # Range checked by the command (not min=1), so the error has the house shape and --json form.
     typer.Option(
-        "--limit", "-L", metavar="N", help="Most items to fetch (not with --all). [default: 100]"
+        "--limit",
+        "-L",
+        metavar="N",
+        help="Most items to fetch (not with --all). [default: 100 on a terminal; every page "
+        "when stdout is a pipe or a file]",
     ),
 ]
+DEFAULT_LIMIT = 100
+
+
+def page_limit_for(limit: int | None, stdout_tty: bool) -> int | None:
+    """How many items a listing without --all fetches: --limit when given; else the first page
+    on a terminal (a person reads it, the footer says how to go on) and every page when stdout
+    is a pipe or file, so `list | update -` never acts on a silent first hundred."""
+    if limit is not None:
+        return limit
+    return DEFAULT_LIMIT if stdout_tty else None
+
+
 AllOpt = Annotated[bool, typer.Option("--all", help="Fetch every page.")]
 ParallelOpt = Annotated[
     bool,

@@ -14,11 +14,12 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from instantly_cli.enums import (
     ACCOUNT_STATUS,
+    ERROR_STATUSES,
     HEALTH,
     LIST_FILTER,
     PROVIDER,
@@ -29,7 +30,9 @@ from instantly_cli.errors import UsageError
 from instantly_cli.services.health import (
     Thresholds,
     domain_of,
+    error_reason,
     health_class,
+    reason_text,
     score_of,
 )
 
@@ -73,6 +76,11 @@ class LocalFilter:
     include_unscored: bool = False
     health: frozenset[str] = frozenset()
     thresholds: Thresholds = Thresholds()
+    error_codes: frozenset[str] = frozenset()
+    errors: tuple[str, ...] = ()
+    not_tag_ids: frozenset[str] = frozenset()
+    # --not-tag asks the API for each account's tags; they are dropped again unless wanted.
+    drop_tags: bool = False
 
     @classmethod
     def build(
@@ -84,6 +92,8 @@ class LocalFilter:
         include_unscored: bool = False,
         health: Sequence[str] = (),
         thresholds: Thresholds | None = None,
+        error_codes: Sequence[str] = (),
+        errors: Sequence[str] = (),
     ) -> LocalFilter:
         """Validated filters; exit 2 on a bad domain, an empty score range or a bad class."""
         clean: list[str] = []
@@ -120,16 +130,41 @@ class LocalFilter:
             include_unscored=include_unscored,
             health=frozenset(classes),
             thresholds=thresholds or Thresholds(),
+            error_codes=frozenset(_words(error_codes, "--error-code", upper=True)),
+            errors=tuple(_words(errors, "--error")),
         )
 
     @property
     def active(self) -> bool:
         return bool(
             self.domains or self.health or self.min_score is not None
-            or self.max_score is not None
+            or self.max_score is not None or self.error_codes or self.errors or self.not_tag_ids
         )
 
+    def error_matches(self, account: Mapping[str, Any]) -> bool:
+        """--error-code and --error: an account in an error status whose code is one of the
+        codes, and whose message contains one of the texts (as sent, or as the summary prints
+        it, with <n>, <id>, <ip>, <email> for the details); case and spacing ignored."""
+        if account.get("status") not in ERROR_STATUSES:
+            return False
+        message = account.get("status_message")
+        reason, code = error_reason(message)
+        if self.error_codes and (code or "").upper() not in self.error_codes:
+            return False
+        if not self.errors:
+            return True
+        raw = " ".join(reason_text(message)[0].split()).casefold()
+        reason = reason.casefold()
+        return any(text in raw or text in reason for text in self.errors)
+
     def __call__(self, account: Mapping[str, Any]) -> bool:
+        if self.not_tag_ids and any(
+            isinstance(t, Mapping) and t.get("id") in self.not_tag_ids
+            for t in account.get("tags") or ()
+        ):
+            return False
+        if (self.error_codes or self.errors) and not self.error_matches(account):
+            return False
         if self.domains and domain_of(account.get("email")) not in self.domains:
             return False
         if self.min_score is not None or self.max_score is not None:
@@ -142,6 +177,23 @@ class LocalFilter:
             ):
                 return False
         return not self.health or health_class(account, self.thresholds) in self.health
+
+
+def _words(values: Sequence[str], option: str, *, upper: bool = False) -> list[str]:
+    """--error-code values (comma lists too) upper-cased, or --error texts with their spacing
+    collapsed and case folded; an empty one is exit 2."""
+    out: list[str] = []
+    for value in values:
+        parts = value.split(",") if upper else [value]
+        for part in parts:
+            word = " ".join(part.split())
+            if not word:
+                raise UsageError(
+                    f"{option} needs a value.",
+                    hint="For example: --error-code EAUTH, or --error 'Username and Password'.",
+                )
+            out.append(word.upper() if upper else word.casefold())
+    return out
 
 
 # -- merging streams ------------------------------------------------------------------------------
@@ -244,8 +296,11 @@ class Listing:
                 elif email in at_key:
                     continue
                 at_key.add(email)
-            if self.local is not None and not self.local(account):
-                continue
+            if self.local is not None:
+                if not self.local(account):
+                    continue
+                if self.local.drop_tags:
+                    account = {k: v for k, v in account.items() if k != "tags"}
             if self.limit is not None and count >= self.limit:
                 self.more = True
                 break
@@ -309,11 +364,19 @@ def list_accounts(
     from instantly_cli.services.tags import TagIndex, resolve_tag_ids
 
     params = query.params()
-    if query.tags or query.tags_all:
+    local = query.local_filter()
+    if query.tags or query.tags_all or query.not_tags:
         index = TagIndex.fetch(client, warn)
         params["tag_ids"] = resolve_tag_ids(index, query.tags) or None
         params["tag_ids_all"] = resolve_tag_ids(index, query.tags_all) or None
-    local = query.local_filter()
+        if query.not_tags:
+            # The API cannot exclude a tag: each account's tags come with it, judged here.
+            params["include_tags"] = True
+            local = replace(
+                local or LocalFilter(),
+                not_tag_ids=frozenset(resolve_tag_ids(index, query.not_tags)),
+                drop_tags=not query.include_tags,
+            )
     variants = query.variants()
     fetch = lister or (
         _concurrent(client) if parallel and concurrent_safe(query, limit=limit) else pager_lister
@@ -390,6 +453,9 @@ class ListQuery:
     include_unscored: bool = False
     health: list[str] = field(default_factory=list)
     thresholds: Thresholds = field(default_factory=Thresholds)
+    error_codes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    not_tags: list[str] = field(default_factory=list)
 
     def params(self) -> dict[str, Any]:
         """The query parameters shared by every variant; exit 2 on bad input (nothing sent)."""
@@ -422,6 +488,9 @@ class ListQuery:
         statuses = parse_values(self.status, ACCOUNT_STATUS) or [None]
         providers = parse_values(self.provider, PROVIDER) or [None]
         filters = parse_values(self.filter, LIST_FILTER) or [None]
+        if (self.error_codes or self.errors) and statuses == [None] and filters == [None]:
+            # --error/--error-code select accounts in an error status: ask only for those.
+            filters = parse_values(["error"], LIST_FILTER)
         streams = len(statuses) * len(providers) * len(filters)
         if streams > MAX_STREAMS:
             raise UsageError(
@@ -444,6 +513,8 @@ class ListQuery:
             include_unscored=self.include_unscored,
             health=self.health,
             thresholds=self.thresholds,
+            error_codes=self.error_codes,
+            errors=self.errors,
         )
         return local if local.active else None
 

@@ -25,6 +25,8 @@ from instantly_cli.columns import (
     cell,
     check_fields,
     columns_for,
+    field_names,
+    fit_columns,
     pick,
 )
 from instantly_cli.enums import OUTPUT_FORMAT
@@ -162,6 +164,7 @@ class Output:
         """Data in the chosen format: JSON, ``data`` as one document; JSONL, one line per
         record (``data`` a list) or ``data`` itself; the other formats, ``rows`` (default:
         ``data``; a function is called only then) in ``columns``."""
+        fields = field_names(fields, columns)
         if self.fmt == "json":
             if fields:
                 many = isinstance(data, list)
@@ -369,6 +372,7 @@ def emit_records(
     A table fits the terminal (see :class:`Column`) unless ``wide``. ``fields`` are checked
     against the first page (:func:`check_fields`) before anything is written.
     """
+    fields = field_names(fields, columns)
     cols = columns_for(fields, columns)
     count = 0
     if fmt == "table" or (fmt == "json" and stdout_is_tty()):
@@ -447,8 +451,18 @@ def _table(
     wide: bool = False,
 ) -> None:
     console = _console(unlimited=wide)
-    fit = console.width < UNLIMITED
-    console.print(build_table(rows, cols, title, console.width if fit else None))
+    if console.width >= UNLIMITED:
+        console.print(build_table(rows, cols, title, None))
+        return
+    shown = fit_columns(rows, cols, console.width)
+    console.print(build_table(rows, cols, title, console.width, shown))
+    hidden = len(cols) - len(shown)
+    if hidden:
+        names = ", ".join(c.key for c in cols if all(c is not s for s, _ in shown))
+        notice(
+            f"{hidden} of {len(cols)} columns hidden to fit {console.width} columns ({names}); "
+            "--wide shows them all."
+        )
 
 
 def emit_detail(title: str, sections: Sequence[tuple[str, Sequence[DetailRow]]]) -> None:

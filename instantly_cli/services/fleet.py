@@ -236,8 +236,10 @@ class Listing:
         descending: bool,
         local: LocalFilter | None,
         limit: int | None,
+        unscored_last: bool = False,
     ) -> None:
         self.streams = streams
+        self.unscored_last = unscored_last
         self.key = key
         self.descending = descending
         self.local = local
@@ -248,7 +250,7 @@ class Listing:
 
     def __iter__(self) -> Iterator[list[Mapping[str, Any]]]:
         try:
-            if len(self.streams) == 1 and self.local is None:
+            if self._single():
                 for page in self.streams[0]:
                     yield page if isinstance(page, list) else list(page)
             else:
@@ -260,12 +262,16 @@ class Listing:
         for page in self:
             yield from page
 
+    def _single(self) -> bool:
+        """One stream passed through as the API pages it."""
+        return len(self.streams) == 1 and self.local is None and not self.unscored_last
+
     def _collect(self) -> None:
         for stream in self.streams:
             anomaly = getattr(stream, "anomaly", None)
             if anomaly and not self.anomaly:
                 self.anomaly = anomaly
-        if len(self.streams) == 1 and self.local is None:
+        if self._single():
             self.more = bool(getattr(self.streams[0], "more", False))
             self.next_cursor = getattr(self.streams[0], "next_cursor", None)
 
@@ -283,6 +289,9 @@ class Listing:
             )
         page: list[Mapping[str, Any]] = []
         count = 0
+        # Sorted by score, accounts without one come last in either direction (the API puts
+        # them first when ascending): held back, then written after the scored ones.
+        held: list[Mapping[str, Any]] = []
         # The same account in two streams has the same sort key, so duplicates arrive together:
         # remembering the emails of the current key is enough (memory stays flat).
         last_key: tuple[Any, ...] | None = None
@@ -301,6 +310,9 @@ class Listing:
                     continue
                 if self.local.drop_tags:
                     account = {k: v for k, v in account.items() if k != "tags"}
+            if self.unscored_last and score_of(account) is None:
+                held.append(account)
+                continue
             if self.limit is not None and count >= self.limit:
                 self.more = True
                 break
@@ -309,6 +321,16 @@ class Listing:
             if len(page) >= PAGE:
                 yield page
                 page = []
+        else:
+            for account in held:
+                if self.limit is not None and count >= self.limit:
+                    self.more = True
+                    break
+                page.append(account)
+                count += 1
+                if len(page) >= PAGE:
+                    yield page
+                    page = []
         if page:
             yield page
 
@@ -382,8 +404,10 @@ def list_accounts(
         _concurrent(client) if parallel and concurrent_safe(query, limit=limit) else pager_lister
     )
     sort_by = params.get("sort_by")
-    # Local filters drop accounts, so each stream pages on until the listing has enough.
-    per_stream = None if local is not None else limit
+    unscored_last = sort_by == "stat_warmup_score"
+    # Local filters drop accounts, and unscored ones are held back, so each stream pages on
+    # (lazily) until the listing has enough.
+    per_stream = None if local is not None or unscored_last else limit
     streams = [
         fetch(client, {**params, **variant}, limit=per_stream, offset=bool(sort_by))
         for variant in variants
@@ -394,6 +418,7 @@ def list_accounts(
         descending=params.get("sort_order") != "asc",
         local=local,
         limit=limit,
+        unscored_last=unscored_last,
     )
 
 
@@ -411,6 +436,27 @@ def _concurrent(client: InstantlyClient) -> Lister:
                                prefer_cursor=prefer_cursor)
 
     return concurrent
+
+
+def close_domains(
+    client: InstantlyClient, query: ListQuery, wanted: Sequence[str], *, scan: int = 1000
+) -> list[str]:
+    """Domains close to ``wanted`` among the accounts the query selects without its domain
+    (at most ``scan`` accounts read): the "did you mean" of a --domain that matched nothing."""
+    import difflib
+
+    bare = replace(query, domains=[], sort=None, asc=None, starting_after=None)
+    seen: set[str] = set()
+    for account in list_accounts(client, bare, limit=scan, parallel=False).items():
+        seen.add(domain_of(account.get("email")))
+    seen.discard("")
+    close: list[str] = []
+    for domain in (part for text in wanted for part in text.split(",") if part.strip()):
+        for match in difflib.get_close_matches(domain.strip().lower(), sorted(seen), n=3,
+                                               cutoff=0.6):
+            if match not in close:
+                close.append(match)
+    return close
 
 
 def accounts_of(listing: Iterable[Page]) -> Iterator[Mapping[str, Any]]:
@@ -529,6 +575,12 @@ def parse_values(values: str | Sequence[str] | None, table: EnumTable) -> list[A
         for part in text.split(","):
             if not part.strip():
                 continue
+            if table is ACCOUNT_STATUS and part.strip().lower() in ("error", "errors"):
+                raise UsageError(
+                    f"Unknown status '{part.strip()}'.",
+                    hint="Every error status: --filter error (or --status "
+                    "connection-error,soft-bounce-error,sending-error).",
+                )
             code = table.parse(part)
             if code not in codes:
                 codes.append(code)

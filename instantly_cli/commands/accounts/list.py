@@ -111,7 +111,7 @@ def list_accounts(
         pager = fleet.list_accounts(
             client, query, limit=page_limit, parallel=parallel, warn=output.warn
         )
-        output.emit_records(
+        shown = output.emit_records(
             with_health(pager, thresholds) if field_list and "health" in field_list else pager,
             fmt,
             columns,
@@ -119,6 +119,11 @@ def list_accounts(
             empty_message="No accounts match.",
             wide=wide,
         )
+        if not shown and query.domains and not pager.anomaly:
+            close = fleet.close_domains(client, query, query.domains)
+            if close:
+                output.info("No account has that domain. Did you mean: " + ", ".join(
+                    f"--domain {d}" for d in close) + "?")
     _report_end(pager, strict)
 
 

@@ -225,6 +225,18 @@ def fit_columns(
     return [(c, i in shortened) for i, c in enumerate(cols) if i not in dropped]
 
 
+def hidden_note(
+    cols: Sequence[Column], shown: Sequence[tuple[Column, bool]], width: int
+) -> str | None:
+    """The line that says a fitted table hides columns (never silently), or None."""
+    kept = {id(c) for c, _ in shown}
+    hidden = [c.key for c in cols if id(c) not in kept]
+    if not hidden:
+        return None
+    return (f"{len(hidden)} of {len(cols)} columns hidden to fit {width} columns "
+            f"({', '.join(hidden)}); --wide shows them all.")
+
+
 DetailRow = tuple[str, str, str]  # label, value, style
 
 

@@ -27,6 +27,7 @@ from instantly_cli.columns import (
     columns_for,
     field_names,
     fit_columns,
+    hidden_note,
     pick,
 )
 from instantly_cli.enums import OUTPUT_FORMAT
@@ -456,13 +457,8 @@ def _table(
         return
     shown = fit_columns(rows, cols, console.width)
     console.print(build_table(rows, cols, title, console.width, shown))
-    hidden = len(cols) - len(shown)
-    if hidden:
-        names = ", ".join(c.key for c in cols if all(c is not s for s, _ in shown))
-        notice(
-            f"{hidden} of {len(cols)} columns hidden to fit {console.width} columns ({names}); "
-            "--wide shows them all."
-        )
+    if note := hidden_note(cols, shown, console.width):
+        notice(note)
 
 
 def emit_detail(title: str, sections: Sequence[tuple[str, Sequence[DetailRow]]]) -> None:

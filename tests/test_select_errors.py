@@ -16,7 +16,7 @@ from instantly_cli.context import Runtime
 from instantly_cli.output import Terminal
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import AccountQuery, Store
-from instantly_cli.services.health import error_reason
+from instantly_cli.services.accounts.summary import error_reason
 
 Cli = Callable[..., Result]
 ERROR_STATUSES = (-1, -2, -3)

@@ -471,14 +471,11 @@ def _table(
     wide: bool = False,
 ) -> None:
     console = _console(unlimited=wide)
-    if console.width >= UNLIMITED:
-        with stdout_writes():
-            console.print(build_table(rows, cols, title, None))
-        return
-    shown = fit_columns(rows, cols, console.width)
+    fit = console.width < UNLIMITED
+    shown = fit_columns(rows, cols, console.width) if fit else None
     with stdout_writes():
-        console.print(build_table(rows, cols, title, console.width, shown))
-    if note := hidden_note(cols, shown, console.width):
+        console.print(build_table(rows, cols, title, console.width if fit else None, shown))
+    if shown is not None and (note := hidden_note(cols, shown, console.width)):
         notice(note)
 
 

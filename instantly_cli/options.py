@@ -127,8 +127,8 @@ ErrorTextOpt = Annotated[
     typer.Option(
         "--error",
         metavar="TEXT",
-        help="In an error status whose message contains TEXT (case ignored; <n>, <id>, <ip>, "
-        "<email> as `accounts summary` prints them stand for the details); repeatable: any.",
+        help="In an error status whose message contains TEXT (case ignored; the placeholders "
+        "`accounts summary` prints stand for the details it hides); repeatable: any.",
     ),
 ]
 DomainOpt = Annotated[

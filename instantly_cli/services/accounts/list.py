@@ -289,8 +289,22 @@ class Listing:
             )
         page: list[Mapping[str, Any]] = []
         count = 0
-        # Sorted by score, accounts without one come last in either direction (the API puts
-        # them first when ascending): held back, then written after the scored ones.
+        for account in self._selected(merged):
+            if self.limit is not None and count >= self.limit:
+                self.more = True
+                break
+            page.append(account)
+            count += 1
+            if len(page) >= PAGE:
+                yield page
+                page = []
+        if page:
+            yield page
+
+    def _selected(self, merged: Iterator[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+        """The merged accounts without duplicates, filtered locally; sorted by score, those
+        without one are held back and come last in either direction (the API puts them first
+        when ascending). Lazy: the walk stops when the listing has enough."""
         held: list[Mapping[str, Any]] = []
         # The same account in two streams has the same sort key, so duplicates arrive together:
         # remembering the emails of the current key is enough (memory stays flat).
@@ -312,27 +326,9 @@ class Listing:
                     account = {k: v for k, v in account.items() if k != "tags"}
             if self.unscored_last and score_of(account) is None:
                 held.append(account)
-                continue
-            if self.limit is not None and count >= self.limit:
-                self.more = True
-                break
-            page.append(account)
-            count += 1
-            if len(page) >= PAGE:
-                yield page
-                page = []
-        else:
-            for account in held:
-                if self.limit is not None and count >= self.limit:
-                    self.more = True
-                    break
-                page.append(account)
-                count += 1
-                if len(page) >= PAGE:
-                    yield page
-                    page = []
-        if page:
-            yield page
+            else:
+                yield account
+        yield from held
 
 
 def concurrent_safe(query: ListQuery, *, limit: int | None) -> bool:

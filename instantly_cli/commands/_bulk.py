@@ -78,10 +78,12 @@ def confirm(ctx: typer.Context, question: str, refusal: str, yes: bool, *,
     tty = (asking.Streams(out.stdin, out.stderr) if out.stdin_tty
            else (out.open_tty or asking.open_dev_tty)())
     if tty is None:
+        # Only a command that has --dry-run may point at it (`tags delete` has none).
+        previews = any("--dry-run" in getattr(p, "opts", ()) for p in ctx.command.params)
         raise UsageError(
             refusal,
-            hint="Add --yes to confirm (there is no terminal to ask on), "
-            "or --dry-run to preview.",
+            hint="Add --yes to confirm (there is no terminal to ask on)"
+            + (", or --dry-run to preview." if previews else "."),
         )
     try:
         shown = brief() if brief is not None else Brief()

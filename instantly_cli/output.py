@@ -22,10 +22,14 @@ from instantly_cli.columns import (
     Column,
     DetailRow,
     build_table,
-    cell,
     check_fields,
     columns_for,
+    csv_cell,
+    csv_text,
     pick,
+    raw_cell,
+    safe,
+    safe_message,
 )
 from instantly_cli.enums import OUTPUT_FORMAT
 from instantly_cli.errors import CliError, UsageError, redact
@@ -250,8 +254,12 @@ def _err_line(text: str) -> None:
 # -- messages on stderr ------------------------------------------------------------------------
 
 
+# Every message is escaped (safe_message) before it is painted: a message may quote a field
+# from the server, and only the tool's own colours may reach the terminal.
+
+
 def notice(message: str) -> None:
-    _err_line(_paint(message, "dim"))
+    _err_line(_paint(safe_message(message), "dim"))
 
 
 def banner(message: str) -> None:
@@ -262,15 +270,15 @@ def banner(message: str) -> None:
 
 
 def info(message: str) -> None:
-    _err_line(message)
+    _err_line(safe_message(message))
 
 
 def warn(message: str) -> None:
-    _err_line(_paint("Warning:", "yellow") + " " + message)
+    _err_line(_paint("Warning:", "yellow") + " " + safe_message(message))
 
 
 def success(message: str) -> None:
-    _err_line(_paint("✓", "green") + " " + message)
+    _err_line(_paint("✓", "green") + " " + safe_message(message))
 
 
 def print_error(err: CliError, fmt: str = "text") -> None:
@@ -286,9 +294,9 @@ def print_error(err: CliError, fmt: str = "text") -> None:
         }
         _err_line(json.dumps(payload, ensure_ascii=False))
         return
-    _err_line(_paint("Error:", "bold red") + " " + err.message)
+    _err_line(_paint("Error:", "bold red") + " " + safe_message(err.message))
     if err.hint:
-        _err_line(_paint("Hint:", "dim") + " " + err.hint)
+        _err_line(_paint("Hint:", "dim") + " " + safe_message(err.hint))
 
 
 def print_error_body(body: Any) -> None:
@@ -411,11 +419,11 @@ def emit_records(
                     chunk.append(line + "\n")
         elif fmt == "csv":
             buffer, writer = _csv_writer()
-            writer.writerows([cell(c, r) for c in cols] for r in page)
+            writer.writerows([csv_cell(c, r) for c in cols] for r in page)
             chunk.append(buffer.getvalue())
         else:  # tsv: no header, tabs and newlines inside values escaped so columns never shift
             for record in page:
-                chunk.append("\t".join(_tsv(cell(c, record)) for c in cols) + "\n")
+                chunk.append("\t".join(_tsv(raw_cell(c, record)) for c in cols) + "\n")
         count += len(page)
         _write("".join(chunk))
         _flush()
@@ -434,9 +442,11 @@ def _csv_writer() -> tuple[Any, Any]:
 
 
 def _tsv(value: str) -> str:
+    """A TSV cell: backslash, tab and line breaks as ``\\\\ \\t \\n \\r`` (columns never shift),
+    then every other control character escaped like any human format."""
     for raw, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
         value = value.replace(raw, escaped)
-    return value
+    return safe(value)
 
 
 def _table(
@@ -464,11 +474,11 @@ def emit_detail(title: str, sections: Sequence[tuple[str, Sequence[DetailRow]]])
         shown = [r for r in rows if r[1] != ""]
         if not shown:
             continue
-        grid.add_row(Text(heading, style="bold cyan"), "")
+        grid.add_row(Text(safe(heading), style="bold cyan"), "")
         for label, value, style in shown:
-            grid.add_row("  " + label, Text(value, style=style))
+            grid.add_row("  " + safe(label), Text(safe(value), style=style))
     console = _console()
-    console.print(Text(title, style="bold"))
+    console.print(Text(safe(title), style="bold"))
     console.print(grid)
 
 
@@ -477,11 +487,11 @@ def emit_kv(rows: Sequence[tuple[str, str]], fmt: str) -> None:
     if fmt == "table":
         width = max((len(k) for k, _ in rows), default=0)
         for key, value in rows:
-            _write(f"{key.ljust(width)}  {value}\n")
+            _write(f"{safe(key).ljust(width)}  {safe(value)}\n")
     elif fmt == "csv":
         buffer, writer = _csv_writer()
         writer.writerow(["key", "value"])
-        writer.writerows(rows)
+        writer.writerows([csv_text(safe(k)), csv_text(safe(v))] for k, v in rows)
         _write(buffer.getvalue())
     else:
         for key, value in rows:
@@ -514,7 +524,7 @@ def prompt_secret(text: str) -> str:
 def confirm(text: str) -> bool:
     out = current()
     with _lock:
-        out.stderr.write(f"{text} [y/N] ")
+        out.stderr.write(f"{redact(safe_message(text))} [y/N] ")
         out.stderr.flush()
     answer = out.stdin.readline()
     return str(answer).strip().lower() in ("y", "yes")
@@ -594,7 +604,7 @@ def emit_dashboard(title: str, sections: Sequence[Section]) -> None:
 
     console = _dashboard_console()
     with _lock, sigint_deferred():
-        console.print(Text(title, style="bold", no_wrap=True, overflow="ellipsis"))
+        console.print(Text(safe(title), style="bold", no_wrap=True, overflow="ellipsis"))
         for section in sections:
             console.print(render_section(section))
     _flush()

@@ -555,9 +555,16 @@ def _decode(resp: httpx.Response, raw: bytes) -> Json:
     parsed = False
     if raw:
         try:
-            data = json.loads(raw)
+            data = json.loads(raw, parse_constant=_no_constant)
             parsed = True
-        except ValueError:
+        except _NotJsonNumber as exc:
+            # NaN and Infinity are not JSON: kept, they would be re-emitted by -o json as
+            # text no other JSON reader accepts.
+            raise InvalidResponseError(
+                f"The API answered {status} with JSON holding {exc.args[0]}, which is not a "
+                "JSON number."
+            ) from None
+        except (ValueError, RecursionError):
             parsed = False
     if 200 <= status < 300:
         if raw and not parsed:
@@ -581,6 +588,14 @@ def _decode(resp: httpx.Response, raw: bytes) -> Json:
             status, f"HTTP {status} {resp.reason_phrase} with a non-JSON body ({kind})"
         )
     raise _with_body(error_for_status(status, _message(data, status, resp)), data)
+
+
+class _NotJsonNumber(ValueError):
+    """NaN, Infinity or -Infinity in an answer (Python's json accepts them; JSON does not)."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJsonNumber(name)
 
 
 def _with_body(err: CliError, body: Json) -> CliError:

@@ -23,6 +23,7 @@ from instantly_cli import output
 from instantly_cli.errors import UsageError
 from instantly_cli.output import Output, Terminal
 from instantly_cli.settings import GlobalOptions, Settings, resolve, sandbox_state_path
+from instantly_cli.targets import escape
 
 if TYPE_CHECKING:
     import httpx
@@ -124,9 +125,13 @@ def max_response_bytes() -> int:
     raw = os.environ.get("INSTANTLY_MAX_RESPONSE_MB", "").strip()
     if not raw:
         return 64 * 1024 * 1024
-    if not raw.isdigit() or int(raw) < 1:
+    # ASCII digits only (int() also reads '²' or '١'), and few of them: int() of thousands of
+    # digits raises its own ValueError.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or not 1 <= int(raw) <= 65536:
+        shown = raw if len(raw) <= 20 else raw[:17] + "..."
         raise UsageError(
-            f"INSTANTLY_MAX_RESPONSE_MB must be a whole number of megabytes, not '{raw}'.",
+            "INSTANTLY_MAX_RESPONSE_MB must be a whole number of megabytes from 1 to 65536, "
+            f"not '{escape(shown)}'.",
             hint="For example: INSTANTLY_MAX_RESPONSE_MB=256.",
         )
     return int(raw) * 1024 * 1024

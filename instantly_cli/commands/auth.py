@@ -66,7 +66,10 @@ def login(
     """Save an API key to a profile, after checking it works."""
     settings = context.settings(ctx, allow_new_profile=True)
     if with_token:
-        key = sys.stdin.read().strip()
+        from instantly_cli.targets import read_bounded
+
+        # A key is short: a runaway producer on stdin is refused at 1 MB.
+        key = read_bounded(sys.stdin, "The key on standard input", 1024 * 1024).strip()
     elif output.stdin_is_tty():
         key = output.prompt_secret("Paste your Instantly API key (input is hidden)").strip()
     else:

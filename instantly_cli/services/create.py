@@ -26,7 +26,7 @@ from instantly_cli.errors import (
     register_secret,
 )
 from instantly_cli.services.bulk import Outcome
-from instantly_cli.targets import is_email
+from instantly_cli.targets import is_email, read_file_bounded
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
@@ -105,7 +105,7 @@ def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """``(line, flat row)`` from a CSV file (header = API field names, dots for nesting) or a
     JSON-lines file (``.jsonl``/``.ndjson``, one object per line); exit 2 when unreadable."""
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = read_file_bounded(path, f"--from {path}").decode("utf-8-sig")
     except OSError as exc:
         raise UsageError(f"Cannot read {path}: {exc.strerror or exc}.") from None
     except UnicodeDecodeError as exc:

@@ -110,7 +110,7 @@ def create(
     that exists already is reported as "exists".
     """
     from instantly_cli.services import create as service
-    from instantly_cli.targets import read_targets
+    from instantly_cli.targets import read_bounded, read_targets
 
     fmt = context.output_format(ctx, output_, json_output)
     field_list = parse_fields(fields)
@@ -132,7 +132,13 @@ def create(
     if from_file is None and targets and not resume:
         raise UsageError("Targets pick rows of --from FILE; there is no file.",
                          hint="Use --email for one account.")
-    passwords = service.Passwords.from_text(sys.stdin.read()) if password_stdin else None
+    passwords = (
+        service.Passwords.from_text(
+            read_bounded(sys.stdin, "The passwords on standard input", 1024 * 1024)
+        )
+        if password_stdin
+        else None
+    )
 
     def build(what: dict[str, Any]) -> list[dict[str, Any]]:
         """Every row validated (passwords never journaled: read again on --resume)."""

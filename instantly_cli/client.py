@@ -227,7 +227,8 @@ class InstantlyClient:
                     # own back-off is lost throughput; only a request refused again backs off.
                     paced = self.limiter is not None and retry_after is None
                     if not paced or throttled > 1:
-                        self._sleep(throttled - 1 if paced else throttled, retry_after)
+                        self._sleep(throttled - 1 if paced else throttled, retry_after,
+                                    throttled=True)
                     continue
                 raise RateLimitedError(
                     f"Still rate limited after {throttled} attempts.", status=429
@@ -288,15 +289,29 @@ class InstantlyClient:
         wait = parse_retry_after(resp.headers.get("Retry-After"))
         return None if wait is None else min(wait, self.max_retry_after)
 
-    def _sleep(self, attempt: int, retry_after: float | None) -> None:
+    def _sleep(self, attempt: int, retry_after: float | None, *, throttled: bool = False) -> None:
         if retry_after is not None:
             delay = retry_after
         else:
             cap = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
             delay = cap * random.uniform(0.5, 1.0)
-        if self.limiter is not None:
-            self.limiter.note_sleep(delay)
-        self._sleep_fn(delay)
+        limiter = self.limiter
+        if limiter is None:
+            self._sleep_fn(delay)
+            return
+        if throttled and not limiter.rest(delay):
+            raise RateLimitedError(
+                f"Still rate limited: the run has waited {limiter.max_wait:g} s on 429 answers "
+                "already (--max-wait).",
+                status=429,
+                hint="Run again later (--resume finishes the run), or raise --max-wait.",
+            )
+        limiter.note_sleep(delay)
+        # A worker asleep on a 429 holds no slot of the limiter, and the runner does not count
+        # it as busy: it adds a worker meanwhile, so one throttled request does not idle one
+        # worker's share of the rate.
+        with limiter.resting_worker():
+            self._sleep_fn(delay)
 
     def _log(
         self, method: str, target: str, status: int | str, started: float, attempt: int

@@ -49,6 +49,8 @@ class Runtime:
     # Base of the exponential retry backoff and the longest Retry-After honoured (seconds).
     backoff_base: float = 0.5
     max_retry_after: float = 60.0
+    # --max-wait of a bulk command: the most time its run waits on 429s (None: the default).
+    max_wait: float | None = None
     options: GlobalOptions = field(default_factory=GlobalOptions)
     # The output format the command resolved: the error handler writes errors in it.
     fmt: str | None = None
@@ -143,7 +145,9 @@ def limiter(ctx: typer.Context, rate: float) -> RateLimiter:
     if rt.limiter is None:
         from instantly_cli.ratelimit import RateLimiter
 
-        rt.limiter = RateLimiter(rate)
+        rt.limiter = (
+            RateLimiter(rate) if rt.max_wait is None else RateLimiter(rate, max_wait=rt.max_wait)
+        )
     return rt.limiter
 
 

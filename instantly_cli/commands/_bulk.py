@@ -170,12 +170,14 @@ class Session:
             output.warn(f"Interrupted: waiting for {pending} in-flight request(s) to finish; "
                         "press Ctrl-C again to stop waiting.")
 
+        limiter = client.limiter
         with output.progress(total, label) as advance:
             return bulk.run(
                 units, work, concurrency=self.concurrency, advance=advance,
                 on_interrupt=interrupted, on_done=self.note, shield=self.shield.install(),
                 rate=self.rate,
-                pace=client.limiter.thread_stats if client.limiter is not None else None,
+                pace=limiter.thread_stats if limiter is not None else None,
+                resting=(lambda: limiter.resting) if limiter is not None else None,
                 respell=(lambda e: spelling(client, e)) if respell else None,
             )
 

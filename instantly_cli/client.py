@@ -27,7 +27,7 @@ from instantly_cli.errors import (
     RateLimitedError,
     error_for_status,
 )
-from instantly_cli.paging import Pager, account_page
+from instantly_cli.paging import Pager, account_page, not_json_number
 from instantly_cli.ratelimit import MAX_RETRY_AFTER, RateLimiter, parse_retry_after
 from instantly_cli.schema import (
     Account,
@@ -227,8 +227,7 @@ class InstantlyClient:
                     # own back-off is lost throughput; only a request refused again backs off.
                     paced = self.limiter is not None and retry_after is None
                     if not paced or throttled > 1:
-                        self._sleep(throttled - 1 if paced else throttled, retry_after,
-                                    throttled=True)
+                        self._sleep(throttled - paced, retry_after, throttled=True)
                     continue
                 raise RateLimitedError(
                     f"Still rate limited after {throttled} attempts.", status=429
@@ -295,23 +294,9 @@ class InstantlyClient:
         else:
             cap = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
             delay = cap * random.uniform(0.5, 1.0)
-        limiter = self.limiter
-        if limiter is None:
-            self._sleep_fn(delay)
-            return
-        if throttled and not limiter.rest(delay):
-            raise RateLimitedError(
-                f"Still rate limited: the run has waited {limiter.max_wait:g} s on 429 answers "
-                "already (--max-wait).",
-                status=429,
-                hint="Run again later (--resume finishes the run), or raise --max-wait.",
-            )
-        limiter.note_sleep(delay)
-        # A worker asleep on a 429 holds no slot of the limiter, and the runner does not count
-        # it as busy: it adds a worker meanwhile, so one throttled request does not idle one
-        # worker's share of the rate.
-        with limiter.resting_worker():
-            self._sleep_fn(delay)
+        if self.limiter is None:
+            return self._sleep_fn(delay)
+        self.limiter.rest_for(delay, self._sleep_fn, throttled=throttled)
 
     def _log(
         self, method: str, target: str, status: int | str, started: float, attempt: int
@@ -570,15 +555,8 @@ def _decode(resp: httpx.Response, raw: bytes) -> Json:
     parsed = False
     if raw:
         try:
-            data = json.loads(raw, parse_constant=_no_constant)
+            data = json.loads(raw, parse_constant=not_json_number)
             parsed = True
-        except _NotJsonNumber as exc:
-            # NaN and Infinity are not JSON: kept, they would be re-emitted by -o json as
-            # text no other JSON reader accepts.
-            raise InvalidResponseError(
-                f"The API answered {status} with JSON holding {exc.args[0]}, which is not a "
-                "JSON number."
-            ) from None
         except (ValueError, RecursionError):
             parsed = False
     if 200 <= status < 300:
@@ -603,14 +581,6 @@ def _decode(resp: httpx.Response, raw: bytes) -> Json:
             status, f"HTTP {status} {resp.reason_phrase} with a non-JSON body ({kind})"
         )
     raise _with_body(error_for_status(status, _message(data, status, resp)), data)
-
-
-class _NotJsonNumber(ValueError):
-    """NaN, Infinity or -Infinity in an answer (Python's json accepts them; JSON does not)."""
-
-
-def _no_constant(name: str) -> Any:
-    raise _NotJsonNumber(name)
 
 
 def _with_body(err: CliError, body: Json) -> CliError:

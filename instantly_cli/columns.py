@@ -76,6 +76,13 @@ def cell(column: Column, obj: Mapping[str, Any], short: bool = False) -> str:
     return safe(raw_cell(column, obj, short))
 
 
+def tsv_text(value: str) -> str:
+    """A TSV cell: ``\\\\ \\t \\n \\r`` (columns never shift), then :func:`safe`."""
+    for raw, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
+        value = value.replace(raw, escaped)
+    return safe(value)
+
+
 # A spreadsheet runs a cell starting with one of these as a formula (=HYPERLINK(…), @SUM(…),
 # -2+3+cmd|…); tab and CR are the OWASP list's other two.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

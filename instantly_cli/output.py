@@ -30,6 +30,7 @@ from instantly_cli.columns import (
     raw_cell,
     safe,
     safe_message,
+    tsv_text,
 )
 from instantly_cli.enums import OUTPUT_FORMAT
 from instantly_cli.errors import CliError, UsageError, redact
@@ -254,10 +255,7 @@ def _err_line(text: str) -> None:
 # -- messages on stderr ------------------------------------------------------------------------
 
 
-# Every message is escaped (safe_message) before it is painted: a message may quote a field
-# from the server, and only the tool's own colours may reach the terminal.
-
-
+# Messages are escaped (safe_message) before painting: only the tool's colours reach a terminal.
 def notice(message: str) -> None:
     _err_line(_paint(safe_message(message), "dim"))
 
@@ -423,7 +421,7 @@ def emit_records(
             chunk.append(buffer.getvalue())
         else:  # tsv: no header, tabs and newlines inside values escaped so columns never shift
             for record in page:
-                chunk.append("\t".join(_tsv(raw_cell(c, record)) for c in cols) + "\n")
+                chunk.append("\t".join(tsv_text(raw_cell(c, record)) for c in cols) + "\n")
         count += len(page)
         _write("".join(chunk))
         _flush()
@@ -439,14 +437,6 @@ def _csv_writer() -> tuple[Any, Any]:
 
     buffer = io.StringIO()
     return buffer, csv.writer(buffer, lineterminator="\n")
-
-
-def _tsv(value: str) -> str:
-    """A TSV cell: backslash, tab and line breaks as ``\\\\ \\t \\n \\r`` (columns never shift),
-    then every other control character escaped like any human format."""
-    for raw, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
-        value = value.replace(raw, escaped)
-    return safe(value)
 
 
 def _table(
@@ -495,7 +485,7 @@ def emit_kv(rows: Sequence[tuple[str, str]], fmt: str) -> None:
         _write(buffer.getvalue())
     else:
         for key, value in rows:
-            _write(f"{_tsv(key)}\t{_tsv(value)}\n")
+            _write(f"{tsv_text(key)}\t{tsv_text(value)}\n")
     _flush()
 
 

@@ -162,6 +162,12 @@ def account_page(data: Any) -> AccountPage:
     return cast(AccountPage, data)
 
 
+def not_json_number(name: str) -> Any:
+    """json's ``parse_constant`` for answers: NaN and Infinity are not JSON (kept, ``-o json``
+    would re-emit them as text no JSON reader accepts)."""
+    raise InvalidResponseError(f"The API answered {name}, which is not a JSON number.")
+
+
 def checked_items(data: Any) -> list[dict[str, Any]]:
     """The ``items`` of a list answer, each an object; anything else is one clear error (a
     ``null`` or a number among the items would otherwise fail deep inside a command)."""

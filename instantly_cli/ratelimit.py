@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 MAX_RETRY_AFTER = 60.0
 API_RATE_PER_SECOND = 100
@@ -111,6 +111,24 @@ class RateLimiter:
             self.rested += new
             self._rest_end = max(self._rest_end, end)
             return True
+
+    def rest_for(self, delay: float, sleep: Callable[[float], None], *, throttled: bool) -> None:
+        """A retry's back-off sleep, counted as waiting (not latency). On a 429 (``throttled``)
+        the sleep is booked against ``max_wait`` (RateLimitedError past it), and the worker
+        counts as resting meanwhile: it holds no slot of the limiter, and the runner adds a
+        worker for it, so one throttled request does not idle one worker's share of the rate."""
+        if throttled and not self.rest(delay):
+            from instantly_cli.errors import RateLimitedError
+
+            raise RateLimitedError(
+                f"Still rate limited: the run has waited {self.max_wait:g} s on 429 answers "
+                "already (--max-wait).",
+                status=429,
+                hint="Run again later (--resume finishes the run), or raise --max-wait.",
+            )
+        self.note_sleep(delay)
+        with self.resting_worker() if throttled else nullcontext():
+            sleep(delay)
 
     @contextmanager
     def resting_worker(self) -> Iterator[None]:

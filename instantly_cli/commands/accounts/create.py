@@ -112,7 +112,7 @@ def create(
     that exists already is reported as "exists".
     """
     from instantly_cli.services import create as service
-    from instantly_cli.targets import read_bounded, read_targets
+    from instantly_cli.targets import read_targets
 
     fmt = context.output_format(ctx, output_, json_output)
     field_list = parse_fields(fields)
@@ -134,13 +134,7 @@ def create(
     if from_file is None and targets and not resume:
         raise UsageError("Targets pick rows of --from FILE; there is no file.",
                          hint="Use --email for one account.")
-    passwords = (
-        service.Passwords.from_text(
-            read_bounded(sys.stdin, "The passwords on standard input", 1024 * 1024)
-        )
-        if password_stdin
-        else None
-    )
+    passwords = service.Passwords.from_text(_stdin_passwords()) if password_stdin else None
 
     def build(what: dict[str, Any]) -> list[dict[str, Any]]:
         """Every row validated (passwords never journaled: read again on --resume)."""
@@ -192,3 +186,11 @@ def _prompt(whom: str) -> Any:
     imap = output.prompt_secret(f"IMAP password for {whom}")
     smtp = output.prompt_secret("SMTP password (Enter: the same)") or imap
     return Passwords.from_text(f"{imap}\n{smtp}")
+
+
+def _stdin_passwords() -> str:
+    """The passwords on stdin, refused past 1 MB (a runaway producer, not passwords)."""
+    from instantly_cli.targets import read_bounded
+
+    text: str = read_bounded(sys.stdin, "The passwords on standard input", 1024 * 1024)
+    return text

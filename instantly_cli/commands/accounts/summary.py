@@ -32,8 +32,8 @@ from instantly_cli.options import (
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
-    from instantly_cli.services.fleet import ListQuery
-    from instantly_cli.services.health import Tally, Thresholds
+    from instantly_cli.services.accounts.list import ListQuery
+    from instantly_cli.services.accounts.summary import Tally, Thresholds
     from instantly_cli.services.history import Recorder
 
 SummaryExamples = examples(
@@ -97,7 +97,7 @@ def summary(
     --watch-below (90). Healthy: the rest. Takes the filters of `accounts list`. Without
     filters, the pass is recorded in the fleet's history (see `accounts diff`).
     """
-    from instantly_cli.services import health as health_service
+    from instantly_cli.services.accounts import summary as health_service
 
     fmt = context.output_format(ctx, output_, json_output)
     # Everything is validated before the first request: a bad gate is exit 2, nothing fetched.
@@ -149,7 +149,8 @@ def _summarize(
 ) -> Tally:
     """One streamed pass over the accounts (``fleet.list_accounts`` chooses how); ``rec``
     keeps what history tracks."""
-    from instantly_cli.services import fleet, health
+    from instantly_cli.services.accounts import list as fleet
+    from instantly_cli.services.accounts import summary as health
 
     listing = fleet.list_accounts(client, query, limit=None, parallel=parallel, warn=output.warn)
     accounts = fleet.accounts_of(rec.watch_pages(listing) if rec else listing)
@@ -170,7 +171,7 @@ def _all_profiles(
     profile is reported on its row and the rest still run."""
     from instantly_cli import views
     from instantly_cli.config_file import load_config
-    from instantly_cli.services.health import Tally
+    from instantly_cli.services.accounts.summary import Tally
     from instantly_cli.settings import GlobalOptions, resolve
 
     opts = context.runtime(ctx).options

@@ -307,7 +307,7 @@ def print_internal_error(exc: BaseException, fmt: str = "text") -> None:
     if os.environ.get("INSTANTLY_DEBUG", "") not in ("", "0"):
         import traceback
 
-        _err_line("".join(traceback.format_exception(exc)).rstrip())
+        _err_line(safe_message("".join(traceback.format_exception(exc)).rstrip()))
     err = CliError(
         f"Internal error: {type(exc).__name__}: {exc}",
         hint="This is a bug in instantly-cli; rerun with INSTANTLY_DEBUG=1 and report the "

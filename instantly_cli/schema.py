@@ -31,6 +31,25 @@ OBJECT_FIELDS: dict[str, tuple[str, ...]] = {
     "CustomTagMapping": (
         "id", "tag_id", "resource_id", "resource_type", "timestamp_created", "organization_id",
     ),
+    "Campaign": (
+        "id", "name", "pl_value", "status", "is_evergreen", "campaign_schedule",
+        "campaign_schedule.start_date", "campaign_schedule.end_date",
+        "campaign_schedule.schedules", "sequences", "timestamp_created",
+        "timestamp_updated", "email_gap", "random_wait_max", "text_only",
+        "first_email_text_only", "email_list", "daily_limit", "stop_on_reply",
+        "email_tag_list", "link_tracking", "open_tracking", "stop_on_auto_reply",
+        "daily_max_leads", "prioritize_new_leads", "auto_variant_select",
+        "auto_variant_select.trigger", "match_lead_esp", "not_sending_status",
+        "stop_for_company", "core_variables", "custom_variables",
+        "insert_unsubscribe_header", "allow_risky_contacts", "disable_bounce_protect",
+        "limit_emails_per_company_override", "limit_emails_per_company_override.mode",
+        "limit_emails_per_company_override.daily_limit",
+        "limit_emails_per_company_override.scope", "cc_list", "bcc_list", "organization",
+        "owned_by", "ai_sdr_id", "provider_routing_rules",
+    ),
+    "AccountCampaignMapping": (
+        "campaign_id", "campaign_name", "timestamp_created", "status",
+    ),
     "BackgroundJob": (
         "id", "workspace_id", "user_id", "type", "entity_id", "entity_type", "data",
         "data.moved_lead_emails", "progress", "status", "created_at", "updated_at",
@@ -116,6 +135,33 @@ class BackgroundJob(TypedDict, total=False):
     status: str
     created_at: str
     updated_at: str
+
+
+class Campaign(TypedDict, total=False):
+    id: str
+    name: str
+    status: int
+    daily_limit: float | None
+    email_list: list[str]
+    email_tag_list: list[str]
+    not_sending_status: int | None
+    timestamp_created: str
+    timestamp_updated: str
+
+
+class SendingStatus(TypedDict, total=False):
+    """``diagnostics`` (``status``, ``message`` …) and ``accounts_summary`` (``total_connected``,
+    ``available``, ``unavailable``: counts by reason); either may be null."""
+
+    diagnostics: dict[str, Any] | None
+    accounts_summary: dict[str, Any] | None
+
+
+class CampaignMapping(TypedDict, total=False):
+    campaign_id: str
+    campaign_name: str
+    timestamp_created: str
+    status: int
 
 
 class PauseAnswer(TypedDict, total=False):

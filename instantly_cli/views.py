@@ -603,3 +603,122 @@ def warmup_stats_columns(fmt: str) -> list[Column]:
 def warmup_total_row(aggregate: Mapping[str, Any]) -> dict[str, Any]:
     """The aggregate as the last table row."""
     return {**aggregate, "email": f"All {aggregate.get('accounts', 0)} accounts"}
+
+
+# -- campaigns (campaigns list/get, accounts coverage, impact lines) ---------------------------
+
+
+def _share_text(value: Any) -> str:
+    return f"{value:g}%" if isinstance(value, int | float) else ""
+
+
+def _via_text(value: Any) -> str:
+    return ", ".join(str(v) for v in value) if isinstance(value, list) else text_value(value)
+
+
+def _cut(limit: int) -> Any:
+    def short(value: Any) -> str:
+        text = text_value(value)
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+    return short
+
+
+def _reason_short(value: Any) -> str:
+    """``campaign_accounts_unhealthy`` → ``accounts unhealthy`` (a narrow terminal)."""
+    return _cut(18)(text_value(value).removeprefix("campaign_").replace("_", " "))
+
+
+def _whole_share(value: Any) -> str:
+    return f"{value:.0f}%" if isinstance(value, int | float) else ""
+
+
+def campaign_columns() -> list[Column]:
+    from instantly_cli.enums import CAMPAIGN_STATUS
+
+    # 80 columns: names and reasons are cut, shares rounded, before anything is dropped.
+    return [
+        Column("name", "Campaign", priority=100, short=_cut(24)),
+        Column("status", "Status", enum=CAMPAIGN_STATUS, priority=90),
+        Column("accounts", "Accounts", justify="right", priority=80, short_header="Acc."),
+        Column("capacity", "Per day", justify="right", priority=70),
+        Column("at_risk_share", "At risk", fmt=_share_text, justify="right", priority=60,
+               short=_whole_share),
+        Column("reason", "Sending status", priority=65, short=_reason_short, short_header="Why"),
+    ]
+
+
+def campaign_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {**r, "accounts": f"{r.get('accounts_available', 0)}/{r.get('accounts_total', 0)}"}
+        for r in rows
+    ]
+
+
+CAMPAIGN_FIELDS = ["id", "name", "status", "accounts_available", "accounts_total", "capacity",
+                   "at_risk_share", "reason"]
+
+
+def campaign_account_columns() -> list[Column]:
+    return [
+        Column("email", "Email", priority=100),
+        Column("status", "Status", enum=ACCOUNT_STATUS, priority=90),
+        Column("health", "Health", enum=HEALTH, priority=80),
+        Column("daily_limit", "Per day", justify="right", priority=70),
+        Column("via", "Via", fmt=_via_text, priority=60),
+    ]
+
+
+def campaign_title(row: Mapping[str, Any]) -> str:
+    from instantly_cli.enums import CAMPAIGN_STATUS
+
+    return (
+        f"{row.get('name')} · {CAMPAIGN_STATUS.label(row.get('status'))} · "
+        f"{row.get('accounts_available', 0)}/{row.get('accounts_total', 0)} accounts available · "
+        f"{text_value(row.get('capacity'))}/day · at risk {_share_text(row.get('at_risk_share'))}"
+    )
+
+
+def sending_status_lines(status: Mapping[str, Any] | None) -> list[str]:
+    """The diagnosis of ``sending-status``, as lines (empty when the API has none)."""
+    if not status:
+        return []
+    lines = []
+    diagnostics = _obj(status.get("diagnostics"))
+    if diagnostics.get("status"):
+        message = diagnostics.get("message") or diagnostics.get("summary") or ""
+        lines.append(f"Diagnosis: {diagnostics['status']}" + (f" ({message})" if message else ""))
+    summary = _obj(status.get("accounts_summary"))
+    if summary:
+        unavailable = _obj(summary.get("unavailable"))
+        reasons = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in unavailable.items() if v)
+        lines.append(
+            f"Accounts: {text_value(summary.get('available'))} available of "
+            f"{text_value(summary.get('total_connected'))} connected"
+            + (f"; unavailable: {reasons}" if reasons else "")
+        )
+    return lines
+
+
+def campaigns_served(rows: Iterable[Mapping[str, Any]]) -> str:
+    """``accounts get``: the campaigns an account serves, one phrase each."""
+    from instantly_cli.enums import CAMPAIGN_STATUS
+
+    out = []
+    for r in rows:
+        via = (["listed"] if r.get("direct") else []) + [f"tag {t}" for t in r.get("tags") or []]
+        out.append(f"{r.get('name')} ({CAMPAIGN_STATUS.label(r.get('status'))}; "
+                   f"{', '.join(via)})")
+    return "; ".join(out) if out else "none"
+
+
+def impact_lines(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The impact of a write on active campaigns: one line each (dry run and confirmation)."""
+    lines = []
+    for r in rows:
+        lost, left = text_value(r.get("capacity_lost")), text_value(r.get("capacity_left"))
+        line = f"{r.get('name')}: {r.get('accounts')} account(s), -{lost}/day ({left}/day left)"
+        if r.get("stranded"):
+            line += ": NO AVAILABLE ACCOUNT LEFT"
+        lines.append(line)
+    return lines

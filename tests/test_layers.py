@@ -42,6 +42,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("dashboard", ("dashboard",)),
     ("columns", ("columns",)),
     ("client", ("client",)),
+    ("endpoints", ("campaign_api",)),
     ("paging", ("paging",)),
     ("ratelimit", ("ratelimit",)),
     ("settings", ("settings",)),

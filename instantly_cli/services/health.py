@@ -501,16 +501,18 @@ class Condition:
         return f"{self.text}: {self.metric} is {raw:,}"
 
 
-def parse_condition(text: str) -> Condition:
-    """``at-risk>5%`` → a Condition; anything else is a usage error (exit 2)."""
+def parse_condition(text: str, metrics: EnumTable = GATE_METRIC) -> Condition:
+    """``at-risk>5%`` → a Condition; anything else is a usage error (exit 2). ``metrics``: the
+    names the command can test (``accounts coverage`` adds its own)."""
+    hint = GATE_HINT.replace(", ".join(GATE_METRIC.names), ", ".join(metrics.names))
     match = _CONDITION.match(text.lower())
     if not match:
-        raise UsageError(f"Invalid --fail-if condition '{text}'.", hint=GATE_HINT)
+        raise UsageError(f"Invalid --fail-if condition '{text}'.", hint=hint)
     metric = match["metric"]
-    if GATE_METRIC.get(metric) is None:
-        raise UsageError(f"Unknown --fail-if metric '{metric}' in '{text}'.", hint=GATE_HINT)
+    if metrics.get(metric) is None:
+        raise UsageError(f"Unknown --fail-if metric '{metric}' in '{text}'.", hint=hint)
     percent = match["percent"] is not None
-    if percent and metric in ("capacity", "total"):
+    if percent and metric in ("capacity", "total", "campaigns-at-risk"):
         raise UsageError(
             f"--fail-if {text}: {metric} is not a share of the accounts, so it takes no %.",
             hint=f"Compare it with a number, e.g. {metric}<20000.",
@@ -519,8 +521,10 @@ def parse_condition(text: str) -> Condition:
     return Condition(compact, metric, match["op"], float(match["value"]), percent)
 
 
-def parse_conditions(texts: Sequence[str] | None) -> list[Condition]:
-    return [parse_condition(t) for t in texts or []]
+def parse_conditions(
+    texts: Sequence[str] | None, metrics: EnumTable = GATE_METRIC
+) -> list[Condition]:
+    return [parse_condition(t, metrics) for t in texts or []]
 
 
 def breaches(conditions: Sequence[Condition], metrics: Mapping[str, float]) -> list[str]:

@@ -1,0 +1,110 @@
+"""Campaigns: the client's endpoints, `campaigns list|get`, over the in-process sandox, each
+number compared with an independent reading (tests/campaign_truth.py); every request the CLI
+sends is contract-checked by the ``sandbox`` fixture."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from instantly_cli.client import InstantlyClient
+from instantly_cli.output import Terminal
+from instantly_cli.sandbox.app import SandboxApp
+from instantly_cli.sandbox.store import SEED_CAMPAIGN_ID
+from tests import campaign_truth
+from tests.conftest import TEST_KEY
+from tests.contract import validate_recorded
+
+PLUS = "ops+eu@acme-outreach.com"
+
+
+@pytest.fixture
+def client(sandbox: SandboxApp) -> Iterator[InstantlyClient]:
+    with InstantlyClient(
+        api_key=TEST_KEY, base_url="http://t", transport=httpx.WSGITransport(app=sandbox)
+    ) as c:
+        yield c
+
+
+def test_client_campaign_endpoints_follow_the_contract(
+    client: InstantlyClient, sandbox: SandboxApp
+) -> None:
+    campaigns = list(client.list_campaigns({"limit": 5}).items())
+    assert len(campaigns) == 16
+    one = client.get_campaign(SEED_CAMPAIGN_ID)
+    assert one["name"] == "Client A outreach"
+    status = client.sending_status(SEED_CAMPAIGN_ID)
+    assert status["diagnostics"] and status["diagnostics"]["status"] == "healthy"
+    mapped = list(client.account_campaigns(PLUS).items())
+    assert len(mapped) == 7  # the seed's fact: ops+eu serves 7 campaigns
+    patched = client.set_campaign_accounts(SEED_CAMPAIGN_ID, [PLUS])
+    assert patched["email_list"] == [PLUS]
+    assert client.update_campaign(SEED_CAMPAIGN_ID, {"email_list": []})["email_list"] == []
+    # "+" travelled as %2B; every request and answer followed the spec.
+    assert any("%2B" in r.path for r in sandbox.requests)
+    assert validate_recorded(sandbox, every_request=True) == len(sandbox.requests)
+
+
+def test_list_numbers_equal_an_independent_reading(cli, sandbox: SandboxApp) -> None:
+    result = cli(["campaigns", "list", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    rows = {r["id"]: r for r in json.loads(result.stdout)}
+    truth = campaign_truth.read(sandbox)
+    assert set(rows) == {c["id"] for c in truth.campaigns}
+    for c in truth.campaigns:
+        emails = truth.serving(c)
+        row = rows[c["id"]]
+        assert row["accounts_total"] == len(emails), c["name"]
+        assert row["accounts_available"] == truth.available(emails), c["name"]
+        assert row["capacity"] == truth.capacity(emails), c["name"]
+        risky = {e for e in emails if campaign_truth.at_risk(truth.accounts.get(e))}
+        whole = truth.capacity(emails)
+        expected = 100 * truth.capacity(risky) / whole if whole else 0
+        assert row["at_risk_share"] == pytest.approx(expected, abs=0.01), c["name"]
+        assert row["email_list"] == c["email_list"]  # the API's object, unchanged
+    assert rows["0b1523da-cd46-476e-80d3-747f622e2747"]["reason"] == "all_accounts_unhealthy"
+
+
+def test_list_table_fits_80_columns(cli, sandbox, runtime, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    screen = io.StringIO()
+    runtime.terminal = Terminal(stdout=screen, stdout_isatty=True)
+    result = cli(["campaigns", "list"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", screen.getvalue()).splitlines()
+    assert any("Client A outreach" in line for line in lines)
+    assert any("accounts unhealthy" in line for line in lines)  # the reason stayed
+    assert max(len(line) for line in lines) <= 80
+
+
+def test_get_by_name_shows_accounts_health_and_how_they_serve(cli, sandbox) -> None:
+    result = cli(["campaigns", "get", "  enterprise MIXED ", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    truth = campaign_truth.read(sandbox)
+    campaign = next(c for c in truth.campaigns if c["name"] == "Enterprise mixed")
+    assert {a["email"] for a in doc["accounts"]} == truth.serving(campaign)
+    plus = next(a for a in doc["accounts"] if a["email"] == PLUS)
+    assert plus["via"] == ["list", "tag:Client A"]  # listed and through the tag
+    assert doc["sending_status"]["diagnostics"]["status"] == "healthy"
+
+
+def test_get_table_prints_the_diagnosis(cli, sandbox) -> None:
+    result = cli(["campaigns", "get", "Retail all paused", "-o", "table"])
+    assert result.exit_code == 0, result.stderr
+    assert "Diagnosis: no_accounts_available" in result.stderr
+    assert "Retail all paused" in result.stdout
+
+
+def test_unknown_name_exits_2_with_close_names(cli, sandbox) -> None:
+    result = cli(["campaigns", "get", "Client A outrech"])
+    assert result.exit_code == 2
+    assert "No campaign is named 'Client A outrech'" in result.stderr
+    assert "'Client A outreach'" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -6,7 +6,7 @@ Nothing here prints or fetches; commands hand the results to ``output``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from instantly_cli.columns import Column, DetailRow, text_value
@@ -616,7 +616,7 @@ def _via_text(value: Any) -> str:
     return ", ".join(str(v) for v in value) if isinstance(value, list) else text_value(value)
 
 
-def _cut(limit: int) -> Any:
+def _cut(limit: int) -> Callable[[Any], str]:
     def short(value: Any) -> str:
         text = text_value(value)
         return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -189,6 +189,20 @@ StrictOpt = Annotated[
 # options take its place, and it is called with their values, which ``filters.query()`` turns
 # into the ListQuery (validated by the command when it chooses, after its output format).
 # (name, alias, default), in help order.
+CampaignOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--campaign",
+        metavar="CAMPAIGN",
+        help="Serves any of these campaigns (name or id), listed or through a tag; repeatable.",
+    ),
+]
+IdleOpt = Annotated[
+    bool,
+    typer.Option(
+        "--idle", help="Healthy, warmup active, and in no active campaign (idle capacity)."
+    ),
+]
 QUERY_OPTIONS: list[tuple[str, Any, Any]] = [
     ("status", StatusOpt, None),
     ("provider", ProviderOpt, None),
@@ -201,6 +215,8 @@ QUERY_OPTIONS: list[tuple[str, Any, Any]] = [
     ("max_score", MaxScoreOpt, None),
     ("include_unscored", IncludeUnscoredOpt, False),
     ("health", HealthOpt, None),
+    ("campaign", CampaignOpt, None),
+    ("idle", IdleOpt, False),
 ]
 R = TypeVar("R")
 
@@ -219,6 +235,8 @@ class AccountFilters(NamedTuple):
     max_score: float | None = None
     include_unscored: bool = False
     health: list[str] | None = None
+    campaign: list[str] | None = None
+    idle: bool = False
 
     def query(self, thresholds: "Thresholds", **more: Any) -> "ListQuery":
         """The ListQuery of these filters; ``more`` sets its other fields (sort, tags…)."""
@@ -236,6 +254,8 @@ class AccountFilters(NamedTuple):
             max_score=self.max_score,
             include_unscored=self.include_unscored,
             health=self.health or [],
+            campaigns=self.campaign or [],
+            idle=self.idle,
             thresholds=thresholds,
             **more,
         )

@@ -722,3 +722,51 @@ def impact_lines(rows: Iterable[Mapping[str, Any]]) -> list[str]:
             line += ": NO AVAILABLE ACCOUNT LEFT"
         lines.append(line)
     return lines
+
+
+COVERAGE_COLUMNS = [
+    Column("kind", "Kind"), Column("subject", "Subject"), Column("detail", "Detail"),
+]
+
+
+def _campaign_numbers(r: Mapping[str, Any]) -> str:
+    return (f"{r.get('accounts_available')}/{r.get('accounts_total')} available, "
+            f"{text_value(r.get('capacity'))}/day, at risk {_share_text(r.get('at_risk_share'))}")
+
+
+def coverage_records(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``accounts coverage`` for a pipe: one line per finding (kind, subject, detail)."""
+    rows: list[dict[str, Any]] = [
+        {"kind": "idle", "subject": a["email"], "detail": f"{text_value(a.get('daily_limit'))}/day"}
+        for a in doc["idle"]
+    ]
+    rows += [{"kind": "at-risk", "subject": c["name"], "detail": _campaign_numbers(c)}
+             for c in doc["campaigns_at_risk"]]
+    rows += [{"kind": "not-sending", "subject": c["name"], "detail": c.get("reason", "")}
+             for c in doc["not_sending"]]
+    return rows
+
+
+def coverage_tables(
+    doc: Mapping[str, Any],
+) -> list[tuple[str, list[dict[str, Any]], list[Column], str]]:
+    """The three tables of ``accounts coverage``: (title, rows, columns, empty message)."""
+    from instantly_cli.enums import CAMPAIGN_STATUS
+
+    idle_cols = [Column("email", "Email", priority=100),
+                 Column("daily_limit", "Per day", justify="right", priority=50),
+                 Column("stat_warmup_score", "Score", justify="right", priority=40)]
+    share = text_value(doc.get("at_risk_share"))
+    cols = campaign_columns()
+    risky = campaign_rows(doc["campaigns_at_risk"])
+    stopped = campaign_rows(doc["not_sending"])
+    return [
+        (f"Idle accounts: {len(doc['idle'])} ({text_value(doc.get('idle_capacity'))}/day unused)",
+         list(doc["idle"]), idle_cols, "No idle account."),
+        (f"Active campaigns over {share}% at risk: {len(risky)}", risky, cols[:5],
+         f"No active campaign has more than {share}% of its capacity at risk."),
+        (f"Campaigns not sending: {len(stopped)}", stopped,
+         [cols[0], Column("status", "Status", enum=CAMPAIGN_STATUS, priority=90),
+          cols[2], cols[5]],
+         "Every campaign is sending."),
+    ]

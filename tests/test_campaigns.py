@@ -108,3 +108,66 @@ def test_unknown_name_exits_2_with_close_names(cli, sandbox) -> None:
     assert "No campaign is named 'Client A outrech'" in result.stderr
     assert "'Client A outreach'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- accounts coverage, accounts list --campaign / --idle -----------------------------------
+
+
+def _shrink_client_a(sandbox: SandboxApp) -> None:
+    """Change the state first: the tag no longer feeds "Client A outreach" (more idle)."""
+    with httpx.Client(
+        transport=httpx.WSGITransport(app=sandbox),
+        base_url="http://sandbox.test",
+        headers={"Authorization": f"Bearer {TEST_KEY}"},
+    ) as raw:
+        answer = raw.patch(f"/api/v2/campaigns/{SEED_CAMPAIGN_ID}", json={"email_tag_list": []})
+        assert answer.status_code == 200
+
+
+def test_coverage_idle_set_equals_the_independent_set(cli, sandbox: SandboxApp) -> None:
+    _shrink_client_a(sandbox)
+    result = cli(["accounts", "coverage", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    truth = campaign_truth.read(sandbox)
+    expected = truth.idle()
+    assert expected  # the test can fail: there is something to find
+    assert {a["email"] for a in doc["idle"]} == expected
+    assert doc["idle_capacity"] == sum(truth.accounts[e]["daily_limit"] for e in expected)
+    names = {c["name"] for c in doc["not_sending"]}
+    assert {c["name"] for c in truth.campaigns if c["status"] not in (1, 4)} <= names
+    assert "Retail all paused" in names  # active, but no account available
+    risky = {c["name"] for c in doc["campaigns_at_risk"]}
+    for c in truth.active():
+        emails = truth.serving(c)
+        whole = truth.capacity(emails)
+        bad = truth.capacity({e for e in emails if campaign_truth.at_risk(truth.accounts.get(e))})
+        assert (c["name"] in risky) == bool(whole and 100 * bad / whole > 30), c["name"]
+
+
+def test_list_idle_and_campaign_select_the_same_sets(cli, sandbox: SandboxApp) -> None:
+    truth = campaign_truth.read(sandbox)
+    result = cli(["accounts", "list", "--idle", "--all", "-o", "jsonl"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    assert {json.loads(line)["email"] for line in result.stdout.splitlines()} == truth.idle()
+    enterprise = next(c for c in truth.campaigns if c["name"] == "Enterprise mixed")
+    result = cli(["accounts", "list", "--campaign", "enterprise mixed", "--all", "-o", "tsv",
+                  "--fields", "email"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    assert set(result.stdout.split()) == truth.serving(enterprise) & set(truth.accounts)
+
+
+def test_coverage_gate_and_bad_input(cli, sandbox: SandboxApp) -> None:
+    result = cli(["accounts", "coverage", "--fail-if", "idle>0", "--fail-if",
+                  "campaigns-at-risk>100", "-o", "tsv"])
+    assert result.exit_code == 1
+    assert "idle>0: idle is" in result.stderr
+    assert "campaigns-at-risk" not in result.stderr.split("breached:")[-1]
+    assert result.stdout.startswith("idle\t")
+    for bad in (["--at-risk-share", "130%"], ["--fail-if", "campaigns-at-risk>5%"],
+                ["--fail-if", "busy>0"]):
+        before = len(sandbox.requests)
+        result = cli(["accounts", "coverage", *bad])
+        assert result.exit_code == 2, bad
+        assert "Hint:" in result.stderr and "Traceback" not in result.stderr
+        assert len(sandbox.requests) == before  # nothing sent

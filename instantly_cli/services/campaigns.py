@@ -330,6 +330,28 @@ def in_campaign(sw: Sweep, spec: str) -> set[str]:
     return set(sw.serving.get(str(campaign.get("id")), {}))
 
 
+def selected_emails(
+    client: InstantlyClient,
+    specs: Sequence[str],
+    idle: bool,
+    thresholds: Thresholds,
+    *,
+    parallel: bool = True,
+    warn: Warn = _ignore,
+) -> frozenset[str]:
+    """``accounts list --campaign … --idle``: the emails serving any of ``specs`` (all when
+    none), idle ones only with ``idle`` (one sweep)."""
+    sw = sweep(client, thresholds, parallel=parallel, warn=warn)
+    chosen: set[str] = set()
+    for spec in specs:
+        chosen |= in_campaign(sw, spec)
+    if not specs:
+        chosen = set(sw.accounts)
+    if idle:
+        chosen &= set(idle_accounts(sw))
+    return frozenset(chosen)
+
+
 def coverage(
     client: InstantlyClient, sw: Sweep, at_risk_share: float, warn: Warn = _ignore
 ) -> dict[str, Any]:

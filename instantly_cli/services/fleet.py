@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from instantly_cli.enums import (
@@ -73,6 +73,8 @@ class LocalFilter:
     include_unscored: bool = False
     health: frozenset[str] = frozenset()
     thresholds: Thresholds = Thresholds()
+    # Only these emails (--campaign, --idle: read from one campaign sweep); None: any.
+    emails: frozenset[str] | None = None
 
     @classmethod
     def build(
@@ -126,10 +128,12 @@ class LocalFilter:
     def active(self) -> bool:
         return bool(
             self.domains or self.health or self.min_score is not None
-            or self.max_score is not None
+            or self.max_score is not None or self.emails is not None
         )
 
     def __call__(self, account: Mapping[str, Any]) -> bool:
+        if self.emails is not None and account.get("email") not in self.emails:
+            return False
         if self.domains and domain_of(account.get("email")) not in self.domains:
             return False
         if self.min_score is not None or self.max_score is not None:
@@ -314,6 +318,12 @@ def list_accounts(
         params["tag_ids"] = resolve_tag_ids(index, query.tags) or None
         params["tag_ids_all"] = resolve_tag_ids(index, query.tags_all) or None
     local = query.local_filter()
+    if query.campaigns or query.idle:
+        from instantly_cli.services.campaigns import selected_emails
+
+        emails = selected_emails(client, query.campaigns, query.idle, query.thresholds,
+                                 parallel=parallel, warn=warn)
+        local = replace(local or LocalFilter(thresholds=query.thresholds), emails=emails)
     variants = query.variants()
     fetch = lister or (
         _concurrent(client) if parallel and concurrent_safe(query, limit=limit) else pager_lister
@@ -389,6 +399,8 @@ class ListQuery:
     max_score: float | None = None
     include_unscored: bool = False
     health: list[str] = field(default_factory=list)
+    campaigns: list[str] = field(default_factory=list)
+    idle: bool = False
     thresholds: Thresholds = field(default_factory=Thresholds)
 
     def params(self) -> dict[str, Any]:

@@ -55,13 +55,14 @@ def list_campaigns(
     """
     from instantly_cli import views
     from instantly_cli.services import campaigns as service
+    from instantly_cli.services import fleet
     from instantly_cli.services.health import Thresholds
 
     fmt = context.output_format(ctx, output_, json_output)
     field_list = parse_fields(fields)
     thresholds = Thresholds(at_risk_below, watch_below)
     with context.client(ctx) as client:
-        sw = service.sweep(client, thresholds, warn=output.warn)
+        sw = fleet.campaign_sweep(client, thresholds, warn=output.warn)
         rows = service.list_rows(client, sw, output.warn)
     output.emit_records(
         [rows if fmt in ("json", "jsonl") else views.campaign_rows(rows)],
@@ -100,13 +101,14 @@ def get_campaign(
     """
     from instantly_cli import views
     from instantly_cli.services import campaigns as service
+    from instantly_cli.services import fleet
     from instantly_cli.services.health import Thresholds
 
     fmt = context.output_format(ctx, output_, json_output)
     field_list = parse_fields(fields)
     thresholds = Thresholds(at_risk_below, watch_below)
     with context.client(ctx) as client:
-        sw = service.sweep(client, thresholds, warn=output.warn)
+        sw = fleet.campaign_sweep(client, thresholds, warn=output.warn)
         found = sw.resolve(campaign)
         cid = str(found.get("id"))
         status = service.diagnoses(client, [cid], output.warn).get(cid)

@@ -181,30 +181,18 @@ def list_all(client: InstantlyClient, warn: Warn = _ignore) -> list[Campaign]:
 
 def sweep(
     client: InstantlyClient,
+    accounts: Iterable[Mapping[str, Any]],
     thresholds: Thresholds | None = None,
     *,
-    parallel: bool = True,
     warn: Warn = _ignore,
-    accounts: Iterable[Mapping[str, Any]] | None = None,
 ) -> Sweep:
-    """One walk of the campaigns and one of the accounts (with their tags), joined.
-
-    ``accounts`` replaces the account walk (each must carry ``tags`` for tag-served campaigns).
+    """Every campaign (one walk) joined with ``accounts`` (each with ``tags``: tag-served
+    campaigns are found through them). ``fleet.campaign_sweep`` walks the accounts for it.
     """
-    from instantly_cli.services import fleet
-
     thresholds = thresholds or Thresholds()
     campaigns = list_all(client, warn)
-    anomaly = None
-    if accounts is None:
-        query = fleet.ListQuery(include_tags=True, thresholds=thresholds)
-        listing = fleet.list_accounts(client, query, limit=None, parallel=parallel, warn=warn)
-        accounts = fleet.accounts_of(listing)
-        found = {str(a.get("email")): a for a in accounts}
-        anomaly = listing.anomaly
-    else:
-        found = {str(a.get("email")): a for a in accounts}
-    result = Sweep(campaigns, found, thresholds, anomaly=anomaly)
+    found = {str(a.get("email")): a for a in accounts}
+    result = Sweep(campaigns, found, thresholds)
     wanted = {str(t) for c in campaigns for t in c.get("email_tag_list") or []}
     by_tag: dict[str, list[str]] = {t: [] for t in wanted}
     for email, account in found.items():
@@ -330,18 +318,9 @@ def in_campaign(sw: Sweep, spec: str) -> set[str]:
     return set(sw.serving.get(str(campaign.get("id")), {}))
 
 
-def selected_emails(
-    client: InstantlyClient,
-    specs: Sequence[str],
-    idle: bool,
-    thresholds: Thresholds,
-    *,
-    parallel: bool = True,
-    warn: Warn = _ignore,
-) -> frozenset[str]:
+def selected_emails(sw: Sweep, specs: Sequence[str], idle: bool) -> frozenset[str]:
     """``accounts list --campaign … --idle``: the emails serving any of ``specs`` (all when
-    none), idle ones only with ``idle`` (one sweep)."""
-    sw = sweep(client, thresholds, parallel=parallel, warn=warn)
+    none), idle ones only with ``idle``."""
     chosen: set[str] = set()
     for spec in specs:
         chosen |= in_campaign(sw, spec)

@@ -35,6 +35,7 @@ from instantly_cli.services.health import (
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
+    from instantly_cli.services.campaigns import Sweep
 
 PAGE = 100
 Page = Sequence[Mapping[str, Any]]
@@ -321,8 +322,8 @@ def list_accounts(
     if query.campaigns or query.idle:
         from instantly_cli.services.campaigns import selected_emails
 
-        emails = selected_emails(client, query.campaigns, query.idle, query.thresholds,
-                                 parallel=parallel, warn=warn)
+        sw = campaign_sweep(client, query.thresholds, parallel=parallel, warn=warn)
+        emails = selected_emails(sw, query.campaigns, query.idle)
         local = replace(local or LocalFilter(thresholds=query.thresholds), emails=emails)
     variants = query.variants()
     fetch = lister or (
@@ -342,6 +343,25 @@ def list_accounts(
         local=local,
         limit=limit,
     )
+
+
+def campaign_sweep(
+    client: InstantlyClient,
+    thresholds: Thresholds | None = None,
+    *,
+    parallel: bool = True,
+    warn: Callable[[str], None] = lambda message: None,
+) -> Sweep:
+    """The one sweep of a campaign view: every account with its tags (walked like the
+    summary's) joined with every campaign (:func:`services.campaigns.sweep`)."""
+    from instantly_cli.services.campaigns import sweep
+
+    thresholds = thresholds or Thresholds()
+    query = ListQuery(include_tags=True, thresholds=thresholds)
+    listing = list_accounts(client, query, limit=None, parallel=parallel, warn=warn)
+    result = sweep(client, accounts_of(listing), thresholds, warn=warn)
+    result.anomaly = listing.anomaly
+    return result
 
 
 def _concurrent(client: InstantlyClient) -> Lister:

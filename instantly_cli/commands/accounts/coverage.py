@@ -8,6 +8,7 @@ import typer
 from instantly_cli import context, output
 from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import app
+from instantly_cli.commands.accounts._listing import report_cut
 from instantly_cli.enums import AT_RISK_BELOW, COVERAGE_METRIC, WATCH_BELOW
 from instantly_cli.errors import EXIT_FAILED, UsageError
 from instantly_cli.options import (
@@ -78,15 +79,16 @@ def coverage(
     """
     from instantly_cli import views
     from instantly_cli.services import campaigns as service
-    from instantly_cli.services import health
+    from instantly_cli.services import fleet, health
 
     fmt = context.output_format(ctx, output_, json_output)
     share = parse_share(at_risk_share)
     conditions = health.parse_conditions(fail_if, COVERAGE_METRIC)
     thresholds = health.Thresholds(at_risk_below, watch_below)
     with context.client(ctx) as client:
-        sw = service.sweep(client, thresholds, parallel=parallel, warn=output.warn)
+        sw = fleet.campaign_sweep(client, thresholds, parallel=parallel, warn=output.warn)
         doc = service.coverage(client, sw, share, output.warn)
+    report_cut(sw.anomaly, False, "; the numbers may be incomplete")
     tally = health.summarize(sw.accounts.values(), thresholds=thresholds)
     metrics: dict[str, Any] = tally.metrics()
     metrics |= {"idle": len(doc["idle"]), "campaigns-at-risk": len(doc["campaigns_at_risk"])}

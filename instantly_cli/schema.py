@@ -58,7 +58,7 @@ OBJECT_FIELDS: dict[str, tuple[str, ...]] = {
 
 # Fields the CLI itself adds to an object (accounts get/list --include-tags, tags list).
 ADDED_FIELDS: dict[str, tuple[str, ...]] = {
-    "Account": ("tags",),
+    "Account": ("tags", "campaigns"),
     "CustomTag": ("account_count",),
 }
 
@@ -99,6 +99,7 @@ class Account(TypedDict, total=False):
     signature: str | None
     reply_to: str | None
     tags: list[dict[str, Any]]
+    campaigns: list[dict[str, Any]]  # added by accounts get: the campaigns it serves
 
 
 class AccountPage(TypedDict, total=False):

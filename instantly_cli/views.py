@@ -127,6 +127,7 @@ def account_detail(account: Mapping[str, Any]) -> list[tuple[str, list[DetailRow
                 _row("Tracking status", account.get("tracking_domain_status")),
                 _row("Slow ramp", account.get("enable_slow_ramp")),
                 _row("Tags", account.get("tags")),
+                *campaign_detail_rows(account),
             ],
         ),
         (
@@ -700,16 +701,19 @@ def sending_status_lines(status: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
-def campaigns_served(rows: Iterable[Mapping[str, Any]]) -> str:
-    """``accounts get``: the campaigns an account serves, one phrase each."""
+def campaign_detail_rows(account: Mapping[str, Any]) -> list[DetailRow]:
+    """``accounts get``: the campaigns an account serves, one row each (none: no rows when
+    they were not read)."""
     from instantly_cli.enums import CAMPAIGN_STATUS
 
+    if "campaigns" not in account:
+        return []
     out = []
-    for r in rows:
+    for i, r in enumerate(account.get("campaigns") or []):
         via = (["listed"] if r.get("direct") else []) + [f"tag {t}" for t in r.get("tags") or []]
-        out.append(f"{r.get('name')} ({CAMPAIGN_STATUS.label(r.get('status'))}; "
-                   f"{', '.join(via)})")
-    return "; ".join(out) if out else "none"
+        text = f"{r.get('name')} ({CAMPAIGN_STATUS.label(r.get('status'))}; {', '.join(via)})"
+        out.append(_row("Campaigns" if i == 0 else "", text))
+    return out or [_row("Campaigns", "none")]
 
 
 def impact_lines(rows: Iterable[Mapping[str, Any]]) -> list[str]:

@@ -171,3 +171,24 @@ def test_coverage_gate_and_bad_input(cli, sandbox: SandboxApp) -> None:
         assert result.exit_code == 2, bad
         assert "Hint:" in result.stderr and "Traceback" not in result.stderr
         assert len(sandbox.requests) == before  # nothing sent
+
+
+# -- accounts get --------------------------------------------------------------------------
+
+
+def test_get_lists_the_campaigns_an_account_serves(cli, sandbox: SandboxApp) -> None:
+    result = cli(["accounts", "get", PLUS, "--include-campaigns", "--json"],
+                 catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    truth = campaign_truth.read(sandbox)
+    tag_labels = {t["id"]: t["label"] for t in truth.accounts[PLUS]["tags"]}
+    expected = {}
+    for c in truth.campaigns:
+        if PLUS in truth.serving(c):
+            tags = sorted(tag_labels[t] for t in c["email_tag_list"] if t in tag_labels)
+            expected[c["id"]] = (PLUS in c["email_list"], tags)
+    assert {c["id"]: (c["direct"], sorted(c["tags"])) for c in doc["campaigns"]} == expected
+    assert "tags" not in doc  # JSON gained one key only
+    detail = cli(["accounts", "get", PLUS, "-o", "table"], catch_exceptions=False)
+    assert "Enterprise mixed (Active; listed, tag Client A)" in detail.stdout

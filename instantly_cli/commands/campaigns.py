@@ -21,10 +21,11 @@ from instantly_cli.options import (
     WideOpt,
     argument,
     examples,
+    required,
 )
 
 app = typer.Typer(
-    help="Campaigns: their accounts, capacity and risk; attach and detach accounts.",
+    help="Campaigns: accounts, capacity, risk; attach and detach.",
     no_args_is_help=True,
 )
 
@@ -46,7 +47,7 @@ def list_campaigns(
     fields: FieldsOpt = None,
     wide: WideOpt = False,
 ) -> None:
-    """List every campaign with its accounts, daily capacity and at-risk share.
+    """List campaigns: accounts, capacity, at-risk share.
 
     Accounts: available (status active) of all that serve it, listed or through a tag.
     Per day: the daily limits of its available accounts. At risk: the share of that capacity
@@ -84,7 +85,7 @@ def list_campaigns(
 @handled
 def get_campaign(
     ctx: typer.Context,
-    campaign: Annotated[str, argument("CAMPAIGN")],
+    campaign: Annotated[str | None, argument("CAMPAIGN")] = None,
     at_risk_below: AtRiskBelowOpt = AT_RISK_BELOW,
     watch_below: WatchBelowOpt = WATCH_BELOW,
     output_: OutputOpt = None,
@@ -92,7 +93,7 @@ def get_campaign(
     fields: FieldsOpt = None,
     wide: WideOpt = False,
 ) -> None:
-    """Show one campaign: its accounts with their health, and the sending-status diagnosis.
+    """Show one campaign: its accounts, their health, its diagnosis.
 
     CAMPAIGN is an id or a name (case-insensitive; an unknown name lists close ones).
     JSON: the campaign object plus accounts_total, accounts_available, capacity,
@@ -107,6 +108,7 @@ def get_campaign(
     fmt = context.output_format(ctx, output_, json_output)
     field_list = parse_fields(fields)
     thresholds = Thresholds(at_risk_below, watch_below)
+    campaign = required(campaign, "CAMPAIGN", "instantly campaigns get \"Client A outreach\"")
     with context.client(ctx) as client:
         sw = fleet.campaign_sweep(client, thresholds, warn=output.warn)
         found = sw.resolve(campaign)

@@ -410,3 +410,17 @@ def impact(sw: Sweep, emails: Iterable[str]) -> list[dict[str, Any]]:
             "stranded": after.available == 0 and before.available > 0,
         })
     return rows
+
+
+def served_by(
+    client: InstantlyClient, accounts: Sequence[Mapping[str, Any]], warn: Warn = _ignore
+) -> dict[str, list[dict[str, Any]]]:
+    """``accounts get``: the campaigns each account serves (one campaign walk; the accounts'
+    tags are read when they do not carry them)."""
+    from instantly_cli.services.tags import attach_tags
+
+    copies = [dict(a) for a in accounts]
+    if any("tags" not in a for a in copies):
+        attach_tags(client, cast("list[Any]", copies), warn=warn)
+    sw = sweep(client, copies, warn=warn)
+    return {str(a.get("email")): sw.campaigns_of(str(a.get("email"))) for a in copies}

@@ -21,7 +21,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "pause": ("state", "Pause sending from accounts."),
     "resume": ("state", "Resume sending from paused accounts."),
     "summary": ("summary", "Fleet health at a glance."),
-    "coverage": ("coverage", "Idle accounts, risky campaigns and campaigns not sending."),
+    "coverage": ("coverage", "Idle accounts, risky and stopped campaigns."),
     "update": ("update", "Change fields of one account or thousands."),
     "create": ("create", "Add IMAP/SMTP accounts."),
     "delete": ("lifecycle", "Delete accounts for good."),

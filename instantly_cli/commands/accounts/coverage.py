@@ -69,7 +69,7 @@ def coverage(
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
 ) -> int | None:
-    """Idle accounts, risky campaigns and campaigns not sending.
+    """Idle accounts, risky and stopped campaigns.
 
     Idle: healthy (the summary's class), warmup active, and serving no active campaign.
     At risk: active campaigns with more than --at-risk-share of their capacity (the daily

@@ -180,6 +180,14 @@ ParallelOpt = Annotated[
         "is as quick (a local server): the cursor walk, one page at a time, newest first.",
     ),
 ]
+ImpactStrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Refuse the run (exit 1, nothing sent) if it would leave an active campaign with "
+        "no available account (pause, delete, move, warmup disable).",
+    ),
+]
 StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Exit 1 if the API's pagination misbehaves.")
 ]

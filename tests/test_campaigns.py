@@ -192,3 +192,55 @@ def test_get_lists_the_campaigns_an_account_serves(cli, sandbox: SandboxApp) -> 
     assert "tags" not in doc  # JSON gained one key only
     detail = cli(["accounts", "get", PLUS, "-o", "table"], catch_exceptions=False)
     assert "Enterprise mixed (Active; listed, tag Client A)" in detail.stdout
+
+
+# -- impact before acting --------------------------------------------------------------------
+
+
+def _expected_impact(truth: campaign_truth.Truth, targets: set[str]) -> list[str]:
+    lines = []
+    for c in truth.active():
+        emails = truth.serving(c)
+        hit = {e for e in emails & targets if truth.available({e})}
+        if not hit:
+            continue
+        lost, left = truth.capacity(hit), truth.capacity(emails - hit)
+        line = f"  {c['name']}: {len(hit)} account(s), -{lost:g}/day ({left:g}/day left)"
+        if truth.available(emails - hit) == 0:
+            line += ": NO AVAILABLE ACCOUNT LEFT"
+        lines.append(line)
+    return lines
+
+
+def test_pause_impact_lines_equal_an_independent_computation(cli, sandbox: SandboxApp) -> None:
+    truth = campaign_truth.read(sandbox)
+    client_b = next(c for c in truth.campaigns if c["name"] == "Client B founders")
+    fintech = next(c for c in truth.campaigns if c["name"] == "Fintech leaning on errors")
+    targets = (truth.serving(client_b) & set(truth.accounts)) | set(fintech["email_list"])
+    result = cli(["accounts", "pause", *sorted(targets), "--dry-run", "-o", "json"],
+                 catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("  ")]
+    expected = _expected_impact(truth, targets)
+    assert len(expected) >= 3 and any("NO AVAILABLE" in ln for ln in expected)
+    assert lines == expected
+    assert f"Active campaigns affected: {len(expected)}" in result.stderr
+
+
+def test_strict_refuses_a_run_that_strands_a_campaign(cli, sandbox: SandboxApp) -> None:
+    truth = campaign_truth.read(sandbox)
+    fintech = next(c for c in truth.campaigns if c["name"] == "Fintech leaning on errors")
+    before = len(sandbox.requests)
+    for command in (["accounts", "pause"], ["accounts", "delete"],
+                    ["accounts", "warmup", "disable"]):
+        result = cli([*command, *fintech["email_list"], "--yes", "--strict"])
+        assert result.exit_code == 1, command
+        assert "Refusing (--strict)" in result.stderr
+        assert "Fintech leaning on errors" in result.stderr
+    writes = [r for r in sandbox.requests[before:] if r.method != "GET"]
+    assert writes == []  # nothing was sent but reads
+    # Without --strict and with --yes, the run goes on and reads no campaign at all.
+    before = len(sandbox.requests)
+    result = cli(["accounts", "pause", fintech["email_list"][0], "--yes"])
+    assert result.exit_code == 0, result.stderr
+    assert not any("/campaigns" in r.path for r in sandbox.requests[before:])

@@ -41,6 +41,9 @@ class Plan:
     change: str
     keys: list[str]
     question: str | None = None
+    # A look before acting (the campaign impact, commands/_impact.py): called with the targets
+    # before the dry run or the confirmation; it may refuse the run by raising.
+    look: Callable[[list[str]], None] | None = None
 
 
 def where(ctx: typer.Context) -> str:
@@ -310,6 +313,8 @@ def open_session(
         return Session(ctx, command, [], {}, rate, concurrency, fmt, yes, dry_run, failures,
                        globals_)
     p = plan(emails)
+    if p.look is not None:
+        p.look(emails)
     session = Session(ctx, command, emails, p.what, rate, concurrency, fmt, yes, dry_run,
                       failures, globals_)
     if dry_run:

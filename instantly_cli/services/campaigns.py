@@ -394,7 +394,9 @@ def impact(sw: Sweep, emails: Iterable[str]) -> list[dict[str, Any]]:
         if not is_active(campaign):
             continue
         cid = str(campaign.get("id"))
-        hit = [e for e in sw.serving.get(cid, {}) if e in targets]
+        # Only available accounts give capacity: a paused target takes nothing away.
+        hit = [e for e in sw.serving.get(cid, {})
+               if e in targets and is_available(sw.accounts.get(e))]
         if not hit:
             continue
         before = sw.stats(cid)

@@ -32,6 +32,7 @@ from instantly_cli.options import (
     FailuresOpt,
     FieldsOpt,
     ForceOpt,
+    ImpactStrictOpt,
     JsonOpt,
     OutputOpt,
     RateOpt,
@@ -88,11 +89,13 @@ def _command(delete: bool) -> Callable[..., int]:
         failures: FailuresOpt = None,
         resume: ResumeOpt = False,
         force: ForceOpt = False,
+        strict: ImpactStrictOpt = False,
         output_: OutputOpt = None,
         json_output: JsonOpt = False,
         fields: FieldsOpt = None,
     ) -> int:
         from instantly_cli import views
+        from instantly_cli.commands._impact import campaign_impact
         from instantly_cli.services import lifecycle
 
         fmt = context.output_format(ctx, output_, json_output)
@@ -101,7 +104,9 @@ def _command(delete: bool) -> Callable[..., int]:
         def plan(emails: list[str]) -> _bulk.Plan:
             if delete:
                 return _bulk.Plan({}, "delete", ["account"],
-                                  f"Delete {_accounts(len(emails))} for good?")
+                                  f"Delete {_accounts(len(emails))} for good?",
+                                  look=campaign_impact(ctx, strict=strict, dry_run=dry_run,
+                                                       yes=yes))
             return _bulk.Plan({}, "mark fixed", ["status"])
 
         session = _bulk.open_session(
@@ -186,6 +191,7 @@ def move(
     failures: FailuresOpt = None,
     resume: ResumeOpt = False,
     force: ForceOpt = False,
+    strict: ImpactStrictOpt = False,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
@@ -197,6 +203,7 @@ def move(
 
     TARGET is an account email, or - to read emails / JSON / JSON lines from stdin.
     """
+    from instantly_cli.commands._impact import campaign_impact
     from instantly_cli.errors import UsageError
     from instantly_cli.services import lifecycle
     from instantly_cli.services.bulk import batches
@@ -211,7 +218,8 @@ def move(
         n = _accounts(len(emails))
         return _bulk.Plan({"from": source, "to": to.strip()}, f"move to workspace {to.strip()}",
                           ["workspace"], f"Move {n} from workspace {source} to workspace "
-                          f"{to.strip()}?")
+                          f"{to.strip()}?",
+                          look=campaign_impact(ctx, strict=strict, dry_run=dry_run, yes=yes))
 
     session = _bulk.open_session(
         ctx, "accounts move", targets, plan, verb="move", fmt=fmt, rate=rate,

@@ -15,6 +15,7 @@ from instantly_cli.options import (
     DryRunOpt,
     FailuresOpt,
     ForceOpt,
+    ImpactStrictOpt,
     JsonOpt,
     OutputOpt,
     RateOpt,
@@ -55,16 +56,20 @@ def _command(pause: bool) -> Callable[..., int]:
         failures: FailuresOpt = None,
         resume: ResumeOpt = False,
         force: ForceOpt = False,
+        strict: ImpactStrictOpt = False,
         output_: OutputOpt = None,
         json_output: JsonOpt = False,
     ) -> int:
+        from instantly_cli.commands._impact import campaign_impact
         from instantly_cli.services import accounts as service
         from instantly_cli.services.bulk import batches
 
         fmt = context.output_format(ctx, output_, json_output)
+        look = campaign_impact(ctx, strict=strict, dry_run=dry_run, yes=yes) if pause else None
         session = _bulk.open_session(
             ctx, f"accounts {verb}", targets,
-            lambda emails: _bulk.Plan({}, verb, ["status"]), verb=verb, fmt=fmt, rate=rate,
+            lambda emails: _bulk.Plan({}, verb, ["status"], look=look), verb=verb, fmt=fmt,
+            rate=rate,
             concurrency=concurrency, yes=yes, dry_run=dry_run, resume=resume, force=force,
             failures=failures if isinstance(failures, Path) else None,
         )

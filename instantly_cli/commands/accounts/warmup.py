@@ -17,6 +17,7 @@ from instantly_cli.options import (
     ConcurrencyOpt,
     FailuresOpt,
     ForceOpt,
+    ImpactStrictOpt,
     JsonOpt,
     OutputOpt,
     RateOpt,
@@ -49,10 +50,12 @@ def _command(enable: bool) -> Callable[..., int]:
         failures: FailuresOpt = None,
         resume: ResumeOpt = False,
         force: ForceOpt = False,
+        strict: ImpactStrictOpt = False,
         output_: OutputOpt = None,
         json_output: JsonOpt = False,
     ) -> int:
         from instantly_cli import views
+        from instantly_cli.commands._impact import campaign_impact
         from instantly_cli.services import accounts as service
         from instantly_cli.services.bulk import Outcome, batches
 
@@ -61,7 +64,10 @@ def _command(enable: bool) -> Callable[..., int]:
             raise UsageError("--timeout must be a positive number of seconds.")
         session = _bulk.open_session(
             ctx, f"accounts warmup {verb}", targets,
-            lambda emails: _bulk.Plan({}, f"warmup {verb}", ["warmup"]),
+            lambda emails: _bulk.Plan(
+                {}, f"warmup {verb}", ["warmup"],
+                look=None if enable else campaign_impact(ctx, strict=strict, dry_run=False,
+                                                         yes=yes)),
             verb=f"{verb} warmup on", fmt=fmt, rate=rate, concurrency=concurrency, yes=yes,
             resume=resume, force=force, failures=failures,
         )

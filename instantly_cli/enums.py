@@ -275,6 +275,10 @@ class Result(StrEnum):
     WOULD_FIX = "would-fix"
     MOVED = "moved"
     WOULD_MOVE = "would-move"
+    ATTACHED = "attached"
+    DETACHED = "detached"
+    WOULD_ATTACH = "would-attach"
+    WOULD_DETACH = "would-detach"
     FAILED = "failed"
     SKIPPED = "skipped"
 
@@ -303,6 +307,10 @@ FIXED = Result.FIXED
 WOULD_FIX = Result.WOULD_FIX
 MOVED = Result.MOVED
 WOULD_MOVE = Result.WOULD_MOVE
+ATTACHED = Result.ATTACHED
+DETACHED = Result.DETACHED
+WOULD_ATTACH = Result.WOULD_ATTACH
+WOULD_DETACH = Result.WOULD_DETACH
 FAILED = Result.FAILED
 SKIPPED = Result.SKIPPED
 
@@ -362,7 +370,8 @@ GATE_METRIC = EnumTable(
 NOT_FINAL = frozenset({FAILED, SKIPPED, SUBMITTED})
 # Outcomes that left the account as the run wanted it: what a newer run "changed".
 APPLIED = frozenset({UPDATED, PAUSED, RESUMED, ENABLED, DISABLED, ASSIGNED, UNASSIGNED, CREATED,
-                     DELETED, FIXED, MOVED, UNCHANGED, EXISTS, GONE, SUBMITTED})
+                     DELETED, FIXED, MOVED, UNCHANGED, EXISTS, GONE, SUBMITTED,
+                     ATTACHED, DETACHED})
 
 
 # -- campaigns (campaigns list/get, accounts coverage, the impact of a write) -------------------

@@ -774,3 +774,30 @@ def coverage_tables(
           cols[2], cols[5]],
          "Every campaign is sending."),
     ]
+
+
+def tag_served_lines(served: Mapping[str, Sequence[str]], attach: bool) -> list[str]:
+    """Accounts that serve a campaign through a tag, for attach/detach (reported, not kept
+    silently)."""
+    if not served:
+        return []
+    what = ("already serve this campaign through a tag" if attach
+            else "serve this campaign through a tag: a detach leaves them sending for it")
+    lines = [f"{len(served):,} account(s) {what}:"]
+    lines += [f"  {email} (tag {', '.join(labels)})" for email, labels in sorted(served.items())]
+    return lines
+
+
+def would_word(attach: bool) -> str:
+    from instantly_cli.enums import WOULD_ATTACH, WOULD_DETACH
+
+    return WOULD_ATTACH if attach else WOULD_DETACH
+
+
+def done_word(attach: bool) -> str:
+    from instantly_cli.enums import ATTACHED, DETACHED
+
+    return ATTACHED if attach else DETACHED
+
+
+OUTCOME_ROWS = [Column("email", "Email"), Column("result", "Result")]

@@ -4,25 +4,37 @@ Each command reads one sweep (``services.campaigns.sweep``: every campaign and e
 with its tags), hands rows to ``views`` and ``output``.
 """
 
-from typing import Annotated
+import contextlib
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
 from instantly_cli import context, output
 from instantly_cli.columns import parse_fields, pick
-from instantly_cli.commands import handled
-from instantly_cli.enums import AT_RISK_BELOW, WATCH_BELOW
+from instantly_cli.commands import _bulk, handled
+from instantly_cli.enums import AT_RISK_BELOW, FAILED, UNCHANGED, WATCH_BELOW
+from instantly_cli.errors import UsageError
 from instantly_cli.options import (
     AtRiskBelowOpt,
+    ConcurrencyOpt,
+    DryRunOpt,
+    FailuresOpt,
     FieldsOpt,
+    ForceOpt,
     JsonOpt,
     OutputOpt,
+    RateOpt,
+    ResumeOpt,
     WatchBelowOpt,
     WideOpt,
+    YesOpt,
     argument,
+    arguments,
     examples,
     required,
 )
+from instantly_cli.ratelimit import AUTO_CONCURRENCY, DEFAULT_RATE
 
 app = typer.Typer(
     help="Campaigns: accounts, capacity, risk; attach and detach.",
@@ -132,3 +144,115 @@ def get_campaign(
         empty_message=f"No account serves '{found.get('name')}'.",
         wide=wide,
     )
+
+
+# -- attach / detach -------------------------------------------------------------------------
+
+CampaignAndTargetsArg = Annotated[list[str], arguments("CAMPAIGN TARGET")]
+
+
+def _membership(attach: bool) -> Callable[..., int]:
+    """attach or detach; both verbs share this declaration."""
+    verb = "attach" if attach else "detach"
+
+    def command(
+        ctx: typer.Context,
+        args: CampaignAndTargetsArg,
+        dry_run: DryRunOpt = False,
+        yes: YesOpt = False,
+        rate: RateOpt = DEFAULT_RATE,
+        concurrency: ConcurrencyOpt = AUTO_CONCURRENCY,
+        failures: FailuresOpt = None,
+        resume: ResumeOpt = False,
+        force: ForceOpt = False,
+        output_: OutputOpt = None,
+        json_output: JsonOpt = False,
+    ) -> int:
+        from instantly_cli import views
+        from instantly_cli.services import campaigns as service
+        from instantly_cli.services.bulk import batches
+
+        fmt = context.output_format(ctx, output_, json_output)
+        words = list(args or [])
+        if not resume and len(words) < 2:
+            raise UsageError(
+                "Name a campaign, then the accounts.",
+                hint=f'For example: instantly campaigns {verb} "Client A outreach" a@acme.io',
+            )
+        spec, targets = ("", words) if resume else (words[0], words[1:])
+        with contextlib.ExitStack() as stack:
+            client = stack.enter_context(context.client(ctx, rate=rate))
+            found: list[Any] = []
+
+            def plan(emails: list[str]) -> _bulk.Plan:
+                campaign = service.find_campaign(client, spec, output.warn)
+                found.append(campaign)
+                for line in views.tag_served_lines(
+                    service.tag_served(client, campaign, emails, output.warn), attach
+                ):
+                    output.warn(line)
+                name = str(campaign.get("name"))
+                return _bulk.Plan({"campaign_id": campaign.get("id"), "name": name},
+                                  f"{verb} {'to' if attach else 'from'} campaign '{name}'",
+                                  [f"campaign:{campaign.get('id')}"],
+                                  f"{verb.capitalize()} {len(emails):,} account(s) "
+                                  f"{'to' if attach else 'from'} '{name}'?")
+
+            session = stack.enter_context(_bulk.open_session(
+                ctx, f"campaigns {verb}", targets, plan, verb=verb, fmt=fmt, rate=rate,
+                concurrency=concurrency, yes=yes, dry_run=dry_run, resume=resume, force=force,
+                failures=failures,
+            ))
+            cid = str(session.what.get("campaign_id") or "")
+            if dry_run and session.emails:
+                preview = service.plan_membership(client, found[0], session.emails, attach,
+                                                  clock=context.runtime(ctx).clock)
+                rows = [o.to_json() for o in preview.outcomes]
+
+                def show() -> None:
+                    if fmt == "json":
+                        output.emit_json(rows)
+                    else:
+                        output.emit_records([rows], fmt, views.OUTCOME_ROWS)
+
+                return session.finish(preview, order=(views.would_word(attach), UNCHANGED),
+                                      show=show)
+            result = session.run(
+                batches(session.emails, service.MEMBERSHIP_BATCH),
+                service.membership_work(client, cid, attach), client=client,
+                label="Attaching" if attach else "Detaching", respell=False,
+            )
+            return session.finish(result, order=(views.done_word(attach), UNCHANGED, FAILED))
+
+    command.__doc__ = (
+        f"""{verb.capitalize()} accounts {'to' if attach else 'from'} a campaign's email list.
+
+        Reads the campaign's email_list, {'adds' if attach else 'removes'} the accounts and
+        writes the whole list back (PATCH), 100 accounts per read-modify-write; journaled and
+        resumable like every write (--resume). Accounts that serve the campaign through a tag
+        (email_tag_list) are reported: {'they already send for it' if attach else
+        'a detach leaves them sending for it'}.
+
+        CAMPAIGN is a campaign id or name; TARGET is an account email, or - to read emails /
+        JSON / JSON lines from stdin.
+        """
+    )
+    command.__name__ = verb
+    return command
+
+
+app.command(
+    "attach",
+    epilog=examples(
+        'instantly campaigns attach "Client A outreach" a@acme.io b@acme.io',
+        'instantly accounts list --idle --all -o jsonl | instantly campaigns attach "Q3" - --yes',
+    ),
+)(handled(_membership(True)))
+app.command(
+    "detach",
+    epilog=examples(
+        'instantly campaigns detach "Client A outreach" a@acme.io --dry-run',
+        "instantly accounts list --health at-risk --campaign Q3 --all -o jsonl"
+        " | instantly campaigns detach Q3 - --yes",
+    ),
+)(handled(_membership(False)))

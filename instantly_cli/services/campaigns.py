@@ -30,6 +30,7 @@ from instantly_cli.enums import (
     WARMUP_ACTIVE,
 )
 from instantly_cli.errors import NotFoundError, UsageError
+from instantly_cli.services import bulk
 from instantly_cli.services.health import Thresholds, health_class, number, share
 from instantly_cli.services.tags import all_items, norm
 
@@ -426,3 +427,94 @@ def served_by(
         attach_tags(client, cast("list[Any]", copies), warn=warn)
     sw = sweep(client, copies, warn=warn)
     return {str(a.get("email")): sw.campaigns_of(str(a.get("email"))) for a in copies}
+
+
+# -- attach / detach: who a campaign sends from ----------------------------------------------
+
+# Emails per read-modify-write of email_list: one GET and one PATCH a unit.
+MEMBERSHIP_BATCH = 100
+
+
+def find_campaign(client: InstantlyClient, spec: str, warn: Warn = _ignore) -> Campaign:
+    """A campaign by id or name (names resolve like tag labels: exit 2 with close names)."""
+    campaigns = list_all(client, warn)
+    text = spec.strip()
+    for campaign in campaigns:
+        if str(campaign.get("id")) == text:
+            return campaign
+    return resolve_name(campaigns, spec)
+
+
+def tag_served(
+    client: InstantlyClient, campaign: Mapping[str, Any], emails: Sequence[str],
+    warn: Warn = _ignore,
+) -> dict[str, list[str]]:
+    """The targets that serve ``campaign`` through a tag: email → tag labels."""
+    from instantly_cli.services.tags import attach_tags
+
+    wanted = {str(t) for t in campaign.get("email_tag_list") or []}
+    if not wanted or not emails:
+        return {}
+    accounts: list[Any] = [{"email": e} for e in emails]
+    attach_tags(client, accounts, warn=warn)
+    out = {}
+    for account in accounts:
+        labels = [str(t.get("label")) for t in account["tags"] if str(t.get("id")) in wanted]
+        if labels:
+            out[str(account["email"])] = labels
+    return out
+
+
+def _lower(emails: Iterable[object]) -> set[str]:
+    return {str(e).lower() for e in emails}
+
+
+def membership_work(
+    client: InstantlyClient, campaign_id: str, attach: bool
+) -> Callable[[list[str]], list[bulk.Outcome]]:
+    """One unit: read the campaign's ``email_list``, add or remove the batch, PATCH the whole
+    list back. Units run one at a time (a lock): two read-modify-writes of one list at once
+    would lose one's change. A target already as asked is ``unchanged``."""
+    import threading
+
+    from instantly_cli.enums import ATTACHED, DETACHED, UNCHANGED
+
+    lock = threading.Lock()
+    done = ATTACHED if attach else DETACHED
+
+    def work(batch: list[str]) -> list[bulk.Outcome]:
+        with lock:
+            current = [str(e) for e in client.get_campaign(campaign_id).get("email_list") or []]
+            have = _lower(current)
+            if attach:
+                change = [e for e in batch if e.lower() not in have]
+                new = current + change
+            else:
+                gone = _lower(batch)
+                change = [e for e in batch if e.lower() in have]
+                new = [e for e in current if e.lower() not in gone]
+            if change:
+                client.set_campaign_accounts(campaign_id, new)
+        changed = _lower(change)
+        return [bulk.Outcome(e, done if e.lower() in changed else UNCHANGED) for e in batch]
+
+    return work
+
+
+def plan_membership(
+    client: InstantlyClient, campaign: Campaign, emails: Sequence[str], attach: bool,
+    *, clock: Callable[[], float],
+) -> bulk.RunResult:
+    """The dry run: the email_list diff, one outcome per target; nothing is sent."""
+    from instantly_cli.enums import UNCHANGED, WOULD_ATTACH, WOULD_DETACH
+
+    started = clock()
+    fresh = client.get_campaign(str(campaign.get("id")))
+    have = _lower(fresh.get("email_list") or [])
+    would = WOULD_ATTACH if attach else WOULD_DETACH
+    outcomes = [
+        bulk.Outcome(e, would if (e.lower() in have) != attach else UNCHANGED,
+                     extra={"campaign_id": fresh.get("id")})
+        for e in emails
+    ]
+    return bulk.RunResult(outcomes, False, clock() - started)

@@ -3,8 +3,9 @@
 Written from the issue's definitions, over raw HTTP (no code of the CLI): an account serves a
 campaign when its email is in ``email_list`` or it carries a tag of ``email_tag_list``; an
 *active* campaign has status 1 or 4; capacity is the ``daily_limit`` of accounts whose status
-is 1; at risk: an error status (< 0), a warmup problem (< 0) or a score below 50; healthy: not
-at risk, not paused (2), warmup not paused (0), score 80 or more (or none).
+is 1; at risk: an error status (< 0), a warmup problem (< 0), or (scored, warmup not paused) a
+score below the default --at-risk-below; healthy: no error, not paused (2), warmup active, a
+score of at least the default --watch-below. Only those two numbers come from the package.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from instantly_cli.enums import AT_RISK_BELOW, WATCH_BELOW
 from instantly_cli.sandbox.app import SandboxApp
 from tests.conftest import TEST_KEY
 from tests.sandbox_client import walk
@@ -58,17 +60,18 @@ def at_risk(acc: dict[str, Any] | None) -> bool:
     if acc is None:
         return False
     score = acc.get("stat_warmup_score")
-    return (
-        acc["status"] < 0
-        or (acc.get("warmup_status") or 0) < 0
-        or (score is not None and score < 50)
-    )
+    if acc["status"] < 0 or (acc.get("warmup_status") or 0) < 0:
+        return True
+    # No score, or warmup paused: no data, not at risk.
+    return score is not None and acc.get("warmup_status") != 0 and score < AT_RISK_BELOW
 
 
 def healthy(acc: dict[str, Any]) -> bool:
     score = acc.get("stat_warmup_score")
-    return not at_risk(acc) and acc["status"] != 2 and acc.get("warmup_status") != 0 and (
-        score is None or score >= 80
+    return (
+        acc["status"] >= 0 and acc["status"] != 2
+        and (acc.get("warmup_status") or 0) > 0
+        and score is not None and score >= WATCH_BELOW
     )
 
 

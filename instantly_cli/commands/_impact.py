@@ -25,7 +25,8 @@ def campaign_impact(
         if not (strict or dry_run or asks):
             return
         from instantly_cli import views
-        from instantly_cli.services import campaigns, fleet
+        from instantly_cli.services import campaigns
+        from instantly_cli.services.accounts import list as fleet
 
         try:
             with context.client(ctx) as client:

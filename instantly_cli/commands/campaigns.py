@@ -17,24 +17,18 @@ from instantly_cli.enums import AT_RISK_BELOW, FAILED, UNCHANGED, WATCH_BELOW
 from instantly_cli.errors import UsageError
 from instantly_cli.options import (
     AtRiskBelowOpt,
-    ConcurrencyOpt,
-    DryRunOpt,
-    FailuresOpt,
+    BulkOpts,
     FieldsOpt,
-    ForceOpt,
     JsonOpt,
     OutputOpt,
-    RateOpt,
-    ResumeOpt,
     WatchBelowOpt,
     WideOpt,
-    YesOpt,
     argument,
     arguments,
+    bulk_options,
     examples,
     required,
 )
-from instantly_cli.ratelimit import AUTO_CONCURRENCY, DEFAULT_RATE
 
 app = typer.Typer(
     help="Campaigns: accounts, capacity, risk; attach and detach.",
@@ -68,8 +62,8 @@ def list_campaigns(
     """
     from instantly_cli import views
     from instantly_cli.services import campaigns as service
-    from instantly_cli.services import fleet
-    from instantly_cli.services.health import Thresholds
+    from instantly_cli.services.accounts import list as fleet
+    from instantly_cli.services.accounts.summary import Thresholds
 
     fmt = context.output_format(ctx, output_, json_output)
     field_list = parse_fields(fields)
@@ -114,8 +108,8 @@ def get_campaign(
     """
     from instantly_cli import views
     from instantly_cli.services import campaigns as service
-    from instantly_cli.services import fleet
-    from instantly_cli.services.health import Thresholds
+    from instantly_cli.services.accounts import list as fleet
+    from instantly_cli.services.accounts.summary import Thresholds
 
     fmt = context.output_format(ctx, output_, json_output)
     field_list = parse_fields(fields)
@@ -155,24 +149,19 @@ def _membership(attach: bool) -> Callable[..., int]:
     """attach or detach; both verbs share this declaration."""
     verb = "attach" if attach else "detach"
 
+    @bulk_options()
     def command(
         ctx: typer.Context,
         args: CampaignAndTargetsArg,
-        dry_run: DryRunOpt = False,
-        yes: YesOpt = False,
-        rate: RateOpt = DEFAULT_RATE,
-        concurrency: ConcurrencyOpt = AUTO_CONCURRENCY,
-        failures: FailuresOpt = None,
-        resume: ResumeOpt = False,
-        force: ForceOpt = False,
-        output_: OutputOpt = None,
-        json_output: JsonOpt = False,
+        *,
+        opts: BulkOpts,
     ) -> int:
         from instantly_cli import views
         from instantly_cli.services import campaigns as service
         from instantly_cli.services.bulk import batches
 
-        fmt = context.output_format(ctx, output_, json_output)
+        fmt = context.output_format(ctx, opts.output_, opts.json_output)
+        resume, dry_run = opts.resume, opts.dry_run
         words = list(args or [])
         if not resume and len(words) < 2:
             raise UsageError(
@@ -181,7 +170,7 @@ def _membership(attach: bool) -> Callable[..., int]:
             )
         spec, targets = ("", words) if resume else (words[0], words[1:])
         with contextlib.ExitStack() as stack:
-            client = stack.enter_context(context.client(ctx, rate=rate))
+            client = stack.enter_context(context.client(ctx, rate=opts.rate))
             found: list[Any] = []
 
             def plan(emails: list[str]) -> _bulk.Plan:
@@ -199,10 +188,7 @@ def _membership(attach: bool) -> Callable[..., int]:
                                   f"{'to' if attach else 'from'} '{name}'?")
 
             session = stack.enter_context(_bulk.open_session(
-                ctx, f"campaigns {verb}", targets, plan, verb=verb, fmt=fmt, rate=rate,
-                concurrency=concurrency, yes=yes, dry_run=dry_run, resume=resume, force=force,
-                failures=failures,
-            ))
+                ctx, f"campaigns {verb}", targets, plan, verb=verb, fmt=fmt, opts=opts))
             cid = str(session.what.get("campaign_id") or "")
             if dry_run and session.emails:
                 preview = service.plan_membership(client, found[0], session.emails, attach,

@@ -79,7 +79,8 @@ def coverage(
     """
     from instantly_cli import views
     from instantly_cli.services import campaigns as service
-    from instantly_cli.services import fleet, health
+    from instantly_cli.services.accounts import list as fleet
+    from instantly_cli.services.accounts import summary as health
 
     fmt = context.output_format(ctx, output_, json_output)
     share = parse_share(at_risk_share)

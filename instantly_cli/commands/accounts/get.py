@@ -54,7 +54,7 @@ def get_accounts(
     account serves, listed or through which tag; --include-campaigns adds them to JSON
     (`campaigns`: id, name, status, direct, tags).
     """
-    from instantly_cli.services.reading import get_accounts
+    from instantly_cli.services.accounts.get import get_accounts
     from instantly_cli.targets import dedupe, validate_email
 
     fmt = context.output_format(ctx, output_, json_output)

@@ -8,7 +8,7 @@ import typer
 
 from instantly_cli import context, output
 from instantly_cli.commands import handled
-from instantly_cli.commands.accounts import app
+from instantly_cli.commands.accounts import _record, app
 from instantly_cli.commands.accounts._listing import report_cut
 from instantly_cli.dashboard import Section
 from instantly_cli.enums import AT_RISK_BELOW, GATE_METRIC, SUMMARY_BY, WATCH_BELOW
@@ -18,8 +18,12 @@ from instantly_cli.options import (
     AccountFilters,
     AtRiskBelowOpt,
     JsonOpt,
+    NoRecordOpt,
+    NotifyOpt,
+    NotifyStrictOpt,
     OutputOpt,
     ParallelOpt,
+    SinceOpt,
     WatchBelowOpt,
     account_filters,
     complete_enum,
@@ -28,8 +32,9 @@ from instantly_cli.options import (
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
-    from instantly_cli.services.fleet import ListQuery
-    from instantly_cli.services.health import Tally, Thresholds
+    from instantly_cli.services.accounts.list import ListQuery
+    from instantly_cli.services.accounts.summary import Tally, Thresholds
+    from instantly_cli.services.history import Recorder
 
 SummaryExamples = examples(
     "instantly accounts summary",
@@ -73,6 +78,10 @@ def summary(
         ),
     ] = False,
     parallel: ParallelOpt = True,
+    no_record: NoRecordOpt = False,
+    since: SinceOpt = None,
+    notify: NotifyOpt = None,
+    notify_strict: NotifyStrictOpt = False,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
 ) -> int | None:
@@ -84,10 +93,11 @@ def summary(
     health classes and errors grouped by reason, from one streamed pass over the accounts.
 
     At risk: an error status, a warmup ban/spam-folder/suspension, or a score below
-    --at-risk-below (50). Watch: paused, warmup paused, or a score below --watch-below (80).
-    Healthy: the rest. Takes the filters of `accounts list`.
+    --at-risk-below (70). No data: warmup paused, or no score. Watch: paused, or a score below
+    --watch-below (90). Healthy: the rest. Takes the filters of `accounts list`. Without
+    filters, the pass is recorded in the fleet's history (see `accounts diff`).
     """
-    from instantly_cli.services import health as health_service
+    from instantly_cli.services.accounts import summary as health_service
 
     fmt = context.output_format(ctx, output_, json_output)
     # Everything is validated before the first request: a bad gate is exit 2, nothing fetched.
@@ -97,6 +107,9 @@ def summary(
     query = filters.query(thresholds, include_tags=group_by == "tag")
     query.params()
     failed_profiles = 0
+    base = _record.base_tally(ctx, since, thresholds, group_by, query, all_profiles, notify)
+    rec = _record.recorder((not no_record or bool(notify)) and not all_profiles
+                           and _record.is_full(query), None if notify else ctx)
     if all_profiles:
         total, rows, failed_profiles = _all_profiles(
             ctx, query, thresholds, group_by, parallel
@@ -105,8 +118,8 @@ def summary(
         metrics = total.metrics()
     else:
         with context.client(ctx) as client:
-            tally = _summarize(client, query, thresholds, group_by, parallel)
-        doc = tally.to_json()
+            tally = _summarize(client, query, thresholds, group_by, parallel, rec)
+        doc = {**tally.to_json(), **_record.changes(base, tally)}
         metrics = tally.metrics()
     gate = [
         {"condition": c.text, "value": c.actual(metrics), "percent": c.percent,
@@ -115,12 +128,15 @@ def summary(
     ]
     doc["gate"] = gate
     _render(doc, fmt, all_profiles)
+    if not all_profiles:
+        _record.commit(ctx, None if no_record else rec, "summary", tally)
     breached = health_service.breaches(conditions, metrics)
     for line in breached:
         output.info(f"Health gate breached: {line}")
     if failed_profiles:
         output.warn(f"{failed_profiles} of {len(doc['profiles'])} profiles could not be read.")
-    return EXIT_FAILED if breached or failed_profiles else None
+    hooks = _record.alert(ctx, notify, rec, base, thresholds, breached, bool(conditions))
+    return EXIT_FAILED if breached or failed_profiles or (hooks and notify_strict) else None
 
 
 def _summarize(
@@ -129,12 +145,17 @@ def _summarize(
     thresholds: Thresholds,
     by: str | None,
     parallel: bool,
+    rec: Recorder | None = None,
 ) -> Tally:
-    """One streamed pass over the accounts (``fleet.list_accounts`` chooses how)."""
-    from instantly_cli.services import fleet, health
+    """One streamed pass over the accounts (``fleet.list_accounts`` chooses how); ``rec``
+    keeps what history tracks."""
+    from instantly_cli.services.accounts import list as fleet
+    from instantly_cli.services.accounts import summary as health
 
     listing = fleet.list_accounts(client, query, limit=None, parallel=parallel, warn=output.warn)
-    tally = health.summarize(fleet.accounts_of(listing), thresholds=thresholds, by=by)
+    accounts = fleet.accounts_of(rec.watch_pages(listing) if rec else listing)
+    tally = health.summarize(accounts, thresholds=thresholds, by=by)
+    tally.anomaly = listing.anomaly
     report_cut(listing.anomaly, False, "; the numbers may be incomplete")
     return tally
 
@@ -150,7 +171,7 @@ def _all_profiles(
     profile is reported on its row and the rest still run."""
     from instantly_cli import views
     from instantly_cli.config_file import load_config
-    from instantly_cli.services.health import Tally
+    from instantly_cli.services.accounts.summary import Tally
     from instantly_cli.settings import GlobalOptions, resolve
 
     opts = context.runtime(ctx).options
@@ -222,6 +243,8 @@ def _render(doc: dict[str, Any], fmt: str, all_profiles: bool) -> None:
                 styles=["red" if r.get("error") else "" for r in rows[:-1]] + ["bold"],
             )
             sections.insert(0, roll_up)
+        if summary.get("since"):
+            sections.insert(0, _record.since_section(summary["since"]))
         output.emit_dashboard(views.summary_title(summary), sections)
         return
     if all_profiles:

@@ -13,7 +13,6 @@ an *idle* account is healthy, has warmup active and serves no active campaign.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from instantly_cli.enums import (
 from instantly_cli.errors import NotFoundError, UsageError
 from instantly_cli.services import bulk
 from instantly_cli.services.accounts.summary import Thresholds, health_class, number, share
-from instantly_cli.services.tags import all_items, norm
+from instantly_cli.services.tags import all_items, close_hint, norm
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
@@ -166,13 +165,7 @@ def resolve_name(campaigns: Sequence[Campaign], spec: str) -> Campaign:
             hint=f"Use one of the ids: {ids}.",
         )
     names = [str(c.get("name", "")) for c in campaigns]
-    close = difflib.get_close_matches(text, names, n=3, cutoff=0.5)
-    close += [n for n in names if text.casefold() in n.casefold() and n not in close][:3]
-    hint = (
-        "Did you mean: " + ", ".join(repr(c) for c in close[:3]) + "?"
-        if close
-        else "`instantly campaigns list` shows every campaign."
-    )
+    hint = close_hint(text, names, "`instantly campaigns list` shows every campaign.")
     raise UsageError(f"No campaign is named '{spec}'.", hint=hint)
 
 

@@ -94,14 +94,15 @@ class TagIndex:
                 f"No tag has the id '{spec}'.", hint="`instantly tags list` shows them."
             )
         labels = [str(t.get("label", "")) for t in self.tags]
-        close = difflib.get_close_matches(text, labels, n=3, cutoff=0.5)
-        close += [lb for lb in labels if text.casefold() in lb.casefold() and lb not in close][:3]
-        hint = (
-            "Did you mean: " + ", ".join(repr(c) for c in close[:3]) + "?"
-            if close
-            else "`instantly tags list` shows every tag."
-        )
+        hint = close_hint(text, labels, "`instantly tags list` shows every tag.")
         raise UsageError(f"No tag is labelled '{spec}'.", hint=hint)
+
+
+def close_hint(text: str, names: Sequence[str], otherwise: str) -> str:
+    """``Did you mean: …?`` with up to three close names (or containing ``text``)."""
+    close = difflib.get_close_matches(text, names, n=3, cutoff=0.5)
+    close += [n for n in names if text.casefold() in n.casefold() and n not in close][:3]
+    return "Did you mean: " + ", ".join(repr(c) for c in close[:3]) + "?" if close else otherwise
 
 
 def resolve_tag_ids(index: TagIndex, specs: Iterable[str] | None) -> list[str]:

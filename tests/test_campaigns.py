@@ -244,3 +244,15 @@ def test_strict_refuses_a_run_that_strands_a_campaign(cli, sandbox: SandboxApp) 
     result = cli(["accounts", "pause", fintech["email_list"][0], "--yes"])
     assert result.exit_code == 0, result.stderr
     assert not any("/campaigns" in r.path for r in sandbox.requests[before:])
+
+
+def test_the_confirmation_shows_the_impact_first(cli, sandbox: SandboxApp, runtime) -> None:
+    runtime.terminal = Terminal(stdin_isatty=True, stdout_isatty=True)
+    truth = campaign_truth.read(sandbox)
+    fintech = next(c for c in truth.campaigns if c["name"] == "Fintech leaning on errors")
+    result = cli(["accounts", "pause", *fintech["email_list"]], input="n\n")
+    assert result.exit_code == 2  # declined: nothing changed
+    text = result.stderr + result.stdout
+    assert "Fintech leaning on errors" in text and "NO AVAILABLE ACCOUNT LEFT" in text
+    assert text.index("NO AVAILABLE") < text.index("Pause 6 accounts?")
+    assert not [r for r in sandbox.requests if r.method == "POST"]

@@ -256,3 +256,12 @@ def test_the_confirmation_shows_the_impact_first(cli, sandbox: SandboxApp, runti
     assert "Fintech leaning on errors" in text and "NO AVAILABLE ACCOUNT LEFT" in text
     assert text.index("NO AVAILABLE") < text.index("Pause 6 accounts?")
     assert not [r for r in sandbox.requests if r.method == "POST"]
+
+
+def test_a_campaign_filtered_summary_is_not_a_full_pass() -> None:
+    from instantly_cli.commands.accounts._record import is_full
+    from instantly_cli.services.accounts.list import ListQuery
+
+    assert is_full(ListQuery())
+    assert not is_full(ListQuery(campaigns=["Q3"]))
+    assert not is_full(ListQuery(idle=True))

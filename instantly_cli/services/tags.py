@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import shlex
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, cast
@@ -93,8 +94,13 @@ class TagIndex:
             raise UsageError(
                 f"No tag has the id '{spec}'.", hint="`instantly tags list` shows them."
             )
+        # Only a near-identical label (a typo) is suggested; otherwise the tag is new.
         labels = [str(t.get("label", "")) for t in self.tags]
-        hint = close_hint(text, labels, "`instantly tags list` shows every tag.")
+        folded = {lb.casefold(): lb for lb in labels}
+        close = difflib.get_close_matches(text.casefold(), list(folded), n=1, cutoff=0.9)
+        hint = f"Create it: instantly tags create {shlex.quote(text)}"
+        if close:
+            hint += f" (or did you mean '{folded[close[0]]}'?)"
         raise UsageError(f"No tag is labelled '{spec}'.", hint=hint)
 
 

@@ -13,6 +13,7 @@ import typer
 from instantly_cli import context, output
 from instantly_cli.columns import parse_fields, pick
 from instantly_cli.commands import _bulk, handled
+from instantly_cli.commands.accounts._listing import report_cut
 from instantly_cli.enums import AT_RISK_BELOW, FAILED, UNCHANGED, WATCH_BELOW
 from instantly_cli.errors import UsageError
 from instantly_cli.options import (
@@ -71,6 +72,7 @@ def list_campaigns(
     with context.client(ctx) as client:
         sw = fleet.campaign_sweep(client, thresholds, warn=output.warn)
         rows = service.list_rows(client, sw, output.warn)
+    report_cut(sw.anomaly, False, "; the numbers may be incomplete")
     output.emit_records(
         [rows if fmt in ("json", "jsonl") else views.campaign_rows(rows)],
         fmt,
@@ -120,6 +122,7 @@ def get_campaign(
         found = sw.resolve(campaign)
         cid = str(found.get("id"))
         status = service.diagnoses(client, [cid], output.warn).get(cid)
+    report_cut(sw.anomaly, False, "; the numbers may be incomplete")
     row = service.campaign_row(sw, found, status)
     accounts = service.account_rows(sw, cid)
     if fmt == "json":

@@ -37,6 +37,7 @@ from instantly_cli.interrupts import sigint_deferred
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from instantly_cli.asking import Tty
     from instantly_cli.dashboard import Section
     from instantly_cli.schema import Exchange
 
@@ -63,6 +64,9 @@ class Terminal(NamedTuple):
     stdin_isatty: bool | None = None
     stdout_isatty: bool | None = None
     stderr_isatty: bool | None = None
+    # Opens the controlling terminal for a question when stdin is a pipe (None: ``/dev/tty``);
+    # returns None when there is no terminal at all. Tests hand in their own.
+    open_tty: Callable[[], Tty | None] | None = None
 
 
 def _isatty(stream: Any, given: bool | None) -> bool:
@@ -105,6 +109,7 @@ class Output:
     err_color: bool
     columns: int
     fmt: str | None = None
+    open_tty: Callable[[], Tty | None] | None = None
 
     @classmethod
     def resolve(cls, terminal: Terminal | None = None) -> Output:
@@ -126,6 +131,7 @@ class Output:
             color=_color(stdout_tty),
             err_color=_color(stderr_tty),
             columns=shutil.get_terminal_size((80, 24)).columns,
+            open_tty=term.open_tty,
         )
 
     @property
@@ -538,15 +544,6 @@ def prompt_secret(text: str) -> str:
     import getpass
 
     return getpass.getpass(text + ": ", stream=out.stderr)
-
-
-def confirm(text: str) -> bool:
-    out = current()
-    with _lock:
-        out.stderr.write(f"{text} [y/N] ")
-        out.stderr.flush()
-    answer = out.stdin.readline()
-    return str(answer).strip().lower() in ("y", "yes")
 
 
 # -- bulk work ---------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """An independent reading of the sandbox's campaigns, for the campaign tests to compare with.
 
-Written from the issue's definitions, over raw HTTP (no code of the CLI): an account serves a
+Written from docs/campaigns.md, over raw HTTP (no code of the CLI): an account serves a
 campaign when its email is in ``email_list`` or it carries a tag of ``email_tag_list``; an
 *active* campaign has status 1 or 4; capacity is the ``daily_limit`` of accounts whose status
 is 1; at risk: an error status (< 0), a warmup problem (< 0), or (scored, warmup not paused) a

@@ -5,7 +5,7 @@ One sweep per run (:func:`sweep`): every campaign (one cursor walk) and every ac
 tags (one listing), joined here. An account serves a campaign when its email is in the
 campaign's ``email_list`` or it carries a tag of ``email_tag_list``.
 
-Words (the issue's): an *active* campaign sends (status 1 or 4); an account is *available*
+Words: an *active* campaign sends (status 1 or 4); an account is *available*
 when its status is active (1), and the *capacity* it gives is its ``daily_limit``; a campaign's
 *at-risk share* is the share of its capacity on at-risk accounts (the summary's health class);
 an *idle* account is healthy, has warmup active and serves no active campaign.

@@ -21,11 +21,10 @@ import httpx
 
 from instantly_cli import __version__
 from instantly_cli.errors import (
-    CliError,
     InvalidResponseError,
     NetworkError,
     RateLimitedError,
-    error_for_status,
+    decode_answer,
 )
 from instantly_cli.paging import Pager, account_page
 from instantly_cli.ratelimit import MAX_RETRY_AFTER, RateLimiter, parse_retry_after
@@ -38,6 +37,8 @@ from instantly_cli.schema import (
     PauseAnswer,
     Tag,
     Vitals,
+    Workspace,
+    WorkspaceAdmin,
 )
 
 API = "/api/v2"
@@ -477,6 +478,20 @@ class InstantlyClient:
         )
         return not (isinstance(data, dict) and data.get("success") is False)
 
+    # -- workspaces -----------------------------------------------------------------------------
+
+    def current_workspace(self) -> Workspace:
+        """``GET /workspaces/current``: the key's workspace, or the one acted as."""
+        return cast(Workspace, self._object("GET", f"{API}/workspaces/current"))
+
+    def workspace_members(self) -> Pager:
+        """``GET /workspace-group-members``: the sub-workspaces of an admin workspace."""
+        return self.pages(f"{API}/workspace-group-members")
+
+    def admin_workspace(self) -> WorkspaceAdmin:
+        """``GET /workspace-group-members/admin``: the admin workspace of the current one."""
+        return cast(WorkspaceAdmin, self._object("GET", f"{API}/workspace-group-members/admin"))
+
     def _object(
         self,
         method: str,
@@ -532,12 +547,6 @@ def _describe(exc: Exception) -> str:
     return text.rstrip(".")
 
 
-def _is_envelope(data: object) -> bool:
-    return (
-        isinstance(data, dict) and "statusCode" in data and ("message" in data or "error" in data)
-    )
-
-
 class _AttemptTimeout(Exception):
     """One attempt did not complete within its total deadline."""
 
@@ -550,51 +559,5 @@ def _too_large(limit: int) -> InvalidResponseError:
 
 
 def _decode(resp: httpx.Response, raw: bytes) -> Json:
-    status = resp.status_code
-    data: Json = None
-    parsed = False
-    if raw:
-        try:
-            data = json.loads(raw)
-            parsed = True
-        except ValueError:
-            parsed = False
-    if 200 <= status < 300:
-        if raw and not parsed:
-            kind = resp.headers.get("Content-Type", "unknown type").split(";")[0]
-            raise InvalidResponseError(
-                f"The API answered {status} with a body that is not JSON ({kind})."
-            )
-        # Some gateways report errors inside a 200: be lenient and honour the envelope.
-        if (
-            _is_envelope(data)
-            and isinstance(data.get("statusCode"), int)
-            and data["statusCode"] >= 400
-        ):
-            raise _with_body(
-                error_for_status(data["statusCode"], _message(data, status, resp)), data
-            )
-        return data
-    if not parsed:
-        kind = resp.headers.get("Content-Type", "unknown type").split(";")[0]
-        raise error_for_status(
-            status, f"HTTP {status} {resp.reason_phrase} with a non-JSON body ({kind})"
-        )
-    raise _with_body(error_for_status(status, _message(data, status, resp)), data)
-
-
-def _with_body(err: CliError, body: Json) -> CliError:
-    err.body = body
-    return err
-
-
-def _message(data: Json, status: int, resp: httpx.Response) -> str:
-    if isinstance(data, dict):
-        message = data.get("message")
-        if isinstance(message, list):
-            message = "; ".join(str(m) for m in message)
-        if message:
-            return str(message)
-        if data.get("error"):
-            return str(data["error"])
-    return f"HTTP {status} {resp.reason_phrase}"
+    kind = resp.headers.get("Content-Type", "unknown type").split(";")[0]
+    return decode_answer(resp.status_code, resp.reason_phrase, kind, raw)

@@ -363,3 +363,11 @@ NOT_FINAL = frozenset({FAILED, SKIPPED, SUBMITTED})
 # Outcomes that left the account as the run wanted it: what a newer run "changed".
 APPLIED = frozenset({UPDATED, PAUSED, RESUMED, ENABLED, DISABLED, ASSIGNED, UNASSIGNED, CREATED,
                      DELETED, FIXED, MOVED, UNCHANGED, EXISTS, GONE, SUBMITTED})
+
+# Workspaces: the key's own workspace, and the status of a workspace-group member
+# (GET /workspace-group-members). Only accepted sub-workspaces may be acted as.
+WORKSPACE_CURRENT = "current"
+MEMBER_ACCEPTED = "accepted"
+MEMBER_PENDING = "pending"
+MEMBER_REJECTED = "rejected"
+NOT_FOUND = "not found"

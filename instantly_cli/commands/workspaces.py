@@ -31,7 +31,7 @@ def list_workspaces(
     from instantly_cli.columns import Column
     from instantly_cli.services import workspaces
 
-    fmt = context.output_format(ctx, output_, json_output)
+    context.output_format(ctx, output_, json_output)
     own = context.settings(ctx)
     own.workspace = None  # the key's own workspace lists the sub-workspaces
     with context.client(ctx, resolved=own) as client:

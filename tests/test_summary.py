@@ -367,7 +367,7 @@ def test_all_profiles_table_has_a_row_per_profile_and_a_total(
     shown = dashboard(runtime, cli, 80, "--all-profiles")
     assert max(len(line) for line in shown) <= 80
     text = "\n".join(shown)
-    assert re.search(r"│ one +120 ", text) and re.search(r"│ Total +240 ", text)
+    assert re.search(r"│ one +Acme Agency +120 ", text) and re.search(r"│ Total +240 ", text)
     tsv = ok(cli(["accounts", "summary", "--all-profiles", "-o", "tsv"])).stdout.splitlines()
     assert [ln.split("\t")[0] for ln in tsv] == ["one", "two"]
 

@@ -125,3 +125,47 @@ def where(unit: Unit) -> str:
     name = unit.name or unit.id
     return f"Profile '{unit.profile}'" + (f", workspace '{name}'" if name else "")
 
+
+
+def list_each(
+    ctx: typer.Context,
+    query: Any,
+    limit: int | None,
+    parallel: bool,
+    fmt: str,
+    columns: list[Any],
+    fields: list[str] | None,
+    wide: bool,
+    *,
+    all_profiles: bool,
+    all_workspaces: bool,
+) -> int | None:
+    """``accounts list`` over every workspace of the roll-up: read side by side, printed one
+    workspace after another in name order; a failed one is reported and exit is 1."""
+    from instantly_cli.columns import Column
+    from instantly_cli.errors import EXIT_FAILED
+    from instantly_cli.services import fleet
+    from instantly_cli.services.health import with_health
+    from instantly_cli.services.workspaces import side_by_side
+
+    def read(client: InstantlyClient, unit: Unit) -> list[dict[str, Any]]:
+        listing = fleet.list_accounts(client, query, limit=limit, parallel=parallel,
+                                      warn=output.warn)
+        labels = {"profile": unit.profile, "workspace_name": unit.name,
+                  "workspace_id": unit.id}
+        found = [{**labels, **a} for a in fleet.accounts_of(listing)]
+        if listing.anomaly is not None:
+            from instantly_cli.commands.accounts._listing import report_cut
+
+            report_cut(listing.anomaly, False, f" ({where(unit)})")
+        return found
+
+    done = side_by_side(units(ctx, all_profiles=all_profiles, all_workspaces=all_workspaces),
+                        read)
+    records = [r for d in done for r in (d.value or [])]
+    shown = [Column("workspace_name", "Workspace"), *columns]
+    if fields and "health" in fields:
+        records = next(iter(with_health([records], query.thresholds)))
+    output.emit_records([records], fmt, shown, fields=fields, wide=wide,
+                        empty_message="No accounts match.")
+    return EXIT_FAILED if report(done) else None

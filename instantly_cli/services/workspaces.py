@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 from urllib.parse import quote
 
 from instantly_cli.enums import MEMBER_ACCEPTED, WORKSPACE_CURRENT
@@ -277,3 +277,19 @@ def _named(client: InstantlyClient, unit: Unit) -> Unit:
     except AuthError:
         raise
     return replace(unit, id=unit.id or current.get("id"), name=unit.name or current.get("name"))
+
+
+# -- which workspace holds an address -----------------------------------------------------------
+
+
+def find_accounts(client: InstantlyClient, emails: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The accounts of ``emails`` in the client's workspace, keyed by the address folded to
+    lower case (emails compare case-insensitively). One ``search`` listing per address: a
+    substring search, so only an exact (case-insensitive) match counts."""
+    found: dict[str, dict[str, Any]] = {}
+    for email in dict.fromkeys(e.casefold() for e in emails):
+        for page in client.list_accounts({"search": email}, limit=100):
+            for account in page:
+                if str(account.get("email", "")).casefold() == email:
+                    found[email] = dict(account)
+    return found

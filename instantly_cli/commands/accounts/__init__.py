@@ -21,6 +21,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "pause": ("state", "Pause sending from accounts."),
     "resume": ("state", "Resume sending from paused accounts."),
     "summary": ("summary", "Fleet health at a glance."),
+    "find": ("find", "Which profile and workspace holds each address."),
     "update": ("update", "Change fields of one account or thousands."),
     "create": ("create", "Add IMAP/SMTP accounts."),
     "delete": ("lifecycle", "Delete accounts for good."),

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from instantly_cli import context, output
+from instantly_cli.enums import WORKSPACE_CURRENT
 from instantly_cli.errors import CliError
 
 if TYPE_CHECKING:
@@ -40,9 +41,11 @@ def units(ctx: typer.Context, *, all_profiles: bool, all_workspaces: bool) -> li
                          dataclasses.replace(done.unit, error=done.error))
             continue
         for ws in workspaces.accepted(done.value):
+            # The key's own workspace is read as it was configured (no extra header).
+            own = ws.status == WORKSPACE_CURRENT
             found.append(dataclasses.replace(
                 done.unit, id=ws.id, name=ws.name,
-                open=_opener(ctx, done.unit.open, ws.id)))
+                open=done.unit.open if own else _opener(ctx, done.unit.open, ws.id)))
     return found
 
 

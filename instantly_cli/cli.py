@@ -56,6 +56,7 @@ NOUNS: dict[str, Noun] = {
     "runs": Noun("runs", "Journals of bulk runs: list, show, forget."),
     "auth": Noun("auth", "Log in, check, switch and log out of API keys (profiles)."),
     "config": Noun("config", "Show the config file's path and contents."),
+    "history": Noun("history", "The fleet's snapshots: list and prune them."),
     "sandbox": Noun("sandbox", "Run a local emulator of the API, or reset its state."),
     "api": Noun("api", "Send a raw, authenticated request to any API path.", group=False),
     "completion": Noun(

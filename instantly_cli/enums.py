@@ -316,8 +316,10 @@ HEALTH = EnumTable(
         EnumValue("at-risk", "at-risk", "At risk", "bold red"),
         EnumValue("watch", "watch", "Watch", "yellow"),
         EnumValue("healthy", "healthy", "Healthy", "green"),
+        EnumValue("no-data", "no-data", "No data", "dim"),
     ],
 )
+NO_DATA = "no-data"
 AT_RISK = "at-risk"
 WATCH = "watch"
 HEALTHY = "healthy"
@@ -327,9 +329,13 @@ ERROR_STATUSES = frozenset({-1, -2, -3})  # connection, soft-bounce and sending 
 WATCH_STATUSES = frozenset({2})  # paused
 WARMUP_PROBLEMS = frozenset({-1, -2, -3})  # banned, spam folder unknown, permanent suspension
 WARMUP_WATCH = frozenset({0})  # warmup paused
-# Default score thresholds (--at-risk-below, --watch-below).
-AT_RISK_BELOW = 50.0
-WATCH_BELOW = 80.0
+WARMUP_ACTIVE = 1
+WARMUP_PAUSED = 0
+WARMUP_BANNED = -1
+# Default score thresholds (--at-risk-below, --watch-below): Instantly's warmup score is the
+# share of warmup emails that reached the inbox over 7 days, and it says to aim above 90.
+AT_RISK_BELOW = 70.0
+WATCH_BELOW = 90.0
 
 SUMMARY_BY = EnumTable(
     "grouping",
@@ -352,8 +358,43 @@ GATE_METRIC = EnumTable(
         EnumValue("healthy", "healthy", "healthy accounts", "default"),
         EnumValue("errors", "errors", "accounts in an error status", "default"),
         EnumValue("capacity", "capacity", "sum of daily_limit over active accounts", "default"),
+        EnumValue("no-data", "no-data", "accounts with warmup paused or no score", "default"),
         EnumValue("unscored", "unscored", "accounts without a warmup score", "default"),
         EnumValue("total", "total", "accounts summarised", "default"),
+    ],
+)
+# `accounts diff --fail-if` adds these (a % is a share of the accounts compared).
+DIFF_METRIC = EnumTable(
+    "metric",
+    "--fail-if",
+    [
+        *GATE_METRIC.values,
+        EnumValue("new-errors", "new-errors", "accounts newly in an error status", "default"),
+        EnumValue("recovered", "recovered", "accounts out of an error status", "default"),
+        EnumValue("score-drops", "score-drops", "warmup score drops", "default"),
+        EnumValue("removed", "removed", "accounts gone since the snapshot", "default"),
+        EnumValue("added", "added", "accounts new since the snapshot", "default"),
+        EnumValue("transitions", "transitions", "transitions of any kind", "default"),
+        EnumValue("compared", "compared", "accounts in either snapshot", "default"),
+    ],
+)
+# Transitions of `accounts diff`, worst first (the order groups are shown in).
+TRANSITION = EnumTable(
+    "transition",
+    "--kind",
+    [
+        EnumValue("removed", "removed", "Removed", "bold red"),
+        EnumValue("new-error", "new-error", "Newly in error", "bold red"),
+        EnumValue("warmup-banned", "warmup-banned", "Warmup banned", "red"),
+        EnumValue("warmup-suspended", "warmup-suspended", "Warmup suspended", "red"),
+        EnumValue("score-drop", "score-drop", "Score dropped", "yellow"),
+        EnumValue("warmup-paused", "warmup-paused", "Warmup paused", "yellow"),
+        EnumValue("status-changed", "status-changed", "Status changed", "yellow"),
+        EnumValue("limit-changed", "limit-changed", "Limit changed", "cyan"),
+        EnumValue("recovered", "recovered", "Recovered", "green"),
+        EnumValue("warmup-resumed", "warmup-resumed", "Warmup resumed", "green"),
+        EnumValue("score-rise", "score-rise", "Score rose", "green"),
+        EnumValue("added", "added", "Added", "green"),
     ],
 )
 # A target with one of these has not reached its end: a resumed run tries it again (a failure

@@ -492,3 +492,36 @@ AllWorkspacesOpt = Annotated[
         "rejected ones are never read), side by side under the key's one rate limit.",
     ),
 ]
+
+
+# -- fleet history (accounts summary/list/diff, accounts history) ----------------------------
+NoRecordOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-record",
+        help="Do not record this full pass as a snapshot of the fleet's history.",
+    ),
+]
+SinceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        metavar="WHEN",
+        help="Compare with the newest snapshot at or before an age (1d, 7d, 12h), a date "
+        "(2026-12-01: the start of that day in UTC) or a snapshot id.",
+        show_default=False,
+    ),
+]
+NotifyOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--notify",
+        metavar="URL",
+        help="POST the transitions as JSON (Slack-compatible) to URL when there is something "
+        "new; repeatable. Default: the profile's `notify` URLs.",
+    ),
+]
+NotifyStrictOpt = Annotated[
+    bool,
+    typer.Option("--notify-strict", help="Exit 1 when a --notify webhook fails."),
+]

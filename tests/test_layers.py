@@ -41,6 +41,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("output", ("output",)),
     ("dashboard", ("dashboard",)),
     ("columns", ("columns",)),
+    ("webhooks", ("webhooks",)),
     ("client", ("client",)),
     ("paging", ("paging",)),
     ("ratelimit", ("ratelimit",)),
@@ -62,10 +63,10 @@ NO_TERMINAL = ("services",)
 TERMINAL_MODULES = ("typer", "rich", "click", "instantly_cli.output")
 # Below-the-line arrows the layer order alone would allow, refused: printing knows nothing of HTTP.
 NEVER: dict[str, tuple[str, ...]] = dict.fromkeys(
-    ("output", "dashboard", "columns", "views"), ("client", "paging", "ratelimit")
+    ("output", "dashboard", "columns", "views"), ("client", "paging", "ratelimit", "webhooks")
 )
 # The only modules that import httpx (context builds the client's transport and timeout).
-HTTPX_OK = ("client", "context")
+HTTPX_OK = ("client", "context", "webhooks")
 
 
 def module_name(path: Path) -> str:

@@ -64,13 +64,16 @@ def score(a: Mapping[str, Any]) -> float | None:
     return float(s) if isinstance(s, int | float) and not isinstance(s, bool) else None
 
 
-def klass(a: Mapping[str, Any], risk: float = 50, watch: float = 80) -> str:
+def klass(a: Mapping[str, Any], risk: float = 70, watch: float = 90) -> str:
+    """Issue 23's classes: errors first; no data (warmup paused, no score); then the score."""
     s = score(a)
     if a["status"] in (-1, -2, -3) or a["warmup_status"] in (-1, -2, -3):
         return "at-risk"
-    if s is not None and s < risk:
+    if s is None or a["warmup_status"] == 0:
+        return "no-data"
+    if s < risk:
         return "at-risk"
-    if a["status"] == 2 or a["warmup_status"] == 0 or (s is not None and s < watch):
+    if a["status"] == 2 or s < watch:
         return "watch"
     return "healthy"
 
@@ -163,7 +166,8 @@ def test_summary_numbers_equal_those_computed_from_the_listing(cli: Cli, big: Sa
     metrics = doc["metrics"]
     assert metrics == {
         "at-risk": want["classes"]["at-risk"], "watch": want["classes"]["watch"],
-        "healthy": want["classes"]["healthy"], "errors": want["errors"],
+        "healthy": want["classes"]["healthy"], "no-data": want["classes"]["no-data"],
+        "errors": want["errors"],
         "capacity": want["capacity"], "unscored": want["unscored"], "total": 20_000,
     }
     # --by domain: one row per domain with the same counts, worst at-risk share first.
@@ -489,7 +493,7 @@ def test_health_field_in_tables(
 ) -> None:
     rows = ok(cli(["accounts", "list", "--all", "--fields", "email,health"])).stdout.splitlines()
     want = {a["email"]: klass(a) for a in truth(store)}
-    label = {"at-risk": "At risk", "watch": "Watch", "healthy": "Healthy"}
+    label = {"at-risk": "At risk", "watch": "Watch", "healthy": "Healthy", "no-data": "No data"}
     assert dict(r.split("\t") for r in rows) == {e: label[k] for e, k in want.items()}
     # Not a default column; plain JSON stays the API's objects.
     plain = lines(ok(cli(["accounts", "list", "--limit", "3", "-o", "jsonl"])))

@@ -19,6 +19,7 @@ app = typer.Typer(help="Show the config file's path and contents.", no_args_is_h
         "instantly config path",
         '$EDITOR "$(instantly config path)"',
         'ls "$(instantly config path --state)/runs"   # unfinished bulk runs (--resume)',
+        'ls "$(instantly config path --state)/history"   # one database per workspace',
     ),
 )
 @handled
@@ -28,8 +29,8 @@ def path(
         bool,
         typer.Option(
             "--state",
-            help="Print the state folder instead: bulk run journals (runs/) and failure files "
-            "(failures/). [env: INSTANTLY_STATE_DIR]",
+            help="Print the state folder instead: bulk run journals (runs/), failure files "
+            "(failures/) and the fleet's history (history/). [env: INSTANTLY_STATE_DIR]",
         ),
     ] = False,
 ) -> None:

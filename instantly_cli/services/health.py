@@ -1,12 +1,17 @@
 """Fleet health: the health class of an account, one streamed pass that tallies a summary, and
 the ``--fail-if`` gate grammar.
 
-Health classes (first match wins; thresholds settable, defaults 50 and 80):
+Health classes (first match wins; thresholds settable, defaults 70 and 90). Instantly's warmup
+score is the share of warmup emails that reached the inbox over the last 7 days; it says to aim
+above 90, and the score falls to 0 after 7 days without warmup, so a paused warmup's score says
+nothing:
 
 - **at-risk**: status connection/soft-bounce/sending error, or warmup banned/spam folder
-  unknown/permanent suspension, or a warmup score below ``at_risk_below``;
-- **watch**: status paused, or warmup paused, or a score below ``watch_below``;
-- **healthy**: the rest (an account without a score is judged on its statuses alone).
+  unknown/permanent suspension;
+- **no-data**: warmup paused, or no score;
+- **at-risk**: a warmup score below ``at_risk_below``;
+- **watch**: status paused, or a score below ``watch_below``;
+- **healthy**: the rest.
 
 The tally keeps counters only: per-code counts, a 101-slot histogram of integer scores (so the
 median and p10 cost no memory per account), capacity sums, error groups keyed by a normalised
@@ -35,6 +40,7 @@ from instantly_cli.enums import (
     GATE_METRIC,
     HEALTH,
     HEALTHY,
+    NO_DATA,
     PROVIDER,
     SUMMARY_BY,
     WARMUP_PROBLEMS,
@@ -97,13 +103,23 @@ def health_class(account: Mapping[str, Any], thresholds: Thresholds) -> str:
 def _classify(status: object, warmup: object, score: float | None, thresholds: Thresholds) -> str:
     if status in ERROR_STATUSES or warmup in WARMUP_PROBLEMS:
         return AT_RISK
-    if score is not None and score < thresholds.at_risk_below:
+    if score is None or warmup in WARMUP_WATCH:
+        return NO_DATA
+    if score < thresholds.at_risk_below:
         return AT_RISK
-    if status in WATCH_STATUSES or warmup in WARMUP_WATCH:
-        return WATCH
-    if score is not None and score < thresholds.watch_below:
+    if status in WATCH_STATUSES or score < thresholds.watch_below:
         return WATCH
     return HEALTHY
+
+
+classify = _classify
+
+
+def score_class(score: float, thresholds: Thresholds) -> str:
+    """The class a score alone puts an account in (what `accounts diff` calls crossing)."""
+    if score < thresholds.at_risk_below:
+        return AT_RISK
+    return WATCH if score < thresholds.watch_below else HEALTHY
 
 
 def with_health(
@@ -195,6 +211,7 @@ class Counts:
     at_risk: int = 0
     watch: int = 0
     healthy: int = 0
+    no_data: int = 0
     errors: int = 0
     unscored: int = 0
     active: int = 0
@@ -212,6 +229,7 @@ class Counts:
             "at_risk_share": share(self.at_risk, self.total),
             "watch": self.watch,
             "healthy": self.healthy,
+            "no_data": self.no_data,
             "errors": self.errors,
             "unscored": self.unscored,
             "active": self.active,
@@ -237,6 +255,8 @@ def _count(
         c.at_risk += 1
     elif klass == WATCH:
         c.watch += 1
+    elif klass == NO_DATA:
+        c.no_data += 1
     else:
         c.healthy += 1
     if error:
@@ -273,6 +293,8 @@ class Tally:
         self.histogram = [0] * 101
         self.errors: dict[str, ErrorGroup] = {}
         self.groups: dict[str, Counts] = {}
+        # Why the pass that fed this tally ended early (None: it read everything).
+        self.anomaly: str | None = None
 
     # -- accumulation
 
@@ -378,6 +400,7 @@ class Tally:
             "at-risk": c.at_risk,
             "watch": c.watch,
             "healthy": c.healthy,
+            "no-data": c.no_data,
             "errors": c.errors,
             "capacity": number(c.capacity),
             "unscored": c.unscored,
@@ -485,9 +508,14 @@ class Condition:
     value: float
     percent: bool
 
+    @property
+    def base(self) -> str:
+        """What a percentage is a share of: the accounts compared for a transition count."""
+        return "compared" if self.metric in TRANSITION_METRICS else "total"
+
     def actual(self, metrics: Mapping[str, float]) -> float:
         raw = float(metrics[self.metric])
-        return share(raw, float(metrics["total"])) if self.percent else raw
+        return share(raw, float(metrics[self.base])) if self.percent else raw
 
     def breached(self, metrics: Mapping[str, float]) -> bool:
         return OPERATORS[self.op](self.actual(metrics), self.value)
@@ -497,20 +525,23 @@ class Condition:
         raw = number(float(metrics[self.metric]))
         if self.percent:
             return (f"{self.text}: {self.metric} is {self.actual(metrics):g}% "
-                    f"({raw:,} of {int(metrics['total']):,} accounts)")
+                    f"({raw:,} of {int(metrics[self.base]):,} accounts)")
         return f"{self.text}: {self.metric} is {raw:,}"
 
 
-def parse_condition(text: str) -> Condition:
-    """``at-risk>5%`` → a Condition; anything else is a usage error (exit 2)."""
+def parse_condition(text: str, table: EnumTable = GATE_METRIC) -> Condition:
+    """``at-risk>5%`` → a Condition; anything else is a usage error (exit 2). ``table``: the
+    metrics the command knows (the summary's, or the diff's with transition counts)."""
+    hint = GATE_HINT if table is GATE_METRIC else GATE_HINT.replace(
+        ", ".join(GATE_METRIC.names), ", ".join(table.names))
     match = _CONDITION.match(text.lower())
     if not match:
-        raise UsageError(f"Invalid --fail-if condition '{text}'.", hint=GATE_HINT)
+        raise UsageError(f"Invalid --fail-if condition '{text}'.", hint=hint)
     metric = match["metric"]
-    if GATE_METRIC.get(metric) is None:
-        raise UsageError(f"Unknown --fail-if metric '{metric}' in '{text}'.", hint=GATE_HINT)
+    if table.get(metric) is None:
+        raise UsageError(f"Unknown --fail-if metric '{metric}' in '{text}'.", hint=hint)
     percent = match["percent"] is not None
-    if percent and metric in ("capacity", "total"):
+    if percent and metric in ("capacity", "total", "compared"):
         raise UsageError(
             f"--fail-if {text}: {metric} is not a share of the accounts, so it takes no %.",
             hint=f"Compare it with a number, e.g. {metric}<20000.",
@@ -519,8 +550,16 @@ def parse_condition(text: str) -> Condition:
     return Condition(compact, metric, match["op"], float(match["value"]), percent)
 
 
-def parse_conditions(texts: Sequence[str] | None) -> list[Condition]:
-    return [parse_condition(t) for t in texts or []]
+def parse_conditions(
+    texts: Sequence[str] | None, table: EnumTable = GATE_METRIC
+) -> list[Condition]:
+    return [parse_condition(t, table) for t in texts or []]
+
+
+# The diff's metrics whose percentage is a share of the accounts compared.
+TRANSITION_METRICS = frozenset(
+    {"new-errors", "recovered", "score-drops", "removed", "added", "transitions"}
+)
 
 
 def breaches(conditions: Sequence[Condition], metrics: Mapping[str, float]) -> list[str]:

@@ -22,6 +22,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "resume": ("state", "Resume sending from paused accounts."),
     "summary": ("summary", "Fleet health at a glance."),
     "find": ("find", "Which profile and workspace holds each address."),
+    "diff": ("diff", "What changed since a snapshot."),
+    "history": ("history", "One account's timeline from the fleet's snapshots."),
     "update": ("update", "Change fields of one account or thousands."),
     "create": ("create", "Add IMAP/SMTP accounts."),
     "delete": ("lifecycle", "Delete accounts for good."),

@@ -7,7 +7,7 @@ import typer
 from instantly_cli import context, output
 from instantly_cli.columns import parse_fields
 from instantly_cli.commands import handled
-from instantly_cli.commands.accounts import app
+from instantly_cli.commands.accounts import _record, app
 from instantly_cli.commands.accounts._listing import report_cut
 from instantly_cli.enums import AT_RISK_BELOW, WATCH_BELOW
 from instantly_cli.errors import UsageError
@@ -21,6 +21,7 @@ from instantly_cli.options import (
     FieldsOpt,
     JsonOpt,
     LimitOpt,
+    NoRecordOpt,
     OutputOpt,
     ParallelOpt,
     SortOpt,
@@ -76,6 +77,7 @@ def list_accounts(
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
     wide: WideOpt = False,
+    no_record: NoRecordOpt = False,
 ) -> int | None:
     """List accounts, filtered and sorted.
 
@@ -83,7 +85,7 @@ def list_accounts(
     latency makes that faster (see --parallel), else newest first, as with --no-parallel.
 
     Several values of --status, --provider, --filter, --domain or --health mean any of them.
-    --fields may name `health` (at-risk, watch or healthy, judged with --at-risk-below and
+    --fields may name `health` (at-risk, watch, healthy or no-data, judged with --at-risk-below and
     --watch-below) as a column or JSON key.
 
     With --all-profiles or --all-workspaces, each workspace's accounts (--limit each, or --all)
@@ -123,15 +125,16 @@ def list_accounts(
         pager = fleet.list_accounts(
             client, query, limit=page_limit, parallel=parallel, warn=output.warn
         )
+        pages, rec = _record.watch(pager, all_ and not no_record, query, ctx)  # full: history
         output.emit_records(
-            with_health(pager, thresholds) if field_list and "health" in field_list else pager,
+            with_health(pages, thresholds) if field_list and "health" in field_list else pages,
             fmt,
             columns,
             fields=field_list,
             empty_message="No accounts match.",
             wide=wide,
         )
-    _report_end(pager, strict)
+    _record.finish(ctx, rec, "list", pager, lambda: _report_end(pager, strict))
     return None
 
 

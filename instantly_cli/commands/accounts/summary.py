@@ -8,7 +8,7 @@ import typer
 
 from instantly_cli import context, output
 from instantly_cli.commands import handled
-from instantly_cli.commands.accounts import app
+from instantly_cli.commands.accounts import _record, app
 from instantly_cli.commands.accounts._listing import report_cut
 from instantly_cli.dashboard import Section
 from instantly_cli.enums import AT_RISK_BELOW, GATE_METRIC, SUMMARY_BY, WATCH_BELOW
@@ -20,8 +20,12 @@ from instantly_cli.options import (
     AllWorkspacesOpt,
     AtRiskBelowOpt,
     JsonOpt,
+    NoRecordOpt,
+    NotifyOpt,
+    NotifyStrictOpt,
     OutputOpt,
     ParallelOpt,
+    SinceOpt,
     WatchBelowOpt,
     account_filters,
     complete_enum,
@@ -32,6 +36,7 @@ if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
     from instantly_cli.services.fleet import ListQuery
     from instantly_cli.services.health import Tally, Thresholds
+    from instantly_cli.services.history import Recorder
 
 # The roll-up's rows in JSON: one per workspace (the key keeps its first name).
 ROWS = "profiles"
@@ -75,6 +80,10 @@ def summary(
     all_profiles: AllProfilesOpt = False,
     all_workspaces: AllWorkspacesOpt = False,
     parallel: ParallelOpt = True,
+    no_record: NoRecordOpt = False,
+    since: SinceOpt = None,
+    notify: NotifyOpt = None,
+    notify_strict: NotifyStrictOpt = False,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
 ) -> int | None:
@@ -86,8 +95,9 @@ def summary(
     health classes and errors grouped by reason, from one streamed pass over the accounts.
 
     At risk: an error status, a warmup ban/spam-folder/suspension, or a score below
-    --at-risk-below (50). Watch: paused, warmup paused, or a score below --watch-below (80).
-    Healthy: the rest. Takes the filters of `accounts list`.
+    --at-risk-below (70). No data: warmup paused, or no score. Watch: paused, or a score below
+    --watch-below (90). Healthy: the rest. Takes the filters of `accounts list`. Without
+    filters, the pass is recorded in the fleet's history (see `accounts diff`).
     """
     from instantly_cli.services import health as health_service
 
@@ -100,6 +110,9 @@ def summary(
     query.params()
     failed = 0
     roll_up = all_profiles or all_workspaces
+    base = _record.base_tally(ctx, since, thresholds, group_by, query, roll_up, notify)
+    rec = _record.recorder((not no_record or bool(notify)) and not roll_up
+                           and _record.is_full(query), None if notify else ctx)
     if roll_up:
         total, rows, failed = _roll_up(ctx, query, thresholds, group_by, parallel,
                                        all_profiles=all_profiles, all_workspaces=all_workspaces)
@@ -107,8 +120,8 @@ def summary(
         metrics = total.metrics()
     else:
         with context.client(ctx) as client:
-            tally = _summarize(client, query, thresholds, group_by, parallel)
-        doc = tally.to_json()
+            tally = _summarize(client, query, thresholds, group_by, parallel, rec)
+        doc = {**tally.to_json(), **_record.changes(base, tally)}
         metrics = tally.metrics()
     gate = [
         {"condition": c.text, "value": c.actual(metrics), "percent": c.percent,
@@ -117,10 +130,13 @@ def summary(
     ]
     doc["gate"] = gate
     _render(doc, fmt, roll_up)
+    if not roll_up:
+        _record.commit(ctx, None if no_record else rec, "summary", tally)
     breached = health_service.breaches(conditions, metrics)
     for line in breached:
         output.info(f"Health gate breached: {line}")
-    return EXIT_FAILED if breached or failed else None
+    hooks = _record.alert(ctx, notify, rec, base, thresholds, breached, bool(conditions))
+    return EXIT_FAILED if breached or failed or (hooks and notify_strict) else None
 
 
 def _summarize(
@@ -129,12 +145,16 @@ def _summarize(
     thresholds: Thresholds,
     by: str | None,
     parallel: bool,
+    rec: Recorder | None = None,
 ) -> Tally:
-    """One streamed pass over the accounts (``fleet.list_accounts`` chooses how)."""
+    """One streamed pass over the accounts (``fleet.list_accounts`` chooses how); ``rec``
+    keeps what history tracks."""
     from instantly_cli.services import fleet, health
 
     listing = fleet.list_accounts(client, query, limit=None, parallel=parallel, warn=output.warn)
-    tally = health.summarize(fleet.accounts_of(listing), thresholds=thresholds, by=by)
+    accounts = fleet.accounts_of(rec.watch_pages(listing) if rec else listing)
+    tally = health.summarize(accounts, thresholds=thresholds, by=by)
+    tally.anomaly = listing.anomaly
     report_cut(listing.anomaly, False, "; the numbers may be incomplete")
     return tally
 
@@ -200,6 +220,8 @@ def _render(doc: dict[str, Any], fmt: str, roll_up: bool) -> None:
                 styles=["red" if r.get("error") else "" for r in rows[:-1]] + ["bold"],
             )
             sections.insert(0, table)
+        if summary.get("since"):
+            sections.insert(0, _record.since_section(summary["since"]))
         output.emit_dashboard(views.summary_title(summary), sections)
         return
     if roll_up:

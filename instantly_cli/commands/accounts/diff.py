@@ -1,0 +1,191 @@
+"""``instantly accounts diff``: what changed in the fleet since a snapshot."""
+
+from typing import Annotated, Any
+
+import typer
+
+from instantly_cli import context, output
+from instantly_cli.columns import Column
+from instantly_cli.commands import handled
+from instantly_cli.commands.accounts import app
+from instantly_cli.dashboard import Section
+from instantly_cli.enums import AT_RISK_BELOW, DIFF_METRIC, TRANSITION, WATCH_BELOW
+from instantly_cli.errors import EXIT_FAILED, UsageError
+from instantly_cli.options import (
+    AtRiskBelowOpt,
+    JsonOpt,
+    NoRecordOpt,
+    NotifyOpt,
+    NotifyStrictOpt,
+    OutputOpt,
+    ParallelOpt,
+    SinceOpt,
+    WatchBelowOpt,
+    examples,
+)
+
+DiffExamples = examples(
+    "instantly accounts diff",
+    "instantly accounts diff --since 7d --score-drop 15",
+    "instantly accounts diff --since 2026-12-01 -o jsonl | jq -r 'select(.kind==\"new-error\")"
+    ".email'",
+    "instantly accounts diff --fail-if 'new-errors>0' --fail-if 'score-drops>5%'",
+    "instantly accounts diff --notify https://hooks.slack.com/services/T000/B000/XXX",
+)
+# Table/TSV/CSV columns; JSON carries every key of a record.
+DIFF_COLUMNS = [
+    Column("kind", "Kind", enum=TRANSITION),
+    Column("email", "Account"),
+    Column("field", "Field", priority=10),
+    Column("from", "From"),
+    Column("to", "To"),
+    Column("reason", "Reason", priority=20),
+    Column("actor", "By", priority=5),
+]
+GROUP_COLUMNS = [Column("email", "Account"), Column("change", "Change")]
+ACTOR_COLUMN = Column("actor", "By")
+# A change longer than this is cut in the table (JSON has it whole).
+CHANGE_WIDTH = 60
+
+
+@app.command("diff", epilog=DiffExamples)
+@handled
+def diff(
+    ctx: typer.Context,
+    since: SinceOpt = None,
+    score_drop: Annotated[
+        float,
+        typer.Option("--score-drop", metavar="POINTS",
+                     help="A score falling by at least POINTS is a transition (so is one "
+                     "crossing a health class)."),
+    ] = 10.0,
+    fail_if: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-if",
+            metavar="COND",
+            help="Exit 1 when METRIC OP VALUE[%] holds (e.g. 'new-errors>0', "
+            "'score-drops>5%': a share of the accounts compared); repeatable. Metrics: "
+            + ", ".join(DIFF_METRIC.names) + ".",
+        ),
+    ] = None,
+    at_risk_below: AtRiskBelowOpt = AT_RISK_BELOW,
+    watch_below: WatchBelowOpt = WATCH_BELOW,
+    notify: NotifyOpt = None,
+    notify_strict: NotifyStrictOpt = False,
+    no_record: NoRecordOpt = False,
+    parallel: ParallelOpt = True,
+    output_: OutputOpt = None,
+    json_output: JsonOpt = False,
+) -> int | None:
+    """What changed since a snapshot.
+
+    Fetches every account, compares it with the newest snapshot at or before --since (default:
+    the previous one) and lists the transitions, worst first: removed, newly in error (by
+    reason), warmup banned or suspended, score drops, warmup paused, status and limit changes,
+    recoveries, warmup resumed, score rises, added. The pass is recorded as the next snapshot
+    (--no-record: not). JSON and JSON lines: one record per transition
+    {kind, email, field, from, to, reason, health, since, snapshot, actor}.
+    """
+    from datetime import UTC, datetime
+
+    from instantly_cli.commands.accounts import _record
+    from instantly_cli.services import fleet
+    from instantly_cli.services import health as health_service
+    from instantly_cli.services import history as history_service
+
+    fmt = context.output_format(ctx, output_, json_output)
+    conditions = health_service.parse_conditions(fail_if, DIFF_METRIC)
+    thresholds = health_service.Thresholds(at_risk_below, watch_below)
+    if not (0 < score_drop <= 100):
+        raise UsageError(f"--score-drop must be from 1 to 100 points (got {score_drop:g}).",
+                         hint="For example --score-drop 10.")
+    now = datetime.now(UTC)
+    wanted = history_service.parse_since(since, now)
+    hooks = _record.notify_urls(notify)
+    resolved = context.settings(ctx)
+    path = _record.history_file(ctx, resolved)
+    query = fleet.ListQuery(thresholds=thresholds)
+    tally = health_service.Tally(thresholds)
+    with history_service.History(path) as history:
+        with context.client(ctx, resolved=resolved) as client:
+            listing = fleet.list_accounts(client, query, limit=None, parallel=parallel,
+                                          warn=output.warn)
+            result = history_service.diff(
+                history, listing, since=wanted, score_drop=score_drop,
+                thresholds=thresholds, tally=tally, partial=lambda: listing.anomaly,
+            )
+            if result.base is not None and result.records:
+                _annotate(client, result, now)
+        _render(result, fmt)
+        if result.note:
+            output.info(result.note)
+        if listing.anomaly:
+            output.warn(f"Listing ended early: {listing.anomaly}; accounts not listed are not "
+                        "reported as removed, and no snapshot is recorded.")
+        elif not no_record:
+            result.recorded = history.record(result.states, "diff", now)
+    if result.base is None:
+        output.info(f"No earlier snapshot in {path}: this run is the first"
+                    + ("." if no_record else " (recorded); the next diff compares with it."))
+    breached = health_service.breaches(conditions, result.metrics)
+    for line in breached:
+        output.info(f"Gate breached: {line}")
+    code = EXIT_FAILED if breached else None
+    if hooks and result.records and (not conditions or breached):
+        failed = _record.send(ctx, hooks, result.records, result.base, breached)
+        if failed and notify_strict:
+            code = EXIT_FAILED
+    return code
+
+
+def _annotate(client: Any, result: Any, now: Any) -> None:
+    """Who did it: audit-log entries of the window (a key without the scope: one note)."""
+    from instantly_cli.services import history as history_service
+
+    note = history_service.annotate(client, result.records, result.base.taken_at, now)
+    if note:
+        output.info(note)
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= CHANGE_WIDTH else text[:CHANGE_WIDTH - 1] + "…"
+
+
+def _actor(record: dict[str, Any]) -> str:
+    actor = record.get("actor")
+    if not actor:
+        return ""
+    return f"{actor.get('name') or actor.get('api_key_id') or actor.get('user_id') or '?'} " \
+        f"{actor.get('at') or ''}".strip()
+
+
+def _render(result: Any, fmt: str) -> None:
+    from instantly_cli.services import history as history_service
+
+    records = result.records
+    if fmt in ("json", "jsonl", "csv", "tsv"):
+        if fmt in ("csv", "tsv"):
+            rows = [{**r, "actor": _actor(r)} for r in records]
+            output.emit_records([rows], fmt, DIFF_COLUMNS)
+        else:
+            output.emit_records([records], fmt, DIFF_COLUMNS)
+        return
+    base = result.base
+    if base is None:
+        return
+    m = result.metrics
+    title = (f"Changes since snapshot {base.id} ({base.taken_at[:16].replace('T', ' ')} UTC): "
+             f"{m['transitions']:,} transitions over {m['compared']:,} accounts")
+    sections = []
+    columns = [*GROUP_COLUMNS, *([ACTOR_COLUMN] if any(r["actor"] for r in records) else [])]
+    for kind in TRANSITION.values:
+        group = [r for r in records if r["kind"] == kind.name]
+        if group:
+            rows = [{"email": r["email"], "change": _cut(history_service.describe(r)),
+                     "actor": _actor(r)} for r in group]
+            sections.append(Section(f"{kind.label}: {len(group):,}", columns=columns,
+                                    rows=rows, styles=[kind.style] * len(rows)))
+    if not sections:
+        sections.append(Section("No changes", lines=[("Nothing changed.", "green")]))
+    output.emit_dashboard(title, sections)

@@ -271,3 +271,23 @@ def test_a_failing_workspace_is_reported_and_the_others_complete(
     assert "Client South" in result.stderr and "1 of 4 workspaces" in result.stderr
     listed = cli(["accounts", "list", "--all-workspaces", "--all", "--json"])
     assert listed.exit_code == 1 and len(json.loads(listed.stdout)) == 60 + 2 * SUB
+
+
+def test_diff_all_workspaces_compares_each_with_its_own_history(
+    cli: Cli, sandbox: SandboxApp, store: Store
+) -> None:
+    assert as_json(cli(["accounts", "diff", "--all-workspaces", "--json"])) == []
+    north = as_json(cli(["--workspace", "Client North", "accounts", "list", "--status",
+                         "active", "--json"]))[0]
+    store.simulate(north["email"], status=-1)
+    records = as_json(cli(["accounts", "diff", "--all-workspaces", "--json"]))
+    assert {(r["workspace_name"], r["workspace_id"], r["email"]) for r in records} == {
+        ("Client North", NORTH, north["email"])}
+    # The same history a single run of that workspace reads: nothing new since.
+    assert as_json(cli(["--workspace", NORTH, "accounts", "diff", "--json"])) == []
+    assert not acted_as(sandbox) & NOT_ACCEPTED
+    gate = cli(["accounts", "diff", "--all-workspaces", "--json", "--no-record",
+                "--fail-if", "transitions>=0"])
+    assert gate.exit_code == 1 and "Gate breached" in gate.stderr
+    refused = cli(["accounts", "diff", "--all-profiles", "--notify", "https://h.example/x"])
+    assert refused.exit_code == 2

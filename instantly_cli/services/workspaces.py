@@ -221,6 +221,8 @@ class Unit:
     open: Callable[[], InstantlyClient]
     # Why this unit cannot run at all (its profile has no key…): reported on its row.
     error: CliError | None = None
+    # The caller's own record of where the unit points (its resolved settings): opaque here.
+    where: Any = None
 
     @property
     def sort_key(self) -> tuple[str, str, str]:

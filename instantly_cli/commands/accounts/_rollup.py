@@ -45,7 +45,9 @@ def units(ctx: typer.Context, *, all_profiles: bool, all_workspaces: bool) -> li
             own = ws.status == WORKSPACE_CURRENT
             found.append(dataclasses.replace(
                 done.unit, id=ws.id, name=ws.name,
-                open=done.unit.open if own else _opener(ctx, done.unit.open, ws.id)))
+                open=done.unit.open if own else _opener(ctx, done.unit.open, ws.id),
+                where=done.unit.where if own or done.unit.where is None
+                else dataclasses.replace(done.unit.where, workspace=ws.id)))
     return found
 
 
@@ -104,7 +106,7 @@ def _unit(ctx: typer.Context, profile: str, resolved: Settings, api_key: str | N
         client.limiter = limiter
         return client
 
-    return Unit(profile, None, None, open_client)
+    return Unit(profile, None, None, open_client, where=resolved)
 
 
 def _opener(ctx: typer.Context, base: Any, workspace: str) -> Any:
@@ -172,3 +174,20 @@ def list_each(
     output.emit_records([records], fmt, shown, fields=fields, wide=wide,
                         empty_message="No accounts match.")
     return EXIT_FAILED if report(done) else None
+
+
+def diff_each(
+    ctx: typer.Context,
+    job: Any,
+    *,
+    all_profiles: bool,
+    all_workspaces: bool,
+) -> tuple[list[Done[Any]], int]:
+    """``job(client, settings)`` (one workspace's diff against its own history) for every
+    workspace of the roll-up, side by side; the results in workspace-name order and how many
+    failed (reported on stderr)."""
+    from instantly_cli.services.workspaces import side_by_side
+
+    done = side_by_side(units(ctx, all_profiles=all_profiles, all_workspaces=all_workspaces),
+                        lambda client, unit: job(client, unit.where))
+    return done, report(done)

@@ -215,8 +215,17 @@ def workspace_id(
         return text.strip().lower()
 
     def fetch() -> list[workspaces.Workspace]:
+        from instantly_cli.errors import ForbiddenError
+
         with client(ctx, resolved=own, api_key=api_key) as admin:
-            return workspaces.directory(admin)
+            try:
+                return workspaces.directory(admin)
+            except ForbiddenError as exc:
+                raise ForbiddenError(
+                    f"Cannot look up the workspace named '{text.strip()}': {exc.message}",
+                    hint="Give the workspace id instead (a key without the workspaces scope "
+                    "cannot read names).",
+                ) from None
 
     return workspaces.resolve(text, fetch, name_cache(own, api_key), option=option)
 

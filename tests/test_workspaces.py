@@ -291,3 +291,16 @@ def test_diff_all_workspaces_compares_each_with_its_own_history(
     assert gate.exit_code == 1 and "Gate breached" in gate.stderr
     refused = cli(["accounts", "diff", "--all-profiles", "--notify", "https://h.example/x"])
     assert refused.exit_code == 2
+
+
+def test_a_key_that_may_not_read_workspaces_is_told_to_use_the_id(
+    cli: Cli, sandbox: SandboxApp
+) -> None:
+    sandbox.forbidden.add("workspaces")
+    named = cli(["--workspace", "Client North", "accounts", "list"])
+    assert named.exit_code == 3 and "workspace id" in named.stderr
+    ok(cli(["--workspace", NORTH, "accounts", "list"]))  # an id needs no look-up
+    # A roll-up over profiles still reads the accounts; only the name stays unknown.
+    update_config(lambda cfg: cfg.profiles.update({"one": Profile("one", api_key=TEST_KEY)}))
+    [row] = as_json(cli(["accounts", "summary", "--all-profiles", "--json"]))["profiles"]
+    assert row["total"] == 120 and row["workspace_name"] is None and row["error"] is None

@@ -51,7 +51,7 @@ FLAT_KIB = 2 * 1024
 # gone after exec), and the most pages the concurrent lister had in flight (read, not changed).
 DRIVER = r"""
 import atexit, sys
-from instantly_cli.services import listing
+from instantly_cli.services.accounts import listing
 
 listers = []
 made = listing.ParallelLister.__init__
@@ -76,7 +76,7 @@ def peak() -> None:
 atexit.register(peak)
 mode = sys.argv[1]
 if mode == "concurrent":
-    from instantly_cli.services import fleet
+    from instantly_cli.services.accounts import list as fleet
     fleet.CURSOR_UP_TO = 0  # pages in flight whatever the latency
 sys.argv = ["instantly", "accounts", "list", "--all", "-o", "jsonl",
             "--no-parallel" if mode == "sequential" else "--parallel"]

@@ -10,6 +10,7 @@ registered as an empty stand-in with the same name and help line, so ``instantly
 # No `from __future__ import annotations` here or in command modules: Typer would have to
 # eval every annotation string while building the command tree, on every start-up.
 
+import contextlib
 import gc
 import importlib
 import os
@@ -227,6 +228,7 @@ def main() -> None:
     # No known noun (root --help, a typo, a bare `instantly`): stand-ins are enough to list them
     # and to say "No such command"; completion of the first word needs only their names.
     app = build(words[0] if words else "", words[1] if len(words) > 1 else None)
+    code: int | str | None = None
     try:
         # One name however it is started (python -m, a renamed shim): help says `instantly`
         # and completion listens to _INSTANTLY_COMPLETE.
@@ -235,3 +237,53 @@ def main() -> None:
         from instantly_cli import output
 
         output.silence_broken_pipe()
+    except SystemExit as done:
+        code = done.code
+    except OSError as exc:
+        # Outside any command (help, usage, --version): a write that failed. Told as an
+        # error, never as a traceback.
+        code = _outside_error(exc)
+    sys.exit(close_stdout(code))
+
+
+def _outside_error(exc: OSError) -> int:
+    """An OSError that escaped every command: Typer writing help, usage or a completion script
+    (commands handle their own). One without a file name is such a write; never a traceback."""
+    from instantly_cli import output
+    from instantly_cli.errors import EXIT_FAILED, OutputError
+
+    with contextlib.suppress(OSError, ValueError):
+        if exc.filename is None:
+            output.silence_broken_pipe()
+            output.print_error(OutputError.from_os_error(exc))
+        else:
+            output.print_internal_error(exc)
+    return EXIT_FAILED
+
+
+def close_stdout(code: int | str | None) -> int | str | None:
+    """Flush and close stdout here, so a failure is reported as the tool's own error.
+
+    Left to the interpreter, a write that fails at exit (a full disk; stdout block-buffered into
+    a file, as without PYTHONUNBUFFERED) prints "Exception ignored … OSError" and exits 120. A
+    reader that left (EPIPE) stays quiet, as everywhere else; the exit code is kept.
+    """
+    stream = sys.stdout
+    if stream is None or stream.closed:
+        return code
+    try:
+        stream.flush()
+        stream.close()
+    except BrokenPipeError:
+        from instantly_cli import output
+
+        output.silence_broken_pipe()
+    except OSError as exc:
+        from instantly_cli import output
+        from instantly_cli.errors import EXIT_FAILED, OutputError
+
+        output.silence_broken_pipe()
+        with contextlib.suppress(OSError, ValueError):
+            output.print_error(OutputError.from_os_error(exc))
+        return code if isinstance(code, int) and code else EXIT_FAILED
+    return code

@@ -323,7 +323,7 @@ NO_DATA = "no-data"
 AT_RISK = "at-risk"
 WATCH = "watch"
 HEALTHY = "healthy"
-# Which account codes decide a health class (see services/health.py for the rules).
+# Which account codes decide a health class (see services/accounts/summary.py for the rules).
 ACTIVE_STATUS = 1
 ERROR_STATUSES = frozenset({-1, -2, -3})  # connection, soft-bounce and sending errors
 WATCH_STATUSES = frozenset({2})  # paused

@@ -124,6 +124,27 @@ class Interrupted(CliError):
     code = "interrupted"
 
 
+class StdoutError(OSError):
+    """Writing the command's output to stdout failed for a reason other than a reader that left
+    (a full disk, an I/O error). An OSError still, so code that reports a lost output itself (the
+    bulk summary) keeps catching it; the command handler turns it into :class:`OutputError`."""
+
+
+class OutputError(CliError):
+    """stdout could not be written: the command ran, its output was lost."""
+
+    code = "output_error"
+    default_hint = (
+        "The command itself ran; only its output was lost. Free space where stdout goes, "
+        "or send the output elsewhere."
+    )
+
+    @classmethod
+    def from_os_error(cls, exc: OSError) -> OutputError:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        return cls(f"Could not write to stdout: {reason}.")
+
+
 # Ordered: the first matching status wins; 5xx is handled by range below.
 _STATUS_ERRORS: dict[int, type[CliError]] = {
     400: BadRequestError,

@@ -19,8 +19,8 @@ from instantly_cli.enums import (
 )
 
 if TYPE_CHECKING:
-    from instantly_cli.services.fleet import ListQuery
-    from instantly_cli.services.health import Thresholds
+    from instantly_cli.services.accounts.list import ListQuery
+    from instantly_cli.services.accounts.summary import Thresholds
 
 
 def examples(*lines: str) -> str:
@@ -222,7 +222,7 @@ class AccountFilters(NamedTuple):
 
     def query(self, thresholds: "Thresholds", **more: Any) -> "ListQuery":
         """The ListQuery of these filters; ``more`` sets its other fields (sort, tags…)."""
-        from instantly_cli.services.fleet import ListQuery
+        from instantly_cli.services.accounts.list import ListQuery
 
         return ListQuery(
             status=self.status or [],
@@ -472,6 +472,53 @@ ForceOpt = Annotated[
         "same field of the same accounts since.",
     ),
 ]
+
+
+class BulkOpts:
+    """The options every writing command shares, declared once (:func:`bulk_options`)."""
+
+    def __init__(self, **values: Any) -> None:
+        self.dry_run: bool = values.get("dry_run", False)
+        self.yes: bool = values["yes"]
+        self.rate: float = values["rate"]
+        self.concurrency: int = values["concurrency"]
+        self.failures: Path | None = values["failures"]
+        self.resume: bool = values["resume"]
+        self.force: bool = values["force"]
+        self.output_: str | None = values["output_"]
+        self.json_output: bool = values["json_output"]
+
+
+def _bulk_params() -> list[tuple[str, Any, Any]]:
+    from instantly_cli.ratelimit import AUTO_CONCURRENCY, DEFAULT_RATE
+
+    return [("dry_run", DryRunOpt, False), ("yes", YesOpt, False), ("rate", RateOpt, DEFAULT_RATE),
+            ("concurrency", ConcurrencyOpt, AUTO_CONCURRENCY), ("failures", FailuresOpt, None),
+            ("resume", ResumeOpt, False), ("force", ForceOpt, False),
+            ("output_", OutputOpt, None), ("json_output", JsonOpt, False)]
+
+
+def bulk_options(*, dry_run: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add the shared options of a writing command to its signature and hand them to it as one
+    ``opts: BulkOpts`` (twin commands and their siblings declare them once, here)."""
+    import functools
+
+    def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
+        own = inspect.signature(func, eval_str=True)
+        shared = [(n, a, d) for n, a, d in _bulk_params() if dry_run or n != "dry_run"]
+        kind = inspect.Parameter.KEYWORD_ONLY
+        params = [p for p in own.parameters.values() if p.name != "opts"]
+        params += [inspect.Parameter(n, kind, default=d, annotation=a) for n, a, d in shared]
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            opts = BulkOpts(**{n: kwargs.pop(n, d) for n, _, d in shared})
+            return func(*args, opts=opts, **kwargs)
+
+        wrapper.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
+        return wrapper
+
+    return wrap
 
 
 # -- agencies: several workspaces in one command ---------------------------------------------------

@@ -28,7 +28,7 @@ from instantly_cli.columns import (
     pick,
 )
 from instantly_cli.enums import OUTPUT_FORMAT
-from instantly_cli.errors import CliError, UsageError, redact
+from instantly_cli.errors import CliError, StdoutError, UsageError, redact
 from instantly_cli.interrupts import sigint_deferred
 
 if TYPE_CHECKING:
@@ -316,6 +316,25 @@ def log_exchange(ex: Exchange) -> None:
     _err_line(_paint(f"* {ex.method} {ex.target} → {ex.status} {ex.ms:.0f} ms{retry}", "dim"))
 
 
+@contextmanager
+def stdout_writes() -> Iterator[None]:
+    """Around every write of data to stdout: a failure other than a reader that left (EPIPE)
+    becomes :class:`StdoutError`, and stdout is pointed at devnull, so the bytes still buffered
+    cannot fail again when the process exits (Python's "Exception ignored … OSError" trailer)."""
+    try:
+        yield
+    except (BrokenPipeError, StdoutError):
+        raise
+    except OSError as exc:
+        silence_broken_pipe()
+        raise StdoutError(exc.errno, exc.strerror or str(exc)) from exc
+
+
+def flush_stdout() -> None:
+    """Push out what is still buffered: the command's output counts only once it is written."""
+    _flush()
+
+
 def silence_broken_pipe() -> None:
     """The reader went away (``| head``): point stdout at devnull so the exit flush is quiet."""
     try:
@@ -330,14 +349,14 @@ def silence_broken_pipe() -> None:
 
 def _write(text: str) -> None:
     stdout = current().stdout
-    with _lock, sigint_deferred():
+    with _lock, sigint_deferred(), stdout_writes():
         stdout.write(text)
         stdout.flush()
 
 
 def _flush() -> None:
     stdout = current().stdout
-    with _lock, sigint_deferred():
+    with _lock, sigint_deferred(), stdout_writes():
         stdout.flush()
 
 
@@ -448,7 +467,8 @@ def _table(
 ) -> None:
     console = _console(unlimited=wide)
     fit = console.width < UNLIMITED
-    console.print(build_table(rows, cols, title, console.width if fit else None))
+    with stdout_writes():
+        console.print(build_table(rows, cols, title, console.width if fit else None))
 
 
 def emit_detail(title: str, sections: Sequence[tuple[str, Sequence[DetailRow]]]) -> None:
@@ -468,8 +488,9 @@ def emit_detail(title: str, sections: Sequence[tuple[str, Sequence[DetailRow]]])
         for label, value, style in shown:
             grid.add_row("  " + label, Text(value, style=style))
     console = _console()
-    console.print(Text(title, style="bold"))
-    console.print(grid)
+    with stdout_writes():
+        console.print(Text(title, style="bold"))
+        console.print(grid)
 
 
 def emit_kv(rows: Sequence[tuple[str, str]], fmt: str) -> None:
@@ -593,7 +614,7 @@ def emit_dashboard(title: str, sections: Sequence[Section]) -> None:
     from instantly_cli.dashboard import render_section
 
     console = _dashboard_console()
-    with _lock, sigint_deferred():
+    with _lock, sigint_deferred(), stdout_writes():
         console.print(Text(title, style="bold", no_wrap=True, overflow="ellipsis"))
         for section in sections:
             console.print(render_section(section))

@@ -35,6 +35,39 @@ OBJECT_FIELDS: dict[str, tuple[str, ...]] = {
         "id", "workspace_id", "user_id", "type", "entity_id", "entity_type", "data",
         "data.moved_lead_emails", "progress", "status", "created_at", "updated_at",
     ),
+    "AccountCampaignMapping": (
+        "campaign_id", "campaign_name", "timestamp_created", "status",
+    ),
+    "Campaign": (
+        "id", "name", "pl_value", "status", "is_evergreen", "campaign_schedule",
+        "campaign_schedule.start_date", "campaign_schedule.end_date", "campaign_schedule.schedules",
+        "sequences", "timestamp_created", "timestamp_updated", "email_gap", "random_wait_max",
+        "text_only", "first_email_text_only", "email_list", "daily_limit", "stop_on_reply",
+        "email_tag_list", "link_tracking", "open_tracking", "stop_on_auto_reply", "daily_max_leads",
+        "prioritize_new_leads", "auto_variant_select", "auto_variant_select.trigger",
+        "match_lead_esp", "not_sending_status", "stop_for_company", "core_variables",
+        "custom_variables", "insert_unsubscribe_header", "allow_risky_contacts",
+        "disable_bounce_protect", "limit_emails_per_company_override",
+        "limit_emails_per_company_override.mode", "limit_emails_per_company_override.daily_limit",
+        "limit_emails_per_company_override.scope", "cc_list", "bcc_list", "organization",
+        "owned_by", "ai_sdr_id", "provider_routing_rules",
+    ),
+    "AuditLog": (
+        "id", "timestamp", "organization_id", "activity_type", "user_agent", "user_id",
+        "ip_address", "from_api", "api_key_id", "affected_count", "campaign_id", "webhook_id",
+        "subsequence_id", "list_id", "audit_metadata", "user_name",
+    ),
+    "Workspace": (
+        "id", "timestamp_created", "timestamp_updated", "scheduled_for_removal_at", "owner", "name",
+        "plan_id", "plan_id_bundle", "add_unsub_to_block", "default_opportunity_value",
+        "plan_id_leadfinder", "plan_id_verification", "plan_id_verification.quantity",
+        "plan_id_verification.product_id", "plan_id_verification.timestamp_updated", "org_logo_url",
+        "org_client_domain", "plan_id_crm", "plan_id_website_visitor", "plan_id_inbox_placement",
+    ),
+    "WorkspaceGroupMember": (
+        "id", "admin_workspace_id", "sub_workspace_id", "status", "timestamp_created",
+        "timestamp_updated", "sub_workspace_name", "admin_workspace_name",
+    ),
 }
 
 # Fields the CLI itself adds to an object (accounts get/list --include-tags, tags list).

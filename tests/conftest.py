@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -9,12 +10,15 @@ from typing import Any
 
 import httpx
 import pytest
+import typer
+import typer.testing
 from typer.testing import CliRunner, Result
 
 from instantly_cli.cli import app as cli_app
 from instantly_cli.context import Runtime
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import Store
+from tests.children import NOT_A_USERS
 
 TEST_KEY = "test-key-Zq7Wm3Kx9Lp2"
 COLOR_VARS = ("NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "FORCE_COLOR", "TERM")
@@ -22,6 +26,27 @@ COLOR_VARS = ("NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "FORCE_COLOR", "TERM")
 
 # The runtime the current test's CLI invocations are wired with (see the ``runtime`` fixture).
 _RUNTIME: list[Runtime] = []
+
+
+@functools.cache
+def _command(app: typer.Typer) -> Any:
+    """The Click command of a Typer app, built once per app and process.
+
+    ``CliRunner.invoke`` rebuilds it from the app on every call (reading every command's
+    signature and annotations again): two thirds of the CPU of an in-process CLI test. The
+    command is stateless between invocations (a context and the Runtime are made per call), and
+    the program builds it once per process too."""
+    return _build_command(app)
+
+
+_build_command = typer.testing._get_command
+
+
+@pytest.fixture(autouse=True, scope="session")
+def command_built_once() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(typer.testing, "_get_command", _command)
+        yield
 
 
 def test_runtime() -> Runtime:
@@ -41,8 +66,10 @@ def runtime() -> Iterator[Runtime]:
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # Without the Python variables test machines export (PYTHONUNBUFFERED…), so even a child
+    # started from os.environ runs the way users run it (see tests/children.py).
     for name in list(os.environ):
-        if name.startswith("INSTANTLY_") or name in COLOR_VARS:
+        if name.startswith("INSTANTLY_") or name in COLOR_VARS or name in NOT_A_USERS:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("INSTANTLY_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("INSTANTLY_DATA_DIR", str(tmp_path / "data"))
@@ -90,10 +117,22 @@ def cli() -> Callable[..., Result]:
     return invoke
 
 
+@functools.cache
+def _seeded() -> bytes:
+    """The seeded sandbox database, made once per process (seeding is 1/20 s of CPU a test)."""
+    template = Store(":memory:")
+    template.ensure_seeded(120)
+    try:
+        return template._conn.serialize()
+    finally:
+        template.close()
+
+
 @pytest.fixture
 def store() -> Iterator[Store]:
+    """The sandbox's seeded data set (120 accounts), in memory, this test's own copy."""
     s = Store(":memory:")
-    s.ensure_seeded(120)
+    s._conn.deserialize(_seeded())
     yield s
     s.close()
 

@@ -595,7 +595,7 @@ def test_success_with_json_has_empty_stderr(cli: Cli, sandbox: SandboxApp) -> No
 def concurrent(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pages in flight whatever the latency (the in-process sandbox has next to none, and the
     lister would walk the cursor: see test_listing_choice.py)."""
-    from instantly_cli.services import fleet
+    from instantly_cli.services.accounts import list as fleet
 
     monkeypatch.setattr(fleet, "CURSOR_UP_TO", 0)
 

@@ -6,7 +6,6 @@ kill is synchronised on the server holding the run's second unit of work, never 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.seed import DEFAULT_WORKSPACE_ID, SEED_WORKSPACES
 from instantly_cli.sandbox.server import SandboxServer
 from instantly_cli.sandbox.store import AccountQuery, Store
+from tests.children import user_env
 from tests.waiting import wait_until
 
 KEY = "kill-key-7Hj6Gf5Ds4"
@@ -162,7 +162,9 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 @pytest.fixture
 def server(store: Store) -> Iterator[GatedServer]:
-    srv = GatedServer(SandboxApp(store, api_key=KEY))
+    # A held request is not "late" (the server cuts requests whose body has not arrived 10 s
+    # after their first byte): on a loaded machine the hold can outlast that.
+    srv = GatedServer(SandboxApp(store, api_key=KEY), request_timeout=600)
     srv.start()
     yield srv
     srv.gate.set()
@@ -189,8 +191,7 @@ def test_kill_9_mid_run_then_resume_finishes_exactly_the_rest(
         store.pause_many(targets)
     (tmp_path / "boxes.csv").write_text(
         "email,first_name,last_name,imap_host,smtp_host,password\n" + "\n".join(CSV_ROWS) + "\n")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("INSTANTLY_") and k != "PYTHONUNBUFFERED"}
+    env = user_env()
     env.update(INSTANTLY_BASE_URL=server.url, INSTANTLY_API_KEY=KEY, NO_COLOR="1",
                INSTANTLY_CONFIG_DIR=str(tmp_path / "cfg"),
                INSTANTLY_STATE_DIR=str(tmp_path / "state"))

@@ -236,9 +236,13 @@ def test_rerunning_a_command_identical_to_an_unfinished_run_points_at_resume(
     outage(runtime, sandbox, "PATCH", set(targets))
     assert cli(["accounts", "update", *targets, "--daily-limit", "12", "--yes"]).exit_code == 1
     [path] = journals(state)
+    lift(runtime, sandbox)
     again = cli(["accounts", "update", *targets, "--daily-limit", "12", "--yes"])
+    assert again.exit_code == 0, again.stderr
     assert f"accounts update --resume {path.stem}" in again.stderr
     assert "did exactly this" in again.stderr
+    # The same change made again by a newer run is no stale change: the old run may finish.
+    assert cli(["accounts", "update", "--resume", path.stem, "--yes"]).exit_code == 0
 
 
 # -- issue case 2: deleting again is no failure, and delete resumes -----------------------------
@@ -498,6 +502,12 @@ def test_warmup_timeout_reports_every_target_with_its_job_and_the_wait_command(
     assert all(r["code"].startswith("job_") and "still" in r["error"] for r in rows)
     assert f"instantly jobs wait {job_id}" in result.stderr
     assert not (state / "failures").exists()
+    # --resume waits for that job; it submits no new one.
+    sandbox.requests.clear()
+    resumed = cli(["accounts", "warmup", "enable", "--resume", "--yes", "-o", "jsonl"])
+    assert resumed.exit_code == 0, resumed.stderr
+    assert not sent(sandbox, "POST") and sent(sandbox, "GET", job_id)
+    assert {json.loads(x)["result"] for x in resumed.stdout.splitlines()} == {"enabled"}
 
 
 def test_an_unwritable_state_folder_costs_neither_the_run_nor_the_results(

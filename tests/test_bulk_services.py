@@ -13,7 +13,8 @@ import pytest
 
 from instantly_cli.enums import FAILED, SUBMITTED, UPDATED
 from instantly_cli.services import bulk, journal
-from instantly_cli.services.accounts import diff_summary, replace_outcomes, split_failed_jobs
+from instantly_cli.services.accounts.update import diff_summary
+from instantly_cli.services.accounts.warmup import replace_outcomes, split_failed_jobs
 from instantly_cli.services.bulk import Outcome, RunResult, Shield
 
 

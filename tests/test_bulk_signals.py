@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -21,6 +21,9 @@ import pytest
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.server import SandboxServer
 from instantly_cli.sandbox.store import AccountQuery, Store
+from tests.children import cron_env
+from tests.conftest import invoke
+from tests.waiting import PATIENCE, wait_until
 
 KEY = "signals-key-9Qw8Er7Ty6"
 GHOST = "ghost@nowhere-at-all.com"
@@ -68,21 +71,20 @@ def server(store: Store) -> Iterator[CountingServer]:
     srv.start()
     yield srv
     # A request left in flight by a killed or interrupted client still runs in its handler
-    # thread: let it finish before the store closes under it.
-    wait_until(srv.drained, timeout=60)
-    srv.stop()
+    # thread: stop() cuts its latency short (503) and lets a request inside the app finish
+    # before the store closes under it, without sitting out the seconds of latency.
+    assert srv.stop(timeout=PATIENCE)
 
 
 def env_for(server: SandboxServer, tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INSTANTLY_")}
-    env.update(
+    # A cron job's environment: block-buffered stdout, no locale (see tests/children.py).
+    return cron_env(
         INSTANTLY_BASE_URL=server.url,
         INSTANTLY_API_KEY=KEY,
         INSTANTLY_CONFIG_DIR=str(tmp_path / "cfg"),
         INSTANTLY_STATE_DIR=str(tmp_path / "state"),
         NO_COLOR="1",
     )
-    return env
 
 
 def start(args: list[str], env: dict[str, str], cwd: Path, stdin: str = "",
@@ -99,14 +101,6 @@ def start(args: list[str], env: dict[str, str], cwd: Path, stdin: str = "",
     proc.stdin.close()
     proc.stdin = None
     return proc
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
 
 
 def emails(store: Store, count: int, status: int | None = None) -> list[str]:
@@ -188,7 +182,8 @@ def test_ctrl_c_pressed_repeatedly_never_loses_the_failure_file_or_the_journal(
     proc = start(["accounts", "update", "-", "--daily-limit", "4321", "--yes", "--concurrency",
                   "2", "--failures", str(failures)],
                  env_for(server, tmp_path), tmp_path, stdin="\n".join(targets))
-    wait_until(lambda: server.arrived("PATCH") >= 2)  # two requests in flight for 3 s
+    # Two requests in flight for 3 s.
+    wait_until(lambda: server.arrived("PATCH") >= 2, "two PATCHes")
     proc.send_signal(signal.SIGINT)
     assert proc.stderr is not None
     assert "Interrupted: waiting" in proc.stderr.readline()
@@ -226,7 +221,7 @@ def test_ctrl_c_while_waiting_for_warmup_jobs_reports_the_jobs_and_targets(
         line = proc.stderr.readline()
         assert line, "".join(lines)
         lines.append(line)
-    wait_until(lambda: server.arrived("GET", "/background-jobs/") >= 1)
+    wait_until(lambda: server.arrived("GET", "/background-jobs/") >= 1, "a job poll")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
@@ -253,14 +248,19 @@ def test_ctrl_c_while_waiting_for_warmup_jobs_reports_the_jobs_and_targets(
 
 
 def test_warmup_job_polls_that_keep_failing_still_report_everything(
-    server: CountingServer, store: Store, tmp_path: Path
+    server: CountingServer, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server.inject("500", 1000, path_contains="/background-jobs/", method="GET")
     targets = emails(store, 3)
-    proc = start(["accounts", "warmup", "disable", "-", "--yes", "-o", "jsonl"],
-                 env_for(server, tmp_path), tmp_path, stdin="\n".join(targets))
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 1, err
+    # In-process over the loopback server: the retries' back-off and the poll interval are the
+    # test Runtime's (no signal or pipe is involved), not seconds of a real client's waiting.
+    for name, value in env_for(server, tmp_path).items():
+        if name.startswith("INSTANTLY_"):
+            monkeypatch.setenv(name, value)
+    result = invoke(["accounts", "warmup", "disable", "-", "--yes", "-o", "jsonl"],
+                    input="\n".join(targets))
+    out, err = result.stdout, result.stderr
+    assert result.exit_code == 1, err
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["email"] for r in rows] == targets
     [job_id] = {r["job_id"] for r in rows}
@@ -286,12 +286,12 @@ def test_kill_9_mid_run_then_resume_finishes_exactly_what_is_left(
         files = list(runs.glob("*.jsonl")) if runs.is_dir() else []
         return files[0].read_text().count('"kind": "outcome"') if files else 0
 
-    wait_until(lambda: journaled() >= 10)
+    wait_until(lambda: journaled() >= 10, "10 journaled targets")
     proc.kill()  # SIGKILL: no handler, no finally, no flush
     proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL
     # Let the requests that were in flight land, so the server's record is complete.
-    wait_until(server.drained)
+    wait_until(server.drained, "requests in flight to be answered")
     [journal] = list(runs.glob("*.jsonl"))
     lines = [json.loads(x) for x in journal.read_text().splitlines() if x.endswith("}")]
     done = {x["email"] for x in lines if x.get("kind") == "outcome" and x["result"] == "updated"}

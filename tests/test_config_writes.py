@@ -24,6 +24,7 @@ from typer.testing import Result
 from instantly_cli import config_file
 from instantly_cli.config_file import Config, Profile, load_config, update_config
 from instantly_cli.errors import ConfigError
+from tests.children import user_env
 from tests.conftest import invoke
 
 KEY = "key-AbCdEfGh{:04d}"
@@ -162,7 +163,7 @@ def test_a_held_lock_makes_the_writer_wait_then_give_up(monkeypatch) -> None:
 
 @pytest.mark.slow
 def test_concurrent_logins_in_separate_processes_keep_every_profile(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INSTANTLY_")}
+    env = user_env()
     env["INSTANTLY_CONFIG_DIR"] = str(tmp_path / "shared-config")
     names = [f"p{n}" for n in range(8)]
     procs = [
@@ -241,7 +242,7 @@ def test_fifo_as_config_is_an_error_not_a_hang(tmp_path: Path) -> None:
     folder = tmp_path / "fifo-config"
     folder.mkdir()
     os.mkfifo(folder / "config.toml")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INSTANTLY_")}
+    env = user_env()
     env["INSTANTLY_CONFIG_DIR"] = str(folder)
     for args, stdin in ((["config", "show"], ""), (["auth", "login", "--with-token"], "k" * 20)):
         # The timeout only turns a regression (a hang) into a failure; it is not a wait.

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +20,7 @@ import pytest
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.server import SandboxServer
 from instantly_cli.sandbox.store import Store
+from tests.children import instantly, user_env
 from tests.contract import validate_recorded
 from tests.waiting import Lines, thread_count, wait_until
 
@@ -32,13 +30,8 @@ KEY = "e2e-key-Hh44Jj55Kk66"
 TIMEOUT = 30
 
 
-def instantly() -> list[str]:
-    exe = shutil.which("instantly", path=os.path.dirname(sys.executable))
-    return [exe] if exe else [sys.executable, "-m", "instantly_cli"]
-
-
 def base_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INSTANTLY_")}
+    env = user_env()
     env.update(
         INSTANTLY_CONFIG_DIR=str(tmp_path / "config"),
         INSTANTLY_DATA_DIR=str(tmp_path / "data"),

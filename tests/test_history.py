@@ -21,7 +21,7 @@ from instantly_cli.errors import UsageError
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import Store
 from instantly_cli.services import history as h
-from instantly_cli.services.health import Thresholds
+from instantly_cli.services.accounts.summary import Thresholds
 from instantly_cli.settings import state_dir
 from tests.test_redaction_forms import ECHOES, KEY, leaked
 
@@ -431,7 +431,7 @@ def test_summary_notify_posts_the_transitions_since_the_previous_pass(
 
 
 def test_a_listing_that_ended_early_reports_no_removals(tmp_path: Path) -> None:
-    from instantly_cli.services.health import Tally
+    from instantly_cli.services.accounts.summary import Tally
 
     with h.History(tmp_path / "h.sqlite3") as db:
         db.record(states(account("a@x.io"), account("b@x.io")), "summary", T0)

@@ -18,6 +18,7 @@ import pytest
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.server import SandboxServer
 from instantly_cli.sandbox.store import Store
+from tests.children import user_env
 
 KEY = "hist-key-Aa11Bb22Cc33"
 TIMEOUT = 60
@@ -40,8 +41,7 @@ def world(tmp_path: Path) -> Iterator[tuple[Store, SandboxServer, dict[str, str]
     store = Store()
     store.ensure_seeded(120)
     srv = SandboxServer(SandboxApp(store, api_key=KEY), "127.0.0.1", 0).start()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("INSTANTLY_") and k != "PYTHONUNBUFFERED"}
+    env = user_env()
     env.update(INSTANTLY_CONFIG_DIR=str(tmp_path / "config"),
                INSTANTLY_DATA_DIR=str(tmp_path / "data"),
                INSTANTLY_STATE_DIR=str(tmp_path / "state"),

@@ -161,7 +161,7 @@ def test_invisible_characters_in_an_email_are_refused(sandbox: SandboxApp, char:
         "--imap-host", "imap.acme.io", "--smtp-host", "smtp.acme.io", "--password-stdin", "--yes",
     ]  # fmt: skip
     result = invoke(create, input="imap-pass-123\n")
-    # (Showing the refused address escaped is services/create.py's part of item 9.)
+    # (Showing the refused address escaped is services/accounts/create.py's part of item 9.)
     assert result.exit_code == 2, (result.exit_code, result.stderr)
     assert [r.method for r in sandbox.requests if r.method != "GET"] == []
 

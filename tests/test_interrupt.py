@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,9 +14,10 @@ import pytest
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.server import SandboxServer
 from instantly_cli.sandbox.store import Store
+from tests.children import user_env
 from tests.waiting import PATIENCE, Lines, wait_until
 
-KEY = "interrupt-key-1234"
+KEY = "sk_Q7vX2mJ9pL4wR8tZ"
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
@@ -34,7 +34,7 @@ def served(tmp_path: Path) -> Iterator[tuple[SandboxServer, Store]]:
 
 def start(args: list[str], server: SandboxServer, tmp_path: Path, stdin: str | None = None
           ) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INSTANTLY_")}
+    env = user_env()
     env.update(INSTANTLY_BASE_URL=server.url, INSTANTLY_API_KEY=KEY,
                INSTANTLY_CONFIG_DIR=str(tmp_path / "cfg"))
     proc = subprocess.Popen(

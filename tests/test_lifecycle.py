@@ -437,7 +437,7 @@ def test_analytics_missing_account_and_api_error(sandbox: SandboxApp, runtime: A
 
 def test_analytics_service_chunks_emails_by_200() -> None:
     from instantly_cli.client import InstantlyClient
-    from instantly_cli.services import analytics
+    from instantly_cli.services.accounts import analytics
 
     store = Store()
     store.ensure_seeded(450)

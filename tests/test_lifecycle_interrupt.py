@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +14,12 @@ import pytest
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.server import SandboxServer
 from instantly_cli.sandbox.store import Store
+from tests.children import user_env
+from tests.waiting import wait_until
 
 KEY = "lifecycle-interrupt-key"
+# Enough that Ctrl-C, sent once 20 are done at 20 accounts/s, lands seconds before the end.
+TARGETS = 150
 pytestmark = [
     pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"),
     pytest.mark.slow,
@@ -27,7 +29,7 @@ pytestmark = [
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[SandboxServer, Store]]:
     store = Store(str(tmp_path / "state.sqlite3"))
-    store.ensure_seeded(600)
+    store.ensure_seeded(2 * TARGETS)
     server = SandboxServer(SandboxApp(store, api_key=KEY, record=False), latency_ms=60)
     server.start()
     yield server, store
@@ -36,10 +38,8 @@ def served(tmp_path: Path) -> Iterator[tuple[SandboxServer, Store]]:
 
 
 def env_for(server: SandboxServer, tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INSTANTLY_")}
-    env.update(INSTANTLY_BASE_URL=server.url, INSTANTLY_API_KEY=KEY,
-               INSTANTLY_CONFIG_DIR=str(tmp_path / "cfg"))
-    return env
+    return user_env(INSTANTLY_BASE_URL=server.url, INSTANTLY_API_KEY=KEY,
+                    INSTANTLY_CONFIG_DIR=str(tmp_path / "cfg"))
 
 
 def existing(store: Store, emails: list[str]) -> set[str]:
@@ -54,7 +54,7 @@ def test_sigint_during_delete_then_resume_from_the_failure_file(
     served: tuple[SandboxServer, Store], tmp_path: Path
 ) -> None:
     server, store = served
-    targets = all_emails(store)[:300]
+    targets = all_emails(store)[:TARGETS]
     failures = tmp_path / "fails.jsonl"
     proc = subprocess.Popen(
         [sys.executable, "-m", "instantly_cli", "accounts", "delete", "-", "--yes", "--rate", "40",
@@ -67,10 +67,7 @@ def test_sigint_during_delete_then_resume_from_the_failure_file(
     proc.stdin.write("\n".join(targets))
     proc.stdin.close()
     proc.stdin = None
-    deadline = time.monotonic() + 30
-    while len(targets) - len(existing(store, targets)) < 20:  # wait on state, not on a clock
-        assert time.monotonic() < deadline, "no deletes reached the server"
-        time.sleep(0.02)
+    wait_until(lambda: len(targets) - len(existing(store, targets)) >= 20, "20 deletes")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
@@ -85,7 +82,7 @@ def test_sigint_during_delete_then_resume_from_the_failure_file(
 
     again = subprocess.run(
         [sys.executable, "-m", "instantly_cli", "accounts", "delete", "-", "--yes", "-o",
-         "jsonl", "--failures", str(tmp_path / "second.jsonl")],
+         "jsonl", "--rate", "100", "--failures", str(tmp_path / "second.jsonl")],
         input=failures.read_text(), capture_output=True, text=True, timeout=120,
         env=env_for(server, tmp_path), cwd=tmp_path,
     )
@@ -98,7 +95,7 @@ def test_sigint_during_mark_fixed_then_resume(
     served: tuple[SandboxServer, Store], tmp_path: Path
 ) -> None:
     server, store = served
-    targets = all_emails(store)[:300]
+    targets = all_emails(store)[:TARGETS]
     failures = tmp_path / "fails.jsonl"
     args = ["accounts", "mark-fixed", "-", "--yes", "-o", "jsonl"]
     proc = subprocess.Popen(
@@ -112,10 +109,8 @@ def test_sigint_during_mark_fixed_then_resume(
     proc.stdin.write("\n".join(targets))
     proc.stdin.close()
     proc.stdin = None
-    deadline = time.monotonic() + 30
-    while server.stats["total"] < 40:  # two requests per account: 20 accounts reached
-        assert time.monotonic() < deadline, "no requests reached the server"
-        time.sleep(0.02)
+    # Two requests per account: 20 accounts reached.
+    wait_until(lambda: server.stats["total"] >= 40, "40 requests")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
@@ -126,7 +121,8 @@ def test_sigint_during_mark_fixed_then_resume(
     assert done and skipped and done | skipped == set(targets)
     assert {json.loads(line)["email"] for line in failures.read_text().splitlines()} == skipped
     again = subprocess.run(
-        [sys.executable, "-m", "instantly_cli", *args, "--failures", str(tmp_path / "2.jsonl")],
+        [sys.executable, "-m", "instantly_cli", *args, "--rate", "100",
+         "--failures", str(tmp_path / "2.jsonl")],
         input=failures.read_text(), capture_output=True, text=True, timeout=120,
         env=env_for(server, tmp_path), cwd=tmp_path,
     )

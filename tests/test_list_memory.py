@@ -13,7 +13,7 @@ from instantly_cli.client import InstantlyClient
 from instantly_cli.errors import InvalidResponseError, NotFoundError
 from instantly_cli.paging import OLD_ITEMS_TO_STOP
 from instantly_cli.ratelimit import RateLimiter
-from instantly_cli.services.listing import ParallelLister
+from instantly_cli.services.accounts.listing import ParallelLister
 from tests.conftest import TEST_KEY
 
 PER_PAGE = 100

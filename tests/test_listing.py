@@ -15,7 +15,7 @@ from instantly_cli.client import InstantlyClient
 from instantly_cli.ratelimit import RateLimiter
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import Store
-from instantly_cli.services.listing import PAGE, STEP, ParallelLister
+from instantly_cli.services.accounts.listing import PAGE, STEP, ParallelLister
 
 KEY = "listing-key-8765"
 TOTAL = 1234
@@ -216,7 +216,7 @@ def test_an_api_ignoring_skip_or_sort_by_gets_the_cursor_walk(
 
 def test_parallel_lister_is_used_only_for_everything_unsorted(store: Store) -> None:
     from instantly_cli.paging import Pager
-    from instantly_cli.services.listing import parallel_lister
+    from instantly_cli.services.accounts.listing import parallel_lister
 
     app = Hooked(SandboxApp(store, api_key=KEY, record=False), lambda n, q: None)
     with client_for(app) as client:

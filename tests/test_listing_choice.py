@@ -1,6 +1,6 @@
-"""How every account is walked is decided in one place (``services.fleet.list_accounts``): the
-concurrent lister's first page measures the latency, and one page at a time wins when it is as
-fast (a local server); pages in flight are paced only while they are in flight."""
+"""How every account is walked is decided in one place (``services.accounts.list.list_accounts``):
+the concurrent lister's first page measures the latency, and one page at a time wins when it is
+as fast (a local server); pages in flight are paced only while they are in flight."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from instantly_cli.client import InstantlyClient
 from instantly_cli.ratelimit import RateLimiter
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import AccountQuery, Store
-from instantly_cli.services import fleet
-from instantly_cli.services.listing import ParallelLister
+from instantly_cli.services.accounts import list as fleet
+from instantly_cli.services.accounts.listing import ParallelLister
 from tests.conftest import TEST_KEY
 
 TOTAL = 450

@@ -17,7 +17,8 @@ from instantly_cli.enums import DISABLED, ENABLED, FAILED, PAUSED, SKIPPED, UNCH
 from instantly_cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NOT_FOUND, EXIT_OK, UsageError
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import Store
-from instantly_cli.services import accounts, bulk, jobs
+from instantly_cli.services import bulk, jobs
+from instantly_cli.services.accounts import state, update, warmup
 from tests.conftest import TEST_KEY
 
 
@@ -74,7 +75,7 @@ class FakeClock:
 
 
 def test_build_change_precedence_body_then_set_then_flags() -> None:
-    change = accounts.build_change(
+    change = update.build_change(
         '{"daily_limit": 10, "first_name": "Body"}',
         ["daily_limit=20", "last_name=Set"],
         [("daily_limit", 30)],
@@ -86,9 +87,9 @@ def test_build_change_reads_body_from_stdin_and_refuses_unknown_fields(monkeypat
     import io
 
     monkeypatch.setattr("sys.stdin", io.StringIO('{"sending_gap": 5}'))
-    assert accounts.build_change("@-", [], []) == {"sending_gap": 5}
+    assert update.build_change("@-", [], []) == {"sending_gap": 5}
     with pytest.raises(UsageError):
-        accounts.build_change('{"no_such_field": 1}', [], [])
+        update.build_change('{"no_such_field": 1}', [], [])
 
 
 def test_diff_compares_numbers_by_value_and_reports_write_only_actions() -> None:
@@ -98,14 +99,14 @@ def test_diff_compares_numbers_by_value_and_reports_write_only_actions() -> None
         "warmup": {"limit": 12, "advanced": {"open_rate": 0.5}},
         "skip_cname_check": True,
     }
-    assert accounts.diff(current, body) == [
+    assert update.diff(current, body) == [
         {"field": "warmup.limit", "old": 10, "new": 12},
         {"field": "skip_cname_check", "old": None, "new": True},
     ]
 
 
 def test_not_applied_names_fields_the_api_answered_differently() -> None:
-    problems = accounts.not_applied(
+    problems = update.not_applied(
         {"daily_limit": 40, "remove_tracking_domain": True}, {"daily_limit": 30}
     )
     assert problems == ["daily_limit not applied (sent 40, the API has 30)"]
@@ -113,7 +114,7 @@ def test_not_applied_names_fields_the_api_answered_differently() -> None:
 
 def test_warmup_change_is_sent_merged_with_the_current_settings() -> None:
     current = {"warmup": {"limit": 10, "increment": "1", "advanced": {"open_rate": 0.4}}}
-    merged = accounts.merged_warmup(current, {"warmup": {"advanced": {"weekday_only": True}}})
+    merged = update.merged_warmup(current, {"warmup": {"advanced": {"weekday_only": True}}})
     assert merged == {
         "warmup": {
             "limit": 10,
@@ -121,7 +122,7 @@ def test_warmup_change_is_sent_merged_with_the_current_settings() -> None:
             "advanced": {"open_rate": 0.4, "weekday_only": True},
         }
     }
-    assert accounts.merged_warmup(current, {"daily_limit": 5}) == {"daily_limit": 5}
+    assert update.merged_warmup(current, {"daily_limit": 5}) == {"daily_limit": 5}
 
 
 def test_update_work_patches_verifies_and_skips_what_would_not_change(
@@ -130,10 +131,10 @@ def test_update_work_patches_verifies_and_skips_what_would_not_change(
     acc = an_account(store)
     email = acc["email"]
     limit = acc["warmup"]["limit"]
-    same = accounts.update_work(client, {"warmup": {"limit": limit}}, dry_run=False, strict=True)
+    same = update.update_work(client, {"warmup": {"limit": limit}}, dry_run=False, strict=True)
     assert [o.result for o in same([email])] == [UNCHANGED]
     assert not [r for r in app.requests if r.method == "PATCH"]
-    work = accounts.update_work(client, {"daily_limit": 41}, dry_run=False, strict=True)
+    work = update.update_work(client, {"daily_limit": 41}, dry_run=False, strict=True)
     (outcome,) = work([email])
     assert outcome.result == UPDATED and outcome.account is not None
     assert store.get_account(email)["daily_limit"] == 41  # type: ignore[index]
@@ -143,7 +144,7 @@ def test_dry_run_work_fetches_and_diffs_but_never_patches(
     client: InstantlyClient, app: SandboxApp, store: Store
 ) -> None:
     email = an_account(store)["email"]
-    work = accounts.update_work(client, {"daily_limit": 77}, dry_run=True, strict=False)
+    work = update.update_work(client, {"daily_limit": 77}, dry_run=True, strict=False)
     (outcome,) = work([email])
     assert outcome.extra["changes"][0]["new"] == 77
     assert [r.method for r in app.requests] == ["GET"]
@@ -155,7 +156,7 @@ def test_strict_update_fails_a_field_the_api_did_not_apply() -> None:
 
     transport = httpx.MockTransport(handler)
     c = InstantlyClient(api_key=TEST_KEY, base_url="http://m", transport=transport)
-    (outcome,) = accounts.update_work(c, {"daily_limit": 9}, dry_run=False, strict=True)(["a@b.co"])
+    (outcome,) = update.update_work(c, {"daily_limit": 9}, dry_run=False, strict=True)(["a@b.co"])
     assert outcome.result == FAILED and outcome.code == "not_applied"
 
 
@@ -164,14 +165,14 @@ def test_strict_update_fails_a_field_the_api_did_not_apply() -> None:
 
 def test_pause_reads_the_bulk_answer_per_email(client: InstantlyClient, store: Store) -> None:
     email = an_account(store, status=1)["email"]
-    out = accounts.pause_work(client)([email, "ghost@nowhere.io"])
+    out = state.pause_work(client)([email, "ghost@nowhere.io"])
     assert [(o.email, o.result) for o in out] == [(email, PAUSED), ("ghost@nowhere.io", FAILED)]
 
 
 def test_a_lone_missing_target_is_looked_up_so_it_fails_as_not_found(
     client: InstantlyClient,
 ) -> None:
-    (outcome,) = accounts.pause_work(client)(["ghost@nowhere.io"])
+    (outcome,) = state.pause_work(client)(["ghost@nowhere.io"])
     assert outcome.code == "not_found"
     assert bulk.RunResult([outcome], False, 0.0).exit_code() == EXIT_NOT_FOUND
 
@@ -245,14 +246,14 @@ def test_judge_warmup_turns_job_states_into_results() -> None:
         },
         timed_out=True,
     )
-    accounts.judge_warmup(result, waited, enable=True, timeout=30)
+    warmup.judge_warmup(result, waited, enable=True, timeout=30)
     assert [o.result for o in result.outcomes] == [ENABLED, FAILED, FAILED]
     assert "banned" in (result.outcomes[1].error or "")
     assert "still in-progress after 30 s" in (result.outcomes[2].error or "")
     assert result.exit_code() == EXIT_FAILED
     waited.interrupted, waited.timed_out = True, False
     again = bulk.RunResult([bulk.Outcome("c@x.io", "submitted", extra={"job_id": "j3"})], False, 0)
-    accounts.judge_warmup(again, waited, enable=False, timeout=30)
+    warmup.judge_warmup(again, waited, enable=False, timeout=30)
     # An interrupted wait: the job goes on, the target stays submitted (--resume waits for it).
     assert [o.result for o in again.outcomes] == ["submitted"]
     assert again.outcomes[0].extra["job_id"] == "j3"
@@ -269,7 +270,7 @@ def test_submitted_jobs_groups_targets_by_job() -> None:
         False,
         0.0,
     )
-    assert accounts.submitted_jobs(result) == [{"job_id": "j1", "emails": ["a@x.io", "b@x.io"]}]
+    assert warmup.submitted_jobs(result) == [{"job_id": "j1", "emails": ["a@x.io", "b@x.io"]}]
 
 
 # -- the bulk runner -----------------------------------------------------------------------------

@@ -9,7 +9,15 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 
-from instantly_cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError, Interrupted
+from instantly_cli.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    CliError,
+    Interrupted,
+    OutputError,
+    StdoutError,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -48,10 +56,17 @@ def handled(func: Callable[P, int | None]) -> Callable[P, None]:
         # The global options added to the signature below store themselves; drop them here.
         for name in added:
             kwargs.pop(name, None)
+        code: int | None = None
         try:
             code = func(*args, **kwargs)
+            # The output is part of the result: written now, while a failure can still be told
+            # in the command's format, not at exit by the interpreter.
+            output.flush_stdout()
         except typer.Exit:
             raise
+        except StdoutError as exc:
+            output.print_error(OutputError.from_os_error(exc), _error_format(args, kwargs))
+            raise typer.Exit(max(code or EXIT_OK, EXIT_FAILED)) from None
         except CliError as err:
             output.print_error(err, _error_format(args, kwargs))
             raise typer.Exit(err.exit_code) from None

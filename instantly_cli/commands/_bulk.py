@@ -22,6 +22,7 @@ from instantly_cli.services.bulk import Outcome, RunResult, Shield
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
+    from instantly_cli.options import BulkOpts
     from instantly_cli.schema import BackgroundJob
     from instantly_cli.services.jobs import JobWait
     from instantly_cli.services.journal import Journal, RunState
@@ -162,7 +163,7 @@ class Session:
         outcome goes to the journal as it lands, and Ctrl-C is shielded until :meth:`finish`
         has written the summary. Workers are sized from the observed latency to reach the rate,
         ``concurrency`` being the upper bound."""
-        from instantly_cli.services.reading import spelling
+        from instantly_cli.services.accounts.get import spelling
 
         total = sum(len(u) for u in units)
 
@@ -278,13 +279,7 @@ def open_session(
     *,
     verb: str,
     fmt: str,
-    rate: float,
-    concurrency: int,
-    yes: bool = False,
-    dry_run: bool = False,
-    resume: bool = False,
-    force: bool = False,
-    failures: Path | None = None,
+    opts: BulkOpts,
     read: Callable[[list[str]], list[str]] | None = None,
 ) -> Session:
     """Open a run: read the targets (``read``, default: emails and ``-``), make the ``plan``,
@@ -296,9 +291,11 @@ def open_session(
 
     here = _where_data(ctx)
     globals_ = _global_args(ctx)
-    if resume:
+    rate, concurrency, yes, dry_run = opts.rate, opts.concurrency, opts.yes, opts.dry_run
+    failures = opts.failures
+    if opts.resume:
         return _resume(ctx, command, list(args or []), verb=verb, fmt=fmt, rate=rate,
-                       concurrency=concurrency, yes=yes, force=force, failures=failures,
+                       concurrency=concurrency, yes=yes, force=opts.force, failures=failures,
                        here=here, globals_=globals_)
     bulk.check_rate(rate, concurrency)
     emails = (read or read_targets)(list(args or []))

@@ -24,7 +24,10 @@ SNAPSHOT_COLUMNS = [
 def list_snapshots(
     ctx: typer.Context, output_: OutputOpt = None, json_output: JsonOpt = False
 ) -> None:
-    """List the snapshots of the current workspace's history (ids for `accounts diff --since`)."""
+    """List the snapshots of this workspace's history.
+
+    Their ids are what `accounts diff --since` takes.
+    """
     from instantly_cli.commands.accounts import _record
     from instantly_cli.services.history import History
 
@@ -46,9 +49,10 @@ def prune(
         str, typer.Option("--keep", metavar="AGE", help="Keep snapshots this recent (90d, 4w).")
     ] = "90d",
 ) -> None:
-    """Forget snapshots older than --keep; the accounts' state at the oldest kept one stays.
+    """Forget snapshots older than --keep.
 
-    The newest snapshot is always kept (the next diff compares with it).
+    The accounts' state at the oldest kept snapshot stays, and the newest snapshot is always
+    kept (the next diff compares with it).
     """
     from datetime import UTC, datetime
 

@@ -61,7 +61,7 @@ def list_jobs(
 ) -> None:
     """List background jobs, newest first."""
     from instantly_cli import views
-    from instantly_cli.services import background_jobs as service
+    from instantly_cli.services import jobs as service
 
     fmt = context.output_format(ctx, output_, json_output)
     field_list = parse_fields(fields)
@@ -95,7 +95,7 @@ def get_job(
     ID is the job id (24 hex digits), as printed by `accounts warmup enable --no-wait`.
     """
     from instantly_cli import views
-    from instantly_cli.services import background_jobs as service
+    from instantly_cli.services import jobs as service
 
     fmt = context.output_format(ctx, output_, json_output)
     field_list = parse_fields(fields)
@@ -139,7 +139,7 @@ def wait(
     ID is a job id, or - to read ids (or the JSON of `--no-wait`) from stdin.
     """
     from instantly_cli import views
-    from instantly_cli.services import background_jobs as service
+    from instantly_cli.services import jobs as service
     from instantly_cli.services.jobs import wait_for_jobs
 
     fmt = context.output_format(ctx, output_, json_output)

@@ -29,7 +29,7 @@ def _row(run: Any) -> dict[str, Any]:
 def list_runs(
     ctx: typer.Context, output_: OutputOpt = None, json_output: JsonOpt = False
 ) -> None:
-    """Every kept run, newest first: state, age, counts and command line.
+    """Every kept run, newest first: state, age, counts, command.
 
     Journals are kept 30 days; an unfinished run continues with its command's --resume.
     """
@@ -53,7 +53,7 @@ def show(
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """One run: its command, change, counts per result, and the targets left.
+    """One run: command, change, counts, targets left.
 
     RUN is a run id from `instantly runs list`.
     """
@@ -70,7 +70,7 @@ def show(
         output.emit_json(row) if fmt == "json" else output.emit_records([[row]], fmt, [])
         return
     counts = ", ".join(f"{k} {v:,}" for k, v in row["counts"].items())
-    lines = [f"Run {run.run_id} ({row['state']}), started {run.started} ({row['age']} ago)",
+    lines = [f"Run {run.run_id} ({row['state']}), started {run.started[:19]} ({row['age']})",
              f"  command: {row['command_line']}", f"  change:  {run.change}",
              f"  results: {counts} of {len(run.targets):,}"]
     if row["remaining"]:
@@ -83,7 +83,9 @@ def show(
 @app.command("forget", epilog=examples("instantly runs forget 20260101-120000-ab12"))
 @handled
 def forget(ctx: typer.Context, run_ids: Annotated[list[str], arguments("RUN")]) -> None:
-    """Delete the journals of runs (an unfinished one can no longer be resumed).
+    """Delete the journals of runs.
+
+    An unfinished run can then no longer be resumed.
 
     RUN is a run id from `instantly runs list`; give one or more.
     """

@@ -16,25 +16,21 @@ from instantly_cli.commands import _bulk, handled
 from instantly_cli.enums import FAILED, RESOURCE_TYPE, UNCHANGED
 from instantly_cli.errors import NotFoundError, UsageError
 from instantly_cli.options import (
-    ConcurrencyOpt,
-    DryRunOpt,
-    FailuresOpt,
+    BulkOpts,
     FieldsOpt,
-    ForceOpt,
     JsonOpt,
     OutputOpt,
-    RateOpt,
-    ResumeOpt,
     WideOpt,
     YesOpt,
     argument,
     arguments,
+    bulk_options,
     examples,
     required,
 )
-from instantly_cli.ratelimit import AUTO_CONCURRENCY, DEFAULT_RATE
 
 if TYPE_CHECKING:
+    from instantly_cli.client import InstantlyClient
     from instantly_cli.services.tags import TagIndex
 
 app = typer.Typer(help="Custom tags and their mappings to accounts.", no_args_is_help=True)
@@ -290,35 +286,39 @@ def _command(assign: bool) -> Callable[..., int]:
     """assign or unassign; both verbs share this declaration."""
     verb = "assign" if assign else "unassign"
 
+    @bulk_options()
     def command(
         ctx: typer.Context,
         args: TagsAndTargetsArg,
         account: AccountOpt = None,
         stdin: StdinOpt = False,
-        dry_run: DryRunOpt = False,
-        yes: YesOpt = False,
-        rate: RateOpt = DEFAULT_RATE,
-        concurrency: ConcurrencyOpt = AUTO_CONCURRENCY,
-        failures: FailuresOpt = None,
-        resume: ResumeOpt = False,
-        force: ForceOpt = False,
-        output_: OutputOpt = None,
-        json_output: JsonOpt = False,
+        *,
+        opts: BulkOpts,
     ) -> int:
         from instantly_cli import views
         from instantly_cli.services import tags as service
 
-        fmt = context.output_format(ctx, output_, json_output)
+        fmt = context.output_format(ctx, opts.output_, opts.json_output)
+        resume, dry_run = opts.resume, opts.dry_run
         tag_specs, positional = ([], args) if resume else split_tags_targets(args)
         if not resume and not [s for s in tag_specs if s.strip()]:
             raise UsageError(
                 "No tag given.", hint='Name the tags first, by label or id: "Client A" a@acme.io'
             )
         with contextlib.ExitStack() as stack:
-            client = stack.enter_context(context.client(ctx, rate=rate))
+            clients: list[InstantlyClient] = []
+
+            def opened(rate: float) -> "InstantlyClient":  # noqa: UP037
+                # Opened by a new run's plan (the tags are resolved first), or after a resume
+                # has read its run's rate.
+                if not clients:
+                    clients.append(stack.enter_context(context.client(ctx, rate=rate)))
+                return clients[0]
+
             index: list[TagIndex] = []
 
             def plan(emails: list[str]) -> _bulk.Plan:
+                client = opened(opts.rate)
                 index.append(service.TagIndex.fetch(client, output.warn))
                 ids = service.resolve_tag_ids(index[0], tag_specs)
                 labels = ", ".join(f"'{index[0].label(t)}'" for t in ids)
@@ -327,10 +327,9 @@ def _command(assign: bool) -> Callable[..., int]:
 
             session = stack.enter_context(_bulk.open_session(
                 ctx, f"tags {verb}", positional, plan, verb="tag" if assign else "untag",
-                fmt=fmt, rate=rate, concurrency=concurrency, yes=yes, dry_run=dry_run,
-                resume=resume, force=force, failures=failures,
-                read=lambda targets: _targets(targets, account, stdin),
+                fmt=fmt, opts=opts, read=lambda targets: _targets(targets, account, stdin),
             ))
+            client = opened(session.rate)
             tag_ids = list(session.what.get("tag_ids") or [])
             if dry_run and session.emails:
                 plan_ = service.plan_toggle(client, index[0], tag_ids, session.emails, assign,

@@ -589,7 +589,7 @@ def state_json(state: State | None) -> dict[str, Any] | None:
 
 
 def _error_reason(state: State) -> str:
-    from instantly_cli.services.health import NO_MESSAGE, normalise_reason
+    from instantly_cli.services.accounts.summary import NO_MESSAGE, normalise_reason
 
     if state.error_message:
         return normalise_reason(state.error_message)
@@ -618,7 +618,7 @@ def transitions(
         WARMUP_PAUSED,
         WARMUP_PROBLEMS,
     )
-    from instantly_cli.services.health import score_class
+    from instantly_cli.services.accounts.summary import score_class
 
     out: list[dict[str, Any]] = []
 

@@ -1,14 +1,26 @@
-"""Waiting for background jobs (warmup enable/disable and the like), with injectable time."""
+"""Background jobs: waiting for them (warmup enable/disable and the like, with injectable time),
+and what ``instantly jobs`` needs around it: listing filters, reading job ids, the verdict on a
+wait."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from instantly_cli.enums import JOB_DONE
-from instantly_cli.errors import CliError
+from instantly_cli.enums import JOB_DONE, JOB_STATUS, JOB_TYPE
+from instantly_cli.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    CliError,
+    NotFoundError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
@@ -69,3 +81,115 @@ def wait_for_jobs(
     except CliError as err:
         wait.error = err
     return wait
+
+
+# -- `instantly jobs`: filters, ids, the verdict on a wait ----------------------------------
+
+# Job ids are 24 hex digits (MongoDB object ids).
+_JOB_ID = re.compile(r"^[0-9a-fA-F]{24}$")
+
+
+def list_params(statuses: Sequence[str], job_type: str | None) -> dict[str, Any]:
+    """``GET /background-jobs`` filters from CLI names (``--status a,b`` or repeated)."""
+    names = [s.strip() for text in statuses for s in text.split(",") if s.strip()]
+    codes = [str(JOB_STATUS.parse(n)) for n in names]
+    return {
+        "status": ",".join(dict.fromkeys(codes)) or None,
+        "type": str(JOB_TYPE.parse(job_type)) if job_type else None,
+    }
+
+
+def check_id(text: str, where: str = "") -> str:
+    value = text.strip()
+    if not _JOB_ID.match(value):
+        raise UsageError(
+            f"Not a background job id: '{text}'{where}.",
+            hint="Job ids are 24 hex digits, as printed by "
+            "`instantly accounts warmup enable --no-wait`.",
+        )
+    return value
+
+
+def parse_ids_text(text: str) -> list[str]:
+    """Job ids from stdin: one per line (the first column of ``--no-wait``'s TSV), or the JSON
+    (array or lines) of ``--no-wait`` output (``{"job_id": …}``) or of jobs (``{"id": …}``)."""
+    stripped = text.strip()
+    if not stripped:
+        raise UsageError("No job ids on stdin.", hint="Pipe `warmup enable --no-wait --json`.")
+    items: list[Any]
+    if stripped.startswith("["):
+        try:
+            data = json.loads(stripped)
+        except ValueError as exc:
+            raise UsageError(
+                f"stdin looks like a JSON array but is not valid JSON: {exc}."
+            ) from None
+        items = data if isinstance(data, list) else [data]
+        return [_id_of(item, f" (item {n})") for n, item in enumerate(items)]
+    ids: list[str] = []
+    for number, line in enumerate(stripped.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("{"):
+            try:
+                item = json.loads(line)
+            except ValueError:
+                raise UsageError(f"stdin line {number} is not valid JSON.") from None
+            ids.append(_id_of(item, f" (line {number})"))
+        else:
+            # TSV/table rows of `--no-wait` (job id first, then its accounts) work too.
+            ids.append(check_id(line.split()[0], f" (line {number})"))
+    return ids
+
+
+def _id_of(item: Any, where: str) -> str:
+    if isinstance(item, str):
+        return check_id(item, where)
+    if isinstance(item, dict):
+        value = item.get("job_id", item.get("id"))
+        if isinstance(value, str):
+            return check_id(value, where)
+    raise UsageError(
+        f'stdin{where} has no "job_id" or "id".',
+        hint="Pipe the output of `instantly accounts warmup enable --no-wait --json`.",
+    )
+
+
+def read_ids(args: Sequence[str], read_stdin: Any) -> list[str]:
+    """Job ids from arguments, ``-`` meaning stdin; validated and deduplicated."""
+    if not args:
+        raise UsageError("No job ids given.", hint="Name job ids, or - to read them from stdin.")
+    ids: list[str] = []
+    for arg in args:
+        ids.extend(parse_ids_text(read_stdin()) if arg == "-" else [check_id(arg)])
+    return list(dict.fromkeys(ids))
+
+
+NOT_FOUND_HINT = "`instantly jobs list` shows the jobs of this workspace (--workspace)."
+
+
+def not_found(err: NotFoundError) -> NotFoundError:
+    """The API's 404 for a job, with a hint about jobs (not accounts)."""
+    out = NotFoundError(err.message, hint=NOT_FOUND_HINT, status=err.status)
+    out.body = err.body
+    return out
+
+
+def wait_exit_code(waited: JobWait) -> int:
+    """0 when every job succeeded, 130 interrupted, 4 an unknown job, 1 otherwise."""
+    if waited.interrupted:
+        return EXIT_INTERRUPTED
+    if isinstance(waited.error, NotFoundError):
+        return EXIT_NOT_FOUND
+    states = list(waited.states.values())
+    if waited.error is not None or waited.timed_out:
+        return EXIT_FAILED
+    if all(str(s.get("status")) == "success" for s in states):
+        return EXIT_OK
+    return EXIT_FAILED
+
+
+def job_rows(waited: JobWait) -> list[BackgroundJob]:
+    """The last state seen of every job, in the order asked."""
+    return list(waited.states.values())

@@ -77,7 +77,8 @@ class RunState:
     results: dict[str, str] = field(default_factory=dict)
     # Failed targets worth another try (the rest failed for good).
     retry: set[str] = field(default_factory=set)
-    # Background jobs of targets last seen submitted (warmup).
+    # Background jobs of targets last seen waiting for one (warmup: submitted, or the wait
+    # stopped or timed out before the job ended).
     jobs: dict[str, str] = field(default_factory=dict)
 
     def remaining(self) -> list[str]:
@@ -92,8 +93,8 @@ class RunState:
         return out
 
     def job_of(self, email: str) -> str | None:
-        key = email.lower()
-        return self.jobs.get(key) if self.results.get(key) == SUBMITTED else None
+        """The job a resume waits for instead of submitting the target again."""
+        return self.jobs.get(email.lower())
 
     def counts(self) -> Counter[str]:
         return Counter(self.results.get(e.lower(), "left") for e in self.targets)
@@ -152,9 +153,10 @@ def _read(path: Path) -> RunState | None:
             email = str(item.get("email", "")).lower()
             state.results[email] = str(item.get("result", ""))
             state.retry.discard(email)
+            state.jobs.pop(email, None)
             if item.get("retry"):
                 state.retry.add(email)
-            if item.get("job_id"):
+            if item.get("job_id") and item.get("wait"):
                 state.jobs[email] = str(item["job_id"])
     return state
 
@@ -214,6 +216,8 @@ def conflicts(state: Path, run: RunState, emails: Sequence[str]) -> list[tuple[R
             continue
         if not set(other.keys) & set(run.keys):
             continue
+        if other.command == run.command and other.params.get("what") == run.params.get("what"):
+            continue  # the same change again: applying it once more puts nothing back
         if any(other.where.get(k) != run.where.get(k) for k in WHERE_KEYS):
             continue
         hit = [e for e in other.targets
@@ -323,6 +327,9 @@ class Journal:
                     "retry": o.result in (FAILED, SKIPPED) and retryable(o)}
             if o.extra.get("job_id"):
                 line["job_id"] = o.extra["job_id"]
+                # A job not known to have ended: a resume waits for it.
+                line["wait"] = str(o.extra.get("job_status")) not in ("failed", "cancelled",
+                                                                       "success")
             self._line(line)
 
     @property

@@ -1,6 +1,6 @@
 """Per-target results of the lifecycle bulk commands, with ``--fields``.
 
-``_bulk.finish`` writes the failure file and the summary (with ``emit=False``); this writes the
+``Session.finish`` writes the summary and the retry line (with ``emit=False``); this writes the
 results afterwards, in the chosen format, keeping only ``--fields`` when given.
 """
 

@@ -12,7 +12,7 @@ import typer
 from instantly_cli import context, output
 
 if TYPE_CHECKING:
-    from instantly_cli.services.fleet import ListQuery
+    from instantly_cli.services.accounts.list import ListQuery
     from instantly_cli.services.history import Recorder
     from instantly_cli.settings import Settings
 
@@ -110,7 +110,7 @@ def base_tally(ctx: typer.Context, since: str | None, thresholds: Any, by: str |
         return None
     from datetime import UTC, datetime
 
-    from instantly_cli.services import health
+    from instantly_cli.services.accounts import summary as health
     from instantly_cli.services.history import History, parse_since
 
     wanted = parse_since(since, datetime.now(UTC))

@@ -149,8 +149,8 @@ def list_each(
     workspace after another in name order; a failed one is reported and exit is 1."""
     from instantly_cli.columns import Column
     from instantly_cli.errors import EXIT_FAILED
-    from instantly_cli.services import fleet
-    from instantly_cli.services.health import with_health
+    from instantly_cli.services.accounts import list as fleet
+    from instantly_cli.services.accounts.summary import with_health
     from instantly_cli.services.workspaces import side_by_side
 
     def read(client: InstantlyClient, unit: Unit) -> list[dict[str, Any]]:

@@ -79,7 +79,7 @@ def analytics(
     from datetime import UTC, datetime
 
     from instantly_cli import views
-    from instantly_cli.services import analytics as service
+    from instantly_cli.services.accounts import analytics as service
 
     fmt = context.output_format(ctx, output_, json_output)
     field_list = parse_fields(fields)
@@ -134,7 +134,7 @@ def warmup_stats(
     Inbox, spam, sent and received counts, 100 accounts per request.
     """
     from instantly_cli import views
-    from instantly_cli.services import analytics as service
+    from instantly_cli.services.accounts import analytics as service
 
     fmt = context.output_format(ctx, output_, json_output)
     field_list = parse_fields(fields)

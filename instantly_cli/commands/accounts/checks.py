@@ -42,7 +42,7 @@ def vitals(
     Accounts that share a domain are tested once (one of them is sent).
     """
     from instantly_cli import views
-    from instantly_cli.services import checks
+    from instantly_cli.services.accounts import checks
     from instantly_cli.targets import read_targets
 
     fmt = context.output_format(ctx, output_, json_output)
@@ -88,7 +88,7 @@ def tracking_domain(
     HOST is the tracking domain's host name, e.g. track.acme.io.
     """
     from instantly_cli import views
-    from instantly_cli.services import checks
+    from instantly_cli.services.accounts import checks
 
     fmt = context.output_format(ctx, output_, json_output)
     field_list = parse_fields(fields)

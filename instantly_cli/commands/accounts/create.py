@@ -13,21 +13,13 @@ from instantly_cli.commands.accounts import _outcomes, app
 from instantly_cli.enums import CREATED, EXISTS, FAILED, PROVIDER, WOULD_CREATE
 from instantly_cli.errors import UsageError
 from instantly_cli.options import (
-    ConcurrencyOpt,
-    DryRunOpt,
-    FailuresOpt,
+    BulkOpts,
     FieldsOpt,
-    ForceOpt,
-    JsonOpt,
-    OutputOpt,
-    RateOpt,
-    ResumeOpt,
-    YesOpt,
     arguments,
+    bulk_options,
     complete_enum,
     examples,
 )
-from instantly_cli.ratelimit import AUTO_CONCURRENCY, DEFAULT_RATE
 
 
 def _opt(flag: str, help_: str, metavar: str = "TEXT") -> Any:
@@ -45,6 +37,7 @@ CreateExamples = examples(
 
 @app.command("create", epilog=CreateExamples)
 @handled
+@bulk_options()
 def create(
     ctx: typer.Context,
     targets: Annotated[list[str], arguments("TARGET")],
@@ -90,16 +83,9 @@ def create(
         typer.Option("--password-stdin", help="Read the password from stdin (one line for both "
                      "servers, or two: IMAP then SMTP)."),
     ] = False,
-    dry_run: DryRunOpt = False,
-    yes: YesOpt = False,
-    rate: RateOpt = DEFAULT_RATE,
-    concurrency: ConcurrencyOpt = AUTO_CONCURRENCY,
-    failures: FailuresOpt = None,
-    resume: ResumeOpt = False,
-    force: ForceOpt = False,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
     fields: FieldsOpt = None,
+    *,
+    opts: BulkOpts,
 ) -> int:
     """Add IMAP/SMTP accounts.
 
@@ -109,10 +95,11 @@ def create(
     or a hidden prompt on a terminal. Every row is checked before anything is sent; an email
     that exists already is reported as "exists".
     """
-    from instantly_cli.services import create as service
+    from instantly_cli.services.accounts import create as service
     from instantly_cli.targets import read_targets
 
-    fmt = context.output_format(ctx, output_, json_output)
+    fmt = context.output_format(ctx, opts.output_, opts.json_output)
+    dry_run, resume = opts.dry_run, opts.resume
     field_list = parse_fields(fields)
     flags = {
         "email": email, "first_name": first_name, "last_name": last_name,
@@ -155,9 +142,7 @@ def create(
     session = _bulk.open_session(
         ctx, "accounts create", targets if resume else [],
         lambda emails: _bulk.Plan(what, "create", ["account"]), verb="create", fmt=fmt,
-        rate=rate, concurrency=concurrency, yes=yes, dry_run=dry_run, resume=resume,
-        force=force, failures=failures, read=lambda _: [b["email"] for b in bodies],
-    )
+        opts=opts, read=lambda _: [b["email"] for b in bodies])
     with session:
         if resume:
             bodies = service.select(build(session.what), session.emails, "the run's rows")
@@ -179,7 +164,7 @@ def _lacks_password(rows: list[tuple[int, dict[str, Any]]]) -> bool:
 
 
 def _prompt(whom: str) -> Any:
-    from instantly_cli.services.create import Passwords
+    from instantly_cli.services.accounts.create import Passwords
 
     imap = output.prompt_secret(f"IMAP password for {whom}")
     smtp = output.prompt_secret("SMTP password (Enter: the same)") or imap

@@ -98,9 +98,9 @@ def diff(
     from datetime import UTC, datetime
 
     from instantly_cli.commands.accounts import _record
-    from instantly_cli.services import fleet
-    from instantly_cli.services import health as health_service
     from instantly_cli.services import history as history_service
+    from instantly_cli.services.accounts import list as fleet
+    from instantly_cli.services.accounts import summary as health_service
 
     fmt = context.output_format(ctx, output_, json_output)
     conditions = health_service.parse_conditions(fail_if, DIFF_METRIC)
@@ -160,9 +160,9 @@ def _roll_up(ctx: typer.Context, conditions: Any, wanted: Any, score_drop: float
     from datetime import UTC, datetime
 
     from instantly_cli.commands.accounts import _record, _rollup
-    from instantly_cli.services import fleet
-    from instantly_cli.services import health as health_service
     from instantly_cli.services import history as history_service
+    from instantly_cli.services.accounts import list as fleet
+    from instantly_cli.services.accounts import summary as health_service
 
     now = datetime.now(UTC)
 

@@ -44,7 +44,7 @@ def get_accounts(
 
     EMAIL is an account email; give one or more.
     """
-    from instantly_cli.services.reading import get_accounts
+    from instantly_cli.services.accounts.get import get_accounts
     from instantly_cli.targets import dedupe, validate_email
 
     fmt = context.output_format(ctx, output_, json_output)

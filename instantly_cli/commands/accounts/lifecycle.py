@@ -26,20 +26,12 @@ from instantly_cli.enums import (
     WOULD_MOVE,
 )
 from instantly_cli.options import (
+    BulkOpts,
     BulkTargetsArg,
-    ConcurrencyOpt,
-    DryRunOpt,
-    FailuresOpt,
     FieldsOpt,
-    ForceOpt,
-    JsonOpt,
-    OutputOpt,
-    RateOpt,
-    ResumeOpt,
-    YesOpt,
+    bulk_options,
     examples,
 )
-from instantly_cli.ratelimit import AUTO_CONCURRENCY, DEFAULT_RATE
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
@@ -51,7 +43,7 @@ def _lookup_in(
     """Whether an email is in ``workspace``; its client is opened on first use only (a lost
     answer, or a refused batch, of a move is the only reason to look there)."""
     from instantly_cli.errors import NotFoundError
-    from instantly_cli.services.reading import get_account
+    from instantly_cli.services.accounts.get import get_account
 
     there = dataclasses.replace(context.settings(ctx), workspace=workspace)
     lock = threading.Lock()
@@ -78,25 +70,19 @@ def _command(delete: bool) -> Callable[..., int]:
     """delete or mark-fixed; both verbs share this declaration."""
     name = "delete" if delete else "mark-fixed"
 
+    @bulk_options()
     def command(
         ctx: typer.Context,
         targets: BulkTargetsArg,
-        dry_run: DryRunOpt = False,
-        yes: YesOpt = False,
-        rate: RateOpt = DEFAULT_RATE,
-        concurrency: ConcurrencyOpt = AUTO_CONCURRENCY,
-        failures: FailuresOpt = None,
-        resume: ResumeOpt = False,
-        force: ForceOpt = False,
-        output_: OutputOpt = None,
-        json_output: JsonOpt = False,
+        opts: BulkOpts,
         fields: FieldsOpt = None,
     ) -> int:
         from instantly_cli import views
-        from instantly_cli.services import lifecycle
+        from instantly_cli.services.accounts import lifecycle
 
-        fmt = context.output_format(ctx, output_, json_output)
+        fmt = context.output_format(ctx, opts.output_, opts.json_output)
         field_list = parse_fields(fields)
+        dry_run = opts.dry_run
 
         def plan(emails: list[str]) -> _bulk.Plan:
             if delete:
@@ -106,9 +92,7 @@ def _command(delete: bool) -> Callable[..., int]:
 
         session = _bulk.open_session(
             ctx, f"accounts {name}", targets, plan, verb="delete" if delete else "mark fixed",
-            fmt=fmt, rate=rate, concurrency=concurrency, yes=yes, dry_run=dry_run,
-            resume=resume, force=force, failures=failures,
-        )
+            fmt=fmt, opts=opts)
         with session, session.client() as client:
             if delete:
                 work = lifecycle.delete_work(client, dry_run=dry_run)
@@ -167,6 +151,7 @@ mark_fixed = app.command("mark-fixed", epilog=examples(
     ),
 )
 @handled
+@bulk_options()
 def move(
     ctx: typer.Context,
     targets: BulkTargetsArg,
@@ -182,16 +167,9 @@ def move(
                      help="The workspace they are in (a name or an id) [default: --workspace, "
                      "else each account's own]."),
     ] = None,
-    dry_run: DryRunOpt = False,
-    yes: YesOpt = False,
-    rate: RateOpt = DEFAULT_RATE,
-    concurrency: ConcurrencyOpt = AUTO_CONCURRENCY,
-    failures: FailuresOpt = None,
-    resume: ResumeOpt = False,
-    force: ForceOpt = False,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
     fields: FieldsOpt = None,
+    *,
+    opts: BulkOpts,
 ) -> int:
     """Move accounts to another workspace.
 
@@ -201,11 +179,12 @@ def move(
     TARGET is an account email, or - to read emails / JSON / JSON lines from stdin.
     """
     from instantly_cli.errors import UsageError
-    from instantly_cli.services import lifecycle
+    from instantly_cli.services.accounts import lifecycle
     from instantly_cli.services.bulk import batches
 
-    fmt = context.output_format(ctx, output_, json_output)
+    fmt = context.output_format(ctx, opts.output_, opts.json_output)
     field_list = parse_fields(fields)
+    dry_run = opts.dry_run
 
     def plan(emails: list[str]) -> _bulk.Plan:
         if to is None:
@@ -221,10 +200,7 @@ def move(
                           ["workspace"], f"Move {n} from {where} to workspace {named}?")
 
     session = _bulk.open_session(
-        ctx, "accounts move", targets, plan, verb="move", fmt=fmt, rate=rate,
-        concurrency=concurrency, yes=yes, dry_run=dry_run, resume=resume, force=force,
-        failures=failures,
-    )
+        ctx, "accounts move", targets, plan, verb="move", fmt=fmt, opts=opts)
     with session, contextlib.ExitStack() as stack:
         client = stack.enter_context(session.client())
         source, dest = session.what.get("from") or None, str(session.what.get("to"))

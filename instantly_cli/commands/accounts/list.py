@@ -93,8 +93,8 @@ def list_accounts(
     `workspace_name` and `workspace_id`.
     """
     from instantly_cli import views
-    from instantly_cli.services import fleet
-    from instantly_cli.services.health import Thresholds, with_health
+    from instantly_cli.services.accounts import list as fleet
+    from instantly_cli.services.accounts.summary import Thresholds, with_health
 
     fmt = context.output_format(ctx, output_, json_output)
     field_list = parse_fields(fields)

@@ -1,7 +1,6 @@
 """``instantly accounts pause|resume``: stop and restart sending (one declaration, two verbs)."""
 
 from collections.abc import Callable
-from pathlib import Path
 
 import typer
 
@@ -10,19 +9,11 @@ from instantly_cli.commands import _bulk, handled
 from instantly_cli.commands.accounts import app
 from instantly_cli.enums import FAILED, PAUSED, RESUMED, UNCHANGED, WOULD_PAUSE, WOULD_RESUME
 from instantly_cli.options import (
+    BulkOpts,
     BulkTargetsArg,
-    ConcurrencyOpt,
-    DryRunOpt,
-    FailuresOpt,
-    ForceOpt,
-    JsonOpt,
-    OutputOpt,
-    RateOpt,
-    ResumeOpt,
-    YesOpt,
+    bulk_options,
     examples,
 )
-from instantly_cli.ratelimit import AUTO_CONCURRENCY, DEFAULT_RATE
 from instantly_cli.services.bulk import RunResult
 
 
@@ -45,29 +36,20 @@ def _command(pause: bool) -> Callable[..., int]:
     """The command of one verb; both verbs share this declaration."""
     verb = "pause" if pause else "resume"
 
+    @bulk_options()
     def command(
         ctx: typer.Context,
         targets: BulkTargetsArg,
-        dry_run: DryRunOpt = False,
-        yes: YesOpt = False,
-        rate: RateOpt = DEFAULT_RATE,
-        concurrency: ConcurrencyOpt = AUTO_CONCURRENCY,
-        failures: FailuresOpt = None,
-        resume: ResumeOpt = False,
-        force: ForceOpt = False,
-        output_: OutputOpt = None,
-        json_output: JsonOpt = False,
+        opts: BulkOpts,
     ) -> int:
-        from instantly_cli.services import accounts as service
+        from instantly_cli.services.accounts import state as service
         from instantly_cli.services.bulk import batches
 
-        fmt = context.output_format(ctx, output_, json_output)
+        fmt = context.output_format(ctx, opts.output_, opts.json_output)
+        dry_run = opts.dry_run
         session = _bulk.open_session(
             ctx, f"accounts {verb}", targets,
-            lambda emails: _bulk.Plan({}, verb, ["status"]), verb=verb, fmt=fmt, rate=rate,
-            concurrency=concurrency, yes=yes, dry_run=dry_run, resume=resume, force=force,
-            failures=failures if isinstance(failures, Path) else None,
-        )
+            lambda emails: _bulk.Plan({}, verb, ["status"]), verb=verb, fmt=fmt, opts=opts)
         with session, session.client() as client:
             emails = session.emails
             if pause:

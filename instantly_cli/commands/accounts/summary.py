@@ -34,8 +34,8 @@ from instantly_cli.options import (
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
-    from instantly_cli.services.fleet import ListQuery
-    from instantly_cli.services.health import Tally, Thresholds
+    from instantly_cli.services.accounts.list import ListQuery
+    from instantly_cli.services.accounts.summary import Tally, Thresholds
     from instantly_cli.services.history import Recorder
 
 # The roll-up's rows in JSON: one per workspace (the key keeps its first name).
@@ -99,7 +99,7 @@ def summary(
     --watch-below (90). Healthy: the rest. Takes the filters of `accounts list`. Without
     filters, the pass is recorded in the fleet's history (see `accounts diff`).
     """
-    from instantly_cli.services import health as health_service
+    from instantly_cli.services.accounts import summary as health_service
 
     fmt = context.output_format(ctx, output_, json_output)
     # Everything is validated before the first request: a bad gate is exit 2, nothing fetched.
@@ -149,7 +149,8 @@ def _summarize(
 ) -> Tally:
     """One streamed pass over the accounts (``fleet.list_accounts`` chooses how); ``rec``
     keeps what history tracks."""
-    from instantly_cli.services import fleet, health
+    from instantly_cli.services.accounts import list as fleet
+    from instantly_cli.services.accounts import summary as health
 
     listing = fleet.list_accounts(client, query, limit=None, parallel=parallel, warn=output.warn)
     accounts = fleet.accounts_of(rec.watch_pages(listing) if rec else listing)
@@ -173,7 +174,7 @@ def _roll_up(
     a failing one is reported on its row and the rest still complete."""
     from instantly_cli import views
     from instantly_cli.commands.accounts import _rollup
-    from instantly_cli.services.health import Tally
+    from instantly_cli.services.accounts.summary import Tally
     from instantly_cli.services.workspaces import side_by_side
 
     found = _rollup.units(ctx, all_profiles=all_profiles, all_workspaces=all_workspaces)

@@ -10,20 +10,12 @@ from instantly_cli.commands.accounts import app
 from instantly_cli.enums import FAILED, UNCHANGED, UPDATED, WARMUP_INCREMENT, WOULD_UPDATE
 from instantly_cli.errors import UsageError
 from instantly_cli.options import (
+    BulkOpts,
     BulkTargetsArg,
-    ConcurrencyOpt,
-    DryRunOpt,
-    FailuresOpt,
-    ForceOpt,
-    JsonOpt,
-    OutputOpt,
-    RateOpt,
-    ResumeOpt,
-    YesOpt,
+    bulk_options,
     complete_enum,
     examples,
 )
-from instantly_cli.ratelimit import AUTO_CONCURRENCY, DEFAULT_RATE
 
 
 def _text(value: str | None) -> Any:
@@ -119,6 +111,7 @@ UpdateExamples = examples(
 
 @app.command("update", epilog=UpdateExamples)
 @handled
+@bulk_options()
 def update(
     ctx: typer.Context,
     targets: BulkTargetsArg,
@@ -232,18 +225,11 @@ def update(
     body: Annotated[
         str | None, typer.Option("--body", metavar="JSON|@FILE", help="A raw PATCH body.")
     ] = None,
-    dry_run: DryRunOpt = False,
-    yes: YesOpt = False,
     strict: Annotated[
         bool, typer.Option("--strict", help="Count a field the API did not apply as a failure.")
     ] = False,
-    rate: RateOpt = DEFAULT_RATE,
-    concurrency: ConcurrencyOpt = AUTO_CONCURRENCY,
-    failures: FailuresOpt = None,
-    resume: ResumeOpt = False,
-    force: ForceOpt = False,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
+    *,
+    opts: BulkOpts,
 ) -> int:
     """Change fields of one account or thousands.
 
@@ -252,9 +238,10 @@ def update(
     TARGET is an account email, or - to read emails / JSON / JSON lines from stdin.
     """
     from instantly_cli import views
-    from instantly_cli.services import accounts as service
+    from instantly_cli.services.accounts import update as service
 
-    fmt = context.output_format(ctx, output_, json_output)
+    fmt = context.output_format(ctx, opts.output_, opts.json_output)
+    dry_run = opts.dry_run
     # Every typed flag is a parameter named as in FLAGS (a test checks it).
     given = {name: value for name, value in locals().items() if name in FLAGS}
 
@@ -264,10 +251,7 @@ def update(
                           service.change_keys(change))
 
     session = _bulk.open_session(
-        ctx, "accounts update", targets, plan, verb="update", fmt=fmt, rate=rate,
-        concurrency=concurrency, yes=yes, dry_run=dry_run, resume=resume, force=force,
-        failures=failures,
-    )
+        ctx, "accounts update", targets, plan, verb="update", fmt=fmt, opts=opts)
     with session, session.client() as client:
         change, strict = dict(session.what.get("change") or {}), bool(session.what.get("strict"))
         work = service.update_work(client, change, dry_run=dry_run, strict=strict)

@@ -13,18 +13,11 @@ from instantly_cli.commands.accounts import warmup_app
 from instantly_cli.enums import DISABLED, ENABLED, FAILED, SUBMITTED
 from instantly_cli.errors import UsageError
 from instantly_cli.options import (
+    BulkOpts,
     BulkTargetsArg,
-    ConcurrencyOpt,
-    FailuresOpt,
-    ForceOpt,
-    JsonOpt,
-    OutputOpt,
-    RateOpt,
-    ResumeOpt,
-    YesOpt,
+    bulk_options,
     examples,
 )
-from instantly_cli.ratelimit import AUTO_CONCURRENCY, DEFAULT_RATE
 
 NoWaitOpt = Annotated[
     bool, typer.Option("--no-wait", help="Print the background job ids and return at once.")
@@ -38,33 +31,26 @@ def _command(enable: bool) -> Callable[..., int]:
     """The command of one verb; both verbs share this declaration."""
     verb = "enable" if enable else "disable"
 
+    @bulk_options(dry_run=False)
     def command(
         ctx: typer.Context,
         targets: BulkTargetsArg,
         no_wait: NoWaitOpt = False,
         timeout: TimeoutOpt = 300.0,
-        yes: YesOpt = False,
-        rate: RateOpt = DEFAULT_RATE,
-        concurrency: ConcurrencyOpt = AUTO_CONCURRENCY,
-        failures: FailuresOpt = None,
-        resume: ResumeOpt = False,
-        force: ForceOpt = False,
-        output_: OutputOpt = None,
-        json_output: JsonOpt = False,
+        *,
+        opts: BulkOpts,
     ) -> int:
         from instantly_cli import views
-        from instantly_cli.services import accounts as service
+        from instantly_cli.services.accounts import warmup as service
         from instantly_cli.services.bulk import Outcome, batches
 
-        fmt = context.output_format(ctx, output_, json_output)
+        fmt = context.output_format(ctx, opts.output_, opts.json_output)
         if not (math.isfinite(timeout) and timeout > 0):
             raise UsageError("--timeout must be a positive number of seconds.")
         session = _bulk.open_session(
             ctx, f"accounts warmup {verb}", targets,
             lambda emails: _bulk.Plan({}, f"warmup {verb}", ["warmup"]),
-            verb=f"{verb} warmup on", fmt=fmt, rate=rate, concurrency=concurrency, yes=yes,
-            resume=resume, force=force, failures=failures,
-        )
+            verb=f"{verb} warmup on", fmt=fmt, opts=opts)
         with session, session.client() as client:
             started = context.runtime(ctx).clock()
             # A resumed run waits for the jobs it had submitted instead of submitting again.

@@ -21,13 +21,13 @@ Consistency, and how it is kept:
 - How many pages are in flight follows Little's law: the limiter's rate x the latency observed
   (pacing sleeps excluded), with headroom, at most ``workers``; at 150 ms it is all 16.
 - When the first page says one page at a time already reaches the rate (``prefer_cursor``, the
-  caller's policy: :func:`instantly_cli.services.fleet.list_accounts`), pages in flight cannot
-  be faster: one page is in flight at a time, unpaced, as with ``--no-parallel``, in the same
-  order (so the order of ``--all`` never depends on the latency). On a local server
-  the latency is the server's own CPU, which pages in flight only fight over (and the pacing
-  at the workspace's 100 requests/s would hold back a walk that runs at twice that). Near
-  the line (within 3x), a second page is fetched the same way and the faster of the two
-  decides: a first request may pay alone for a new connection.
+  caller's policy: :func:`instantly_cli.services.accounts.list.list_accounts`), pages in flight
+  cannot be faster: one page is in flight at a time, unpaced, as with ``--no-parallel``, in the
+  same order (so the order of ``--all`` never depends on latency). On a local server the latency
+  is the server's own CPU, which pages in flight only fight over (and the pacing at the
+  workspace's 100 requests/s would hold back a walk that runs at twice that). Near the line
+  (within 3x), a second page is fetched the same way and the faster of the two decides: a first
+  request may pay alone for a new connection.
 - The pages in flight are paced by the client's limiter or, when the client has none, by
   ``limiter``, installed on the client for the concurrent part of the walk only.
 - The first request says whether the API takes ``skip``/``sort_by``: a 400 there and the walk is
@@ -294,7 +294,7 @@ def parallel_lister(
     limiter: RateLimiter | None = None,
     prefer_cursor: CursorPolicy = _never,
 ) -> Iterable[list[dict[str, Any]]]:
-    """A ``services.fleet.Lister``: every account concurrently when that is what is asked.
+    """A ``services.accounts.list.Lister``: every account concurrently when that is what is asked.
 
     A limit, a sort or a starting cursor keeps the client's pager (its order and its resume
     cursor are what those mean). The stream comes oldest first: when several streams are merged

@@ -26,7 +26,7 @@ from instantly_cli.enums import (
     EnumTable,
 )
 from instantly_cli.errors import UsageError
-from instantly_cli.services.health import (
+from instantly_cli.services.accounts.summary import (
     Thresholds,
     domain_of,
     health_class,
@@ -337,7 +337,7 @@ def list_accounts(
 def _concurrent(client: InstantlyClient) -> Lister:
     """The concurrent lister, paced at the workspace's whole rate when the client is unpaced."""
     from instantly_cli.ratelimit import MAX_RATE, RateLimiter
-    from instantly_cli.services.listing import parallel_lister
+    from instantly_cli.services.accounts.listing import parallel_lister
 
     limiter = None if client.limiter is not None else RateLimiter(MAX_RATE)
 
@@ -370,8 +370,8 @@ class ListQuery:
 
     ``status``, ``provider`` and ``filter`` take several values ("any of"; ``a,b`` too): the API
     takes one of each, so :meth:`variants` is one request stream per combination, merged by
-    :mod:`instantly_cli.services.fleet`. ``domains``, the score range and ``health`` are applied
-    locally (the API has no such filters).
+    this module. ``domains``, the score range and ``health`` are applied locally (the API has no
+    such filters).
     """
 
     status: list[str] = field(default_factory=list)

@@ -47,7 +47,7 @@ def account_emails(client: InstantlyClient, emails: Sequence[str] | None) -> Tar
     ``accounts list --all`` lists them (its walk, its loop guard)."""
     if emails is not None:
         return Targets(list(emails))
-    from instantly_cli.services.fleet import ListQuery, list_accounts
+    from instantly_cli.services.accounts.list import ListQuery, list_accounts
 
     listing = list_accounts(client, ListQuery(), limit=None)
     found = [str(a["email"]) for a in listing.items() if a.get("email")]

@@ -42,7 +42,7 @@ def delete_work(client: InstantlyClient, *, dry_run: bool) -> Work:
     that is not there (in any case of its email) is ``gone``: deleting twice is no failure. A
     DELETE whose answer was lost is not repeated blindly: the account is looked up first.
     """
-    from instantly_cli.services.reading import spelling
+    from instantly_cli.services.accounts.get import spelling
 
     def work(unit: list[str]) -> list[Outcome]:
         email = unit[0]
@@ -127,7 +127,7 @@ def by_organization(
     """The emails of ``batch`` grouped by the workspace each account is in (its
     ``organization``), and the outcomes of those that need no move: already in the
     destination (unchanged) or not found."""
-    from instantly_cli.services.reading import get_account
+    from instantly_cli.services.accounts.get import get_account
 
     groups: dict[str, list[str]] = {}
     settled: list[Outcome] = []

@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-import httpx
 
 from instantly_cli.config_file import Profile, update_config
 from instantly_cli.sandbox.app import SandboxApp
@@ -56,32 +54,23 @@ def run(args: list[str], env: dict[str, str]) -> tuple[float, dict[str, object]]
 
 
 class Served:
-    """``instantly sandbox serve`` in a subprocess on a free port; ``stop()`` ends it."""
+    """``instantly sandbox serve --port 0`` in a subprocess; its first line names its URL (it
+    listens before it says so). ``stop()`` ends it."""
 
     def __init__(self, folder: Path, accounts: int, latency: float, env: dict[str, str]):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = folder / f"serve-{port}.log"
+        state = str(folder / f"serve-{len(list(folder.glob('serve-*')))}.sqlite3")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "instantly_cli", "sandbox", "serve", "--port", str(port),
-             "--state", str(folder / f"serve-{port}.sqlite3"), "--accounts", str(accounts),
-             "--latency", f"{latency:g}", "--rate-limit", "--api-key", KEY],
-            env=env, stdout=subprocess.DEVNULL, stderr=self.log.open("w"))
-        deadline = time.monotonic() + 120
-        while True:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"sandbox serve exited early: {self.log.read_text()[-500:]}")
-            try:
-                httpx.get(f"{self.url}/api/v2/workspaces/current",
-                          headers={"Authorization": f"Bearer {KEY}"}, timeout=2)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise SystemExit("sandbox serve did not come up") from None
-                time.sleep(0.1)
+            [sys.executable, "-m", "instantly_cli", "sandbox", "serve", "--port", "0",
+             "--state", state, "--accounts", str(accounts), "--latency", f"{latency:g}",
+             "--rate-limit", "--api-key", KEY],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        assert self.proc.stderr is not None
+        first = self.proc.stderr.readline()
+        found = re.search(r"http://127\.0\.0\.1:\d+", first)
+        if not found:
+            self.stop()
+            raise SystemExit(f"sandbox serve did not start: {first!r}")
+        self.url = found.group(0)
 
     def stop(self) -> None:
         self.proc.terminate()

@@ -97,6 +97,10 @@ def match(text: str, workspaces: Sequence[Workspace], *, option: str = "--worksp
     if is_id(wanted):
         return wanted.lower()
     folded = wanted.casefold()
+    # An id of another shape (the API documents ids as strings) that the key can act on.
+    exact = [w for w in workspaces if w.id.casefold() == folded]
+    if exact:
+        return exact[0].id
     same = [w for w in workspaces if w.name.casefold() == folded]
     if len(same) == 1:
         return same[0].id

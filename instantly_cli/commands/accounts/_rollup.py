@@ -45,7 +45,7 @@ def units(ctx: typer.Context, *, all_profiles: bool, all_workspaces: bool) -> li
             own = ws.status == WORKSPACE_CURRENT
             found.append(dataclasses.replace(
                 done.unit, id=ws.id, name=ws.name,
-                open=done.unit.open if own else _opener(ctx, done.unit.open, ws.id),
+                open=done.unit.open if own else _opener(done.unit.open, ws.id),
                 where=done.unit.where if own or done.unit.where is None
                 else dataclasses.replace(done.unit.where, workspace=ws.id)))
     return found
@@ -109,9 +109,9 @@ def _unit(ctx: typer.Context, profile: str, resolved: Settings, api_key: str | N
     return Unit(profile, None, None, open_client, where=resolved)
 
 
-def _opener(ctx: typer.Context, base: Any, workspace: str) -> Any:
-    # ``base`` is a key's ``open_client``: its workspace is an argument.
-    """The opener of a sub-workspace: the key's client (and limiter), acting as it."""
+def _opener(base: Any, workspace: str) -> Any:
+    """The opener of a sub-workspace: the key's client (and limiter), acting as it (``base``
+    is the key's ``open_client``, which takes the workspace as an argument)."""
     return lambda: base(workspace)
 
 

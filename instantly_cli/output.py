@@ -25,6 +25,9 @@ from instantly_cli.columns import (
     cell,
     check_fields,
     columns_for,
+    field_names,
+    fit_columns,
+    hidden_note,
     pick,
 )
 from instantly_cli.enums import OUTPUT_FORMAT
@@ -34,6 +37,7 @@ from instantly_cli.interrupts import sigint_deferred
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from instantly_cli.asking import Tty
     from instantly_cli.dashboard import Section
     from instantly_cli.schema import Exchange
 
@@ -60,6 +64,9 @@ class Terminal(NamedTuple):
     stdin_isatty: bool | None = None
     stdout_isatty: bool | None = None
     stderr_isatty: bool | None = None
+    # Opens the controlling terminal for a question when stdin is a pipe (None: ``/dev/tty``);
+    # returns None when there is no terminal at all. Tests hand in their own.
+    open_tty: Callable[[], Tty | None] | None = None
 
 
 def _isatty(stream: Any, given: bool | None) -> bool:
@@ -102,6 +109,7 @@ class Output:
     err_color: bool
     columns: int
     fmt: str | None = None
+    open_tty: Callable[[], Tty | None] | None = None
 
     @classmethod
     def resolve(cls, terminal: Terminal | None = None) -> Output:
@@ -123,6 +131,7 @@ class Output:
             color=_color(stdout_tty),
             err_color=_color(stderr_tty),
             columns=shutil.get_terminal_size((80, 24)).columns,
+            open_tty=term.open_tty,
         )
 
     @property
@@ -162,6 +171,7 @@ class Output:
         """Data in the chosen format: JSON, ``data`` as one document; JSONL, one line per
         record (``data`` a list) or ``data`` itself; the other formats, ``rows`` (default:
         ``data``; a function is called only then) in ``columns``."""
+        fields = field_names(fields, columns)
         if self.fmt == "json":
             if fields:
                 many = isinstance(data, list)
@@ -388,6 +398,7 @@ def emit_records(
     A table fits the terminal (see :class:`Column`) unless ``wide``. ``fields`` are checked
     against the first page (:func:`check_fields`) before anything is written.
     """
+    fields = field_names(fields, columns)
     cols = columns_for(fields, columns)
     count = 0
     if fmt == "table" or (fmt == "json" and stdout_is_tty()):
@@ -467,8 +478,11 @@ def _table(
 ) -> None:
     console = _console(unlimited=wide)
     fit = console.width < UNLIMITED
+    shown = fit_columns(rows, cols, console.width) if fit else None
     with stdout_writes():
-        console.print(build_table(rows, cols, title, console.width if fit else None))
+        console.print(build_table(rows, cols, title, console.width if fit else None, shown))
+    if shown is not None and (note := hidden_note(cols, shown, console.width)):
+        notice(note)
 
 
 def emit_detail(title: str, sections: Sequence[tuple[str, Sequence[DetailRow]]]) -> None:
@@ -530,15 +544,6 @@ def prompt_secret(text: str) -> str:
     import getpass
 
     return getpass.getpass(text + ": ", stream=out.stderr)
-
-
-def confirm(text: str) -> bool:
-    out = current()
-    with _lock:
-        out.stderr.write(f"{text} [y/N] ")
-        out.stderr.flush()
-    answer = out.stdin.readline()
-    return str(answer).strip().lower() in ("y", "yes")
 
 
 # -- bulk work ---------------------------------------------------------------------------------

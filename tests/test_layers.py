@@ -41,6 +41,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("output", ("output",)),
     ("dashboard", ("dashboard",)),
     ("columns", ("columns",)),
+    ("asking", ("asking",)),
     ("webhooks", ("webhooks",)),
     ("client", ("client",)),
     ("paging", ("paging",)),

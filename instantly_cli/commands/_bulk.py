@@ -33,15 +33,27 @@ HOW = frozenset({"yes", "rate", "concurrency", "output_", "json_output", "resume
 
 
 @dataclass
+class Brief:
+    """What a person reads before the question: lines (domains, status mix, impact), and
+    whether the answer must be the number of accounts rather than y (hard to undo)."""
+
+    lines: list[str] = field(default_factory=list)
+    type_count: bool = False
+
+
+@dataclass
 class Plan:
     """What a new run does: ``what`` (its journaled parameters, compared to find a twin run),
     ``change`` in words, the fields or states it changes (``keys``, for the stale-change
-    guard), and the confirmation question when the verb's default will not do."""
+    guard), and the confirmation question when the verb's default will not do. ``brief`` is
+    made only when a person is asked (it may read the accounts first); a command adds its own
+    lines to what it returns."""
 
     what: dict[str, Any]
     change: str
     keys: list[str]
     question: str | None = None
+    brief: Callable[[], Brief] | None = None
 
 
 def where(ctx: typer.Context) -> str:
@@ -50,20 +62,40 @@ def where(ctx: typer.Context) -> str:
     if s.sandbox:
         return "the sandbox"
     place = f"profile '{s.profile}'"
-    return place + (f", workspace '{s.workspace}'" if s.workspace else "")
+    return place + (f", workspace '{s.workspace}'" if s.workspace else ", the key's own workspace")
 
 
-def confirm(ctx: typer.Context, question: str, refusal: str, yes: bool) -> None:
-    """Ask on a terminal; refuse without --yes when stdin or stdout is not one."""
+def confirm(ctx: typer.Context, question: str, refusal: str, yes: bool, *,
+            brief: Callable[[], Brief] | None = None, count: int | None = None) -> None:
+    """Ask where a person is: on stdin when it is the terminal, else on the controlling
+    terminal (stdin carries the targets); refuse without --yes only when there is none.
+    With a brief that says so, the answer must be ``count`` typed out."""
+    from instantly_cli import asking
+
     if yes:
         return
-    if not (output.stdin_is_tty() and output.stdout_is_tty()):
+    out = context.out(ctx)
+    tty = (asking.Streams(out.stdin, out.stderr) if out.stdin_tty
+           else (out.open_tty or asking.open_dev_tty)())
+    if tty is None:
+        # Only a command that has --dry-run may point at it (`tags delete` has none).
+        previews = any("--dry-run" in getattr(p, "opts", ()) for p in ctx.command.params)
         raise UsageError(
             refusal,
-            hint="Add --yes to confirm (stdin or stdout is not a terminal), "
-            "or --dry-run to preview.",
+            hint="Add --yes to confirm (there is no terminal to ask on)"
+            + (", or --dry-run to preview." if previews else "."),
         )
-    if not output.confirm(f"{question} ({where(ctx)})"):
+    try:
+        shown = brief() if brief is not None else Brief()
+        head = f"{question} ({where(ctx)})"
+        if shown.type_count and count is not None:
+            answer = asking.ask(tty, shown.lines, f"{head} Type {count} to confirm:")
+            ok = answer.replace(",", "") == str(count)
+        else:
+            ok = asking.ask(tty, shown.lines, f"{head} [y/N]").lower() in ("y", "yes")
+    finally:
+        tty.close()
+    if not ok:
         raise UsageError("Cancelled; nothing was changed.", hint=None)
 
 
@@ -281,10 +313,12 @@ def open_session(
     fmt: str,
     opts: BulkOpts,
     read: Callable[[list[str]], list[str]] | None = None,
+    brief: Callable[[list[str]], Brief] | None = None,
 ) -> Session:
     """Open a run: read the targets (``read``, default: emails and ``-``), make the ``plan``,
     confirm, start the journal; or with ``resume`` reload the run's targets left, after the
-    stale-change guard. Zero targets from a pipe or a file is nothing to do, not an error."""
+    stale-change guard (confirmed with ``brief`` of them, as the plan's would be). Zero
+    targets from a pipe or a file is nothing to do, not an error."""
     from instantly_cli.services import journal
     from instantly_cli.settings import state_dir
     from instantly_cli.targets import read_targets
@@ -296,7 +330,7 @@ def open_session(
     if opts.resume:
         return _resume(ctx, command, list(args or []), verb=verb, fmt=fmt, rate=rate,
                        concurrency=concurrency, yes=yes, force=opts.force, failures=failures,
-                       here=here, globals_=globals_)
+                       here=here, globals_=globals_, brief=brief)
     bulk.check_rate(rate, concurrency)
     emails = (read or read_targets)(list(args or []))
     if not emails:
@@ -306,6 +340,10 @@ def open_session(
         output.info("Nothing to do: no targets.")
         return Session(ctx, command, [], {}, rate, concurrency, fmt, yes, dry_run, failures,
                        globals_)
+    if "-" in (args or []):
+        # A pipe that was cut upstream (a first page only) must show before anything is done.
+        output.info(f"Read {len(emails):,} target" + ("" if len(emails) == 1 else "s")
+                    + (" from stdin." if list(args or []) == ["-"] else " (stdin and arguments)."))
     p = plan(emails)
     session = Session(ctx, command, emails, p.what, rate, concurrency, fmt, yes, dry_run,
                       failures, globals_)
@@ -319,7 +357,8 @@ def open_session(
     n = f"{len(emails):,} account" + ("" if len(emails) == 1 else "s")
     if len(emails) > 1 or p.question:
         confirm(ctx, p.question or f"{verb.capitalize()} {n}?",
-                f"Refusing to {verb} {n} without confirmation.", yes)
+                f"Refusing to {verb} {n} without confirmation.", yes, brief=p.brief,
+                count=len(emails))
     argv = [*globals_, *command.split(), *(args or []), *given_options(ctx)]
     start = {"command": command, "argv": argv, "change": p.change, "keys": p.keys,
              "params": {"what": p.what, "rate": rate, "concurrency": concurrency, "fmt": fmt},
@@ -333,7 +372,8 @@ def open_session(
 
 def _resume(ctx: typer.Context, command: str, args: list[str], *, verb: str, fmt: str,
             rate: float, concurrency: int, yes: bool, force: bool, failures: Path | None,
-            here: Mapping[str, Any], globals_: list[str]) -> Session:
+            here: Mapping[str, Any], globals_: list[str],
+            brief: Callable[[list[str]], Brief] | None = None) -> Session:
     from instantly_cli.services import journal
     from instantly_cli.settings import state_dir
 
@@ -381,7 +421,8 @@ def _resume(ctx: typer.Context, command: str, args: list[str], *, verb: str, fmt
     n = f"{len(emails):,} account" + ("" if len(emails) == 1 else "s")
     if len(emails) > 1:
         confirm(ctx, f"{verb.capitalize()} {n}?", f"Refusing to {verb} {n} without "
-                "confirmation.", yes)
+                "confirmation.", yes, brief=(lambda: brief(emails)) if brief else None,
+                count=len(emails))
     session = Session(ctx, command, emails, dict(p.get("what") or {}), rate, concurrency, fmt,
                       yes, False, failures, globals_, resumed=state)
     session.journal = journal.Journal.reopen(state)

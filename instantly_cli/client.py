@@ -23,6 +23,7 @@ import httpx
 
 from instantly_cli import __version__
 from instantly_cli.errors import (
+    ForbiddenError,
     InvalidResponseError,
     NetworkError,
     RateLimitedError,
@@ -156,7 +157,14 @@ class InstantlyClient:
         resp, raw = self._final_answer(method, path, params, body, safe_to_repeat)
         answer = Answer(resp, raw)
         if not 200 <= resp.status_code < 300:
-            answer.json()  # raises the typed error for any status outside 2xx
+            try:
+                answer.json()  # raises the typed error for any status outside 2xx
+            except ForbiddenError as exc:
+                if self.workspace:  # a workspace the key may not act on, or a missing scope
+                    exc.hint = (f"The key may lack the scope, or may not act on workspace "
+                                f"{self.workspace} (`instantly workspaces list` shows those "
+                                "it can).")
+                raise
         if self.limiter is not None:
             self.limiter.on_success()
         return answer

@@ -304,3 +304,12 @@ def test_a_key_that_may_not_read_workspaces_is_told_to_use_the_id(
     update_config(lambda cfg: cfg.profiles.update({"one": Profile("one", api_key=TEST_KEY)}))
     [row] = as_json(cli(["accounts", "summary", "--all-profiles", "--json"]))["profiles"]
     assert row["total"] == 120 and row["workspace_name"] is None and row["error"] is None
+
+
+def test_a_workspace_the_key_may_not_act_on_points_at_workspaces_list(
+    cli: Cli, sandbox: SandboxApp
+) -> None:
+    pending = WS["Client West"][0]
+    result = cli(["--workspace", pending, "accounts", "list"])
+    assert result.exit_code == 3
+    assert pending in result.stderr and "instantly workspaces list" in result.stderr

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from instantly_cli.errors import redact
+from instantly_cli.targets import escape
 
 
 class Tty(Protocol):
@@ -82,5 +83,7 @@ def open_dev_tty() -> Tty | None:
 
 def ask(tty: Tty, lines: Sequence[str], question: str) -> str:
     """Print ``lines`` then ``question`` on ``tty``; the answer, stripped."""
-    tty.write("".join(redact(line) + "\n" for line in lines) + redact(question) + " ")
+    # Account data reaches the question (domains, emails): escaped like every other message.
+    tty.write("".join(redact(escape(line)) + "\n" for line in lines)
+              + redact(escape(question)) + " ")
     return tty.readline().strip()

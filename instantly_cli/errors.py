@@ -7,6 +7,7 @@ a message and an exit code lives with the commands (``instantly_cli.commands.han
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 EXIT_OK = 0
@@ -457,18 +458,26 @@ def safe_url(url: str | None) -> str:
 # -- decoding an answer into its JSON or the typed error ------------------------------------------
 
 
-def decode_answer(status: int, reason: str, kind: str, raw: bytes) -> Any:
+def decode_answer(
+    status: int,
+    reason: str,
+    kind: str,
+    raw: bytes,
+    *,
+    parse_constant: Callable[[str], Any] | None = None,
+) -> Any:
     """The JSON of an answer (``kind``: its content type), or the typed error it carries: an
-    error status, or an error envelope inside a 2xx (some gateways report errors that way)."""
+    error status, or an error envelope inside a 2xx (some gateways report errors that way).
+    ``parse_constant`` is json's (the client refuses NaN and Infinity with it)."""
     import json
 
     data: Any = None
     parsed = False
     if raw:
         try:
-            data = json.loads(raw)
+            data = json.loads(raw, parse_constant=parse_constant)
             parsed = True
-        except ValueError:
+        except (ValueError, RecursionError):
             parsed = False
     if 200 <= status < 300:
         if raw and not parsed:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from instantly_cli import context, output
+from instantly_cli.enums import FAILED, SKIPPED
 from instantly_cli.errors import EXIT_FAILED, CliError, UsageError
 from instantly_cli.services import bulk
 from instantly_cli.services.bulk import Outcome, RunResult, Shield
@@ -203,12 +204,14 @@ class Session:
             output.warn(f"Interrupted: waiting for {pending} in-flight request(s) to finish; "
                         "press Ctrl-C again to stop waiting.")
 
+        limiter = client.limiter
         with output.progress(total, label) as advance:
             return bulk.run(
                 units, work, concurrency=self.concurrency, advance=advance,
                 on_interrupt=interrupted, on_done=self.note, shield=self.shield.install(),
                 rate=self.rate,
-                pace=client.limiter.thread_stats if client.limiter is not None else None,
+                pace=limiter.thread_stats if limiter is not None else None,
+                resting=(lambda: limiter.resting) if limiter is not None else None,
                 respell=(lambda e: spelling(client, e)) if respell else None,
             )
 
@@ -236,6 +239,32 @@ class Session:
             with self.shield.install().raising():
                 return wait_for_jobs(client, job_ids, timeout=timeout, interval=rt.poll_interval,
                                      clock=rt.clock, sleep=rt.sleep, on_update=seen)
+
+    def _record_elsewhere(self, outcomes: Sequence[Outcome]) -> None:
+        """Where the record of a run whose journal broke is: the --failures file, else a file
+        in the temporary folder (often another file system than the full state folder), else
+        the per-target results printed."""
+        import tempfile
+
+        left = sum(1 for o in outcomes if o.result in (FAILED, SKIPPED))
+        if not left:
+            output.info("Every target has its result above; nothing is left to finish.")
+            return
+        again = f"run them again by feeding the file to `instantly {self.command} -`"
+        if self.failures is not None and self.failures.exists():
+            output.info(f"{left:,} target(s) failed or were not attempted; {self.failures} "
+                        f"lists them: {again}.")
+            return
+        assert self.journal is not None
+        path = Path(tempfile.gettempdir()) / f"instantly-{self.journal.run_id}-left.jsonl"
+        try:
+            bulk.write_failures(outcomes, path)
+        except CliError:
+            output.info(f"{left:,} target(s) failed or were not attempted, and no file could "
+                        "hold them: the per-target results (-o jsonl) are this run's record.")
+            return
+        output.info(f"{left:,} target(s) failed or were not attempted; {path} lists them: "
+                    f"{again}.")
 
     def resume_words(self) -> list[str]:
         assert self.journal is not None
@@ -267,10 +296,15 @@ class Session:
                 output.warn(err.message)
                 code = max(code, EXIT_FAILED)
         left = 0
+        complete = True
         if self.journal is not None:
             left = self.journal.finish(code)
             if not self.journal.ok:
-                output.warn(f"Could not write the run journal {self.journal.path} to the end.")
+                # A resume from an incomplete journal would redo or skip targets blindly: the
+                # record goes elsewhere and no --resume is offered (below).
+                complete = False
+                output.warn(f"Could not write the run journal {self.journal.path} to the end "
+                            "(is the state folder full?); this run cannot be resumed.")
                 code = max(code, EXIT_FAILED)
         if self.emails or outcomes:
             output.info(result.summary(order))
@@ -282,7 +316,9 @@ class Session:
             output.info(f"  failed {o.email}: {o.error}")
         if len(bad) > 10:
             output.info(f"  … and {len(bad) - 10:,} more")
-        if self.journal is not None and left:
+        if self.journal is not None and not complete:
+            self._record_elsewhere(outcomes)
+        elif self.journal is not None and left:
             output.info(f"{left:,} target(s) left; finish exactly those with: "
                         + command_text(self.resume_words()))
         elif self.journal is not None and bad:

@@ -112,7 +112,7 @@ def create(
     }
     given = {k: v for k, v in flags.items() if v is not None}
     _check(targets, from_file, email=email, password_stdin=password_stdin, resume=resume)
-    passwords = service.Passwords.from_text(sys.stdin.read()) if password_stdin else None
+    passwords = service.Passwords.from_text(_stdin_passwords()) if password_stdin else None
 
     def build(what: dict[str, Any]) -> service.Built:
         """Every row validated (passwords never journaled: read again on --resume)."""
@@ -201,3 +201,11 @@ def _prompt(whom: str) -> Any:
     imap = output.prompt_secret(f"IMAP password for {whom}")
     smtp = output.prompt_secret("SMTP password (Enter: the same)") or imap
     return Passwords.from_text(f"{imap}\n{smtp}")
+
+
+def _stdin_passwords() -> str:
+    """The passwords on stdin, refused past 1 MB (a runaway producer, not passwords)."""
+    from instantly_cli.targets import read_bounded
+
+    text: str = read_bounded(sys.stdin, "The passwords on standard input", 1024 * 1024)
+    return text

@@ -29,7 +29,7 @@ from instantly_cli.errors import (
     register_secret,
 )
 from instantly_cli.services.bulk import Outcome, failed
-from instantly_cli.targets import escape, is_email
+from instantly_cli.targets import escape, is_email, read_file_bounded
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
@@ -165,7 +165,7 @@ def read_rows(path: Path) -> Rows:
     results of ``accounts delete -o json``: each deleted account as the API returned it);
     exit 2 when unreadable."""
     try:
-        data = path.read_bytes()
+        data = read_file_bounded(path, f"--from {path}")
     except OSError as exc:
         raise UsageError(f"Cannot read {path}: {exc.strerror or exc}.") from None
     if data.startswith(b"\xef\xbb\xbf"):

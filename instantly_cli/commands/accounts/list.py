@@ -83,7 +83,7 @@ def list_accounts(
     --fields may name `health` (at-risk, watch, healthy or no-data, judged with --at-risk-below and
     --watch-below) as a column or JSON key.
     """
-    from instantly_cli import views
+    from instantly_cli import views, views_fleet
     from instantly_cli.services.accounts import list as fleet
     from instantly_cli.services.accounts.summary import Thresholds, with_health
 
@@ -105,7 +105,7 @@ def list_accounts(
     query.params()  # validate before any request
     columns = views.account_columns(fmt, include_tags)
     if field_list:
-        columns.append(views.HEALTH_COLUMN)  # known to --fields, never a default column
+        columns.append(views_fleet.HEALTH_COLUMN)  # known to --fields, never a default column
     page_limit = None if all_ else (limit or DEFAULT_LIMIT)
     with context.client(ctx) as client:
         pager = fleet.list_accounts(

@@ -169,7 +169,7 @@ def _all_profiles(
 ) -> tuple[Tally, list[dict[str, Any]], int]:
     """Each configured profile in turn (its own key, workspace and base URL); a failing
     profile is reported on its row and the rest still run."""
-    from instantly_cli import views
+    from instantly_cli import views_fleet
     from instantly_cli.config_file import load_config
     from instantly_cli.services.accounts.summary import Tally
     from instantly_cli.settings import GlobalOptions, resolve
@@ -211,7 +211,7 @@ def _all_profiles(
             error = exc
             failed += 1
             output.warn(f"Profile '{name}': {exc.message}")
-        row = views.profile_row(name, workspace, doc, error.message if error else None)
+        row = views_fleet.profile_row(name, workspace, doc, error.message if error else None)
         rows.append({
             **row,
             "error": {"code": error.code, "message": error.message, "status": error.status}
@@ -222,7 +222,7 @@ def _all_profiles(
 
 
 def _render(doc: dict[str, Any], fmt: str, all_profiles: bool) -> None:
-    from instantly_cli import views
+    from instantly_cli import views_fleet
 
     if fmt in ("json", "jsonl"):
         if fmt == "json":
@@ -232,24 +232,24 @@ def _render(doc: dict[str, Any], fmt: str, all_profiles: bool) -> None:
         return
     summary = doc["total"] if all_profiles else doc
     if fmt == "table":
-        sections = views.summary_sections(summary)
+        sections = views_fleet.summary_sections(summary)
         if all_profiles:
-            rows = [*doc["profiles"], views.profile_row("Total", None, summary, None)]
+            rows = [*doc["profiles"], views_fleet.profile_row("Total", None, summary, None)]
             rows[-1]["result"] = ""
             roll_up = Section(
                 f"Profiles: {len(doc['profiles'])}",
-                columns=views.PROFILE_COLUMNS,
+                columns=views_fleet.PROFILE_COLUMNS,
                 rows=rows,
                 styles=["red" if r.get("error") else "" for r in rows[:-1]] + ["bold"],
             )
             sections.insert(0, roll_up)
         if summary.get("since"):
             sections.insert(0, _record.since_section(summary["since"]))
-        output.emit_dashboard(views.summary_title(summary), sections)
+        output.emit_dashboard(views_fleet.summary_title(summary), sections)
         return
     if all_profiles:
-        output.emit_records([doc["profiles"]], fmt, views.PROFILE_FIELDS)
+        output.emit_records([doc["profiles"]], fmt, views_fleet.PROFILE_FIELDS)
     elif summary.get("groups"):
-        output.emit_records([summary["groups"]["rows"]], fmt, views.GROUP_FIELDS)
+        output.emit_records([summary["groups"]["rows"]], fmt, views_fleet.GROUP_FIELDS)
     else:
-        output.emit_kv(views.metric_rows(summary), fmt)
+        output.emit_kv(views_fleet.metric_rows(summary), fmt)

@@ -83,6 +83,26 @@ def text_value(value: Any) -> str:
     return str(value)
 
 
+def header_name(header: str) -> str:
+    """The name ``--fields`` takes for a column's header: lower case, spaces as ``_``
+    ("Daily limit" → daily_limit, "Score" → score)."""
+    return "_".join(header.casefold().split())
+
+
+def field_names(
+    fields: Sequence[str] | None, columns: Sequence[Column]
+) -> list[str] | None:
+    """``--fields`` with each column's header name replaced by its field path (``score`` →
+    stat_warmup_score), so every header a table shows is a name ``--fields`` takes. A field
+    path always means itself: headers never name another field (a test holds every column to
+    that)."""
+    if not fields:
+        return None if fields is None else list(fields)
+    keys = {c.key for c in columns}
+    by_header = {header_name(c.header): c.key for c in columns}
+    return [f if f in keys else by_header.get(f.casefold(), f) for f in fields]
+
+
 def columns_for(fields: Sequence[str] | None, defaults: Sequence[Column]) -> list[Column]:
     """``--fields`` picks columns by path; a path with no column definition shows raw values."""
     if not fields:
@@ -205,6 +225,18 @@ def fit_columns(
     return [(c, i in shortened) for i, c in enumerate(cols) if i not in dropped]
 
 
+def hidden_note(
+    cols: Sequence[Column], shown: Sequence[tuple[Column, bool]], width: int
+) -> str | None:
+    """The line that says a fitted table hides columns (never silently), or None."""
+    kept = {id(c) for c, _ in shown}
+    hidden = [c.key for c in cols if id(c) not in kept]
+    if not hidden:
+        return None
+    return (f"{len(hidden)} of {len(cols)} columns hidden to fit {width} columns "
+            f"({', '.join(hidden)}); --wide shows them all.")
+
+
 DetailRow = tuple[str, str, str]  # label, value, style
 
 
@@ -216,12 +248,15 @@ def build_table(
     cols: Sequence[Column],
     title: str | None,
     width: int | None,
+    shown: Sequence[tuple[Column, bool]] | None = None,
 ) -> Any:
-    """The rich table of ``rows`` in ``cols``, fitted to ``width`` (None: every column whole)."""
+    """The rich table of ``rows`` in ``cols``, fitted to ``width`` (None: every column whole),
+    or in the columns ``shown`` when the caller fitted them already."""
     from rich.table import Table
     from rich.text import Text
 
-    shown = [(c, False) for c in cols] if width is None else fit_columns(rows, cols, width)
+    if shown is None:
+        shown = [(c, False) for c in cols] if width is None else fit_columns(rows, cols, width)
     table = Table(title=title, header_style="bold", show_edge=False, pad_edge=False, box=None)
     for c, short in shown:
         header = (c.short_header or c.header) if short else c.header

@@ -109,6 +109,28 @@ TagAllOpt = Annotated[
     list[str] | None,
     typer.Option("--tag-all", metavar="TAG", help="Has all of these tags; repeatable."),
 ]
+NotTagOpt = Annotated[
+    list[str] | None,
+    typer.Option("--not-tag", metavar="TAG", help="Has none of these tags; repeatable."),
+]
+ErrorCodeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--error-code",
+        metavar="CODE",
+        help="In an error status with this error code (EAUTH, ETIMEDOUT, EENVELOPE…, as "
+        "`accounts summary` shows it); repeat or use a,b for any of them.",
+    ),
+]
+ErrorTextOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--error",
+        metavar="TEXT",
+        help="In an error status whose message contains TEXT (case ignored; the placeholders "
+        "`accounts summary` prints stand for the details it hides); repeatable: any.",
+    ),
+]
 DomainOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -163,9 +185,25 @@ LimitOpt = Annotated[
     int | None,
     # Range checked by the command (not min=1), so the error has the house shape and --json form.
     typer.Option(
-        "--limit", "-L", metavar="N", help="Most items to fetch (not with --all). [default: 100]"
+        "--limit",
+        "-L",
+        metavar="N",
+        help="Most items to fetch (not with --all). [default: 100 on a terminal; every page "
+        "when stdout is a pipe or a file]",
     ),
 ]
+DEFAULT_LIMIT = 100
+
+
+def page_limit_for(limit: int | None, stdout_tty: bool) -> int | None:
+    """How many items a listing without --all fetches: --limit when given; else the first page
+    on a terminal (a person reads it, the footer says how to go on) and every page when stdout
+    is a pipe or file, so `list | update -` never acts on a silent first hundred."""
+    if limit is not None:
+        return limit
+    return DEFAULT_LIMIT if stdout_tty else None
+
+
 AllOpt = Annotated[bool, typer.Option("--all", help="Fetch every page.")]
 ParallelOpt = Annotated[
     bool,
@@ -195,12 +233,15 @@ QUERY_OPTIONS: list[tuple[str, Any, Any]] = [
     ("search", SearchOpt, None),
     ("tag", TagOpt, None),
     ("tag_all", TagAllOpt, None),
+    ("not_tag", NotTagOpt, None),
     ("filter_", FilterOpt, None),
     ("domain", DomainOpt, None),
     ("min_score", MinScoreOpt, None),
     ("max_score", MaxScoreOpt, None),
     ("include_unscored", IncludeUnscoredOpt, False),
     ("health", HealthOpt, None),
+    ("error_code", ErrorCodeOpt, None),
+    ("error", ErrorTextOpt, None),
 ]
 R = TypeVar("R")
 
@@ -213,12 +254,33 @@ class AccountFilters(NamedTuple):
     search: str | None = None
     tag: list[str] | None = None
     tag_all: list[str] | None = None
+    not_tag: list[str] | None = None
     filter_: list[str] | None = None
     domain: list[str] | None = None
     min_score: float | None = None
     max_score: float | None = None
     include_unscored: bool = False
     health: list[str] | None = None
+    error_code: list[str] | None = None
+    error: list[str] | None = None
+
+    def argv(self) -> list[str]:
+        """These filters as command-line words (unquoted), in help order: what a printed
+        `accounts list …` command needs to select the same accounts."""
+        words: list[str] = []
+        for name, alias, default in QUERY_OPTIONS:
+            value = getattr(self, name)
+            if value is None or value == default:
+                continue
+            flag = sorted(f for f in _flags(alias) if f.startswith("--"))[0]
+            if value is True:
+                words.append(flag)
+            elif isinstance(value, list):
+                for item in value:
+                    words += [flag, str(item)]
+            else:
+                words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+        return words
 
     def query(self, thresholds: "Thresholds", **more: Any) -> "ListQuery":
         """The ListQuery of these filters; ``more`` sets its other fields (sort, tags…)."""
@@ -236,6 +298,9 @@ class AccountFilters(NamedTuple):
             max_score=self.max_score,
             include_unscored=self.include_unscored,
             health=self.health or [],
+            error_codes=self.error_code or [],
+            errors=self.error or [],
+            not_tags=self.not_tag or [],
             thresholds=thresholds,
             **more,
         )

@@ -25,6 +25,9 @@ from instantly_cli.columns import (
     cell,
     check_fields,
     columns_for,
+    field_names,
+    fit_columns,
+    hidden_note,
     pick,
 )
 from instantly_cli.enums import OUTPUT_FORMAT
@@ -127,6 +130,7 @@ class Output:
         """Data in the chosen format: JSON, ``data`` as one document; JSONL, one line per
         record (``data`` a list) or ``data`` itself; the other formats, ``rows`` (default:
         ``data``; a function is called only then) in ``columns``."""
+        fields = field_names(fields, columns)
         if self.fmt == "json":
             if fields:
                 many = isinstance(data, list)
@@ -353,6 +357,7 @@ def emit_records(
     A table fits the terminal (see :class:`Column`) unless ``wide``. ``fields`` are checked
     against the first page (:func:`check_fields`) before anything is written.
     """
+    fields = field_names(fields, columns)
     cols = columns_for(fields, columns)
     count = 0
     if fmt == "table" or (fmt == "json" and stdout_is_tty()):
@@ -432,8 +437,11 @@ def _table(
 ) -> None:
     console = _console(unlimited=wide)
     fit = console.width < UNLIMITED
+    shown = fit_columns(rows, cols, console.width) if fit else None
     with stdout_writes():
-        console.print(build_table(rows, cols, title, console.width if fit else None))
+        console.print(build_table(rows, cols, title, console.width if fit else None, shown))
+    if shown is not None and (note := hidden_note(cols, shown, console.width)):
+        notice(note)
 
 
 def emit_detail(title: str, sections: Sequence[tuple[str, Sequence[DetailRow]]]) -> None:

@@ -57,7 +57,8 @@ ACCOUNT_COLUMNS = [
     Column("first_name", "First", priority=20),
     Column("last_name", "Last", priority=10),
     Column("status", "Status", enum=ACCOUNT_STATUS, priority=90),
-    Column("warmup_status", "Warmup", enum=WARMUP_STATUS, priority=70),
+    # Not "Warmup": that name is the warmup settings object to --fields.
+    Column("warmup_status", "Warmup status", enum=WARMUP_STATUS, priority=70),
     Column("provider_code", "Provider", enum=PROVIDER, priority=40),
     Column("daily_limit", "Daily limit", justify="right", priority=60, short_header="Limit"),
     Column("stat_warmup_score", "Score", justify="right", priority=80),

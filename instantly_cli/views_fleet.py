@@ -134,10 +134,11 @@ def summary_sections(doc: Mapping[str, Any]) -> list[Section]:
     errors = doc["errors"]
     reasons = errors["reasons"]
     rows = [
-        {"reason": (f"{r['code']}: " if r["code"] else "") + r["reason"]
+        {"reason": (f"[{n}] " if r.get("list_command") else "")
+         + (f"{r['code']}: " if r["code"] else "") + r["reason"]
          + ("\n  e.g. " + ", ".join(r["examples"]) if r["examples"] else ""),
          "count": r["count"]}
-        for r in reasons[:DASHBOARD_REASONS]
+        for n, r in enumerate(reasons[:DASHBOARD_REASONS], 1)
     ]
     more = [(f"… {len(reasons) - DASHBOARD_REASONS:,} more reasons (--json lists them all)",
              "dim")] if len(reasons) > DASHBOARD_REASONS else []
@@ -160,6 +161,17 @@ def summary_sections(doc: Mapping[str, Any]) -> list[Section]:
             if len(rows) > len(shown) else [],
         ))
     return sections
+
+
+def error_commands(doc: Mapping[str, Any]) -> str:
+    """Under the dashboard, in full (a panel would cut them): the command that lists each
+    error group shown, numbered as in the Errors panel."""
+    lines = [
+        f"[{n}] {r['list_command']}"
+        for n, r in enumerate(doc["errors"]["reasons"][:DASHBOARD_REASONS], 1)
+        if r.get("list_command")
+    ]
+    return "\n".join(["List the accounts of an error group:", *lines]) if lines else ""
 
 
 def profile_row(name: str, workspace: str | None, doc: Mapping[str, Any] | None,

@@ -342,7 +342,7 @@ def test_unknown_codes_in_table_and_detail(
 
 
 def test_json_round_trips_sandbox_objects(cli: Cli, sandbox: SandboxApp, store: Store) -> None:
-    result = ok(cli(["accounts", "list", "--json"]))
+    result = ok(cli(["accounts", "list", "--limit", "100", "--json"]))
     assert result.stderr == "" or "More accounts" in result.stderr
     assert json.loads(result.stdout) == truth(store)[:100]
     full = ok(cli(["accounts", "list", "--all", "--no-parallel", "--json"]))
@@ -375,7 +375,7 @@ def test_csv_header_labels_and_flattened_fields(
     cli: Cli, sandbox: SandboxApp, store: Store
 ) -> None:
     expected = truth(store)[:100]
-    default = ok(cli(["accounts", "list", "-o", "csv"]))
+    default = ok(cli(["accounts", "list", "--limit", "100", "-o", "csv"]))
     rows = list(csv.reader(io.StringIO(default.stdout)))
     assert rows[0][:6] == ["email", "first_name", "last_name", "status", "warmup_status",
                            "provider_code"]
@@ -385,7 +385,7 @@ def test_csv_header_labels_and_flattened_fields(
     for row, account in zip(rows[1:], expected, strict=True):
         assert row[0] == account["email"]
         assert row[3] == labels[str(account["status"])]
-    picked = ok(cli(["accounts", "list", "-o", "csv", "--fields",
+    picked = ok(cli(["accounts", "list", "--limit", "100", "-o", "csv", "--fields",
                      "email,status,provider_code,warmup.limit,warmup.advanced.open_rate"]))
     rows = list(csv.reader(io.StringIO(picked.stdout)))
     assert rows[0] == ["email", "status", "provider_code", "warmup.limit",

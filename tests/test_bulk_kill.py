@@ -162,7 +162,9 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 @pytest.fixture
 def server(store: Store) -> Iterator[GatedServer]:
-    srv = GatedServer(SandboxApp(store, api_key=KEY))
+    # A held request is not "late" (the server cuts requests whose body has not arrived 10 s
+    # after their first byte): on a loaded machine the hold can outlast that.
+    srv = GatedServer(SandboxApp(store, api_key=KEY), request_timeout=600)
     srv.start()
     yield srv
     srv.gate.set()

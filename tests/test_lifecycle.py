@@ -598,11 +598,13 @@ def test_create_from_jsonl_with_nested_warmup_and_password_stdin(
     res = invoke(["accounts", "create", "--from", str(path), "--password-stdin", "--yes",
                   "--json"], input="Shared-imap-pw\nShared-smtp-pw\n")
     assert res.exit_code == 0, res.stderr
-    bodies = [json.loads(r.body) for r in sent(sandbox, "POST", "/api/v2/accounts")]
-    assert bodies[0]["imap_password"] == "Shared-imap-pw"
-    assert bodies[0]["smtp_password"] == "Shared-smtp-pw"
-    assert bodies[0]["warmup"] == {"limit": 12, "advanced": {"weekday_only": True}}
-    assert bodies[1]["imap_password"] == "Own-imap-pw-1"  # the row's own wins
+    # Rows are created concurrently: match the requests to the rows by email, not by order.
+    bodies = {b["email"]: b for b in (json.loads(r.body)
+                                      for r in sent(sandbox, "POST", "/api/v2/accounts"))}
+    assert bodies["j1@newbox.io"]["imap_password"] == "Shared-imap-pw"
+    assert bodies["j1@newbox.io"]["smtp_password"] == "Shared-smtp-pw"
+    assert bodies["j1@newbox.io"]["warmup"] == {"limit": 12, "advanced": {"weekday_only": True}}
+    assert bodies["j2@newbox.io"]["imap_password"] == "Own-imap-pw-1"  # the row's own wins
     assert store.get_account("j1@newbox.io")["warmup"]["advanced"]["weekday_only"] is True
     for secret in ("Shared-imap-pw", "Shared-smtp-pw", "Own-imap-pw-1"):
         assert secret not in res.stdout + res.stderr

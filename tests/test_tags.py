@@ -168,7 +168,8 @@ def test_unknown_label_exits_2_with_suggestions(cli, sandbox: SandboxApp) -> Non
     result = cli(["tags", "map", "--tag", "Clint A"])
     assert result.exit_code == 2
     assert "No tag is labelled 'Clint A'" in result.stderr
-    assert "Did you mean" in result.stderr and "'Client A'" in result.stderr
+    assert "did you mean 'Client A'" in result.stderr
+    assert "instantly tags create 'Clint A'" in result.stderr
     assert requests_to(sandbox, "GET", "/api/v2/custom-tag-mappings") == []
 
 

@@ -58,10 +58,12 @@ def confirm(ctx: typer.Context, question: str, refusal: str, yes: bool) -> None:
     if yes:
         return
     if not (output.stdin_is_tty() and output.stdout_is_tty()):
+        # Only a command that has --dry-run may point at it (`tags delete` has none).
+        previews = any("--dry-run" in getattr(p, "opts", ()) for p in ctx.command.params)
         raise UsageError(
             refusal,
-            hint="Add --yes to confirm (stdin or stdout is not a terminal), "
-            "or --dry-run to preview.",
+            hint="Add --yes to confirm (stdin or stdout is not a terminal)"
+            + (", or --dry-run to preview." if previews else "."),
         )
     if not output.confirm(f"{question} ({where(ctx)})"):
         raise UsageError("Cancelled; nothing was changed.", hint=None)

@@ -22,6 +22,7 @@ from instantly_cli.options import (
     arguments,
     complete_enum,
     examples,
+    page_limit_for,
     required,
 )
 
@@ -59,7 +60,10 @@ def list_jobs(
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
 ) -> None:
-    """List background jobs, newest first."""
+    """List background jobs, newest first.
+
+    On a terminal the first 100 are shown; piped, every page unless --limit is given.
+    """
     from instantly_cli import views
     from instantly_cli.services import jobs as service
 
@@ -71,7 +75,9 @@ def list_jobs(
         raise UsageError(f"--limit must be at least 1 (got {limit}).", hint="Or use --all.")
     params = service.list_params(status or [], job_type)
     with context.client(ctx) as client:
-        pager = client.list_jobs(params, limit=None if all_ else (limit or 100))
+        pager = client.list_jobs(
+            params, limit=None if all_ else page_limit_for(limit, context.out(ctx).stdout_tty)
+        )
         output.emit_records(
             pager, fmt, views.job_columns(fmt), fields=field_list, empty_message="No jobs match."
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import shlex
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, cast
@@ -93,14 +94,13 @@ class TagIndex:
             raise UsageError(
                 f"No tag has the id '{spec}'.", hint="`instantly tags list` shows them."
             )
+        # Only a near-identical label (a typo) is suggested; otherwise the tag is new.
         labels = [str(t.get("label", "")) for t in self.tags]
-        close = difflib.get_close_matches(text, labels, n=3, cutoff=0.5)
-        close += [lb for lb in labels if text.casefold() in lb.casefold() and lb not in close][:3]
-        hint = (
-            "Did you mean: " + ", ".join(repr(c) for c in close[:3]) + "?"
-            if close
-            else "`instantly tags list` shows every tag."
-        )
+        folded = {lb.casefold(): lb for lb in labels}
+        close = difflib.get_close_matches(text.casefold(), list(folded), n=1, cutoff=0.9)
+        hint = f"Create it: instantly tags create {shlex.quote(text)}"
+        if close:
+            hint += f" (or did you mean '{folded[close[0]]}'?)"
         raise UsageError(f"No tag is labelled '{spec}'.", hint=hint)
 
 

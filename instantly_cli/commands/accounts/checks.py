@@ -24,6 +24,7 @@ from instantly_cli.options import (
     "vitals",
     epilog=examples(
         "instantly accounts vitals ops@acme.io sales@acme.io",
+        "instantly accounts vitals acme.io ses.tailspin.dev",
         "instantly accounts list --all -o jsonl | instantly accounts vitals - --json",
     ),
 )
@@ -37,7 +38,8 @@ def vitals(
 ) -> int:
     """Check the DNS (MX, SPF, DKIM, DMARC) of domains.
 
-    The accounts' domains are each tested once; exit 1 when any fails.
+    The accounts' domains are each tested once; exit 1 when any fails. TARGET is an account
+    email, a bare domain (acme.io), or - for emails on stdin.
 
     Accounts that share a domain are tested once (one of them is sent).
     """
@@ -47,7 +49,12 @@ def vitals(
 
     fmt = context.output_format(ctx, output_, json_output)
     field_list = parse_fields(fields)
-    emails = read_targets(targets)
+    # A bare domain is tested as it is (the API takes domains too); the rest are targets.
+    bare = [t for t in targets if t != "-" and "@" not in t]
+    given = [t for t in targets if t not in bare]
+    emails = [checks.check_domain(t) for t in bare]
+    if given or not bare:
+        emails += read_targets(given)
     domains = len(checks.by_domain(emails))
     with context.client(ctx) as client, output.progress(domains, "Testing domains") as advance:
         results = checks.run_vitals(client, emails, advance=advance)

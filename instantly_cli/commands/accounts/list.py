@@ -28,9 +28,8 @@ from instantly_cli.options import (
     WideOpt,
     account_filters,
     examples,
+    page_limit_for,
 )
-
-DEFAULT_LIMIT = 100
 
 ListExamples = examples(
     "instantly accounts list --status connection-error,sending-error",
@@ -76,6 +75,9 @@ def list_accounts(
 ) -> None:
     """List accounts, filtered and sorted.
 
+    On a terminal the first 100 accounts are shown (--limit N for more, --all for every
+    page); when stdout is a pipe or a file every page is written unless --limit is given.
+
     Streams every page with --all: concurrently and oldest first by default when the API's
     latency makes that faster (see --parallel), else newest first, as with --no-parallel.
 
@@ -106,13 +108,13 @@ def list_accounts(
     columns = views.account_columns(fmt, include_tags)
     if field_list:
         columns.append(views_fleet.HEALTH_COLUMN)  # known to --fields, never a default column
-    page_limit = None if all_ else (limit or DEFAULT_LIMIT)
+    page_limit = None if all_ else page_limit_for(limit, context.out(ctx).stdout_tty)
     with context.client(ctx) as client:
         pager = fleet.list_accounts(
             client, query, limit=page_limit, parallel=parallel, warn=output.warn
         )
         pages, rec = _record.watch(pager, all_ and not no_record, query, ctx)  # full: history
-        output.emit_records(
+        shown = output.emit_records(
             with_health(pages, thresholds) if field_list and "health" in field_list else pages,
             fmt,
             columns,
@@ -120,6 +122,11 @@ def list_accounts(
             empty_message="No accounts match.",
             wide=wide,
         )
+        if not shown and query.domains and not pager.anomaly:
+            close = fleet.close_domains(client, query, query.domains)
+            if close:
+                output.info("No account has that domain. Did you mean: " + ", ".join(
+                    f"--domain {d}" for d in close) + "?")
     _record.finish(ctx, rec, "list", pager, lambda: _report_end(pager, strict))
 
 

@@ -121,6 +121,10 @@ def summary(
             tally = _summarize(client, query, thresholds, group_by, parallel, rec)
         doc = {**tally.to_json(), **_record.changes(base, tally)}
         metrics = tally.metrics()
+        reasons = [row["reason"] for row in doc["errors"]["reasons"]]
+        for row in doc["errors"]["reasons"]:
+            text = _distinct_text(row["reason"], reasons)
+            row["list_command"] = _list_command(ctx, filters, thresholds, text)
     gate = [
         {"condition": c.text, "value": c.actual(metrics), "percent": c.percent,
          "breached": c.breached(metrics)}
@@ -137,6 +141,43 @@ def summary(
         output.warn(f"{failed_profiles} of {len(doc['profiles'])} profiles could not be read.")
     hooks = _record.alert(ctx, notify, rec, base, thresholds, breached, bool(conditions))
     return EXIT_FAILED if breached or failed_profiles or (hooks and notify_strict) else None
+
+
+def _distinct_text(reason: str, reasons: list[str]) -> str:
+    """The shortest leading words of ``reason`` (three at least) that no other group's reason
+    contains, so --error selects this group alone; the whole reason when none is."""
+    others = [r.casefold() for r in reasons if r != reason]
+    words = reason.split()
+    for k in range(3, len(words)):
+        text = " ".join(words[:k])
+        if not any(text.casefold() in other for other in others):
+            return text
+    return reason
+
+
+def _list_command(
+    ctx: typer.Context, filters: AccountFilters, thresholds: Thresholds, text: str
+) -> str:
+    """The `accounts list` command that selects one error group: this summary's filters, and
+    the group's text as --error (it replaces any --error given here)."""
+    import shlex
+
+    opts = context.runtime(ctx).options
+    words = ["instantly"]
+    if opts.sandbox:
+        words.append("--sandbox")
+    for flag, value in (("--profile", opts.profile), ("--workspace", opts.workspace)):
+        if value:
+            words += [flag, value]
+    words += ["accounts", "list", *filters._replace(error=[text]).argv()]
+    if filters.health:
+        for flag, limit, default in (
+            ("--at-risk-below", thresholds.at_risk_below, AT_RISK_BELOW),
+            ("--watch-below", thresholds.watch_below, WATCH_BELOW),
+        ):
+            if limit != default:
+                words += [flag, f"{limit:g}"]
+    return shlex.join([*words, "--all"])
 
 
 def _summarize(
@@ -246,6 +287,8 @@ def _render(doc: dict[str, Any], fmt: str, all_profiles: bool) -> None:
         if summary.get("since"):
             sections.insert(0, _record.since_section(summary["since"]))
         output.emit_dashboard(views_fleet.summary_title(summary), sections)
+        if not all_profiles and (commands := views_fleet.error_commands(summary)):
+            output.emit_text(commands)
         return
     if all_profiles:
         output.emit_records([doc["profiles"]], fmt, views_fleet.PROFILE_FIELDS)

@@ -90,6 +90,19 @@ def check_host(text: str) -> str:
     return host
 
 
+def check_domain(text: str) -> str:
+    """A bare domain given to ``vitals`` (``ses.tailspin.dev``): the API tests it like an
+    account's; exit 2 when it is neither a domain nor an email."""
+    host = text.strip().lower().rstrip(".")
+    if "://" in host or "/" in host or "." not in host or not _HOST.match(host):
+        raise UsageError(
+            f"Not an email address or a domain: '{text}'.",
+            hint="Give account emails (ops@acme.io), domains (acme.io), or - to read emails "
+            "from stdin.",
+        )
+    return host
+
+
 def tracking_domain(client: InstantlyClient, host: str) -> tuple[CtdStatus, bool]:
     """The API's status for the host and whether it is fully working (CNAME and SSL)."""
     status = client.ctd_status(host)

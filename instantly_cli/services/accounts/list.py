@@ -14,11 +14,12 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from instantly_cli.enums import (
     ACCOUNT_STATUS,
+    ERROR_STATUSES,
     HEALTH,
     LIST_FILTER,
     PROVIDER,
@@ -29,7 +30,9 @@ from instantly_cli.errors import UsageError
 from instantly_cli.services.accounts.summary import (
     Thresholds,
     domain_of,
+    error_reason,
     health_class,
+    reason_text,
     score_of,
 )
 
@@ -73,6 +76,11 @@ class LocalFilter:
     include_unscored: bool = False
     health: frozenset[str] = frozenset()
     thresholds: Thresholds = Thresholds()
+    error_codes: frozenset[str] = frozenset()
+    errors: tuple[str, ...] = ()
+    not_tag_ids: frozenset[str] = frozenset()
+    # --not-tag asks the API for each account's tags; they are dropped again unless wanted.
+    drop_tags: bool = False
 
     @classmethod
     def build(
@@ -84,6 +92,8 @@ class LocalFilter:
         include_unscored: bool = False,
         health: Sequence[str] = (),
         thresholds: Thresholds | None = None,
+        error_codes: Sequence[str] = (),
+        errors: Sequence[str] = (),
     ) -> LocalFilter:
         """Validated filters; exit 2 on a bad domain, an empty score range or a bad class."""
         clean: list[str] = []
@@ -120,16 +130,41 @@ class LocalFilter:
             include_unscored=include_unscored,
             health=frozenset(classes),
             thresholds=thresholds or Thresholds(),
+            error_codes=frozenset(_words(error_codes, "--error-code", upper=True)),
+            errors=tuple(_words(errors, "--error")),
         )
 
     @property
     def active(self) -> bool:
         return bool(
             self.domains or self.health or self.min_score is not None
-            or self.max_score is not None
+            or self.max_score is not None or self.error_codes or self.errors or self.not_tag_ids
         )
 
+    def error_matches(self, account: Mapping[str, Any]) -> bool:
+        """--error-code and --error: an account in an error status whose code is one of the
+        codes, and whose message contains one of the texts (as sent, or as the summary prints
+        it, with <n>, <id>, <ip>, <email> for the details); case and spacing ignored."""
+        if account.get("status") not in ERROR_STATUSES:
+            return False
+        message = account.get("status_message")
+        reason, code = error_reason(message)
+        if self.error_codes and (code or "").upper() not in self.error_codes:
+            return False
+        if not self.errors:
+            return True
+        raw = " ".join(reason_text(message)[0].split()).casefold()
+        reason = reason.casefold()
+        return any(text in raw or text in reason for text in self.errors)
+
     def __call__(self, account: Mapping[str, Any]) -> bool:
+        if self.not_tag_ids and any(
+            isinstance(t, Mapping) and t.get("id") in self.not_tag_ids
+            for t in account.get("tags") or ()
+        ):
+            return False
+        if (self.error_codes or self.errors) and not self.error_matches(account):
+            return False
         if self.domains and domain_of(account.get("email")) not in self.domains:
             return False
         if self.min_score is not None or self.max_score is not None:
@@ -142,6 +177,23 @@ class LocalFilter:
             ):
                 return False
         return not self.health or health_class(account, self.thresholds) in self.health
+
+
+def _words(values: Sequence[str], option: str, *, upper: bool = False) -> list[str]:
+    """--error-code values (comma lists too) upper-cased, or --error texts with their spacing
+    collapsed and case folded; an empty one is exit 2."""
+    out: list[str] = []
+    for value in values:
+        parts = value.split(",") if upper else [value]
+        for part in parts:
+            word = " ".join(part.split())
+            if not word:
+                raise UsageError(
+                    f"{option} needs a value.",
+                    hint="For example: --error-code EAUTH, or --error 'Username and Password'.",
+                )
+            out.append(word.upper() if upper else word.casefold())
+    return out
 
 
 # -- merging streams ------------------------------------------------------------------------------
@@ -184,8 +236,10 @@ class Listing:
         descending: bool,
         local: LocalFilter | None,
         limit: int | None,
+        unscored_last: bool = False,
     ) -> None:
         self.streams = streams
+        self.unscored_last = unscored_last
         self.key = key
         self.descending = descending
         self.local = local
@@ -196,7 +250,7 @@ class Listing:
 
     def __iter__(self) -> Iterator[list[Mapping[str, Any]]]:
         try:
-            if len(self.streams) == 1 and self.local is None:
+            if self._single():
                 for page in self.streams[0]:
                     yield page if isinstance(page, list) else list(page)
             else:
@@ -208,12 +262,16 @@ class Listing:
         for page in self:
             yield from page
 
+    def _single(self) -> bool:
+        """One stream passed through as the API pages it."""
+        return len(self.streams) == 1 and self.local is None and not self.unscored_last
+
     def _collect(self) -> None:
         for stream in self.streams:
             anomaly = getattr(stream, "anomaly", None)
             if anomaly and not self.anomaly:
                 self.anomaly = anomaly
-        if len(self.streams) == 1 and self.local is None:
+        if self._single():
             self.more = bool(getattr(self.streams[0], "more", False))
             self.next_cursor = getattr(self.streams[0], "next_cursor", None)
 
@@ -231,6 +289,23 @@ class Listing:
             )
         page: list[Mapping[str, Any]] = []
         count = 0
+        for account in self._selected(merged):
+            if self.limit is not None and count >= self.limit:
+                self.more = True
+                break
+            page.append(account)
+            count += 1
+            if len(page) >= PAGE:
+                yield page
+                page = []
+        if page:
+            yield page
+
+    def _selected(self, merged: Iterator[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+        """The merged accounts without duplicates, filtered locally; sorted by score, those
+        without one are held back and come last in either direction (the API puts them first
+        when ascending). Lazy: the walk stops when the listing has enough."""
+        held: list[Mapping[str, Any]] = []
         # The same account in two streams has the same sort key, so duplicates arrive together:
         # remembering the emails of the current key is enough (memory stays flat).
         last_key: tuple[Any, ...] | None = None
@@ -244,18 +319,16 @@ class Listing:
                 elif email in at_key:
                     continue
                 at_key.add(email)
-            if self.local is not None and not self.local(account):
-                continue
-            if self.limit is not None and count >= self.limit:
-                self.more = True
-                break
-            page.append(account)
-            count += 1
-            if len(page) >= PAGE:
-                yield page
-                page = []
-        if page:
-            yield page
+            if self.local is not None:
+                if not self.local(account):
+                    continue
+                if self.local.drop_tags:
+                    account = {k: v for k, v in account.items() if k != "tags"}
+            if self.unscored_last and score_of(account) is None:
+                held.append(account)
+            else:
+                yield account
+        yield from held
 
 
 def concurrent_safe(query: ListQuery, *, limit: int | None) -> bool:
@@ -309,18 +382,28 @@ def list_accounts(
     from instantly_cli.services.tags import TagIndex, resolve_tag_ids
 
     params = query.params()
-    if query.tags or query.tags_all:
+    local = query.local_filter()
+    if query.tags or query.tags_all or query.not_tags:
         index = TagIndex.fetch(client, warn)
         params["tag_ids"] = resolve_tag_ids(index, query.tags) or None
         params["tag_ids_all"] = resolve_tag_ids(index, query.tags_all) or None
-    local = query.local_filter()
+        if query.not_tags:
+            # The API cannot exclude a tag: each account's tags come with it, judged here.
+            params["include_tags"] = True
+            local = replace(
+                local or LocalFilter(),
+                not_tag_ids=frozenset(resolve_tag_ids(index, query.not_tags)),
+                drop_tags=not query.include_tags,
+            )
     variants = query.variants()
     fetch = lister or (
         _concurrent(client) if parallel and concurrent_safe(query, limit=limit) else pager_lister
     )
     sort_by = params.get("sort_by")
-    # Local filters drop accounts, so each stream pages on until the listing has enough.
-    per_stream = None if local is not None else limit
+    unscored_last = sort_by == "stat_warmup_score"
+    # Local filters drop accounts, and unscored ones are held back, so each stream pages on
+    # (lazily) until the listing has enough.
+    per_stream = None if local is not None or unscored_last else limit
     streams = [
         fetch(client, {**params, **variant}, limit=per_stream, offset=bool(sort_by))
         for variant in variants
@@ -331,6 +414,7 @@ def list_accounts(
         descending=params.get("sort_order") != "asc",
         local=local,
         limit=limit,
+        unscored_last=unscored_last,
     )
 
 
@@ -348,6 +432,27 @@ def _concurrent(client: InstantlyClient) -> Lister:
                                prefer_cursor=prefer_cursor)
 
     return concurrent
+
+
+def close_domains(
+    client: InstantlyClient, query: ListQuery, wanted: Sequence[str], *, scan: int = 1000
+) -> list[str]:
+    """Domains close to ``wanted`` among the accounts the query selects without its domain
+    (at most ``scan`` accounts read): the "did you mean" of a --domain that matched nothing."""
+    import difflib
+
+    bare = replace(query, domains=[], sort=None, asc=None, starting_after=None)
+    seen: set[str] = set()
+    for account in list_accounts(client, bare, limit=scan, parallel=False).items():
+        seen.add(domain_of(account.get("email")))
+    seen.discard("")
+    close: list[str] = []
+    for domain in (part for text in wanted for part in text.split(",") if part.strip()):
+        for match in difflib.get_close_matches(domain.strip().lower(), sorted(seen), n=3,
+                                               cutoff=0.6):
+            if match not in close:
+                close.append(match)
+    return close
 
 
 def accounts_of(listing: Iterable[Page]) -> Iterator[Mapping[str, Any]]:
@@ -390,6 +495,9 @@ class ListQuery:
     include_unscored: bool = False
     health: list[str] = field(default_factory=list)
     thresholds: Thresholds = field(default_factory=Thresholds)
+    error_codes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    not_tags: list[str] = field(default_factory=list)
 
     def params(self) -> dict[str, Any]:
         """The query parameters shared by every variant; exit 2 on bad input (nothing sent)."""
@@ -422,6 +530,9 @@ class ListQuery:
         statuses = parse_values(self.status, ACCOUNT_STATUS) or [None]
         providers = parse_values(self.provider, PROVIDER) or [None]
         filters = parse_values(self.filter, LIST_FILTER) or [None]
+        if (self.error_codes or self.errors) and statuses == [None] and filters == [None]:
+            # --error/--error-code select accounts in an error status: ask only for those.
+            filters = parse_values(["error"], LIST_FILTER)
         streams = len(statuses) * len(providers) * len(filters)
         if streams > MAX_STREAMS:
             raise UsageError(
@@ -444,6 +555,8 @@ class ListQuery:
             include_unscored=self.include_unscored,
             health=self.health,
             thresholds=self.thresholds,
+            error_codes=self.error_codes,
+            errors=self.errors,
         )
         return local if local.active else None
 
@@ -458,6 +571,12 @@ def parse_values(values: str | Sequence[str] | None, table: EnumTable) -> list[A
         for part in text.split(","):
             if not part.strip():
                 continue
+            if table is ACCOUNT_STATUS and part.strip().lower() in ("error", "errors"):
+                raise UsageError(
+                    f"Unknown status '{part.strip()}'.",
+                    hint="Every error status: --filter error (or --status "
+                    "connection-error,soft-bounce-error,sending-error).",
+                )
             code = table.parse(part)
             if code not in codes:
                 codes.append(code)

@@ -166,6 +166,13 @@ def reason_text(message: object) -> tuple[str, str | None]:
     return (str(text), str(code) if code else None)
 
 
+def error_reason(message: object) -> tuple[str, str | None]:
+    """The reason an account in an error status is grouped under (its normalised message, else
+    its code), and its code: what the summary shows and ``--error`` matches."""
+    text, code = reason_text(message)
+    return (normalise_reason(text) if text else (code or NO_MESSAGE)), code
+
+
 @functools.lru_cache(maxsize=4096)
 def normalise_reason(text: str) -> str:
     """The same error on many accounts → one text: emails, ids, IPs, counters → placeholders."""
@@ -317,8 +324,7 @@ class Tally:
         if score is not None:
             self.histogram[min(100, max(0, math.floor(score)))] += 1
         if error:
-            text, code = reason_text(get("status_message"))
-            reason = normalise_reason(text) if text else (code or NO_MESSAGE)
+            reason, code = error_reason(get("status_message"))
             group = self.errors.get(reason)
             if group is None:
                 group = self.errors[reason] = ErrorGroup(reason, code)

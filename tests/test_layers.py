@@ -2,7 +2,8 @@
 
 The rules, top to bottom (``LAYERS`` below is the same order):
 
-- ``__main__`` → ``cli`` (the root app) → ``commands`` (Typer only) → ``options`` → ``context``
+- ``__main__`` → ``cli`` (the root app) → ``commands`` (Typer only) → ``options`` →
+  ``options_global`` (the global options every command wears) → ``context``
   (the one place that wires settings, the client, the sandbox and the output together).
 - ``services``: the domain, callable without a terminal: no typer, rich, click or ``output``.
 - ``views`` (data → rows) → ``output`` (the only printing) → ``dashboard`` (panels and bars) →
@@ -36,6 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("entry", ("cli",)),
     ("commands", ("commands",)),
     ("options", ("options",)),
+    ("options_global", ("options_global",)),
     ("context", ("context",)),
     ("services", ("services",)),
     ("views", ("views", "views_fleet")),

@@ -27,7 +27,7 @@ from instantly_cli.errors import (
     RateLimitedError,
     error_for_status,
 )
-from instantly_cli.paging import Pager, account_page
+from instantly_cli.paging import Pager, account_page, not_json_number
 from instantly_cli.ratelimit import MAX_RETRY_AFTER, RateLimiter, parse_retry_after
 from instantly_cli.schema import (
     Account,
@@ -227,7 +227,7 @@ class InstantlyClient:
                     # own back-off is lost throughput; only a request refused again backs off.
                     paced = self.limiter is not None and retry_after is None
                     if not paced or throttled > 1:
-                        self._sleep(throttled - 1 if paced else throttled, retry_after)
+                        self._sleep(throttled - paced, retry_after, throttled=True)
                     continue
                 raise RateLimitedError(
                     f"Still rate limited after {throttled} attempts.", status=429
@@ -288,15 +288,15 @@ class InstantlyClient:
         wait = parse_retry_after(resp.headers.get("Retry-After"))
         return None if wait is None else min(wait, self.max_retry_after)
 
-    def _sleep(self, attempt: int, retry_after: float | None) -> None:
+    def _sleep(self, attempt: int, retry_after: float | None, *, throttled: bool = False) -> None:
         if retry_after is not None:
             delay = retry_after
         else:
             cap = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
             delay = cap * random.uniform(0.5, 1.0)
-        if self.limiter is not None:
-            self.limiter.note_sleep(delay)
-        self._sleep_fn(delay)
+        if self.limiter is None:
+            return self._sleep_fn(delay)
+        self.limiter.rest_for(delay, self._sleep_fn, throttled=throttled)
 
     def _log(
         self, method: str, target: str, status: int | str, started: float, attempt: int
@@ -555,9 +555,9 @@ def _decode(resp: httpx.Response, raw: bytes) -> Json:
     parsed = False
     if raw:
         try:
-            data = json.loads(raw)
+            data = json.loads(raw, parse_constant=not_json_number)
             parsed = True
-        except ValueError:
+        except (ValueError, RecursionError):
             parsed = False
     if 200 <= status < 300:
         if raw and not parsed:

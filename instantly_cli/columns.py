@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 from instantly_cli.enums import EnumTable
 from instantly_cli.errors import UsageError
 from instantly_cli.fields import get_path
+from instantly_cli.targets import escape
 
 
 def pick(obj: Mapping[str, Any], paths: Sequence[str]) -> dict[str, Any]:
@@ -56,7 +57,53 @@ class Column(NamedTuple):
         )
 
 
+def safe(text: str) -> str:
+    """``text`` from data made safe for a human format: C0/C1 controls, ESC, DEL, bidi and
+    invisible characters written as ``\\x1b`` / ``\\u202e`` escapes, so a field from the
+    server can neither drive the terminal (links, titles, clearing, hidden text) nor reorder what
+    is shown. The one escaping function of every table, TSV, CSV and detail cell; JSON keeps the
+    data exact."""
+    return escape(text)
+
+
+def safe_message(text: str) -> str:
+    """:func:`safe` for a message on stderr, keeping its own line breaks."""
+    return "\n".join(escape(line) for line in text.split("\n"))
+
+
 def cell(column: Column, obj: Mapping[str, Any], short: bool = False) -> str:
+    """The value of ``column`` in ``obj`` as shown in a human format (escaped by :func:`safe`)."""
+    return safe(raw_cell(column, obj, short))
+
+
+def tsv_text(value: str) -> str:
+    """A TSV cell: ``\\\\ \\t \\n \\r`` (columns never shift), then :func:`safe`."""
+    for raw, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
+        value = value.replace(raw, escaped)
+    return safe(value)
+
+
+# A spreadsheet runs a cell starting with one of these as a formula (=HYPERLINK(…), @SUM(…),
+# -2+3+cmd|…); tab and CR are the OWASP list's other two.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(text: str, value: Any = None) -> str:
+    """``text`` (already :func:`safe`) for a CSV cell: a text starting like a formula gets a
+    leading ``'`` so a spreadsheet shows it instead of running it. A number (``value`` an int
+    or float: a negative count) is left as it is, so numeric columns stay numbers."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return text
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def csv_cell(column: Column, obj: Mapping[str, Any]) -> str:
+    """The value of ``column`` in ``obj`` for ``-o csv``: :func:`cell`, then :func:`csv_text`."""
+    return csv_text(cell(column, obj), get_path(obj, column.key))
+
+
+def raw_cell(column: Column, obj: Mapping[str, Any], short: bool = False) -> str:
+    """The value as text, unescaped (TSV escapes tabs and line breaks its own way first)."""
     value = get_path(obj, column.key)
     if short and column.short is not None:
         return column.short(value)
@@ -257,7 +304,8 @@ def build_table(
 
     if shown is None:
         shown = [(c, False) for c in cols] if width is None else fit_columns(rows, cols, width)
-    table = Table(title=title, header_style="bold", show_edge=False, pad_edge=False, box=None)
+    table = Table(title=safe(title) if title else title, header_style="bold", show_edge=False,
+                  pad_edge=False, box=None)
     for c, short in shown:
         header = (c.short_header or c.header) if short else c.header
         # A row is one line: what does not fit is cut with an ellipsis, never wrapped.

@@ -23,6 +23,7 @@ from instantly_cli import output
 from instantly_cli.errors import UsageError
 from instantly_cli.output import Output
 from instantly_cli.settings import GlobalOptions, Settings, resolve, sandbox_state_path
+from instantly_cli.targets import escape
 from instantly_cli.terminal import Terminal
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ class Runtime:
     # Base of the exponential retry backoff and the longest Retry-After honoured (seconds).
     backoff_base: float = 0.5
     max_retry_after: float = 60.0
+    # --max-wait of a bulk command: the most time its run waits on 429s (None: the default).
+    max_wait: float | None = None
     options: GlobalOptions = field(default_factory=GlobalOptions)
     # The output format the command resolved: the error handler writes errors in it.
     fmt: str | None = None
@@ -125,9 +128,13 @@ def max_response_bytes() -> int:
     raw = os.environ.get("INSTANTLY_MAX_RESPONSE_MB", "").strip()
     if not raw:
         return 64 * 1024 * 1024
-    if not raw.isdigit() or int(raw) < 1:
+    # ASCII digits only (int() also reads '²' or '١'), and few of them: int() of thousands of
+    # digits raises its own ValueError.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or not 1 <= int(raw) <= 65536:
+        shown = raw if len(raw) <= 20 else raw[:17] + "..."
         raise UsageError(
-            f"INSTANTLY_MAX_RESPONSE_MB must be a whole number of megabytes, not '{raw}'.",
+            "INSTANTLY_MAX_RESPONSE_MB must be a whole number of megabytes from 1 to 65536, "
+            f"not '{escape(shown)}'.",
             hint="For example: INSTANTLY_MAX_RESPONSE_MB=256.",
         )
     return int(raw) * 1024 * 1024
@@ -139,7 +146,9 @@ def limiter(ctx: typer.Context, rate: float) -> RateLimiter:
     if rt.limiter is None:
         from instantly_cli.ratelimit import RateLimiter
 
-        rt.limiter = RateLimiter(rate)
+        rt.limiter = (
+            RateLimiter(rate) if rt.max_wait is None else RateLimiter(rate, max_wait=rt.max_wait)
+        )
     return rt.limiter
 
 

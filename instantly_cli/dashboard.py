@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from instantly_cli.columns import Column, cell
+from instantly_cli.columns import Column, cell, safe
 
 
 class Bar(NamedTuple):
@@ -73,9 +73,9 @@ def render_section(section: Section) -> Any:
         grid.add_column(ratio=1, no_wrap=True)
         for bar in section.bars:
             grid.add_row(
-                Text(bar.label, style=bar.style),
+                Text(safe(bar.label), style=bar.style),
                 bar.value,
-                Text(bar.note, style="dim"),
+                Text(safe(bar.note), style="dim"),
                 _BarCell(bar.fraction, bar.style or "cyan"),
             )
         parts.append(grid)
@@ -90,6 +90,6 @@ def render_section(section: Section) -> Any:
             table.add_row(*(Text(cell(c, row)) for c in section.columns), style=style)
         parts.append(table)
     for text, style in section.lines:
-        parts.append(Text(text, style=style, no_wrap=True, overflow="ellipsis"))
-    return Panel(Group(*parts), title=Text(section.title, style="bold"), title_align="left",
+        parts.append(Text(safe(text), style=style, no_wrap=True, overflow="ellipsis"))
+    return Panel(Group(*parts), title=Text(safe(section.title), style="bold"), title_align="left",
                  expand=True)

@@ -344,6 +344,29 @@ ConcurrencyOpt = Annotated[
         "from the observed latency to reach --rate.",
     ),
 ]
+def _store_max_wait(ctx: typer.Context, value: float | None) -> float | None:
+    if ctx.resilient_parsing or value is None:
+        return value
+    if not 0 <= value <= 86400:  # NaN too
+        raise typer.BadParameter(f"must be from 0 to 86400 seconds, not {value:g}.")
+    from instantly_cli.context import runtime
+
+    runtime(ctx).max_wait = value
+    return value
+
+
+MaxWaitOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-wait",
+        metavar="SECONDS",
+        help="Most time the run spends waiting on rate-limit answers (429, Retry-After) before "
+        "the targets left fail (--resume finishes them later). Default: 300.",
+        callback=_store_max_wait,
+        expose_value=False,
+        show_default=False,
+    ),
+]
 FailuresOpt = Annotated[
     Path | None,
     typer.Option(
@@ -438,7 +461,8 @@ def _bulk_params() -> list[tuple[str, Any, Any]]:
     from instantly_cli.ratelimit import AUTO_CONCURRENCY, DEFAULT_RATE
 
     return [("dry_run", DryRunOpt, False), ("yes", YesOpt, False), ("rate", RateOpt, DEFAULT_RATE),
-            ("concurrency", ConcurrencyOpt, AUTO_CONCURRENCY), ("failures", FailuresOpt, None),
+            ("concurrency", ConcurrencyOpt, AUTO_CONCURRENCY), ("max_wait", MaxWaitOpt, None),
+            ("failures", FailuresOpt, None),
             ("resume", ResumeOpt, False), ("force", ForceOpt, False),
             ("output_", OutputOpt, None), ("json_output", JsonOpt, False)]
 

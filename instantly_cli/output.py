@@ -22,13 +22,18 @@ from instantly_cli.columns import (
     Column,
     DetailRow,
     build_table,
-    cell,
     check_fields,
     columns_for,
+    csv_cell,
+    csv_text,
     field_names,
     fit_columns,
     hidden_note,
     pick,
+    raw_cell,
+    safe,
+    safe_message,
+    tsv_text,
 )
 from instantly_cli.enums import OUTPUT_FORMAT
 from instantly_cli.errors import CliError, StdoutError, UsageError, redact
@@ -38,6 +43,7 @@ from instantly_cli.terminal import Terminal, isatty, wants_color
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from instantly_cli.asking import Tty
     from instantly_cli.dashboard import Section
     from instantly_cli.schema import Exchange
 
@@ -70,6 +76,7 @@ class Output:
     err_color: bool
     columns: int
     fmt: str | None = None
+    open_tty: Callable[[], Tty | None] | None = None
 
     @classmethod
     def resolve(cls, terminal: Terminal | None = None) -> Output:
@@ -91,6 +98,7 @@ class Output:
             color=wants_color(stdout_tty),
             err_color=wants_color(stderr_tty),
             columns=shutil.get_terminal_size((80, 24)).columns,
+            open_tty=term.open_tty,
         )
 
     @property
@@ -219,8 +227,9 @@ def _err_line(text: str) -> None:
 # -- messages on stderr ------------------------------------------------------------------------
 
 
+# Messages are escaped (safe_message) before painting: only the tool's colours reach a terminal.
 def notice(message: str) -> None:
-    _err_line(_paint(message, "dim"))
+    _err_line(_paint(safe_message(message), "dim"))
 
 
 def banner(message: str) -> None:
@@ -231,15 +240,15 @@ def banner(message: str) -> None:
 
 
 def info(message: str) -> None:
-    _err_line(message)
+    _err_line(safe_message(message))
 
 
 def warn(message: str) -> None:
-    _err_line(_paint("Warning:", "yellow") + " " + message)
+    _err_line(_paint("Warning:", "yellow") + " " + safe_message(message))
 
 
 def success(message: str) -> None:
-    _err_line(_paint("✓", "green") + " " + message)
+    _err_line(_paint("✓", "green") + " " + safe_message(message))
 
 
 def print_error(err: CliError, fmt: str = "text") -> None:
@@ -255,9 +264,9 @@ def print_error(err: CliError, fmt: str = "text") -> None:
         }
         _err_line(json.dumps(payload, ensure_ascii=False))
         return
-    _err_line(_paint("Error:", "bold red") + " " + err.message)
+    _err_line(_paint("Error:", "bold red") + " " + safe_message(err.message))
     if err.hint:
-        _err_line(_paint("Hint:", "dim") + " " + err.hint)
+        _err_line(_paint("Hint:", "dim") + " " + safe_message(err.hint))
 
 
 def print_error_body(body: Any) -> None:
@@ -270,7 +279,7 @@ def print_internal_error(exc: BaseException, fmt: str = "text") -> None:
     if os.environ.get("INSTANTLY_DEBUG", "") not in ("", "0"):
         import traceback
 
-        _err_line("".join(traceback.format_exception(exc)).rstrip())
+        _err_line(safe_message("".join(traceback.format_exception(exc)).rstrip()))
     err = CliError(
         f"Internal error: {type(exc).__name__}: {exc}",
         hint="This is a bug in instantly-cli; rerun with INSTANTLY_DEBUG=1 and report the "
@@ -400,11 +409,11 @@ def emit_records(
                     chunk.append(line + "\n")
         elif fmt == "csv":
             buffer, writer = _csv_writer()
-            writer.writerows([cell(c, r) for c in cols] for r in page)
+            writer.writerows([csv_cell(c, r) for c in cols] for r in page)
             chunk.append(buffer.getvalue())
         else:  # tsv: no header, tabs and newlines inside values escaped so columns never shift
             for record in page:
-                chunk.append("\t".join(_tsv(cell(c, record)) for c in cols) + "\n")
+                chunk.append("\t".join(tsv_text(raw_cell(c, record)) for c in cols) + "\n")
         count += len(page)
         _write("".join(chunk))
         _flush()
@@ -420,12 +429,6 @@ def _csv_writer() -> tuple[Any, Any]:
 
     buffer = io.StringIO()
     return buffer, csv.writer(buffer, lineterminator="\n")
-
-
-def _tsv(value: str) -> str:
-    for raw, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
-        value = value.replace(raw, escaped)
-    return value
 
 
 def _table(
@@ -457,12 +460,12 @@ def emit_detail(title: str, sections: Sequence[tuple[str, Sequence[DetailRow]]])
         shown = [r for r in rows if r[1] != ""]
         if not shown:
             continue
-        grid.add_row(Text(heading, style="bold cyan"), "")
+        grid.add_row(Text(safe(heading), style="bold cyan"), "")
         for label, value, style in shown:
-            grid.add_row("  " + label, Text(value, style=style))
+            grid.add_row("  " + safe(label), Text(safe(value), style=style))
     console = _console()
     with stdout_writes():
-        console.print(Text(title, style="bold"))
+        console.print(Text(safe(title), style="bold"))
         console.print(grid)
 
 
@@ -471,15 +474,15 @@ def emit_kv(rows: Sequence[tuple[str, str]], fmt: str) -> None:
     if fmt == "table":
         width = max((len(k) for k, _ in rows), default=0)
         for key, value in rows:
-            _write(f"{key.ljust(width)}  {value}\n")
+            _write(f"{safe(key).ljust(width)}  {safe(value)}\n")
     elif fmt == "csv":
         buffer, writer = _csv_writer()
         writer.writerow(["key", "value"])
-        writer.writerows(rows)
+        writer.writerows([csv_text(safe(k)), csv_text(safe(v))] for k, v in rows)
         _write(buffer.getvalue())
     else:
         for key, value in rows:
-            _write(f"{_tsv(key)}\t{_tsv(value)}\n")
+            _write(f"{tsv_text(key)}\t{tsv_text(value)}\n")
     _flush()
 
 
@@ -503,15 +506,6 @@ def prompt_secret(text: str) -> str:
     import getpass
 
     return getpass.getpass(text + ": ", stream=out.stderr)
-
-
-def confirm(text: str) -> bool:
-    out = current()
-    with _lock:
-        out.stderr.write(f"{text} [y/N] ")
-        out.stderr.flush()
-    answer = out.stdin.readline()
-    return str(answer).strip().lower() in ("y", "yes")
 
 
 # -- bulk work ---------------------------------------------------------------------------------
@@ -588,7 +582,7 @@ def emit_dashboard(title: str, sections: Sequence[Section]) -> None:
 
     console = _dashboard_console()
     with _lock, sigint_deferred(), stdout_writes():
-        console.print(Text(title, style="bold", no_wrap=True, overflow="ellipsis"))
+        console.print(Text(safe(title), style="bold", no_wrap=True, overflow="ellipsis"))
         for section in sections:
             console.print(render_section(section))
     _flush()

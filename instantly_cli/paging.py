@@ -95,11 +95,7 @@ class Pager:
             else:
                 query["starting_after"] = cursor
             data = self.client.request("GET", self.path, params=query)
-            if not isinstance(data, dict) or not isinstance(data.get("items"), list):
-                raise InvalidResponseError(
-                    "The API answered a list request without an items array."
-                )
-            items: list[dict[str, Any]] = data["items"]
+            items = checked_items(data)
             nxt = data.get("next_starting_after")
             self.fetched += len(items)
             if not items:
@@ -162,6 +158,33 @@ def account_page(data: Any) -> AccountPage:
     """One ``GET /accounts`` answer, checked to be a page."""
     if not isinstance(data, dict):
         raise InvalidResponseError("The API answered GET /accounts without a JSON object.")
-    if not isinstance(data.get("items"), list):
-        raise InvalidResponseError("The API answered a list request without an items array.")
+    checked_items(data)
     return cast(AccountPage, data)
+
+
+def not_json_number(name: str) -> Any:
+    """json's ``parse_constant`` for answers: NaN and Infinity are not JSON (kept, ``-o json``
+    would re-emit them as text no JSON reader accepts)."""
+    raise InvalidResponseError(f"The API answered {name}, which is not a JSON number.")
+
+
+def checked_items(data: Any) -> list[dict[str, Any]]:
+    """The ``items`` of a list answer, each an object; anything else is one clear error (a
+    ``null`` or a number among the items would otherwise fail deep inside a command)."""
+    items = data.get("items") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise InvalidResponseError("The API answered a list request without an items array.")
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise InvalidResponseError(
+                f"The API answered a list whose item {index} is {_kind(item)}, not an object."
+            )
+    return items
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", str: "a string", list: "an array"}.get(
+        type(value), "a number" if isinstance(value, int | float) else type(value).__name__
+    )

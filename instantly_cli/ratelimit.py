@@ -14,7 +14,8 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 
 MAX_RETRY_AFTER = 60.0
 API_RATE_PER_SECOND = 100
@@ -25,6 +26,10 @@ PACE_HEADROOM = 0.97
 DECREASE = 0.7
 INCREASE = 0.02
 MIN_RATE = 1.0
+# The most wall-clock time a run spends with requests waiting on 429s (--max-wait): a server
+# answering `Retry-After: 60` again and again fails the targets left instead of holding a run
+# for many minutes.
+DEFAULT_MAX_WAIT = 300.0
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -59,6 +64,7 @@ class RateLimiter:
         per_minute: int = API_RATE_PER_MINUTE,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        max_wait: float = DEFAULT_MAX_WAIT,
     ):
         # Requests leave evenly spaced but arrive with network jitter; a little headroom under
         # the hard limit avoids tripping it (a 429 costs far more than 3 % of the pace).
@@ -72,6 +78,12 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._local = threading.local()
+        self.max_wait = max_wait
+        # Workers asleep on a 429 right now (not busy: the runner adds workers for them), and
+        # the wall-clock time some request spent waiting on a 429 (overlaps counted once).
+        self.resting = 0
+        self.rested = 0.0
+        self._rest_end = -math.inf
 
     def thread_stats(self) -> tuple[int, float]:
         """(requests paced, seconds slept for pacing) so far by the calling thread.
@@ -85,6 +97,49 @@ class RateLimiter:
     def note_sleep(self, seconds: float) -> None:
         """Count a retry's back-off sleep as waiting too: a throttled request is not slow."""
         self._local.waited = getattr(self._local, "waited", 0.0) + seconds
+
+    def rest(self, seconds: float) -> bool:
+        """Book ``seconds`` of waiting on a 429 against ``max_wait``; False (nothing booked)
+        when the run has waited that long already. Waits that overlap count once: the budget
+        is wall-clock time, not the sum over workers."""
+        with self._lock:
+            now = self._clock()
+            end = now + seconds
+            new = max(0.0, end - max(now, self._rest_end))
+            if new > 0 and self.rested + new > self.max_wait:
+                return False
+            self.rested += new
+            self._rest_end = max(self._rest_end, end)
+            return True
+
+    def rest_for(self, delay: float, sleep: Callable[[float], None], *, throttled: bool) -> None:
+        """A retry's back-off sleep, counted as waiting (not latency). On a 429 (``throttled``)
+        the sleep is booked against ``max_wait`` (RateLimitedError past it), and the worker
+        counts as resting meanwhile: it holds no slot of the limiter, and the runner adds a
+        worker for it, so one throttled request does not idle one worker's share of the rate."""
+        if throttled and not self.rest(delay):
+            from instantly_cli.errors import RateLimitedError
+
+            raise RateLimitedError(
+                f"Still rate limited: the run has waited {self.max_wait:g} s on 429 answers "
+                "already (--max-wait).",
+                status=429,
+                hint="Run again later (--resume finishes the run), or raise --max-wait.",
+            )
+        self.note_sleep(delay)
+        with self.resting_worker() if throttled else nullcontext():
+            sleep(delay)
+
+    @contextmanager
+    def resting_worker(self) -> Iterator[None]:
+        """Around a worker's sleep on a 429: it is counted in :attr:`resting` meanwhile."""
+        with self._lock:
+            self.resting += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.resting -= 1
 
     def acquire(self) -> None:
         with self._lock:

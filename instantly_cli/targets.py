@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from instantly_cli.errors import UsageError
@@ -23,6 +24,39 @@ _HOSTILE = re.compile(
     "\u00ad\u200b-\u200d\u2060-\u2064]"  # invisible: soft hyphen, zero-width, word joiner
 )
 _STDIN_HINT = "Each line must be an email or a JSON object with an \"email\" field."
+
+# Documented limits of what is read from stdin, --from and --input: a runaway producer
+# (`yes a@b.com |`, `--input /dev/zero`) ends in a clear exit 2, never in exhausted memory.
+# Target lines are streamed (only the emails are kept), so a million JSON lines of
+# `accounts list -o jsonl` fit; a JSON array is parsed whole, so it has a smaller cap.
+MAX_TARGET_LINES = 1_000_000
+MAX_LINE_BYTES = 1024 * 1024
+MAX_INPUT_BYTES = 64 * 1024 * 1024  # a JSON array on stdin, a --from file, an --input body
+_MB = 1024 * 1024
+
+
+def too_large(what: str, limit: int = MAX_INPUT_BYTES) -> UsageError:
+    """The exit-2 error for input over one of the documented limits."""
+    return UsageError(
+        f"{what} is larger than the limit of {limit // _MB} MB; nothing was sent.",
+        hint="Split the input into smaller pieces (targets: JSON lines, -o jsonl, are read "
+        "line by line and may be longer).",
+    )
+
+
+def read_bounded(stream: Any, what: str, limit: int = MAX_INPUT_BYTES) -> Any:
+    """All of ``stream`` (bytes or text), refused with exit 2 past ``limit``."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise too_large(what, limit)
+    return data
+
+
+def read_file_bounded(path: Any, what: str, limit: int = MAX_INPUT_BYTES) -> bytes:
+    """The bytes of the file at ``path`` (a FIFO or /dev/zero too), refused past ``limit``."""
+    with open(path, "rb") as handle:
+        data: bytes = read_bounded(handle, what, limit)
+    return data
 
 
 def escape(text: str) -> str:
@@ -152,9 +186,15 @@ def _parse_target_text(text: str) -> list[str]:
         if not isinstance(data, list):
             raise UsageError("stdin JSON must be an array of accounts.")
         return _from_items(data)
-    emails: list[str] = []
+    return _from_lines(enumerate(text.split("\n"), start=1))
+
+
+def _from_lines(lines: Iterable[tuple[int, str]]) -> list[str]:
+    """The emails of numbered plain or JSON lines, deduplicated as they come (a stream of
+    repeated lines holds one email, not every line)."""
+    emails = _Unique()
     bad: list[int] = []
-    for number, raw in enumerate(text.split("\n"), start=1):
+    for number, raw in lines:
         line = raw.strip(_BLANK)
         if not line.startswith("{"):
             # JSON text may carry any character inside its strings (a name with a bidi mark):
@@ -190,7 +230,21 @@ def _parse_target_text(text: str) -> list[str]:
             f"line {shown}.",
             hint=_STDIN_HINT,
         )
-    return emails
+    return emails.items
+
+
+class _Unique:
+    """Emails in order, the first of each (case-insensitive), appended one by one."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self._seen: set[str] = set()
+
+    def append(self, email: str) -> None:
+        key = email.casefold()
+        if key not in self._seen:
+            self._seen.add(key)
+            self.items.append(email)
 
 
 def _from_items(items: Iterable[object]) -> list[str]:
@@ -234,10 +288,74 @@ def read_stdin(stream: Any = None) -> bytes | str:
         stream = sys.stdin
     buffer = getattr(stream, "buffer", None)
     if buffer is not None:
-        data: bytes | str = buffer.read()
+        data: bytes | str = read_bounded(buffer, "stdin")
         return data
-    text: str = stream.read()
+    text: str = read_bounded(stream, "stdin")
     return text
+
+
+def read_stdin_targets(stream: Any = None) -> list[str]:
+    """The targets on stdin, read line by line within the documented limits (only the emails
+    are kept); a JSON array is read whole, up to :data:`MAX_INPUT_BYTES`."""
+    if stream is None:
+        import sys
+
+        stream = sys.stdin
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:  # a plain text stream (a test's StringIO)
+        return parse_target_text(read_bounded(stream, "stdin"))
+    lines = _stdin_lines(buffer)
+    for number, line in lines:
+        if not line.strip(_BLANK):
+            continue
+        if line.lstrip(_BLANK).startswith("["):
+            return dedupe(_parse_target_text(_rest_of_array(line, lines)))
+        return _from_lines(itertools.chain([(number, line)], lines))
+    return []
+
+
+def _rest_of_array(first: str, lines: Iterator[tuple[int, str]]) -> str:
+    """A JSON array's text, from its first line on, within :data:`MAX_INPUT_BYTES`."""
+    parts, size = [first], len(first)
+    for _, line in lines:
+        size += len(line) + 1
+        if size > MAX_INPUT_BYTES:
+            raise too_large("The JSON array on stdin")
+        parts.append(line)
+    return "\n".join(parts)
+
+
+def _stdin_lines(buffer: Any) -> Iterator[tuple[int, str]]:
+    """Numbered lines of a binary stream, decoded as strict UTF-8, within the limits on lines
+    (:data:`MAX_TARGET_LINES`) and bytes per line (:data:`MAX_LINE_BYTES`)."""
+    for number in itertools.count(1):
+        raw: bytes = buffer.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        if number > MAX_TARGET_LINES:
+            raise UsageError(
+                f"stdin has more than {MAX_TARGET_LINES:,} lines, the limit for targets; "
+                "nothing was sent.",
+                hint="Split the targets into several runs.",
+            )
+        if len(raw) > MAX_LINE_BYTES:
+            raise UsageError(
+                f"stdin line {number} is longer than {MAX_LINE_BYTES // _MB} MB, the limit "
+                "for a line; nothing was sent.",
+                hint=_STDIN_HINT,
+            )
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UsageError(
+                f"stdin line {number} is not valid UTF-8 (byte \\x{raw[exc.start]:02x} at "
+                f"column {exc.start + 1}).",
+                hint="Targets must be UTF-8 text: emails, or JSON / JSON lines from "
+                "`instantly accounts list`.",
+            ) from None
+        yield number, text.removesuffix("\n")
 
 
 def read_targets(args: list[str], stdin_text: str | bytes | None = None) -> list[str]:
@@ -254,8 +372,9 @@ def read_targets(args: list[str], stdin_text: str | bytes | None = None) -> list
     for position, arg in enumerate(args, start=1):
         if arg == "-":
             if stdin_text is None:
-                stdin_text = read_stdin()
-            emails.extend(parse_target_text(stdin_text))
+                emails.extend(read_stdin_targets())
+            else:
+                emails.extend(parse_target_text(stdin_text))
         else:
             if hostile_char(arg) is not None:
                 validate_email(arg, where=f" (argument {position})")

@@ -5,7 +5,11 @@ command's :class:`~instantly_cli.output.Output` and prints)."""
 from __future__ import annotations
 
 import os
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from instantly_cli.asking import Tty
 
 
 class Terminal(NamedTuple):
@@ -22,6 +26,9 @@ class Terminal(NamedTuple):
     stdin_isatty: bool | None = None
     stdout_isatty: bool | None = None
     stderr_isatty: bool | None = None
+    # Opens the controlling terminal for a question when stdin is a pipe (None: ``/dev/tty``);
+    # returns None when there is no terminal at all. Tests hand in their own.
+    open_tty: Callable[[], Tty | None] | None = None
 
 
 def isatty(stream: Any, given: bool | None) -> bool:

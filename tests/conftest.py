@@ -18,6 +18,7 @@ from instantly_cli.cli import app as cli_app
 from instantly_cli.context import Runtime
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import Store
+from instantly_cli.terminal import Terminal
 from tests.children import NOT_A_USERS
 
 TEST_KEY = "test-key-Zq7Wm3Kx9Lp2"
@@ -51,7 +52,9 @@ def command_built_once() -> Iterator[None]:
 
 def test_runtime() -> Runtime:
     """Retries keep their logic but not their waiting; jobs are polled without pause."""
-    return Runtime(backoff_base=0.001, max_retry_after=0.01, poll_interval=0.0)
+    # No controlling terminal to ask on, even when pytest itself runs on one.
+    return Runtime(backoff_base=0.001, max_retry_after=0.01, poll_interval=0.0,
+                   terminal=Terminal(open_tty=lambda: None))
 
 
 @pytest.fixture(autouse=True)

@@ -45,6 +45,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("dashboard", ("dashboard",)),
     ("columns", ("columns",)),
     ("terminal", ("terminal",)),
+    ("asking", ("asking",)),
     ("webhooks", ("webhooks",)),
     ("client", ("client",)),
     ("paging", ("paging",)),

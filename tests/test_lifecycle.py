@@ -242,7 +242,8 @@ def test_delete_confirmation_names_count_profile_and_workspace(
     res = invoke(["--workspace", DEFAULT_WORKSPACE_ID, "accounts", "delete", PLUS, ZOE],
                  input="n\n")
     assert res.exit_code == 2
-    [asked] = [line for line in res.stderr.splitlines() if "[y/N]" in line]
+    # PLUS is active: the answer must be the number of accounts.
+    [asked] = [line for line in res.stderr.splitlines() if "Type 2 to confirm" in line]
     assert "2 accounts" in asked and "profile 'default'" in asked
     assert DEFAULT_WORKSPACE_ID in asked
     assert not sent(sandbox, "DELETE", "")
@@ -616,7 +617,7 @@ def test_create_refuses_unknown_columns_and_duplicates(sandbox: SandboxApp,
     path.write_text("email,first_name,last_name,imap_host,smtp_host,password,colour\n"
                     "c@newbox.io,C,D,i.io,s.io,Pw-cccc-1,blue\n", encoding="utf-8")
     res = invoke(["accounts", "create", "--from", str(path), "--yes"])
-    assert res.exit_code == 2 and "colour" in res.stderr and "line 2" in res.stderr
+    assert res.exit_code == 2 and "colour" in res.stderr and "line 1 (the header)" in res.stderr
     dup = _csv(tmp_path, "d@newbox.io,D,One,i.io,s.io,Pw-dddd-1,30,10",
                "D@newbox.io,D,Two,i.io,s.io,Pw-dddd-2,30,10")
     res = invoke(["accounts", "create", "--from", str(dup), "--yes"])

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from instantly_cli import context, output
+from instantly_cli.enums import FAILED, SKIPPED
 from instantly_cli.errors import EXIT_FAILED, CliError, UsageError
 from instantly_cli.services import bulk
 from instantly_cli.services.bulk import Outcome, RunResult, Shield
@@ -33,15 +34,27 @@ HOW = frozenset({"yes", "rate", "concurrency", "output_", "json_output", "resume
 
 
 @dataclass
+class Brief:
+    """What a person reads before the question: lines (domains, status mix, impact), and
+    whether the answer must be the number of accounts rather than y (hard to undo)."""
+
+    lines: list[str] = field(default_factory=list)
+    type_count: bool = False
+
+
+@dataclass
 class Plan:
     """What a new run does: ``what`` (its journaled parameters, compared to find a twin run),
     ``change`` in words, the fields or states it changes (``keys``, for the stale-change
-    guard), and the confirmation question when the verb's default will not do."""
+    guard), and the confirmation question when the verb's default will not do. ``brief`` is
+    made only when a person is asked (it may read the accounts first); a command adds its own
+    lines to what it returns."""
 
     what: dict[str, Any]
     change: str
     keys: list[str]
     question: str | None = None
+    brief: Callable[[], Brief] | None = None
 
 
 def where(ctx: typer.Context) -> str:
@@ -50,22 +63,40 @@ def where(ctx: typer.Context) -> str:
     if s.sandbox:
         return "the sandbox"
     place = f"profile '{s.profile}'"
-    return place + (f", workspace '{s.workspace}'" if s.workspace else "")
+    return place + (f", workspace '{s.workspace}'" if s.workspace else ", the key's own workspace")
 
 
-def confirm(ctx: typer.Context, question: str, refusal: str, yes: bool) -> None:
-    """Ask on a terminal; refuse without --yes when stdin or stdout is not one."""
+def confirm(ctx: typer.Context, question: str, refusal: str, yes: bool, *,
+            brief: Callable[[], Brief] | None = None, count: int | None = None) -> None:
+    """Ask where a person is: on stdin when it is the terminal, else on the controlling
+    terminal (stdin carries the targets); refuse without --yes only when there is none.
+    With a brief that says so, the answer must be ``count`` typed out."""
+    from instantly_cli import asking
+
     if yes:
         return
-    if not (output.stdin_is_tty() and output.stdout_is_tty()):
+    out = context.out(ctx)
+    tty = (asking.Streams(out.stdin, out.stderr) if out.stdin_tty
+           else (out.open_tty or asking.open_dev_tty)())
+    if tty is None:
         # Only a command that has --dry-run may point at it (`tags delete` has none).
         previews = any("--dry-run" in getattr(p, "opts", ()) for p in ctx.command.params)
         raise UsageError(
             refusal,
-            hint="Add --yes to confirm (stdin or stdout is not a terminal)"
+            hint="Add --yes to confirm (there is no terminal to ask on)"
             + (", or --dry-run to preview." if previews else "."),
         )
-    if not output.confirm(f"{question} ({where(ctx)})"):
+    try:
+        shown = brief() if brief is not None else Brief()
+        head = f"{question} ({where(ctx)})"
+        if shown.type_count and count is not None:
+            answer = asking.ask(tty, shown.lines, f"{head} Type {count} to confirm:")
+            ok = answer.replace(",", "") == str(count)
+        else:
+            ok = asking.ask(tty, shown.lines, f"{head} [y/N]").lower() in ("y", "yes")
+    finally:
+        tty.close()
+    if not ok:
         raise UsageError("Cancelled; nothing was changed.", hint=None)
 
 
@@ -173,12 +204,14 @@ class Session:
             output.warn(f"Interrupted: waiting for {pending} in-flight request(s) to finish; "
                         "press Ctrl-C again to stop waiting.")
 
+        limiter = client.limiter
         with output.progress(total, label) as advance:
             return bulk.run(
                 units, work, concurrency=self.concurrency, advance=advance,
                 on_interrupt=interrupted, on_done=self.note, shield=self.shield.install(),
                 rate=self.rate,
-                pace=client.limiter.thread_stats if client.limiter is not None else None,
+                pace=limiter.thread_stats if limiter is not None else None,
+                resting=(lambda: limiter.resting) if limiter is not None else None,
                 respell=(lambda e: spelling(client, e)) if respell else None,
             )
 
@@ -206,6 +239,32 @@ class Session:
             with self.shield.install().raising():
                 return wait_for_jobs(client, job_ids, timeout=timeout, interval=rt.poll_interval,
                                      clock=rt.clock, sleep=rt.sleep, on_update=seen)
+
+    def _record_elsewhere(self, outcomes: Sequence[Outcome]) -> None:
+        """Where the record of a run whose journal broke is: the --failures file, else a file
+        in the temporary folder (often another file system than the full state folder), else
+        the per-target results printed."""
+        import tempfile
+
+        left = sum(1 for o in outcomes if o.result in (FAILED, SKIPPED))
+        if not left:
+            output.info("Every target has its result above; nothing is left to finish.")
+            return
+        again = f"run them again by feeding the file to `instantly {self.command} -`"
+        if self.failures is not None and self.failures.exists():
+            output.info(f"{left:,} target(s) failed or were not attempted; {self.failures} "
+                        f"lists them: {again}.")
+            return
+        assert self.journal is not None
+        path = Path(tempfile.gettempdir()) / f"instantly-{self.journal.run_id}-left.jsonl"
+        try:
+            bulk.write_failures(outcomes, path)
+        except CliError:
+            output.info(f"{left:,} target(s) failed or were not attempted, and no file could "
+                        "hold them: the per-target results (-o jsonl) are this run's record.")
+            return
+        output.info(f"{left:,} target(s) failed or were not attempted; {path} lists them: "
+                    f"{again}.")
 
     def resume_words(self) -> list[str]:
         assert self.journal is not None
@@ -237,10 +296,15 @@ class Session:
                 output.warn(err.message)
                 code = max(code, EXIT_FAILED)
         left = 0
+        complete = True
         if self.journal is not None:
             left = self.journal.finish(code)
             if not self.journal.ok:
-                output.warn(f"Could not write the run journal {self.journal.path} to the end.")
+                # A resume from an incomplete journal would redo or skip targets blindly: the
+                # record goes elsewhere and no --resume is offered (below).
+                complete = False
+                output.warn(f"Could not write the run journal {self.journal.path} to the end "
+                            "(is the state folder full?); this run cannot be resumed.")
                 code = max(code, EXIT_FAILED)
         if self.emails or outcomes:
             output.info(result.summary(order))
@@ -252,7 +316,9 @@ class Session:
             output.info(f"  failed {o.email}: {o.error}")
         if len(bad) > 10:
             output.info(f"  … and {len(bad) - 10:,} more")
-        if self.journal is not None and left:
+        if self.journal is not None and not complete:
+            self._record_elsewhere(outcomes)
+        elif self.journal is not None and left:
             output.info(f"{left:,} target(s) left; finish exactly those with: "
                         + command_text(self.resume_words()))
         elif self.journal is not None and bad:
@@ -283,10 +349,12 @@ def open_session(
     fmt: str,
     opts: BulkOpts,
     read: Callable[[list[str]], list[str]] | None = None,
+    brief: Callable[[list[str]], Brief] | None = None,
 ) -> Session:
     """Open a run: read the targets (``read``, default: emails and ``-``), make the ``plan``,
     confirm, start the journal; or with ``resume`` reload the run's targets left, after the
-    stale-change guard. Zero targets from a pipe or a file is nothing to do, not an error."""
+    stale-change guard (confirmed with ``brief`` of them, as the plan's would be). Zero
+    targets from a pipe or a file is nothing to do, not an error."""
     from instantly_cli.services import journal
     from instantly_cli.settings import state_dir
     from instantly_cli.targets import read_targets
@@ -298,7 +366,7 @@ def open_session(
     if opts.resume:
         return _resume(ctx, command, list(args or []), verb=verb, fmt=fmt, rate=rate,
                        concurrency=concurrency, yes=yes, force=opts.force, failures=failures,
-                       here=here, globals_=globals_)
+                       here=here, globals_=globals_, brief=brief)
     bulk.check_rate(rate, concurrency)
     emails = (read or read_targets)(list(args or []))
     if not emails:
@@ -308,6 +376,10 @@ def open_session(
         output.info("Nothing to do: no targets.")
         return Session(ctx, command, [], {}, rate, concurrency, fmt, yes, dry_run, failures,
                        globals_)
+    if "-" in (args or []):
+        # A pipe that was cut upstream (a first page only) must show before anything is done.
+        output.info(f"Read {len(emails):,} target" + ("" if len(emails) == 1 else "s")
+                    + (" from stdin." if list(args or []) == ["-"] else " (stdin and arguments)."))
     p = plan(emails)
     session = Session(ctx, command, emails, p.what, rate, concurrency, fmt, yes, dry_run,
                       failures, globals_)
@@ -321,7 +393,8 @@ def open_session(
     n = f"{len(emails):,} account" + ("" if len(emails) == 1 else "s")
     if len(emails) > 1 or p.question:
         confirm(ctx, p.question or f"{verb.capitalize()} {n}?",
-                f"Refusing to {verb} {n} without confirmation.", yes)
+                f"Refusing to {verb} {n} without confirmation.", yes, brief=p.brief,
+                count=len(emails))
     argv = [*globals_, *command.split(), *(args or []), *given_options(ctx)]
     start = {"command": command, "argv": argv, "change": p.change, "keys": p.keys,
              "params": {"what": p.what, "rate": rate, "concurrency": concurrency, "fmt": fmt},
@@ -335,7 +408,8 @@ def open_session(
 
 def _resume(ctx: typer.Context, command: str, args: list[str], *, verb: str, fmt: str,
             rate: float, concurrency: int, yes: bool, force: bool, failures: Path | None,
-            here: Mapping[str, Any], globals_: list[str]) -> Session:
+            here: Mapping[str, Any], globals_: list[str],
+            brief: Callable[[list[str]], Brief] | None = None) -> Session:
     from instantly_cli.services import journal
     from instantly_cli.settings import state_dir
 
@@ -383,7 +457,8 @@ def _resume(ctx: typer.Context, command: str, args: list[str], *, verb: str, fmt
     n = f"{len(emails):,} account" + ("" if len(emails) == 1 else "s")
     if len(emails) > 1:
         confirm(ctx, f"{verb.capitalize()} {n}?", f"Refusing to {verb} {n} without "
-                "confirmation.", yes)
+                "confirmation.", yes, brief=(lambda: brief(emails)) if brief else None,
+                count=len(emails))
     session = Session(ctx, command, emails, dict(p.get("what") or {}), rate, concurrency, fmt,
                       yes, False, failures, globals_, resumed=state)
     session.journal = journal.Journal.reopen(state)

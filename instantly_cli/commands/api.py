@@ -20,6 +20,7 @@ from instantly_cli.options import (
     argument,
     examples,
 )
+from instantly_cli.targets import read_bounded, read_file_bounded
 
 API = "/api/v2"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -120,9 +121,16 @@ def read_input(source: str) -> Any:
     """The JSON body of ``--input FILE`` or ``--input -`` (stdin)."""
     where = "standard input" if source == "-" else source
     try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        raw = (
+            read_bounded(sys.stdin.buffer, "The body on standard input")
+            if source == "-"
+            else read_file_bounded(Path(source), f"The body in {source}")
+        )
+        text = raw.decode("utf-8")
     except OSError as exc:
         raise UsageError(f"Cannot read {where}: {exc.strerror or exc}.") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"The body in {where} is not UTF-8 text (byte {exc.start}).") from None
     try:
         return json.loads(text)
     except ValueError as exc:

@@ -25,6 +25,7 @@ from instantly_cli.options import (
     examples,
 )
 from instantly_cli.settings import DEFAULT_BASE_URL, Settings, check_key, mask
+from instantly_cli.targets import read_bounded
 
 app = typer.Typer(
     help="Log in, check, switch and log out of API keys (profiles).", no_args_is_help=True
@@ -66,7 +67,7 @@ def login(
     """Save an API key to a profile, after checking it works."""
     settings = context.settings(ctx, allow_new_profile=True)
     if with_token:
-        key = sys.stdin.read().strip()
+        key = read_bounded(sys.stdin, "The key on standard input", 1024 * 1024).strip()
     elif output.stdin_is_tty():
         key = output.prompt_secret("Paste your Instantly API key (input is hidden)").strip()
     else:

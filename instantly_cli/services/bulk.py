@@ -204,6 +204,7 @@ def run(
     pace: Pace | None = None,
     respell: Respell | None = None,
     clock: Callable[[], float] = time.monotonic,
+    resting: Callable[[], int] | None = None,
 ) -> RunResult:
     """Run ``work`` on each unit (a batch of emails) in worker threads.
 
@@ -221,6 +222,11 @@ def run(
     any later press is ignored until the caller releases it (see :class:`Shield`).
     ``respell`` looks up a target that failed as not found under the API's spelling (emails
     are case-insensitive to users) and runs it once more as spelled there.
+
+    ``resting`` (the limiter's count of workers asleep on a 429) keeps such workers from
+    counting as busy: the runner adds one for each while it sleeps (beyond ``concurrency``:
+    a resting worker has no request in flight), so a ``Retry-After`` costs its wait, not a
+    worker's share of the rate.
     """
     started = time.monotonic()
     # Presses are counted from here, before any worker starts.
@@ -273,10 +279,14 @@ def run(
             with lock:
                 running[0] -= 1
 
-    def grow(latency: float) -> None:
+    def grow(latency: float | None) -> None:
         if rate is None:
             return
-        want = workers_for(rate, latency, cap=cap)
+        asleep = resting() if resting is not None else 0
+        if latency is None and not asleep:
+            return
+        busy = workers_for(rate, latency, cap=cap) if latency is not None else INITIAL_WORKERS
+        want = min(busy, cap) + asleep
         with lock:
             # More workers than units left would only start and stop.
             extra = min(want - len(threads), remaining[0])
@@ -317,6 +327,9 @@ def run(
             with lock:
                 if running[0] == 0:
                     return True
+            if resting is not None:
+                # Workers asleep on a 429 finish no unit, so nothing else would size the run.
+                grow(gauge.latency)
             if guard is not None and guard.presses - base >= presses:
                 return False
             time.sleep(0.02)

@@ -43,8 +43,10 @@ def create(
     targets: Annotated[list[str], arguments("TARGET")],
     from_file: Annotated[
         Path | None,
-        _opt("--from", "CSV (header = API field names, dots for nesting) or JSON lines; a "
-             "password, imap_password or smtp_password column.", "FILE"),
+        _opt("--from", "CSV (header: API field names or common names such as 'IMAP Host'; "
+             "optional tags and warmup columns), JSON lines, or a JSON array such as the "
+             "output of `accounts delete -o json`. Flags apply to every row without the "
+             "column.", "FILE"),
     ] = None,
     email: Annotated[str | None, _opt("--email", "The account's email address.", "EMAIL")] = None,
     first_name: Annotated[str | None, _opt("--first-name", "First name.")] = None,
@@ -96,6 +98,7 @@ def create(
     that exists already is reported as "exists".
     """
     from instantly_cli.services.accounts import create as service
+    from instantly_cli.services.accounts.create_rows import read_rows
     from instantly_cli.targets import read_targets
 
     fmt = context.output_format(ctx, opts.output_, opts.json_output)
@@ -109,51 +112,81 @@ def create(
         "sending_gap": sending_gap, "warmup.limit": warmup_limit,
     }
     given = {k: v for k, v in flags.items() if v is not None}
-    if password_stdin and targets and "-" in targets:
-        raise UsageError("stdin cannot carry both the targets and the password.",
-                         hint="Put the password in the file, or name the targets.")
-    if from_file is not None and given:
-        raise UsageError("--from FILE cannot be combined with account flags "
-                         f"(--{next(iter(given)).replace('_', '-').split('.')[-1]}).",
-                         hint="Put the values in the file's columns.")
-    if from_file is None and targets and not resume:
-        raise UsageError("Targets pick rows of --from FILE; there is no file.",
-                         hint="Use --email for one account.")
-    passwords = service.Passwords.from_text(sys.stdin.read()) if password_stdin else None
+    _check(targets, from_file, email=email, password_stdin=password_stdin, resume=resume)
+    passwords = service.Passwords.from_text(_stdin_passwords()) if password_stdin else None
 
-    def build(what: dict[str, Any]) -> list[dict[str, Any]]:
+    def build(what: dict[str, Any]) -> service.Built:
         """Every row validated (passwords never journaled: read again on --resume)."""
         nonlocal passwords
         source = what.get("from_file")
-        if source is not None:
-            rows = service.read_rows(Path(source))
-            if passwords is None and output.stdin_is_tty() and _lacks_password(rows):
-                passwords = _prompt(f"rows of {source} without one")
-            return service.build_bodies(rows, str(source), passwords)
         flat = dict(what.get("flags") or {})
+        if source is not None:
+            read = read_rows(Path(source))
+            for note in read.notes:
+                output.info(note)
+            if passwords is None and output.stdin_is_tty() and _lacks_password(read.rows):
+                passwords = _prompt(f"rows of {source} without one")
+            return service.build_bodies(read.rows, str(source), passwords, defaults=flat)
         if passwords is None and output.stdin_is_tty() and flat.get("email"):
             passwords = _prompt(str(flat["email"]))
         return service.build_bodies([(0, flat)], "the flags", passwords)
 
     what = {"from_file": str(from_file) if from_file else None, "flags": given}
-    bodies = [] if resume else build(what)
+    built = service.Built([]) if resume else build(what)
     if targets and not resume:
-        bodies = service.select(bodies, read_targets(targets), str(from_file))
+        built = built.select(read_targets(targets), str(from_file))
+    tag_ids = {} if resume else _tag_ids(ctx, built.labels)
     session = _bulk.open_session(
         ctx, "accounts create", targets if resume else [],
-        lambda emails: _bulk.Plan(what, "create", ["account"]), verb="create", fmt=fmt,
-        opts=opts, read=lambda _: [b["email"] for b in bodies])
+        lambda emails: _bulk.Plan(what, built.change, ["account"]), verb="create", fmt=fmt,
+        opts=opts, read=lambda _: [b["email"] for b in built.bodies])
     with session:
         if resume:
-            bodies = service.select(build(session.what), session.emails, "the run's rows")
+            built = build(session.what).select(session.emails, "the run's rows")
+            tag_ids = _tag_ids(ctx, built.labels)
         with session.client() as client:
-            work = service.create_work(client, bodies, dry_run=dry_run)
-            result = session.run([[b["email"]] for b in bodies], work, client=client,
+            work = service.create_work(client, built.bodies, dry_run=dry_run, then=built.then,
+                                       tag_ids=tag_ids)
+            result = session.run([[b["email"]] for b in built.bodies], work, client=client,
                                  respell=False, label="Checking" if dry_run else "Creating")
         order = (WOULD_CREATE, EXISTS) if dry_run else (CREATED, EXISTS, FAILED)
         code = session.finish(result, order=order, emit=False)
     _outcomes.emit(result, fmt, field_list)
     return code
+
+
+def _check(targets: list[str], from_file: Path | None, *, email: str | None,
+           password_stdin: bool, resume: bool) -> None:
+    if password_stdin and targets and "-" in targets:
+        raise UsageError("stdin cannot carry both the targets and the password.",
+                         hint="Put the password in the file, or name the targets.")
+    if from_file is not None and email is not None:
+        raise UsageError("--from FILE cannot be combined with --email.",
+                         hint="Each row of the file names its account; flags such as "
+                         "--imap-host apply to every row.")
+    if from_file is None and targets and not resume:
+        raise UsageError("Targets pick rows of --from FILE; there is no file.",
+                         hint="Use --email for one account.")
+
+
+def _tag_ids(ctx: typer.Context, labels: list[str]) -> dict[str, str]:
+    """The id of each label of the tags column; an unknown one stops the run before any
+    account is created (exit 2), naming the command that creates it."""
+    if not labels:
+        return {}
+    from instantly_cli.services import tags
+    from instantly_cli.targets import escape
+
+    with context.client(ctx) as client:
+        index = tags.TagIndex.fetch(client, output.warn)
+    ids: dict[str, str] = {}
+    for label in labels:
+        if label.strip() not in index.by_id and not index.find_label(label):
+            raise UsageError(f"No tag is labelled '{escape(label)}' (the tags column).",
+                             hint="Create it first: " + _bulk.command_text(
+                                 ["tags", "create", label]) + ". Nothing was sent.")
+        ids[label] = index.resolve(label)
+    return ids
 
 
 def _lacks_password(rows: list[tuple[int, dict[str, Any]]]) -> bool:
@@ -169,3 +202,11 @@ def _prompt(whom: str) -> Any:
     imap = output.prompt_secret(f"IMAP password for {whom}")
     smtp = output.prompt_secret("SMTP password (Enter: the same)") or imap
     return Passwords.from_text(f"{imap}\n{smtp}")
+
+
+def _stdin_passwords() -> str:
+    """The passwords on stdin, refused past 1 MB (a runaway producer, not passwords)."""
+    from instantly_cli.targets import read_bounded
+
+    text: str = read_bounded(sys.stdin, "The passwords on standard input", 1024 * 1024)
+    return text

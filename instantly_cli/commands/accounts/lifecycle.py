@@ -62,6 +62,30 @@ def _lookup_in(
     return found
 
 
+def _delete_brief(ctx: typer.Context, emails: list[str], rate: float,
+                  concurrency: int) -> _bulk.Brief:
+    """Read the accounts about to be deleted (only when a person is asked): the domains,
+    the status mix and every active one, and whether the count must be typed."""
+    from instantly_cli import output
+    from instantly_cli.services import bulk
+    from instantly_cli.services.accounts import lifecycle
+    from instantly_cli.services.bulk import Outcome
+
+    with context.client(ctx, rate=rate) as client, output.progress(len(emails),
+                                                                    "Checking") as advance:
+        def work(unit: list[str]) -> list[Outcome]:
+            return [Outcome(unit[0], WOULD_DELETE, account=client.get_account(unit[0]))]
+
+        result = bulk.run([[e] for e in emails], work, concurrency=concurrency, rate=rate,
+                          advance=advance, pace=client.limiter.thread_stats
+                          if client.limiter is not None else None)
+    if result.interrupted:
+        raise KeyboardInterrupt
+    accounts = [o.account for o in result.outcomes if o.account is not None]
+    lines, strict = lifecycle.delete_brief(emails, accounts, missing=len(result.failed))
+    return _bulk.Brief(lines, strict)
+
+
 def _accounts(n: int) -> str:
     return f"{n:,} account" + ("" if n == 1 else "s")
 
@@ -87,12 +111,15 @@ def _command(delete: bool) -> Callable[..., int]:
         def plan(emails: list[str]) -> _bulk.Plan:
             if delete:
                 return _bulk.Plan({}, "delete", ["account"],
-                                  f"Delete {_accounts(len(emails))} for good?")
+                                  f"Delete {_accounts(len(emails))} for good?",
+                                  brief=lambda: _delete_brief(ctx, emails, opts.rate,
+                                                               opts.concurrency))
             return _bulk.Plan({}, "mark fixed", ["status"])
 
         session = _bulk.open_session(
             ctx, f"accounts {name}", targets, plan, verb="delete" if delete else "mark fixed",
-            fmt=fmt, opts=opts)
+            fmt=fmt, opts=opts, brief=(lambda emails: _delete_brief(
+                ctx, emails, opts.rate, opts.concurrency)) if delete else None)
         with session, session.client() as client:
             if delete:
                 work = lifecycle.delete_work(client, dry_run=dry_run)
@@ -116,10 +143,14 @@ def _command(delete: bool) -> Callable[..., int]:
 
     command.__doc__ = """Delete accounts for good.
 
-    Asks first; --yes when not on a terminal. An account already deleted is "gone".
+    Asks first, naming the domains and the status mix; more than 10 accounts, or any active
+    one (it may be sending), must be confirmed by typing their number. Without a terminal,
+    --yes. Every active account is flagged, with --dry-run too. An account already deleted is
+    "gone".
 
-    With -o json the deleted accounts (as the API returned them) are kept in the output, so a
-    mistake can be recreated by hand.
+    With -o json each deleted account is kept as the API returned it: `accounts create --from`
+    takes that file back (with --imap-host, --smtp-host and --password-stdin, which the API
+    never returns).
     """ if delete else """Mark repaired accounts fixed.
 
     Shows each account's status before and after.
@@ -133,7 +164,9 @@ def _command(delete: bool) -> Callable[..., int]:
 delete = app.command("delete", epilog=examples(
     "instantly accounts delete old@acme.io --dry-run",
     "instantly accounts list --search old-domain.com -o jsonl | "
-    "instantly accounts delete - --yes --json > deleted.json",
+    "instantly accounts delete - --json > deleted.json",
+    "instantly accounts create --from deleted.json --imap-host imap.acme.io "
+    "--smtp-host smtp.acme.io --password-stdin",
 ))(handled(_command(True)))
 mark_fixed = app.command("mark-fixed", epilog=examples(
     "instantly accounts mark-fixed ops@acme.io",

@@ -7,72 +7,39 @@ put in an error message, and never kept in an outcome (so never in a failure fil
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from instantly_cli import fields
 from instantly_cli.enums import CREATED, EXISTS, PROVIDER, WOULD_CREATE
 from instantly_cli.errors import (
+    CliError,
     ConflictError,
     NetworkError,
     NotFoundError,
     UsageError,
     register_secret,
 )
-from instantly_cli.services.bulk import Outcome
-from instantly_cli.targets import is_email
+from instantly_cli.services.accounts.create_rows import (
+    CREATE_ONLY,
+    DEFAULT_IMAP_PORT,
+    DEFAULT_SMTP_PORT,
+    REQUIRED,
+    SECRETS,
+    TAGS,
+    WARMUP,
+    valid_columns,
+)
+from instantly_cli.services.bulk import Outcome, failed
+from instantly_cli.targets import escape, is_email
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
     from instantly_cli.schema import Account
 
 Work = Callable[[list[str]], list[Outcome]]
-
-SECRETS = ("imap_password", "smtp_password")
-# Fields of the create body that PATCH does not have: kind, and bounds for numbers.
-_CREATE_ONLY: dict[str, str] = {
-    "email": "email",
-    "provider_code": "provider",
-    "imap_username": "string",
-    "imap_password": "secret",
-    "imap_host": "string",
-    "imap_port": "port",
-    "smtp_username": "string",
-    "smtp_password": "secret",
-    "smtp_host": "string",
-    "smtp_port": "port",
-    "warmup_custom_ftag": "string",
-}
-# PATCH fields the create body does not take.
-_NOT_IN_CREATE = {"remove_tracking_domain"}
-REQUIRED = (
-    "email",
-    "first_name",
-    "last_name",
-    "provider_code",
-    "imap_username",
-    "imap_password",
-    "imap_host",
-    "imap_port",
-    "smtp_username",
-    "smtp_password",
-    "smtp_host",
-    "smtp_port",
-)
-DEFAULT_IMAP_PORT = 993
-DEFAULT_SMTP_PORT = 587
-
-
-def valid_columns() -> list[str]:
-    shared = [f.path for f in fields.FIELDS if f.path not in _NOT_IN_CREATE]
-    return [*_CREATE_ONLY, "password", *shared]
-
 
 @dataclass
 class Passwords:
@@ -98,69 +65,6 @@ class Passwords:
         return cls(imap, smtp)
 
 
-# -- reading rows ----------------------------------------------------------------------------------
-
-
-def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    """``(line, flat row)`` from a CSV file (header = API field names, dots for nesting) or a
-    JSON-lines file (``.jsonl``/``.ndjson``, one object per line); exit 2 when unreadable."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise UsageError(f"Cannot read {path}: {exc.strerror or exc}.") from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path} is not UTF-8 text (byte {exc.start}).") from None
-    jsonl = path.suffix.lower() in (".jsonl", ".ndjson", ".json") or text.lstrip().startswith("{")
-    rows = _jsonl_rows(text, path) if jsonl else _csv_rows(text, path)
-    for _, row in rows:
-        for key in ("password", *SECRETS):
-            if isinstance(row.get(key), str):
-                register_secret(row[key])
-    if not rows:
-        raise UsageError(f"{path} holds no accounts.")
-    return rows
-
-
-def _csv_rows(text: str, path: Path) -> list[tuple[int, dict[str, Any]]]:
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames:
-        raise UsageError(f"{path} has no header row.", hint="The header names the API fields.")
-    rows: list[tuple[int, dict[str, Any]]] = []
-    for row in reader:
-        if None in row:
-            raise UsageError(f"{path} line {reader.line_num}: more cells than header columns.")
-        cells = {k.strip(): (v or "").strip() for k, v in row.items() if k is not None}
-        if any(cells.values()):
-            rows.append((reader.line_num, {k: v for k, v in cells.items() if v != ""}))
-    return rows
-
-
-def _flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in obj.items():
-        path = f"{prefix}.{key}" if prefix else str(key)
-        if path in fields.OBJECTS and isinstance(value, Mapping):
-            out.update(_flatten(value, path))
-        else:
-            out[path] = value
-    return out
-
-
-def _jsonl_rows(text: str, path: Path) -> list[tuple[int, dict[str, Any]]]:
-    rows: list[tuple[int, dict[str, Any]]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except ValueError:
-            raise UsageError(f"{path} line {number} is not valid JSON.") from None
-        if not isinstance(item, dict):
-            raise UsageError(f"{path} line {number} must be a JSON object.")
-        rows.append((number, _flatten(item)))
-    return rows
-
-
 # -- validating ------------------------------------------------------------------------------------
 
 
@@ -172,7 +76,8 @@ def _coerce(kind: str, value: Any, where: str, name: str) -> Any:
             try:
                 number = float(value)
             except ValueError:
-                raise UsageError(f"{where}: '{name}' must be a number, not '{value}'.") from None
+                raise UsageError(f"{where}: '{name}' must be a number, not "
+                                 f"'{escape(value)}'.") from None
             if number.is_integer():
                 number = int(number)
         if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(
@@ -188,9 +93,13 @@ def _coerce(kind: str, value: Any, where: str, name: str) -> Any:
             return True
         if text in ("false", "no", "0"):
             return False
-        raise UsageError(f"{where}: '{name}' must be true or false, not '{value}'.")
+        raise UsageError(f"{where}: '{name}' must be true or false, not '{escape(value)}'.")
     if kind == "provider":
-        return PROVIDER.parse(str(value))
+        try:
+            return PROVIDER.parse(str(value))
+        except UsageError:
+            raise UsageError(f"{where}: '{name}' must be one of {', '.join(PROVIDER.names)}, "
+                             f"not '{escape(str(value))}'.") from None
     return value
 
 
@@ -202,7 +111,7 @@ def build_body(
     unknown = sorted(k for k in row if k not in known)
     if unknown:
         raise UsageError(
-            f"{where}: unknown field '{unknown[0]}'.",
+            f"{where}: unknown field '{escape(unknown[0])}'.",
             hint=f"Valid fields: {', '.join(valid_columns())}.",
         )
     flat = dict(row)
@@ -216,7 +125,7 @@ def build_body(
     email = flat.get("email")
     if not isinstance(email, str) or not is_email(email.strip()):
         raise UsageError(f"{where}: 'email' must be an email address"
-                         + (f", not '{email}'." if email else " (missing)."))
+                         + (f", not '{escape(str(email))}'." if email else " (missing)."))
     email = flat["email"] = email.strip()
     flat.setdefault("provider_code", 1)
     flat.setdefault("imap_username", email)
@@ -234,7 +143,7 @@ def build_body(
         raise UsageError(f"{where}: missing {', '.join(missing)}.", hint=hint)
     body: dict[str, Any] = {}
     for path, value in flat.items():
-        kind = _CREATE_ONLY.get(path)
+        kind = CREATE_ONLY.get(path)
         if kind == "secret":
             if not isinstance(value, str):
                 raise UsageError(f"{where}: '{path}' must be text.")  # never echo the value
@@ -258,17 +167,82 @@ def build_body(
     return body
 
 
+@dataclass
+class Then:
+    """What follows the create of one row: tags to assign (labels or ids), warmup on/off."""
+
+    tags: list[str] = field(default_factory=list)
+    warmup: bool | None = None
+
+
+@dataclass
+class Built:
+    """Validated create bodies, and the steps after each create (by lower-cased email)."""
+
+    bodies: list[dict[str, Any]]
+    then: dict[str, Then] = field(default_factory=dict)
+
+    def select(self, emails: Sequence[str], source: str) -> Built:
+        chosen = select(self.bodies, emails, source)
+        return Built(chosen, {k: v for k, v in self.then.items()
+                              if k in {b["email"].lower() for b in chosen}})
+
+    @property
+    def labels(self) -> list[str]:
+        return list(dict.fromkeys(t for then in self.then.values() for t in then.tags))
+
+    @property
+    def change(self) -> str:
+        """``create, then tag 12, then switch warmup of 50``: the run's change in words."""
+        tagged = sum(1 for then in self.then.values() if then.tags)
+        warmups = sum(1 for then in self.then.values() if then.warmup is not None)
+        steps = [f"tag {tagged:,}" if tagged else "",
+                 f"switch warmup of {warmups:,}" if warmups else ""]
+        return ", then ".join(["create", *[s for s in steps if s]])
+
+
+_ON = {"on": True, "yes": True, "true": True, "1": True, "enabled": True,
+       "off": False, "no": False, "false": False, "0": False, "disabled": False}
+
+
+def _then(row: dict[str, Any], where: str) -> Then | None:
+    """Pop the step columns (``tags``: labels split on ``;``; ``warmup``: on/off) of a row."""
+    tags = row.pop(TAGS, None)
+    warmup = row.pop(WARMUP, None)
+    if tags is None and warmup is None:
+        return None
+    labels: list[str] = []
+    if isinstance(tags, str):
+        labels = [t.strip() for t in tags.split(";") if t.strip()]
+    elif isinstance(tags, list) and all(isinstance(t, str) for t in tags):
+        labels = [t.strip() for t in tags if t.strip()]
+    elif tags is not None:
+        raise UsageError(f"{where}: 'tags' must be labels separated by ';'.")
+    on: bool | None = None
+    if warmup is not None:
+        key = str(warmup).strip().casefold() if not isinstance(warmup, bool) else str(warmup
+                                                                                     ).casefold()
+        if key not in _ON:
+            raise UsageError(f"{where}: 'warmup' must be on or off, not '{escape(str(warmup))}'.")
+        on = _ON[key]
+    return Then(labels, on)
+
+
 def build_bodies(
     rows: Sequence[tuple[int, Mapping[str, Any]]],
     source: str,
     passwords: Passwords | None,
-) -> list[dict[str, Any]]:
-    """Every row validated (and duplicate emails refused) before anything is sent."""
-    bodies: list[dict[str, Any]] = []
+    defaults: Mapping[str, Any] | None = None,
+) -> Built:
+    """Every row validated (and duplicate emails refused) before anything is sent.
+    ``defaults`` (flags such as --imap-host) apply to every row that has no such cell."""
+    built = Built([])
     first_line: dict[str, int] = {}
     for line, row in rows:
         where = f"{source} line {line}" if line else source
-        body = build_body(row, where, passwords)
+        flat = {**(defaults or {}), **row}
+        then = _then(flat, where)
+        body = build_body(flat, where, passwords)
         key = body["email"].lower()
         if key in first_line:
             raise UsageError(
@@ -276,8 +250,10 @@ def build_bodies(
                 hint="Each account can be created once; remove the duplicate row.",
             )
         first_line[key] = line
-        bodies.append(body)
-    return bodies
+        built.bodies.append(body)
+        if then is not None:
+            built.then[key] = then
+    return built
 
 
 def select(bodies: Sequence[dict[str, Any]], emails: Sequence[str], source: str
@@ -300,14 +276,20 @@ def public(account: Account | Mapping[str, Any]) -> dict[str, Any]:
 
 
 def create_work(
-    client: InstantlyClient, bodies: Sequence[dict[str, Any]], *, dry_run: bool
+    client: InstantlyClient, bodies: Sequence[dict[str, Any]], *, dry_run: bool,
+    then: Mapping[str, Then] | None = None, tag_ids: Mapping[str, str] | None = None,
 ) -> Work:
     """Look the email up, then create it; an existing email is ``exists``, not a failure.
+    Then the row's steps: its tags assigned, its warmup switched on or off (the job is
+    submitted, not waited for). A step that fails fails the target, so ``--resume`` runs it
+    again: the create is then ``exists`` and the steps are repeated (both are idempotent).
 
     A create whose answer was lost (timeout, dropped connection) is never repeated blindly:
     the email is looked up first, and only a 404 allows one more try.
     """
     by_email = {b["email"].lower(): b for b in bodies}
+    steps = then or {}
+    ids = tag_ids or {}
 
     def lookup(email: str) -> Account | None:
         try:
@@ -332,14 +314,40 @@ def create_work(
         assert lost is not None
         raise lost
 
+    def follow(outcome: Outcome) -> Outcome:
+        step = steps.get(outcome.email.lower())
+        if step is None:
+            return outcome
+        if step.tags:
+            outcome.extra["tags"] = list(step.tags)
+        if step.warmup is not None:
+            outcome.extra["warmup"] = "on" if step.warmup else "off"
+        if dry_run:
+            return outcome
+        stage = "tagging"
+        try:
+            if step.tags and not client.toggle_tags([ids[t] for t in step.tags],
+                                                    [outcome.email], True):
+                raise CliError("the API answered success: false to the tag assignment")
+            stage = "warmup"
+            if step.warmup is not None:
+                job = client.warmup(step.warmup, [outcome.email])
+                outcome.extra["warmup_job"] = job.get("id")
+        except CliError as err:
+            done = failed(outcome.email, err)
+            done.error = f"{outcome.result}, then {stage} failed: {done.error}"
+            done.extra = outcome.extra
+            return done
+        return outcome
+
     def work(unit: list[str]) -> list[Outcome]:
         email = unit[0]
         existing = lookup(email)
         if existing is not None:
-            return [Outcome(email, EXISTS, account=public(existing))]
+            return [follow(Outcome(email, EXISTS, account=public(existing)))]
         if dry_run:
-            return [Outcome(email, WOULD_CREATE)]
-        return [create(email, by_email[email.lower()])]
+            return [follow(Outcome(email, WOULD_CREATE))]
+        return [follow(create(email, by_email[email.lower()]))]
 
     return work
 

@@ -6,10 +6,13 @@ the terminal.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from instantly_cli.enums import (
+    ACCOUNT_STATUS,
+    ACTIVE_STATUS,
     DELETED,
     FAILED,
     FIXED,
@@ -47,9 +50,9 @@ def delete_work(client: InstantlyClient, *, dry_run: bool) -> Work:
     def work(unit: list[str]) -> list[Outcome]:
         email = unit[0]
         if dry_run:
-            return [Outcome(email, WOULD_DELETE, account=client.get_account(email))]
+            return [_flagged(Outcome(email, WOULD_DELETE, account=client.get_account(email)))]
         try:
-            return [Outcome(email, DELETED, account=client.delete_account(email))]
+            return [_flagged(Outcome(email, DELETED, account=client.delete_account(email)))]
         except NotFoundError:
             spelled = spelling(client, email)
             if spelled is None or spelled == email:
@@ -72,6 +75,48 @@ def delete_work(client: InstantlyClient, *, dry_run: bool) -> Work:
             return [Outcome(email, DELETED, account=client.delete_account(email))]
 
     return work
+
+
+ACTIVE_NOTE = "active: it may be sending"
+
+
+def _flagged(outcome: Outcome) -> Outcome:
+    """An account deleted (or about to be) while active carries a warning: it may be sending."""
+    if outcome.account is not None and is_active(outcome.account):
+        outcome.warnings.append(ACTIVE_NOTE)
+    return outcome
+
+
+def is_active(account: Mapping[str, Any]) -> bool:
+    status = account.get("status")
+    return isinstance(status, int | float) and not isinstance(status, bool) and (
+        status == ACTIVE_STATUS)
+
+
+def _top(counts: Counter[str], few: int = 3) -> str:
+    shown = ", ".join(f"{name} {n:,}" for name, n in counts.most_common(few))
+    return shown + (f" and {len(counts) - few:,} more" if len(counts) > few else "")
+
+
+def delete_brief(emails: Sequence[str], accounts: Sequence[Mapping[str, Any]],
+                 missing: int = 0) -> tuple[list[str], bool]:
+    """The lines a person reads before a delete (the domains hit, the status mix, every
+    active account) and whether the answer must be the count: more than 10 accounts, or any
+    active one."""
+    domains = Counter(e.rpartition("@")[2].lower() for e in emails)
+    lines = [f"  Domains: {_top(domains)}"]
+    if accounts or missing:
+        mix = Counter(ACCOUNT_STATUS.label(a.get("status")) or "no status" for a in accounts)
+        if missing:
+            mix["not found"] = missing
+        lines.append(f"  Status:  {_top(mix, 6)}")
+    active = [str(a.get("email")) for a in accounts if is_active(a)]
+    if active:
+        shown = ", ".join(active[:5]) + (f" and {len(active) - 5:,} more" if len(active) > 5
+                                          else "")
+        lines.append(f"  {len(active):,} active account" + (" is" if len(active) == 1 else "s are")
+                     + f" possibly sending: {shown}")
+    return lines, len(emails) > 10 or bool(active)
 
 
 # -- mark-fixed ------------------------------------------------------------------------------------

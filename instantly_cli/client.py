@@ -20,6 +20,7 @@ from urllib.parse import quote
 import httpx
 
 from instantly_cli import __version__
+from instantly_cli.campaign_api import CampaignEndpoints
 from instantly_cli.errors import (
     CliError,
     InvalidResponseError,
@@ -48,7 +49,6 @@ MAX_ATTEMPTS = 5
 MAX_429_ATTEMPTS = 10
 # Decoded answers larger than this are refused (a gzip bomb must not exhaust memory).
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-
 Json = Any
 
 
@@ -57,8 +57,8 @@ def account_path(email_address: str) -> str:
     return f"{API}/accounts/{quote(email_address, safe='@')}"
 
 
-class InstantlyClient:
-    """A thin, typed wrapper over the Instantly API V2."""
+class InstantlyClient(CampaignEndpoints):
+    """A thin, typed wrapper over the Instantly API V2 (campaigns: :mod:`.campaign_api`)."""
 
     backoff_cap = 8.0
 

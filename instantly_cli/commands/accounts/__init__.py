@@ -23,6 +23,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "summary": ("summary", "Fleet health at a glance."),
     "diff": ("diff", "What changed since a snapshot."),
     "history": ("history", "One account's timeline from the fleet's snapshots."),
+    "coverage": ("coverage", "Idle accounts, risky and stopped campaigns."),
     "update": ("update", "Change fields of one account or thousands."),
     "create": ("create", "Add IMAP/SMTP accounts."),
     "delete": ("lifecycle", "Delete accounts for good."),

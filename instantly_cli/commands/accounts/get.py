@@ -21,6 +21,7 @@ from instantly_cli.options import (
 GetExamples = examples(
     "instantly accounts get ops@acme.io",
     "instantly accounts get a@acme.io b@acme.io --json | jq '.[].warmup.limit'",
+    "instantly accounts get ops@acme.io --include-campaigns --json | jq '.campaigns[].name'",
 )
 
 
@@ -35,6 +36,13 @@ def get_accounts(
             "--include-tags", help="Add the account's tags (always shown in the detail view)."
         ),
     ] = False,
+    include_campaigns: Annotated[
+        bool,
+        typer.Option(
+            "--include-campaigns",
+            help="Add the campaigns each account serves (always shown in the detail view).",
+        ),
+    ] = False,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
@@ -42,7 +50,9 @@ def get_accounts(
 ) -> None:
     """Show one account in detail, or several as a table.
 
-    EMAIL is an account email; give one or more.
+    EMAIL is an account email; give one or more. The detail view shows the campaigns the
+    account serves, listed or through which tag; --include-campaigns adds them to JSON
+    (`campaigns`: id, name, status, direct, tags).
     """
     from instantly_cli.services.accounts.get import get_accounts
     from instantly_cli.targets import dedupe, validate_email
@@ -59,6 +69,12 @@ def get_accounts(
             from instantly_cli.services.tags import attach_tags
 
             attach_tags(client, found, warn=output.warn)
+        if include_campaigns or detail:
+            from instantly_cli.services.campaigns import served_by
+
+            served = served_by(client, found, output.warn)
+            for account in found:
+                account["campaigns"] = served.get(str(account.get("email")), [])
     if fmt == "json" and len(wanted) == 1:
         if field_list:
             check_fields(field_list, found)

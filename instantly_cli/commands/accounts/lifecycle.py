@@ -29,6 +29,7 @@ from instantly_cli.options import (
     BulkOpts,
     BulkTargetsArg,
     FieldsOpt,
+    ImpactStrictOpt,
     bulk_options,
     examples,
 )
@@ -98,10 +99,13 @@ def _command(delete: bool) -> Callable[..., int]:
     def command(
         ctx: typer.Context,
         targets: BulkTargetsArg,
-        opts: BulkOpts,
         fields: FieldsOpt = None,
+        strict: ImpactStrictOpt = False,
+        *,
+        opts: BulkOpts,
     ) -> int:
         from instantly_cli import views
+        from instantly_cli.commands._impact import campaign_impact
         from instantly_cli.services.accounts import lifecycle
 
         fmt = context.output_format(ctx, opts.output_, opts.json_output)
@@ -112,6 +116,8 @@ def _command(delete: bool) -> Callable[..., int]:
             if delete:
                 return _bulk.Plan({}, "delete", ["account"],
                                   f"Delete {_accounts(len(emails))} for good?",
+                                  look=campaign_impact(ctx, strict=strict, dry_run=dry_run,
+                                                       yes=opts.yes),
                                   brief=lambda: _delete_brief(ctx, emails, opts.rate,
                                                                opts.concurrency))
             return _bulk.Plan({}, "mark fixed", ["status"])
@@ -198,6 +204,7 @@ def move(
                      help="The workspace they are in [default: the current one, --workspace]."),
     ] = None,
     fields: FieldsOpt = None,
+    strict: ImpactStrictOpt = False,
     *,
     opts: BulkOpts,
 ) -> int:
@@ -208,6 +215,7 @@ def move(
 
     TARGET is an account email, or - to read emails / JSON / JSON lines from stdin.
     """
+    from instantly_cli.commands._impact import campaign_impact
     from instantly_cli.errors import UsageError
     from instantly_cli.services.accounts import lifecycle
     from instantly_cli.services.bulk import batches
@@ -223,7 +231,9 @@ def move(
         n = _accounts(len(emails))
         return _bulk.Plan({"from": source, "to": to.strip()}, f"move to workspace {to.strip()}",
                           ["workspace"], f"Move {n} from workspace {source} to workspace "
-                          f"{to.strip()}?")
+                          f"{to.strip()}?",
+                          look=campaign_impact(ctx, strict=strict, dry_run=dry_run,
+                                               yes=opts.yes))
 
     session = _bulk.open_session(
         ctx, "accounts move", targets, plan, verb="move", fmt=fmt, opts=opts)

@@ -518,6 +518,26 @@ def bulk_options(*, dry_run: bool = True) -> Callable[[Callable[..., Any]], Call
     return wrap
 
 
+# -- agencies: several workspaces in one command ---------------------------------------------------
+
+AllProfilesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--all-profiles",
+        help="Every configured profile (its own key and rate limit), side by side: one row or "
+        "section per workspace and a total.",
+    ),
+]
+AllWorkspacesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--all-workspaces",
+        help="The key's workspace and every accepted sub-workspace (one admin key; pending and "
+        "rejected ones are never read), side by side under the key's one rate limit.",
+    ),
+]
+
+
 # -- fleet history (accounts summary/list/diff, accounts history) ----------------------------
 NoRecordOpt = Annotated[
     bool,

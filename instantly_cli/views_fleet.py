@@ -64,6 +64,7 @@ GROUP_FIELDS = [
 ]
 PROFILE_COLUMNS = [
     Column("profile", "Profile"),
+    Column("workspace_name", "Workspace"),
     Column("total", "Total", fmt=_count, justify="right"),
     Column("at_risk", "At risk", fmt=_count, justify="right"),
     Column("watch", "Watch", fmt=_count, justify="right"),
@@ -74,8 +75,8 @@ PROFILE_COLUMNS = [
 ]
 PROFILE_FIELDS = [
     Column(k, k)
-    for k in ("profile", "workspace", "total", "at_risk", "watch", "healthy", "errors",
-              "unscored", "capacity", "result")
+    for k in ("profile", "workspace", "workspace_name", "total", "at_risk", "watch", "healthy",
+              "errors", "unscored", "capacity", "result")
 ]
 ERROR_COLUMNS = [
     Column("reason", "Reason and examples"),

@@ -169,7 +169,9 @@ def _membership(attach: bool) -> Callable[..., int]:
         if not resume and len(words) < 2:
             raise UsageError(
                 "Name a campaign, then the accounts.",
-                hint=f'For example: instantly campaigns {verb} "Client A outreach" a@acme.io',
+                hint='For example: instantly campaigns attach "Client A outreach" a@acme.io'
+                if verb == "attach"
+                else 'For example: instantly campaigns detach "Client A outreach" a@acme.io',
             )
         spec, targets = ("", words) if resume else (words[0], words[1:])
         with contextlib.ExitStack() as stack:

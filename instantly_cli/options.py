@@ -10,6 +10,8 @@ import typer
 
 from instantly_cli.enums import (
     ACCOUNT_STATUS,
+    DIFF_METRIC,
+    GATE_METRIC,
     HEALTH,
     LIST_FILTER,
     OUTPUT_FORMAT,
@@ -205,6 +207,9 @@ def page_limit_for(limit: int | None, stdout_tty: bool) -> int | None:
 
 
 AllOpt = Annotated[bool, typer.Option("--all", help="Fetch every page.")]
+AllAccountsOpt = Annotated[
+    bool, typer.Option("--all", help="Every account of the workspace (instead of targets).")
+]
 ParallelOpt = Annotated[
     bool,
     typer.Option(
@@ -397,9 +402,12 @@ FailuresOpt = Annotated[
 TARGETS_HELP = "TARGET is an account email, or - to read emails / JSON / JSON lines from stdin."
 
 
-def argument(metavar: str) -> Any:
-    """A positional argument declared for the parser only (see above)."""
-    return typer.Argument(metavar=metavar, hidden=True, show_default=False)
+def argument(metavar: str, complete: Callable[[str], list[str]] | None = None) -> Any:
+    """A positional argument declared for the parser only (see above); ``complete`` offers
+    its values to shell completion."""
+    return typer.Argument(
+        metavar=metavar, hidden=True, autocompletion=complete, show_default=False
+    )
 
 
 def arguments(metavar: str) -> Any:
@@ -610,7 +618,36 @@ def bulk_options(*, dry_run: bool = True) -> Callable[[Callable[..., Any]], Call
     return wrap
 
 
+# -- background jobs (accounts warmup enable/disable) -----------------------------------------
+NoWaitOpt = Annotated[
+    bool, typer.Option("--no-wait", help="Print the background job ids and return at once.")
+]
+JobsTimeoutOpt = Annotated[
+    float, typer.Option("--timeout", metavar="SECONDS", help="How long to wait for the jobs.")
+]
+
+
 # -- fleet history (accounts summary/list/diff, accounts history) ----------------------------
+def _fail_if(help_text: str) -> Any:
+    return typer.Option("--fail-if", metavar="COND", help=help_text)
+
+
+# The exit gates of `accounts summary` (its health metrics) and `accounts diff` (its transitions).
+FailIfOpt = Annotated[
+    list[str] | None,
+    _fail_if(
+        "Exit 1 when METRIC OP VALUE[%] holds (e.g. 'at-risk>5%'); repeatable. "
+        "Metrics: " + ", ".join(GATE_METRIC.names) + "; operators: > >= < <= == !=."
+    ),
+]
+DiffFailIfOpt = Annotated[
+    list[str] | None,
+    _fail_if(
+        "Exit 1 when METRIC OP VALUE[%] holds (e.g. 'new-errors>0', "
+        "'score-drops>5%': a share of the accounts compared); repeatable. Metrics: "
+        + ", ".join(DIFF_METRIC.names) + "."
+    ),
+]
 NoRecordOpt = Annotated[
     bool,
     typer.Option(

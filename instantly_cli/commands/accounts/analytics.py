@@ -13,19 +13,15 @@ from instantly_cli.commands.accounts._listing import report_cut
 from instantly_cli.enums import ANALYTICS_BY
 from instantly_cli.errors import NotFoundError, UsageError
 from instantly_cli.options import (
+    AllAccountsOpt,
     FieldsOpt,
     JsonOpt,
     OutputOpt,
     StrictOpt,
-    arguments,
+    TargetsArg,
     complete_enum,
     examples,
 )
-
-AllAccountsOpt = Annotated[
-    bool, typer.Option("--all", help="Every account of the workspace (instead of targets).")
-]
-OptionalTargets = Annotated[list[str], arguments("TARGET")]
 
 
 def _targets(targets: list[str] | None, all_: bool) -> list[str] | None:
@@ -50,7 +46,7 @@ def _targets(targets: list[str] | None, all_: bool) -> list[str] | None:
 @handled
 def analytics(
     ctx: typer.Context,
-    targets: OptionalTargets,
+    targets: TargetsArg,
     all_: AllAccountsOpt = False,
     from_: Annotated[
         str | None,
@@ -120,7 +116,7 @@ def analytics(
 @handled
 def warmup_stats(
     ctx: typer.Context,
-    targets: OptionalTargets,
+    targets: TargetsArg,
     all_: AllAccountsOpt = False,
     strict: StrictOpt = False,
     output_: OutputOpt = None,

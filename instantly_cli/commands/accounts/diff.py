@@ -13,6 +13,7 @@ from instantly_cli.enums import AT_RISK_BELOW, DIFF_METRIC, TRANSITION, WATCH_BE
 from instantly_cli.errors import EXIT_FAILED, UsageError
 from instantly_cli.options import (
     AtRiskBelowOpt,
+    DiffFailIfOpt,
     JsonOpt,
     NoRecordOpt,
     NotifyOpt,
@@ -59,16 +60,7 @@ def diff(
                      help="A score falling by at least POINTS is a transition (so is one "
                      "crossing a health class)."),
     ] = 10.0,
-    fail_if: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--fail-if",
-            metavar="COND",
-            help="Exit 1 when METRIC OP VALUE[%] holds (e.g. 'new-errors>0', "
-            "'score-drops>5%': a share of the accounts compared); repeatable. Metrics: "
-            + ", ".join(DIFF_METRIC.names) + ".",
-        ),
-    ] = None,
+    fail_if: DiffFailIfOpt = None,
     at_risk_below: AtRiskBelowOpt = AT_RISK_BELOW,
     watch_below: WatchBelowOpt = WATCH_BELOW,
     notify: NotifyOpt = None,

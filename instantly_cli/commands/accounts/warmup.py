@@ -3,7 +3,6 @@
 
 import math
 from collections.abc import Callable
-from typing import Annotated
 
 import typer
 
@@ -15,16 +14,11 @@ from instantly_cli.errors import UsageError
 from instantly_cli.options import (
     BulkOpts,
     BulkTargetsArg,
+    JobsTimeoutOpt,
+    NoWaitOpt,
     bulk_options,
     examples,
 )
-
-NoWaitOpt = Annotated[
-    bool, typer.Option("--no-wait", help="Print the background job ids and return at once.")
-]
-TimeoutOpt = Annotated[
-    float, typer.Option("--timeout", metavar="SECONDS", help="How long to wait for the jobs.")
-]
 
 
 def _command(enable: bool) -> Callable[..., int]:
@@ -36,7 +30,7 @@ def _command(enable: bool) -> Callable[..., int]:
         ctx: typer.Context,
         targets: BulkTargetsArg,
         no_wait: NoWaitOpt = False,
-        timeout: TimeoutOpt = 300.0,
+        timeout: JobsTimeoutOpt = 300.0,
         *,
         opts: BulkOpts,
     ) -> int:

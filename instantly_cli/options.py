@@ -315,29 +315,41 @@ class AccountFilters(NamedTuple):
 NO_FILTERS = AccountFilters()
 
 
-def account_filters(func: Callable[..., R]) -> Callable[..., R]:
-    """Give a command the account filters of ``accounts list``, declared once (see above)."""
+def expand(
+    func: Callable[..., R],
+    marker: str,
+    params: list[tuple[str, Any, Any]],
+    pack: Callable[[dict[str, Any]], Any],
+) -> Callable[..., R]:
+    """``func`` with its parameter ``marker`` replaced, in its place, by the options ``params``
+    ((name, alias, default), in help order); it is called with ``pack`` of their values as
+    ``marker``. One declaration of a group of options, for every command that takes them."""
     own = inspect.signature(func, eval_str=True)
-    marker = own.parameters.get("filters")
-    if marker is None:
-        raise TypeError(f"{func.__name__} declares no filters parameter")
+    found = own.parameters.get(marker)
+    if found is None:
+        raise TypeError(f"{func.__name__} declares no {marker} parameter")
     parameters: list[inspect.Parameter] = []
     for parameter in own.parameters.values():
-        if parameter is not marker:
+        if parameter is not found:
             parameters.append(parameter)
             continue
         parameters.extend(
             inspect.Parameter(name, parameter.kind, default=default, annotation=alias)
-            for name, alias, default in QUERY_OPTIONS
+            for name, alias, default in params
         )
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> R:
-        given = {name: kwargs.pop(name, default) for name, _, default in QUERY_OPTIONS}
-        return func(*args, filters=AccountFilters(**given), **kwargs)
+        given = {name: kwargs.pop(name, default) for name, _, default in params}
+        return func(*args, **{marker: pack(given)}, **kwargs)
 
     wrapper.__signature__ = own.replace(parameters=parameters)  # type: ignore[attr-defined]
     return wrapper
+
+
+def account_filters(func: Callable[..., R]) -> Callable[..., R]:
+    """Give a command the account filters of ``accounts list``, declared once (see above)."""
+    return expand(func, "filters", QUERY_OPTIONS, lambda given: AccountFilters(**given))
 
 
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]

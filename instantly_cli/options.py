@@ -352,6 +352,42 @@ def account_filters(func: Callable[..., R]) -> Callable[..., R]:
     return expand(func, "filters", QUERY_OPTIONS, lambda given: AccountFilters(**given))
 
 
+# -- how a reading command shows its result: one declaration of -o/--json (and --fields, --wide)
+class View(NamedTuple):
+    """The values of a command's output options, as given."""
+
+    output_: str | None = None
+    json_output: bool = False
+    fields: str | None = None
+    wide: bool = False
+
+    def format(self, ctx: typer.Context) -> str:
+        """The output format, resolved and recorded (see context.output_format)."""
+        from instantly_cli import context
+
+        return context.output_format(ctx, self.output_, self.json_output)
+
+
+# The marker's default (replaced by the options, like NO_FILTERS).
+NO_VIEW = View()
+
+
+def view_options(*more: str) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """Give a command -o/--json, plus ``more`` of "fields" and "wide", in the place of its
+    ``view`` parameter, and call it with their values as one ``View``."""
+
+    def wrap(func: Callable[..., R]) -> Callable[..., R]:
+        return expand(func, "view", [p for p in _view_params() if p[0] in (
+            "output_", "json_output", *more)], lambda given: View(**given))
+
+    return wrap
+
+
+def _view_params() -> list[tuple[str, Any, Any]]:
+    return [("output_", OutputOpt, None), ("json_output", JsonOpt, False),
+            ("fields", FieldsOpt, None), ("wide", WideOpt, False)]
+
+
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Show what would change; send no change.")

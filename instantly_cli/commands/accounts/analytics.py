@@ -13,14 +13,14 @@ from instantly_cli.commands.accounts._listing import report_cut
 from instantly_cli.enums import ANALYTICS_BY
 from instantly_cli.errors import NotFoundError, UsageError
 from instantly_cli.options import (
+    NO_VIEW,
     AllAccountsOpt,
-    FieldsOpt,
-    JsonOpt,
-    OutputOpt,
     StrictOpt,
     TargetsArg,
+    View,
     complete_enum,
     examples,
+    view_options,
 )
 
 
@@ -44,6 +44,7 @@ def _targets(targets: list[str] | None, all_: bool) -> list[str] | None:
     ),
 )
 @handled
+@view_options("fields")
 def analytics(
     ctx: typer.Context,
     targets: TargetsArg,
@@ -62,9 +63,7 @@ def analytics(
                      autocompletion=complete_enum(ANALYTICS_BY)),
     ] = "account",
     strict: StrictOpt = False,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
-    fields: FieldsOpt = None,
+    view: View = NO_VIEW,
 ) -> None:
     """Sending analytics per account or per day.
 
@@ -77,8 +76,8 @@ def analytics(
     from instantly_cli import views
     from instantly_cli.services.accounts import analytics as service
 
-    fmt = context.output_format(ctx, output_, json_output)
-    field_list = parse_fields(fields)
+    fmt = view.format(ctx)
+    field_list = parse_fields(view.fields)
     group = str(ANALYTICS_BY.parse(by))
     first, last = service.date_range(from_, to, datetime.now(UTC).date())
     wanted = _targets(targets, all_)
@@ -114,14 +113,13 @@ def analytics(
     ),
 )
 @handled
+@view_options("fields")
 def warmup_stats(
     ctx: typer.Context,
     targets: TargetsArg,
     all_: AllAccountsOpt = False,
     strict: StrictOpt = False,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
-    fields: FieldsOpt = None,
+    view: View = NO_VIEW,
 ) -> None:
     """Warmup health of the last 14 days.
 
@@ -132,8 +130,8 @@ def warmup_stats(
     from instantly_cli import views
     from instantly_cli.services.accounts import analytics as service
 
-    fmt = context.output_format(ctx, output_, json_output)
-    field_list = parse_fields(fields)
+    fmt = view.format(ctx)
+    field_list = parse_fields(view.fields)
     wanted = _targets(targets, all_)
     with context.client(ctx) as client:
         listed = service.account_emails(client, wanted)

@@ -12,17 +12,18 @@ from instantly_cli.dashboard import Section
 from instantly_cli.enums import AT_RISK_BELOW, DIFF_METRIC, TRANSITION, WATCH_BELOW
 from instantly_cli.errors import EXIT_FAILED, UsageError
 from instantly_cli.options import (
+    NO_VIEW,
     AtRiskBelowOpt,
     DiffFailIfOpt,
-    JsonOpt,
     NoRecordOpt,
     NotifyOpt,
     NotifyStrictOpt,
-    OutputOpt,
     ParallelOpt,
     SinceOpt,
+    View,
     WatchBelowOpt,
     examples,
+    view_options,
 )
 
 DiffExamples = examples(
@@ -51,6 +52,7 @@ CHANGE_WIDTH = 60
 
 @app.command("diff", epilog=DiffExamples)
 @handled
+@view_options()
 def diff(
     ctx: typer.Context,
     since: SinceOpt = None,
@@ -67,8 +69,7 @@ def diff(
     notify_strict: NotifyStrictOpt = False,
     no_record: NoRecordOpt = False,
     parallel: ParallelOpt = True,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
+    view: View = NO_VIEW,
 ) -> int | None:
     """What changed since a snapshot.
 
@@ -86,7 +87,7 @@ def diff(
     from instantly_cli.services.accounts import list as fleet
     from instantly_cli.services.accounts import summary as health_service
 
-    fmt = context.output_format(ctx, output_, json_output)
+    fmt = view.format(ctx)
     conditions = health_service.parse_conditions(fail_if, DIFF_METRIC)
     thresholds = health_service.Thresholds(at_risk_below, watch_below)
     if not (0 < score_drop <= 100):

@@ -205,12 +205,8 @@ def update(
                 output.info(line)
 
             def show() -> None:
-                if fmt == "json":
-                    output.emit_json(records)
-                elif fmt == "jsonl":
-                    output.emit_records([records], "jsonl", [])
-                else:
-                    output.emit_records([views.dry_run_rows(records)], fmt, views.DIFF_COLUMNS)
+                context.out(ctx).show(records, rows=lambda: views.dry_run_rows(records),
+                                      columns=views.DIFF_COLUMNS)
 
         order = (WOULD_UPDATE, UNCHANGED, FAILED) if dry_run else (UPDATED, UNCHANGED, FAILED)
         return session.finish(result, order=order, show=show)

@@ -52,7 +52,9 @@ class Noun(NamedTuple):
 NOUNS: dict[str, Noun] = {
     "accounts": Noun("accounts", "List, inspect and change sending accounts."),
     "tags": Noun("tags", "Custom tags and their mappings to accounts."),
+    "campaigns": Noun("campaigns", "Campaigns: accounts, capacity, risk; attach and detach."),
     "jobs": Noun("jobs", "Background jobs: list, inspect and wait for them."),
+    "workspaces": Noun("workspaces", "Workspaces of the key: names, ids and status."),
     "runs": Noun("runs", "Journals of bulk runs: list, show, forget."),
     "auth": Noun("auth", "Log in, check, switch and log out of API keys (profiles)."),
     "config": Noun("config", "Show the config file's path and contents."),

@@ -275,6 +275,10 @@ class Result(StrEnum):
     WOULD_FIX = "would-fix"
     MOVED = "moved"
     WOULD_MOVE = "would-move"
+    ATTACHED = "attached"
+    DETACHED = "detached"
+    WOULD_ATTACH = "would-attach"
+    WOULD_DETACH = "would-detach"
     FAILED = "failed"
     SKIPPED = "skipped"
 
@@ -303,6 +307,10 @@ FIXED = Result.FIXED
 WOULD_FIX = Result.WOULD_FIX
 MOVED = Result.MOVED
 WOULD_MOVE = Result.WOULD_MOVE
+ATTACHED = Result.ATTACHED
+DETACHED = Result.DETACHED
+WOULD_ATTACH = Result.WOULD_ATTACH
+WOULD_DETACH = Result.WOULD_DETACH
 FAILED = Result.FAILED
 SKIPPED = Result.SKIPPED
 
@@ -403,4 +411,59 @@ TRANSITION = EnumTable(
 NOT_FINAL = frozenset({FAILED, SKIPPED, SUBMITTED})
 # Outcomes that left the account as the run wanted it: what a newer run "changed".
 APPLIED = frozenset({UPDATED, PAUSED, RESUMED, ENABLED, DISABLED, ASSIGNED, UNASSIGNED, CREATED,
-                     DELETED, FIXED, MOVED, UNCHANGED, EXISTS, GONE, SUBMITTED})
+                     DELETED, FIXED, MOVED, UNCHANGED, EXISTS, GONE, SUBMITTED,
+                     ATTACHED, DETACHED})
+
+
+# -- campaigns (campaigns list/get, accounts coverage, the impact of a write) -------------------
+
+CAMPAIGN_STATUS = EnumTable(
+    "campaign status",
+    "--status",
+    [
+        EnumValue(0, "draft", "Draft", "default"),
+        EnumValue(1, "active", "Active", "green"),
+        EnumValue(2, "paused", "Paused", "yellow"),
+        EnumValue(3, "completed", "Completed", "default", "Done"),
+        EnumValue(4, "subsequences", "Running subsequences", "green", "Subseq."),
+        EnumValue(-99, "suspended", "Account suspended", "bold red", "Suspended"),
+        EnumValue(-1, "accounts-unhealthy", "Accounts unhealthy", "red", "Unhealthy"),
+        EnumValue(-2, "bounce-protect", "Bounce protect", "red", "Bounce"),
+    ],
+)
+# A campaign sends when Active or Running Subsequences: those are the ones a pause takes from.
+ACTIVE_CAMPAIGN_STATUSES = frozenset({1, 4})
+WARMUP_ACTIVE = 1
+NOT_SENDING_STATUS = EnumTable(
+    "not-sending status",
+    "not_sending_status",
+    [
+        EnumValue(1, "out-of-schedule", "Outside its sending schedule", "yellow"),
+        EnumValue(2, "waiting-for-lead", "Waiting for a lead", "default"),
+        EnumValue(3, "daily-limit", "Campaign daily limit reached", "yellow"),
+        EnumValue(4, "accounts-daily-limit", "Every account's daily limit reached", "yellow"),
+        EnumValue(99, "error", "Error (contact support)", "red"),
+    ],
+)
+# How an account serves a campaign: listed in its email_list, or through a tag.
+VIA_LIST = "list"
+# What `accounts coverage --fail-if` can test: the summary's metrics and two of its own.
+COVERAGE_METRIC = EnumTable(
+    "metric",
+    "--fail-if",
+    [
+        *GATE_METRIC.values,
+        EnumValue("idle", "idle", "healthy, warmed accounts in no active campaign", "default"),
+        EnumValue("campaigns-at-risk", "campaigns-at-risk",
+                  "active campaigns over --at-risk-share", "default"),
+    ],
+)
+
+# Workspaces: the key's own workspace, and the status of a workspace-group member
+# (GET /workspace-group-members). Only accepted sub-workspaces may be acted as.
+WORKSPACE_CURRENT = "current"
+MEMBER_ACCEPTED = "accepted"
+MEMBER_PENDING = "pending"
+MEMBER_REJECTED = "rejected"
+NOT_FOUND = "not found"
+FOUND = "found"

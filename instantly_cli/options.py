@@ -223,6 +223,14 @@ ParallelOpt = Annotated[
         "is as quick (a local server): the cursor walk, one page at a time, newest first.",
     ),
 ]
+ImpactStrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Refuse the run (exit 1, nothing sent) if it would leave an active campaign with "
+        "no available account (pause, delete, move, warmup disable).",
+    ),
+]
 StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Exit 1 if the API's pagination misbehaves.")
 ]
@@ -232,6 +240,20 @@ StrictOpt = Annotated[
 # options take its place, and it is called with their values, which ``filters.query()`` turns
 # into the ListQuery (validated by the command when it chooses, after its output format).
 # (name, alias, default), in help order.
+CampaignOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--campaign",
+        metavar="CAMPAIGN",
+        help="Serves any of these campaigns (name or id), listed or through a tag; repeatable.",
+    ),
+]
+IdleOpt = Annotated[
+    bool,
+    typer.Option(
+        "--idle", help="Healthy, warmup active, and in no active campaign (idle capacity)."
+    ),
+]
 QUERY_OPTIONS: list[tuple[str, Any, Any]] = [
     ("status", StatusOpt, None),
     ("provider", ProviderOpt, None),
@@ -247,6 +269,8 @@ QUERY_OPTIONS: list[tuple[str, Any, Any]] = [
     ("health", HealthOpt, None),
     ("error_code", ErrorCodeOpt, None),
     ("error", ErrorTextOpt, None),
+    ("campaign", CampaignOpt, None),
+    ("idle", IdleOpt, False),
 ]
 R = TypeVar("R")
 
@@ -268,6 +292,8 @@ class AccountFilters(NamedTuple):
     health: list[str] | None = None
     error_code: list[str] | None = None
     error: list[str] | None = None
+    campaign: list[str] | None = None
+    idle: bool = False
 
     def argv(self) -> list[str]:
         """These filters as command-line words (unquoted), in help order: what a printed
@@ -306,6 +332,8 @@ class AccountFilters(NamedTuple):
             error_codes=self.error_code or [],
             errors=self.error or [],
             not_tags=self.not_tag or [],
+            campaigns=self.campaign or [],
+            idle=self.idle,
             thresholds=thresholds,
             **more,
         )
@@ -672,6 +700,26 @@ NoWaitOpt = Annotated[
 ]
 JobsTimeoutOpt = Annotated[
     float, typer.Option("--timeout", metavar="SECONDS", help="How long to wait for the jobs.")
+]
+
+
+# -- agencies: several workspaces in one command ---------------------------------------------------
+
+AllProfilesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--all-profiles",
+        help="Every configured profile (its own key and rate limit), side by side: one row or "
+        "section per workspace and a total.",
+    ),
+]
+AllWorkspacesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--all-workspaces",
+        help="The key's workspace and every accepted sub-workspace (one admin key; pending and "
+        "rejected ones are never read), side by side under the key's one rate limit.",
+    ),
 ]
 
 

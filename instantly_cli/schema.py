@@ -72,7 +72,7 @@ OBJECT_FIELDS: dict[str, tuple[str, ...]] = {
 
 # Fields the CLI itself adds to an object (accounts get/list --include-tags, tags list).
 ADDED_FIELDS: dict[str, tuple[str, ...]] = {
-    "Account": ("tags",),
+    "Account": ("tags", "campaigns"),
     "CustomTag": ("account_count",),
 }
 
@@ -113,6 +113,7 @@ class Account(TypedDict, total=False):
     signature: str | None
     reply_to: str | None
     tags: list[dict[str, Any]]
+    campaigns: list[dict[str, Any]]  # added by accounts get: the campaigns it serves
 
 
 class AccountPage(TypedDict, total=False):
@@ -151,6 +152,33 @@ class BackgroundJob(TypedDict, total=False):
     updated_at: str
 
 
+class Campaign(TypedDict, total=False):
+    id: str
+    name: str
+    status: int
+    daily_limit: float | None
+    email_list: list[str]
+    email_tag_list: list[str]
+    not_sending_status: int | None
+    timestamp_created: str
+    timestamp_updated: str
+
+
+class SendingStatus(TypedDict, total=False):
+    """``diagnostics`` (``status``, ``message`` …) and ``accounts_summary`` (``total_connected``,
+    ``available``, ``unavailable``: counts by reason); either may be null."""
+
+    diagnostics: dict[str, Any] | None
+    accounts_summary: dict[str, Any] | None
+
+
+class CampaignMapping(TypedDict, total=False):
+    campaign_id: str
+    campaign_name: str
+    timestamp_created: str
+    status: int
+
+
 class PauseAnswer(TypedDict, total=False):
     paused_emails: list[str]
     failed_emails: list[str]
@@ -167,6 +195,34 @@ class CtdStatus(TypedDict, total=False):
     ssl: bool
     cname: bool
     host: str
+
+
+class Workspace(TypedDict, total=False):
+    id: str
+    name: str
+    owner: str
+    plan_id: str | None
+    timestamp_created: str
+    timestamp_updated: str
+
+
+class WorkspaceMember(TypedDict, total=False):
+    """A sub-workspace of an admin workspace (``status``: pending, accepted or rejected)."""
+
+    id: str
+    admin_workspace_id: str
+    sub_workspace_id: str
+    sub_workspace_name: str
+    admin_workspace_name: str
+    status: str
+    timestamp_created: str
+    timestamp_updated: str
+
+
+class WorkspaceAdmin(TypedDict, total=False):
+    workspace_name: str
+    has_admin_workspace: bool
+    workspace_group_member_id: str
 
 
 class Exchange(NamedTuple):

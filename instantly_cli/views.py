@@ -6,7 +6,7 @@ Nothing here prints or fetches; commands hand the results to ``output``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from instantly_cli.columns import Column, DetailRow, text_value
@@ -128,6 +128,7 @@ def account_detail(account: Mapping[str, Any]) -> list[tuple[str, list[DetailRow
                 _row("Tracking status", account.get("tracking_domain_status")),
                 _row("Slow ramp", account.get("enable_slow_ramp")),
                 _row("Tags", account.get("tags")),
+                *campaign_detail_rows(account),
             ],
         ),
         (
@@ -325,6 +326,7 @@ GROUP_FIELDS = [
 ]
 PROFILE_COLUMNS = [
     Column("profile", "Profile"),
+    Column("workspace_name", "Workspace"),
     Column("total", "Total", fmt=_count, justify="right"),
     Column("at_risk", "At risk", fmt=_count, justify="right"),
     Column("watch", "Watch", fmt=_count, justify="right"),
@@ -335,8 +337,8 @@ PROFILE_COLUMNS = [
 ]
 PROFILE_FIELDS = [
     Column(k, k)
-    for k in ("profile", "workspace", "total", "at_risk", "watch", "healthy", "errors",
-              "unscored", "capacity", "result")
+    for k in ("profile", "workspace", "workspace_name", "total", "at_risk", "watch", "healthy",
+              "errors", "unscored", "capacity", "result")
 ]
 ERROR_COLUMNS = [
     Column("reason", "Reason and examples"),
@@ -616,3 +618,200 @@ def warmup_stats_columns(fmt: str) -> list[Column]:
 def warmup_total_row(aggregate: Mapping[str, Any]) -> dict[str, Any]:
     """The aggregate as the last table row."""
     return {**aggregate, "email": f"All {aggregate.get('accounts', 0)} accounts"}
+
+
+# -- campaigns (campaigns list/get, accounts coverage, impact lines) ---------------------------
+
+
+def _share_text(value: Any) -> str:
+    return f"{value:g}%" if isinstance(value, int | float) else ""
+
+
+def _via_text(value: Any) -> str:
+    return ", ".join(str(v) for v in value) if isinstance(value, list) else text_value(value)
+
+
+def _cut(limit: int) -> Callable[[Any], str]:
+    def short(value: Any) -> str:
+        text = text_value(value)
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+    return short
+
+
+def _reason_short(value: Any) -> str:
+    """``campaign_accounts_unhealthy`` → ``accounts unhealthy`` (a narrow terminal)."""
+    return _cut(18)(text_value(value).removeprefix("campaign_").replace("_", " "))
+
+
+def _whole_share(value: Any) -> str:
+    return f"{value:.0f}%" if isinstance(value, int | float) else ""
+
+
+def campaign_columns() -> list[Column]:
+    from instantly_cli.enums import CAMPAIGN_STATUS
+
+    # 80 columns: names and reasons are cut, shares rounded, before anything is dropped.
+    return [
+        Column("name", "Campaign", priority=100, short=_cut(24)),
+        Column("status", "Status", enum=CAMPAIGN_STATUS, priority=90),
+        Column("accounts", "Accounts", justify="right", priority=80, short_header="Acc."),
+        Column("capacity", "Per day", justify="right", priority=70),
+        Column("at_risk_share", "At risk", fmt=_share_text, justify="right", priority=60,
+               short=_whole_share),
+        Column("reason", "Sending status", priority=65, short=_reason_short, short_header="Why"),
+    ]
+
+
+def campaign_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {**r, "accounts": f"{r.get('accounts_available', 0)}/{r.get('accounts_total', 0)}"}
+        for r in rows
+    ]
+
+
+CAMPAIGN_FIELDS = ["id", "name", "status", "accounts_available", "accounts_total", "capacity",
+                   "at_risk_share", "reason"]
+
+
+def campaign_account_columns() -> list[Column]:
+    return [
+        Column("email", "Email", priority=100),
+        Column("status", "Status", enum=ACCOUNT_STATUS, priority=90),
+        Column("health", "Health", enum=HEALTH, priority=80),
+        Column("daily_limit", "Per day", justify="right", priority=70),
+        Column("via", "Via", fmt=_via_text, priority=60),
+    ]
+
+
+def campaign_title(row: Mapping[str, Any]) -> str:
+    from instantly_cli.enums import CAMPAIGN_STATUS
+
+    return (
+        f"{row.get('name')} · {CAMPAIGN_STATUS.label(row.get('status'))} · "
+        f"{row.get('accounts_available', 0)}/{row.get('accounts_total', 0)} accounts available · "
+        f"{text_value(row.get('capacity'))}/day · at risk {_share_text(row.get('at_risk_share'))}"
+    )
+
+
+def sending_status_lines(status: Mapping[str, Any] | None) -> list[str]:
+    """The diagnosis of ``sending-status``, as lines (empty when the API has none)."""
+    if not status:
+        return []
+    lines = []
+    diagnostics = _obj(status.get("diagnostics"))
+    if diagnostics.get("status"):
+        message = diagnostics.get("message") or diagnostics.get("summary") or ""
+        lines.append(f"Diagnosis: {diagnostics['status']}" + (f" ({message})" if message else ""))
+    summary = _obj(status.get("accounts_summary"))
+    if summary:
+        unavailable = _obj(summary.get("unavailable"))
+        reasons = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in unavailable.items() if v)
+        lines.append(
+            f"Accounts: {text_value(summary.get('available'))} available of "
+            f"{text_value(summary.get('total_connected'))} connected"
+            + (f"; unavailable: {reasons}" if reasons else "")
+        )
+    return lines
+
+
+def campaign_detail_rows(account: Mapping[str, Any]) -> list[DetailRow]:
+    """``accounts get``: the campaigns an account serves, one row each (none: no rows when
+    they were not read)."""
+    from instantly_cli.enums import CAMPAIGN_STATUS
+
+    if "campaigns" not in account:
+        return []
+    out = []
+    for i, r in enumerate(account.get("campaigns") or []):
+        via = (["listed"] if r.get("direct") else []) + [f"tag {t}" for t in r.get("tags") or []]
+        text = f"{r.get('name')} ({CAMPAIGN_STATUS.label(r.get('status'))}; {', '.join(via)})"
+        out.append(_row("Campaigns" if i == 0 else "", text))
+    return out or [_row("Campaigns", "none")]
+
+
+def impact_lines(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The impact of a write on active campaigns: one line each (dry run and confirmation)."""
+    lines = []
+    for r in rows:
+        lost, left = text_value(r.get("capacity_lost")), text_value(r.get("capacity_left"))
+        line = f"{r.get('name')}: {r.get('accounts')} account(s), -{lost}/day ({left}/day left)"
+        if r.get("stranded"):
+            line += ": NO AVAILABLE ACCOUNT LEFT"
+        lines.append(line)
+    return lines
+
+
+COVERAGE_COLUMNS = [
+    Column("kind", "Kind"), Column("subject", "Subject"), Column("detail", "Detail"),
+]
+
+
+def _campaign_numbers(r: Mapping[str, Any]) -> str:
+    return (f"{r.get('accounts_available')}/{r.get('accounts_total')} available, "
+            f"{text_value(r.get('capacity'))}/day, at risk {_share_text(r.get('at_risk_share'))}")
+
+
+def coverage_records(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``accounts coverage`` for a pipe: one line per finding (kind, subject, detail)."""
+    rows: list[dict[str, Any]] = [
+        {"kind": "idle", "subject": a["email"], "detail": f"{text_value(a.get('daily_limit'))}/day"}
+        for a in doc["idle"]
+    ]
+    rows += [{"kind": "at-risk", "subject": c["name"], "detail": _campaign_numbers(c)}
+             for c in doc["campaigns_at_risk"]]
+    rows += [{"kind": "not-sending", "subject": c["name"], "detail": c.get("reason", "")}
+             for c in doc["not_sending"]]
+    return rows
+
+
+def coverage_tables(
+    doc: Mapping[str, Any],
+) -> list[tuple[str, list[dict[str, Any]], list[Column], str]]:
+    """The three tables of ``accounts coverage``: (title, rows, columns, empty message)."""
+    from instantly_cli.enums import CAMPAIGN_STATUS
+
+    idle_cols = [Column("email", "Email", priority=100),
+                 Column("daily_limit", "Per day", justify="right", priority=50),
+                 Column("stat_warmup_score", "Score", justify="right", priority=40)]
+    share = text_value(doc.get("at_risk_share"))
+    cols = campaign_columns()
+    risky = campaign_rows(doc["campaigns_at_risk"])
+    stopped = campaign_rows(doc["not_sending"])
+    return [
+        (f"Idle accounts: {len(doc['idle'])} ({text_value(doc.get('idle_capacity'))}/day unused)",
+         list(doc["idle"]), idle_cols, "No idle account."),
+        (f"Active campaigns over {share}% at risk: {len(risky)}", risky, cols[:5],
+         f"No active campaign has more than {share}% of its capacity at risk."),
+        (f"Campaigns not sending: {len(stopped)}", stopped,
+         [cols[0], Column("status", "Status", enum=CAMPAIGN_STATUS, priority=90),
+          cols[2], cols[5]],
+         "Every campaign is sending."),
+    ]
+
+
+def tag_served_lines(served: Mapping[str, Sequence[str]], attach: bool) -> list[str]:
+    """Accounts that serve a campaign through a tag, for attach/detach (reported, not kept
+    silently)."""
+    if not served:
+        return []
+    what = ("already serve this campaign through a tag" if attach
+            else "serve this campaign through a tag: a detach leaves them sending for it")
+    lines = [f"{len(served):,} account(s) {what}:"]
+    lines += [f"  {email} (tag {', '.join(labels)})" for email, labels in sorted(served.items())]
+    return lines
+
+
+def would_word(attach: bool) -> str:
+    from instantly_cli.enums import WOULD_ATTACH, WOULD_DETACH
+
+    return WOULD_ATTACH if attach else WOULD_DETACH
+
+
+def done_word(attach: bool) -> str:
+    from instantly_cli.enums import ATTACHED, DETACHED
+
+    return ATTACHED if attach else DETACHED
+
+
+OUTCOME_ROWS = [Column("email", "Email"), Column("result", "Result")]

@@ -44,6 +44,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("asking", ("asking",)),
     ("webhooks", ("webhooks",)),
     ("client", ("client",)),
+    ("endpoints", ("campaign_api",)),
     ("paging", ("paging",)),
     ("ratelimit", ("ratelimit",)),
     ("settings", ("settings",)),

@@ -55,6 +55,9 @@ class Plan:
     keys: list[str]
     question: str | None = None
     brief: Callable[[], Brief] | None = None
+    # A look before acting (the campaign impact, commands/_impact.py): called with the targets
+    # before the dry run or the confirmation; it may refuse the run by raising.
+    look: Callable[[list[str]], None] | None = None
 
 
 def where(ctx: typer.Context) -> str:
@@ -381,6 +384,8 @@ def open_session(
         output.info(f"Read {len(emails):,} target" + ("" if len(emails) == 1 else "s")
                     + (" from stdin." if list(args or []) == ["-"] else " (stdin and arguments)."))
     p = plan(emails)
+    if p.look is not None:
+        p.look(emails)
     session = Session(ctx, command, emails, p.what, rate, concurrency, fmt, yes, dry_run,
                       failures, globals_)
     if dry_run:

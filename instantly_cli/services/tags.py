@@ -104,6 +104,13 @@ class TagIndex:
         raise UsageError(f"No tag is labelled '{spec}'.", hint=hint)
 
 
+def close_hint(text: str, names: Sequence[str], otherwise: str) -> str:
+    """``Did you mean: …?`` with up to three close names (or containing ``text``)."""
+    close = difflib.get_close_matches(text, names, n=3, cutoff=0.5)
+    close += [n for n in names if text.casefold() in n.casefold() and n not in close][:3]
+    return "Did you mean: " + ", ".join(repr(c) for c in close[:3]) + "?" if close else otherwise
+
+
 def resolve_tag_ids(index: TagIndex, specs: Iterable[str] | None) -> list[str]:
     """Labels or ids → tag ids, in the order given, each once."""
     return list(dict.fromkeys(index.resolve(s) for s in specs or ()))

@@ -37,6 +37,7 @@ def is_full(query: ListQuery) -> bool:
         query.status or query.provider or query.search or query.filter or query.tags
         or query.tags_all or query.domains or query.min_score is not None
         or query.max_score is not None or query.health or query.starting_after
+        or query.campaigns or query.idle
     )
 
 

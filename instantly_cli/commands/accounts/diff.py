@@ -13,6 +13,8 @@ from instantly_cli.enums import AT_RISK_BELOW, DIFF_METRIC, TRANSITION, WATCH_BE
 from instantly_cli.errors import EXIT_FAILED, UsageError
 from instantly_cli.options import (
     NO_VIEW,
+    AllProfilesOpt,
+    AllWorkspacesOpt,
     AtRiskBelowOpt,
     DiffFailIfOpt,
     NoRecordOpt,
@@ -69,6 +71,8 @@ def diff(
     notify_strict: NotifyStrictOpt = False,
     no_record: NoRecordOpt = False,
     parallel: ParallelOpt = True,
+    all_profiles: AllProfilesOpt = False,
+    all_workspaces: AllWorkspacesOpt = False,
     view: View = NO_VIEW,
 ) -> int | None:
     """What changed since a snapshot.
@@ -79,6 +83,10 @@ def diff(
     recoveries, warmup resumed, score rises, added. The pass is recorded as the next snapshot
     (--no-record: not). JSON and JSON lines: one record per transition
     {kind, email, field, from, to, reason, health, since, snapshot, actor}.
+
+    With --all-profiles or --all-workspaces, each workspace is compared with its own history,
+    side by side; records carry `profile`, `workspace_name` and `workspace_id`, and the gate
+    judges the workspaces' metrics added up (--notify is per workspace: not with them).
     """
     from datetime import UTC, datetime
 
@@ -96,6 +104,12 @@ def diff(
     now = datetime.now(UTC)
     wanted = history_service.parse_since(since, now)
     hooks = _record.notify_urls(notify)
+    if all_profiles or all_workspaces:
+        if hooks:
+            raise UsageError("--notify is per workspace: not with --all-profiles or "
+                             "--all-workspaces.", hint="Run `accounts diff --notify` per profile.")
+        return _roll_up(ctx, conditions, wanted, score_drop, thresholds, parallel, no_record,
+                        fmt, all_profiles=all_profiles, all_workspaces=all_workspaces)
     resolved = context.settings(ctx)
     path = _record.history_file(ctx, resolved)
     query = fleet.ListQuery(thresholds=thresholds)
@@ -130,6 +144,58 @@ def diff(
         if failed and notify_strict:
             code = EXIT_FAILED
     return code
+
+
+def _roll_up(ctx: typer.Context, conditions: Any, wanted: Any, score_drop: float,
+             thresholds: Any, parallel: bool, no_record: bool, fmt: str, *,
+             all_profiles: bool, all_workspaces: bool) -> int | None:
+    """Every workspace of the roll-up against its own history, side by side."""
+    from datetime import UTC, datetime
+
+    from instantly_cli.commands.accounts import _record, _rollup
+    from instantly_cli.services import history as history_service
+    from instantly_cli.services.accounts import list as fleet
+    from instantly_cli.services.accounts import summary as health_service
+
+    now = datetime.now(UTC)
+
+    def one(client: Any, resolved: Any) -> Any:
+        query = fleet.ListQuery(thresholds=thresholds)
+        with history_service.History(_record.history_file(ctx, resolved)) as history:
+            listing = fleet.list_accounts(client, query, limit=None, parallel=parallel,
+                                          warn=output.warn)
+            result = history_service.diff(
+                history, listing, since=wanted, score_drop=score_drop, thresholds=thresholds,
+                tally=health_service.Tally(thresholds), partial=lambda: listing.anomaly)
+            if result.base is not None and result.records:
+                _annotate(client, result, now)
+            if not (listing.anomaly or no_record):
+                result.recorded = history.record(result.states, "diff", now)
+        return result
+
+    done, failed = _rollup.diff_each(ctx, one, all_profiles=all_profiles,
+                                     all_workspaces=all_workspaces)
+    metrics: dict[str, Any] = {}
+    records: list[dict[str, Any]] = []
+    for d in done:
+        if d.value is None:
+            continue
+        for key, value in d.value.metrics.items():
+            metrics[key] = metrics.get(key, 0) + value
+        records += [{**d.labels(), **r} for r in d.value.records]
+        if fmt == "table":
+            output.emit_text(f"{d.unit.name or d.unit.id or d.unit.profile} "
+                             f"(profile {d.unit.profile}):")
+            _render(d.value, fmt)
+            if d.value.base is None:
+                output.emit_text("  no earlier snapshot: this run is the first.")
+    if fmt != "table":
+        output.emit_records([records], fmt, [Column("workspace_name", "Workspace"),
+                                             *DIFF_COLUMNS])
+    breached = health_service.breaches(conditions, metrics)
+    for line in breached:
+        output.info(f"Gate breached: {line}")
+    return EXIT_FAILED if breached or failed else None
 
 
 def _annotate(client: Any, result: Any, now: Any) -> None:

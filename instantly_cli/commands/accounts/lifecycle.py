@@ -29,6 +29,7 @@ from instantly_cli.options import (
     BulkOpts,
     BulkTargetsArg,
     FieldsOpt,
+    ImpactStrictOpt,
     bulk_options,
     examples,
 )
@@ -98,10 +99,13 @@ def _command(delete: bool) -> Callable[..., int]:
     def command(
         ctx: typer.Context,
         targets: BulkTargetsArg,
-        opts: BulkOpts,
         fields: FieldsOpt = None,
+        strict: ImpactStrictOpt = False,
+        *,
+        opts: BulkOpts,
     ) -> int:
         from instantly_cli import views
+        from instantly_cli.commands._impact import campaign_impact
         from instantly_cli.services.accounts import lifecycle
 
         fmt = context.output_format(ctx, opts.output_, opts.json_output)
@@ -112,6 +116,8 @@ def _command(delete: bool) -> Callable[..., int]:
             if delete:
                 return _bulk.Plan({}, "delete", ["account"],
                                   f"Delete {_accounts(len(emails))} for good?",
+                                  look=campaign_impact(ctx, strict=strict, dry_run=dry_run,
+                                                       yes=opts.yes),
                                   brief=lambda: _delete_brief(ctx, emails, opts.rate,
                                                                opts.concurrency))
             return _bulk.Plan({}, "mark fixed", ["status"])
@@ -177,6 +183,7 @@ mark_fixed = app.command("mark-fixed", epilog=examples(
 @app.command(
     "move",
     epilog=examples(
+        'instantly accounts move ops@acme.io --to "Client North"',
         "instantly --workspace SOURCE_ID accounts move ops@acme.io --to DEST_ID",
         "instantly accounts list --tag 'Client B' -o jsonl | "
         "instantly accounts move - --from SOURCE_ID --to DEST_ID --yes",
@@ -189,15 +196,18 @@ def move(
     targets: BulkTargetsArg,
     to: Annotated[
         str | None,
-        typer.Option("--to", metavar="WORKSPACE_ID", help="The workspace to move them to.",
+        typer.Option("--to", metavar="WORKSPACE", help="The workspace to move them to (a name "
+                     "or an id).",
                      show_default=False),
     ] = None,
     from_: Annotated[
         str | None,
-        typer.Option("--from", metavar="WORKSPACE_ID",
-                     help="The workspace they are in [default: the current one, --workspace]."),
+        typer.Option("--from", metavar="WORKSPACE",
+                     help="The workspace they are in (a name or an id) [default: --workspace, "
+                     "else each account's own]."),
     ] = None,
     fields: FieldsOpt = None,
+    strict: ImpactStrictOpt = False,
     *,
     opts: BulkOpts,
 ) -> int:
@@ -208,6 +218,7 @@ def move(
 
     TARGET is an account email, or - to read emails / JSON / JSON lines from stdin.
     """
+    from instantly_cli.commands._impact import campaign_impact
     from instantly_cli.errors import UsageError
     from instantly_cli.services.accounts import lifecycle
     from instantly_cli.services.bulk import batches
@@ -218,18 +229,24 @@ def move(
 
     def plan(emails: list[str]) -> _bulk.Plan:
         if to is None:
-            raise UsageError("Missing option '--to'.", hint="Name the destination workspace id.")
-        source = lifecycle.check_move(from_ or context.settings(ctx).workspace, to)
+            raise UsageError("Missing option '--to'.", hint="Name the destination workspace.")
+        dest = context.workspace_id(ctx, to, option="--to")
+        given = from_ or context.settings(ctx).workspace
+        source = lifecycle.check_move(
+            given and context.workspace_id(ctx, given, option="--from"), dest)
         n = _accounts(len(emails))
-        return _bulk.Plan({"from": source, "to": to.strip()}, f"move to workspace {to.strip()}",
-                          ["workspace"], f"Move {n} from workspace {source} to workspace "
-                          f"{to.strip()}?")
+        named = dest if to.strip().lower() == dest else f"{to.strip()} ({dest})"
+        where = f"workspace {source}" if source else "their workspaces (each account's own)"
+        return _bulk.Plan({"from": source, "to": dest}, f"move to workspace {named}",
+                          ["workspace"], f"Move {n} from {where} to workspace {named}?",
+                          look=campaign_impact(ctx, strict=strict, dry_run=dry_run,
+                                               yes=opts.yes))
 
     session = _bulk.open_session(
         ctx, "accounts move", targets, plan, verb="move", fmt=fmt, opts=opts)
     with session, contextlib.ExitStack() as stack:
         client = stack.enter_context(session.client())
-        source, dest = str(session.what.get("from")), str(session.what.get("to"))
+        source, dest = session.what.get("from") or None, str(session.what.get("to"))
         work = lifecycle.move_work(client, source, dest, dry_run=dry_run,
                                    in_destination=_lookup_in(ctx, stack, session.rate, dest))
         result = session.run(batches(session.emails, lifecycle.MOVE_BATCH), work, client=client,

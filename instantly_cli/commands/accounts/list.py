@@ -15,6 +15,8 @@ from instantly_cli.options import (
     NO_FILTERS,
     AccountFilters,
     AllOpt,
+    AllProfilesOpt,
+    AllWorkspacesOpt,
     AtRiskBelowOpt,
     FieldsOpt,
     JsonOpt,
@@ -38,6 +40,7 @@ ListExamples = examples(
     "instantly accounts list --domain acme.io --max-score 60 --fields email,stat_warmup_score",
     "instantly accounts list --health at-risk --all --fields email,status,health",
     "instantly accounts list --health at-risk --all -o jsonl | instantly accounts pause -",
+    "instantly accounts list --all-workspaces --filter error --all",
 )
 
 
@@ -67,12 +70,14 @@ def list_accounts(
         ),
     ] = None,
     strict: StrictOpt = False,
+    all_profiles: AllProfilesOpt = False,
+    all_workspaces: AllWorkspacesOpt = False,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
     wide: WideOpt = False,
     no_record: NoRecordOpt = False,
-) -> None:
+) -> int | None:
     """List accounts, filtered and sorted.
 
     On a terminal the first 100 accounts are shown (--limit N for more, --all for every
@@ -84,6 +89,10 @@ def list_accounts(
     Several values of --status, --provider, --filter, --domain or --health mean any of them.
     --fields may name `health` (at-risk, watch, healthy or no-data, judged with --at-risk-below and
     --watch-below) as a column or JSON key.
+
+    With --all-profiles or --all-workspaces, each workspace's accounts (--limit each, or --all)
+    follow one another, sorted by workspace name; every record carries `profile`,
+    `workspace_name` and `workspace_id`.
     """
     from instantly_cli import views
     from instantly_cli.services.accounts import list as fleet
@@ -109,6 +118,11 @@ def list_accounts(
     if field_list:
         columns.append(views.HEALTH_COLUMN)  # known to --fields, never a default column
     page_limit = None if all_ else page_limit_for(limit, context.out(ctx).stdout_tty)
+    if all_profiles or all_workspaces:
+        from instantly_cli.commands.accounts._rollup import list_each
+
+        return list_each(ctx, query, page_limit, parallel, fmt, columns, field_list, wide,
+                         all_profiles=all_profiles, all_workspaces=all_workspaces)
     with context.client(ctx) as client:
         pager = fleet.list_accounts(
             client, query, limit=page_limit, parallel=parallel, warn=output.warn
@@ -128,6 +142,7 @@ def list_accounts(
                 output.info("No account has that domain. Did you mean: " + ", ".join(
                     f"--domain {d}" for d in close) + "?")
     _record.finish(ctx, rec, "list", pager, lambda: _report_end(pager, strict))
+    return None
 
 
 def _report_end(pager: Any, strict: bool) -> None:

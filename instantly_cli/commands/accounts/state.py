@@ -11,6 +11,7 @@ from instantly_cli.enums import FAILED, PAUSED, RESUMED, UNCHANGED, WOULD_PAUSE,
 from instantly_cli.options import (
     BulkOpts,
     BulkTargetsArg,
+    ImpactStrictOpt,
     bulk_options,
     examples,
 )
@@ -40,16 +41,21 @@ def _command(pause: bool) -> Callable[..., int]:
     def command(
         ctx: typer.Context,
         targets: BulkTargetsArg,
+        strict: ImpactStrictOpt = False,
+        *,
         opts: BulkOpts,
     ) -> int:
+        from instantly_cli.commands._impact import campaign_impact
         from instantly_cli.services.accounts import state as service
         from instantly_cli.services.bulk import batches
 
         fmt = context.output_format(ctx, opts.output_, opts.json_output)
         dry_run = opts.dry_run
+        look = campaign_impact(ctx, strict=strict, dry_run=dry_run, yes=opts.yes) if pause else None
         session = _bulk.open_session(
             ctx, f"accounts {verb}", targets,
-            lambda emails: _bulk.Plan({}, verb, ["status"]), verb=verb, fmt=fmt, opts=opts)
+            lambda emails: _bulk.Plan({}, verb, ["status"], look=look), verb=verb, fmt=fmt,
+            opts=opts)
         with session, session.client() as client:
             emails = session.emails
             if pause:

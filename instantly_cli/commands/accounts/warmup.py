@@ -14,6 +14,7 @@ from instantly_cli.errors import UsageError
 from instantly_cli.options import (
     BulkOpts,
     BulkTargetsArg,
+    ImpactStrictOpt,
     JobsTimeoutOpt,
     NoWaitOpt,
     bulk_options,
@@ -31,10 +32,12 @@ def _command(enable: bool) -> Callable[..., int]:
         targets: BulkTargetsArg,
         no_wait: NoWaitOpt = False,
         timeout: JobsTimeoutOpt = 300.0,
+        strict: ImpactStrictOpt = False,
         *,
         opts: BulkOpts,
     ) -> int:
         from instantly_cli import views
+        from instantly_cli.commands._impact import campaign_impact
         from instantly_cli.services.accounts import warmup as service
         from instantly_cli.services.bulk import Outcome, batches
 
@@ -43,7 +46,10 @@ def _command(enable: bool) -> Callable[..., int]:
             raise UsageError("--timeout must be a positive number of seconds.")
         session = _bulk.open_session(
             ctx, f"accounts warmup {verb}", targets,
-            lambda emails: _bulk.Plan({}, f"warmup {verb}", ["warmup"]),
+            lambda emails: _bulk.Plan(
+                {}, f"warmup {verb}", ["warmup"],
+                look=None if enable else campaign_impact(ctx, strict=strict, dry_run=False,
+                                                         yes=opts.yes)),
             verb=f"{verb} warmup on", fmt=fmt, opts=opts)
         with session, session.client() as client:
             started = context.runtime(ctx).clock()

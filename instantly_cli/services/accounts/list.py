@@ -38,6 +38,7 @@ from instantly_cli.services.accounts.summary import (
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
+    from instantly_cli.services.campaigns import Sweep
 
 PAGE = 100
 Page = Sequence[Mapping[str, Any]]
@@ -76,6 +77,8 @@ class LocalFilter:
     include_unscored: bool = False
     health: frozenset[str] = frozenset()
     thresholds: Thresholds = Thresholds()
+    # Only these emails (--campaign, --idle: read from one campaign sweep); None: any.
+    emails: frozenset[str] | None = None
     error_codes: frozenset[str] = frozenset()
     errors: tuple[str, ...] = ()
     not_tag_ids: frozenset[str] = frozenset()
@@ -139,6 +142,7 @@ class LocalFilter:
         return bool(
             self.domains or self.health or self.min_score is not None
             or self.max_score is not None or self.error_codes or self.errors or self.not_tag_ids
+            or self.emails is not None
         )
 
     def error_matches(self, account: Mapping[str, Any]) -> bool:
@@ -158,6 +162,8 @@ class LocalFilter:
         return any(text in raw or text in reason for text in self.errors)
 
     def __call__(self, account: Mapping[str, Any]) -> bool:
+        if self.emails is not None and account.get("email") not in self.emails:
+            return False
         if self.not_tag_ids and any(
             isinstance(t, Mapping) and t.get("id") in self.not_tag_ids
             for t in account.get("tags") or ()
@@ -395,6 +401,12 @@ def list_accounts(
                 not_tag_ids=frozenset(resolve_tag_ids(index, query.not_tags)),
                 drop_tags=not query.include_tags,
             )
+    if query.campaigns or query.idle:
+        from instantly_cli.services.campaigns import selected_emails
+
+        sw = campaign_sweep(client, query.thresholds, parallel=parallel, warn=warn)
+        emails = selected_emails(sw, query.campaigns, query.idle)
+        local = replace(local or LocalFilter(thresholds=query.thresholds), emails=emails)
     variants = query.variants()
     fetch = lister or (
         _concurrent(client) if parallel and concurrent_safe(query, limit=limit) else pager_lister
@@ -416,6 +428,25 @@ def list_accounts(
         limit=limit,
         unscored_last=unscored_last,
     )
+
+
+def campaign_sweep(
+    client: InstantlyClient,
+    thresholds: Thresholds | None = None,
+    *,
+    parallel: bool = True,
+    warn: Callable[[str], None] = lambda message: None,
+) -> Sweep:
+    """The one sweep of a campaign view: every account with its tags (walked like the
+    summary's) joined with every campaign (:func:`services.campaigns.sweep`)."""
+    from instantly_cli.services.campaigns import sweep
+
+    thresholds = thresholds or Thresholds()
+    query = ListQuery(include_tags=True, thresholds=thresholds)
+    listing = list_accounts(client, query, limit=None, parallel=parallel, warn=warn)
+    result = sweep(client, accounts_of(listing), thresholds, warn=warn)
+    result.anomaly = listing.anomaly
+    return result
 
 
 def _concurrent(client: InstantlyClient) -> Lister:
@@ -494,6 +525,8 @@ class ListQuery:
     max_score: float | None = None
     include_unscored: bool = False
     health: list[str] = field(default_factory=list)
+    campaigns: list[str] = field(default_factory=list)
+    idle: bool = False
     thresholds: Thresholds = field(default_factory=Thresholds)
     error_codes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)

@@ -547,7 +547,7 @@ def parse_condition(text: str, table: EnumTable = GATE_METRIC) -> Condition:
     if table.get(metric) is None:
         raise UsageError(f"Unknown --fail-if metric '{metric}' in '{text}'.", hint=hint)
     percent = match["percent"] is not None
-    if percent and metric in ("capacity", "total", "compared"):
+    if percent and metric in ("capacity", "total", "compared", "campaigns-at-risk"):
         raise UsageError(
             f"--fail-if {text}: {metric} is not a share of the accounts, so it takes no %.",
             hint=f"Compare it with a number, e.g. {metric}<20000.",

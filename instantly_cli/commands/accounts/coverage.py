@@ -1,0 +1,111 @@
+"""``instantly accounts coverage``: idle capacity, campaigns leaning on at-risk accounts, and
+campaigns that do not send."""
+
+from typing import Annotated, Any
+
+import typer
+
+from instantly_cli import context, output
+from instantly_cli.commands import handled
+from instantly_cli.commands.accounts import app
+from instantly_cli.commands.accounts._listing import report_cut
+from instantly_cli.enums import AT_RISK_BELOW, COVERAGE_METRIC, WATCH_BELOW
+from instantly_cli.errors import EXIT_FAILED, UsageError
+from instantly_cli.options import (
+    AtRiskBelowOpt,
+    JsonOpt,
+    OutputOpt,
+    ParallelOpt,
+    WatchBelowOpt,
+    examples,
+)
+
+CoverageExamples = examples(
+    "instantly accounts coverage",
+    "instantly accounts coverage --at-risk-share 20% --fail-if 'campaigns-at-risk>0'",
+    "instantly accounts coverage --json | jq -r '.idle[].email'",
+    "instantly accounts coverage --fail-if 'idle>0' --fail-if 'at-risk>5%'",
+)
+
+
+def parse_share(text: str) -> float:
+    """``30%`` or ``30`` → 30.0; exit 2 outside 0–100."""
+    raw = text.strip().removesuffix("%").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 100:
+        raise UsageError(
+            f"Invalid --at-risk-share '{text}'.", hint="Give a percentage from 0 to 100, e.g. 30%."
+        )
+    return value
+
+
+@app.command("coverage", epilog=CoverageExamples)
+@handled
+def coverage(
+    ctx: typer.Context,
+    at_risk_share: Annotated[
+        str,
+        typer.Option(
+            "--at-risk-share",
+            metavar="PCT",
+            help="Flag active campaigns with more than PCT of their capacity on at-risk accounts.",
+        ),
+    ] = "30%",
+    fail_if: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-if",
+            metavar="COND",
+            help="Exit 1 when METRIC OP VALUE[%] holds (the grammar of `accounts summary`); "
+            "repeatable. Metrics: " + ", ".join(COVERAGE_METRIC.names) + ".",
+        ),
+    ] = None,
+    at_risk_below: AtRiskBelowOpt = AT_RISK_BELOW,
+    watch_below: WatchBelowOpt = WATCH_BELOW,
+    parallel: ParallelOpt = True,
+    output_: OutputOpt = None,
+    json_output: JsonOpt = False,
+) -> int | None:
+    """Idle accounts, risky and stopped campaigns.
+
+    Idle: healthy (the summary's class), warmup active, and serving no active campaign.
+    At risk: active campaigns with more than --at-risk-share of their capacity (the daily
+    limits of their active accounts) on at-risk accounts. Not sending: campaigns not active, or
+    active without an available account, with the reason (the API's sending-status diagnosis).
+    One sweep of the campaigns and the accounts.
+    """
+    from instantly_cli import views
+    from instantly_cli.services import campaigns as service
+    from instantly_cli.services.accounts import list as fleet
+    from instantly_cli.services.accounts import summary as health
+
+    fmt = context.output_format(ctx, output_, json_output)
+    share = parse_share(at_risk_share)
+    conditions = health.parse_conditions(fail_if, COVERAGE_METRIC)
+    thresholds = health.Thresholds(at_risk_below, watch_below)
+    with context.client(ctx) as client:
+        sw = fleet.campaign_sweep(client, thresholds, parallel=parallel, warn=output.warn)
+        doc = service.coverage(client, sw, share, output.warn)
+    report_cut(sw.anomaly, False, "; the numbers may be incomplete")
+    tally = health.summarize(sw.accounts.values(), thresholds=thresholds)
+    metrics: dict[str, Any] = tally.metrics()
+    metrics |= {"idle": len(doc["idle"]), "campaigns-at-risk": len(doc["campaigns_at_risk"])}
+    doc["gate"] = [
+        {"condition": c.text, "value": c.actual(metrics), "percent": c.percent,
+         "breached": c.breached(metrics)}
+        for c in conditions
+    ]
+    if fmt == "json":
+        output.emit_json(doc)
+    elif fmt == "table":
+        for title, rows, columns, empty in views.coverage_tables(doc):
+            output.emit_records([rows], fmt, columns, title=title, empty_message=empty)
+    else:
+        output.emit_records([views.coverage_records(doc)], fmt, views.COVERAGE_COLUMNS)
+    breached = health.breaches(conditions, metrics)
+    for line in breached:
+        output.info(f"Coverage gate breached: {line}")
+    return EXIT_FAILED if breached else None

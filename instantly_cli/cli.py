@@ -22,14 +22,14 @@ import typer
 
 from instantly_cli import __version__
 from instantly_cli.errors import REDACTOR
-from instantly_cli.options import (
+from instantly_cli.options import examples
+from instantly_cli.options_global import (
     BaseUrlOpt,
     ProfileOpt,
     SandboxOpt,
     VerboseOpt,
     WorkspaceOpt,
     complete_profiles,
-    examples,
 )
 
 HELP = """Administer Instantly.ai sending accounts (API V2). Try it safely with --sandbox.

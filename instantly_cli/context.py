@@ -22,9 +22,10 @@ import typer
 
 from instantly_cli import output
 from instantly_cli.errors import UsageError
-from instantly_cli.output import Output, Terminal
+from instantly_cli.output import Output
 from instantly_cli.settings import GlobalOptions, Settings, resolve, sandbox_state_path
 from instantly_cli.targets import escape
+from instantly_cli.terminal import Terminal
 
 if TYPE_CHECKING:
     import httpx

@@ -456,7 +456,7 @@ def test_analytics_service_chunks_emails_by_200() -> None:
 
 
 def test_bar_chart_scales_to_the_busiest_day() -> None:
-    from instantly_cli.views import bar_chart
+    from instantly_cli.views_fleet import bar_chart
 
     text = bar_chart([{"date": "2026-03-01", "sent": 10}, {"date": "2026-03-02", "sent": 5}],
                      width=10)

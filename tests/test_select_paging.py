@@ -16,10 +16,10 @@ import pytest
 from typer.testing import Result
 
 from instantly_cli.context import Runtime
-from instantly_cli.output import Terminal
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.server import SandboxServer
 from instantly_cli.sandbox.store import AccountQuery, Store
+from instantly_cli.terminal import Terminal
 
 Cli = Callable[..., Result]
 

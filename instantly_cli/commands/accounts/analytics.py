@@ -73,7 +73,7 @@ def analytics(
     """
     from datetime import UTC, datetime
 
-    from instantly_cli import views
+    from instantly_cli import views_fleet
     from instantly_cli.services.accounts import analytics as service
 
     fmt = view.format(ctx)
@@ -92,11 +92,11 @@ def analytics(
     rows = service.totals(data.rows, group, emails)
     lost = service.missing(emails, data.rows) if wanted is not None else []
     shown = [r for r in rows if group == "day" or str(r["email_account"]) not in lost]
-    columns = views.analytics_columns(group, service.metrics(data.rows))
+    columns = views_fleet.analytics_columns(group, service.metrics(data.rows))
     output.emit_records([shown], fmt, columns, fields=field_list,
                         empty_message="No analytics for these accounts and dates.")
     if fmt == "table" and data.rows:
-        output.emit_text(views.bar_chart(service.totals(data.rows, "day")))
+        output.emit_text(views_fleet.bar_chart(service.totals(data.rows, "day")))
     output.info(f"{first} to {last}, {len(emails) - len(lost):,} account(s), "
                 f"{data.requests:,} request(s)")
     if lost:
@@ -127,7 +127,7 @@ def warmup_stats(
 
     Inbox, spam, sent and received counts, 100 accounts per request.
     """
-    from instantly_cli import views
+    from instantly_cli import views_fleet
     from instantly_cli.services.accounts import analytics as service
 
     fmt = view.format(ctx)
@@ -144,9 +144,9 @@ def warmup_stats(
         output.emit_json({"accounts": [pick(r) for r in stats.accounts],
                           "aggregate": stats.aggregate})
     else:
-        rows = stats.accounts + ([views.warmup_total_row(stats.aggregate)] if fmt == "table"
+        rows = stats.accounts + ([views_fleet.warmup_total_row(stats.aggregate)] if fmt == "table"
                                  and stats.accounts else [])
-        output.emit_records([rows], fmt, views.warmup_stats_columns(fmt), fields=field_list,
+        output.emit_records([rows], fmt, views_fleet.warmup_stats_columns(fmt), fields=field_list,
                             empty_message="No warmup analytics for these accounts.")
     agg = stats.aggregate
     rate = f"{agg['inbox_rate']:.1f}%" if agg["inbox_rate"] is not None else "n/a"

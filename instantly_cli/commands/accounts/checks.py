@@ -42,7 +42,7 @@ def vitals(
 
     Accounts that share a domain are tested once (one of them is sent).
     """
-    from instantly_cli import views
+    from instantly_cli import views_fleet
     from instantly_cli.services.accounts import checks
     from instantly_cli.targets import read_targets
 
@@ -63,7 +63,7 @@ def vitals(
         output.emit_records([records], fmt, [], fields=field_list)
     else:
         output.emit_records(
-            [views.vitals_rows(records)], fmt, views.VITALS_COLUMNS, fields=field_list
+            [views_fleet.vitals_rows(records)], fmt, views_fleet.VITALS_COLUMNS, fields=field_list
         )
     output.info(
         f"{len(results):,} domain(s) of {len(emails):,} account(s): "
@@ -92,7 +92,7 @@ def tracking_domain(
 
     HOST is the tracking domain's host name, e.g. track.acme.io.
     """
-    from instantly_cli import views
+    from instantly_cli import views_fleet
     from instantly_cli.services.accounts import checks
 
     fmt = view.format(ctx)
@@ -106,6 +106,6 @@ def tracking_domain(
     elif fmt == "jsonl":
         output.emit_records([[status]], fmt, [], fields=field_list)
     else:
-        output.emit_records([[views.ctd_row(status, name)]], fmt, views.CTD_COLUMNS,
+        output.emit_records([[views_fleet.ctd_row(status, name)]], fmt, views_fleet.CTD_COLUMNS,
                             fields=field_list)
     return EXIT_OK if ok else EXIT_FAILED

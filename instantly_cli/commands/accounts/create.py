@@ -98,6 +98,7 @@ def create(
     that exists already is reported as "exists".
     """
     from instantly_cli.services.accounts import create as service
+    from instantly_cli.services.accounts.create_rows import read_rows
     from instantly_cli.targets import read_targets
 
     fmt = context.output_format(ctx, opts.output_, opts.json_output)
@@ -120,7 +121,7 @@ def create(
         source = what.get("from_file")
         flat = dict(what.get("flags") or {})
         if source is not None:
-            read = service.read_rows(Path(source))
+            read = read_rows(Path(source))
             for note in read.notes:
                 output.info(note)
             if passwords is None and output.stdin_is_tty() and _lacks_password(read.rows):

@@ -92,6 +92,7 @@ def diff(
 
     from instantly_cli.commands.accounts import _record
     from instantly_cli.services import history as history_service
+    from instantly_cli.services.accounts import diff as diff_service
     from instantly_cli.services.accounts import list as fleet
     from instantly_cli.services.accounts import summary as health_service
 
@@ -118,7 +119,7 @@ def diff(
         with context.client(ctx, resolved=resolved) as client:
             listing = fleet.list_accounts(client, query, limit=None, parallel=parallel,
                                           warn=output.warn)
-            result = history_service.diff(
+            result = diff_service.diff(
                 history, listing, since=wanted, score_drop=score_drop,
                 thresholds=thresholds, tally=tally, partial=lambda: listing.anomaly,
             )
@@ -154,6 +155,7 @@ def _roll_up(ctx: typer.Context, conditions: Any, wanted: Any, score_drop: float
 
     from instantly_cli.commands.accounts import _record, _rollup
     from instantly_cli.services import history as history_service
+    from instantly_cli.services.accounts import diff as diff_service
     from instantly_cli.services.accounts import list as fleet
     from instantly_cli.services.accounts import summary as health_service
 
@@ -164,7 +166,7 @@ def _roll_up(ctx: typer.Context, conditions: Any, wanted: Any, score_drop: float
         with history_service.History(_record.history_file(ctx, resolved)) as history:
             listing = fleet.list_accounts(client, query, limit=None, parallel=parallel,
                                           warn=output.warn)
-            result = history_service.diff(
+            result = diff_service.diff(
                 history, listing, since=wanted, score_drop=score_drop, thresholds=thresholds,
                 tally=health_service.Tally(thresholds), partial=lambda: listing.anomaly)
             if result.base is not None and result.records:
@@ -200,9 +202,9 @@ def _roll_up(ctx: typer.Context, conditions: Any, wanted: Any, score_drop: float
 
 def _annotate(client: Any, result: Any, now: Any) -> None:
     """Who did it: audit-log entries of the window (a key without the scope: one note)."""
-    from instantly_cli.services import history as history_service
+    from instantly_cli.services.accounts import diff as diff_service
 
-    note = history_service.annotate(client, result.records, result.base.taken_at, now)
+    note = diff_service.annotate(client, result.records, result.base.taken_at, now)
     if note:
         output.info(note)
 
@@ -220,7 +222,7 @@ def _actor(record: dict[str, Any]) -> str:
 
 
 def _render(result: Any, fmt: str) -> None:
-    from instantly_cli.services import history as history_service
+    from instantly_cli.services.accounts import diff as diff_service
 
     records = result.records
     if fmt in ("json", "jsonl", "csv", "tsv"):
@@ -241,7 +243,7 @@ def _render(result: Any, fmt: str) -> None:
     for kind in TRANSITION.values:
         group = [r for r in records if r["kind"] == kind.name]
         if group:
-            rows = [{"email": r["email"], "change": _cut(history_service.describe(r)),
+            rows = [{"email": r["email"], "change": _cut(diff_service.describe(r)),
                      "actor": _actor(r)} for r in group]
             sections.append(Section(f"{kind.label}: {len(group):,}", columns=columns,
                                     rows=rows, styles=[kind.style] * len(rows)))

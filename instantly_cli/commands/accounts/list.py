@@ -94,7 +94,7 @@ def list_accounts(
     follow one another, sorted by workspace name; every record carries `profile`,
     `workspace_name` and `workspace_id`.
     """
-    from instantly_cli import views
+    from instantly_cli import views, views_fleet
     from instantly_cli.services.accounts import list as fleet
     from instantly_cli.services.accounts.summary import Thresholds, with_health
 
@@ -116,7 +116,7 @@ def list_accounts(
     query.params()  # validate before any request
     columns = views.account_columns(fmt, include_tags)
     if field_list:
-        columns.append(views.HEALTH_COLUMN)  # known to --fields, never a default column
+        columns.append(views_fleet.HEALTH_COLUMN)  # known to --fields, never a default column
     page_limit = None if all_ else page_limit_for(limit, context.out(ctx).stdout_tty)
     if all_profiles or all_workspaces:
         from instantly_cli.commands.accounts._rollup import list_each

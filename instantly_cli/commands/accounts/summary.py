@@ -206,7 +206,7 @@ def _roll_up(
 ) -> tuple[Tally, list[dict[str, Any]], int]:
     """Every workspace of the roll-up side by side, one row each (sorted by workspace name);
     a failing one is reported on its row and the rest still complete."""
-    from instantly_cli import views
+    from instantly_cli import views_fleet
     from instantly_cli.commands.accounts import _rollup
     from instantly_cli.services.accounts.summary import Tally
     from instantly_cli.services.workspaces import side_by_side
@@ -224,7 +224,8 @@ def _roll_up(
             doc = d.value.to_json()
         error = d.error
         rows.append({
-            **views.profile_row(d.unit.profile, d.unit.id, doc, error.message if error else None),
+            **views_fleet.profile_row(d.unit.profile, d.unit.id, doc,
+                                      error.message if error else None),
             **d.labels(),
             "error": {"code": error.code, "message": error.message, "status": error.status}
             if error else None,
@@ -234,7 +235,7 @@ def _roll_up(
 
 
 def _render(doc: dict[str, Any], fmt: str, roll_up: bool) -> None:
-    from instantly_cli import views
+    from instantly_cli import views_fleet
 
     if fmt in ("json", "jsonl"):
         if fmt == "json":
@@ -244,26 +245,26 @@ def _render(doc: dict[str, Any], fmt: str, roll_up: bool) -> None:
         return
     summary = doc["total"] if roll_up else doc
     if fmt == "table":
-        sections = views.summary_sections(summary)
+        sections = views_fleet.summary_sections(summary)
         if roll_up:
-            rows = [*doc[ROWS], views.profile_row("Total", None, summary, None)]
+            rows = [*doc[ROWS], views_fleet.profile_row("Total", None, summary, None)]
             rows[-1]["result"] = ""
             table = Section(
                 f"Workspaces: {len(doc[ROWS])}",
-                columns=views.PROFILE_COLUMNS,
+                columns=views_fleet.PROFILE_COLUMNS,
                 rows=rows,
                 styles=["red" if r.get("error") else "" for r in rows[:-1]] + ["bold"],
             )
             sections.insert(0, table)
         if summary.get("since"):
             sections.insert(0, _record.since_section(summary["since"]))
-        output.emit_dashboard(views.summary_title(summary), sections)
-        if not roll_up and (commands := views.error_commands(summary)):
+        output.emit_dashboard(views_fleet.summary_title(summary), sections)
+        if not roll_up and (commands := views_fleet.error_commands(summary)):
             output.emit_text(commands)
         return
     if roll_up:
-        output.emit_records([doc[ROWS]], fmt, views.PROFILE_FIELDS)
+        output.emit_records([doc[ROWS]], fmt, views_fleet.PROFILE_FIELDS)
     elif summary.get("groups"):
-        output.emit_records([summary["groups"]["rows"]], fmt, views.GROUP_FIELDS)
+        output.emit_records([summary["groups"]["rows"]], fmt, views_fleet.GROUP_FIELDS)
     else:
-        output.emit_kv(views.metric_rows(summary), fmt)
+        output.emit_kv(views_fleet.metric_rows(summary), fmt)

@@ -17,13 +17,8 @@ from instantly_cli.errors import (
     redact,
     safe_url,
 )
-from instantly_cli.options import (
-    NO_VIEW,
-    View,
-    argument,
-    examples,
-    view_options,
-)
+from instantly_cli.options import argument, examples
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 from instantly_cli.settings import DEFAULT_BASE_URL, Settings, check_key, mask
 from instantly_cli.targets import read_bounded
 

@@ -17,18 +17,14 @@ from instantly_cli.commands.accounts._listing import report_cut
 from instantly_cli.enums import AT_RISK_BELOW, FAILED, UNCHANGED, WATCH_BELOW
 from instantly_cli.errors import UsageError
 from instantly_cli.options import (
-    NO_VIEW,
     AtRiskBelowOpt,
-    BulkOpts,
-    View,
     WatchBelowOpt,
     argument,
     arguments,
-    bulk_options,
     examples,
     required,
-    view_options,
 )
+from instantly_cli.options_bundles import NO_VIEW, BulkOpts, View, bulk_options, view_options
 
 app = typer.Typer(
     help="Campaigns: accounts, capacity, risk; attach and detach.",

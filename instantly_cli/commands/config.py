@@ -7,7 +7,8 @@ import typer
 from instantly_cli import output
 from instantly_cli.commands import handled
 from instantly_cli.config_file import config_path, load_config
-from instantly_cli.options import NO_VIEW, View, examples, view_options
+from instantly_cli.options import examples
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 from instantly_cli.settings import mask, state_dir
 
 app = typer.Typer(help="Show the config file's path and contents.", no_args_is_help=True)

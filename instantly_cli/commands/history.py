@@ -7,7 +7,8 @@ import typer
 from instantly_cli import output
 from instantly_cli.columns import Column
 from instantly_cli.commands import handled
-from instantly_cli.options import NO_VIEW, View, examples, view_options
+from instantly_cli.options import examples
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 
 app = typer.Typer(help="The fleet's snapshots: list and prune them.", no_args_is_help=True)
 

@@ -13,18 +13,16 @@ from instantly_cli.commands import handled
 from instantly_cli.enums import JOB_STATUS, JOB_TYPE
 from instantly_cli.errors import NotFoundError, UsageError
 from instantly_cli.options import (
-    NO_VIEW,
     AllOpt,
     LimitOpt,
-    View,
     argument,
     arguments,
     complete_enum,
     examples,
     page_limit_for,
     required,
-    view_options,
 )
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 
 app = typer.Typer(help="Background jobs: list, inspect and wait for them.", no_args_is_help=True)
 

@@ -6,15 +6,8 @@ import typer
 
 from instantly_cli import output
 from instantly_cli.commands import handled
-from instantly_cli.options import (
-    NO_VIEW,
-    View,
-    argument,
-    arguments,
-    examples,
-    required,
-    view_options,
-)
+from instantly_cli.options import argument, arguments, examples, required
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 
 app = typer.Typer(help="Journals of bulk runs: list, show, forget.", no_args_is_help=True)
 

@@ -15,18 +15,8 @@ from instantly_cli.columns import parse_fields, pick
 from instantly_cli.commands import _bulk, handled
 from instantly_cli.enums import FAILED, RESOURCE_TYPE, UNCHANGED
 from instantly_cli.errors import NotFoundError, UsageError
-from instantly_cli.options import (
-    NO_VIEW,
-    BulkOpts,
-    View,
-    YesOpt,
-    argument,
-    arguments,
-    bulk_options,
-    examples,
-    required,
-    view_options,
-)
+from instantly_cli.options import YesOpt, argument, arguments, examples, required
+from instantly_cli.options_bundles import NO_VIEW, BulkOpts, View, bulk_options, view_options
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient

@@ -5,7 +5,8 @@ import typer
 
 from instantly_cli import context
 from instantly_cli.commands import handled
-from instantly_cli.options import NO_VIEW, View, examples, view_options
+from instantly_cli.options import examples
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 
 app = typer.Typer(help="Workspaces of the key: names, ids and status.", no_args_is_help=True)
 

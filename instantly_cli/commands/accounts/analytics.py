@@ -12,16 +12,8 @@ from instantly_cli.commands.accounts import app, warmup_app
 from instantly_cli.commands.accounts._listing import report_cut
 from instantly_cli.enums import ANALYTICS_BY
 from instantly_cli.errors import NotFoundError, UsageError
-from instantly_cli.options import (
-    NO_VIEW,
-    AllAccountsOpt,
-    StrictOpt,
-    TargetsArg,
-    View,
-    complete_enum,
-    examples,
-    view_options,
-)
+from instantly_cli.options import AllAccountsOpt, StrictOpt, TargetsArg, complete_enum, examples
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 
 
 def _targets(targets: list[str] | None, all_: bool) -> list[str] | None:

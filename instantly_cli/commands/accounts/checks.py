@@ -9,15 +9,8 @@ from instantly_cli.columns import parse_fields, pick
 from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import app
 from instantly_cli.errors import EXIT_FAILED, EXIT_OK
-from instantly_cli.options import (
-    NO_VIEW,
-    TargetsArg,
-    View,
-    argument,
-    examples,
-    required,
-    view_options,
-)
+from instantly_cli.options import TargetsArg, argument, examples, required
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 
 
 @app.command(

@@ -11,15 +11,8 @@ from instantly_cli.commands.accounts import app
 from instantly_cli.commands.accounts._listing import report_cut
 from instantly_cli.enums import AT_RISK_BELOW, COVERAGE_METRIC, WATCH_BELOW
 from instantly_cli.errors import EXIT_FAILED, UsageError
-from instantly_cli.options import (
-    NO_VIEW,
-    AtRiskBelowOpt,
-    ParallelOpt,
-    View,
-    WatchBelowOpt,
-    examples,
-    view_options,
-)
+from instantly_cli.options import AtRiskBelowOpt, ParallelOpt, WatchBelowOpt, examples
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 
 CoverageExamples = examples(
     "instantly accounts coverage",

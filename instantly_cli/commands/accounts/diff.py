@@ -12,7 +12,6 @@ from instantly_cli.dashboard import Section
 from instantly_cli.enums import AT_RISK_BELOW, DIFF_METRIC, TRANSITION, WATCH_BELOW
 from instantly_cli.errors import EXIT_FAILED, UsageError
 from instantly_cli.options import (
-    NO_VIEW,
     AllProfilesOpt,
     AllWorkspacesOpt,
     AtRiskBelowOpt,
@@ -22,11 +21,10 @@ from instantly_cli.options import (
     NotifyStrictOpt,
     ParallelOpt,
     SinceOpt,
-    View,
     WatchBelowOpt,
     examples,
-    view_options,
 )
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 
 DiffExamples = examples(
     "instantly accounts diff",

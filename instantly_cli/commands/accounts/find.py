@@ -9,13 +9,8 @@ from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import app
 from instantly_cli.enums import FOUND, NOT_FOUND
 from instantly_cli.errors import EXIT_FAILED, EXIT_NOT_FOUND, UsageError
-from instantly_cli.options import (
-    NO_VIEW,
-    View,
-    arguments,
-    examples,
-    view_options,
-)
+from instantly_cli.options import arguments, examples
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 
 
 @app.command(

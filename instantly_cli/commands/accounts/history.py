@@ -11,14 +11,8 @@ from instantly_cli.commands.accounts import app
 from instantly_cli.dashboard import Section
 from instantly_cli.enums import ACCOUNT_STATUS, WARMUP_STATUS
 from instantly_cli.errors import NotFoundError
-from instantly_cli.options import (
-    NO_VIEW,
-    View,
-    argument,
-    examples,
-    required,
-    view_options,
-)
+from instantly_cli.options import argument, examples, required
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 
 TIMELINE_COLUMNS = [
     Column("snapshot", "Snapshot", justify="right", priority=5),

@@ -14,8 +14,6 @@ from instantly_cli.dashboard import Section
 from instantly_cli.enums import AT_RISK_BELOW, SUMMARY_BY, WATCH_BELOW
 from instantly_cli.errors import EXIT_FAILED
 from instantly_cli.options import (
-    NO_FILTERS,
-    AccountFilters,
     AllProfilesOpt,
     AllWorkspacesOpt,
     AtRiskBelowOpt,
@@ -28,10 +26,10 @@ from instantly_cli.options import (
     ParallelOpt,
     SinceOpt,
     WatchBelowOpt,
-    account_filters,
     complete_enum,
     examples,
 )
+from instantly_cli.options_bundles import NO_FILTERS, AccountFilters, account_filters
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient

@@ -10,14 +10,8 @@ from instantly_cli.commands import _bulk, handled
 from instantly_cli.commands.accounts import app
 from instantly_cli.enums import FAILED, UNCHANGED, UPDATED, WARMUP_INCREMENT, WOULD_UPDATE
 from instantly_cli.errors import UsageError
-from instantly_cli.options import (
-    BulkOpts,
-    BulkTargetsArg,
-    bulk_options,
-    complete_enum,
-    examples,
-    expand,
-)
+from instantly_cli.options import BulkTargetsArg, complete_enum, examples
+from instantly_cli.options_bundles import BulkOpts, bulk_options, expand
 
 R = TypeVar("R")
 

@@ -12,14 +12,13 @@ from instantly_cli.commands.accounts import warmup_app
 from instantly_cli.enums import DISABLED, ENABLED, FAILED, SUBMITTED
 from instantly_cli.errors import UsageError
 from instantly_cli.options import (
-    BulkOpts,
     BulkTargetsArg,
     ImpactStrictOpt,
     JobsTimeoutOpt,
     NoWaitOpt,
-    bulk_options,
     examples,
 )
+from instantly_cli.options_bundles import BulkOpts, bulk_options
 
 
 def _command(enable: bool) -> Callable[..., int]:

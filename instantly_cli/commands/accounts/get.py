@@ -80,9 +80,10 @@ def get_accounts(
                 # The account is what was asked for: a key without campaign scopes, or an
                 # API that fails the walk, still shows it.
                 output.warn(f"Campaigns not shown: {err.message}")
-                served = None
-            for account in found if served is not None else ():
-                account["campaigns"] = served.get(str(account.get("email")), [])
+                served = {}
+            for account in found:
+                if served:
+                    account["campaigns"] = served.get(str(account.get("email")), [])
     if fmt == "json" and len(wanted) == 1:
         if field_list:
             check_fields(field_list, found)

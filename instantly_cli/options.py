@@ -1,15 +1,15 @@
 """Shared ``Annotated`` option aliases, so every command spells its options the same way."""
 
-import functools
-import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, TypeVar
+from typing import Annotated, Any
 
 import typer
 
 from instantly_cli.enums import (
     ACCOUNT_STATUS,
+    DIFF_METRIC,
+    GATE_METRIC,
     HEALTH,
     LIST_FILTER,
     OUTPUT_FORMAT,
@@ -17,11 +17,6 @@ from instantly_cli.enums import (
     SORT_FIELD,
     EnumTable,
 )
-from instantly_cli.options_global import option_flags
-
-if TYPE_CHECKING:
-    from instantly_cli.services.accounts.list import ListQuery
-    from instantly_cli.services.accounts.summary import Thresholds
 
 
 def examples(*lines: str) -> str:
@@ -195,6 +190,9 @@ def page_limit_for(limit: int | None, stdout_tty: bool) -> int | None:
 
 
 AllOpt = Annotated[bool, typer.Option("--all", help="Fetch every page.")]
+AllAccountsOpt = Annotated[
+    bool, typer.Option("--all", help="Every account of the workspace (instead of targets).")
+]
 ParallelOpt = Annotated[
     bool,
     typer.Option(
@@ -220,11 +218,6 @@ StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Exit 1 if the API's pagination misbehaves.")
 ]
 
-# -- selecting accounts: one declaration for every command that filters them --------------------
-# A command names an ``AccountFilters`` parameter ``filters``: in its help and parser these
-# options take its place, and it is called with their values, which ``filters.query()`` turns
-# into the ListQuery (validated by the command when it chooses, after its output format).
-# (name, alias, default), in help order.
 CampaignOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -239,118 +232,6 @@ IdleOpt = Annotated[
         "--idle", help="Healthy, warmup active, and in no active campaign (idle capacity)."
     ),
 ]
-QUERY_OPTIONS: list[tuple[str, Any, Any]] = [
-    ("status", StatusOpt, None),
-    ("provider", ProviderOpt, None),
-    ("search", SearchOpt, None),
-    ("tag", TagOpt, None),
-    ("tag_all", TagAllOpt, None),
-    ("not_tag", NotTagOpt, None),
-    ("filter_", FilterOpt, None),
-    ("domain", DomainOpt, None),
-    ("min_score", MinScoreOpt, None),
-    ("max_score", MaxScoreOpt, None),
-    ("include_unscored", IncludeUnscoredOpt, False),
-    ("health", HealthOpt, None),
-    ("error_code", ErrorCodeOpt, None),
-    ("error", ErrorTextOpt, None),
-    ("campaign", CampaignOpt, None),
-    ("idle", IdleOpt, False),
-]
-R = TypeVar("R")
-
-
-class AccountFilters(NamedTuple):
-    """The values of the account filter options, as given."""
-
-    status: list[str] | None = None
-    provider: list[str] | None = None
-    search: str | None = None
-    tag: list[str] | None = None
-    tag_all: list[str] | None = None
-    not_tag: list[str] | None = None
-    filter_: list[str] | None = None
-    domain: list[str] | None = None
-    min_score: float | None = None
-    max_score: float | None = None
-    include_unscored: bool = False
-    health: list[str] | None = None
-    error_code: list[str] | None = None
-    error: list[str] | None = None
-    campaign: list[str] | None = None
-    idle: bool = False
-
-    def argv(self) -> list[str]:
-        """These filters as command-line words (unquoted), in help order: what a printed
-        `accounts list …` command needs to select the same accounts."""
-        words: list[str] = []
-        for name, alias, default in QUERY_OPTIONS:
-            value = getattr(self, name)
-            if value is None or value == default:
-                continue
-            flag = sorted(f for f in option_flags(alias) if f.startswith("--"))[0]
-            if value is True:
-                words.append(flag)
-            elif isinstance(value, list):
-                for item in value:
-                    words += [flag, str(item)]
-            else:
-                words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
-        return words
-
-    def query(self, thresholds: "Thresholds", **more: Any) -> "ListQuery":
-        """The ListQuery of these filters; ``more`` sets its other fields (sort, tags…)."""
-        from instantly_cli.services.accounts.list import ListQuery
-
-        return ListQuery(
-            status=self.status or [],
-            provider=self.provider or [],
-            search=self.search,
-            filter=self.filter_ or [],
-            tags=self.tag or [],
-            tags_all=self.tag_all or [],
-            domains=self.domain or [],
-            min_score=self.min_score,
-            max_score=self.max_score,
-            include_unscored=self.include_unscored,
-            health=self.health or [],
-            error_codes=self.error_code or [],
-            errors=self.error or [],
-            not_tags=self.not_tag or [],
-            campaigns=self.campaign or [],
-            idle=self.idle,
-            thresholds=thresholds,
-            **more,
-        )
-
-
-# The marker's default (replaced by the options; it keeps the parameter optional in Python).
-NO_FILTERS = AccountFilters()
-
-
-def account_filters(func: Callable[..., R]) -> Callable[..., R]:
-    """Give a command the account filters of ``accounts list``, declared once (see above)."""
-    own = inspect.signature(func, eval_str=True)
-    marker = own.parameters.get("filters")
-    if marker is None:
-        raise TypeError(f"{func.__name__} declares no filters parameter")
-    parameters: list[inspect.Parameter] = []
-    for parameter in own.parameters.values():
-        if parameter is not marker:
-            parameters.append(parameter)
-            continue
-        parameters.extend(
-            inspect.Parameter(name, parameter.kind, default=default, annotation=alias)
-            for name, alias, default in QUERY_OPTIONS
-        )
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> R:
-        given = {name: kwargs.pop(name, default) for name, _, default in QUERY_OPTIONS}
-        return func(*args, filters=AccountFilters(**given), **kwargs)
-
-    wrapper.__signature__ = own.replace(parameters=parameters)  # type: ignore[attr-defined]
-    return wrapper
 
 
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
@@ -415,9 +296,12 @@ FailuresOpt = Annotated[
 TARGETS_HELP = "TARGET is an account email, or - to read emails / JSON / JSON lines from stdin."
 
 
-def argument(metavar: str) -> Any:
-    """A positional argument declared for the parser only (see above)."""
-    return typer.Argument(metavar=metavar, hidden=True, show_default=False)
+def argument(metavar: str, complete: Callable[[str], list[str]] | None = None) -> Any:
+    """A positional argument declared for the parser only (see above); ``complete`` offers
+    its values to shell completion."""
+    return typer.Argument(
+        metavar=metavar, hidden=True, autocompletion=complete, show_default=False
+    )
 
 
 def arguments(metavar: str) -> Any:
@@ -470,52 +354,13 @@ ForceOpt = Annotated[
 ]
 
 
-class BulkOpts:
-    """The options every writing command shares, declared once (:func:`bulk_options`)."""
-
-    def __init__(self, **values: Any) -> None:
-        self.dry_run: bool = values.get("dry_run", False)
-        self.yes: bool = values["yes"]
-        self.rate: float = values["rate"]
-        self.concurrency: int = values["concurrency"]
-        self.failures: Path | None = values["failures"]
-        self.resume: bool = values["resume"]
-        self.force: bool = values["force"]
-        self.output_: str | None = values["output_"]
-        self.json_output: bool = values["json_output"]
-
-
-def _bulk_params() -> list[tuple[str, Any, Any]]:
-    from instantly_cli.ratelimit import AUTO_CONCURRENCY, DEFAULT_RATE
-
-    return [("dry_run", DryRunOpt, False), ("yes", YesOpt, False), ("rate", RateOpt, DEFAULT_RATE),
-            ("concurrency", ConcurrencyOpt, AUTO_CONCURRENCY), ("max_wait", MaxWaitOpt, None),
-            ("failures", FailuresOpt, None),
-            ("resume", ResumeOpt, False), ("force", ForceOpt, False),
-            ("output_", OutputOpt, None), ("json_output", JsonOpt, False)]
-
-
-def bulk_options(*, dry_run: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Add the shared options of a writing command to its signature and hand them to it as one
-    ``opts: BulkOpts`` (twin commands and their siblings declare them once, here)."""
-    import functools
-
-    def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
-        own = inspect.signature(func, eval_str=True)
-        shared = [(n, a, d) for n, a, d in _bulk_params() if dry_run or n != "dry_run"]
-        kind = inspect.Parameter.KEYWORD_ONLY
-        params = [p for p in own.parameters.values() if p.name != "opts"]
-        params += [inspect.Parameter(n, kind, default=d, annotation=a) for n, a, d in shared]
-
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            opts = BulkOpts(**{n: kwargs.pop(n, d) for n, _, d in shared})
-            return func(*args, opts=opts, **kwargs)
-
-        wrapper.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
-        return wrapper
-
-    return wrap
+# -- background jobs (accounts warmup enable/disable) -----------------------------------------
+NoWaitOpt = Annotated[
+    bool, typer.Option("--no-wait", help="Print the background job ids and return at once.")
+]
+JobsTimeoutOpt = Annotated[
+    float, typer.Option("--timeout", metavar="SECONDS", help="How long to wait for the jobs.")
+]
 
 
 # -- agencies: several workspaces in one command ---------------------------------------------------
@@ -539,6 +384,26 @@ AllWorkspacesOpt = Annotated[
 
 
 # -- fleet history (accounts summary/list/diff, accounts history) ----------------------------
+def _fail_if(help_text: str) -> Any:
+    return typer.Option("--fail-if", metavar="COND", help=help_text)
+
+
+# The exit gates of `accounts summary` (its health metrics) and `accounts diff` (its transitions).
+FailIfOpt = Annotated[
+    list[str] | None,
+    _fail_if(
+        "Exit 1 when METRIC OP VALUE[%] holds (e.g. 'at-risk>5%'); repeatable. "
+        "Metrics: " + ", ".join(GATE_METRIC.names) + "; operators: > >= < <= == !=."
+    ),
+]
+DiffFailIfOpt = Annotated[
+    list[str] | None,
+    _fail_if(
+        "Exit 1 when METRIC OP VALUE[%] holds (e.g. 'new-errors>0', "
+        "'score-drops>5%': a share of the accounts compared); repeatable. Metrics: "
+        + ", ".join(DIFF_METRIC.names) + "."
+    ),
+]
 NoRecordOpt = Annotated[
     bool,
     typer.Option(

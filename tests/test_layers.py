@@ -2,7 +2,8 @@
 
 The rules, top to bottom (``LAYERS`` below is the same order):
 
-- ``__main__`` → ``cli`` (the root app) → ``commands`` (Typer only) → ``options`` →
+- ``__main__`` → ``cli`` (the root app) → ``commands`` (Typer only) → ``options_bundles`` (groups
+  of options handed to a command as one value: filters, view, bulk) → ``options`` →
   ``options_global`` (the global options every command wears) → ``context``
   (the one place that wires settings, the client, the sandbox and the output together).
 - ``services``: the domain, callable without a terminal: no typer, rich, click or ``output``.
@@ -36,6 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("main", ("__main__",)),
     ("entry", ("cli",)),
     ("commands", ("commands",)),
+    ("options_bundles", ("options_bundles",)),
     ("options", ("options",)),
     ("options_global", ("options_global",)),
     ("context", ("context",)),

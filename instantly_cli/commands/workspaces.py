@@ -5,7 +5,8 @@ import typer
 
 from instantly_cli import context
 from instantly_cli.commands import handled
-from instantly_cli.options import JsonOpt, OutputOpt, examples
+from instantly_cli.options import examples
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 
 app = typer.Typer(help="Workspaces of the key: names, ids and status.", no_args_is_help=True)
 
@@ -19,8 +20,9 @@ app = typer.Typer(help="Workspaces of the key: names, ids and status.", no_args_
     ),
 )
 @handled
+@view_options()
 def list_workspaces(
-    ctx: typer.Context, output_: OutputOpt = None, json_output: JsonOpt = False
+    ctx: typer.Context, view: View = NO_VIEW
 ) -> None:
     """The key's workspace and its sub-workspaces: name, id and status.
 
@@ -31,7 +33,7 @@ def list_workspaces(
     from instantly_cli.columns import Column
     from instantly_cli.services import workspaces
 
-    context.output_format(ctx, output_, json_output)
+    view.format(ctx)
     own = context.settings(ctx)
     own.workspace = None  # the key's own workspace lists the sub-workspaces
     with context.client(ctx, resolved=own) as client:

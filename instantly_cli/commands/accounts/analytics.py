@@ -12,20 +12,8 @@ from instantly_cli.commands.accounts import app, warmup_app
 from instantly_cli.commands.accounts._listing import report_cut
 from instantly_cli.enums import ANALYTICS_BY
 from instantly_cli.errors import NotFoundError, UsageError
-from instantly_cli.options import (
-    FieldsOpt,
-    JsonOpt,
-    OutputOpt,
-    StrictOpt,
-    arguments,
-    complete_enum,
-    examples,
-)
-
-AllAccountsOpt = Annotated[
-    bool, typer.Option("--all", help="Every account of the workspace (instead of targets).")
-]
-OptionalTargets = Annotated[list[str], arguments("TARGET")]
+from instantly_cli.options import AllAccountsOpt, StrictOpt, TargetsArg, complete_enum, examples
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 
 
 def _targets(targets: list[str] | None, all_: bool) -> list[str] | None:
@@ -48,9 +36,10 @@ def _targets(targets: list[str] | None, all_: bool) -> list[str] | None:
     ),
 )
 @handled
+@view_options("fields")
 def analytics(
     ctx: typer.Context,
-    targets: OptionalTargets,
+    targets: TargetsArg,
     all_: AllAccountsOpt = False,
     from_: Annotated[
         str | None,
@@ -66,9 +55,7 @@ def analytics(
                      autocompletion=complete_enum(ANALYTICS_BY)),
     ] = "account",
     strict: StrictOpt = False,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
-    fields: FieldsOpt = None,
+    view: View = NO_VIEW,
 ) -> None:
     """Sending analytics per account or per day.
 
@@ -81,8 +68,8 @@ def analytics(
     from instantly_cli import views_fleet
     from instantly_cli.services.accounts import analytics as service
 
-    fmt = context.output_format(ctx, output_, json_output)
-    field_list = parse_fields(fields)
+    fmt = view.format(ctx)
+    field_list = parse_fields(view.fields)
     group = str(ANALYTICS_BY.parse(by))
     first, last = service.date_range(from_, to, datetime.now(UTC).date())
     wanted = _targets(targets, all_)
@@ -118,14 +105,13 @@ def analytics(
     ),
 )
 @handled
+@view_options("fields")
 def warmup_stats(
     ctx: typer.Context,
-    targets: OptionalTargets,
+    targets: TargetsArg,
     all_: AllAccountsOpt = False,
     strict: StrictOpt = False,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
-    fields: FieldsOpt = None,
+    view: View = NO_VIEW,
 ) -> None:
     """Warmup health of the last 14 days.
 
@@ -136,8 +122,8 @@ def warmup_stats(
     from instantly_cli import views_fleet
     from instantly_cli.services.accounts import analytics as service
 
-    fmt = context.output_format(ctx, output_, json_output)
-    field_list = parse_fields(fields)
+    fmt = view.format(ctx)
+    field_list = parse_fields(view.fields)
     wanted = _targets(targets, all_)
     with context.client(ctx) as client:
         listed = service.account_emails(client, wanted)

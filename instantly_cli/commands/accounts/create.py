@@ -12,14 +12,8 @@ from instantly_cli.commands import _bulk, handled
 from instantly_cli.commands.accounts import _outcomes, app
 from instantly_cli.enums import CREATED, EXISTS, FAILED, PROVIDER, WOULD_CREATE
 from instantly_cli.errors import UsageError
-from instantly_cli.options import (
-    BulkOpts,
-    FieldsOpt,
-    arguments,
-    bulk_options,
-    complete_enum,
-    examples,
-)
+from instantly_cli.options import FieldsOpt, arguments, complete_enum, examples
+from instantly_cli.options_bundles import BulkOpts, bulk_options
 
 
 def _opt(flag: str, help_: str, metavar: str = "TEXT") -> Any:

@@ -15,16 +15,16 @@ from instantly_cli.options import (
     AllProfilesOpt,
     AllWorkspacesOpt,
     AtRiskBelowOpt,
-    JsonOpt,
+    DiffFailIfOpt,
     NoRecordOpt,
     NotifyOpt,
     NotifyStrictOpt,
-    OutputOpt,
     ParallelOpt,
     SinceOpt,
     WatchBelowOpt,
     examples,
 )
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 
 DiffExamples = examples(
     "instantly accounts diff",
@@ -52,6 +52,7 @@ CHANGE_WIDTH = 60
 
 @app.command("diff", epilog=DiffExamples)
 @handled
+@view_options()
 def diff(
     ctx: typer.Context,
     since: SinceOpt = None,
@@ -61,16 +62,7 @@ def diff(
                      help="A score falling by at least POINTS is a transition (so is one "
                      "crossing a health class)."),
     ] = 10.0,
-    fail_if: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--fail-if",
-            metavar="COND",
-            help="Exit 1 when METRIC OP VALUE[%] holds (e.g. 'new-errors>0', "
-            "'score-drops>5%': a share of the accounts compared); repeatable. Metrics: "
-            + ", ".join(DIFF_METRIC.names) + ".",
-        ),
-    ] = None,
+    fail_if: DiffFailIfOpt = None,
     at_risk_below: AtRiskBelowOpt = AT_RISK_BELOW,
     watch_below: WatchBelowOpt = WATCH_BELOW,
     notify: NotifyOpt = None,
@@ -79,8 +71,7 @@ def diff(
     parallel: ParallelOpt = True,
     all_profiles: AllProfilesOpt = False,
     all_workspaces: AllWorkspacesOpt = False,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
+    view: View = NO_VIEW,
 ) -> int | None:
     """What changed since a snapshot.
 
@@ -103,7 +94,7 @@ def diff(
     from instantly_cli.services.accounts import list as fleet
     from instantly_cli.services.accounts import summary as health_service
 
-    fmt = context.output_format(ctx, output_, json_output)
+    fmt = view.format(ctx)
     conditions = health_service.parse_conditions(fail_if, DIFF_METRIC)
     thresholds = health_service.Thresholds(at_risk_below, watch_below)
     if not (0 < score_drop <= 100):

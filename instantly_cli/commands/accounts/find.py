@@ -4,12 +4,13 @@ from typing import Annotated, Any
 
 import typer
 
-from instantly_cli import context, output
+from instantly_cli import output
 from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import app
 from instantly_cli.enums import FOUND, NOT_FOUND
 from instantly_cli.errors import EXIT_FAILED, EXIT_NOT_FOUND, UsageError
-from instantly_cli.options import JsonOpt, OutputOpt, arguments, examples
+from instantly_cli.options import arguments, examples
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 
 
 @app.command(
@@ -20,11 +21,11 @@ from instantly_cli.options import JsonOpt, OutputOpt, arguments, examples
     ),
 )
 @handled
+@view_options()
 def find(
     ctx: typer.Context,
     emails: Annotated[list[str], arguments("EMAIL...")],
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
+    view: View = NO_VIEW,
 ) -> int | None:
     """Which profile and workspace holds each address.
 
@@ -38,7 +39,7 @@ def find(
     from instantly_cli.config_file import load_config
     from instantly_cli.services.workspaces import find_accounts, side_by_side
 
-    fmt = context.output_format(ctx, output_, json_output)
+    fmt = view.format(ctx)
     wanted = [e.strip() for e in emails if e.strip()]
     if not wanted:
         raise UsageError("Name at least one address.", hint="instantly accounts find EMAIL...")

@@ -25,14 +25,8 @@ from instantly_cli.enums import (
     WOULD_FIX,
     WOULD_MOVE,
 )
-from instantly_cli.options import (
-    BulkOpts,
-    BulkTargetsArg,
-    FieldsOpt,
-    ImpactStrictOpt,
-    bulk_options,
-    examples,
-)
+from instantly_cli.options import BulkTargetsArg, FieldsOpt, ImpactStrictOpt, examples
+from instantly_cli.options_bundles import BulkOpts, bulk_options
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient

@@ -12,8 +12,6 @@ from instantly_cli.commands.accounts._listing import report_cut
 from instantly_cli.enums import AT_RISK_BELOW, WATCH_BELOW
 from instantly_cli.errors import UsageError
 from instantly_cli.options import (
-    NO_FILTERS,
-    AccountFilters,
     AllOpt,
     AllProfilesOpt,
     AllWorkspacesOpt,
@@ -28,10 +26,10 @@ from instantly_cli.options import (
     StrictOpt,
     WatchBelowOpt,
     WideOpt,
-    account_filters,
     examples,
     page_limit_for,
 )
+from instantly_cli.options_bundles import NO_FILTERS, AccountFilters, account_filters
 
 ListExamples = examples(
     "instantly accounts list --status connection-error,sending-error",

@@ -11,14 +11,13 @@ from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import _record, app
 from instantly_cli.commands.accounts._listing import report_cut
 from instantly_cli.dashboard import Section
-from instantly_cli.enums import AT_RISK_BELOW, GATE_METRIC, SUMMARY_BY, WATCH_BELOW
+from instantly_cli.enums import AT_RISK_BELOW, SUMMARY_BY, WATCH_BELOW
 from instantly_cli.errors import EXIT_FAILED
 from instantly_cli.options import (
-    NO_FILTERS,
-    AccountFilters,
     AllProfilesOpt,
     AllWorkspacesOpt,
     AtRiskBelowOpt,
+    FailIfOpt,
     JsonOpt,
     NoRecordOpt,
     NotifyOpt,
@@ -27,10 +26,10 @@ from instantly_cli.options import (
     ParallelOpt,
     SinceOpt,
     WatchBelowOpt,
-    account_filters,
     complete_enum,
     examples,
 )
+from instantly_cli.options_bundles import NO_FILTERS, AccountFilters, account_filters
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
@@ -66,15 +65,7 @@ def summary(
             autocompletion=complete_enum(SUMMARY_BY),
         ),
     ] = None,
-    fail_if: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--fail-if",
-            metavar="COND",
-            help="Exit 1 when METRIC OP VALUE[%] holds (e.g. 'at-risk>5%'); repeatable. "
-            "Metrics: " + ", ".join(GATE_METRIC.names) + "; operators: > >= < <= == !=.",
-        ),
-    ] = None,
+    fail_if: FailIfOpt = None,
     at_risk_below: AtRiskBelowOpt = AT_RISK_BELOW,
     watch_below: WatchBelowOpt = WATCH_BELOW,
     all_profiles: AllProfilesOpt = False,

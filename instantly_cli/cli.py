@@ -22,14 +22,14 @@ import typer
 
 from instantly_cli import __version__
 from instantly_cli.errors import REDACTOR
-from instantly_cli.options import (
+from instantly_cli.options import examples
+from instantly_cli.options_global import (
     BaseUrlOpt,
     ProfileOpt,
     SandboxOpt,
     VerboseOpt,
     WorkspaceOpt,
     complete_profiles,
-    examples,
 )
 
 HELP = """Administer Instantly.ai sending accounts (API V2). Try it safely with --sandbox.
@@ -54,6 +54,7 @@ NOUNS: dict[str, Noun] = {
     "tags": Noun("tags", "Custom tags and their mappings to accounts."),
     "campaigns": Noun("campaigns", "Campaigns: accounts, capacity, risk; attach and detach."),
     "jobs": Noun("jobs", "Background jobs: list, inspect and wait for them."),
+    "workspaces": Noun("workspaces", "Workspaces of the key: names, ids and status."),
     "runs": Noun("runs", "Journals of bulk runs: list, show, forget."),
     "auth": Noun("auth", "Log in, check, switch and log out of API keys (profiles)."),
     "config": Noun("config", "Show the config file's path and contents."),

@@ -9,8 +9,10 @@ hook (``on_exchange``) are handed in.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,11 +24,11 @@ import httpx
 from instantly_cli import __version__
 from instantly_cli.campaign_api import CampaignEndpoints
 from instantly_cli.errors import (
-    CliError,
+    ForbiddenError,
     InvalidResponseError,
     NetworkError,
     RateLimitedError,
-    error_for_status,
+    decode_answer,
 )
 from instantly_cli.paging import Pager, account_page, not_json_number
 from instantly_cli.ratelimit import MAX_RETRY_AFTER, RateLimiter, parse_retry_after
@@ -39,6 +41,8 @@ from instantly_cli.schema import (
     PauseAnswer,
     Tag,
     Vitals,
+    Workspace,
+    WorkspaceAdmin,
 )
 
 API = "/api/v2"
@@ -104,6 +108,7 @@ class InstantlyClient(CampaignEndpoints):
             transport=transport,
             limits=httpx.Limits(max_connections=max_connections),
             follow_redirects=False,
+            verify=_tls(),
         )
 
     def close(self) -> None:
@@ -152,7 +157,14 @@ class InstantlyClient(CampaignEndpoints):
         resp, raw = self._final_answer(method, path, params, body, safe_to_repeat)
         answer = Answer(resp, raw)
         if not 200 <= resp.status_code < 300:
-            answer.json()  # raises the typed error for any status outside 2xx
+            try:
+                answer.json()  # raises the typed error for any status outside 2xx
+            except ForbiddenError as exc:
+                if self.workspace:  # a workspace the key may not act on, or a missing scope
+                    exc.hint = (f"The key may lack the scope, or may not act on workspace "
+                                f"{self.workspace} (`instantly workspaces list` shows those "
+                                "it can).")
+                raise
         if self.limiter is not None:
             self.limiter.on_success()
         return answer
@@ -477,6 +489,20 @@ class InstantlyClient(CampaignEndpoints):
         )
         return not (isinstance(data, dict) and data.get("success") is False)
 
+    # -- workspaces -----------------------------------------------------------------------------
+
+    def current_workspace(self) -> Workspace:
+        """``GET /workspaces/current``: the key's workspace, or the one acted as."""
+        return cast(Workspace, self._object("GET", f"{API}/workspaces/current"))
+
+    def workspace_members(self) -> Pager:
+        """``GET /workspace-group-members``: the sub-workspaces of an admin workspace."""
+        return self.pages(f"{API}/workspace-group-members")
+
+    def admin_workspace(self) -> WorkspaceAdmin:
+        """``GET /workspace-group-members/admin``: the admin workspace of the current one."""
+        return cast(WorkspaceAdmin, self._object("GET", f"{API}/workspace-group-members/admin"))
+
     def _object(
         self,
         method: str,
@@ -493,6 +519,13 @@ class InstantlyClient(CampaignEndpoints):
                 f"The API answered {method} {path.removeprefix(API)} without a JSON object."
             )
         return data
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context per process: building one (the CA bundle) costs ~35 ms of CPU, once per
+    client otherwise, and a roll-up opens a client per workspace. Contexts are thread-safe."""
+    return httpx.create_ssl_context()
 
 
 class Answer:
@@ -532,12 +565,6 @@ def _describe(exc: Exception) -> str:
     return text.rstrip(".")
 
 
-def _is_envelope(data: object) -> bool:
-    return (
-        isinstance(data, dict) and "statusCode" in data and ("message" in data or "error" in data)
-    )
-
-
 class _AttemptTimeout(Exception):
     """One attempt did not complete within its total deadline."""
 
@@ -550,51 +577,6 @@ def _too_large(limit: int) -> InvalidResponseError:
 
 
 def _decode(resp: httpx.Response, raw: bytes) -> Json:
-    status = resp.status_code
-    data: Json = None
-    parsed = False
-    if raw:
-        try:
-            data = json.loads(raw, parse_constant=not_json_number)
-            parsed = True
-        except (ValueError, RecursionError):
-            parsed = False
-    if 200 <= status < 300:
-        if raw and not parsed:
-            kind = resp.headers.get("Content-Type", "unknown type").split(";")[0]
-            raise InvalidResponseError(
-                f"The API answered {status} with a body that is not JSON ({kind})."
-            )
-        # Some gateways report errors inside a 200: be lenient and honour the envelope.
-        if (
-            _is_envelope(data)
-            and isinstance(data.get("statusCode"), int)
-            and data["statusCode"] >= 400
-        ):
-            raise _with_body(
-                error_for_status(data["statusCode"], _message(data, status, resp)), data
-            )
-        return data
-    if not parsed:
-        kind = resp.headers.get("Content-Type", "unknown type").split(";")[0]
-        raise error_for_status(
-            status, f"HTTP {status} {resp.reason_phrase} with a non-JSON body ({kind})"
-        )
-    raise _with_body(error_for_status(status, _message(data, status, resp)), data)
-
-
-def _with_body(err: CliError, body: Json) -> CliError:
-    err.body = body
-    return err
-
-
-def _message(data: Json, status: int, resp: httpx.Response) -> str:
-    if isinstance(data, dict):
-        message = data.get("message")
-        if isinstance(message, list):
-            message = "; ".join(str(m) for m in message)
-        if message:
-            return str(message)
-        if data.get("error"):
-            return str(data["error"])
-    return f"HTTP {status} {resp.reason_phrase}"
+    kind = resp.headers.get("Content-Type", "unknown type").split(";")[0]
+    return decode_answer(resp.status_code, resp.reason_phrase, kind, raw,
+                         parse_constant=not_json_number)

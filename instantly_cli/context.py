@@ -9,6 +9,7 @@ terminal) is a :class:`Runtime`, handed in as the Typer context's ``obj`` (tests
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import math
 import os
@@ -21,9 +22,10 @@ import typer
 
 from instantly_cli import output
 from instantly_cli.errors import UsageError
-from instantly_cli.output import Output, Terminal
+from instantly_cli.output import Output
 from instantly_cli.settings import GlobalOptions, Settings, resolve, sandbox_state_path
 from instantly_cli.targets import escape
+from instantly_cli.terminal import Terminal
 
 if TYPE_CHECKING:
     import httpx
@@ -172,6 +174,9 @@ def client(
         gc.freeze()
     rt = runtime(ctx)
     s = resolved or settings(ctx)
+    if s.workspace and not _is_id(s.workspace):
+        # A name (`--workspace "Client A"`): its id, from the key's own workspace's list.
+        s = dataclasses.replace(s, workspace=workspace_id(ctx, s.workspace, s, api_key=api_key))
     transport = rt.transport
     key = api_key or (None if s.sandbox else s.require_key())
     base_url = s.base_url
@@ -194,6 +199,55 @@ def client(
         max_retry_after=rt.max_retry_after,
         max_response_bytes=max_response_bytes(),
     )
+
+
+def _is_id(text: str) -> bool:
+    from instantly_cli.services.workspaces import is_id
+
+    return is_id(text)
+
+
+def workspace_id(
+    ctx: typer.Context,
+    text: str,
+    resolved: Settings | None = None,
+    *,
+    api_key: str | None = None,
+    option: str = "--workspace",
+) -> str:
+    """The id of the workspace ``text`` names (a name, any case, or an id) for the profile's
+    key; names are cached per profile in the state folder. Exit 2 for an unknown or ambiguous
+    name, with the close ones."""
+    from instantly_cli.services import workspaces
+
+    own = dataclasses.replace(resolved or settings(ctx), workspace=None)
+    if workspaces.is_id(text):
+        return text.strip().lower()
+
+    def fetch() -> list[workspaces.Workspace]:
+        from instantly_cli.errors import ForbiddenError
+
+        with client(ctx, resolved=own, api_key=api_key) as admin:
+            try:
+                return workspaces.directory(admin)
+            except ForbiddenError as exc:
+                raise ForbiddenError(
+                    f"Cannot look up the workspace named '{text.strip()}': {exc.message}",
+                    hint="Give the workspace id instead (a key without the workspaces scope "
+                    "cannot read names).",
+                ) from None
+
+    return workspaces.resolve(text, fetch, name_cache(own, api_key), option=option)
+
+
+def name_cache(s: Settings, api_key: str | None = None) -> Any:
+    """The workspace-name cache of the profile ``s`` (keyed by its key and base URL)."""
+    from instantly_cli.services.workspaces import NameCache
+    from instantly_cli.settings import state_dir
+
+    key = api_key or s.api_key or ""
+    base = "sandbox" if s.sandbox else s.base_url
+    return NameCache.of(state_dir(), s.profile, base, key)
 
 
 def _sandbox_transport() -> Any:

@@ -458,3 +458,12 @@ COVERAGE_METRIC = EnumTable(
                   "active campaigns over --at-risk-share", "default"),
     ],
 )
+
+# Workspaces: the key's own workspace, and the status of a workspace-group member
+# (GET /workspace-group-members). Only accepted sub-workspaces may be acted as.
+WORKSPACE_CURRENT = "current"
+MEMBER_ACCEPTED = "accepted"
+MEMBER_PENDING = "pending"
+MEMBER_REJECTED = "rejected"
+NOT_FOUND = "not found"
+FOUND = "found"

@@ -7,6 +7,7 @@ a message and an exit code lives with the commands (``instantly_cli.commands.han
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 EXIT_OK = 0
@@ -452,3 +453,69 @@ def safe_url(url: str | None) -> str:
     """
     scheme, _, rest = _split_userinfo(str(url or ""))
     return redact(scheme + rest)
+
+
+# -- decoding an answer into its JSON or the typed error ------------------------------------------
+
+
+def decode_answer(
+    status: int,
+    reason: str,
+    kind: str,
+    raw: bytes,
+    *,
+    parse_constant: Callable[[str], Any] | None = None,
+) -> Any:
+    """The JSON of an answer (``kind``: its content type), or the typed error it carries: an
+    error status, or an error envelope inside a 2xx (some gateways report errors that way).
+    ``parse_constant`` is json's (the client refuses NaN and Infinity with it)."""
+    import json
+
+    data: Any = None
+    parsed = False
+    if raw:
+        try:
+            data = json.loads(raw, parse_constant=parse_constant)
+            parsed = True
+        except (ValueError, RecursionError):
+            parsed = False
+    if 200 <= status < 300:
+        if raw and not parsed:
+            raise InvalidResponseError(
+                f"The API answered {status} with a body that is not JSON ({kind})."
+            )
+        if (
+            _is_envelope(data)
+            and isinstance(data.get("statusCode"), int)
+            and data["statusCode"] >= 400
+        ):
+            raise _with_body(
+                error_for_status(data["statusCode"], _message(data, status, reason)), data
+            )
+        return data
+    if not parsed:
+        raise error_for_status(status, f"HTTP {status} {reason} with a non-JSON body ({kind})")
+    raise _with_body(error_for_status(status, _message(data, status, reason)), data)
+
+
+def _is_envelope(data: object) -> bool:
+    return (
+        isinstance(data, dict) and "statusCode" in data and ("message" in data or "error" in data)
+    )
+
+
+def _with_body(err: CliError, body: Any) -> CliError:
+    err.body = body
+    return err
+
+
+def _message(data: Any, status: int, reason: str) -> str:
+    if isinstance(data, dict):
+        message = data.get("message")
+        if isinstance(message, list):
+            message = "; ".join(str(m) for m in message)
+        if message:
+            return str(message)
+        if data.get("error"):
+            return str(data["error"])
+    return f"HTTP {status} {reason}"

@@ -1,15 +1,15 @@
 """Shared ``Annotated`` option aliases, so every command spells its options the same way."""
 
-import functools
-import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, TypeVar
+from typing import Annotated, Any
 
 import typer
 
 from instantly_cli.enums import (
     ACCOUNT_STATUS,
+    DIFF_METRIC,
+    GATE_METRIC,
     HEALTH,
     LIST_FILTER,
     OUTPUT_FORMAT,
@@ -17,10 +17,6 @@ from instantly_cli.enums import (
     SORT_FIELD,
     EnumTable,
 )
-
-if TYPE_CHECKING:
-    from instantly_cli.services.accounts.list import ListQuery
-    from instantly_cli.services.accounts.summary import Thresholds
 
 
 def examples(*lines: str) -> str:
@@ -35,17 +31,6 @@ def complete_enum(table: EnumTable) -> Callable[[str], list[str]]:
         return [n for n in table.names if n.startswith(incomplete)]
 
     return complete
-
-
-def complete_profiles(incomplete: str) -> list[str]:
-    from instantly_cli.config_file import load_config
-    from instantly_cli.errors import CliError
-
-    try:
-        names = sorted(load_config().profiles)
-    except CliError:
-        return []
-    return [n for n in names if n.startswith(incomplete)]
 
 
 OutputOpt = Annotated[
@@ -205,6 +190,9 @@ def page_limit_for(limit: int | None, stdout_tty: bool) -> int | None:
 
 
 AllOpt = Annotated[bool, typer.Option("--all", help="Fetch every page.")]
+AllAccountsOpt = Annotated[
+    bool, typer.Option("--all", help="Every account of the workspace (instead of targets).")
+]
 ParallelOpt = Annotated[
     bool,
     typer.Option(
@@ -230,11 +218,6 @@ StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Exit 1 if the API's pagination misbehaves.")
 ]
 
-# -- selecting accounts: one declaration for every command that filters them --------------------
-# A command names an ``AccountFilters`` parameter ``filters``: in its help and parser these
-# options take its place, and it is called with their values, which ``filters.query()`` turns
-# into the ListQuery (validated by the command when it chooses, after its output format).
-# (name, alias, default), in help order.
 CampaignOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -249,118 +232,6 @@ IdleOpt = Annotated[
         "--idle", help="Healthy, warmup active, and in no active campaign (idle capacity)."
     ),
 ]
-QUERY_OPTIONS: list[tuple[str, Any, Any]] = [
-    ("status", StatusOpt, None),
-    ("provider", ProviderOpt, None),
-    ("search", SearchOpt, None),
-    ("tag", TagOpt, None),
-    ("tag_all", TagAllOpt, None),
-    ("not_tag", NotTagOpt, None),
-    ("filter_", FilterOpt, None),
-    ("domain", DomainOpt, None),
-    ("min_score", MinScoreOpt, None),
-    ("max_score", MaxScoreOpt, None),
-    ("include_unscored", IncludeUnscoredOpt, False),
-    ("health", HealthOpt, None),
-    ("error_code", ErrorCodeOpt, None),
-    ("error", ErrorTextOpt, None),
-    ("campaign", CampaignOpt, None),
-    ("idle", IdleOpt, False),
-]
-R = TypeVar("R")
-
-
-class AccountFilters(NamedTuple):
-    """The values of the account filter options, as given."""
-
-    status: list[str] | None = None
-    provider: list[str] | None = None
-    search: str | None = None
-    tag: list[str] | None = None
-    tag_all: list[str] | None = None
-    not_tag: list[str] | None = None
-    filter_: list[str] | None = None
-    domain: list[str] | None = None
-    min_score: float | None = None
-    max_score: float | None = None
-    include_unscored: bool = False
-    health: list[str] | None = None
-    error_code: list[str] | None = None
-    error: list[str] | None = None
-    campaign: list[str] | None = None
-    idle: bool = False
-
-    def argv(self) -> list[str]:
-        """These filters as command-line words (unquoted), in help order: what a printed
-        `accounts list …` command needs to select the same accounts."""
-        words: list[str] = []
-        for name, alias, default in QUERY_OPTIONS:
-            value = getattr(self, name)
-            if value is None or value == default:
-                continue
-            flag = sorted(f for f in _flags(alias) if f.startswith("--"))[0]
-            if value is True:
-                words.append(flag)
-            elif isinstance(value, list):
-                for item in value:
-                    words += [flag, str(item)]
-            else:
-                words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
-        return words
-
-    def query(self, thresholds: "Thresholds", **more: Any) -> "ListQuery":
-        """The ListQuery of these filters; ``more`` sets its other fields (sort, tags…)."""
-        from instantly_cli.services.accounts.list import ListQuery
-
-        return ListQuery(
-            status=self.status or [],
-            provider=self.provider or [],
-            search=self.search,
-            filter=self.filter_ or [],
-            tags=self.tag or [],
-            tags_all=self.tag_all or [],
-            domains=self.domain or [],
-            min_score=self.min_score,
-            max_score=self.max_score,
-            include_unscored=self.include_unscored,
-            health=self.health or [],
-            error_codes=self.error_code or [],
-            errors=self.error or [],
-            not_tags=self.not_tag or [],
-            campaigns=self.campaign or [],
-            idle=self.idle,
-            thresholds=thresholds,
-            **more,
-        )
-
-
-# The marker's default (replaced by the options; it keeps the parameter optional in Python).
-NO_FILTERS = AccountFilters()
-
-
-def account_filters(func: Callable[..., R]) -> Callable[..., R]:
-    """Give a command the account filters of ``accounts list``, declared once (see above)."""
-    own = inspect.signature(func, eval_str=True)
-    marker = own.parameters.get("filters")
-    if marker is None:
-        raise TypeError(f"{func.__name__} declares no filters parameter")
-    parameters: list[inspect.Parameter] = []
-    for parameter in own.parameters.values():
-        if parameter is not marker:
-            parameters.append(parameter)
-            continue
-        parameters.extend(
-            inspect.Parameter(name, parameter.kind, default=default, annotation=alias)
-            for name, alias, default in QUERY_OPTIONS
-        )
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> R:
-        given = {name: kwargs.pop(name, default) for name, _, default in QUERY_OPTIONS}
-        return func(*args, filters=AccountFilters(**given), **kwargs)
-
-    wrapper.__signature__ = own.replace(parameters=parameters)  # type: ignore[attr-defined]
-    return wrapper
 
 
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
@@ -425,9 +296,12 @@ FailuresOpt = Annotated[
 TARGETS_HELP = "TARGET is an account email, or - to read emails / JSON / JSON lines from stdin."
 
 
-def argument(metavar: str) -> Any:
-    """A positional argument declared for the parser only (see above)."""
-    return typer.Argument(metavar=metavar, hidden=True, show_default=False)
+def argument(metavar: str, complete: Callable[[str], list[str]] | None = None) -> Any:
+    """A positional argument declared for the parser only (see above); ``complete`` offers
+    its values to shell completion."""
+    return typer.Argument(
+        metavar=metavar, hidden=True, autocompletion=complete, show_default=False
+    )
 
 
 def arguments(metavar: str) -> Any:
@@ -449,79 +323,6 @@ def required(value: str | None, name: str, example: str) -> str:
     return value
 
 
-# -- global options, also accepted after the noun and the verb ---------------------------------
-# The root callback parses them before the noun; every command (and each noun's callback)
-# declares them again, so `instantly accounts list --profile b` works like `instantly --profile b
-# accounts list`. Each later copy writes into the invocation's GlobalOptions as it is parsed, so
-# the value nearest the command wins. Only the root copy reads the environment, or an
-# INSTANTLY_PROFILE would override an explicit --profile given before the noun.
-
-GLOBAL_NOTE = "Global options (--profile, --workspace, --base-url, --sandbox, -v) also work here."
-
-
-def _store_global(name: str) -> Callable[[typer.Context, Any], Any]:
-    def store(ctx: typer.Context, value: Any) -> Any:
-        if ctx.resilient_parsing or value is None or value is False:
-            return value
-        from instantly_cli.context import runtime
-
-        rt = runtime(ctx)
-        rt.options = rt.options._replace(**{name: value})
-        return value
-
-    return store
-
-
-ProfileOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--profile",
-        metavar="NAME",
-        help="Config profile to use (global option; also before the command).",
-        autocompletion=complete_profiles,
-        callback=_store_global("profile"),
-        expose_value=False,
-    ),
-]
-WorkspaceOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--workspace",
-        metavar="ID",
-        help="Act on this workspace id (global option).",
-        callback=_store_global("workspace"),
-        expose_value=False,
-    ),
-]
-BaseUrlOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--base-url",
-        metavar="URL",
-        help="API base URL (global option).",
-        callback=_store_global("base_url"),
-        expose_value=False,
-    ),
-]
-SandboxOpt = Annotated[
-    bool,
-    typer.Option(
-        "--sandbox",
-        help="Use the built-in local emulator (global option).",
-        callback=_store_global("sandbox"),
-        expose_value=False,
-    ),
-]
-VerboseOpt = Annotated[
-    bool,
-    typer.Option(
-        "--verbose",
-        "-v",
-        help="Log each HTTP exchange on stderr (global option).",
-        callback=_store_global("verbose"),
-        expose_value=False,
-    ),
-]
 WideOpt = Annotated[
     bool,
     typer.Option(
@@ -530,43 +331,6 @@ WideOpt = Annotated[
     ),
 ]
 
-
-# Every command wears these (``commands.handled`` adds those it does not define itself), so
-# `instantly accounts list --profile b` works like `instantly --profile b accounts list`.
-GLOBAL_OPTIONS: list[tuple[str, Any, Any]] = [
-    ("_profile", ProfileOpt, None),
-    ("_workspace", WorkspaceOpt, None),
-    ("_base_url", BaseUrlOpt, None),
-    ("_sandbox", SandboxOpt, False),
-    ("_verbose", VerboseOpt, False),
-]
-
-
-def _flags(annotation: Any) -> set[str]:
-    """The option names an ``Annotated[..., typer.Option("--x", "-x")]`` declares (Typer keeps
-    the first name in ``default`` when the default lives in the signature)."""
-    flags: set[str] = set()
-    for meta in getattr(annotation, "__metadata__", ()):
-        names = [getattr(meta, "default", None), *(getattr(meta, "param_decls", None) or ())]
-        flags.update(n for n in names if isinstance(n, str) and n.startswith("-"))
-    return flags
-
-
-def with_global_options(signature: inspect.Signature) -> inspect.Signature:
-    """``signature`` plus the global options its command does not declare itself (``auth
-    login`` keeps its own --base-url/--workspace). They store themselves into the runtime and
-    are never passed to the function (``expose_value=False``)."""
-    taken: set[str] = set()
-    for parameter in signature.parameters.values():
-        taken |= _flags(parameter.annotation)
-    extra = []
-    for name, alias, default in GLOBAL_OPTIONS:
-        if name in signature.parameters or _flags(alias) & taken:
-            continue
-        kind = inspect.Parameter.KEYWORD_ONLY
-        extra.append(inspect.Parameter(name, kind, default=default, annotation=alias))
-    params = list(signature.parameters.values())
-    return signature.replace(parameters=[*params, *extra])
 
 # Bulk commands: no target with --resume (the newest run), or the run id.
 BulkTargetsArg = Annotated[list[str], arguments("TARGET")]
@@ -590,55 +354,56 @@ ForceOpt = Annotated[
 ]
 
 
-class BulkOpts:
-    """The options every writing command shares, declared once (:func:`bulk_options`)."""
-
-    def __init__(self, **values: Any) -> None:
-        self.dry_run: bool = values.get("dry_run", False)
-        self.yes: bool = values["yes"]
-        self.rate: float = values["rate"]
-        self.concurrency: int = values["concurrency"]
-        self.failures: Path | None = values["failures"]
-        self.resume: bool = values["resume"]
-        self.force: bool = values["force"]
-        self.output_: str | None = values["output_"]
-        self.json_output: bool = values["json_output"]
+# -- background jobs (accounts warmup enable/disable) -----------------------------------------
+NoWaitOpt = Annotated[
+    bool, typer.Option("--no-wait", help="Print the background job ids and return at once.")
+]
+JobsTimeoutOpt = Annotated[
+    float, typer.Option("--timeout", metavar="SECONDS", help="How long to wait for the jobs.")
+]
 
 
-def _bulk_params() -> list[tuple[str, Any, Any]]:
-    from instantly_cli.ratelimit import AUTO_CONCURRENCY, DEFAULT_RATE
+# -- agencies: several workspaces in one command ---------------------------------------------------
 
-    return [("dry_run", DryRunOpt, False), ("yes", YesOpt, False), ("rate", RateOpt, DEFAULT_RATE),
-            ("concurrency", ConcurrencyOpt, AUTO_CONCURRENCY), ("max_wait", MaxWaitOpt, None),
-            ("failures", FailuresOpt, None),
-            ("resume", ResumeOpt, False), ("force", ForceOpt, False),
-            ("output_", OutputOpt, None), ("json_output", JsonOpt, False)]
-
-
-def bulk_options(*, dry_run: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Add the shared options of a writing command to its signature and hand them to it as one
-    ``opts: BulkOpts`` (twin commands and their siblings declare them once, here)."""
-    import functools
-
-    def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
-        own = inspect.signature(func, eval_str=True)
-        shared = [(n, a, d) for n, a, d in _bulk_params() if dry_run or n != "dry_run"]
-        kind = inspect.Parameter.KEYWORD_ONLY
-        params = [p for p in own.parameters.values() if p.name != "opts"]
-        params += [inspect.Parameter(n, kind, default=d, annotation=a) for n, a, d in shared]
-
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            opts = BulkOpts(**{n: kwargs.pop(n, d) for n, _, d in shared})
-            return func(*args, opts=opts, **kwargs)
-
-        wrapper.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
-        return wrapper
-
-    return wrap
+AllProfilesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--all-profiles",
+        help="Every configured profile (its own key and rate limit), side by side: one row or "
+        "section per workspace and a total.",
+    ),
+]
+AllWorkspacesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--all-workspaces",
+        help="The key's workspace and every accepted sub-workspace (one admin key; pending and "
+        "rejected ones are never read), side by side under the key's one rate limit.",
+    ),
+]
 
 
 # -- fleet history (accounts summary/list/diff, accounts history) ----------------------------
+def _fail_if(help_text: str) -> Any:
+    return typer.Option("--fail-if", metavar="COND", help=help_text)
+
+
+# The exit gates of `accounts summary` (its health metrics) and `accounts diff` (its transitions).
+FailIfOpt = Annotated[
+    list[str] | None,
+    _fail_if(
+        "Exit 1 when METRIC OP VALUE[%] holds (e.g. 'at-risk>5%'); repeatable. "
+        "Metrics: " + ", ".join(GATE_METRIC.names) + "; operators: > >= < <= == !=."
+    ),
+]
+DiffFailIfOpt = Annotated[
+    list[str] | None,
+    _fail_if(
+        "Exit 1 when METRIC OP VALUE[%] holds (e.g. 'new-errors>0', "
+        "'score-drops>5%': a share of the accounts compared); repeatable. Metrics: "
+        + ", ".join(DIFF_METRIC.names) + "."
+    ),
+]
 NoRecordOpt = Annotated[
     bool,
     typer.Option(

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from instantly_cli.columns import (
     OUTCOME_COLUMNS,
@@ -38,6 +38,7 @@ from instantly_cli.columns import (
 from instantly_cli.enums import OUTPUT_FORMAT
 from instantly_cli.errors import CliError, StdoutError, UsageError, redact
 from instantly_cli.interrupts import sigint_deferred
+from instantly_cli.terminal import Terminal, isatty, wants_color
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -53,45 +54,6 @@ _lock = threading.RLock()
 
 
 # -- the output object: streams, terminal facts, format, width and colour, resolved once ---------
-
-
-class Terminal(NamedTuple):
-    """The streams a command reads and writes, and whether each is a terminal.
-
-    ``None`` means the process's own: ``sys.stdin``/``sys.stdout``/``sys.stderr`` as they are
-    when the command starts, and what the stream says of itself. Tests hand in the facts
-    (``Terminal(stdout_isatty=True)`` on the :class:`~instantly_cli.context.Runtime`).
-    """
-
-    stdin: Any = None
-    stdout: Any = None
-    stderr: Any = None
-    stdin_isatty: bool | None = None
-    stdout_isatty: bool | None = None
-    stderr_isatty: bool | None = None
-    # Opens the controlling terminal for a question when stdin is a pipe (None: ``/dev/tty``);
-    # returns None when there is no terminal at all. Tests hand in their own.
-    open_tty: Callable[[], Tty | None] | None = None
-
-
-def _isatty(stream: Any, given: bool | None) -> bool:
-    if given is not None:
-        return given
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):  # no such method, or a closed stream
-        return False
-
-
-def _color(tty: bool) -> bool:
-    """NO_COLOR (any value) and CLICOLOR=0 switch colour off; CLICOLOR_FORCE=1 forces it on."""
-    if "NO_COLOR" in os.environ:
-        return False
-    if os.environ.get("CLICOLOR_FORCE", "0") not in ("", "0"):
-        return True
-    if os.environ.get("CLICOLOR") == "0":
-        return False
-    return tty
 
 
 # eq/repr: never compared or printed; skipping them keeps start-up cheap.
@@ -124,17 +86,17 @@ class Output:
         stdin = term.stdin if term.stdin is not None else sys.stdin
         stdout = term.stdout if term.stdout is not None else sys.stdout
         stderr = term.stderr if term.stderr is not None else sys.stderr
-        stdout_tty = _isatty(stdout, term.stdout_isatty)
-        stderr_tty = _isatty(stderr, term.stderr_isatty)
+        stdout_tty = isatty(stdout, term.stdout_isatty)
+        stderr_tty = isatty(stderr, term.stderr_isatty)
         return cls(
             stdin=stdin,
             stdout=stdout,
             stderr=stderr,
-            stdin_tty=_isatty(stdin, term.stdin_isatty),
+            stdin_tty=isatty(stdin, term.stdin_isatty),
             stdout_tty=stdout_tty,
             stderr_tty=stderr_tty,
-            color=_color(stdout_tty),
-            err_color=_color(stderr_tty),
+            color=wants_color(stdout_tty),
+            err_color=wants_color(stderr_tty),
             columns=shutil.get_terminal_size((80, 24)).columns,
             open_tty=term.open_tty,
         )
@@ -535,7 +497,7 @@ def emit_text(text: str) -> None:
 def prompt_secret(text: str) -> str:
     """Read a secret without echo; the prompt goes to stderr."""
     out = current()
-    if not _isatty(out.stdin, None):
+    if not isatty(out.stdin, None):
         # A terminal only by the facts handed in (a test): nothing to hide the input from.
         with _lock:
             out.stderr.write(text + ": ")

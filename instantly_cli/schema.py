@@ -197,6 +197,34 @@ class CtdStatus(TypedDict, total=False):
     host: str
 
 
+class Workspace(TypedDict, total=False):
+    id: str
+    name: str
+    owner: str
+    plan_id: str | None
+    timestamp_created: str
+    timestamp_updated: str
+
+
+class WorkspaceMember(TypedDict, total=False):
+    """A sub-workspace of an admin workspace (``status``: pending, accepted or rejected)."""
+
+    id: str
+    admin_workspace_id: str
+    sub_workspace_id: str
+    sub_workspace_name: str
+    admin_workspace_name: str
+    status: str
+    timestamp_created: str
+    timestamp_updated: str
+
+
+class WorkspaceAdmin(TypedDict, total=False):
+    workspace_name: str
+    has_admin_workspace: bool
+    workspace_group_member_id: str
+
+
 class Exchange(NamedTuple):
     """One HTTP exchange, for --verbose."""
 

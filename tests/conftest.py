@@ -16,9 +16,9 @@ from typer.testing import CliRunner, Result
 
 from instantly_cli.cli import app as cli_app
 from instantly_cli.context import Runtime
-from instantly_cli.output import Terminal
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import Store
+from instantly_cli.terminal import Terminal
 from tests.children import NOT_A_USERS
 
 TEST_KEY = "test-key-Zq7Wm3Kx9Lp2"

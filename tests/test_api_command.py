@@ -11,6 +11,9 @@ import pytest
 from instantly_cli.commands.api import build_body, normalize_path, parse_fields, typed_value
 from tests.conftest import TEST_KEY, envelope
 
+# A workspace id (ids are UUIDs; a value of another shape is looked up as a name).
+WS_9 = "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+
 
 def ok(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json={"ok": True, "method": request.method})
@@ -202,9 +205,9 @@ def test_json_pretty_on_tty_compact_when_piped(runtime, cli, mock_api, monkeypat
 
 def test_workspace_and_auth_apply_and_key_never_shown(cli, mock_api) -> None:
     seen = mock_api(lambda r: envelope(401, "Unauthorized", "bad key"))
-    result = cli(["--workspace", "ws-9", "-v", "api", "GET", "accounts"])
+    result = cli(["--workspace", WS_9, "-v", "api", "GET", "accounts"])
     assert result.exit_code == 3
-    assert seen[0].headers["x-as-workspace"] == "ws-9"
+    assert seen[0].headers["x-as-workspace"] == WS_9
     assert seen[0].headers["authorization"] == f"Bearer {TEST_KEY}"
     assert TEST_KEY not in result.stdout + result.stderr
 
@@ -281,6 +284,7 @@ def test_move_then_workspace_flag_sees_the_account(cli, sandbox) -> None:
     assert [a["email"] for a in json.loads(there.stdout)["items"]] == [email]
     here = cli(["api", "GET", f"accounts/{email}"])
     assert here.exit_code == 4
-    unknown = cli(["--workspace", "no-such-workspace", "api", "GET", "accounts"])
+    unknown = cli(["--workspace", "00000000-0000-4000-8000-000000000000", "api", "GET",
+                   "accounts"])
     assert unknown.exit_code == 3
     assert json.loads(unknown.stderr)["statusCode"] == 403

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from instantly_cli.client import InstantlyClient
-from instantly_cli.output import Terminal
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import SEED_CAMPAIGN_ID
+from instantly_cli.terminal import Terminal
 from tests import campaign_truth
 from tests.conftest import TEST_KEY
 from tests.contract import validate_recorded

@@ -19,6 +19,9 @@ from tests.conftest import TEST_KEY, envelope
 GOOD = "good-key-AbCdEfGh1234"
 BAD = "bad-key-ZZZZZZZZ9999"
 
+# A workspace id (ids are UUIDs; a value of another shape is looked up as a name).
+WS_9 = "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+
 
 def auth_handler(request: httpx.Request) -> httpx.Response:
     key = request.headers.get("Authorization", "").removeprefix("Bearer ")
@@ -122,7 +125,7 @@ def test_login_with_token_verifies_and_saves(
     seen = mock_api(auth_handler)
     monkeypatch.delenv("INSTANTLY_API_KEY")
     result = cli(
-        ["auth", "login", "--with-token", "--workspace", "ws-9"],
+        ["auth", "login", "--with-token", "--workspace", WS_9],
         input=GOOD + "\n",
         catch_exceptions=False,
     )
@@ -130,7 +133,7 @@ def test_login_with_token_verifies_and_saves(
     assert GOOD not in result.stdout + result.stderr
     assert seen[0].url.path == "/api/v2/accounts" and seen[0].url.params["limit"] == "1"
     data = tomllib.loads(config_file.config_path().read_text())
-    assert data["profiles"]["default"] == {"api_key": GOOD, "workspace": "ws-9"}
+    assert data["profiles"]["default"] == {"api_key": GOOD, "workspace": WS_9}
     assert stat.S_IMODE(config_file.config_path().stat().st_mode) == 0o600
 
 

@@ -21,6 +21,7 @@ from instantly_cli.errors import UsageError
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import Store
 from instantly_cli.services import history as h
+from instantly_cli.services.accounts import diff as d
 from instantly_cli.services.accounts.summary import Thresholds
 from instantly_cli.settings import state_dir
 from tests.test_redaction_forms import ECHOES, KEY, leaked
@@ -357,9 +358,9 @@ def test_transitions_are_annotated_from_the_audit_log_of_the_window() -> None:
     old = states(account("a@x.io"), account("b@x.io"))
     new = states(account("a@x.io", daily_limit=3), account("b@x.io", daily_limit=4),
                  account("new@x.io"))
-    records = h.transitions(old, new, score_drop=10, thresholds=Thresholds())
+    records = d.transitions(old, new, score_drop=10, thresholds=Thresholds())
     with _client(handler) as client:
-        assert h.annotate(client, records, "2026-12-01T06:00:00.000Z", T0 + timedelta(1)) is None
+        assert d.annotate(client, records, "2026-12-01T06:00:00.000Z", T0 + timedelta(1)) is None
     by = {(r["kind"], r["email"]): r["actor"] for r in records}
     assert by[("added", "new@x.io")]["name"] == "Ada"
     assert by[("limit-changed", "a@x.io")]["api_key_id"] == "key-7"
@@ -374,10 +375,10 @@ def test_a_key_without_the_audit_scope_is_one_note() -> None:
         return httpx.Response(403, json={"statusCode": 403, "error": "Forbidden",
                                          "message": "Missing scope audit_logs:read"})
 
-    records = h.transitions(states(account("a@x.io")), states(), score_drop=10,
+    records = d.transitions(states(account("a@x.io")), states(), score_drop=10,
                             thresholds=Thresholds())
     with _client(handler) as client:
-        note = h.annotate(client, records, "2026-12-01T06:00:00.000Z", T0)
+        note = d.annotate(client, records, "2026-12-01T06:00:00.000Z", T0)
     assert note and "audit" in note and records[0]["actor"] is None
 
 
@@ -387,7 +388,7 @@ def test_score_drops_and_class_crossings() -> None:
                  account("c@x.io", stat_warmup_score=80), account("d@x.io", stat_warmup_score=99))
     new = states(account("a@x.io", stat_warmup_score=85), account("b@x.io", stat_warmup_score=89),
                  account("c@x.io", stat_warmup_score=91), account("d@x.io", stat_warmup_score=95))
-    got = {(r["kind"], r["email"]) for r in h.transitions(old, new, score_drop=10, thresholds=t)}
+    got = {(r["kind"], r["email"]) for r in d.transitions(old, new, score_drop=10, thresholds=t)}
     assert got == {("score-drop", "a@x.io"), ("score-drop", "b@x.io"), ("score-rise", "c@x.io")}
 
 
@@ -436,9 +437,9 @@ def test_a_listing_that_ended_early_reports_no_removals(tmp_path: Path) -> None:
     with h.History(tmp_path / "h.sqlite3") as db:
         db.record(states(account("a@x.io"), account("b@x.io")), "summary", T0)
         live = [[account("a@x.io", daily_limit=1)]]
-        full = h.diff(db, live, since=h.Since(), score_drop=10, thresholds=Thresholds(),
+        full = d.diff(db, live, since=h.Since(), score_drop=10, thresholds=Thresholds(),
                       tally=Tally())
-        cut = h.diff(db, live, since=h.Since(), score_drop=10, thresholds=Thresholds(),
+        cut = d.diff(db, live, since=h.Since(), score_drop=10, thresholds=Thresholds(),
                      tally=Tally(), partial=lambda: "a cursor came back")
     assert {r["kind"] for r in full.records} == {"limit-changed", "removed"}
     assert [r["kind"] for r in cut.records] == ["limit-changed"]

@@ -21,7 +21,7 @@ import pytest
 from typer.testing import Result
 
 from instantly_cli.context import Runtime
-from instantly_cli.output import Terminal
+from instantly_cli.terminal import Terminal
 from tests.conftest import TEST_KEY
 from tests.hostile import HostileServer, Request, answer
 

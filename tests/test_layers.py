@@ -2,12 +2,15 @@
 
 The rules, top to bottom (``LAYERS`` below is the same order):
 
-- ``__main__`` → ``cli`` (the root app) → ``commands`` (Typer only) → ``options`` → ``context``
+- ``__main__`` → ``cli`` (the root app) → ``commands`` (Typer only) → ``options_bundles`` (groups
+  of options handed to a command as one value: filters, view, bulk) → ``options`` →
+  ``options_global`` (the global options every command wears) → ``context``
   (the one place that wires settings, the client, the sandbox and the output together).
 - ``services``: the domain, callable without a terminal: no typer, rich, click or ``output``.
 - ``views`` (data → rows) → ``output`` (the only printing) → ``dashboard`` (panels and bars) →
-  ``columns`` (column data and ``--fields`` picking). ``output`` imports nothing of the HTTP
-  side (``client``, ``paging``, ``ratelimit``): ``--verbose``'s exchange type is in ``schema``.
+  ``columns`` (column data and ``--fields`` picking) → ``terminal`` (the streams and their
+  facts; it writes nothing). ``output`` imports nothing of the HTTP side (``client``,
+  ``paging``, ``ratelimit``): ``--verbose``'s exchange type is in ``schema``.
 - ``client`` (the only HTTP, the only ``httpx`` with ``context``) → ``paging`` (the pager; it
   asks pages of anything with ``request``) → ``ratelimit`` (the limiter, Retry-After).
 - ``settings`` (profiles, env precedence) → ``config_file`` (the only code reading or writing
@@ -34,13 +37,16 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("main", ("__main__",)),
     ("entry", ("cli",)),
     ("commands", ("commands",)),
+    ("options_bundles", ("options_bundles",)),
     ("options", ("options",)),
+    ("options_global", ("options_global",)),
     ("context", ("context",)),
     ("services", ("services",)),
-    ("views", ("views",)),
+    ("views", ("views", "views_fleet")),
     ("output", ("output",)),
     ("dashboard", ("dashboard",)),
     ("columns", ("columns",)),
+    ("terminal", ("terminal",)),
     ("asking", ("asking",)),
     ("webhooks", ("webhooks",)),
     ("client", ("client",)),
@@ -65,7 +71,8 @@ NO_TERMINAL = ("services",)
 TERMINAL_MODULES = ("typer", "rich", "click", "instantly_cli.output")
 # Below-the-line arrows the layer order alone would allow, refused: printing knows nothing of HTTP.
 NEVER: dict[str, tuple[str, ...]] = dict.fromkeys(
-    ("output", "dashboard", "columns", "views"), ("client", "paging", "ratelimit", "webhooks")
+    ("output", "dashboard", "columns", "terminal", "views", "views_fleet"),
+    ("client", "paging", "ratelimit", "webhooks"),
 )
 # The only modules that import httpx (context builds the client's transport and timeout).
 HTTPX_OK = ("client", "context", "webhooks")
@@ -247,13 +254,16 @@ def test_only_config_file_opens_the_config_file() -> None:
     assert not offenders, offenders
 
 
+MAX_MODULE_LINES = 600
+
+
 def test_the_split_modules_stay_small() -> None:
-    """No grab-bag module: each of these does one job, in at most 600 lines."""
-    own = ("client", "ratelimit", "paging", "schema", "output", "columns", "dashboard",
-           "settings", "config_file", "context")
+    """No grab-bag module: every module outside the sandbox does one job, in at most 600 lines
+    (split by job when one grows past it)."""
     long = {
-        name: n
-        for name in own
-        if (n := len((PACKAGE / f"{name}.py").read_text(encoding="utf-8").splitlines())) > 600
+        module_name(path): n
+        for path in SOURCES
+        if not module_name(path).startswith(SANDBOX)
+        and (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
     }
     assert not long, long

@@ -314,14 +314,17 @@ def test_mark_fixed_missing_bad_input_and_api_error(sandbox: SandboxApp, runtime
 # -- move ------------------------------------------------------------------------------------------
 
 
-def test_move_needs_a_source_and_two_different_workspaces(sandbox: SandboxApp) -> None:
-    res = invoke(["accounts", "move", PLUS, "--to", OTHER_WS, "--yes"])
-    assert res.exit_code == 2 and "--from" in res.stderr
+def test_move_needs_two_different_workspaces_and_finds_the_source(sandbox: SandboxApp) -> None:
     same = invoke(["--workspace", OTHER_WS, "accounts", "move", PLUS, "--to", OTHER_WS, "--yes"])
     assert same.exit_code == 2 and "same" in same.stderr
     assert invoke(["accounts", "move", PLUS, "--from", DEFAULT_WORKSPACE_ID, "--to",
                    OTHER_WS]).exit_code == 2  # no --yes off a terminal
     assert sandbox.request_count == 0
+    # No --from and no current workspace: the account's own organization is the source.
+    res = invoke(["accounts", "move", PLUS, "--to", OTHER_WS, "--yes", "--json"])
+    assert res.exit_code == 0, res.stderr
+    [move] = sent(sandbox, "POST", "/accounts/move")
+    assert json.loads(move.body)["source_workspace_id"] == DEFAULT_WORKSPACE_ID
 
 
 def test_move_then_the_account_lives_in_the_destination(sandbox: SandboxApp) -> None:
@@ -453,7 +456,7 @@ def test_analytics_service_chunks_emails_by_200() -> None:
 
 
 def test_bar_chart_scales_to_the_busiest_day() -> None:
-    from instantly_cli.views import bar_chart
+    from instantly_cli.views_fleet import bar_chart
 
     text = bar_chart([{"date": "2026-03-01", "sent": 10}, {"date": "2026-03-02", "sent": 5}],
                      width=10)

@@ -10,11 +10,11 @@ from collections.abc import Callable
 import pytest
 from typer.testing import Result
 
-from instantly_cli import columns, schema, views
+from instantly_cli import columns, schema, views, views_fleet
 from instantly_cli.columns import Column, field_names, header_name
 from instantly_cli.context import Runtime
-from instantly_cli.output import Terminal
 from instantly_cli.sandbox.app import SandboxApp
+from instantly_cli.terminal import Terminal
 
 Cli = Callable[..., Result]
 
@@ -22,17 +22,17 @@ Cli = Callable[..., Result]
 def every_column_list() -> dict[str, list[Column]]:
     """Every column list the CLI prints with: module-level lists and the column builders."""
     found: dict[str, list[Column]] = {}
-    for module in (views, columns):
+    for module in (views, views_fleet, columns):
         for name, value in vars(module).items():
             if isinstance(value, list) and value and all(isinstance(c, Column) for c in value):
                 found[f"{module.__name__}.{name}"] = value
     for fmt in ("table", "tsv"):
         found[f"account_columns {fmt}"] = [
-            *views.account_columns(fmt, True), views.HEALTH_COLUMN
+            *views.account_columns(fmt, True), views_fleet.HEALTH_COLUMN
         ]
         found[f"tag_columns {fmt}"] = views.tag_columns(fmt, counts=True)
         found[f"job_columns {fmt}"] = views.job_columns(fmt)
-        found[f"warmup_stats_columns {fmt}"] = views.warmup_stats_columns(fmt)
+        found[f"warmup_stats_columns {fmt}"] = views_fleet.warmup_stats_columns(fmt)
         for resource in (None, 1):
             found[f"tag_map_columns {fmt} {resource}"] = views.tag_map_columns(fmt, resource)
             found[f"tag_groups_columns {fmt} {resource}"] = views.tag_groups_columns(

@@ -13,10 +13,10 @@ import pytest
 from typer.testing import Result
 
 from instantly_cli.context import Runtime
-from instantly_cli.output import Terminal
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import AccountQuery, Store
 from instantly_cli.services.accounts.summary import error_reason
+from instantly_cli.terminal import Terminal
 
 Cli = Callable[..., Result]
 ERROR_STATUSES = (-1, -2, -3)

@@ -16,10 +16,10 @@ import pytest
 from typer.testing import Result
 
 from instantly_cli.context import Runtime
-from instantly_cli.output import Terminal
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.server import SandboxServer
 from instantly_cli.sandbox.store import AccountQuery, Store
+from instantly_cli.terminal import Terminal
 
 Cli = Callable[..., Result]
 
@@ -134,10 +134,11 @@ def fleet() -> Iterator[tuple[Store, SandboxServer]]:
 
 
 @pytest.mark.slow
-def test_list_piped_into_update_changes_every_matching_account(
+def test_list_piped_into_an_action_changes_every_matching_account(
     fleet: tuple[Store, SandboxServer], tmp_path: Path
 ) -> None:
     store, server = fleet
+    tag = store.create_tag("Pipeline")
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("INSTANTLY_") and k != "PYTHONUNBUFFERED"}
     env.update(
@@ -148,25 +149,30 @@ def test_list_piped_into_update_changes_every_matching_account(
         INSTANTLY_API_KEY=KEY,
         NO_COLOR="1",
     )
-    # A real pipe between two processes, as a shell makes it; no controlling terminal.
+    # A real pipe between two processes, as a shell makes it; no controlling terminal. The
+    # action is a batched one (100 accounts a request): what is under test is the listing.
     lister = subprocess.Popen(
         [*_instantly(), "accounts", "list", "--filter", "warmup-active", "-o", "jsonl"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
-    updater = subprocess.run(
-        [*_instantly(), "accounts", "update", "-", "--warmup-limit", "20", "--yes",
-         "--rate", "100", "-o", "jsonl"],
+    acting = subprocess.run(
+        [*_instantly(), "tags", "assign", "Pipeline", "-", "--yes", "-o", "jsonl"],
         env=env, stdin=lister.stdout, capture_output=True, text=True, timeout=300,
         start_new_session=True,
     )
     assert lister.stdout is not None
     lister.stdout.close()
     assert lister.wait(timeout=60) == 0
-    assert updater.returncode == 0, updater.stderr[-2000:]
+    assert acting.returncode == 0, acting.stderr[-2000:]
     active, _ = store.list_accounts(AccountQuery(limit=10**6, filter="ACC_FILTER_W_ACTIVE"))
     assert len(active) == MATCHING
-    assert all(a["warmup"]["limit"] == 20 for a in active)
-    changed = {str(a["email"]) for a in active}
-    updated = {str(r.get("email")) for r in jsonl(updater.stdout)}
-    assert changed <= updated
+    tagged: set[str] = set()
+    after = None
+    while True:
+        page, after = store.list_mappings(limit=100, starting_after=after)
+        tagged |= {str(m["resource_id"]) for m in page if m["tag_id"] == tag["id"]}
+        if not after:
+            break
+    assert tagged == {str(a["email"]) for a in active}
+    assert {str(r.get("email")) for r in jsonl(acting.stdout)} >= tagged

@@ -103,10 +103,14 @@ def test_unknown_label_suggests_close_ones_and_unknown_id_says_so(
     with pytest.raises(UsageError) as err:
         index.resolve("Client")
     assert err.value.message == "No tag is labelled 'Client'."
-    assert "'Client A'" in str(err.value.hint) and "'Client B'" in str(err.value.hint)
+    # Not a near-typo of any label: the tag is new, and the hint says how to create it.
+    assert err.value.hint == "Create it: instantly tags create Client"
+    with pytest.raises(UsageError) as err:
+        index.resolve("Clent A")
+    assert "did you mean 'Client A'" in str(err.value.hint)
     with pytest.raises(UsageError) as err:
         index.resolve("zzzz qqqq")
-    assert err.value.hint == "`instantly tags list` shows every tag."
+    assert err.value.hint == "Create it: instantly tags create 'zzzz qqqq'"
     with pytest.raises(UsageError) as err:
         index.resolve(ID_GONE)
     assert err.value.message == f"No tag has the id '{ID_GONE}'."

@@ -24,6 +24,7 @@ from instantly_cli import columns, output
 from instantly_cli.cli import app
 from instantly_cli.config_file import Profile, update_config
 from instantly_cli.enums import ACCOUNT_STATUS, LIST_FILTER, OUTPUT_FORMAT, PROVIDER, SORT_FIELD
+from instantly_cli.terminal import Terminal
 from tests.conftest import TEST_KEY, envelope
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -339,7 +340,7 @@ def test_colour_rules_table(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name, raising=False)
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        return output.Output.resolve(output.Terminal(stdout_isatty=is_tty)).color
+        return output.Output.resolve(Terminal(stdout_isatty=is_tty)).color
 
     assert decide({}, True) is True
     assert decide({}, False) is False
@@ -352,7 +353,7 @@ def test_colour_rules_table(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_format_follows_the_tty() -> None:
     def choose(is_tty: bool, given: str | None) -> str:
-        return output.Output.resolve(output.Terminal(stdout_isatty=is_tty)).choose(given)
+        return output.Output.resolve(Terminal(stdout_isatty=is_tty)).choose(given)
 
     assert choose(True, None) == "table"
     assert choose(False, None) == "tsv"
@@ -499,7 +500,7 @@ def test_help_shows_the_examples(cli) -> None:
 
 def test_a_command_writes_to_the_streams_of_its_runtime(runtime, cli, one_account) -> None:
     screen = io.StringIO()
-    runtime.terminal = output.Terminal(stdout=screen, stdout_isatty=True)
+    runtime.terminal = Terminal(stdout=screen, stdout_isatty=True)
     result = cli(["accounts", "list", "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""  # nothing went to the process's stdout
@@ -519,7 +520,7 @@ def test_a_command_writes_to_the_streams_of_its_runtime(runtime, cli, one_accoun
 )
 def test_show_writes_data_in_the_chosen_format(fmt: str, expected: str) -> None:
     screen = io.StringIO()
-    out = output.Output.resolve(output.Terminal(stdout=screen, stdout_isatty=False))
+    out = output.Output.resolve(Terminal(stdout=screen, stdout_isatty=False))
     assert out.choose(fmt) == fmt and out.machine == (fmt in ("json", "jsonl"))
     data = [{"email": "a@x.io", "x": 1}, {"email": "b@x.io", "x": 2}]
     remove = output.install(out)

@@ -351,14 +351,16 @@ def test_all_profiles_reports_a_failing_key_and_runs_the_others(
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
     rows = {r["profile"]: r for r in doc["profiles"]}
-    assert list(rows) == ["agency-a", "agency-b", "agency-c"]
+    # Sorted by workspace name (a failing key's is unknown: its profile name stands in).
+    assert list(rows) == ["agency-a", "agency-c", "agency-b"]
+    assert rows["agency-c"]["workspace_name"] == "Acme Agency"
     assert rows["agency-a"]["total"] == rows["agency-c"]["total"] == 120
     assert rows["agency-a"]["workspace"] == DEFAULT_WORKSPACE_ID
     assert rows["agency-b"]["error"]["code"] and rows["agency-b"]["summary"] is None
     assert rows["agency-b"]["result"].startswith("failed")
     assert doc["total"]["total"] == 240
     assert doc["total"]["metrics"]["at-risk"] == 2 * rows["agency-a"]["at_risk"]
-    assert "agency-b" in result.stderr and "1 of 3 profiles" in result.stderr
+    assert "agency-b" in result.stderr and "1 of 3 workspaces" in result.stderr
     # Each profile sent its own workspace (and key: agency-b's was refused).
     assert any(r.headers.get("x-as-workspace") == DEFAULT_WORKSPACE_ID for r in sandbox.requests)
     assert rows["agency-b"]["error"]["status"] == 401
@@ -372,7 +374,7 @@ def test_all_profiles_table_has_a_row_per_profile_and_a_total(
     shown = dashboard(runtime, cli, 80, "--all-profiles")
     assert max(len(line) for line in shown) <= 80
     text = "\n".join(shown)
-    assert re.search(r"│ one +120 ", text) and re.search(r"│ Total +240 ", text)
+    assert re.search(r"│ one +Acme Agency +120 ", text) and re.search(r"│ Total +240 ", text)
     tsv = ok(cli(["accounts", "summary", "--all-profiles", "-o", "tsv"])).stdout.splitlines()
     assert [ln.split("\t")[0] for ln in tsv] == ["one", "two"]
 

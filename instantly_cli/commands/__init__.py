@@ -43,7 +43,7 @@ def handled(func: Callable[P, int | None]) -> Callable[P, None]:
     Errors are written in the format the command resolved, never guessed from parameter names.
     """
 
-    from instantly_cli.options import with_global_options
+    from instantly_cli.options_global import with_global_options
 
     own = inspect.signature(func, eval_str=True)
     signature = with_global_options(own)

@@ -23,7 +23,7 @@ from instantly_cli.services.bulk import Outcome, RunResult, Shield
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
-    from instantly_cli.options import BulkOpts
+    from instantly_cli.options_bundles import BulkOpts
     from instantly_cli.schema import BackgroundJob
     from instantly_cli.services.jobs import JobWait
     from instantly_cli.services.journal import Journal, RunState

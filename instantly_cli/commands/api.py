@@ -155,12 +155,7 @@ def _complete_method(incomplete: str) -> list[str]:
 @handled
 def api(
     ctx: typer.Context,
-    method: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="METHOD", hidden=True, autocompletion=_complete_method, show_default=False
-        ),
-    ] = None,
+    method: Annotated[str | None, argument("METHOD", _complete_method)] = None,
     path: Annotated[str | None, argument("PATH")] = None,
     field: Annotated[
         list[str] | None,

@@ -17,13 +17,8 @@ from instantly_cli.errors import (
     redact,
     safe_url,
 )
-from instantly_cli.options import (
-    JsonOpt,
-    OutputOpt,
-    WideOpt,
-    argument,
-    examples,
-)
+from instantly_cli.options import argument, examples
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 from instantly_cli.settings import DEFAULT_BASE_URL, Settings, check_key, mask
 from instantly_cli.targets import read_bounded
 
@@ -142,18 +137,17 @@ def _live_check(ctx: typer.Context, settings: Settings, key: str) -> str:
 
 @app.command("status", epilog=examples("instantly auth status", "instantly auth status --json"))
 @handled
+@view_options("wide")
 def status(
     ctx: typer.Context,
     offline: Annotated[bool, typer.Option("--offline", help="Skip the live check.")] = False,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
-    wide: WideOpt = False,
+    view: View = NO_VIEW,
 ) -> None:
     """Show every profile: key source, masked key, live check.
 
     Also the base URL and workspace of each; * marks the profile in use.
     """
-    fmt = context.output_format(ctx, output_, json_output)
+    fmt = view.format(ctx)
     active = context.settings(ctx)
     cfg = active.config
     names = sorted(set(cfg.profiles) | {active.profile})
@@ -205,7 +199,7 @@ def status(
         Column("workspace", "Workspace", priority=50),
         Column("check", "Check", priority=90),
     ]
-    output.emit_records([rows], fmt, columns, wide=wide)
+    output.emit_records([rows], fmt, columns, wide=view.wide)
     if not active_ok:
         if not active.api_key:
             raise MissingKeyError(f"Profile '{active.profile}' has no API key.")

@@ -18,18 +18,13 @@ from instantly_cli.enums import AT_RISK_BELOW, FAILED, UNCHANGED, WATCH_BELOW
 from instantly_cli.errors import UsageError
 from instantly_cli.options import (
     AtRiskBelowOpt,
-    BulkOpts,
-    FieldsOpt,
-    JsonOpt,
-    OutputOpt,
     WatchBelowOpt,
-    WideOpt,
     argument,
     arguments,
-    bulk_options,
     examples,
     required,
 )
+from instantly_cli.options_bundles import NO_VIEW, BulkOpts, View, bulk_options, view_options
 
 app = typer.Typer(
     help="Campaigns: accounts, capacity, risk; attach and detach.",
@@ -45,14 +40,12 @@ app = typer.Typer(
     ),
 )
 @handled
+@view_options("fields", "wide")
 def list_campaigns(
     ctx: typer.Context,
     at_risk_below: AtRiskBelowOpt = AT_RISK_BELOW,
     watch_below: WatchBelowOpt = WATCH_BELOW,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
-    fields: FieldsOpt = None,
-    wide: WideOpt = False,
+    view: View = NO_VIEW,
 ) -> None:
     """List campaigns: accounts, capacity, at-risk share.
 
@@ -66,8 +59,8 @@ def list_campaigns(
     from instantly_cli.services.accounts import list as fleet
     from instantly_cli.services.accounts.summary import Thresholds
 
-    fmt = context.output_format(ctx, output_, json_output)
-    field_list = parse_fields(fields)
+    fmt = view.format(ctx)
+    field_list = parse_fields(view.fields)
     thresholds = Thresholds(at_risk_below, watch_below)
     with context.client(ctx) as client:
         sw = fleet.campaign_sweep(client, thresholds, warn=output.warn)
@@ -79,7 +72,7 @@ def list_campaigns(
         views.campaign_columns(),
         fields=field_list,
         empty_message="No campaigns yet.",
-        wide=wide,
+        wide=view.wide,
     )
 
 
@@ -91,15 +84,13 @@ def list_campaigns(
     ),
 )
 @handled
+@view_options("fields", "wide")
 def get_campaign(
     ctx: typer.Context,
     campaign: Annotated[str | None, argument("CAMPAIGN")] = None,
     at_risk_below: AtRiskBelowOpt = AT_RISK_BELOW,
     watch_below: WatchBelowOpt = WATCH_BELOW,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
-    fields: FieldsOpt = None,
-    wide: WideOpt = False,
+    view: View = NO_VIEW,
 ) -> None:
     """Show one campaign: its accounts, their health, its diagnosis.
 
@@ -113,8 +104,8 @@ def get_campaign(
     from instantly_cli.services.accounts import list as fleet
     from instantly_cli.services.accounts.summary import Thresholds
 
-    fmt = context.output_format(ctx, output_, json_output)
-    field_list = parse_fields(fields)
+    fmt = view.format(ctx)
+    field_list = parse_fields(view.fields)
     thresholds = Thresholds(at_risk_below, watch_below)
     campaign = required(campaign, "CAMPAIGN", "instantly campaigns get \"Client A outreach\"")
     with context.client(ctx) as client:
@@ -139,7 +130,7 @@ def get_campaign(
         fields=field_list,
         title=views.campaign_title(row) if fmt == "table" else None,
         empty_message=f"No account serves '{found.get('name')}'.",
-        wide=wide,
+        wide=view.wide,
     )
 
 
@@ -169,7 +160,9 @@ def _membership(attach: bool) -> Callable[..., int]:
         if not resume and len(words) < 2:
             raise UsageError(
                 "Name a campaign, then the accounts.",
-                hint=f'For example: instantly campaigns {verb} "Client A outreach" a@acme.io',
+                hint='For example: instantly campaigns attach "Client A outreach" a@acme.io'
+                if verb == "attach"
+                else 'For example: instantly campaigns detach "Client A outreach" a@acme.io',
             )
         spec, targets = ("", words) if resume else (words[0], words[1:])
         with contextlib.ExitStack() as stack:

@@ -15,7 +15,7 @@ import typer.completion
 from instantly_cli import output
 from instantly_cli.commands import handled
 from instantly_cli.errors import CliError, UsageError
-from instantly_cli.options import examples
+from instantly_cli.options import argument, examples
 
 PROG_NAME = "instantly"
 COMPLETE_VAR = "_INSTANTLY_COMPLETE"
@@ -49,12 +49,7 @@ def _complete_shell(incomplete: str) -> list[str]:
 @handled
 def completion(
     ctx: typer.Context,
-    shell: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="SHELL", hidden=True, autocompletion=_complete_shell, show_default=False
-        ),
-    ] = None,
+    shell: Annotated[str | None, argument("SHELL", _complete_shell)] = None,
 ) -> None:
     """Print the shell completion script for bash, zsh or fish.
 

@@ -4,10 +4,11 @@ from typing import Annotated, Any
 
 import typer
 
-from instantly_cli import context, output
+from instantly_cli import output
 from instantly_cli.commands import handled
 from instantly_cli.config_file import config_path, load_config
-from instantly_cli.options import JsonOpt, OutputOpt, examples
+from instantly_cli.options import examples
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 from instantly_cli.settings import mask, state_dir
 
 app = typer.Typer(help="Show the config file's path and contents.", no_args_is_help=True)
@@ -40,15 +41,15 @@ def path(
 
 @app.command("show", epilog=examples("instantly config show", "instantly config show --json"))
 @handled
+@view_options()
 def show(
     ctx: typer.Context,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
+    view: View = NO_VIEW,
 ) -> None:
     """Print the config with API keys masked."""
     from instantly_cli.errors import safe_url
 
-    fmt = context.output_format(ctx, output_, json_output)
+    fmt = view.format(ctx)
     cfg = load_config()
     if cfg.too_open:
         output.warn(f"{cfg.path} is readable by other users; run: chmod 600 {cfg.path}")

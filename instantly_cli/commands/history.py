@@ -4,10 +4,11 @@ from typing import Annotated
 
 import typer
 
-from instantly_cli import context, output
+from instantly_cli import output
 from instantly_cli.columns import Column
 from instantly_cli.commands import handled
-from instantly_cli.options import JsonOpt, OutputOpt, examples
+from instantly_cli.options import examples
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 
 app = typer.Typer(help="The fleet's snapshots: list and prune them.", no_args_is_help=True)
 
@@ -21,8 +22,9 @@ SNAPSHOT_COLUMNS = [
 
 @app.command("list", epilog=examples("instantly history list", "instantly history list --json"))
 @handled
+@view_options()
 def list_snapshots(
-    ctx: typer.Context, output_: OutputOpt = None, json_output: JsonOpt = False
+    ctx: typer.Context, view: View = NO_VIEW
 ) -> None:
     """List the snapshots of this workspace's history.
 
@@ -31,7 +33,7 @@ def list_snapshots(
     from instantly_cli.commands.accounts import _record
     from instantly_cli.services.history import History
 
-    fmt = context.output_format(ctx, output_, json_output)
+    fmt = view.format(ctx)
     path = _record.history_file(ctx)
     snaps = []
     if path.exists():

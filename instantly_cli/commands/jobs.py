@@ -14,10 +14,7 @@ from instantly_cli.enums import JOB_STATUS, JOB_TYPE
 from instantly_cli.errors import NotFoundError, UsageError
 from instantly_cli.options import (
     AllOpt,
-    FieldsOpt,
-    JsonOpt,
     LimitOpt,
-    OutputOpt,
     argument,
     arguments,
     complete_enum,
@@ -25,6 +22,7 @@ from instantly_cli.options import (
     page_limit_for,
     required,
 )
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 
 app = typer.Typer(help="Background jobs: list, inspect and wait for them.", no_args_is_help=True)
 
@@ -37,6 +35,7 @@ app = typer.Typer(help="Background jobs: list, inspect and wait for them.", no_a
     ),
 )
 @handled
+@view_options("fields")
 def list_jobs(
     ctx: typer.Context,
     status: Annotated[
@@ -56,9 +55,7 @@ def list_jobs(
     ] = None,
     limit: LimitOpt = None,
     all_: AllOpt = False,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
-    fields: FieldsOpt = None,
+    view: View = NO_VIEW,
 ) -> None:
     """List background jobs, newest first.
 
@@ -67,8 +64,8 @@ def list_jobs(
     from instantly_cli import views
     from instantly_cli.services import jobs as service
 
-    fmt = context.output_format(ctx, output_, json_output)
-    field_list = parse_fields(fields)
+    fmt = view.format(ctx)
+    field_list = parse_fields(view.fields)
     if all_ and limit is not None:
         raise UsageError("--all and --limit contradict each other.", hint="Use one of them.")
     if limit is not None and limit < 1:
@@ -89,12 +86,11 @@ def list_jobs(
 
 @app.command("get", epilog=examples("instantly jobs get 65f0c1d2e3f4a5b6c7d8e9f0 --json"))
 @handled
+@view_options("fields")
 def get_job(
     ctx: typer.Context,
     job_id: Annotated[str | None, argument("ID")] = None,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
-    fields: FieldsOpt = None,
+    view: View = NO_VIEW,
 ) -> None:
     """Show one background job: type, status, progress and its data.
 
@@ -103,8 +99,8 @@ def get_job(
     from instantly_cli import views
     from instantly_cli.services import jobs as service
 
-    fmt = context.output_format(ctx, output_, json_output)
-    field_list = parse_fields(fields)
+    fmt = view.format(ctx)
+    field_list = parse_fields(view.fields)
     checked = service.check_id(required(job_id, "the job ID", "instantly jobs get 65f0…"))
     with context.client(ctx) as client:
         try:
@@ -128,15 +124,14 @@ def get_job(
     ),
 )
 @handled
+@view_options("fields")
 def wait(
     ctx: typer.Context,
     job_ids: Annotated[list[str], arguments("ID")],
     timeout: Annotated[
         float, typer.Option("--timeout", metavar="SECONDS", help="How long to wait.")
     ] = 300.0,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
-    fields: FieldsOpt = None,
+    view: View = NO_VIEW,
 ) -> int:
     """Wait until jobs finish.
 
@@ -148,8 +143,8 @@ def wait(
     from instantly_cli.services import jobs as service
     from instantly_cli.services.jobs import wait_for_jobs
 
-    fmt = context.output_format(ctx, output_, json_output)
-    field_list = parse_fields(fields)
+    fmt = view.format(ctx)
+    field_list = parse_fields(view.fields)
     if not (math.isfinite(timeout) and timeout > 0):
         raise UsageError("--timeout must be a positive number of seconds.")
     ids = service.read_ids(job_ids, sys.stdin.read)

@@ -4,9 +4,10 @@ from typing import Annotated, Any
 
 import typer
 
-from instantly_cli import context, output
+from instantly_cli import output
 from instantly_cli.commands import handled
-from instantly_cli.options import JsonOpt, OutputOpt, argument, arguments, examples, required
+from instantly_cli.options import argument, arguments, examples, required
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 
 app = typer.Typer(help="Journals of bulk runs: list, show, forget.", no_args_is_help=True)
 
@@ -26,8 +27,9 @@ def _row(run: Any) -> dict[str, Any]:
 
 @app.command("list", epilog=examples("instantly runs list", "instantly runs list --json"))
 @handled
+@view_options()
 def list_runs(
-    ctx: typer.Context, output_: OutputOpt = None, json_output: JsonOpt = False
+    ctx: typer.Context, view: View = NO_VIEW
 ) -> None:
     """Every kept run, newest first: state, age, counts, command.
 
@@ -37,7 +39,7 @@ def list_runs(
     from instantly_cli.services import journal
     from instantly_cli.settings import state_dir
 
-    fmt = context.output_format(ctx, output_, json_output)
+    fmt = view.format(ctx)
     rows = [_row(r) for r in journal.runs(state_dir())]
     columns = [Column("run_id", "Run"), Column("state", "State"), Column("age", "Age"),
                Column("targets", "Targets"), Column("left", "Left"),
@@ -47,11 +49,11 @@ def list_runs(
 
 @app.command("show", epilog=examples("instantly runs show 20260101-120000-ab12"))
 @handled
+@view_options()
 def show(
     ctx: typer.Context,
     run_id: Annotated[str | None, argument("RUN")] = None,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
+    view: View = NO_VIEW,
 ) -> None:
     """One run: command, change, counts, targets left.
 
@@ -60,7 +62,7 @@ def show(
     from instantly_cli.services import journal
     from instantly_cli.settings import state_dir
 
-    fmt = context.output_format(ctx, output_, json_output)
+    fmt = view.format(ctx)
     run = journal.find(state_dir(), required(run_id, "the RUN", "instantly runs show RUN"))
     row = _row(run)
     row["remaining"] = run.remaining()

@@ -15,19 +15,8 @@ from instantly_cli.columns import parse_fields, pick
 from instantly_cli.commands import _bulk, handled
 from instantly_cli.enums import FAILED, RESOURCE_TYPE, UNCHANGED
 from instantly_cli.errors import NotFoundError, UsageError
-from instantly_cli.options import (
-    BulkOpts,
-    FieldsOpt,
-    JsonOpt,
-    OutputOpt,
-    WideOpt,
-    YesOpt,
-    argument,
-    arguments,
-    bulk_options,
-    examples,
-    required,
-)
+from instantly_cli.options import YesOpt, argument, arguments, examples, required
+from instantly_cli.options_bundles import NO_VIEW, BulkOpts, View, bulk_options, view_options
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
@@ -95,6 +84,7 @@ def _parse_type(text: str) -> int | None:
     ),
 )
 @handled
+@view_options("fields", "wide")
 def list_tags(
     ctx: typer.Context,
     search: Annotated[
@@ -109,18 +99,15 @@ def list_tags(
             show_default=False,
         ),
     ] = None,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
-    fields: FieldsOpt = None,
-    wide: WideOpt = False,
+    view: View = NO_VIEW,
 ) -> None:
     """List every custom tag and how many accounts carry it.
 
     Tables count each tag's accounts; with --counts the other formats do too (an
     account_count field in JSON, a last column in TSV/CSV), so piped output stays as it was.
     """
-    fmt = context.output_format(ctx, output_, json_output)
-    field_list = parse_fields(fields)
+    fmt = view.format(ctx)
+    field_list = parse_fields(view.fields)
     if counts is None:
         counts = fmt == "table" or bool(field_list and "account_count" in field_list)
     from instantly_cli import views
@@ -136,7 +123,7 @@ def list_tags(
         views.tag_columns(fmt, counts=counts),
         fields=field_list,
         empty_message="No tags match." if search else "No tags yet.",
-        wide=wide,
+        wide=view.wide,
     )
 
 
@@ -153,6 +140,7 @@ def list_tags(
     ),
 )
 @handled
+@view_options("fields", "wide")
 def map_tags(
     ctx: typer.Context,
     tag: Annotated[
@@ -182,18 +170,15 @@ def map_tags(
             help="mapping: one row per mapping; account: one row per account with its tags.",
         ),
     ] = "mapping",
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
-    fields: FieldsOpt = None,
-    wide: WideOpt = False,
+    view: View = NO_VIEW,
 ) -> None:
     """Show which accounts (or campaigns) carry which tags."""
     from instantly_cli import views
     from instantly_cli.services import tags as service
     from instantly_cli.targets import dedupe, validate_email
 
-    fmt = context.output_format(ctx, output_, json_output)
-    field_list = parse_fields(fields)
+    fmt = view.format(ctx)
+    field_list = parse_fields(view.fields)
     resource_type = _parse_type(type_)
     grouping = by.strip().lower()
     if grouping not in ("mapping", "account"):
@@ -215,7 +200,7 @@ def map_tags(
     else:
         cols = views.tag_map_columns(fmt, resource_type)
     output.emit_records(
-        [rows], fmt, cols, fields=field_list, empty_message="No tag mappings match.", wide=wide
+        [rows], fmt, cols, fields=field_list, empty_message="No tag mappings match.", wide=view.wide
     )
 
 
@@ -393,15 +378,14 @@ unassign = app.command(
     ),
 )
 @handled
+@view_options("fields")
 def create(
     ctx: typer.Context,
     label: Annotated[str | None, argument("LABEL")] = None,
     description: Annotated[
         str | None, typer.Option("--description", metavar="TEXT", help="What the tag is for.")
     ] = None,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
-    fields: FieldsOpt = None,
+    view: View = NO_VIEW,
 ) -> None:
     """Create a custom tag (labels are unique per workspace).
 
@@ -410,8 +394,8 @@ def create(
     from instantly_cli import views
     from instantly_cli.services import tags as service
 
-    fmt = context.output_format(ctx, output_, json_output)
-    field_list = parse_fields(fields)
+    fmt = view.format(ctx)
+    field_list = parse_fields(view.fields)
     label = required(label, "the LABEL", 'instantly tags create "Client C"')
     text = _label_arg(label, "The label")
     with context.client(ctx) as client:
@@ -427,6 +411,7 @@ def create(
     ),
 )
 @handled
+@view_options("fields")
 def rename(
     ctx: typer.Context,
     tag: Annotated[str | None, argument("TAG")] = None,
@@ -435,9 +420,7 @@ def rename(
         str | None,
         typer.Option("--description", metavar="TEXT|none", help="Also change the description."),
     ] = None,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
-    fields: FieldsOpt = None,
+    view: View = NO_VIEW,
 ) -> None:
     """Change a tag's label (and, with --description, its description).
 
@@ -446,8 +429,8 @@ def rename(
     from instantly_cli import views
     from instantly_cli.services import tags as service
 
-    fmt = context.output_format(ctx, output_, json_output)
-    field_list = parse_fields(fields)
+    fmt = view.format(ctx)
+    field_list = parse_fields(view.fields)
     example = 'instantly tags rename "Client A" "Client A (EU)"'
     tag = required(tag, "the TAG and the NEW_LABEL", example)
     text = _label_arg(required(new_label, "the NEW_LABEL", example), "The new label")
@@ -474,13 +457,12 @@ def rename(
     epilog=examples('instantly tags delete "Old client"', "instantly tags delete 0e6c1a2b-… --yes"),
 )
 @handled
+@view_options("fields")
 def delete(
     ctx: typer.Context,
     tag: Annotated[str | None, argument("TAG")] = None,
     yes: YesOpt = False,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
-    fields: FieldsOpt = None,
+    view: View = NO_VIEW,
 ) -> None:
     """Delete a custom tag and its mappings to accounts and campaigns.
 
@@ -489,8 +471,8 @@ def delete(
     from instantly_cli import views
     from instantly_cli.services import tags as service
 
-    fmt = context.output_format(ctx, output_, json_output)
-    field_list = parse_fields(fields)
+    fmt = view.format(ctx)
+    field_list = parse_fields(view.fields)
     tag = required(tag, "the TAG", 'instantly tags delete "Old client"')
     with context.client(ctx) as client:
         index = service.TagIndex.fetch(client, output.warn)

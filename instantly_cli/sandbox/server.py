@@ -543,6 +543,9 @@ class SandboxServer:
             body = b""
         if len(body) < length:  # cut off by the deadline, or the client hung up
             handler.close_connection = True
+            # Counted as done (nginx's 499, "client closed request"): nothing is left in flight,
+            # so whoever waits for the server to drain is not waiting for it.
+            self._count(499)
             return None
         self._request_read(handler.connection)
         return body

@@ -21,6 +21,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "pause": ("state", "Pause sending from accounts."),
     "resume": ("state", "Resume sending from paused accounts."),
     "summary": ("summary", "Fleet health at a glance."),
+    "find": ("find", "Which profile and workspace holds each address."),
     "diff": ("diff", "What changed since a snapshot."),
     "history": ("history", "One account's timeline from the fleet's snapshots."),
     "coverage": ("coverage", "Idle accounts, risky and stopped campaigns."),

@@ -185,18 +185,18 @@ def send(ctx: typer.Context, urls: list[str], records: list[dict[str, Any]], bas
          breached: list[str]) -> int:
     """POST the transitions to each webhook; the outcome on stderr. Returns how many failed."""
     from instantly_cli.errors import redact
-    from instantly_cli.services import history
+    from instantly_cli.services.accounts import diff
     from instantly_cli.webhooks import post_webhook
 
-    payload = history.notify_payload(records, base, breached, redact)
+    payload = diff.notify_payload(records, base, breached, redact)
     failed = 0
     for url in urls:
         error = post_webhook(url, payload, sleep=context.runtime(ctx).sleep)
         if error:
             failed += 1
-            output.warn(f"Webhook {history.safe_url(url)} failed: {error}")
+            output.warn(f"Webhook {diff.safe_url(url)} failed: {error}")
         else:
-            output.info(f"Webhook {history.safe_url(url)}: sent {len(records)} transitions.")
+            output.info(f"Webhook {diff.safe_url(url)}: sent {len(records)} transitions.")
     return failed
 
 
@@ -207,7 +207,8 @@ def alert(ctx: typer.Context, urls: list[str] | None, rec: Recorder | None,
     this pass), posted when there are any (with ``--fail-if``: only when breached)."""
     if not urls or rec is None or (gated and not breached):
         return 0
-    from instantly_cli.services.history import DEFAULT_SCORE_DROP, History, transitions
+    from instantly_cli.services.accounts.diff import DEFAULT_SCORE_DROP, transitions
+    from instantly_cli.services.history import History
 
     with History(history_file(ctx)) as db:
         if base is not None:

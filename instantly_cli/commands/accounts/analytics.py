@@ -12,20 +12,8 @@ from instantly_cli.commands.accounts import app, warmup_app
 from instantly_cli.commands.accounts._listing import report_cut
 from instantly_cli.enums import ANALYTICS_BY
 from instantly_cli.errors import NotFoundError, UsageError
-from instantly_cli.options import (
-    FieldsOpt,
-    JsonOpt,
-    OutputOpt,
-    StrictOpt,
-    arguments,
-    complete_enum,
-    examples,
-)
-
-AllAccountsOpt = Annotated[
-    bool, typer.Option("--all", help="Every account of the workspace (instead of targets).")
-]
-OptionalTargets = Annotated[list[str], arguments("TARGET")]
+from instantly_cli.options import AllAccountsOpt, StrictOpt, TargetsArg, complete_enum, examples
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 
 
 def _targets(targets: list[str] | None, all_: bool) -> list[str] | None:
@@ -48,9 +36,10 @@ def _targets(targets: list[str] | None, all_: bool) -> list[str] | None:
     ),
 )
 @handled
+@view_options("fields")
 def analytics(
     ctx: typer.Context,
-    targets: OptionalTargets,
+    targets: TargetsArg,
     all_: AllAccountsOpt = False,
     from_: Annotated[
         str | None,
@@ -66,9 +55,7 @@ def analytics(
                      autocompletion=complete_enum(ANALYTICS_BY)),
     ] = "account",
     strict: StrictOpt = False,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
-    fields: FieldsOpt = None,
+    view: View = NO_VIEW,
 ) -> None:
     """Sending analytics per account or per day.
 
@@ -78,11 +65,11 @@ def analytics(
     """
     from datetime import UTC, datetime
 
-    from instantly_cli import views
+    from instantly_cli import views_fleet
     from instantly_cli.services.accounts import analytics as service
 
-    fmt = context.output_format(ctx, output_, json_output)
-    field_list = parse_fields(fields)
+    fmt = view.format(ctx)
+    field_list = parse_fields(view.fields)
     group = str(ANALYTICS_BY.parse(by))
     first, last = service.date_range(from_, to, datetime.now(UTC).date())
     wanted = _targets(targets, all_)
@@ -97,11 +84,11 @@ def analytics(
     rows = service.totals(data.rows, group, emails)
     lost = service.missing(emails, data.rows) if wanted is not None else []
     shown = [r for r in rows if group == "day" or str(r["email_account"]) not in lost]
-    columns = views.analytics_columns(group, service.metrics(data.rows))
+    columns = views_fleet.analytics_columns(group, service.metrics(data.rows))
     output.emit_records([shown], fmt, columns, fields=field_list,
                         empty_message="No analytics for these accounts and dates.")
     if fmt == "table" and data.rows:
-        output.emit_text(views.bar_chart(service.totals(data.rows, "day")))
+        output.emit_text(views_fleet.bar_chart(service.totals(data.rows, "day")))
     output.info(f"{first} to {last}, {len(emails) - len(lost):,} account(s), "
                 f"{data.requests:,} request(s)")
     if lost:
@@ -118,14 +105,13 @@ def analytics(
     ),
 )
 @handled
+@view_options("fields")
 def warmup_stats(
     ctx: typer.Context,
-    targets: OptionalTargets,
+    targets: TargetsArg,
     all_: AllAccountsOpt = False,
     strict: StrictOpt = False,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
-    fields: FieldsOpt = None,
+    view: View = NO_VIEW,
 ) -> None:
     """Warmup health of the last 14 days.
 
@@ -133,11 +119,11 @@ def warmup_stats(
 
     Inbox, spam, sent and received counts, 100 accounts per request.
     """
-    from instantly_cli import views
+    from instantly_cli import views_fleet
     from instantly_cli.services.accounts import analytics as service
 
-    fmt = context.output_format(ctx, output_, json_output)
-    field_list = parse_fields(fields)
+    fmt = view.format(ctx)
+    field_list = parse_fields(view.fields)
     wanted = _targets(targets, all_)
     with context.client(ctx) as client:
         listed = service.account_emails(client, wanted)
@@ -150,9 +136,9 @@ def warmup_stats(
         output.emit_json({"accounts": [pick(r) for r in stats.accounts],
                           "aggregate": stats.aggregate})
     else:
-        rows = stats.accounts + ([views.warmup_total_row(stats.aggregate)] if fmt == "table"
+        rows = stats.accounts + ([views_fleet.warmup_total_row(stats.aggregate)] if fmt == "table"
                                  and stats.accounts else [])
-        output.emit_records([rows], fmt, views.warmup_stats_columns(fmt), fields=field_list,
+        output.emit_records([rows], fmt, views_fleet.warmup_stats_columns(fmt), fields=field_list,
                             empty_message="No warmup analytics for these accounts.")
     agg = stats.aggregate
     rate = f"{agg['inbox_rate']:.1f}%" if agg["inbox_rate"] is not None else "n/a"

@@ -9,15 +9,8 @@ from instantly_cli.columns import parse_fields, pick
 from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import app
 from instantly_cli.errors import EXIT_FAILED, EXIT_OK
-from instantly_cli.options import (
-    FieldsOpt,
-    JsonOpt,
-    OutputOpt,
-    TargetsArg,
-    argument,
-    examples,
-    required,
-)
+from instantly_cli.options import TargetsArg, argument, examples, required
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 
 
 @app.command(
@@ -29,12 +22,11 @@ from instantly_cli.options import (
     ),
 )
 @handled
+@view_options("fields")
 def vitals(
     ctx: typer.Context,
     targets: TargetsArg,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
-    fields: FieldsOpt = None,
+    view: View = NO_VIEW,
 ) -> int:
     """Check the DNS (MX, SPF, DKIM, DMARC) of domains.
 
@@ -43,12 +35,12 @@ def vitals(
 
     Accounts that share a domain are tested once (one of them is sent).
     """
-    from instantly_cli import views
+    from instantly_cli import views_fleet
     from instantly_cli.services.accounts import checks
     from instantly_cli.targets import read_targets
 
-    fmt = context.output_format(ctx, output_, json_output)
-    field_list = parse_fields(fields)
+    fmt = view.format(ctx)
+    field_list = parse_fields(view.fields)
     # A bare domain is tested as it is (the API takes domains too); the rest are targets.
     bare = [t for t in targets if t != "-" and "@" not in t]
     given = [t for t in targets if t not in bare]
@@ -64,7 +56,7 @@ def vitals(
         output.emit_records([records], fmt, [], fields=field_list)
     else:
         output.emit_records(
-            [views.vitals_rows(records)], fmt, views.VITALS_COLUMNS, fields=field_list
+            [views_fleet.vitals_rows(records)], fmt, views_fleet.VITALS_COLUMNS, fields=field_list
         )
     output.info(
         f"{len(results):,} domain(s) of {len(emails):,} account(s): "
@@ -81,12 +73,11 @@ def vitals(
     ),
 )
 @handled
+@view_options("fields")
 def tracking_domain(
     ctx: typer.Context,
     host: Annotated[str | None, argument("HOST")] = None,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
-    fields: FieldsOpt = None,
+    view: View = NO_VIEW,
 ) -> int:
     """Check a tracking domain's CNAME and SSL.
 
@@ -94,11 +85,11 @@ def tracking_domain(
 
     HOST is the tracking domain's host name, e.g. track.acme.io.
     """
-    from instantly_cli import views
+    from instantly_cli import views_fleet
     from instantly_cli.services.accounts import checks
 
-    fmt = context.output_format(ctx, output_, json_output)
-    field_list = parse_fields(fields)
+    fmt = view.format(ctx)
+    field_list = parse_fields(view.fields)
     example = "instantly accounts tracking-domain track.acme.io"
     name = checks.check_host(required(host, "the HOST", example))
     with context.client(ctx) as client:
@@ -108,6 +99,6 @@ def tracking_domain(
     elif fmt == "jsonl":
         output.emit_records([[status]], fmt, [], fields=field_list)
     else:
-        output.emit_records([[views.ctd_row(status, name)]], fmt, views.CTD_COLUMNS,
+        output.emit_records([[views_fleet.ctd_row(status, name)]], fmt, views_fleet.CTD_COLUMNS,
                             fields=field_list)
     return EXIT_OK if ok else EXIT_FAILED

@@ -11,14 +11,8 @@ from instantly_cli.commands.accounts import app
 from instantly_cli.commands.accounts._listing import report_cut
 from instantly_cli.enums import AT_RISK_BELOW, COVERAGE_METRIC, WATCH_BELOW
 from instantly_cli.errors import EXIT_FAILED, UsageError
-from instantly_cli.options import (
-    AtRiskBelowOpt,
-    JsonOpt,
-    OutputOpt,
-    ParallelOpt,
-    WatchBelowOpt,
-    examples,
-)
+from instantly_cli.options import AtRiskBelowOpt, ParallelOpt, WatchBelowOpt, examples
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 
 CoverageExamples = examples(
     "instantly accounts coverage",
@@ -44,6 +38,7 @@ def parse_share(text: str) -> float:
 
 @app.command("coverage", epilog=CoverageExamples)
 @handled
+@view_options()
 def coverage(
     ctx: typer.Context,
     at_risk_share: Annotated[
@@ -66,8 +61,7 @@ def coverage(
     at_risk_below: AtRiskBelowOpt = AT_RISK_BELOW,
     watch_below: WatchBelowOpt = WATCH_BELOW,
     parallel: ParallelOpt = True,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
+    view: View = NO_VIEW,
 ) -> int | None:
     """Idle accounts, risky and stopped campaigns.
 
@@ -82,7 +76,7 @@ def coverage(
     from instantly_cli.services.accounts import list as fleet
     from instantly_cli.services.accounts import summary as health
 
-    fmt = context.output_format(ctx, output_, json_output)
+    fmt = view.format(ctx)
     share = parse_share(at_risk_share)
     conditions = health.parse_conditions(fail_if, COVERAGE_METRIC)
     thresholds = health.Thresholds(at_risk_below, watch_below)

@@ -12,14 +12,8 @@ from instantly_cli.commands import _bulk, handled
 from instantly_cli.commands.accounts import _outcomes, app
 from instantly_cli.enums import CREATED, EXISTS, FAILED, PROVIDER, WOULD_CREATE
 from instantly_cli.errors import UsageError
-from instantly_cli.options import (
-    BulkOpts,
-    FieldsOpt,
-    arguments,
-    bulk_options,
-    complete_enum,
-    examples,
-)
+from instantly_cli.options import FieldsOpt, arguments, complete_enum, examples
+from instantly_cli.options_bundles import BulkOpts, bulk_options
 
 
 def _opt(flag: str, help_: str, metavar: str = "TEXT") -> Any:
@@ -98,6 +92,7 @@ def create(
     that exists already is reported as "exists".
     """
     from instantly_cli.services.accounts import create as service
+    from instantly_cli.services.accounts.create_rows import read_rows
     from instantly_cli.targets import read_targets
 
     fmt = context.output_format(ctx, opts.output_, opts.json_output)
@@ -120,7 +115,7 @@ def create(
         source = what.get("from_file")
         flat = dict(what.get("flags") or {})
         if source is not None:
-            read = service.read_rows(Path(source))
+            read = read_rows(Path(source))
             for note in read.notes:
                 output.info(note)
             if passwords is None and output.stdin_is_tty() and _lacks_password(read.rows):

@@ -12,17 +12,19 @@ from instantly_cli.dashboard import Section
 from instantly_cli.enums import AT_RISK_BELOW, DIFF_METRIC, TRANSITION, WATCH_BELOW
 from instantly_cli.errors import EXIT_FAILED, UsageError
 from instantly_cli.options import (
+    AllProfilesOpt,
+    AllWorkspacesOpt,
     AtRiskBelowOpt,
-    JsonOpt,
+    DiffFailIfOpt,
     NoRecordOpt,
     NotifyOpt,
     NotifyStrictOpt,
-    OutputOpt,
     ParallelOpt,
     SinceOpt,
     WatchBelowOpt,
     examples,
 )
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 
 DiffExamples = examples(
     "instantly accounts diff",
@@ -50,6 +52,7 @@ CHANGE_WIDTH = 60
 
 @app.command("diff", epilog=DiffExamples)
 @handled
+@view_options()
 def diff(
     ctx: typer.Context,
     since: SinceOpt = None,
@@ -59,24 +62,16 @@ def diff(
                      help="A score falling by at least POINTS is a transition (so is one "
                      "crossing a health class)."),
     ] = 10.0,
-    fail_if: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--fail-if",
-            metavar="COND",
-            help="Exit 1 when METRIC OP VALUE[%] holds (e.g. 'new-errors>0', "
-            "'score-drops>5%': a share of the accounts compared); repeatable. Metrics: "
-            + ", ".join(DIFF_METRIC.names) + ".",
-        ),
-    ] = None,
+    fail_if: DiffFailIfOpt = None,
     at_risk_below: AtRiskBelowOpt = AT_RISK_BELOW,
     watch_below: WatchBelowOpt = WATCH_BELOW,
     notify: NotifyOpt = None,
     notify_strict: NotifyStrictOpt = False,
     no_record: NoRecordOpt = False,
     parallel: ParallelOpt = True,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
+    all_profiles: AllProfilesOpt = False,
+    all_workspaces: AllWorkspacesOpt = False,
+    view: View = NO_VIEW,
 ) -> int | None:
     """What changed since a snapshot.
 
@@ -86,15 +81,20 @@ def diff(
     recoveries, warmup resumed, score rises, added. The pass is recorded as the next snapshot
     (--no-record: not). JSON and JSON lines: one record per transition
     {kind, email, field, from, to, reason, health, since, snapshot, actor}.
+
+    With --all-profiles or --all-workspaces, each workspace is compared with its own history,
+    side by side; records carry `profile`, `workspace_name` and `workspace_id`, and the gate
+    judges the workspaces' metrics added up (--notify is per workspace: not with them).
     """
     from datetime import UTC, datetime
 
     from instantly_cli.commands.accounts import _record
     from instantly_cli.services import history as history_service
+    from instantly_cli.services.accounts import diff as diff_service
     from instantly_cli.services.accounts import list as fleet
     from instantly_cli.services.accounts import summary as health_service
 
-    fmt = context.output_format(ctx, output_, json_output)
+    fmt = view.format(ctx)
     conditions = health_service.parse_conditions(fail_if, DIFF_METRIC)
     thresholds = health_service.Thresholds(at_risk_below, watch_below)
     if not (0 < score_drop <= 100):
@@ -103,6 +103,12 @@ def diff(
     now = datetime.now(UTC)
     wanted = history_service.parse_since(since, now)
     hooks = _record.notify_urls(notify)
+    if all_profiles or all_workspaces:
+        if hooks:
+            raise UsageError("--notify is per workspace: not with --all-profiles or "
+                             "--all-workspaces.", hint="Run `accounts diff --notify` per profile.")
+        return _roll_up(ctx, conditions, wanted, score_drop, thresholds, parallel, no_record,
+                        fmt, all_profiles=all_profiles, all_workspaces=all_workspaces)
     resolved = context.settings(ctx)
     path = _record.history_file(ctx, resolved)
     query = fleet.ListQuery(thresholds=thresholds)
@@ -111,7 +117,7 @@ def diff(
         with context.client(ctx, resolved=resolved) as client:
             listing = fleet.list_accounts(client, query, limit=None, parallel=parallel,
                                           warn=output.warn)
-            result = history_service.diff(
+            result = diff_service.diff(
                 history, listing, since=wanted, score_drop=score_drop,
                 thresholds=thresholds, tally=tally, partial=lambda: listing.anomaly,
             )
@@ -139,11 +145,64 @@ def diff(
     return code
 
 
+def _roll_up(ctx: typer.Context, conditions: Any, wanted: Any, score_drop: float,
+             thresholds: Any, parallel: bool, no_record: bool, fmt: str, *,
+             all_profiles: bool, all_workspaces: bool) -> int | None:
+    """Every workspace of the roll-up against its own history, side by side."""
+    from datetime import UTC, datetime
+
+    from instantly_cli.commands.accounts import _record, _rollup
+    from instantly_cli.services import history as history_service
+    from instantly_cli.services.accounts import diff as diff_service
+    from instantly_cli.services.accounts import list as fleet
+    from instantly_cli.services.accounts import summary as health_service
+
+    now = datetime.now(UTC)
+
+    def one(client: Any, resolved: Any) -> Any:
+        query = fleet.ListQuery(thresholds=thresholds)
+        with history_service.History(_record.history_file(ctx, resolved)) as history:
+            listing = fleet.list_accounts(client, query, limit=None, parallel=parallel,
+                                          warn=output.warn)
+            result = diff_service.diff(
+                history, listing, since=wanted, score_drop=score_drop, thresholds=thresholds,
+                tally=health_service.Tally(thresholds), partial=lambda: listing.anomaly)
+            if result.base is not None and result.records:
+                _annotate(client, result, now)
+            if not (listing.anomaly or no_record):
+                result.recorded = history.record(result.states, "diff", now)
+        return result
+
+    done, failed = _rollup.diff_each(ctx, one, all_profiles=all_profiles,
+                                     all_workspaces=all_workspaces)
+    metrics: dict[str, Any] = {}
+    records: list[dict[str, Any]] = []
+    for d in done:
+        if d.value is None:
+            continue
+        for key, value in d.value.metrics.items():
+            metrics[key] = metrics.get(key, 0) + value
+        records += [{**d.labels(), **r} for r in d.value.records]
+        if fmt == "table":
+            output.emit_text(f"{d.unit.name or d.unit.id or d.unit.profile} "
+                             f"(profile {d.unit.profile}):")
+            _render(d.value, fmt)
+            if d.value.base is None:
+                output.emit_text("  no earlier snapshot: this run is the first.")
+    if fmt != "table":
+        output.emit_records([records], fmt, [Column("workspace_name", "Workspace"),
+                                             *DIFF_COLUMNS])
+    breached = health_service.breaches(conditions, metrics)
+    for line in breached:
+        output.info(f"Gate breached: {line}")
+    return EXIT_FAILED if breached or failed else None
+
+
 def _annotate(client: Any, result: Any, now: Any) -> None:
     """Who did it: audit-log entries of the window (a key without the scope: one note)."""
-    from instantly_cli.services import history as history_service
+    from instantly_cli.services.accounts import diff as diff_service
 
-    note = history_service.annotate(client, result.records, result.base.taken_at, now)
+    note = diff_service.annotate(client, result.records, result.base.taken_at, now)
     if note:
         output.info(note)
 
@@ -161,7 +220,7 @@ def _actor(record: dict[str, Any]) -> str:
 
 
 def _render(result: Any, fmt: str) -> None:
-    from instantly_cli.services import history as history_service
+    from instantly_cli.services.accounts import diff as diff_service
 
     records = result.records
     if fmt in ("json", "jsonl", "csv", "tsv"):
@@ -182,7 +241,7 @@ def _render(result: Any, fmt: str) -> None:
     for kind in TRANSITION.values:
         group = [r for r in records if r["kind"] == kind.name]
         if group:
-            rows = [{"email": r["email"], "change": _cut(history_service.describe(r)),
+            rows = [{"email": r["email"], "change": _cut(diff_service.describe(r)),
                      "actor": _actor(r)} for r in group]
             sections.append(Section(f"{kind.label}: {len(group):,}", columns=columns,
                                     rows=rows, styles=[kind.style] * len(rows)))

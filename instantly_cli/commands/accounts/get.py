@@ -8,7 +8,7 @@ from instantly_cli import context, output
 from instantly_cli.columns import check_fields, parse_fields, pick
 from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import app
-from instantly_cli.errors import NotFoundError, UsageError
+from instantly_cli.errors import CliError, NotFoundError, UsageError
 from instantly_cli.options import (
     FieldsOpt,
     JsonOpt,
@@ -72,9 +72,18 @@ def get_accounts(
         if include_campaigns or detail:
             from instantly_cli.services.campaigns import served_by
 
-            served = served_by(client, found, output.warn)
+            try:
+                served = served_by(client, found, output.warn)
+            except CliError as err:
+                if include_campaigns:
+                    raise
+                # The account is what was asked for: a key without campaign scopes, or an
+                # API that fails the walk, still shows it.
+                output.warn(f"Campaigns not shown: {err.message}")
+                served = {}
             for account in found:
-                account["campaigns"] = served.get(str(account.get("email")), [])
+                if served:
+                    account["campaigns"] = served.get(str(account.get("email")), [])
     if fmt == "json" and len(wanted) == 1:
         if field_list:
             check_fields(field_list, found)

@@ -4,14 +4,15 @@ from typing import Annotated, Any
 
 import typer
 
-from instantly_cli import context, output
+from instantly_cli import output
 from instantly_cli.columns import Column
 from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import app
 from instantly_cli.dashboard import Section
 from instantly_cli.enums import ACCOUNT_STATUS, WARMUP_STATUS
 from instantly_cli.errors import NotFoundError
-from instantly_cli.options import JsonOpt, OutputOpt, argument, examples, required
+from instantly_cli.options import argument, examples, required
+from instantly_cli.options_bundles import NO_VIEW, View, view_options
 
 TIMELINE_COLUMNS = [
     Column("snapshot", "Snapshot", justify="right", priority=5),
@@ -31,11 +32,11 @@ SPARK = "▁▂▃▄▅▆▇█"
     "instantly accounts history ops@acme.io --json | jq '.[].score'",
 ))
 @handled
+@view_options()
 def history(
     ctx: typer.Context,
     email: Annotated[str | None, argument("EMAIL")] = None,
-    output_: OutputOpt = None,
-    json_output: JsonOpt = False,
+    view: View = NO_VIEW,
 ) -> int | None:
     """One account's timeline from the fleet's snapshots.
 
@@ -46,7 +47,7 @@ def history(
     from instantly_cli.commands.accounts import _record
     from instantly_cli.services import history as history_service
 
-    fmt = context.output_format(ctx, output_, json_output)
+    fmt = view.format(ctx)
     email = required(email, "EMAIL", "instantly accounts history ops@acme.io")
     path = _record.history_file(ctx)
     if not path.exists():
@@ -67,11 +68,11 @@ def history(
         return None
     scores = [r["score"] for r in rows if r.get("score") is not None]
     line = "".join(SPARK[min(7, int(s) * 8 // 101)] for s in scores)
-    view = [{**r, "taken_at": r["taken_at"][:16].replace("T", " "),
+    shown = [{**r, "taken_at": r["taken_at"][:16].replace("T", " "),
              "status": r.get("status") if r["present"] else "removed"} for r in rows]
     output.emit_dashboard(
         f"{email.strip()}: {len(rows)} changes",
         [Section("Score", lines=[(line or "no score recorded", "cyan")]),
-         Section("Timeline", columns=TIMELINE_COLUMNS, rows=view)],
+         Section("Timeline", columns=TIMELINE_COLUMNS, rows=shown)],
     )
     return None

@@ -25,14 +25,8 @@ from instantly_cli.enums import (
     WOULD_FIX,
     WOULD_MOVE,
 )
-from instantly_cli.options import (
-    BulkOpts,
-    BulkTargetsArg,
-    FieldsOpt,
-    ImpactStrictOpt,
-    bulk_options,
-    examples,
-)
+from instantly_cli.options import BulkTargetsArg, FieldsOpt, ImpactStrictOpt, examples
+from instantly_cli.options_bundles import BulkOpts, bulk_options
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
@@ -183,6 +177,7 @@ mark_fixed = app.command("mark-fixed", epilog=examples(
 @app.command(
     "move",
     epilog=examples(
+        'instantly accounts move ops@acme.io --to "Client North"',
         "instantly --workspace SOURCE_ID accounts move ops@acme.io --to DEST_ID",
         "instantly accounts list --tag 'Client B' -o jsonl | "
         "instantly accounts move - --from SOURCE_ID --to DEST_ID --yes",
@@ -195,13 +190,15 @@ def move(
     targets: BulkTargetsArg,
     to: Annotated[
         str | None,
-        typer.Option("--to", metavar="WORKSPACE_ID", help="The workspace to move them to.",
+        typer.Option("--to", metavar="WORKSPACE", help="The workspace to move them to (a name "
+                     "or an id).",
                      show_default=False),
     ] = None,
     from_: Annotated[
         str | None,
-        typer.Option("--from", metavar="WORKSPACE_ID",
-                     help="The workspace they are in [default: the current one, --workspace]."),
+        typer.Option("--from", metavar="WORKSPACE",
+                     help="The workspace they are in (a name or an id) [default: --workspace, "
+                     "else each account's own]."),
     ] = None,
     fields: FieldsOpt = None,
     strict: ImpactStrictOpt = False,
@@ -226,12 +223,16 @@ def move(
 
     def plan(emails: list[str]) -> _bulk.Plan:
         if to is None:
-            raise UsageError("Missing option '--to'.", hint="Name the destination workspace id.")
-        source = lifecycle.check_move(from_ or context.settings(ctx).workspace, to)
+            raise UsageError("Missing option '--to'.", hint="Name the destination workspace.")
+        dest = context.workspace_id(ctx, to, option="--to")
+        given = from_ or context.settings(ctx).workspace
+        source = lifecycle.check_move(
+            given and context.workspace_id(ctx, given, option="--from"), dest)
         n = _accounts(len(emails))
-        return _bulk.Plan({"from": source, "to": to.strip()}, f"move to workspace {to.strip()}",
-                          ["workspace"], f"Move {n} from workspace {source} to workspace "
-                          f"{to.strip()}?",
+        named = dest if to.strip().lower() == dest else f"{to.strip()} ({dest})"
+        where = f"workspace {source}" if source else "their workspaces (each account's own)"
+        return _bulk.Plan({"from": source, "to": dest}, f"move to workspace {named}",
+                          ["workspace"], f"Move {n} from {where} to workspace {named}?",
                           look=campaign_impact(ctx, strict=strict, dry_run=dry_run,
                                                yes=opts.yes))
 
@@ -239,7 +240,7 @@ def move(
         ctx, "accounts move", targets, plan, verb="move", fmt=fmt, opts=opts)
     with session, contextlib.ExitStack() as stack:
         client = stack.enter_context(session.client())
-        source, dest = str(session.what.get("from")), str(session.what.get("to"))
+        source, dest = session.what.get("from") or None, str(session.what.get("to"))
         work = lifecycle.move_work(client, source, dest, dry_run=dry_run,
                                    in_destination=_lookup_in(ctx, stack, session.rate, dest))
         result = session.run(batches(session.emails, lifecycle.MOVE_BATCH), work, client=client,

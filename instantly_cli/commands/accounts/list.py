@@ -12,9 +12,9 @@ from instantly_cli.commands.accounts._listing import report_cut
 from instantly_cli.enums import AT_RISK_BELOW, WATCH_BELOW
 from instantly_cli.errors import UsageError
 from instantly_cli.options import (
-    NO_FILTERS,
-    AccountFilters,
     AllOpt,
+    AllProfilesOpt,
+    AllWorkspacesOpt,
     AtRiskBelowOpt,
     FieldsOpt,
     JsonOpt,
@@ -26,10 +26,10 @@ from instantly_cli.options import (
     StrictOpt,
     WatchBelowOpt,
     WideOpt,
-    account_filters,
     examples,
     page_limit_for,
 )
+from instantly_cli.options_bundles import NO_FILTERS, AccountFilters, account_filters
 
 ListExamples = examples(
     "instantly accounts list --status connection-error,sending-error",
@@ -38,6 +38,7 @@ ListExamples = examples(
     "instantly accounts list --domain acme.io --max-score 60 --fields email,stat_warmup_score",
     "instantly accounts list --health at-risk --all --fields email,status,health",
     "instantly accounts list --health at-risk --all -o jsonl | instantly accounts pause -",
+    "instantly accounts list --all-workspaces --filter error --all",
 )
 
 
@@ -67,12 +68,14 @@ def list_accounts(
         ),
     ] = None,
     strict: StrictOpt = False,
+    all_profiles: AllProfilesOpt = False,
+    all_workspaces: AllWorkspacesOpt = False,
     output_: OutputOpt = None,
     json_output: JsonOpt = False,
     fields: FieldsOpt = None,
     wide: WideOpt = False,
     no_record: NoRecordOpt = False,
-) -> None:
+) -> int | None:
     """List accounts, filtered and sorted.
 
     On a terminal the first 100 accounts are shown (--limit N for more, --all for every
@@ -84,8 +87,12 @@ def list_accounts(
     Several values of --status, --provider, --filter, --domain or --health mean any of them.
     --fields may name `health` (at-risk, watch, healthy or no-data, judged with --at-risk-below and
     --watch-below) as a column or JSON key.
+
+    With --all-profiles or --all-workspaces, each workspace's accounts (--limit each, or --all)
+    follow one another, sorted by workspace name; every record carries `profile`,
+    `workspace_name` and `workspace_id`.
     """
-    from instantly_cli import views
+    from instantly_cli import views, views_fleet
     from instantly_cli.services.accounts import list as fleet
     from instantly_cli.services.accounts.summary import Thresholds, with_health
 
@@ -107,8 +114,13 @@ def list_accounts(
     query.params()  # validate before any request
     columns = views.account_columns(fmt, include_tags)
     if field_list:
-        columns.append(views.HEALTH_COLUMN)  # known to --fields, never a default column
+        columns.append(views_fleet.HEALTH_COLUMN)  # known to --fields, never a default column
     page_limit = None if all_ else page_limit_for(limit, context.out(ctx).stdout_tty)
+    if all_profiles or all_workspaces:
+        from instantly_cli.commands.accounts._rollup import list_each
+
+        return list_each(ctx, query, page_limit, parallel, fmt, columns, field_list, wide,
+                         all_profiles=all_profiles, all_workspaces=all_workspaces)
     with context.client(ctx) as client:
         pager = fleet.list_accounts(
             client, query, limit=page_limit, parallel=parallel, warn=output.warn
@@ -128,6 +140,7 @@ def list_accounts(
                 output.info("No account has that domain. Did you mean: " + ", ".join(
                     f"--domain {d}" for d in close) + "?")
     _record.finish(ctx, rec, "list", pager, lambda: _report_end(pager, strict))
+    return None
 
 
 def _report_end(pager: Any, strict: bool) -> None:

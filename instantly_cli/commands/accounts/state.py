@@ -8,13 +8,8 @@ from instantly_cli import context, output
 from instantly_cli.commands import _bulk, handled
 from instantly_cli.commands.accounts import app
 from instantly_cli.enums import FAILED, PAUSED, RESUMED, UNCHANGED, WOULD_PAUSE, WOULD_RESUME
-from instantly_cli.options import (
-    BulkOpts,
-    BulkTargetsArg,
-    ImpactStrictOpt,
-    bulk_options,
-    examples,
-)
+from instantly_cli.options import BulkTargetsArg, ImpactStrictOpt, examples
+from instantly_cli.options_bundles import BulkOpts, bulk_options
 from instantly_cli.services.bulk import RunResult
 
 

@@ -11,12 +11,13 @@ from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import _record, app
 from instantly_cli.commands.accounts._listing import report_cut
 from instantly_cli.dashboard import Section
-from instantly_cli.enums import AT_RISK_BELOW, GATE_METRIC, SUMMARY_BY, WATCH_BELOW
-from instantly_cli.errors import EXIT_FAILED, CliError
+from instantly_cli.enums import AT_RISK_BELOW, SUMMARY_BY, WATCH_BELOW
+from instantly_cli.errors import EXIT_FAILED
 from instantly_cli.options import (
-    NO_FILTERS,
-    AccountFilters,
+    AllProfilesOpt,
+    AllWorkspacesOpt,
     AtRiskBelowOpt,
+    FailIfOpt,
     JsonOpt,
     NoRecordOpt,
     NotifyOpt,
@@ -25,10 +26,10 @@ from instantly_cli.options import (
     ParallelOpt,
     SinceOpt,
     WatchBelowOpt,
-    account_filters,
     complete_enum,
     examples,
 )
+from instantly_cli.options_bundles import NO_FILTERS, AccountFilters, account_filters
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
@@ -36,11 +37,15 @@ if TYPE_CHECKING:
     from instantly_cli.services.accounts.summary import Tally, Thresholds
     from instantly_cli.services.history import Recorder
 
+# The roll-up's rows in JSON: one per workspace (the key keeps its first name).
+ROWS = "profiles"
+
 SummaryExamples = examples(
     "instantly accounts summary",
     "instantly accounts summary --provider google --by domain",
     "instantly accounts summary --fail-if 'at-risk>5%' --fail-if 'errors>=3'",
     "instantly accounts summary --all-profiles --fail-if 'capacity<20000'",
+    "instantly accounts summary --all-workspaces",
     "instantly accounts summary --by tag -o csv > health-by-tag.csv",
 )
 
@@ -60,23 +65,11 @@ def summary(
             autocompletion=complete_enum(SUMMARY_BY),
         ),
     ] = None,
-    fail_if: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--fail-if",
-            metavar="COND",
-            help="Exit 1 when METRIC OP VALUE[%] holds (e.g. 'at-risk>5%'); repeatable. "
-            "Metrics: " + ", ".join(GATE_METRIC.names) + "; operators: > >= < <= == !=.",
-        ),
-    ] = None,
+    fail_if: FailIfOpt = None,
     at_risk_below: AtRiskBelowOpt = AT_RISK_BELOW,
     watch_below: WatchBelowOpt = WATCH_BELOW,
-    all_profiles: Annotated[
-        bool,
-        typer.Option(
-            "--all-profiles", help="Summarise every configured profile, one row each, and a total."
-        ),
-    ] = False,
+    all_profiles: AllProfilesOpt = False,
+    all_workspaces: AllWorkspacesOpt = False,
     parallel: ParallelOpt = True,
     no_record: NoRecordOpt = False,
     since: SinceOpt = None,
@@ -106,15 +99,15 @@ def summary(
     group_by = str(SUMMARY_BY.parse(by)) if by else None
     query = filters.query(thresholds, include_tags=group_by == "tag")
     query.params()
-    failed_profiles = 0
-    base = _record.base_tally(ctx, since, thresholds, group_by, query, all_profiles, notify)
-    rec = _record.recorder((not no_record or bool(notify)) and not all_profiles
+    failed = 0
+    roll_up = all_profiles or all_workspaces
+    base = _record.base_tally(ctx, since, thresholds, group_by, query, roll_up, notify)
+    rec = _record.recorder((not no_record or bool(notify)) and not roll_up
                            and _record.is_full(query), None if notify else ctx)
-    if all_profiles:
-        total, rows, failed_profiles = _all_profiles(
-            ctx, query, thresholds, group_by, parallel
-        )
-        doc: dict[str, Any] = {"profiles": rows, "total": total.to_json()}
+    if roll_up:
+        total, rows, failed = _roll_up(ctx, query, thresholds, group_by, parallel,
+                                       all_profiles=all_profiles, all_workspaces=all_workspaces)
+        doc: dict[str, Any] = {ROWS: rows, "total": total.to_json()}
         metrics = total.metrics()
     else:
         with context.client(ctx) as client:
@@ -131,16 +124,14 @@ def summary(
         for c in conditions
     ]
     doc["gate"] = gate
-    _render(doc, fmt, all_profiles)
-    if not all_profiles:
+    _render(doc, fmt, roll_up)
+    if not roll_up:
         _record.commit(ctx, None if no_record else rec, "summary", tally)
     breached = health_service.breaches(conditions, metrics)
     for line in breached:
         output.info(f"Health gate breached: {line}")
-    if failed_profiles:
-        output.warn(f"{failed_profiles} of {len(doc['profiles'])} profiles could not be read.")
     hooks = _record.alert(ctx, notify, rec, base, thresholds, breached, bool(conditions))
-    return EXIT_FAILED if breached or failed_profiles or (hooks and notify_strict) else None
+    return EXIT_FAILED if breached or failed or (hooks and notify_strict) else None
 
 
 def _distinct_text(reason: str, reasons: list[str]) -> str:
@@ -201,69 +192,48 @@ def _summarize(
     return tally
 
 
-def _all_profiles(
+def _roll_up(
     ctx: typer.Context,
     query: ListQuery,
     thresholds: Thresholds,
     by: str | None,
     parallel: bool,
+    *,
+    all_profiles: bool,
+    all_workspaces: bool,
 ) -> tuple[Tally, list[dict[str, Any]], int]:
-    """Each configured profile in turn (its own key, workspace and base URL); a failing
-    profile is reported on its row and the rest still run."""
-    from instantly_cli import views
-    from instantly_cli.config_file import load_config
+    """Every workspace of the roll-up side by side, one row each (sorted by workspace name);
+    a failing one is reported on its row and the rest still complete."""
+    from instantly_cli import views_fleet
+    from instantly_cli.commands.accounts import _rollup
     from instantly_cli.services.accounts.summary import Tally
-    from instantly_cli.settings import GlobalOptions, resolve
+    from instantly_cli.services.workspaces import side_by_side
 
-    opts = context.runtime(ctx).options
-    config = load_config()
-    if not config.profiles:
-        raise CliError(
-            f"No profiles are configured in {config.path}.",
-            hint="Add one with `instantly auth login --profile NAME`.",
-        )
+    found = _rollup.units(ctx, all_profiles=all_profiles, all_workspaces=all_workspaces)
+    done = side_by_side(
+        found, lambda client, _unit: _summarize(client, query, thresholds, by, parallel)
+    )
     total = Tally(thresholds, by)
     rows: list[dict[str, Any]] = []
-    failed = 0
-    for name in sorted(config.profiles):
-        profile = config.profiles[name]
-        doc: dict[str, Any] | None = None
-        error: CliError | None = None
-        workspace = profile.workspace
-        try:
-            resolved = resolve(GlobalOptions(
-                profile=name,
-                base_url=profile.base_url,
-                workspace=profile.workspace,
-                sandbox=opts.sandbox,
-                verbose=opts.verbose,
-            ))
-            workspace = resolved.workspace
-            if not resolved.sandbox and not profile.api_key:
-                raise CliError(
-                    f"No API key saved for profile '{name}'.",
-                    hint=f"Run: instantly auth login --profile {name}",
-                )
-            with context.client(ctx, resolved=resolved, api_key=profile.api_key) as client:
-                tally = _summarize(client, query, thresholds, by, parallel)
-            total.merge(tally)
-            doc = tally.to_json()
-        except CliError as exc:
-            error = exc
-            failed += 1
-            output.warn(f"Profile '{name}': {exc.message}")
-        row = views.profile_row(name, workspace, doc, error.message if error else None)
+    for d in done:
+        doc = None
+        if d.value is not None:
+            total.merge(d.value)
+            doc = d.value.to_json()
+        error = d.error
         rows.append({
-            **row,
+            **views_fleet.profile_row(d.unit.profile, d.unit.id, doc,
+                                      error.message if error else None),
+            **d.labels(),
             "error": {"code": error.code, "message": error.message, "status": error.status}
             if error else None,
             "summary": doc,
         })
-    return total, rows, failed
+    return total, rows, _rollup.report(done)
 
 
-def _render(doc: dict[str, Any], fmt: str, all_profiles: bool) -> None:
-    from instantly_cli import views
+def _render(doc: dict[str, Any], fmt: str, roll_up: bool) -> None:
+    from instantly_cli import views_fleet
 
     if fmt in ("json", "jsonl"):
         if fmt == "json":
@@ -271,28 +241,28 @@ def _render(doc: dict[str, Any], fmt: str, all_profiles: bool) -> None:
         else:
             output.emit_records([[doc]], "jsonl", [])
         return
-    summary = doc["total"] if all_profiles else doc
+    summary = doc["total"] if roll_up else doc
     if fmt == "table":
-        sections = views.summary_sections(summary)
-        if all_profiles:
-            rows = [*doc["profiles"], views.profile_row("Total", None, summary, None)]
+        sections = views_fleet.summary_sections(summary)
+        if roll_up:
+            rows = [*doc[ROWS], views_fleet.profile_row("Total", None, summary, None)]
             rows[-1]["result"] = ""
-            roll_up = Section(
-                f"Profiles: {len(doc['profiles'])}",
-                columns=views.PROFILE_COLUMNS,
+            table = Section(
+                f"Workspaces: {len(doc[ROWS])}",
+                columns=views_fleet.PROFILE_COLUMNS,
                 rows=rows,
                 styles=["red" if r.get("error") else "" for r in rows[:-1]] + ["bold"],
             )
-            sections.insert(0, roll_up)
+            sections.insert(0, table)
         if summary.get("since"):
             sections.insert(0, _record.since_section(summary["since"]))
-        output.emit_dashboard(views.summary_title(summary), sections)
-        if not all_profiles and (commands := views.error_commands(summary)):
+        output.emit_dashboard(views_fleet.summary_title(summary), sections)
+        if not roll_up and (commands := views_fleet.error_commands(summary)):
             output.emit_text(commands)
         return
-    if all_profiles:
-        output.emit_records([doc["profiles"]], fmt, views.PROFILE_FIELDS)
+    if roll_up:
+        output.emit_records([doc[ROWS]], fmt, views_fleet.PROFILE_FIELDS)
     elif summary.get("groups"):
-        output.emit_records([summary["groups"]["rows"]], fmt, views.GROUP_FIELDS)
+        output.emit_records([summary["groups"]["rows"]], fmt, views_fleet.GROUP_FIELDS)
     else:
-        output.emit_kv(views.metric_rows(summary), fmt)
+        output.emit_kv(views_fleet.metric_rows(summary), fmt)

@@ -1,6 +1,7 @@
 """``instantly accounts update``: change fields of one account or thousands."""
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -9,13 +10,10 @@ from instantly_cli.commands import _bulk, handled
 from instantly_cli.commands.accounts import app
 from instantly_cli.enums import FAILED, UNCHANGED, UPDATED, WARMUP_INCREMENT, WOULD_UPDATE
 from instantly_cli.errors import UsageError
-from instantly_cli.options import (
-    BulkOpts,
-    BulkTargetsArg,
-    bulk_options,
-    complete_enum,
-    examples,
-)
+from instantly_cli.options import BulkTargetsArg, complete_enum, examples
+from instantly_cli.options_bundles import BulkOpts, bulk_options, expand
+
+R = TypeVar("R")
 
 
 def _text(value: str | None) -> Any:
@@ -49,44 +47,79 @@ def _increment(value: str) -> Any:
     return str(WARMUP_INCREMENT.parse(value))
 
 
+def _value(flag: str, metavar: str, help_text: str, **more: Any) -> Any:
+    return Annotated[str | None, typer.Option(flag, metavar=metavar, help=help_text, **more)]
+
+
+def _switch(flag: str, help_text: str) -> Any:
+    return Annotated[bool, typer.Option(flag, help=help_text)]
+
+
+def _toggle(flags: str, help_text: str) -> Any:
+    return Annotated[bool | None, typer.Option(flags, help=help_text, show_default=False)]
+
+
+# The typed flags, in help order: (parameter, option, body path, how its text becomes a value).
+# A value option not given is None; a plain switch (not an --x/--no-x pair) off is not given.
+FIELD_OPTIONS: list[tuple[str, Any, str, Any]] = [
+    ("first_name", _value("--first-name", "TEXT", "First name."), "first_name", _same),
+    ("last_name", _value("--last-name", "TEXT", "Last name."), "last_name", _same),
+    ("daily_limit", _value("--daily-limit", "N|none", "Daily sending limit."), "daily_limit",
+     _number("--daily-limit", nullable=True)),
+    ("sending_gap", _value("--sending-gap", "MINUTES", "Gap between emails, 0-1440."),
+     "sending_gap", _number("--sending-gap")),
+    ("signature", _value("--signature", "TEXT|none", "Email signature."), "signature", _text),
+    ("reply_to", _value("--reply-to", "EMAIL|none", "Reply-to address."), "reply_to", _text),
+    ("tracking_domain", _value("--tracking-domain", "NAME|none", "Custom tracking domain."),
+     "tracking_domain_name", _text),
+    ("tracking_domain_status",
+     _value("--tracking-domain-status", "TEXT", "Tracking domain status."),
+     "tracking_domain_status", _same),
+    ("remove_tracking_domain",
+     _switch("--remove-tracking-domain", "Remove the tracking domain."),
+     "remove_tracking_domain", _same),
+    ("skip_cname_check", _switch("--skip-cname-check", "Skip the tracking domain CNAME check."),
+     "skip_cname_check", _same),
+    ("slow_ramp", _toggle("--slow-ramp/--no-slow-ramp", "Slow ramp-up of limits."),
+     "enable_slow_ramp", _same),
+    ("inbox_placement_test_limit",
+     _value("--inbox-placement-test-limit", "N|none", "Inbox placement test limit."),
+     "inbox_placement_test_limit", _number("--inbox-placement-test-limit", nullable=True)),
+    ("warmup_limit", _value("--warmup-limit", "N", "Warmup emails per day."), "warmup.limit",
+     _number("--warmup-limit")),
+    ("warmup_increment",
+     _value("--warmup-increment", "disabled|0-4", "Daily warmup increment.",
+            autocompletion=complete_enum(WARMUP_INCREMENT)),
+     "warmup.increment", _increment),
+    ("warmup_reply_rate", _value("--warmup-reply-rate", "R", "Warmup reply rate."),
+     "warmup.reply_rate", _number("--warmup-reply-rate")),
+    ("warmup_open_rate", _value("--warmup-open-rate", "R", "Warmup open rate."),
+     "warmup.advanced.open_rate", _number("--warmup-open-rate")),
+    ("warmup_important_rate", _value("--warmup-important-rate", "R", "Warmup important rate."),
+     "warmup.advanced.important_rate", _number("--warmup-important-rate")),
+    ("warmup_spam_save_rate", _value("--warmup-spam-save-rate", "R", "Warmup spam save rate."),
+     "warmup.advanced.spam_save_rate", _number("--warmup-spam-save-rate")),
+    ("warmup_weekdays_only",
+     _toggle("--warmup-weekdays-only/--warmup-every-day", "Warm up on weekdays only."),
+     "warmup.advanced.weekday_only", _same),
+    ("warmup_read_emulation",
+     _toggle("--warmup-read-emulation/--no-warmup-read-emulation", "Read emulation."),
+     "warmup.advanced.read_emulation", _same),
+    ("warmup_warm_ctd",
+     _toggle("--warmup-warm-ctd/--no-warmup-warm-ctd", "Warm the custom tracking domain."),
+     "warmup.advanced.warm_ctd", _same),
+    ("warmup_custom_ftag", _value("--warmup-custom-ftag", "TEXT", "Warmup custom tag."),
+     "warmup.warmup_custom_ftag", _same),
+]
 # Typed flag → body path and how its text becomes a value (None = the flag was not given).
-FLAGS: dict[str, tuple[str, Any]] = {
-    "first_name": ("first_name", _same),
-    "last_name": ("last_name", _same),
-    "daily_limit": ("daily_limit", _number("--daily-limit", nullable=True)),
-    "sending_gap": ("sending_gap", _number("--sending-gap")),
-    "signature": ("signature", _text),
-    "reply_to": ("reply_to", _text),
-    "tracking_domain": ("tracking_domain_name", _text),
-    "tracking_domain_status": ("tracking_domain_status", _same),
-    "remove_tracking_domain": ("remove_tracking_domain", _same),
-    "skip_cname_check": ("skip_cname_check", _same),
-    "slow_ramp": ("enable_slow_ramp", _same),
-    "inbox_placement_test_limit": (
-        "inbox_placement_test_limit",
-        _number("--inbox-placement-test-limit", nullable=True),
-    ),
-    "warmup_limit": ("warmup.limit", _number("--warmup-limit")),
-    "warmup_increment": ("warmup.increment", _increment),
-    "warmup_reply_rate": ("warmup.reply_rate", _number("--warmup-reply-rate")),
-    "warmup_open_rate": ("warmup.advanced.open_rate", _number("--warmup-open-rate")),
-    "warmup_important_rate": (
-        "warmup.advanced.important_rate",
-        _number("--warmup-important-rate"),
-    ),
-    "warmup_spam_save_rate": (
-        "warmup.advanced.spam_save_rate",
-        _number("--warmup-spam-save-rate"),
-    ),
-    "warmup_weekdays_only": ("warmup.advanced.weekday_only", _same),
-    "warmup_read_emulation": ("warmup.advanced.read_emulation", _same),
-    "warmup_warm_ctd": ("warmup.advanced.warm_ctd", _same),
-    "warmup_custom_ftag": ("warmup.warmup_custom_ftag", _same),
-}
-
-
-# Plain switches (not --x/--no-x pairs): off means "not given".
+FLAGS: dict[str, tuple[str, Any]] = {n: (path, parse) for n, _, path, parse in FIELD_OPTIONS}
 SWITCHES = ("remove_tracking_domain", "skip_cname_check")
+
+
+def _with_fields(func: Callable[..., R]) -> Callable[..., R]:
+    """The typed flags in the command's place of ``given``, handed to it as one dict."""
+    params = [(n, alias, False if n in SWITCHES else None) for n, alias, _, _ in FIELD_OPTIONS]
+    return expand(func, "given", params, dict)
 
 
 def flag_values(given: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -112,107 +145,11 @@ UpdateExamples = examples(
 @app.command("update", epilog=UpdateExamples)
 @handled
 @bulk_options()
+@_with_fields
 def update(
     ctx: typer.Context,
     targets: BulkTargetsArg,
-    first_name: Annotated[
-        str | None, typer.Option("--first-name", metavar="TEXT", help="First name.")
-    ] = None,
-    last_name: Annotated[
-        str | None, typer.Option("--last-name", metavar="TEXT", help="Last name.")
-    ] = None,
-    daily_limit: Annotated[
-        str | None, typer.Option("--daily-limit", metavar="N|none", help="Daily sending limit.")
-    ] = None,
-    sending_gap: Annotated[
-        str | None,
-        typer.Option("--sending-gap", metavar="MINUTES", help="Gap between emails, 0-1440."),
-    ] = None,
-    signature: Annotated[
-        str | None, typer.Option("--signature", metavar="TEXT|none", help="Email signature.")
-    ] = None,
-    reply_to: Annotated[
-        str | None, typer.Option("--reply-to", metavar="EMAIL|none", help="Reply-to address.")
-    ] = None,
-    tracking_domain: Annotated[
-        str | None,
-        typer.Option("--tracking-domain", metavar="NAME|none", help="Custom tracking domain."),
-    ] = None,
-    tracking_domain_status: Annotated[
-        str | None,
-        typer.Option("--tracking-domain-status", metavar="TEXT", help="Tracking domain status."),
-    ] = None,
-    remove_tracking_domain: Annotated[
-        bool, typer.Option("--remove-tracking-domain", help="Remove the tracking domain.")
-    ] = False,
-    skip_cname_check: Annotated[
-        bool, typer.Option("--skip-cname-check", help="Skip the tracking domain CNAME check.")
-    ] = False,
-    slow_ramp: Annotated[
-        bool | None,
-        typer.Option(
-            "--slow-ramp/--no-slow-ramp", help="Slow ramp-up of limits.", show_default=False
-        ),
-    ] = None,
-    inbox_placement_test_limit: Annotated[
-        str | None,
-        typer.Option(
-            "--inbox-placement-test-limit", metavar="N|none", help="Inbox placement test limit."
-        ),
-    ] = None,
-    warmup_limit: Annotated[
-        str | None, typer.Option("--warmup-limit", metavar="N", help="Warmup emails per day.")
-    ] = None,
-    warmup_increment: Annotated[
-        str | None,
-        typer.Option(
-            "--warmup-increment",
-            metavar="disabled|0-4",
-            help="Daily warmup increment.",
-            autocompletion=complete_enum(WARMUP_INCREMENT),
-        ),
-    ] = None,
-    warmup_reply_rate: Annotated[
-        str | None, typer.Option("--warmup-reply-rate", metavar="R", help="Warmup reply rate.")
-    ] = None,
-    warmup_open_rate: Annotated[
-        str | None, typer.Option("--warmup-open-rate", metavar="R", help="Warmup open rate.")
-    ] = None,
-    warmup_important_rate: Annotated[
-        str | None,
-        typer.Option("--warmup-important-rate", metavar="R", help="Warmup important rate."),
-    ] = None,
-    warmup_spam_save_rate: Annotated[
-        str | None,
-        typer.Option("--warmup-spam-save-rate", metavar="R", help="Warmup spam save rate."),
-    ] = None,
-    warmup_weekdays_only: Annotated[
-        bool | None,
-        typer.Option(
-            "--warmup-weekdays-only/--warmup-every-day",
-            help="Warm up on weekdays only.",
-            show_default=False,
-        ),
-    ] = None,
-    warmup_read_emulation: Annotated[
-        bool | None,
-        typer.Option(
-            "--warmup-read-emulation/--no-warmup-read-emulation",
-            help="Read emulation.",
-            show_default=False,
-        ),
-    ] = None,
-    warmup_warm_ctd: Annotated[
-        bool | None,
-        typer.Option(
-            "--warmup-warm-ctd/--no-warmup-warm-ctd",
-            help="Warm the custom tracking domain.",
-            show_default=False,
-        ),
-    ] = None,
-    warmup_custom_ftag: Annotated[
-        str | None, typer.Option("--warmup-custom-ftag", metavar="TEXT", help="Warmup custom tag.")
-    ] = None,
+    given: dict[str, Any] | None = None,
     set_: Annotated[
         list[str] | None,
         typer.Option(
@@ -242,11 +179,9 @@ def update(
 
     fmt = context.output_format(ctx, opts.output_, opts.json_output)
     dry_run = opts.dry_run
-    # Every typed flag is a parameter named as in FLAGS (a test checks it).
-    given = {name: value for name, value in locals().items() if name in FLAGS}
 
     def plan(emails: list[str]) -> _bulk.Plan:
-        change = service.build_change(body, set_ or [], flag_values(given))
+        change = service.build_change(body, set_ or [], flag_values(given or {}))
         return _bulk.Plan({"change": change, "strict": strict}, service.describe_change(change),
                           service.change_keys(change))
 
@@ -264,12 +199,8 @@ def update(
                 output.info(line)
 
             def show() -> None:
-                if fmt == "json":
-                    output.emit_json(records)
-                elif fmt == "jsonl":
-                    output.emit_records([records], "jsonl", [])
-                else:
-                    output.emit_records([views.dry_run_rows(records)], fmt, views.DIFF_COLUMNS)
+                context.out(ctx).show(records, rows=lambda: views.dry_run_rows(records),
+                                      columns=views.DIFF_COLUMNS)
 
         order = (WOULD_UPDATE, UNCHANGED, FAILED) if dry_run else (UPDATED, UNCHANGED, FAILED)
         return session.finish(result, order=order, show=show)

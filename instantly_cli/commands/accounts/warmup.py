@@ -3,7 +3,6 @@
 
 import math
 from collections.abc import Callable
-from typing import Annotated
 
 import typer
 
@@ -13,19 +12,13 @@ from instantly_cli.commands.accounts import warmup_app
 from instantly_cli.enums import DISABLED, ENABLED, FAILED, SUBMITTED
 from instantly_cli.errors import UsageError
 from instantly_cli.options import (
-    BulkOpts,
     BulkTargetsArg,
     ImpactStrictOpt,
-    bulk_options,
+    JobsTimeoutOpt,
+    NoWaitOpt,
     examples,
 )
-
-NoWaitOpt = Annotated[
-    bool, typer.Option("--no-wait", help="Print the background job ids and return at once.")
-]
-TimeoutOpt = Annotated[
-    float, typer.Option("--timeout", metavar="SECONDS", help="How long to wait for the jobs.")
-]
+from instantly_cli.options_bundles import BulkOpts, bulk_options
 
 
 def _command(enable: bool) -> Callable[..., int]:
@@ -37,7 +30,7 @@ def _command(enable: bool) -> Callable[..., int]:
         ctx: typer.Context,
         targets: BulkTargetsArg,
         no_wait: NoWaitOpt = False,
-        timeout: TimeoutOpt = 300.0,
+        timeout: JobsTimeoutOpt = 300.0,
         strict: ImpactStrictOpt = False,
         *,
         opts: BulkOpts,

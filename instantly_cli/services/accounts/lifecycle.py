@@ -149,27 +149,62 @@ def mark_fixed_work(client: InstantlyClient, *, dry_run: bool) -> Work:
 # -- move ----------------------------------------------------------------------------------------
 
 
-def check_move(source: str | None, destination: str) -> str:
-    """The source workspace (given, or the current one); exit 2 when unknown or the same."""
+def check_move(source: str | None, destination: str) -> str | None:
+    """The source workspace (given, or the current one; None: each account's
+    ``organization``); exit 2 when the same as the destination."""
     destination = destination.strip()
     if not destination:
-        raise UsageError("--to needs a workspace id.")
-    if not source:
-        raise UsageError(
-            "Which workspace are the accounts in now? No current workspace is set.",
-            hint="Pass --from WORKSPACE_ID (or --workspace / a profile with a workspace).",
-        )
-    if source.strip() == destination:
+        raise UsageError("--to needs a workspace name or id.")
+    if source and source.strip() == destination:
         raise UsageError(
             f"Source and destination are the same workspace ({destination}).",
             hint="--to must name another workspace.",
         )
-    return source.strip()
+    return source.strip() if source else None
+
+
+def by_organization(
+    client: InstantlyClient,
+    batch: list[str],
+    destination: str,
+    in_destination: Callable[[str], bool] | None = None,
+) -> tuple[dict[str, list[str]], list[Outcome]]:
+    """The emails of ``batch`` grouped by the workspace each account is in (its
+    ``organization``), and the outcomes of those that need no move: already in the
+    destination (unchanged) or not found."""
+    from instantly_cli.services.accounts.get import get_account
+
+    groups: dict[str, list[str]] = {}
+    settled: list[Outcome] = []
+    for email in batch:
+        try:
+            account = get_account(client, email)
+        except NotFoundError as exc:
+            # Not in the current workspace: moved there before (a rerun), or nowhere.
+            if in_destination is not None and in_destination(email):
+                settled.append(Outcome(email, UNCHANGED, extra={
+                    "to": destination, "detail": "in the destination already"}))
+                continue
+            settled.append(Outcome(email, FAILED, code=exc.code, error=exc.message,
+                                   status=exc.status, extra={"to": destination}))
+            continue
+        org = str(account.get("organization") or "")
+        extra = {"from": org, "to": destination}
+        if org.lower() == destination.lower():
+            settled.append(Outcome(email, UNCHANGED,
+                                   extra={**extra, "detail": "in the destination already"}))
+        elif not org:
+            settled.append(Outcome(email, FAILED, code="no_organization", extra=extra,
+                                   error="the account does not say which workspace it is in; "
+                                   "pass --from"))
+        else:
+            groups.setdefault(org, []).append(email)
+    return groups, settled
 
 
 def move_work(
     client: InstantlyClient,
-    source: str,
+    source: str | None,
     destination: str,
     *,
     dry_run: bool,
@@ -179,8 +214,12 @@ def move_work(
 
     A move whose answer was lost is not repeated blindly: ``in_destination`` (a lookup in the
     destination workspace) tells whether it happened; only a batch found nowhere there is sent
-    once more.
+    once more. Without ``source``, each account's ``organization`` is its source (one move per
+    source workspace).
     """
+    if source is None:
+        return _from_organizations(client, destination, dry_run=dry_run,
+                                   in_destination=in_destination)
 
     def send(batch: list[str]) -> tuple[dict[str, Any], list[str]]:
         try:
@@ -233,5 +272,24 @@ def move_work(
         return [Outcome(e, UNCHANGED, extra={**extra, "detail": "in the destination already"})
                 if e in already else Outcome(e, MOVED, extra=dict(extra),
                                              warnings=list(warnings)) for e in batch]
+
+    return work
+
+
+def _from_organizations(
+    client: InstantlyClient,
+    destination: str,
+    *,
+    dry_run: bool,
+    in_destination: Callable[[str], bool] | None,
+) -> Work:
+    def work(batch: list[str]) -> list[Outcome]:
+        groups, outcomes = by_organization(client, batch, destination, in_destination)
+        for org, emails in groups.items():
+            moves = move_work(client, org, destination, dry_run=dry_run,
+                              in_destination=in_destination)
+            outcomes += moves(emails)
+        order = {e: i for i, e in enumerate(batch)}
+        return sorted(outcomes, key=lambda o: order.get(o.email, len(order)))
 
     return work

@@ -20,7 +20,9 @@ from instantly_cli.errors import ConfigError
 
 APP_NAME = "instantly-cli"
 DEFAULT_PROFILE = "default"
-PROFILE_KEYS = ("api_key", "base_url", "workspace")
+# The string keys of a profile, then the rest (each with its own type and check below).
+STRING_KEYS = ("api_key", "base_url", "workspace")
+PROFILE_KEYS = (*STRING_KEYS, "notify", "at_risk_below", "watch_below")
 
 
 def user_dir(env: str, kind: str) -> Path:
@@ -52,9 +54,15 @@ class Profile:
     api_key: str | None = None
     base_url: str | None = None
     workspace: str | None = None
+    # Webhook URLs `accounts diff`/`summary` POST to when no --notify is given.
+    notify: list[str] | None = None
+    # Health-class thresholds when no --at-risk-below/--watch-below is given.
+    at_risk_below: float | None = None
+    watch_below: float | None = None
 
-    def to_toml(self) -> dict[str, str]:
-        return {k: v for k in PROFILE_KEYS if (v := getattr(self, k))}
+    def to_toml(self) -> dict[str, Any]:
+        # `is not None`/`!= []`: a threshold of 0 is a value, an empty string or list is none.
+        return {k: v for k in PROFILE_KEYS if (v := getattr(self, k)) not in (None, "", [])}
 
 
 @dataclass(repr=False, eq=False)
@@ -73,6 +81,33 @@ def _str_or_none(value: object, where: str, path: Path) -> str | None:
     if value is None or isinstance(value, str):
         return value or None
     raise ConfigError(f"{path}: {where} must be a string, not {type(value).__name__}.")
+
+
+def _urls_or_none(value: object, where: str, path: Path) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{path}: {where} must be a list of URL strings.",
+                          hint=f'For example: {where.rpartition(".")[2]} = '
+                          '["https://hooks.slack.com/services/T000/B000/XXX"]')
+    for url in value:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{path}: {where} holds '{url}', not an http(s) URL.",
+                              hint="Give full http(s) URLs, e.g. Slack incoming webhooks.")
+    return list(value) or None
+
+
+def _score_or_none(value: object, where: str, path: Path) -> float | None:
+    import math
+
+    if value is None:
+        return None
+    # bool is an int to Python, not a score to anyone.
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not (math.isfinite(value) and 0 <= value <= 101):
+        raise ConfigError(f"{path}: {where} must be a score from 0 to 101 (got {value!r}).",
+                          hint="Scores run from 0 to 100; 101 puts every score below the line.")
+    return float(value)
 
 
 # A config file is a few hundred bytes; anything this big is not one (or is a device).
@@ -161,10 +196,22 @@ def load_config(path: Path | None = None) -> Config:
                 f"{path}: unknown key '{unknown[0]}' in [profiles.{name}].",
                 hint=f"Profiles take: {', '.join(PROFILE_KEYS)}.",
             )
-        cfg.profiles[name] = Profile(
+        where = f"profiles.{name}."
+        profile = Profile(
             name=name,
-            **{k: _str_or_none(body.get(k), f"profiles.{name}.{k}", path) for k in PROFILE_KEYS},
+            **{k: _str_or_none(body.get(k), where + k, path) for k in STRING_KEYS},
+            notify=_urls_or_none(body.get("notify"), where + "notify", path),
+            at_risk_below=_score_or_none(body.get("at_risk_below"), where + "at_risk_below", path),
+            watch_below=_score_or_none(body.get("watch_below"), where + "watch_below", path),
         )
+        low, high = profile.at_risk_below, profile.watch_below
+        if low is not None and high is not None and low > high:
+            raise ConfigError(
+                f"{path}: {where}at_risk_below ({low:g}) is above watch_below ({high:g}).",
+                hint="At risk is the lower band: for example at_risk_below = 50, "
+                "watch_below = 80.",
+            )
+        cfg.profiles[name] = profile
     return cfg
 
 

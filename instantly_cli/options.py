@@ -157,6 +157,23 @@ WatchBelowOpt = Annotated[
     float,
     typer.Option("--watch-below", metavar="N", help="A warmup score below N means watch it."),
 ]
+# The same, where a profile's at_risk_below/watch_below is the default (diff, summary).
+ProfileAtRiskBelowOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--at-risk-below", metavar="N", show_default=False,
+        help="A warmup score below N puts an account at risk. Default: the profile's "
+        "at_risk_below, else 70.",
+    ),
+]
+ProfileWatchBelowOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--watch-below", metavar="N", show_default=False,
+        help="A warmup score below N means watch it. Default: the profile's watch_below, "
+        "else 90.",
+    ),
+]
 SortOpt = Annotated[
     str | None,
     typer.Option(

@@ -6,7 +6,7 @@ The config file itself is read and written by :mod:`instantly_cli.config_file` o
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -96,6 +96,10 @@ class Settings:
     sandbox: bool
     verbose: bool
     config: Config
+    # The profile's alert webhooks and health thresholds (flags replace them).
+    notify: list[str] = field(default_factory=list)
+    at_risk_below: float | None = None
+    watch_below: float | None = None
 
     def require_key(self) -> str:
         if not self.api_key:
@@ -172,4 +176,7 @@ def resolve(opts: GlobalOptions, *, allow_new_profile: bool = False) -> Settings
         sandbox=sandbox,
         verbose=opts.verbose,
         config=cfg,
+        notify=list(profile.notify or []),
+        at_risk_below=profile.at_risk_below,
+        watch_below=profile.watch_below,
     )

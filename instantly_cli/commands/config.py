@@ -48,6 +48,7 @@ def show(
 ) -> None:
     """Print the config with API keys masked."""
     from instantly_cli.errors import safe_url
+    from instantly_cli.services.accounts.diff import safe_url as webhook_url
 
     fmt = view.format(ctx)
     cfg = load_config()
@@ -62,6 +63,8 @@ def show(
                 **p.to_toml(),
                 **({"api_key": mask(p.api_key)} if p.api_key else {}),
                 **({"base_url": safe_url(p.base_url)} if p.base_url else {}),
+                # A webhook's path and query carry its secret (Slack's do): host only.
+                **({"notify": [webhook_url(u) for u in p.notify]} if p.notify else {}),
             }
             for name, p in sorted(cfg.profiles.items())
         },
@@ -71,7 +74,14 @@ def show(
         return
     rows = [("path", str(cfg.path)), ("default_profile", cfg.default_profile)]
     for name, body in doc["profiles"].items():
-        rows += [(f"profiles.{name}.{k}", v) for k, v in body.items()]
+        rows += [(f"profiles.{name}.{k}", _text(v)) for k, v in body.items()]
     if not cfg.exists:
         output.info(f"No config file yet at {cfg.path}; `instantly auth login` creates it.")
     output.emit_kv(rows, fmt)
+
+
+def _text(value: object) -> str:
+    """A profile value as one line: a list comma-separated, a number as written."""
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return f"{value:g}" if isinstance(value, float) else str(value)

@@ -167,6 +167,34 @@ def since_section(since: dict[str, Any]) -> Any:
     )
 
 
+# -- the profile's defaults -----------------------------------------------------------------------
+
+
+def thresholds(ctx: typer.Context, at_risk_below: float | None, watch_below: float | None
+               ) -> Any:
+    """The health thresholds: each flag given, else the profile's, else the default."""
+    from instantly_cli.enums import AT_RISK_BELOW, WATCH_BELOW
+    from instantly_cli.services.accounts.summary import Thresholds
+
+    if at_risk_below is None or watch_below is None:
+        s = context.settings(ctx)
+        if at_risk_below is None:
+            at_risk_below = AT_RISK_BELOW if s.at_risk_below is None else s.at_risk_below
+        if watch_below is None:
+            watch_below = WATCH_BELOW if s.watch_below is None else s.watch_below
+    return Thresholds(at_risk_below, watch_below)
+
+
+def notify_or_profile(ctx: typer.Context, notify: list[str] | None, applies: bool
+                      ) -> list[str] | None:
+    """``--notify`` as given (it replaces the profile's list), else the profile's ``notify``
+    URLs when ``applies`` (a full pass over one workspace: a filtered run or a roll-up has no
+    transitions to send, so the profile's list is not an error there, just unused)."""
+    if notify is not None or not applies:
+        return notify
+    return context.settings(ctx).notify or None
+
+
 # -- alerts ---------------------------------------------------------------------------------------
 
 

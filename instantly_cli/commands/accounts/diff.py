@@ -9,19 +9,19 @@ from instantly_cli.columns import Column
 from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import app
 from instantly_cli.dashboard import Section
-from instantly_cli.enums import AT_RISK_BELOW, DIFF_METRIC, TRANSITION, WATCH_BELOW
+from instantly_cli.enums import DIFF_METRIC, TRANSITION
 from instantly_cli.errors import EXIT_FAILED, UsageError
 from instantly_cli.options import (
     AllProfilesOpt,
     AllWorkspacesOpt,
-    AtRiskBelowOpt,
     DiffFailIfOpt,
     NoRecordOpt,
     NotifyOpt,
     NotifyStrictOpt,
     ParallelOpt,
+    ProfileAtRiskBelowOpt,
+    ProfileWatchBelowOpt,
     SinceOpt,
-    WatchBelowOpt,
     examples,
 )
 from instantly_cli.options_bundles import NO_VIEW, View, view_options
@@ -63,8 +63,8 @@ def diff(
                      "crossing a health class)."),
     ] = 10.0,
     fail_if: DiffFailIfOpt = None,
-    at_risk_below: AtRiskBelowOpt = AT_RISK_BELOW,
-    watch_below: WatchBelowOpt = WATCH_BELOW,
+    at_risk_below: ProfileAtRiskBelowOpt = None,
+    watch_below: ProfileWatchBelowOpt = None,
     notify: NotifyOpt = None,
     notify_strict: NotifyStrictOpt = False,
     no_record: NoRecordOpt = False,
@@ -96,13 +96,14 @@ def diff(
 
     fmt = view.format(ctx)
     conditions = health_service.parse_conditions(fail_if, DIFF_METRIC)
-    thresholds = health_service.Thresholds(at_risk_below, watch_below)
+    thresholds = _record.thresholds(ctx, at_risk_below, watch_below)
     if not (0 < score_drop <= 100):
         raise UsageError(f"--score-drop must be from 1 to 100 points (got {score_drop:g}).",
                          hint="For example --score-drop 10.")
     now = datetime.now(UTC)
     wanted = history_service.parse_since(since, now)
-    hooks = _record.notify_urls(notify)
+    hooks = _record.notify_urls(
+        _record.notify_or_profile(ctx, notify, not (all_profiles or all_workspaces)))
     if all_profiles or all_workspaces:
         if hooks:
             raise UsageError("--notify is per workspace: not with --all-profiles or "

@@ -16,7 +16,6 @@ from instantly_cli.errors import EXIT_FAILED
 from instantly_cli.options import (
     AllProfilesOpt,
     AllWorkspacesOpt,
-    AtRiskBelowOpt,
     FailIfOpt,
     JsonOpt,
     NoRecordOpt,
@@ -24,8 +23,9 @@ from instantly_cli.options import (
     NotifyStrictOpt,
     OutputOpt,
     ParallelOpt,
+    ProfileAtRiskBelowOpt,
+    ProfileWatchBelowOpt,
     SinceOpt,
-    WatchBelowOpt,
     complete_enum,
     examples,
 )
@@ -66,8 +66,8 @@ def summary(
         ),
     ] = None,
     fail_if: FailIfOpt = None,
-    at_risk_below: AtRiskBelowOpt = AT_RISK_BELOW,
-    watch_below: WatchBelowOpt = WATCH_BELOW,
+    at_risk_below: ProfileAtRiskBelowOpt = None,
+    watch_below: ProfileWatchBelowOpt = None,
     all_profiles: AllProfilesOpt = False,
     all_workspaces: AllWorkspacesOpt = False,
     parallel: ParallelOpt = True,
@@ -95,12 +95,13 @@ def summary(
     fmt = context.output_format(ctx, output_, json_output)
     # Everything is validated before the first request: a bad gate is exit 2, nothing fetched.
     conditions = health_service.parse_conditions(fail_if)
-    thresholds = health_service.Thresholds(at_risk_below, watch_below)
+    thresholds = _record.thresholds(ctx, at_risk_below, watch_below)
     group_by = str(SUMMARY_BY.parse(by)) if by else None
     query = filters.query(thresholds, include_tags=group_by == "tag")
     query.params()
     failed = 0
     roll_up = all_profiles or all_workspaces
+    notify = _record.notify_or_profile(ctx, notify, not roll_up and _record.is_full(query))
     base = _record.base_tally(ctx, since, thresholds, group_by, query, roll_up, notify)
     rec = _record.recorder((not no_record or bool(notify)) and not roll_up
                            and _record.is_full(query), None if notify else ctx)

@@ -1,0 +1,89 @@
+"""A profile's defaults for fleet history: its `notify` webhooks and its health thresholds."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from instantly_cli.sandbox.app import SandboxApp
+from instantly_cli.sandbox.store import Store
+from tests.test_history import Cli, Receiver, _query, ok
+
+
+def write_config(tmp_path: Path, body: str) -> Path:
+    folder = tmp_path / "config"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    path = folder / "config.toml"
+    path.write_text(body)
+    os.chmod(path, 0o600)
+    return path
+
+
+def test_the_profiles_notify_urls_get_one_post_a_flag_replaces_them(
+    cli: Cli, sandbox: SandboxApp, store: Store, tmp_path: Path
+) -> None:
+    hook, other = Receiver(), Receiver()
+    try:
+        write_config(tmp_path, f'[profiles.default]\nnotify = ["{hook.url}"]\n')
+        ok(cli(["accounts", "diff"]))
+        assert hook.bodies == []  # the first run: nothing to compare
+        email = next(a["email"] for a in store.list_accounts(_query())[0] if a["status"] == 1)
+        store.patch_account(email, {"daily_limit": 3})
+        result = ok(cli(["accounts", "diff", "--json"]))
+        assert len(hook.bodies) == 1 and "sent 1 transitions" in result.stderr
+        doc = json.loads(hook.bodies[0])
+        assert [(t["kind"], t["email"]) for t in doc["transitions"]] == [
+            ("limit-changed", email)]
+        ok(cli(["accounts", "diff"]))
+        assert len(hook.bodies) == 1  # nothing new
+        # --notify on the command line replaces the profile's list.
+        store.patch_account(email, {"daily_limit": 4})
+        ok(cli(["accounts", "diff", "--notify", other.url]))
+        assert len(hook.bodies) == 1 and len(other.bodies) == 1
+        # summary uses the profile's list too; a filtered summary just does not send.
+        store.patch_account(email, {"daily_limit": 5})
+        ok(cli(["accounts", "summary", "--provider", "google"]))
+        ok(cli(["accounts", "summary", "--json"]))
+        assert len(hook.bodies) == 2
+        shown = ok(cli(["config", "show", "--json"])).stdout
+        # Host and port only: a webhook's path carries its secret.
+        host = urlsplit(hook.url).netloc
+        assert json.loads(shown)["profiles"]["default"]["notify"] == [f"http://{host}/…"]
+    finally:
+        hook.stop()
+        other.stop()
+
+
+def test_profile_thresholds_are_the_default_and_flags_win(
+    cli: Cli, sandbox: SandboxApp, tmp_path: Path
+) -> None:
+    write_config(tmp_path, "[profiles.default]\nat_risk_below = 40\nwatch_below = 60\n")
+    doc = json.loads(ok(cli(["accounts", "summary", "--json", "--no-record"])).stdout)
+    assert doc["thresholds"] == {"at_risk_below": 40, "watch_below": 60}
+    doc = json.loads(ok(cli(["accounts", "summary", "--json", "--no-record",
+                             "--at-risk-below", "50"])).stdout)
+    assert doc["thresholds"] == {"at_risk_below": 50, "watch_below": 60}
+    shown = ok(cli(["config", "show", "-o", "tsv"])).stdout
+    assert "profiles.default.at_risk_below\t40\n" in shown
+    # A flag against the profile's other line is checked as a pair.
+    bad = cli(["accounts", "diff", "--watch-below", "30"])
+    assert bad.exit_code == 2 and "--at-risk-below (40) is above --watch-below (30)" in bad.stderr
+
+
+def test_a_wrong_type_in_the_profile_is_a_config_error_naming_the_file(
+    cli: Cli, sandbox: SandboxApp, tmp_path: Path
+) -> None:
+    for body, says in (
+        ('notify = "http://x"', "profiles.default.notify must be a list of URL strings"),
+        ('notify = ["ftp://x"]', "not an http(s) URL"),
+        ("at_risk_below = true", "profiles.default.at_risk_below must be a score"),
+        ("watch_below = 200", "profiles.default.watch_below must be a score"),
+        ("at_risk_below = 80\nwatch_below = 50", "at_risk_below (80) is above watch_below (50)"),
+    ):
+        path = write_config(tmp_path, f"[profiles.default]\n{body}\n")
+        result = cli(["accounts", "diff"])
+        assert result.exit_code == 2, (body, result.stderr)
+        assert str(path) in result.stderr and says in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr

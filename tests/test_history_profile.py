@@ -87,3 +87,23 @@ def test_a_wrong_type_in_the_profile_is_a_config_error_naming_the_file(
         assert result.exit_code == 2, (body, result.stderr)
         assert str(path) in result.stderr and says in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_summary_since_in_tsv_and_csv_carries_each_change(
+    cli: Cli, sandbox: SandboxApp, store: Store
+) -> None:
+    import csv
+    import io
+
+    ok(cli(["accounts", "summary", "--by", "provider"]))
+    store.delete_account(store.list_accounts(_query())[0][0]["email"])
+    tsv = ok(cli(["accounts", "summary", "--since", "1", "-o", "tsv"])).stdout
+    rows = {line.split("\t")[0]: line.split("\t")[1:] for line in tsv.splitlines()}
+    assert rows["total"] == ["119", "-1", "120"]  # value, change, then
+    text = ok(cli(["accounts", "summary", "--since", "1", "--by", "provider", "-o", "csv"])).stdout
+    table = list(csv.DictReader(io.StringIO(text)))
+    assert list(table[0])[:4] == ["key", "total", "total_change", "at_risk"]
+    assert sum(int(r["total_change"]) for r in table) == -1
+    assert sum(int(r["total"]) for r in table) == 119
+    plain = ok(cli(["accounts", "summary", "-o", "tsv", "--no-record"])).stdout
+    assert plain.splitlines()[0].count("\t") == 1  # without --since: key and value, as before

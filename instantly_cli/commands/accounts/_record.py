@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from instantly_cli import context, output
+from instantly_cli.columns import Column
 
 if TYPE_CHECKING:
     from instantly_cli.services.accounts.list import ListQuery
@@ -135,11 +136,49 @@ def changes(base: tuple[Any, Any] | None, tally: Any) -> dict[str, Any]:
         return {}
     snap, then_tally = base
     now, then = tally.metrics(), then_tally.metrics()
-    return {"since": {
+    doc: dict[str, Any] = {
         "snapshot": snap.to_json(),
         "metrics": {k: {"now": v, "then": then.get(k, 0), "change": v - then.get(k, 0)}
                     for k, v in now.items()},
-    }}
+    }
+    if tally.by:
+        # --by: each group's numbers at the snapshot, by group key (a group new since: none).
+        doc["groups"] = {row["key"]: {k: v for k, v in row.items() if k != "key"}
+                         for row in then_tally.group_rows()}
+    return {"since": doc}
+
+
+# `summary --since -o tsv|csv` without --by: the number, its change, its value at the snapshot.
+CHANGE_FIELDS = [Column(k, k) for k in ("key", "value", "change", "then")]
+
+
+def _delta(change: float) -> float:
+    # Shares are floats: 12.3 - 12.1 is not 0.2 in binary; the change is shown as computed.
+    return round(change, 2) if isinstance(change, float) else change
+
+
+def change_records(since: dict[str, Any]) -> list[dict[str, Any]]:
+    """``summary --since -o tsv|csv`` without --by: one row per number, its change beside it."""
+    return [{"key": k, "value": m["now"], "change": _delta(m["change"]), "then": m["then"]}
+            for k, m in since["metrics"].items()]
+
+
+def change_rows(since: dict[str, Any], rows: list[dict[str, Any]], fields: list[str]
+                ) -> list[dict[str, Any]]:
+    """``summary --by … --since -o tsv|csv``: each group's numbers, each followed by
+    ``<number>_change`` (the group absent from the snapshot: its whole value)."""
+    out = []
+    for row in rows:
+        then = since.get("groups", {}).get(row["key"], {})
+        new = {"key": row["key"]}
+        for k in fields:
+            if k == "key":
+                continue
+            new[k] = row.get(k)
+            if isinstance(row.get(k), int | float):
+                new[k + "_change"] = _delta(row[k] - then.get(k, 0))
+        out.append(new)
+    return out
 
 
 def arrow(change: float) -> str:

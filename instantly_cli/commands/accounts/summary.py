@@ -263,7 +263,16 @@ def _render(doc: dict[str, Any], fmt: str, roll_up: bool) -> None:
         return
     if roll_up:
         output.emit_records([doc[ROWS]], fmt, views_fleet.PROFILE_FIELDS)
+    elif summary.get("groups") and summary.get("since"):
+        from instantly_cli.columns import Column
+
+        names = [c.key for c in views_fleet.GROUP_FIELDS]
+        rows = _record.change_rows(summary["since"], summary["groups"]["rows"], names)
+        output.emit_records([rows], fmt, [Column(k, k) for k in rows[0]] if rows else [])
     elif summary.get("groups"):
         output.emit_records([summary["groups"]["rows"]], fmt, views_fleet.GROUP_FIELDS)
+    elif summary.get("since"):
+        output.emit_records([_record.change_records(summary["since"])], fmt,
+                            _record.CHANGE_FIELDS)
     else:
         output.emit_kv(views_fleet.metric_rows(summary), fmt)

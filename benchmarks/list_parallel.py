@@ -67,7 +67,7 @@ def peak() -> None:
         kib = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
     flight = max((lister.peak_in_flight for lister in listers), default=0)
     walk = ",".join(
-        ("fast-cursor" if lister.fast else lister.mode)
+        ("one-at-a-time" if lister.fast else lister.mode)
         + (f"@{lister.probe * 1000:.1f}ms" if lister.probe is not None else "")
         for lister in listers
     ) or "-"
@@ -101,7 +101,8 @@ class Run(NamedTuple):
     wall: float
     cpu: float
     peak: tuple[int, int]  # (peak RSS KiB, pages in flight)
-    walk: str  # offset, cursor (the API refused offsets) or fast-cursor (the latency's choice)
+    # offset, cursor (the API refused offsets) or one-at-a-time (offsets, one page in flight)
+    walk: str
     emails: list[str]
 
 

@@ -92,8 +92,8 @@ def root(
     ] = None,
     workspace: Annotated[
         str | None,
-        typer.Option("--workspace", envvar="INSTANTLY_WORKSPACE", metavar="ID",
-                     help="Act on this workspace id (sends x-as-workspace)."),
+        typer.Option("--workspace", envvar="INSTANTLY_WORKSPACE", metavar="ID|NAME",
+                     help="Act on this workspace, by id or name (sends x-as-workspace)."),
     ] = None,
     sandbox: Annotated[
         bool,

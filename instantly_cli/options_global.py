@@ -57,8 +57,8 @@ WorkspaceOpt = Annotated[
     str | None,
     typer.Option(
         "--workspace",
-        metavar="ID",
-        help="Act on this workspace id (global option).",
+        metavar="ID|NAME",
+        help="Act on this workspace, by id or name (global option).",
         callback=_store_global("workspace"),
         expose_value=False,
     ),

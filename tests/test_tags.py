@@ -482,7 +482,8 @@ def test_assign_batches_of_100(cli, sandbox: SandboxApp, store: Store) -> None:
     ids=["emails", "json-array", "json-lines"],
 )
 def test_assign_stdin_forms(cli, sandbox: SandboxApp, store: Store, stdin: str) -> None:
-    ok(cli(["tags", "assign", "Do not touch", "--stdin", "--yes"], input=stdin))
+    result = ok(cli(["tags", "assign", "Do not touch", "--stdin", "--yes"], input=stdin))
+    assert "Read 2 targets from stdin." in result.stderr  # --stdin is the target -
     (body,) = toggles(sandbox)
     assert body["resource_ids"] == [OPS, ZOE]
     assert "Do not touch" in mappings_of(store, ZOE)

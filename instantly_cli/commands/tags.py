@@ -311,7 +311,9 @@ def _command(assign: bool) -> Callable[..., int]:
                                   [f"tag:{t}" for t in ids])
 
             session = stack.enter_context(_bulk.open_session(
-                ctx, f"tags {verb}", positional, plan, verb="tag" if assign else "untag",
+                # --stdin is the target -: the engine says how many it read, as for -.
+                ctx, f"tags {verb}", [*positional, "-"] if stdin else positional, plan,
+                verb="tag" if assign else "untag",
                 fmt=fmt, opts=opts, read=lambda targets: _targets(targets, account, stdin),
             ))
             client = opened(session.rate)

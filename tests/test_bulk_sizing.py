@@ -123,3 +123,41 @@ def test_retry_back_off_counts_as_waiting_not_latency() -> None:
     client.request("GET", "/api/v2/accounts")
     sent, waited = limiter.thread_stats()
     assert sent == 2 and waited >= 2.0
+
+
+def test_the_first_wave_meets_the_rate_before_any_latency_is_known() -> None:
+    # 100/s against an API that answers in 250 ms needs 32 requests in flight from the start;
+    # starting with a few and growing after the first answers loses a latency of rate.
+    in_flight, peak, timed_out = [0], [0], [0]
+    lock = threading.Lock()
+    full = threading.Event()
+
+    def work(unit: list[str]) -> list[Outcome]:
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+            if in_flight[0] == 32:
+                full.set()
+        # No unit finishes until the first wave is all in flight.
+        arrived = full.wait(10)
+        with lock:
+            in_flight[0] -= 1
+            timed_out[0] += not arrived
+        return [Outcome(unit[0], "updated")]
+
+    result = run(UNITS[:64], work, concurrency=64, rate=100)
+    assert timed_out[0] == 0 and peak[0] == 32
+    assert len(result.outcomes) == 64
+
+
+def test_workers_the_latency_does_not_need_retire() -> None:
+    fake = FakeTime(0.05)
+    ran_by: list[str] = []
+
+    def work(unit: list[str]) -> list[Outcome]:
+        ran_by.append(threading.current_thread().name)
+        return fake.work(unit)
+
+    result = run(UNITS, work, concurrency=64, rate=100, pace=fake.pace, clock=fake.clock)
+    assert result.workers == 7
+    assert len(set(ran_by[-100:])) <= 7

@@ -45,7 +45,8 @@ def test_workers_asleep_on_a_429_are_replaced() -> None:
 
     units = [[f"u{i}@acme.io"] for i in range(40)]
     started = time.monotonic()
-    result = bulk.run(units, work, concurrency=8, rate=100.0, resting=lambda: limiter.resting)
+    # Four workers, all resting at first: only the ones added beside them can do the rest.
+    result = bulk.run(units, work, concurrency=4, rate=100.0, resting=lambda: limiter.resting)
     assert others_done.is_set()
     assert time.monotonic() - started < 15
     assert len(result.outcomes) == 40

@@ -9,6 +9,7 @@ callbacks.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -36,10 +37,10 @@ from instantly_cli.interrupts import sigint_deferred
 from instantly_cli.ratelimit import (
     AUTO_CONCURRENCY,
     DEFAULT_RATE,
-    INITIAL_WORKERS,
     MAX_CONCURRENCY,
     MAX_RATE,
     LatencyGauge,
+    first_wave,
     workers_for,
 )
 
@@ -144,7 +145,7 @@ class RunResult:
     outcomes: list[Outcome]
     interrupted: bool
     elapsed: float
-    # The most worker threads the run had at once.
+    # The workers the run sized itself to: the largest size chosen once latency was measured.
     workers: int = 0
     # Installed by the caller for the run; released once the results are written.
     shield: Shield | None = None
@@ -209,9 +210,10 @@ def run(
     """Run ``work`` on each unit (a batch of emails) in worker threads.
 
     Without ``rate``, ``concurrency`` workers run. With it (the requests per second the limiter
-    allows), the runner starts a few and adds workers until rate x observed latency (plus
-    headroom) are in flight, at most ``concurrency``: at 50 ms per request 100/s needs ~6, at
-    250 ms ~32. ``pace`` (the limiter's ``thread_stats``) lets the latency exclude the time a
+    allows), the runner starts as many workers as a slow API would need, then sizes them to rate
+    x observed latency (plus headroom), at most ``concurrency``: at 50 ms per request 100/s
+    needs ~7, at 250 ms ~32. Workers beyond the first measured size retire; later the size only
+    grows. ``pace`` (the limiter's ``thread_stats``) lets the latency exclude the time a
     worker slept for pacing, and count the requests a unit sent; without it a unit is one
     request.
 
@@ -239,9 +241,13 @@ def run(
     queue = iter(enumerate(units))
     remaining = [len(units)]
     running = [0]
-    threads: list[threading.Thread] = []
+    names = itertools.count()
     gauge = LatencyGauge()
     cap = max(1, min(concurrency, len(units)))
+    first = cap if rate is None else first_wave(rate, cap=cap)
+    # The size the run aims for, and whether a latency has set it yet.
+    target = [first]
+    measured = [False]
 
     def attempt(unit: list[str]) -> list[Outcome]:
         try:
@@ -267,10 +273,8 @@ def run(
     def spawn(count: int) -> None:
         # Called with ``lock`` held.
         for _ in range(count):
-            thread = threading.Thread(target=worker, name=f"bulk-{len(threads)}", daemon=True)
-            threads.append(thread)
             running[0] += 1
-            thread.start()
+            threading.Thread(target=worker, name=f"bulk-{next(names)}", daemon=True).start()
 
     def worker() -> None:
         try:
@@ -285,17 +289,26 @@ def run(
         asleep = resting() if resting is not None else 0
         if latency is None and not asleep:
             return
-        busy = workers_for(rate, latency, cap=cap) if latency is not None else INITIAL_WORKERS
+        busy = workers_for(rate, latency, cap=cap) if latency is not None else first
         want = min(busy, cap) + asleep
         with lock:
+            if latency is not None and not measured[0]:
+                # The first measurement may undo the first wave's guess; after it the size only
+                # grows, so a latency that wavers does not start and stop threads.
+                measured[0] = True
+                target[0] = want
+            else:
+                target[0] = max(target[0], want)
             # More workers than units left would only start and stop.
-            extra = min(want - len(threads), remaining[0])
+            extra = min(target[0] - running[0], remaining[0])
             if extra > 0 and not stop.is_set():
                 spawn(extra)
 
     def loop() -> None:
         while not stop.is_set():
             with lock:
+                if running[0] > target[0]:
+                    return  # the first wave was larger than the latency asks for
                 item = next(queue, None)
                 if item is None:
                     return
@@ -346,7 +359,7 @@ def run(
         # Without a shield a Ctrl-C while workers start is held until they have (the count
         # stays exact), then stops the run like any other.
         with sigint_deferred(), lock:
-            spawn(cap if rate is None else min(cap, INITIAL_WORKERS))
+            spawn(first)
         if not wait(1):
             interrupted = True
             first_press()
@@ -378,7 +391,7 @@ def run(
                 outcomes.extend(
                     Outcome(e, SKIPPED, error="not attempted (interrupted)") for e in unit
                 )
-        workers = len(threads)
+        workers = target[0]
     return RunResult(
         outcomes, interrupted, time.monotonic() - started, workers=workers, shield=shield
     )

@@ -107,3 +107,25 @@ def test_summary_since_in_tsv_and_csv_carries_each_change(
     assert sum(int(r["total"]) for r in table) == 119
     plain = ok(cli(["accounts", "summary", "-o", "tsv", "--no-record"])).stdout
     assert plain.splitlines()[0].count("\t") == 1  # without --since: key and value, as before
+
+
+def test_list_and_campaigns_classify_with_the_profiles_thresholds(
+    cli: Cli, sandbox: SandboxApp, tmp_path: Path
+) -> None:
+    def at_risk_shares(args: list[str]) -> list[float]:
+        doc = json.loads(ok(cli(["campaigns", "list", "--json", *args])).stdout)
+        return [c["at_risk_share"] for c in doc]
+
+    def listed(args: list[str]) -> int:
+        return len(ok(cli(["accounts", "list", "--all", "--health", "at-risk", "-o", "jsonl",
+                           "--no-record", *args])).stdout.splitlines())
+
+    default_list, default_shares = listed([]), at_risk_shares([])
+    write_config(tmp_path, "[profiles.default]\nat_risk_below = 85\nwatch_below = 95\n")
+    doc = json.loads(ok(cli(["accounts", "summary", "--json", "--no-record"])).stdout)
+    assert listed([]) == doc["metrics"]["at-risk"] > default_list
+    assert sum(at_risk_shares([])) > sum(default_shares)
+    # Flags still win over the profile.
+    flags = ["--at-risk-below", "70", "--watch-below", "90"]
+    assert listed(flags) == default_list
+    assert at_risk_shares(flags) == default_shares

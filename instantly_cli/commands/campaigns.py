@@ -13,12 +13,13 @@ import typer
 from instantly_cli import context, output
 from instantly_cli.columns import parse_fields, pick
 from instantly_cli.commands import _bulk, handled
+from instantly_cli.commands.accounts import _record
 from instantly_cli.commands.accounts._listing import report_cut
-from instantly_cli.enums import AT_RISK_BELOW, FAILED, UNCHANGED, WATCH_BELOW
+from instantly_cli.enums import FAILED, UNCHANGED
 from instantly_cli.errors import UsageError
 from instantly_cli.options import (
-    AtRiskBelowOpt,
-    WatchBelowOpt,
+    ProfileAtRiskBelowOpt,
+    ProfileWatchBelowOpt,
     argument,
     arguments,
     examples,
@@ -43,8 +44,8 @@ app = typer.Typer(
 @view_options("fields", "wide")
 def list_campaigns(
     ctx: typer.Context,
-    at_risk_below: AtRiskBelowOpt = AT_RISK_BELOW,
-    watch_below: WatchBelowOpt = WATCH_BELOW,
+    at_risk_below: ProfileAtRiskBelowOpt = None,
+    watch_below: ProfileWatchBelowOpt = None,
     view: View = NO_VIEW,
 ) -> None:
     """List campaigns: accounts, capacity, at-risk share.
@@ -57,11 +58,10 @@ def list_campaigns(
     from instantly_cli import views
     from instantly_cli.services import campaigns as service
     from instantly_cli.services.accounts import list as fleet
-    from instantly_cli.services.accounts.summary import Thresholds
 
     fmt = view.format(ctx)
     field_list = parse_fields(view.fields)
-    thresholds = Thresholds(at_risk_below, watch_below)
+    thresholds = _record.thresholds(ctx, at_risk_below, watch_below)
     with context.client(ctx) as client:
         sw = fleet.campaign_sweep(client, thresholds, warn=output.warn)
         rows = service.list_rows(client, sw, output.warn)
@@ -88,8 +88,8 @@ def list_campaigns(
 def get_campaign(
     ctx: typer.Context,
     campaign: Annotated[str | None, argument("CAMPAIGN")] = None,
-    at_risk_below: AtRiskBelowOpt = AT_RISK_BELOW,
-    watch_below: WatchBelowOpt = WATCH_BELOW,
+    at_risk_below: ProfileAtRiskBelowOpt = None,
+    watch_below: ProfileWatchBelowOpt = None,
     view: View = NO_VIEW,
 ) -> None:
     """Show one campaign: its accounts, their health, its diagnosis.
@@ -102,11 +102,10 @@ def get_campaign(
     from instantly_cli import views
     from instantly_cli.services import campaigns as service
     from instantly_cli.services.accounts import list as fleet
-    from instantly_cli.services.accounts.summary import Thresholds
 
     fmt = view.format(ctx)
     field_list = parse_fields(view.fields)
-    thresholds = Thresholds(at_risk_below, watch_below)
+    thresholds = _record.thresholds(ctx, at_risk_below, watch_below)
     campaign = required(campaign, "CAMPAIGN", "instantly campaigns get \"Client A outreach\"")
     with context.client(ctx) as client:
         sw = fleet.campaign_sweep(client, thresholds, warn=output.warn)

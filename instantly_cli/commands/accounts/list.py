@@ -9,22 +9,21 @@ from instantly_cli.columns import parse_fields
 from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import _record, app
 from instantly_cli.commands.accounts._listing import report_cut
-from instantly_cli.enums import AT_RISK_BELOW, WATCH_BELOW
 from instantly_cli.errors import UsageError
 from instantly_cli.options import (
     AllOpt,
     AllProfilesOpt,
     AllWorkspacesOpt,
-    AtRiskBelowOpt,
     FieldsOpt,
     JsonOpt,
     LimitOpt,
     NoRecordOpt,
     OutputOpt,
     ParallelOpt,
+    ProfileAtRiskBelowOpt,
+    ProfileWatchBelowOpt,
     SortOpt,
     StrictOpt,
-    WatchBelowOpt,
     WideOpt,
     examples,
     page_limit_for,
@@ -48,8 +47,8 @@ ListExamples = examples(
 def list_accounts(
     ctx: typer.Context,
     filters: AccountFilters = NO_FILTERS,
-    at_risk_below: AtRiskBelowOpt = AT_RISK_BELOW,
-    watch_below: WatchBelowOpt = WATCH_BELOW,
+    at_risk_below: ProfileAtRiskBelowOpt = None,
+    watch_below: ProfileWatchBelowOpt = None,
     sort: SortOpt = None,
     asc: Annotated[
         bool | None,
@@ -94,7 +93,7 @@ def list_accounts(
     """
     from instantly_cli import views, views_fleet
     from instantly_cli.services.accounts import list as fleet
-    from instantly_cli.services.accounts.summary import Thresholds, with_health
+    from instantly_cli.services.accounts.summary import with_health
 
     fmt = context.output_format(ctx, output_, json_output)
     field_list = parse_fields(fields)
@@ -107,7 +106,7 @@ def list_accounts(
         raise UsageError(
             f"--limit must be at least 1 (got {limit}).", hint="Use --all to fetch every page."
         )
-    thresholds = Thresholds(at_risk_below, watch_below)
+    thresholds = _record.thresholds(ctx, at_risk_below, watch_below)
     query = filters.query(
         thresholds, sort=sort, asc=asc, include_tags=include_tags, starting_after=starting_after
     )

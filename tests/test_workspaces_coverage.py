@@ -19,8 +19,9 @@ from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.seed import DEFAULT_WORKSPACE_ID, DEFAULT_WORKSPACE_NAME
 from instantly_cli.sandbox.server import SandboxServer
 from instantly_cli.sandbox.store import Store
+from tests import test_workspaces as agency
 from tests.conftest import TEST_KEY
-from tests.test_workspaces import (  # noqa: F401 (fixtures)
+from tests.test_workspaces import (
     ACCEPTED,
     NORTH,
     NOT_ACCEPTED,
@@ -29,10 +30,12 @@ from tests.test_workspaces import (  # noqa: F401 (fixtures)
     acted_as,
     as_json,
     ok,
-    servers,
-    store,
 )
 
+# test_workspaces.py's fixtures: the agency's store (sub-workspaces with accounts), and
+# loopback servers.
+store = agency.store
+servers = agency.servers
 Cli = Callable[..., Result]
 FINDINGS = ("idle", "campaigns_at_risk", "not_sending")
 LABELS = ("profile", "workspace_name", "workspace_id")

@@ -521,10 +521,20 @@ class InstantlyClient(CampaignEndpoints):
         return data
 
 
-@functools.cache
+_TLS_LOCK = threading.Lock()
+
+
 def _tls() -> ssl.SSLContext:
     """One TLS context per process: building one (the CA bundle) costs ~35 ms of CPU, once per
     client otherwise, and a roll-up opens a client per workspace. Contexts are thread-safe."""
+    # Roll-ups open their clients in worker threads at once: without the lock each one misses
+    # the cache and builds its own.
+    with _TLS_LOCK:
+        return _tls_context()
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 

@@ -466,15 +466,20 @@ def _campaign_numbers(r: Mapping[str, Any]) -> str:
 
 
 def coverage_records(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """``accounts coverage`` for a pipe: one line per finding (kind, subject, detail)."""
+    """``accounts coverage`` for a pipe: one line per finding (kind, subject, detail), after
+    its workspace's labels in a roll-up."""
+    def labels(r: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: r[k] for k in ("profile", "workspace_name", "workspace_id") if k in r}
+
     rows: list[dict[str, Any]] = [
-        {"kind": "idle", "subject": a["email"], "detail": f"{text_value(a.get('daily_limit'))}/day"}
+        {**labels(a), "kind": "idle", "subject": a["email"],
+         "detail": f"{text_value(a.get('daily_limit'))}/day"}
         for a in doc["idle"]
     ]
-    rows += [{"kind": "at-risk", "subject": c["name"], "detail": _campaign_numbers(c)}
-             for c in doc["campaigns_at_risk"]]
-    rows += [{"kind": "not-sending", "subject": c["name"], "detail": c.get("reason", "")}
-             for c in doc["not_sending"]]
+    rows += [{**labels(c), "kind": "at-risk", "subject": c["name"],
+              "detail": _campaign_numbers(c)} for c in doc["campaigns_at_risk"]]
+    rows += [{**labels(c), "kind": "not-sending", "subject": c["name"],
+              "detail": c.get("reason", "")} for c in doc["not_sending"]]
     return rows
 
 

@@ -193,6 +193,37 @@ def profile_row(name: str, workspace: str | None, doc: Mapping[str, Any] | None,
     }
 
 
+# `accounts coverage --all-workspaces|--all-profiles`: one row per workspace and a total.
+COVERAGE_ROLLUP_COLUMNS = [
+    Column("profile", "Profile"),
+    Column("workspace_name", "Workspace"),
+    Column("accounts", "Accounts", fmt=_count, justify="right"),
+    Column("idle", "Idle", fmt=_count, justify="right"),
+    Column("idle_capacity", "Idle/day", fmt=_count, justify="right"),
+    Column("campaigns_at_risk", "At risk", fmt=_count, justify="right"),
+    Column("not_sending", "Not sending", fmt=_count, justify="right"),
+    Column("result", "Result"),
+]
+
+
+def coverage_row(name: str, doc: Mapping[str, Any] | None, error: str | None
+                 ) -> dict[str, Any]:
+    """One workspace's row of the coverage roll-up: its counts (none when it failed)."""
+    def size(key: str) -> int | None:
+        return len(doc[key]) if doc else None
+
+    return {
+        "profile": name,
+        "accounts": doc["accounts"] if doc else None,
+        "campaigns": doc["campaigns"] if doc else None,
+        "idle": size("idle"),
+        "idle_capacity": doc["idle_capacity"] if doc else None,
+        "campaigns_at_risk": size("campaigns_at_risk"),
+        "not_sending": size("not_sending"),
+        "result": f"{FAILED}: {error}" if error else "ok",
+    }
+
+
 def metric_rows(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``accounts summary -o tsv`` without --by: the gate metrics as key/value lines."""
     return [(k, text_value(v)) for k, v in doc["metrics"].items()]

@@ -22,14 +22,19 @@ SANDBOX_BASE_URL = "http://sandbox.invalid"
 
 
 def history_file(ctx: typer.Context, resolved: Settings | None = None) -> Path:
-    """The history database of the workspace the command reads (base URL + workspace)."""
+    """The history database of the workspace the command reads (base URL + workspace).
+
+    Keyed by the workspace's id, the one the client sends: `--workspace "Client North"`, its
+    id and a roll-up's row of that workspace share one history."""
     from instantly_cli.services.history import history_path
     from instantly_cli.settings import state_dir
 
     s = resolved or context.settings(ctx)
+    # A name costs no request once cached (the client resolved it, or will).
+    workspace = context.workspace_id(ctx, s.workspace, s) if s.workspace else None
     if s.sandbox:
-        return history_path(state_dir(), SANDBOX_BASE_URL, s.workspace, "sandbox")
-    return history_path(state_dir(), s.base_url, s.workspace, s.require_key())
+        return history_path(state_dir(), SANDBOX_BASE_URL, workspace, "sandbox")
+    return history_path(state_dir(), s.base_url, workspace, s.require_key())
 
 
 def is_full(query: ListQuery) -> bool:

@@ -191,3 +191,53 @@ def diff_each(
     done = side_by_side(units(ctx, all_profiles=all_profiles, all_workspaces=all_workspaces),
                         lambda client, unit: job(client, unit.where))
     return done, report(done)
+
+
+def error_json(error: CliError | None) -> dict[str, Any] | None:
+    """A failed workspace's error on its row of a roll-up's JSON."""
+    if error is None:
+        return None
+    return {"code": error.code, "message": error.message, "status": error.status}
+
+
+def coverage_each(
+    ctx: typer.Context,
+    thresholds: Any,
+    at_risk_share: float,
+    parallel: bool,
+    *,
+    all_profiles: bool,
+    all_workspaces: bool,
+) -> tuple[dict[str, Any], dict[str, Any], int]:
+    """``accounts coverage`` over every workspace of the roll-up, side by side: the document
+    (a row per workspace in name order, with its own coverage, and the total, every finding
+    labelled with its workspace), the gate's metrics over the total, and how many failed
+    (reported on their rows and on stderr)."""
+    from instantly_cli import views_fleet
+    from instantly_cli.commands.accounts._listing import report_cut
+    from instantly_cli.services.accounts import coverage as service
+    from instantly_cli.services.workspaces import side_by_side
+
+    def one(client: InstantlyClient, unit: Unit) -> Any:
+        found = service.coverage(client, thresholds, at_risk_share, parallel=parallel,
+                                 warn=output.warn)
+        report_cut(found.anomaly, False, f" ({where(unit)}); the numbers may be incomplete")
+        return found
+
+    done = side_by_side(units(ctx, all_profiles=all_profiles, all_workspaces=all_workspaces),
+                        one)
+    rows: list[dict[str, Any]] = []
+    parts = []
+    for d in done:
+        doc = None
+        if d.value is not None:
+            doc = service.labelled(d.value.doc, d.labels())
+            parts.append(dataclasses.replace(d.value, doc=doc))
+        rows.append({
+            **views_fleet.coverage_row(d.unit.profile, doc, d.error.message if d.error else None),
+            **d.labels(),
+            "error": error_json(d.error),
+            "coverage": doc,
+        })
+    total = service.total(parts, thresholds, at_risk_share)
+    return {"profiles": rows, "total": total.doc}, total.metrics(), report(done)

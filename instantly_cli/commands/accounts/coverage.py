@@ -6,12 +6,20 @@ from typing import Annotated, Any
 import typer
 
 from instantly_cli import context, output
+from instantly_cli.columns import Column
 from instantly_cli.commands import handled
 from instantly_cli.commands.accounts import app
 from instantly_cli.commands.accounts._listing import report_cut
 from instantly_cli.enums import AT_RISK_BELOW, COVERAGE_METRIC, WATCH_BELOW
 from instantly_cli.errors import EXIT_FAILED, UsageError
-from instantly_cli.options import AtRiskBelowOpt, ParallelOpt, WatchBelowOpt, examples
+from instantly_cli.options import (
+    AllProfilesOpt,
+    AllWorkspacesOpt,
+    AtRiskBelowOpt,
+    ParallelOpt,
+    WatchBelowOpt,
+    examples,
+)
 from instantly_cli.options_bundles import NO_VIEW, View, view_options
 
 CoverageExamples = examples(
@@ -19,6 +27,7 @@ CoverageExamples = examples(
     "instantly accounts coverage --at-risk-share 20% --fail-if 'campaigns-at-risk>0'",
     "instantly accounts coverage --json | jq -r '.idle[].email'",
     "instantly accounts coverage --fail-if 'idle>0' --fail-if 'at-risk>5%'",
+    "instantly accounts coverage --all-workspaces --fail-if 'campaigns-at-risk>0'",
 )
 
 
@@ -60,6 +69,8 @@ def coverage(
     ] = None,
     at_risk_below: AtRiskBelowOpt = AT_RISK_BELOW,
     watch_below: WatchBelowOpt = WATCH_BELOW,
+    all_profiles: AllProfilesOpt = False,
+    all_workspaces: AllWorkspacesOpt = False,
     parallel: ParallelOpt = True,
     view: View = NO_VIEW,
 ) -> int | None:
@@ -70,36 +81,62 @@ def coverage(
     limits of their active accounts) on at-risk accounts. Not sending: campaigns not active, or
     active without an available account, with the reason (the API's sending-status diagnosis).
     One sweep of the campaigns and the accounts.
+
+    With --all-profiles or --all-workspaces, every workspace is swept side by side: one row
+    per workspace and a total (JSON: `profiles` and `total`; every finding carries `profile`,
+    `workspace_name` and `workspace_id`); the gate judges the total. A workspace that fails
+    is reported on its row, the others complete, and the exit code is 1.
     """
-    from instantly_cli import views
-    from instantly_cli.services import campaigns as service
-    from instantly_cli.services.accounts import list as fleet
+    from instantly_cli.commands.accounts import _rollup
+    from instantly_cli.services.accounts import coverage as service
     from instantly_cli.services.accounts import summary as health
 
     fmt = view.format(ctx)
     share = parse_share(at_risk_share)
     conditions = health.parse_conditions(fail_if, COVERAGE_METRIC)
     thresholds = health.Thresholds(at_risk_below, watch_below)
-    with context.client(ctx) as client:
-        sw = fleet.campaign_sweep(client, thresholds, parallel=parallel, warn=output.warn)
-        doc = service.coverage(client, sw, share, output.warn)
-    report_cut(sw.anomaly, False, "; the numbers may be incomplete")
-    tally = health.summarize(sw.accounts.values(), thresholds=thresholds)
-    metrics: dict[str, Any] = tally.metrics()
-    metrics |= {"idle": len(doc["idle"]), "campaigns-at-risk": len(doc["campaigns_at_risk"])}
+    roll_up = all_profiles or all_workspaces
+    failed = 0
+    if roll_up:
+        doc, metrics, failed = _rollup.coverage_each(
+            ctx, thresholds, share, parallel, all_profiles=all_profiles,
+            all_workspaces=all_workspaces)
+    else:
+        with context.client(ctx) as client:
+            found = service.coverage(client, thresholds, share, parallel=parallel,
+                                     warn=output.warn)
+        report_cut(found.anomaly, False, "; the numbers may be incomplete")
+        doc, metrics = found.doc, found.metrics()
     doc["gate"] = [
         {"condition": c.text, "value": c.actual(metrics), "percent": c.percent,
          "breached": c.breached(metrics)}
         for c in conditions
     ]
-    if fmt == "json":
-        output.emit_json(doc)
-    elif fmt == "table":
-        for title, rows, columns, empty in views.coverage_tables(doc):
-            output.emit_records([rows], fmt, columns, title=title, empty_message=empty)
-    else:
-        output.emit_records([views.coverage_records(doc)], fmt, views.COVERAGE_COLUMNS)
+    _render(doc, fmt, roll_up)
     breached = health.breaches(conditions, metrics)
     for line in breached:
         output.info(f"Coverage gate breached: {line}")
-    return EXIT_FAILED if breached else None
+    return EXIT_FAILED if breached or failed else None
+
+
+def _render(doc: dict[str, Any], fmt: str, roll_up: bool) -> None:
+    from instantly_cli import views, views_fleet
+
+    if fmt == "json":
+        output.emit_json(doc)
+        return
+    findings = doc["total"] if roll_up else doc
+    # A roll-up's findings lead with their workspace.
+    first = [Column("workspace_name", "Workspace", priority=95)] if roll_up else []
+    if fmt == "table":
+        if roll_up:
+            total = {**views_fleet.coverage_row("Total", findings, None), "result": ""}
+            output.emit_records([[*doc["profiles"], total]], fmt,
+                                views_fleet.COVERAGE_ROLLUP_COLUMNS,
+                                title=f"Workspaces: {len(doc['profiles'])}")
+        for title, rows, columns, empty in views.coverage_tables(findings):
+            output.emit_records([rows], fmt, [*first, *columns], title=title,
+                                empty_message=empty)
+    else:
+        output.emit_records([views.coverage_records(findings)], fmt,
+                            [*first, *views.COVERAGE_COLUMNS])

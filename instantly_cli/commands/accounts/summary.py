@@ -226,8 +226,7 @@ def _roll_up(
             **views_fleet.profile_row(d.unit.profile, d.unit.id, doc,
                                       error.message if error else None),
             **d.labels(),
-            "error": {"code": error.code, "message": error.message, "status": error.status}
-            if error else None,
+            "error": _rollup.error_json(error),
             "summary": doc,
         })
     return total, rows, _rollup.report(done)

@@ -109,7 +109,7 @@ def test_summary_since_in_tsv_and_csv_carries_each_change(
     assert plain.splitlines()[0].count("\t") == 1  # without --since: key and value, as before
 
 
-def test_list_and_campaigns_classify_with_the_profiles_thresholds(
+def test_list_campaigns_and_coverage_classify_with_the_profiles_thresholds(
     cli: Cli, sandbox: SandboxApp, tmp_path: Path
 ) -> None:
     def at_risk_shares(args: list[str]) -> list[float]:
@@ -120,12 +120,19 @@ def test_list_and_campaigns_classify_with_the_profiles_thresholds(
         return len(ok(cli(["accounts", "list", "--all", "--health", "at-risk", "-o", "jsonl",
                            "--no-record", *args])).stdout.splitlines())
 
+    def campaigns_at_risk(args: list[str]) -> int:
+        doc = json.loads(ok(cli(["accounts", "coverage", "--json", *args])).stdout)
+        return len(doc["campaigns_at_risk"])
+
     default_list, default_shares = listed([]), at_risk_shares([])
+    default_coverage = campaigns_at_risk([])
     write_config(tmp_path, "[profiles.default]\nat_risk_below = 85\nwatch_below = 95\n")
     doc = json.loads(ok(cli(["accounts", "summary", "--json", "--no-record"])).stdout)
     assert listed([]) == doc["metrics"]["at-risk"] > default_list
     assert sum(at_risk_shares([])) > sum(default_shares)
+    assert campaigns_at_risk([]) > default_coverage
     # Flags still win over the profile.
     flags = ["--at-risk-below", "70", "--watch-below", "90"]
     assert listed(flags) == default_list
     assert at_risk_shares(flags) == default_shares
+    assert campaigns_at_risk(flags) == default_coverage

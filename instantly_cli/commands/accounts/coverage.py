@@ -8,16 +8,16 @@ import typer
 from instantly_cli import context, output
 from instantly_cli.columns import Column
 from instantly_cli.commands import handled
-from instantly_cli.commands.accounts import app
+from instantly_cli.commands.accounts import _record, app
 from instantly_cli.commands.accounts._listing import report_cut
-from instantly_cli.enums import AT_RISK_BELOW, COVERAGE_METRIC, WATCH_BELOW
+from instantly_cli.enums import COVERAGE_METRIC
 from instantly_cli.errors import EXIT_FAILED, UsageError
 from instantly_cli.options import (
     AllProfilesOpt,
     AllWorkspacesOpt,
-    AtRiskBelowOpt,
     ParallelOpt,
-    WatchBelowOpt,
+    ProfileAtRiskBelowOpt,
+    ProfileWatchBelowOpt,
     examples,
 )
 from instantly_cli.options_bundles import NO_VIEW, View, view_options
@@ -67,8 +67,8 @@ def coverage(
             "repeatable. Metrics: " + ", ".join(COVERAGE_METRIC.names) + ".",
         ),
     ] = None,
-    at_risk_below: AtRiskBelowOpt = AT_RISK_BELOW,
-    watch_below: WatchBelowOpt = WATCH_BELOW,
+    at_risk_below: ProfileAtRiskBelowOpt = None,
+    watch_below: ProfileWatchBelowOpt = None,
     all_profiles: AllProfilesOpt = False,
     all_workspaces: AllWorkspacesOpt = False,
     parallel: ParallelOpt = True,
@@ -94,7 +94,7 @@ def coverage(
     fmt = view.format(ctx)
     share = parse_share(at_risk_share)
     conditions = health.parse_conditions(fail_if, COVERAGE_METRIC)
-    thresholds = health.Thresholds(at_risk_below, watch_below)
+    thresholds = _record.thresholds(ctx, at_risk_below, watch_below)
     roll_up = all_profiles or all_workspaces
     failed = 0
     if roll_up:

@@ -176,3 +176,15 @@ def test_a_named_workspace_records_under_its_id(
                          "--json"]))
     # --since reaches back to the first snapshot, the named summary before the error.
     assert since["since"]["metrics"]["errors"]["change"] == 1
+
+
+def test_the_keys_own_workspace_named_shares_the_keys_history(
+    cli: Cli, sandbox: SandboxApp, store: Store
+) -> None:
+    """`--workspace "Acme Agency"` (the key's own) records where a plain run and the roll-up's
+    own row look."""
+    ok(cli(["--workspace", "Acme Agency", "accounts", "summary", "--json"]))
+    own = as_json(cli(["accounts", "list", "--status", "active", "--json"]))[0]
+    store.simulate(own["email"], status=-1)
+    plain = as_json(cli(["accounts", "diff", "--json"]))
+    assert [(r["email"], r["kind"]) for r in plain] == [(own["email"], "new-error")]

@@ -25,13 +25,21 @@ def history_file(ctx: typer.Context, resolved: Settings | None = None) -> Path:
     """The history database of the workspace the command reads (base URL + workspace).
 
     Keyed by the workspace's id, the one the client sends: `--workspace "Client North"`, its
-    id and a roll-up's row of that workspace share one history."""
+    id and a roll-up's row of that workspace share one history. The key's own workspace is
+    keyed by the key, named or not (when the name cache knows which one it is)."""
+    import dataclasses
+
+    from instantly_cli.enums import WORKSPACE_CURRENT
     from instantly_cli.services.history import history_path
     from instantly_cli.settings import state_dir
 
     s = resolved or context.settings(ctx)
     # A name costs no request once cached (the client resolved it, or will).
     workspace = context.workspace_id(ctx, s.workspace, s) if s.workspace else None
+    if workspace is not None:
+        known = context.name_cache(dataclasses.replace(s, workspace=None)).load() or []
+        if any(w.id.lower() == workspace and w.status == WORKSPACE_CURRENT for w in known):
+            workspace = None
     if s.sandbox:
         return history_path(state_dir(), SANDBOX_BASE_URL, workspace, "sandbox")
     return history_path(state_dir(), s.base_url, workspace, s.require_key())

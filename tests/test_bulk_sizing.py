@@ -161,3 +161,15 @@ def test_workers_the_latency_does_not_need_retire() -> None:
     result = run(UNITS, work, concurrency=64, rate=100, pace=fake.pace, clock=fake.clock)
     assert result.workers == 7
     assert len(set(ran_by[-100:])) <= 7
+
+
+def test_workers_retiring_together_leave_every_unit_done() -> None:
+    # An API answering at once asks for one worker: 31 of the first wave retire at the same
+    # moment, and none may leave a unit behind (they were once uncounted too late, and a run
+    # could end with units "not attempted").
+    for _ in range(20):
+        fake = FakeTime(0.0)
+        result = run(UNITS[:200], fake.work, concurrency=64, rate=100, pace=fake.pace,
+                     clock=fake.clock)
+        assert [o.result for o in result.outcomes] == ["updated"] * 200
+        assert not result.interrupted and result.workers == 1

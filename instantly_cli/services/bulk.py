@@ -277,11 +277,13 @@ def run(
             threading.Thread(target=worker, name=f"bulk-{next(names)}", daemon=True).start()
 
     def worker() -> None:
+        retired = False
         try:
-            loop()
+            retired = loop()
         finally:
-            with lock:
-                running[0] -= 1
+            if not retired:
+                with lock:
+                    running[0] -= 1
 
     def grow(latency: float | None) -> None:
         if rate is None:
@@ -304,14 +306,18 @@ def run(
             if extra > 0 and not stop.is_set():
                 spawn(extra)
 
-    def loop() -> None:
+    def loop() -> bool:
+        """Work units until none is left; True when the worker retired (already uncounted)."""
         while not stop.is_set():
             with lock:
                 if running[0] > target[0]:
-                    return  # the first wave was larger than the latency asks for
+                    # The first wave was larger than the latency asks for. Uncounted under the
+                    # same lock, so workers retiring together never leave fewer than target.
+                    running[0] -= 1
+                    return True
                 item = next(queue, None)
                 if item is None:
-                    return
+                    return False
                 remaining[0] -= 1
                 index, unit = item
                 in_flight[index] = unit
@@ -331,6 +337,7 @@ def run(
             if advance is not None:
                 advance(len(res), sum(1 for o in res if o.result == FAILED))
             grow(gauge.measure(elapsed, sent1 - sent0, waited1 - waited0))
+        return False
 
     def wait(presses: int) -> bool:
         """True when every worker is done; False when the shield saw ``presses`` Ctrl-Cs."""

@@ -227,17 +227,38 @@ def workspace_id(
     def fetch() -> list[workspaces.Workspace]:
         from instantly_cli.errors import ForbiddenError
 
-        with client(ctx, resolved=own, api_key=api_key) as admin:
-            try:
-                return workspaces.directory(admin)
-            except ForbiddenError as exc:
-                raise ForbiddenError(
-                    f"Cannot look up the workspace named '{text.strip()}': {exc.message}",
-                    hint="Give the workspace id instead (a key without the workspaces scope "
-                    "cannot read names).",
-                ) from None
+        try:
+            return _directory(ctx, own, api_key)
+        except ForbiddenError as exc:
+            raise ForbiddenError(
+                f"Cannot look up the workspace named '{text.strip()}': {exc.message}",
+                hint="Give the workspace id instead (a key without the workspaces scope "
+                "cannot read names).",
+            ) from None
 
     return workspaces.resolve(text, fetch, name_cache(own, api_key), option=option)
+
+
+def own_workspace_id(ctx: typer.Context, resolved: Settings | None = None) -> str | None:
+    """The id of the key's own workspace: from the name cache, else read once (and cached);
+    None when the key may not read it."""
+    from instantly_cli.enums import WORKSPACE_CURRENT
+    from instantly_cli.errors import CliError
+    from instantly_cli.services import workspaces
+
+    own = dataclasses.replace(resolved or settings(ctx), workspace=None)
+    try:
+        known = workspaces.known(lambda: _directory(ctx, own, None), name_cache(own))
+    except CliError:
+        return None
+    return next((w.id.lower() for w in known if w.status == WORKSPACE_CURRENT), None)
+
+
+def _directory(ctx: typer.Context, own: Settings, api_key: str | None) -> Any:
+    from instantly_cli.services import workspaces
+
+    with client(ctx, resolved=own, api_key=api_key) as admin:
+        return workspaces.directory(admin)
 
 
 def name_cache(s: Settings, api_key: str | None = None) -> Any:

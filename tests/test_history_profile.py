@@ -69,7 +69,11 @@ def test_profile_thresholds_are_the_default_and_flags_win(
     assert "profiles.default.at_risk_below\t40\n" in shown
     # A flag against the profile's other line is checked as a pair.
     bad = cli(["accounts", "diff", "--watch-below", "30"])
-    assert bad.exit_code == 2 and "--at-risk-below (40) is above --watch-below (30)" in bad.stderr
+    assert bad.exit_code == 2
+    assert "the profile's at_risk_below (40) is above --watch-below (30)" in bad.stderr
+    bad = cli(["accounts", "list", "--at-risk-below", "65"])
+    assert bad.exit_code == 2
+    assert "--at-risk-below (65) is above the profile's watch_below (60)" in bad.stderr
 
 
 def test_a_wrong_type_in_the_profile_is_a_config_error_naming_the_file(

@@ -178,13 +178,14 @@ def test_a_named_workspace_records_under_its_id(
     assert since["since"]["metrics"]["errors"]["change"] == 1
 
 
+@pytest.mark.parametrize("own", [DEFAULT_WORKSPACE_NAME, DEFAULT_WORKSPACE_ID])
 def test_the_keys_own_workspace_named_shares_the_keys_history(
-    cli: Cli, sandbox: SandboxApp, store: Store
+    cli: Cli, sandbox: SandboxApp, store: Store, own: str
 ) -> None:
-    """`--workspace "Acme Agency"` (the key's own) records where a plain run and the roll-up's
-    own row look."""
-    ok(cli(["--workspace", "Acme Agency", "accounts", "summary", "--json"]))
-    own = as_json(cli(["accounts", "list", "--status", "active", "--json"]))[0]
-    store.simulate(own["email"], status=-1)
+    """`--workspace "Acme Agency"` or its id (the key's own), with no workspace names cached
+    yet, records where a plain run and the roll-up's own row look."""
+    ok(cli(["--workspace", own, "accounts", "summary", "--json"]))
+    account = as_json(cli(["accounts", "list", "--status", "active", "--json"]))[0]
+    store.simulate(account["email"], status=-1)
     plain = as_json(cli(["accounts", "diff", "--json"]))
-    assert [(r["email"], r["kind"]) for r in plain] == [(own["email"], "new-error")]
+    assert [(r["email"], r["kind"]) for r in plain] == [(account["email"], "new-error")]

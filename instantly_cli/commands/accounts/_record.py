@@ -26,20 +26,16 @@ def history_file(ctx: typer.Context, resolved: Settings | None = None) -> Path:
 
     Keyed by the workspace's id, the one the client sends: `--workspace "Client North"`, its
     id and a roll-up's row of that workspace share one history. The key's own workspace is
-    keyed by the key, named or not (when the name cache knows which one it is)."""
-    import dataclasses
-
-    from instantly_cli.enums import WORKSPACE_CURRENT
+    keyed by the key, named or not."""
     from instantly_cli.services.history import history_path
     from instantly_cli.settings import state_dir
 
     s = resolved or context.settings(ctx)
-    # A name costs no request once cached (the client resolved it, or will).
+    # A name or the own workspace's id costs no request once cached (the workspaces are read
+    # once per key, then kept in the state folder).
     workspace = context.workspace_id(ctx, s.workspace, s) if s.workspace else None
-    if workspace is not None:
-        known = context.name_cache(dataclasses.replace(s, workspace=None)).load() or []
-        if any(w.id.lower() == workspace and w.status == WORKSPACE_CURRENT for w in known):
-            workspace = None
+    if workspace is not None and workspace == context.own_workspace_id(ctx, s):
+        workspace = None
     if s.sandbox:
         return history_path(state_dir(), SANDBOX_BASE_URL, workspace, "sandbox")
     return history_path(state_dir(), s.base_url, workspace, s.require_key())
@@ -228,12 +224,24 @@ def thresholds(ctx: typer.Context, at_risk_below: float | None, watch_below: flo
     from instantly_cli.enums import AT_RISK_BELOW, WATCH_BELOW
     from instantly_cli.services.accounts.summary import Thresholds
 
+    from instantly_cli.errors import UsageError
+
+    given = (at_risk_below, watch_below)
     if at_risk_below is None or watch_below is None:
         s = context.settings(ctx)
         if at_risk_below is None:
             at_risk_below = AT_RISK_BELOW if s.at_risk_below is None else s.at_risk_below
         if watch_below is None:
             watch_below = WATCH_BELOW if s.watch_below is None else s.watch_below
+        if at_risk_below > watch_below:
+            # One side is the profile's: say so, rather than name a flag not given.
+            low = "--at-risk-below" if given[0] is not None else "the profile's at_risk_below"
+            high = "--watch-below" if given[1] is not None else "the profile's watch_below"
+            raise UsageError(
+                f"{low} ({at_risk_below:g}) is above {high} ({watch_below:g}).",
+                hint="At risk is the lower band: give both flags, or change the profile's in "
+                "the config file (`instantly config path`).",
+            )
     return Thresholds(at_risk_below, watch_below)
 
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from instantly_cli.client import InstantlyClient
     from instantly_cli.ratelimit import RateLimiter
+    from instantly_cli.services.workspaces import Workspace
 
 DEFAULT_READ_TIMEOUT = 30.0
 CONNECT_TIMEOUT = 5.0
@@ -254,7 +255,7 @@ def own_workspace_id(ctx: typer.Context, resolved: Settings | None = None) -> st
     return next((w.id.lower() for w in known if w.status == WORKSPACE_CURRENT), None)
 
 
-def _directory(ctx: typer.Context, own: Settings, api_key: str | None) -> Any:
+def _directory(ctx: typer.Context, own: Settings, api_key: str | None) -> list[Workspace]:
     from instantly_cli.services import workspaces
 
     with client(ctx, resolved=own, api_key=api_key) as admin:

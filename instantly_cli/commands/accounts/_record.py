@@ -222,9 +222,8 @@ def thresholds(ctx: typer.Context, at_risk_below: float | None, watch_below: flo
                ) -> Any:
     """The health thresholds: each flag given, else the profile's, else the default."""
     from instantly_cli.enums import AT_RISK_BELOW, WATCH_BELOW
-    from instantly_cli.services.accounts.summary import Thresholds
-
     from instantly_cli.errors import UsageError
+    from instantly_cli.services.accounts.summary import Thresholds
 
     given = (at_risk_below, watch_below)
     if at_risk_below is None or watch_below is None:

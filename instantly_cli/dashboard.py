@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from instantly_cli.columns import Column, cell, safe
+from instantly_cli.columns import Column, cell, fit_columns, safe
 
 
 class Bar(NamedTuple):
@@ -58,7 +58,8 @@ class _BarCell:
         yield Segment(text.ljust(width), Style.parse(self.style) if self.style else None)
 
 
-def render_section(section: Section) -> Any:
+def render_section(section: Section, width: int = 100) -> Any:
+    """One panel ``width`` cells wide; a table too wide for it shows its columns' short forms."""
     from rich.console import Group
     from rich.panel import Panel
     from rich.table import Table
@@ -82,12 +83,20 @@ def render_section(section: Section) -> Any:
     if section.rows:
         table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold",
                       expand=True)
-        for i, c in enumerate(section.columns):
-            table.add_column(c.header, justify=c.justify, no_wrap=True,  # type: ignore[arg-type]
+        # The panel's border and padding take four cells. Columns that have a short form use
+        # it when the table would not fit; what still does not fit is cut with an ellipsis
+        # (a long domain loses its end, no number column disappears).
+        fitted = fit_columns(section.rows, section.columns, width - 4)
+        squeezed = len(fitted) < len(section.columns)
+        short_ones = {id(c) for c, short in fitted if short}
+        shown = [(c, c.shortens and (squeezed or id(c) in short_ones)) for c in section.columns]
+        for i, (c, short) in enumerate(shown):
+            header = (c.short_header or c.header) if short else c.header
+            table.add_column(header, justify=c.justify, no_wrap=True,  # type: ignore[arg-type]
                              overflow="ellipsis", ratio=1 if i == 0 else None)
         for n, row in enumerate(section.rows):
             style = section.styles[n] if n < len(section.styles) else ""
-            table.add_row(*(Text(cell(c, row)) for c in section.columns), style=style)
+            table.add_row(*(Text(cell(c, row, short)) for c, short in shown), style=style)
         parts.append(table)
     for text, style in section.lines:
         parts.append(Text(safe(text), style=style, no_wrap=True, overflow="ellipsis"))

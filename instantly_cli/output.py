@@ -584,5 +584,5 @@ def emit_dashboard(title: str, sections: Sequence[Section]) -> None:
     with _lock, sigint_deferred(), stdout_writes():
         console.print(Text(safe(title), style="bold", no_wrap=True, overflow="ellipsis"))
         for section in sections:
-            console.print(render_section(section))
+            console.print(render_section(section, console.width))
     _flush()

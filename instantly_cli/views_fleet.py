@@ -32,6 +32,16 @@ def _count(n: Any) -> str:
     return f"{n:,}" if isinstance(n, int | float) else text_value(n)
 
 
+def _outcome_word(result: Any) -> str:
+    """A roll-up row's result without its error message (which stderr carries in full)."""
+    return text_value(result).split(":", 1)[0]
+
+
+# A workspace's result: "ok", or "failed: <why>", shortened to "failed" on a narrow terminal
+# (the message is on stderr); number columns are hidden before it is.
+ROLLUP_RESULT = Column("result", "Result", priority=50, short=_outcome_word)
+
+
 def _bars(rows: Sequence[Mapping[str, Any]], total: int, styles: EnumTable) -> list[Bar]:
     return [
         Bar(
@@ -71,7 +81,7 @@ PROFILE_COLUMNS = [
     Column("healthy", "Healthy", fmt=_count, justify="right"),
     Column("errors", "Errors", fmt=_count, justify="right"),
     Column("capacity", "Capacity", fmt=_count, justify="right"),
-    Column("result", "Result"),
+    ROLLUP_RESULT,
 ]
 PROFILE_FIELDS = [
     Column(k, k)
@@ -198,17 +208,18 @@ COVERAGE_ROLLUP_COLUMNS = [
     Column("profile", "Profile"),
     Column("workspace_name", "Workspace"),
     Column("accounts", "Accounts", fmt=_count, justify="right"),
-    Column("idle", "Idle", fmt=_count, justify="right"),
+    Column("idle_count", "Idle", fmt=_count, justify="right"),
     Column("idle_capacity", "Idle/day", fmt=_count, justify="right"),
-    Column("campaigns_at_risk", "At risk", fmt=_count, justify="right"),
-    Column("not_sending", "Not sending", fmt=_count, justify="right"),
-    Column("result", "Result"),
+    Column("campaigns_at_risk_count", "At risk", fmt=_count, justify="right"),
+    Column("not_sending_count", "Not sending", fmt=_count, justify="right"),
+    ROLLUP_RESULT,
 ]
 
 
 def coverage_row(name: str, doc: Mapping[str, Any] | None, error: str | None
                  ) -> dict[str, Any]:
-    """One workspace's row of the coverage roll-up: its counts (none when it failed)."""
+    """One workspace's row of the coverage roll-up: its counts (none when it failed), named
+    ``*_count``: the same names in a coverage document are the lists."""
     def size(key: str) -> int | None:
         return len(doc[key]) if doc else None
 
@@ -216,10 +227,10 @@ def coverage_row(name: str, doc: Mapping[str, Any] | None, error: str | None
         "profile": name,
         "accounts": doc["accounts"] if doc else None,
         "campaigns": doc["campaigns"] if doc else None,
-        "idle": size("idle"),
+        "idle_count": size("idle"),
         "idle_capacity": doc["idle_capacity"] if doc else None,
-        "campaigns_at_risk": size("campaigns_at_risk"),
-        "not_sending": size("not_sending"),
+        "campaigns_at_risk_count": size("campaigns_at_risk"),
+        "not_sending_count": size("not_sending"),
         "result": f"{FAILED}: {error}" if error else "ok",
     }
 

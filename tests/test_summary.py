@@ -379,6 +379,23 @@ def test_all_profiles_table_has_a_row_per_profile_and_a_total(
     assert [ln.split("\t")[0] for ln in tsv] == ["one", "two"]
 
 
+def test_a_failed_workspace_reads_failed_at_80_columns_and_the_numbers_stay_whole(
+    runtime: Runtime, cli: Cli, sandbox: SandboxApp
+) -> None:
+    # The error message (on stderr) once filled the Result column and squeezed every number
+    # of the table into an ellipsis.
+    update_config(lambda cfg: cfg.profiles.update({
+        "one": Profile("one", api_key=TEST_KEY), "bad": Profile("bad", api_key="wrong-key-0000")}))
+    runtime.terminal = runtime.terminal._replace(stdout_isatty=True)
+    result = cli(["accounts", "summary", "--all-profiles"], env={"COLUMNS": "80"})
+    assert result.exit_code == 1
+    shown = ANSI.sub("", result.stdout).splitlines()
+    assert max(len(line) for line in shown) <= 80
+    text = "\n".join(shown)
+    assert re.search(r"│ bad +failed │", text)
+    assert re.search(r"│ one +Acme Agency +120 +\d+ +\d+ +\d+ +\d+ +[\d,]+ +ok +│", text)
+
+
 # -- filters shared with accounts list (issue 15: items 3, 11, 13) -------------------------------
 
 

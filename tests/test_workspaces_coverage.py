@@ -8,6 +8,7 @@ administers Client North, South and East — accepted —, West — pending — 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from typer.testing import Result
 
 from instantly_cli.config_file import Profile, update_config
+from instantly_cli.context import Runtime
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.seed import DEFAULT_WORKSPACE_ID, DEFAULT_WORKSPACE_NAME
 from instantly_cli.sandbox.server import SandboxServer
@@ -67,7 +69,8 @@ def test_coverage_all_workspaces_is_the_admin_run_plus_each_accepted_one(
         own = single[row["workspace_name"]]
         assert unlabelled(row["coverage"]) == unlabelled(own)
         assert row["error"] is None and row["result"] == "ok"
-        assert (row["idle"], row["not_sending"]) == (len(own["idle"]), len(own["not_sending"]))
+        assert (row["idle_count"], row["campaigns_at_risk_count"], row["not_sending_count"]) == (
+            len(own["idle"]), len(own["campaigns_at_risk"]), len(own["not_sending"]))
     total = doc["total"]
     for key in ("idle_capacity", "accounts", "campaigns"):
         assert total[key] == sum(s[key] for s in single.values())
@@ -152,6 +155,17 @@ def test_coverage_all_profiles_adds_up_the_profiles(
     assert records and {r["profile"] for r in records} == {"client-0", "client-1", "client-2"}
     assert all(r["workspace_id"] == DEFAULT_WORKSPACE_ID for r in records)
     assert sum(srv.status_counts[429] for srv, _ in made) == 0
+    # The three workspaces share a name: piped lines say whose each finding is.
+    lines = [ln.split("\t") for ln in ok(cli(["accounts", "coverage", "--all-profiles",
+                                              "-o", "tsv"])).stdout.splitlines()]
+    assert len(lines) == len(records)
+    assert {(ln[0], ln[1]) for ln in lines} == {
+        (f"client-{i}", DEFAULT_WORKSPACE_NAME) for i in range(3)}
+    listed = [ln.split("\t") for ln in ok(cli(["accounts", "list", "--all-profiles", "--all",
+                                               "-o", "tsv"])).stdout.splitlines()]
+    assert len(listed) == 50 + 70 + 90
+    assert {(ln[0], ln[1]) for ln in listed} == {
+        (f"client-{i}", DEFAULT_WORKSPACE_NAME) for i in range(3)}
 
 
 # -- one history per workspace --------------------------------------------------------------------
@@ -189,3 +203,20 @@ def test_the_keys_own_workspace_named_shares_the_keys_history(
     store.simulate(account["email"], status=-1)
     plain = as_json(cli(["accounts", "diff", "--json"]))
     assert [(r["email"], r["kind"]) for r in plain] == [(account["email"], "new-error")]
+
+
+def test_coverage_a_failed_workspace_reads_failed_at_80_columns(
+    runtime: Runtime, cli: Cli, servers: Callable[..., tuple[SandboxServer, Store]],
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, _ = servers(60, sub_accounts=SUB)
+    monkeypatch.setenv("INSTANTLY_API_KEY", TEST_KEY)
+    monkeypatch.setenv("INSTANTLY_BASE_URL", server.url)
+    server.inject("500", 1000, workspace=SOUTH)
+    runtime.terminal = runtime.terminal._replace(stdout_isatty=True)
+    result = cli(["accounts", "coverage", "--all-workspaces"], env={"COLUMNS": "80"})
+    assert result.exit_code == 1
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout).splitlines()
+    assert max(len(line) for line in shown) <= 80
+    assert any(re.fullmatch(r"\S+ +Client South +failed *", line) for line in shown)
+    assert "columns hidden" not in result.stdout

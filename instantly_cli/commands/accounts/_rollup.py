@@ -168,7 +168,11 @@ def list_each(
     done = side_by_side(units(ctx, all_profiles=all_profiles, all_workspaces=all_workspaces),
                         read)
     records = [r for d in done for r in (d.value or [])]
-    shown = [Column("workspace_name", "Workspace"), *columns]
+    # Two profiles may reach workspaces of the same name: --all-profiles shows whose it is.
+    where_columns = [Column("workspace_name", "Workspace")]
+    if all_profiles:
+        where_columns.insert(0, Column("profile", "Profile"))
+    shown = [*where_columns, *columns]
     if fields and "health" in fields:
         records = next(iter(with_health([records], query.thresholds)))
     output.emit_records([records], fmt, shown, fields=fields, wide=wide,

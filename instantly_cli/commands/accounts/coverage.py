@@ -112,22 +112,25 @@ def coverage(
          "breached": c.breached(metrics)}
         for c in conditions
     ]
-    _render(doc, fmt, roll_up)
+    _render(doc, fmt, roll_up, all_profiles)
     breached = health.breaches(conditions, metrics)
     for line in breached:
         output.info(f"Coverage gate breached: {line}")
     return EXIT_FAILED if breached or failed else None
 
 
-def _render(doc: dict[str, Any], fmt: str, roll_up: bool) -> None:
+def _render(doc: dict[str, Any], fmt: str, roll_up: bool, all_profiles: bool) -> None:
     from instantly_cli import views, views_fleet
 
     if fmt == "json":
         output.emit_json(doc)
         return
     findings = doc["total"] if roll_up else doc
-    # A roll-up's findings lead with their workspace.
+    # A roll-up's findings lead with their workspace (and, across profiles, whose it is: two
+    # profiles may reach workspaces of the same name).
     first = [Column("workspace_name", "Workspace", priority=95)] if roll_up else []
+    if all_profiles:
+        first.insert(0, Column("profile", "Profile", priority=90))
     if fmt == "table":
         if roll_up:
             total = {**views_fleet.coverage_row("Total", findings, None), "result": ""}

@@ -145,7 +145,9 @@ class RunResult:
     outcomes: list[Outcome]
     interrupted: bool
     elapsed: float
-    # The workers the run sized itself to: the largest size chosen once latency was measured.
+    # The workers the run sized itself to (rate x measured latency, plus any added beside
+    # workers resting on a 429), not the threads started: a short run may start fewer, and the
+    # first wave may have had more.
     workers: int = 0
     # Installed by the caller for the run; released once the results are written.
     shield: Shield | None = None

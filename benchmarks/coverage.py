@@ -11,7 +11,6 @@ account. Target: wall <= 1.3x the summary's.
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from list_overhead import KEY, Server, cli, measure  # noqa: E402
+from list_overhead import Server, cli, isolated_env, measure  # noqa: E402
 
 WALL_TARGET = 1.3
 ACCOUNTS = 3_000
@@ -33,11 +32,7 @@ def main() -> int:
     coverage_argv = [*cli(), "accounts", "coverage", "--json"]
     with tempfile.TemporaryDirectory(prefix="instantly-bench-") as tmp:
         state = Path(tmp) / "bench.sqlite3"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("INSTANTLY_")}
-        env.update(INSTANTLY_CONFIG_DIR=str(Path(tmp) / "config"),
-                   INSTANTLY_DATA_DIR=str(Path(tmp) / "data"),
-                   # Recording history is on by default: keep it out of the user's state folder.
-                   INSTANTLY_STATE_DIR=str(Path(tmp) / "state"), INSTANTLY_API_KEY=KEY)
+        env = isolated_env(Path(tmp))
         subprocess.run(
             [*cli(), "sandbox", "reset", "--state", str(state), "--accounts", str(ACCOUNTS),
              "--extra-campaigns", str(EXTRA_CAMPAIGNS)],

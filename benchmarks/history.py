@@ -16,7 +16,6 @@ Run: ``python benchmarks/history.py [RUNS]``.
 
 from __future__ import annotations
 
-import os
 import random
 import statistics
 import sys
@@ -29,7 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from list_overhead import KEY, Server, cli, measure, seed  # noqa: E402
+from list_overhead import Server, cli, isolated_env, measure, seed  # noqa: E402
 
 from instantly_cli.services import history  # noqa: E402
 
@@ -47,10 +46,7 @@ def wall_times(runs: int) -> int:
     diff = [*cli(), "accounts", "diff", "--json"]
     with tempfile.TemporaryDirectory(prefix="instantly-bench-") as tmp:
         state = Path(tmp) / "bench.sqlite3"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("INSTANTLY_")}
-        env.update(INSTANTLY_CONFIG_DIR=str(Path(tmp) / "config"),
-                   INSTANTLY_DATA_DIR=str(Path(tmp) / "data"),
-                   INSTANTLY_STATE_DIR=str(Path(tmp) / "state"), INSTANTLY_API_KEY=KEY)
+        env = isolated_env(Path(tmp))
         seed(state, ACCOUNTS, env)
         server = Server(state, env)
         try:

@@ -57,6 +57,15 @@ def cli() -> list[str]:
     return [sys.executable, "-m", "instantly_cli"]
 
 
+def isolated_env(tmp: Path) -> dict[str, str]:
+    """This environment without INSTANTLY_* settings, with config, data and state folders in
+    ``tmp`` (history recording is on by default: kept out of the user's state folder)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INSTANTLY_")}
+    env.update(INSTANTLY_CONFIG_DIR=str(tmp / "config"), INSTANTLY_DATA_DIR=str(tmp / "data"),
+               INSTANTLY_STATE_DIR=str(tmp / "state"), INSTANTLY_API_KEY=KEY)
+    return env
+
+
 class Server:
     """``instantly sandbox serve`` in a subprocess; always stopped."""
 
@@ -135,11 +144,7 @@ def main() -> int:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     with tempfile.TemporaryDirectory(prefix="instantly-bench-") as tmp:
         state = Path(tmp) / "bench.sqlite3"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("INSTANTLY_")}
-        env.update(INSTANTLY_CONFIG_DIR=str(Path(tmp) / "config"),
-                   INSTANTLY_DATA_DIR=str(Path(tmp) / "data"),
-                   # Recording history is on by default: keep it out of the user's state folder.
-                   INSTANTLY_STATE_DIR=str(Path(tmp) / "state"), INSTANTLY_API_KEY=KEY)
+        env = isolated_env(Path(tmp))
         list_argv = [*cli(), "accounts", "list", "--all", "-o", "jsonl"]
         rss: dict[int, int] = {}
         for count in (20_000, 100_000):

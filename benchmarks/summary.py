@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from list_overhead import KEY, Server, cli, measure, seed  # noqa: E402
+from list_overhead import Server, cli, isolated_env, measure, seed  # noqa: E402
 
 WALL_TARGET = 1.15
 MEMORY_TARGET = 1.25
@@ -25,17 +25,11 @@ MEMORY_TARGET = 1.25
 
 def main() -> int:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 7
-    import os
-
     list_argv = [*cli(), "accounts", "list", "--all", "-o", "jsonl"]
     summary_argv = [*cli(), "accounts", "summary", "--json"]
     with tempfile.TemporaryDirectory(prefix="instantly-bench-") as tmp:
         state = Path(tmp) / "bench.sqlite3"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("INSTANTLY_")}
-        env.update(INSTANTLY_CONFIG_DIR=str(Path(tmp) / "config"),
-                   INSTANTLY_DATA_DIR=str(Path(tmp) / "data"),
-                   # Recording history is on by default: keep it out of the user's state folder.
-                   INSTANTLY_STATE_DIR=str(Path(tmp) / "state"), INSTANTLY_API_KEY=KEY)
+        env = isolated_env(Path(tmp))
         rss: dict[int, int] = {}
         for count in (20_000, 100_000):
             seed(state, count, env)

@@ -340,7 +340,9 @@ class History:
             self.db = sqlite3.connect(path, timeout=LOCK_TIMEOUT, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL").fetchone()
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA temp_store=MEMORY")
+            # The staged pass is a temporary table: in a file it spills past SQLite's page
+            # cache (memory stays flat); in memory it held every account (+25 MiB at 100,000).
+            self.db.execute("PRAGMA temp_store=FILE")
             self._migrate()
 
     def __enter__(self) -> History:

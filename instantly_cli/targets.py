@@ -110,7 +110,7 @@ def validate_email(text: str, *, where: str = "") -> str:
     if bad is not None:
         kind = (
             "bytes that are not UTF-8"
-            if _undecodable(text)
+            if surrogate(text) is not None
             else "a control or invisible character"
         )
         raise UsageError(
@@ -135,10 +135,6 @@ def surrogate(text: str) -> str | None:
     ``\\ud800`` JSON escape with no partner. No UTF-8 text can carry one."""
     found = _SURROGATE.search(text)
     return found.group() if found else None
-
-
-def _undecodable(text: str) -> bool:
-    return surrogate(text) is not None
 
 
 class Kind(NamedTuple):
@@ -198,7 +194,7 @@ def _check_line(number: int, line: str, kind: Kind) -> None:
     if found is None:
         return
     bad = escape(found.group())
-    if _undecodable(found.group()):
+    if surrogate(found.group()) is not None:
         raise UsageError(
             f"stdin line {number} is not valid UTF-8 (byte {bad}).", hint=kind.line_hint
         )

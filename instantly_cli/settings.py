@@ -9,9 +9,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 from instantly_cli.config_file import Config, Profile, load_config, update_config, user_dir
 from instantly_cli.errors import MissingKeyError, UsageError
+from instantly_cli.targets import escape
 
 DEFAULT_BASE_URL = "https://api.instantly.ai"
 SANDBOX_KEY = "sandbox"
@@ -124,6 +126,21 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _is_http_url(url: str) -> bool:
+    """An http(s) URL with a host and, if any, a numeric port: httpx refuses the rest with an
+    InvalidURL only when the first request is sent (and the CLI would call it a bug)."""
+    if not url.startswith(("http://", "https://")) or not url.isprintable() or any(
+        c.isspace() for c in url
+    ):
+        return False
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # reading it checks it: 'abc', '-1' and 99999 raise ValueError
+    except ValueError:  # also 'http://[::1' (an unclosed IPv6 bracket)
+        return False
+    return bool(parts.hostname)
+
+
 def resolve(opts: GlobalOptions, *, allow_new_profile: bool = False) -> Settings:
     """Apply precedence: flags > env > profile > defaults; the key: env > profile."""
     from instantly_cli.errors import check_profile_names, register_secret, register_url_secret
@@ -161,10 +178,12 @@ def resolve(opts: GlobalOptions, *, allow_new_profile: bool = False) -> Settings
         or DEFAULT_BASE_URL
     )
     register_url_secret(base_url)
-    if not base_url.startswith(("http://", "https://")):
+    if not _is_http_url(base_url):
+        given = opts.base_url or os.environ.get("INSTANTLY_BASE_URL")
+        where = "" if given else f" (base_url of profile '{name}' in {cfg.path})"
         raise UsageError(
-            f"Invalid base URL '{base_url}'.",
-            hint="Use a full URL such as https://api.instantly.ai.",
+            f"Invalid base URL '{escape(base_url)}'.",
+            hint=f"Use a full URL such as https://api.instantly.ai{where}.",
         )
     workspace = opts.workspace or os.environ.get("INSTANTLY_WORKSPACE") or profile.workspace
     return Settings(

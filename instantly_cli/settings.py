@@ -126,19 +126,24 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _is_http_url(url: str) -> bool:
-    """An http(s) URL with a host and, if any, a numeric port: httpx refuses the rest with an
-    InvalidURL only when the first request is sent (and the CLI would call it a bug)."""
-    if not url.startswith(("http://", "https://")) or not url.isprintable() or any(
+def check_base_url(url: str, where: str = "") -> str:
+    """``url`` without its trailing slash; exit 2 unless it is an http(s) URL with a host and,
+    if any, a numeric port (httpx refuses the rest only when the first request is sent, and the
+    CLI would call that a bug). ``where`` says where it was read, for the hint."""
+    valid = url.startswith(("http://", "https://")) and url.isprintable() and not any(
         c.isspace() for c in url
-    ):
-        return False
+    )
     try:
         parts = urlsplit(url)
         _ = parts.port  # reading it checks it: 'abc', '-1' and 99999 raise ValueError
     except ValueError:  # also 'http://[::1' (an unclosed IPv6 bracket)
-        return False
-    return bool(parts.hostname)
+        valid = False
+    if not valid or not parts.hostname:
+        raise UsageError(
+            f"Invalid base URL '{escape(url)}'.",
+            hint=f"Use a full URL such as https://api.instantly.ai{where}.",
+        )
+    return url.rstrip("/")
 
 
 def resolve(opts: GlobalOptions, *, allow_new_profile: bool = False) -> Settings:
@@ -178,19 +183,16 @@ def resolve(opts: GlobalOptions, *, allow_new_profile: bool = False) -> Settings
         or DEFAULT_BASE_URL
     )
     register_url_secret(base_url)
-    if not _is_http_url(base_url):
-        given = opts.base_url or os.environ.get("INSTANTLY_BASE_URL")
-        where = "" if given else f" (base_url of profile '{name}' in {cfg.path})"
-        raise UsageError(
-            f"Invalid base URL '{escape(base_url)}'.",
-            hint=f"Use a full URL such as https://api.instantly.ai{where}.",
-        )
+    given = opts.base_url or os.environ.get("INSTANTLY_BASE_URL")
+    base_url = check_base_url(
+        base_url, "" if given else f" (base_url of profile '{name}' in {cfg.path})"
+    )
     workspace = opts.workspace or os.environ.get("INSTANTLY_WORKSPACE") or profile.workspace
     return Settings(
         profile=name,
         api_key=key,
         key_source=source,
-        base_url=base_url.rstrip("/"),
+        base_url=base_url,
         workspace=workspace or None,
         sandbox=sandbox,
         verbose=opts.verbose,

@@ -38,8 +38,6 @@ if TYPE_CHECKING:
     from instantly_cli.schema import Campaign
 
 Warn = Callable[[str], None]
-# Default --at-risk-share of `accounts coverage`: a campaign over it leans on at-risk accounts.
-DEFAULT_AT_RISK_SHARE = 30.0
 # Sending-status requests in flight at once (one per campaign, read side by side).
 STATUS_WORKERS = 8
 NO_ACCOUNT = "no available account"

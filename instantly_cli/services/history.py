@@ -61,7 +61,6 @@ CREATE TABLE IF NOT EXISTS current (
 _FIELDS = ("status", "warmup_status", "score", "daily_limit", "warmup_limit", "provider", "tags",
            "error_code", "error_message")
 _COLUMNS = ", ".join(_FIELDS)
-_TAGS = _FIELDS.index("tags")
 
 
 class State(NamedTuple):
@@ -177,21 +176,8 @@ class Recorder:
         self._history: History | None = None
         self._buffer: list[tuple[Any, ...]] = []
 
-    def watch(self, accounts: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
-        states, buffer, staging = self.states, self._buffer, self.path is not None
-        for account in accounts:
-            email = account.get("email")
-            if isinstance(email, str) and email:
-                if staging:
-                    buffer.append((email.lower(), *state_of(account)))
-                    if len(buffer) >= self.batch:
-                        self._flush()
-                else:
-                    states[email.lower()] = state_of(account)
-            yield account
-
     def watch_pages(self, pages: Iterable[_Page]) -> Iterator[_Page]:
-        """Pages, each seen whole (cheaper per account than :meth:`watch`)."""
+        """Pages, each seen whole."""
         staging = self.path is not None
         for page in pages:
             rows = [(e.lower(), state_of(a)) for a in page

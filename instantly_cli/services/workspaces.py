@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 from urllib.parse import quote
 
 from instantly_cli.enums import MEMBER_ACCEPTED, WORKSPACE_CURRENT
-from instantly_cli.errors import AuthError, CliError, ForbiddenError, UsageError
+from instantly_cli.errors import CliError, ForbiddenError, UsageError
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
@@ -204,13 +204,6 @@ def resolve(text: str, fetch: Callable[[], list[Workspace]], cache: NameCache | 
     return match(text, known(fetch, cache, fresh=True), option=option)
 
 
-def name_of(workspace_id: str | None, workspaces: Iterable[Workspace]) -> str | None:
-    for w in workspaces:
-        if workspace_id and w.id.lower() == workspace_id.lower():
-            return w.name
-    return None
-
-
 # -- side by side -------------------------------------------------------------------------------
 
 
@@ -280,8 +273,6 @@ def _named(client: InstantlyClient, unit: Unit) -> Unit:
         current = client.current_workspace()
     except ForbiddenError:
         return unit
-    except AuthError:
-        raise
     return replace(unit, id=unit.id or current.get("id"), name=unit.name or current.get("name"))
 
 

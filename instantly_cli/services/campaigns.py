@@ -31,7 +31,8 @@ from instantly_cli.enums import (
 from instantly_cli.errors import NotFoundError, UsageError
 from instantly_cli.services import bulk
 from instantly_cli.services.accounts.summary import Thresholds, health_class, number, share
-from instantly_cli.services.tags import all_items, close_hint, norm
+from instantly_cli.services.names import close_hint
+from instantly_cli.services.tags import all_items, norm
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient

@@ -13,11 +13,9 @@ job over many workspaces side by side.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
-import re
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +26,8 @@ from urllib.parse import quote
 
 from instantly_cli.enums import MEMBER_ACCEPTED, WORKSPACE_CURRENT
 from instantly_cli.errors import CliError, ForbiddenError, UsageError
+from instantly_cli.services.names import close_hint
+from instantly_cli.services.names import is_id as is_id  # context tells ids from names with it
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 # Workspaces read at once. Each runs its own concurrent listing (at most 16 pages in flight), so
 # this bounds the requests in flight to 16 x this, and the threads to match.
 SIDE_BY_SIDE = 10
-UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # A prefix of an id this long or longer is taken for a truncated id, not a name.
 MIN_ID_PREFIX = 4
 
@@ -51,10 +50,6 @@ class Workspace(NamedTuple):
 
     def to_json(self) -> dict[str, str]:
         return {"id": self.id, "name": self.name, "status": self.status}
-
-
-def is_id(text: str) -> bool:
-    return bool(UUID.match(text.strip()))
 
 
 def directory(client: InstantlyClient) -> list[Workspace]:
@@ -126,16 +121,11 @@ class UnknownWorkspaceError(UsageError):
 
     def __init__(self, wanted: str, workspaces: Sequence[Workspace], option: str):
         names = [w.name for w in workspaces if w.name]
-        by_fold = {n.casefold(): n for n in names}
-        close = [by_fold[n] for n in difflib.get_close_matches(
-            wanted.casefold(), list(by_fold), n=3, cutoff=0.5)]
-        close += [n for n in names if wanted.casefold() in n.casefold() and n not in close]
-        if close:
-            hint = "Did you mean: " + ", ".join(f"'{n}'" for n in close[:3]) + "?"
-        elif names:
-            hint = "Workspaces of this key: " + ", ".join(f"'{n}'" for n in names) + "."
+        if names:
+            known = "Workspaces of this key: " + ", ".join(f"'{n}'" for n in names) + "."
         else:
-            hint = "`instantly workspaces list` shows the workspaces of this key."
+            known = "`instantly workspaces list` shows the workspaces of this key."
+        hint = close_hint(wanted, names, known)
         super().__init__(f"No workspace named '{wanted}' for this key ({option}).", hint=hint)
 
 

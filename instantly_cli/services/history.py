@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 from instantly_cli.errors import CliError, UsageError, redact
+from instantly_cli.services.accounts.summary import reason_text
 
 SCHEMA_VERSION = 1
 # Error texts are kept whole up to this length; longer ones are cut (the reason is in the head).
@@ -133,16 +134,10 @@ def state_of(account: Mapping[str, Any]) -> State:
     message = get("status_message")
     code: str | None = None
     text: str | None = None
-    if message is None:
-        pass
-    elif isinstance(message, dict):
-        raw = message.get("code")
-        code = str(raw) if raw not in (None, "") else None
-        body = message.get("e_message") or message.get("response")
-        text = redact(str(body))[:MAX_MESSAGE] if body else None
-    elif isinstance(message, str) and message:
+    if message is not None:
+        body, code = reason_text(message)
         # A server may echo a key or password in its error: history never stores it.
-        text = redact(message)[:MAX_MESSAGE]
+        text = redact(body)[:MAX_MESSAGE] if body else None
     state: State = _make_state((
         status if type(status) is int else _code(status),
         warmup_status if type(warmup_status) is int else _code(warmup_status),

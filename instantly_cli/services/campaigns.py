@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 from instantly_cli.enums import (
     ACTIVE_CAMPAIGN_STATUSES,
-    ACTIVE_STATUS,
     AT_RISK,
     CAMPAIGN_STATUS,
     HEALTHY,
@@ -30,6 +29,7 @@ from instantly_cli.enums import (
 )
 from instantly_cli.errors import NotFoundError, UsageError
 from instantly_cli.services import bulk
+from instantly_cli.services.accounts.lifecycle import is_active as account_active
 from instantly_cli.services.accounts.summary import Thresholds, health_class, number, share
 from instantly_cli.services.names import close_hint
 from instantly_cli.services.tags import all_items, norm
@@ -56,7 +56,7 @@ def daily_limit(account: Mapping[str, Any]) -> float:
 
 
 def is_available(account: Mapping[str, Any] | None) -> bool:
-    return account is not None and account.get("status") == ACTIVE_STATUS
+    return account is not None and account_active(account)
 
 
 def is_active(campaign: Mapping[str, Any]) -> bool:

@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 from instantly_cli.enums import MEMBER_ACCEPTED, WORKSPACE_CURRENT
 from instantly_cli.errors import CliError, ForbiddenError, UsageError
+from instantly_cli.services.accounts.get import find
 from instantly_cli.services.names import close_hint
 from instantly_cli.services.names import is_id as is_id  # context tells ids from names with it
 
@@ -271,12 +272,10 @@ def _named(client: InstantlyClient, unit: Unit) -> Unit:
 
 def find_accounts(client: InstantlyClient, emails: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The accounts of ``emails`` in the client's workspace, keyed by the address folded to
-    lower case (emails compare case-insensitively). One ``search`` listing per address: a
-    substring search, so only an exact (case-insensitive) match counts."""
+    lower case (emails compare case-insensitively); one ``search`` listing per address."""
     found: dict[str, dict[str, Any]] = {}
     for email in dict.fromkeys(e.casefold() for e in emails):
-        for page in client.list_accounts({"search": email}, limit=100):
-            for account in page:
-                if str(account.get("email", "")).casefold() == email:
-                    found[email] = dict(account)
+        account = find(client, email)
+        if account is not None:
+            found[email] = dict(account)
     return found

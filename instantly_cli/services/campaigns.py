@@ -145,15 +145,16 @@ class Sweep:
 
     def resolve(self, spec: str) -> Campaign:
         """A campaign id or name (trimmed, case-insensitive) → the campaign; exit 2 if unclear."""
-        text = spec.strip()
-        if text in self.by_id:
-            return self.by_id[text]
-        return resolve_name(self.campaigns, spec)
+        return resolve_campaign(self.campaigns, spec)
 
 
-def resolve_name(campaigns: Sequence[Campaign], spec: str) -> Campaign:
-    """A campaign by its name (case-insensitive exact match); exit 2 with close names if not."""
+def resolve_campaign(campaigns: Sequence[Campaign], spec: str) -> Campaign:
+    """A campaign by id, else by name (trimmed, case-insensitive exact match; names resolve like
+    tag labels); exit 2 with close names if none or several match."""
     text = spec.strip()
+    for campaign in campaigns:
+        if str(campaign.get("id")) == text:
+            return campaign
     matches = [c for c in campaigns if norm(str(c.get("name", ""))) == norm(text)]
     if len(matches) == 1:
         return matches[0]
@@ -428,13 +429,8 @@ MEMBERSHIP_BATCH = 100
 
 
 def find_campaign(client: InstantlyClient, spec: str, warn: Warn = _ignore) -> Campaign:
-    """A campaign by id or name (names resolve like tag labels: exit 2 with close names)."""
-    campaigns = list_all(client, warn)
-    text = spec.strip()
-    for campaign in campaigns:
-        if str(campaign.get("id")) == text:
-            return campaign
-    return resolve_name(campaigns, spec)
+    """A campaign by id or name (see :func:`resolve_campaign`)."""
+    return resolve_campaign(list_all(client, warn), spec)
 
 
 def tag_served(

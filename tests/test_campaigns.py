@@ -107,6 +107,9 @@ def test_unknown_name_exits_2_with_close_names(cli, sandbox) -> None:
     assert "No campaign is named 'Client A outrech'" in result.stderr
     assert "'Client A outreach'" in result.stderr
     assert "Traceback" not in result.stderr
+    # Close names ignore case, as names themselves do.
+    shouted = cli(["campaigns", "get", "CLIENT A OUTRECH"])
+    assert shouted.exit_code == 2 and "'Client A outreach'" in shouted.stderr
 
 
 # -- accounts coverage, accounts list --campaign / --idle -----------------------------------

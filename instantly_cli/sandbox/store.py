@@ -208,6 +208,7 @@ _INDEXES = {
     "accounts_score": "accounts (score, email)",
     "accounts_workspace": "accounts (workspace, ts, email)",
     "mappings_resource": "mappings (resource_id, resource_type)",
+    "campaigns_workspace": "campaigns (workspace, ts, id)",
 }
 
 

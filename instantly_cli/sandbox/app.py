@@ -614,9 +614,10 @@ class SandboxApp:
 
     def _mark_fixed(self, req: Request) -> tuple[int, Json]:
         self._no_body(req)
-        before = self._account(req.params["email"], req.workspace)
-        acc = self.store.mark_fixed(req.params["email"], req.workspace)
-        if acc != before:
+        # Whether it changed is decided in the store's transaction: of two requests at once,
+        # only the one that fixed the account records an update.
+        acc, changed = self.store.mark_fixed(req.params["email"], req.workspace)
+        if changed:
             self._audit(req, ACCOUNT_UPDATED, acc["email"], "mark-fixed")
         return 200, acc
 

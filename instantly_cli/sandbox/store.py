@@ -652,18 +652,22 @@ class Store(TagsMixin, CampaignsMixin, WorkspacesMixin, AuditMixin):
             self._drop_from_lists(conn, emails=[email])
         return acc
 
-    def mark_fixed(self, email: str, workspace: str = DEFAULT_WORKSPACE_ID) -> dict[str, Any]:
-        """An account in an error status (< 0) goes back to active (1), its error cleared.
+    def mark_fixed(
+        self, email: str, workspace: str = DEFAULT_WORKSPACE_ID
+    ) -> tuple[dict[str, Any], bool]:
+        """An account in an error status (< 0) goes back to active (1), its error cleared;
+        returns the account and whether it changed.
 
         An account not in an error status is returned unchanged (not even timestamp_updated).
         """
         with self._tx() as conn:
             acc = self._load(conn, email, workspace)
-            if acc["status"] < 0:
+            changed = acc["status"] < 0
+            if changed:
                 self._apply_status(acc, 1)
                 acc["autofix_failed"] = False
                 self._save(conn, acc)
-        return acc
+        return acc, changed
 
     def move_accounts(self, emails: Sequence[str], source: str, destination: str) -> None:
         """Move accounts between workspaces, all or none (NotFoundError / InvalidError)."""

@@ -532,6 +532,14 @@ class SandboxApp:
         raise HttpError(400, f"querystring/{name} must be boolean")
 
     @staticmethod
+    def _page(items: list[dict[str, Any]], cursor: str | None) -> dict[str, Any]:
+        """A listing's answer: the cursor only when more items remain."""
+        out: dict[str, Any] = {"items": items}
+        if cursor:
+            out["next_starting_after"] = cursor
+        return out
+
+    @staticmethod
     def _list(q: dict[str, str], name: str) -> list[str]:
         return [p.strip() for p in q.get(name, "").split(",") if p.strip()]
 
@@ -555,10 +563,7 @@ class SandboxApp:
             workspace=req.workspace,
         )
         items, cursor = self.store.list_accounts(query)
-        out: dict[str, Any] = {"items": items}
-        if cursor:
-            out["next_starting_after"] = cursor
-        return 200, out
+        return 200, self._page(items, cursor)
 
     def _account(self, email: str, workspace: str) -> dict[str, Any]:
         acc = self.store.get_account(email, workspace)
@@ -758,28 +763,21 @@ class SandboxApp:
                     400,
                     "querystring/status must be a comma list of: " + ", ".join(JOB_STATUSES),
                 )
-        try:
-            items, cursor = self.store.list_jobs(
-                workspace=req.workspace,
-                limit=self._int(q, "limit", 1, 100, 100),
-                starting_after=q.get("starting_after") or None,
-                ids=self._list(q, "ids"),
-                included_ids=self._list(q, "included_ids"),
-                excluded_ids=self._list(q, "excluded_ids"),
-                type=self._enum(q, "type", JOB_TYPES),
-                entity_type=self._enum(q, "entity_type", JOB_ENTITY_TYPES),
-                entity_ids=self._list(q, "entity_id"),
-                statuses=statuses,
-                sort_column=self._enum(q, "sort_column", ("created_at", "updated_at"))
-                or "created_at",
-                sort_order=self._enum(q, "sort_order", ("asc", "desc")) or "desc",
-            )
-        except InvalidError as exc:
-            raise HttpError(400, str(exc)) from None
-        out: dict[str, Any] = {"items": items}
-        if cursor:
-            out["next_starting_after"] = cursor
-        return 200, out
+        items, cursor = self.store.list_jobs(
+            workspace=req.workspace,
+            limit=self._int(q, "limit", 1, 100, 100),
+            starting_after=q.get("starting_after") or None,
+            ids=self._list(q, "ids"),
+            included_ids=self._list(q, "included_ids"),
+            excluded_ids=self._list(q, "excluded_ids"),
+            type=self._enum(q, "type", JOB_TYPES),
+            entity_type=self._enum(q, "entity_type", JOB_ENTITY_TYPES),
+            entity_ids=self._list(q, "entity_id"),
+            statuses=statuses,
+            sort_column=self._enum(q, "sort_column", ("created_at", "updated_at")) or "created_at",
+            sort_order=self._enum(q, "sort_order", ("asc", "desc")) or "desc",
+        )
+        return 200, self._page(items, cursor)
 
     # -- tags ----------------------------------------------------------------------------
 
@@ -792,10 +790,7 @@ class SandboxApp:
             resource_ids=self._list(q, "resource_ids"),
             tag_ids=self._list(q, "tag_ids"),
         )
-        out: dict[str, Any] = {"items": items}
-        if cursor:
-            out["next_starting_after"] = cursor
-        return 200, out
+        return 200, self._page(items, cursor)
 
     def _create_tag(self, req: Request) -> tuple[int, Json]:
         body = req.json(CREATE_TAG)
@@ -854,19 +849,9 @@ class SandboxApp:
             starting_after=q.get("starting_after") or None,
             resource_ids=self._list(q, "resource_ids"),
         )
-        out: dict[str, Any] = {"items": items}
-        if cursor:
-            out["next_starting_after"] = cursor
-        return 200, out
+        return 200, self._page(items, cursor)
 
     # -- campaigns -----------------------------------------------------------------------
-
-    @staticmethod
-    def _page(items: list[dict[str, Any]], cursor: str | None) -> dict[str, Any]:
-        out: dict[str, Any] = {"items": items}
-        if cursor:
-            out["next_starting_after"] = cursor
-        return out
 
     def _list_campaigns(self, req: Request) -> tuple[int, Json]:
         q = req.query

@@ -59,7 +59,3 @@ class StoreBase:
     ) -> None:
         """Take deleted or moved accounts, or a deleted tag, out of every campaign."""
         raise NotImplementedError
-
-    @staticmethod
-    def _rows(conn: sqlite3.Connection, sql: str, params: Any = ()) -> list[Any]:
-        return conn.execute(sql, params).fetchall()

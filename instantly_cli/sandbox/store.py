@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from .audit import AuditMixin
-from .base import ConflictError, InvalidError, NotFoundError, Page, StoreError, dumps, page
+from .base import ConflictError, InvalidError, NotFoundError, Page, dumps, page
 from .campaigns import CampaignPicker, CampaignsMixin
 from .seed import (
     BASE_MAPPINGS,
@@ -48,8 +48,7 @@ from .seed import (
     tag_members,
     warmup_day,
 )
-from .tags import TagsMixin
-from .tags import norm_label as _norm
+from .tags import TagsMixin, norm_label
 from .workspaces import WorkspacesMixin, sub_account
 
 __all__ = [
@@ -67,7 +66,6 @@ __all__ = [
     "InvalidError",
     "NotFoundError",
     "Store",
-    "StoreError",
     "SUB_WORKSPACES",
     "iso",
 ]
@@ -114,9 +112,6 @@ def _casefold(value: object) -> str | None:
     return value.casefold() if isinstance(value, str) else None
 
 
-_dumps = dumps
-
-
 def _columns(acc: dict[str, Any]) -> tuple[Any, ...]:
     """Indexed columns of an account row, in table order after ``email``."""
     search = " ".join((acc["email"], acc.get("first_name") or "", acc.get("last_name") or ""))
@@ -130,7 +125,7 @@ def _columns(acc: dict[str, Any]) -> tuple[Any, ...]:
         1 if acc.get("is_managed_account") else 0,
         1 if acc.get("setup_pending") else 0,
         search.casefold(),
-        _dumps(acc),
+        dumps(acc),
         acc["organization"],
     )
 
@@ -318,7 +313,7 @@ class Store(TagsMixin, CampaignsMixin, WorkspacesMixin, AuditMixin):
         tag_rows = []
         for k, ((label, description), tag_id) in enumerate(zip(SEED_TAGS, tag_ids, strict=True)):
             stamp = iso(BASE_TAGS + timedelta(hours=k))
-            tag_rows.append((tag_id, label, _norm(label), description, stamp, stamp))
+            tag_rows.append((tag_id, label, norm_label(label), description, stamp, stamp))
         conn.executemany("INSERT INTO tags VALUES (?, ?, ?, ?, ?, ?)", tag_rows)
         rows = []
         mappings = []
@@ -354,7 +349,7 @@ class Store(TagsMixin, CampaignsMixin, WorkspacesMixin, AuditMixin):
         for i, (data,) in enumerate(rows):
             picker.offer(i, json.loads(data))
         labels = dict(conn.execute("SELECT norm, id FROM tags").fetchall())
-        tag_ids = [labels.get(_norm(label), "") for label, _ in SEED_TAGS]
+        tag_ids = [labels.get(norm_label(label), "") for label, _ in SEED_TAGS]
         campaigns = picker.campaigns(tag_ids, DEFAULT_WORKSPACE_ID)
         for campaign in campaigns:  # a seeded tag renamed or deleted since: not sent from
             campaign["email_tag_list"] = [t for t in campaign["email_tag_list"] if t]
@@ -373,7 +368,7 @@ class Store(TagsMixin, CampaignsMixin, WorkspacesMixin, AuditMixin):
                 label = f"Bulk tag {start + k:04d}"
                 conn.execute(
                     "INSERT INTO tags VALUES (?, ?, ?, ?, ?, ?)",
-                    (tag_id, label, _norm(label), None, stamp, stamp),
+                    (tag_id, label, norm_label(label), None, stamp, stamp),
                 )
                 conn.executemany(
                     "INSERT INTO mappings VALUES (?, ?, ?, 1, ?)",
@@ -775,10 +770,7 @@ class Store(TagsMixin, CampaignsMixin, WorkspacesMixin, AuditMixin):
         with self._tx() as conn:
             for email in dict.fromkeys(emails):
                 acc = self._find(conn, email, workspace)
-                if acc is None or acc["status"] == 2:
-                    failed.append(email)
-                    continue
-                if acc.get("status") == 2:  # like the real API: a repeated pause is "failed"
+                if acc is None or acc["status"] == 2:  # like the API: a repeated pause fails
                     failed.append(email)
                     continue
                 self._apply_status(acc, 2)
@@ -889,7 +881,7 @@ class Store(TagsMixin, CampaignsMixin, WorkspacesMixin, AuditMixin):
             }
             conn.execute(
                 "INSERT INTO jobs VALUES (?, ?, ?, ?, ?)",
-                (job["id"], action, _dumps(unique), _dumps(missing), _dumps(job)),
+                (job["id"], action, dumps(unique), dumps(missing), dumps(job)),
             )
         return job
 
@@ -925,7 +917,7 @@ class Store(TagsMixin, CampaignsMixin, WorkspacesMixin, AuditMixin):
                 job["updated_at"] = self._now()
             else:
                 return job
-            conn.execute("UPDATE jobs SET data = ? WHERE id = ?", (_dumps(job), job_id))
+            conn.execute("UPDATE jobs SET data = ? WHERE id = ?", (dumps(job), job_id))
         return job
 
     def list_jobs(

@@ -20,9 +20,6 @@ def norm_label(label: str) -> str:
     return label.strip().casefold()
 
 
-_norm = norm_label
-
-
 class TagsMixin(StoreBase):
     """Tags, and which resources carry them."""
 
@@ -81,7 +78,9 @@ class TagsMixin(StoreBase):
         return self._tag(row)
 
     def _check_label(self, conn: sqlite3.Connection, label: str, own_id: str | None) -> None:
-        row = conn.execute("SELECT id, label FROM tags WHERE norm = ?", (_norm(label),)).fetchone()
+        row = conn.execute(
+            "SELECT id, label FROM tags WHERE norm = ?", (norm_label(label),)
+        ).fetchone()
         if row is not None and row[0] != own_id:
             raise ConflictError(f"A tag with this name already exists: '{row[1]}'")
 
@@ -95,7 +94,7 @@ class TagsMixin(StoreBase):
             tag_id, now = str(uuid.uuid4()), self._now()
             conn.execute(
                 "INSERT INTO tags VALUES (?, ?, ?, ?, ?, ?)",
-                (tag_id, label, _norm(label), description, now, now),
+                (tag_id, label, norm_label(label), description, now, now),
             )
         return self.get_tag(tag_id)
 
@@ -117,7 +116,7 @@ class TagsMixin(StoreBase):
                 description = changes["description"]
             conn.execute(
                 "UPDATE tags SET label=?, norm=?, description=?, ts_updated=? WHERE id=?",
-                (label, _norm(label), description, self._now(), tag_id),
+                (label, norm_label(label), description, self._now(), tag_id),
             )
         return self.get_tag(tag_id)
 

@@ -11,8 +11,10 @@ Behaviour follows the published OpenAPI document. Choices where it is silent:
   (column, email), both in ``sort_order`` (default desc), so ties break by email; SQLite puts
   a null score first ascending and last descending.
 - Tags and mappings are ordered by id; their cursor is the last id of the page.
-- Request bodies are validated strictly: unknown keys are rejected at every level
-  (including ``warmup`` and ``warmup.advanced``) with a 400 envelope naming the field.
+- Request bodies are validated strictly: unknown keys are rejected (a 400 envelope naming
+  the field) at every level of the account and tag bodies (including ``warmup`` and
+  ``warmup.advanced``) and at the top of the campaign PATCH; the objects nested in a campaign
+  (schedule, sequences, …) take unknown keys, as the published schema leaves them open.
 - Unknown routes, and known paths with another method, answer 404 like Fastify does.
 - A warmup job advances one step per ``GET /api/v2/background-jobs/{id}``: pending →
   in-progress → success (or failed, changing nothing, when an email does not exist).

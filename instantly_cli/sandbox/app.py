@@ -107,6 +107,7 @@ from .audit import (
     parse_when,
 )
 from .campaigns import CAMPAIGN_STATUSES
+from .jobs import JOB_ENTITY_TYPES, JOB_STATUSES, JOB_TYPES
 from .schemas import (
     ACCOUNT_STATUSES,
     BULK_PAUSE,
@@ -159,26 +160,6 @@ RESOURCES = (
 )
 # Fastify's wording where it differs from Python's.
 _PHRASES = {413: "Payload Too Large"}
-JOB_TYPES = (
-    "move-leads",
-    "import-leads",
-    "export-leads",
-    "update-warmup-accounts",
-    "rename-variable",
-    "broadcast-ai-generate",
-    "broadcast-website-scrape",
-    "import-subscribers-from-crm",
-    "resync-subscriber-crm-tags",
-)
-JOB_ENTITY_TYPES = (
-    "list",
-    "campaign",
-    "workspace",
-    "broadcast",
-    "subscriber-group-sync",
-    "subscriber-group",
-)
-JOB_STATUSES = ("pending", "in-progress", "success", "failed", "draining", "paused", "cancelled")
 _LIST_PARAMS = ("tag_ids", "tag_ids_all", "resource_ids", "emails")
 _DOMAIN = re.compile(
     r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$"

@@ -6,13 +6,14 @@ trimmed and unique case-insensitively (409 otherwise).
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from .base import ConflictError, InvalidError, NotFoundError, Page, StoreBase, page
-from .seed import DEFAULT_WORKSPACE_ID, ORG_ID
+from .seed import DEFAULT_WORKSPACE_ID, ORG_ID, seeded_uuid
 
 
 def norm_label(label: str) -> str:
@@ -199,3 +200,24 @@ class TagsMixin(StoreBase):
             for r in rows
         ]
         return page(items, limit)
+
+    def seed_extra_tags(self, count: int, map_to: Sequence[str] = ()) -> list[str]:
+        """Create ``count`` tags ("Bulk tag 0001"…) each mapped to every email in ``map_to``."""
+        rng = random.Random(f"extra-{count}-{len(map_to)}")
+        ids = []
+        with self._tx() as conn:
+            start = conn.execute("SELECT COUNT(*) FROM tags").fetchone()[0]
+            stamp = self._now()
+            for k in range(count):
+                tag_id = seeded_uuid(rng)
+                label = f"Bulk tag {start + k:04d}"
+                conn.execute(
+                    "INSERT INTO tags VALUES (?, ?, ?, ?, ?, ?)",
+                    (tag_id, label, norm_label(label), None, stamp, stamp),
+                )
+                conn.executemany(
+                    "INSERT INTO mappings VALUES (?, ?, ?, 1, ?)",
+                    [(seeded_uuid(rng), tag_id, email, stamp) for email in map_to],
+                )
+                ids.append(tag_id)
+        return ids

@@ -59,8 +59,9 @@ class Plan:
     question: str | None = None
     brief: Callable[[], Brief] | None = None
     # A look before acting (the campaign impact, commands/_impact.py): called with the targets
-    # before the dry run or the confirmation; it may refuse the run by raising.
-    look: Callable[[list[str]], None] | None = None
+    # before the dry run or the confirmation; it may refuse the run by raising, and may return
+    # lines for the confirmation's brief (read only when a person is asked).
+    look: Callable[[list[str]], Callable[[], list[str]] | None] | None = None
 
 
 def where(ctx: typer.Context) -> str:
@@ -422,8 +423,7 @@ def open_session(
         output.info(f"Read {len(emails):,} target" + ("" if len(emails) == 1 else "s")
                     + (" from stdin." if list(args or []) == ["-"] else " (stdin and arguments)."))
     p = plan(emails)
-    if p.look is not None:
-        p.look(emails)
+    more = p.look(emails) if p.look is not None else None
     session = Session(ctx, command, emails, p.what, rate, concurrency, fmt, yes, dry_run,
                       failures, globals_)
     if dry_run:
@@ -435,8 +435,8 @@ def open_session(
     n = f"{len(emails):,} account" + ("" if len(emails) == 1 else "s")
     if len(emails) > 1 or p.question:
         confirm(ctx, p.question or f"{verb.capitalize()} {n}?",
-                f"Refusing to {verb} {n} without confirmation.", yes, brief=p.brief,
-                count=len(emails))
+                f"Refusing to {verb} {n} without confirmation.", yes,
+                brief=_joined(more, p.brief), count=len(emails))
     argv = [*globals_, *command.split(), *(args or []), *given_options(ctx)]
     start = {"command": command, "argv": argv, "globals": globals_, "change": p.change,
              "keys": p.keys,
@@ -447,6 +447,18 @@ def open_session(
     except Exception as err:  # noqa: BLE001 - an unwritable state folder must not stop the run
         output.warn(f"{getattr(err, 'message', err)} The run goes on; it cannot be resumed.")
     return session
+
+
+def _joined(first: Callable[[], list[str]] | None,
+            brief: Callable[[], Brief] | None) -> Callable[[], Brief] | None:
+    if first is None:
+        return brief
+
+    def both() -> Brief:
+        shown = brief() if brief is not None else Brief()
+        return Brief([*first(), *shown.lines], shown.type_count)
+
+    return both
 
 
 def _resume(ctx: typer.Context, command: str, args: list[str], *, verb: str, fmt: str,

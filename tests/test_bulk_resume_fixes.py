@@ -1,6 +1,7 @@
 """`--resume` and the run journal, the parts that depend on where a run acted and how it was
-paced: global options typed after the verb, the printed resume commands (run as printed), the
-workspace by name or id, the journal's rate and concurrency, and the stale-change guard."""
+paced (global options typed after the verb, the printed resume commands run as printed, the
+workspace by name or id, the journal's rate and concurrency, the stale-change guard), and what
+a confirmation shows wherever it asks, and empty selections from files."""
 
 from __future__ import annotations
 
@@ -206,3 +207,27 @@ def test_a_resumed_run_is_paced_at_the_journaled_rate(
     assert resumed.exit_code == 0, resumed.stderr
     assert rt.limiter is not None and rt.limiter.target == 5
     assert {unquote(r.path) for r in sent(sandbox, method)}
+
+
+# -- the campaign impact is part of the confirmation, wherever it asks -------------------------
+
+
+def test_the_impact_is_shown_on_the_controlling_terminal_when_stdin_is_a_pipe(
+    cli, sandbox: SandboxApp, runtime: Runtime
+) -> None:
+    from tests import campaign_truth
+    from tests.test_operator_loop import on_tty
+
+    truth = campaign_truth.read(sandbox)
+    fintech = next(c for c in truth.campaigns if c["name"] == "Fintech leaning on errors")
+    tty = on_tty(runtime, "n\n")
+    result = cli(["accounts", "pause", "-"], input="\n".join(fintech["email_list"]))
+    assert result.exit_code == 2 and "Cancelled" in result.stderr
+    asked = tty.asked.getvalue()
+    assert "Fintech leaning on errors" in asked and "NO AVAILABLE ACCOUNT LEFT" in asked
+    assert asked.index("NO AVAILABLE") < asked.index("Pause 6 accounts?")
+    assert not sent(sandbox, "POST")
+    # With --yes nobody is asked: no campaign is read.
+    sandbox.requests.clear()
+    assert cli(["accounts", "pause", "-", "--yes"], input=fintech["email_list"][0]).exit_code == 0
+    assert not [r for r in sandbox.requests if "/campaigns" in r.path]

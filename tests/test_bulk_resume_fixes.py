@@ -231,3 +231,48 @@ def test_the_impact_is_shown_on_the_controlling_terminal_when_stdin_is_a_pipe(
     sandbox.requests.clear()
     assert cli(["accounts", "pause", "-", "--yes"], input=fintech["email_list"][0]).exit_code == 0
     assert not [r for r in sandbox.requests if "/campaigns" in r.path]
+
+
+# -- accounts create --from: an empty file, and a resume from another folder -------------------
+
+CSV_HEAD = "email,first_name,last_name,imap_host,smtp_host,password,daily_limit\n"
+
+
+@pytest.mark.parametrize("name", ["e.csv", "e.jsonl"])
+def test_create_from_a_file_of_no_rows_is_nothing_to_do(
+    cli, sandbox: SandboxApp, state: Path, name: str
+) -> None:
+    Path(name).write_text(CSV_HEAD if name.endswith(".csv") else "\n", encoding="utf-8")
+    result = cli(["accounts", "create", "--from", name, "--yes"])
+    assert result.exit_code == 0, result.stderr
+    assert "Nothing to do" in result.stderr
+    assert sandbox.requests == [] and journals(state) == []
+
+
+def test_no_targets_from_a_terminal_stays_a_usage_error(
+    cli, sandbox: SandboxApp, runtime: Runtime
+) -> None:
+    runtime.terminal = runtime.terminal._replace(stdin_isatty=True)
+    result = cli(["accounts", "pause", "-", "--yes"], input="")
+    assert result.exit_code == 2 and "No targets on stdin" in result.stderr
+    assert sandbox.requests == []
+
+
+def test_create_from_a_relative_path_resumes_from_another_folder(
+    cli, sandbox: SandboxApp, store: Store, state: Path, runtime: Runtime,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [f"r{i}@newbox.io,R,{i},imap.newbox.io,smtp.newbox.io,Pw-rrrr-{i},30" for i in (1, 2)]
+    Path("boxes.csv").write_text(CSV_HEAD + "".join(r + "\n" for r in rows), encoding="utf-8")
+    outage(runtime, sandbox, "POST", {"r2@newbox.io"})
+    first = cli(["accounts", "create", "--from", "boxes.csv", "--yes"])
+    assert first.exit_code == 1, first.stderr
+    [path] = journals(state)
+    assert start_line(path)["params"]["what"]["from_file"] == str(Path("boxes.csv").resolve())
+    lift(runtime, sandbox)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    resumed = cli(shlex.split(resume_line(first.stderr))[1:])
+    assert resumed.exit_code == 0, resumed.stderr
+    assert store.get_account("r1@newbox.io") and store.get_account("r2@newbox.io")

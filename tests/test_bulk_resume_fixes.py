@@ -26,19 +26,20 @@ NORTH = next(ws_id for ws_id, name, _, _ in SUB_WORKSPACES if name == "Client No
 ENTERPRISE = "d7053543-29c9-46fb-bb5f-cda74cce86a4"
 
 
-@pytest.fixture(autouse=True)
-def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "state"
-    monkeypatch.setenv("INSTANTLY_STATE_DIR", str(folder))
-    return folder
-
-
 @pytest.fixture
 def store() -> Iterator[Store]:
     s = Store(":memory:")
     s.ensure_seeded(120, sub_accounts=7)
     yield s
     s.close()
+
+
+@pytest.fixture
+def state() -> Path:
+    """The state folder the CLI keeps journals in during this test (conftest isolates it)."""
+    from instantly_cli.settings import state_dir
+
+    return state_dir()
 
 
 def north(store: Store, count: int) -> list[str]:

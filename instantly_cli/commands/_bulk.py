@@ -476,7 +476,8 @@ def _resume(ctx: typer.Context, command: str, args: list[str], *, verb: str, fmt
     if what:
         raise UsageError(f"--resume continues a run with its own change; {what[0]} cannot be "
                          "given with it.",
-                         hint="Give only --rate, --concurrency, -o or --yes with --resume; "
+                         hint="Give only --rate, --concurrency, --max-wait, -o or --yes with "
+                         "--resume; "
                          "start a new run for a different change.")
     state = journal.load(state_dir(), args[0] if args else None, command)
     if any(state.where.get(k) != here.get(k) for k in journal.WHERE_KEYS):

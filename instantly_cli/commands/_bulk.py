@@ -108,9 +108,7 @@ def confirm(ctx: typer.Context, question: str, refusal: str, yes: bool, *,
 
 
 def _where_data(ctx: typer.Context) -> dict[str, Any]:
-    from instantly_cli.settings import resolve
-
-    s = resolve(context.runtime(ctx).options)  # (context.settings would warn a second time)
+    s = context.settings(ctx)
     # The workspace's id, not its spelling: a run by name and one by id act on one place (the
     # stale-change guard and --resume compare it).
     workspace = context.workspace_id(ctx, s.workspace, s) if s.workspace else None
@@ -307,12 +305,11 @@ class Session:
 
     def resume_words(self) -> list[str]:
         from instantly_cli.services.journal import resume_words
-        from instantly_cli.settings import resolve
 
         assert self.journal is not None
         yes = self.yes or (self.resumed is not None and self.resumed.yes)
         return resume_words(self.globals, self.command, self.journal.run_id, yes=yes,
-                            sandbox=resolve(context.runtime(self.ctx).options).sandbox)
+                            sandbox=context.settings(self.ctx).sandbox)
 
     def finish(self, result: RunResult, *, order: Sequence[str],
                show: Callable[[], None] | None = None, emit: bool = True) -> int:

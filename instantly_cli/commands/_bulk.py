@@ -159,12 +159,13 @@ def _global_args(ctx: typer.Context) -> list[str]:
     """The global options typed before the noun, after it or after the verb (env ones are still
     set for the next command), each once with the value that won (the one nearest the verb)."""
     given: set[str] = set()
-    level: typer.Context | None = ctx
+    level: Any = ctx  # (a parent is a plain click context)
     while level is not None:
-        given.update(key for p in level.command.params
-                     if (key := (p.name or "").lstrip("_")) in GLOBALS and typed(level, p.name
-                                                                                 or ""))
-        level = level.parent  # type: ignore[assignment]
+        for p in level.command.params:
+            key = (p.name or "").lstrip("_")
+            if key in GLOBALS and typed(level, p.name or ""):
+                given.add(key)
+        level = level.parent
     options = context.runtime(ctx).options
     tokens: list[str] = []
     for key in GLOBALS:

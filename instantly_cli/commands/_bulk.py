@@ -134,7 +134,8 @@ def given_options(ctx: typer.Context, *, skip: Sequence[str] = ()) -> list[str]:
         name = param.name or ""
         if name in skip or not getattr(param, "opts", None) or param.param_type_name != "option":
             continue
-        if not typed(ctx, name) or (not param.expose_value and name.lstrip("_") in GLOBALS):
+        if not typed(ctx, name) or (not param.expose_value
+                                    and name.lstrip("_") in (*GLOBALS, "verbose")):
             continue
         value = _value(ctx, param)
         opts = list(param.opts)

@@ -77,7 +77,7 @@ def test_global_options_after_the_verb_are_journaled_and_max_wait_may_change_on_
     lift(runtime, sandbox)
     # By id, after the verb, with a new --max-wait: how the run goes, not what it does.
     resumed = cli(["accounts", "update", "--resume", path.stem, "--workspace", NORTH,
-                   "--max-wait", "5", "--yes"])
+                   "--max-wait", "5", "-v", "--yes"])
     assert resumed.exit_code == 0, resumed.stderr
     assert "Resuming run" in resumed.stderr and "targets left: 2 of 3" in resumed.stderr
     assert north_limits(store, targets) == [20, 20, 20]

@@ -72,8 +72,7 @@ class RateLimiter:
     ):
         # Requests leave evenly spaced but arrive with network jitter; a little headroom under
         # the hard limit avoids tripping it (a 429 costs far more than 3 % of the pace).
-        self.target = max(0.1, min(float(rate), API_RATE_PER_SECOND * PACE_HEADROOM))
-        self.rate = self.target
+        self.retarget(rate)
         self.per_minute = per_minute
         self._lock = threading.Lock()
         self._next = 0.0
@@ -88,6 +87,11 @@ class RateLimiter:
         self.resting = 0
         self.rested = 0.0
         self._rest_end = -math.inf
+
+    def retarget(self, rate: float) -> None:
+        """Pace at ``rate`` from now on (a bulk run decides its rate after a preview paced)."""
+        self.target = max(0.1, min(float(rate), API_RATE_PER_SECOND * PACE_HEADROOM))
+        self.rate = self.target
 
     def thread_stats(self) -> tuple[int, float]:
         """(requests paced, seconds slept for pacing) so far by the calling thread.

@@ -180,9 +180,10 @@ def test_resume_refuses_another_workspace(
     [one] = emails(store, 1)
     outage(runtime, sandbox, "PATCH", {one})
     assert cli(["accounts", "update", one, "--daily-limit", "3"]).exit_code == 1
-    moved = cli(["--workspace", "ws-other", "accounts", "update", "--resume", "--yes"])
+    moved = cli(["--workspace", "Client North", "accounts", "update", "--resume", "--yes"])
     assert moved.exit_code == 2
     assert "not on this one" in moved.stderr and "--workspace" in moved.stderr
+    assert "instantly accounts update --resume " in moved.stderr
 
 
 # -- issue case 1: a resume never puts back a change a newer run replaced ----------------------

@@ -30,7 +30,10 @@ if TYPE_CHECKING:
 
 # Options that change how a resumed run goes, not what it does: the rest are refused with it.
 HOW = frozenset({"yes", "rate", "concurrency", "output_", "json_output", "resume", "force",
-                 "failures", "fields", "password_stdin", "timeout", "no_wait"})
+                 "failures", "fields", "password_stdin", "timeout", "no_wait", "max_wait"})
+# The global options as every command (and noun) declares them again, after the verb; they
+# store themselves into the runtime (expose_value=False), so their values are read there.
+GLOBALS = ("profile", "workspace", "base_url", "sandbox")
 
 
 @dataclass
@@ -56,8 +59,9 @@ class Plan:
     question: str | None = None
     brief: Callable[[], Brief] | None = None
     # A look before acting (the campaign impact, commands/_impact.py): called with the targets
-    # before the dry run or the confirmation; it may refuse the run by raising.
-    look: Callable[[list[str]], None] | None = None
+    # before the dry run or the confirmation; it may refuse the run by raising, and may return
+    # lines for the confirmation's brief (read only when a person is asked).
+    look: Callable[[list[str]], Callable[[], list[str]] | None] | None = None
 
 
 def where(ctx: typer.Context) -> str:
@@ -105,20 +109,35 @@ def confirm(ctx: typer.Context, question: str, refusal: str, yes: bool, *,
 
 def _where_data(ctx: typer.Context) -> dict[str, Any]:
     s = context.settings(ctx)
-    return {"profile": s.profile, "workspace": s.workspace, "base_url": s.base_url,
+    # The workspace's id, not its spelling: a run by name and one by id act on one place (the
+    # stale-change guard and --resume compare it).
+    workspace = context.workspace_id(ctx, s.workspace, s) if s.workspace else None
+    return {"profile": s.profile, "workspace": workspace, "base_url": s.base_url,
             "sandbox": s.sandbox}
 
 
+def _value(ctx: typer.Context, param: Any) -> Any:
+    name = param.name or ""
+    if param.expose_value:
+        return ctx.params.get(name)
+    # Options that store themselves (the global options after the verb, --max-wait).
+    rt = context.runtime(ctx)
+    key = name.lstrip("_")
+    return getattr(rt.options, key) if key in GLOBALS else getattr(rt, key, None)
+
+
 def given_options(ctx: typer.Context, *, skip: Sequence[str] = ()) -> list[str]:
-    """The command's options exactly as typed (not defaults, not env), as argv tokens."""
+    """The command's own options exactly as typed (not defaults, not env), as argv tokens;
+    the global options typed after the verb are :func:`_global_args`'s."""
     tokens: list[str] = []
     for param in ctx.command.params:
         name = param.name or ""
         if name in skip or not getattr(param, "opts", None) or param.param_type_name != "option":
             continue
-        if not typed(ctx, name):
+        if not typed(ctx, name) or (not param.expose_value
+                                    and name.lstrip("_") in (*GLOBALS, "verbose")):
             continue
-        value = ctx.params.get(name)
+        value = _value(ctx, param)
         opts = list(param.opts)
         if getattr(param, "is_flag", False):
             secondary = list(getattr(param, "secondary_opts", []) or [])
@@ -138,9 +157,23 @@ def typed(ctx: typer.Context, name: str) -> bool:
 
 
 def _global_args(ctx: typer.Context) -> list[str]:
-    """The global options typed before the noun (env ones are still set for the next command)."""
-    root: Any = ctx.find_root()
-    return given_options(root, skip=("verbose", "version"))
+    """The global options typed before the noun, after it or after the verb (env ones are still
+    set for the next command), each once with the value that won (the one nearest the verb)."""
+    given: set[str] = set()
+    level: Any = ctx  # (a parent is a plain click context)
+    while level is not None:
+        for p in level.command.params:
+            key = (p.name or "").lstrip("_")
+            if key in GLOBALS and typed(level, p.name or ""):
+                given.add(key)
+        level = level.parent
+    options = context.runtime(ctx).options
+    tokens: list[str] = []
+    for key in GLOBALS:
+        value = getattr(options, key)
+        if key in given and value:
+            tokens += ["--sandbox"] if value is True else ["--" + key.replace("_", "-"), value]
+    return tokens
 
 
 def command_text(words: Sequence[str]) -> str:
@@ -178,6 +211,11 @@ class Session:
     journal: Journal | None = None
     resumed: RunState | None = None
     shield: Shield = field(default_factory=Shield)
+
+    def __post_init__(self) -> None:
+        # The run's rate is decided here (a resume takes the journal's); a client opened
+        # earlier for a preview at the option's rate shares the process limiter, which takes it.
+        context.limiter(self.ctx, self.rate).retarget(self.rate)
 
     def __enter__(self) -> Session:
         return self
@@ -268,10 +306,12 @@ class Session:
                     f"{again}.")
 
     def resume_words(self) -> list[str]:
+        from instantly_cli.services.journal import resume_words
+
         assert self.journal is not None
         yes = self.yes or (self.resumed is not None and self.resumed.yes)
-        return [*self.globals, *self.command.split(), "--resume", self.journal.run_id,
-                *(["--yes"] if yes else [])]
+        return resume_words(self.globals, self.command, self.journal.run_id, yes=yes,
+                            sandbox=context.settings(self.ctx).sandbox)
 
     def finish(self, result: RunResult, *, order: Sequence[str],
                show: Callable[[], None] | None = None, emit: bool = True) -> int:
@@ -382,8 +422,7 @@ def open_session(
         output.info(f"Read {len(emails):,} target" + ("" if len(emails) == 1 else "s")
                     + (" from stdin." if list(args or []) == ["-"] else " (stdin and arguments)."))
     p = plan(emails)
-    if p.look is not None:
-        p.look(emails)
+    more = p.look(emails) if p.look is not None else None
     session = Session(ctx, command, emails, p.what, rate, concurrency, fmt, yes, dry_run,
                       failures, globals_)
     if dry_run:
@@ -391,15 +430,15 @@ def open_session(
     twin = journal.unfinished_twin(state_dir(), command, {"what": p.what}, here, emails)
     if twin is not None:
         output.warn(f"Run {twin.describe()} did exactly this and stopped; "
-                    "to finish only its targets left, run: "
-                    + command_text([*globals_, *command.split(), "--resume", twin.run_id]))
+                    "to finish only its targets left, run: " + command_text(twin.resume_words()))
     n = f"{len(emails):,} account" + ("" if len(emails) == 1 else "s")
     if len(emails) > 1 or p.question:
         confirm(ctx, p.question or f"{verb.capitalize()} {n}?",
-                f"Refusing to {verb} {n} without confirmation.", yes, brief=p.brief,
-                count=len(emails))
+                f"Refusing to {verb} {n} without confirmation.", yes,
+                brief=_joined(more, p.brief), count=len(emails))
     argv = [*globals_, *command.split(), *(args or []), *given_options(ctx)]
-    start = {"command": command, "argv": argv, "change": p.change, "keys": p.keys,
+    start = {"command": command, "argv": argv, "globals": globals_, "change": p.change,
+             "keys": p.keys,
              "params": {"what": p.what, "rate": rate, "concurrency": concurrency, "fmt": fmt},
              "where": here, "targets": emails, "yes": yes}
     try:
@@ -407,6 +446,18 @@ def open_session(
     except Exception as err:  # noqa: BLE001 - an unwritable state folder must not stop the run
         output.warn(f"{getattr(err, 'message', err)} The run goes on; it cannot be resumed.")
     return session
+
+
+def _joined(first: Callable[[], list[str]] | None,
+            brief: Callable[[], Brief] | None) -> Callable[[], Brief] | None:
+    if first is None:
+        return brief
+
+    def both() -> Brief:
+        shown = brief() if brief is not None else Brief()
+        return Brief([*first(), *shown.lines], shown.type_count)
+
+    return both
 
 
 def _resume(ctx: typer.Context, command: str, args: list[str], *, verb: str, fmt: str,
@@ -424,15 +475,17 @@ def _resume(ctx: typer.Context, command: str, args: list[str], *, verb: str, fmt
     if what:
         raise UsageError(f"--resume continues a run with its own change; {what[0]} cannot be "
                          "given with it.",
-                         hint="Give only --rate, --concurrency, -o or --yes with --resume; "
+                         hint="Give only --rate, --concurrency, --max-wait, -o or --yes with "
+                         "--resume; "
                          "start a new run for a different change.")
     state = journal.load(state_dir(), args[0] if args else None, command)
     if any(state.where.get(k) != here.get(k) for k in journal.WHERE_KEYS):
+        place = "the sandbox" if state.where.get("sandbox") else state.where.get("base_url")
         raise UsageError(
-            f"Run {state.run_id} acted on {state.where.get('base_url')} (profile "
-            f"'{state.where.get('profile')}', workspace '{state.where.get('workspace') or '-'}'"
-            "), not on this one.",
-            hint="Resume it with the same --profile/--workspace/--base-url (or --sandbox).")
+            f"Run {state.run_id} acted on {place} (profile '{state.where.get('profile')}', "
+            f"workspace '{state.where.get('workspace') or '-'}'), not on this one.",
+            hint="Resume it with the same --profile/--workspace/--base-url (or --sandbox): "
+            + command_text(state.resume_words()))
     emails = state.remaining()
     p = state.params
     rate = rate if typed(ctx, "rate") else float(p.get("rate", rate))

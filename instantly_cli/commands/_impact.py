@@ -3,8 +3,8 @@
 A :class:`~instantly_cli.commands._bulk.Plan`'s ``look``: one sweep of the campaigns and the
 accounts, then one line per active campaign the targets serve (capacity lost per day, what is
 left), a campaign left without an available account flagged; ``--strict`` refuses such a run
-before any write. Read only when someone will see it (a dry run, a confirmation on a terminal)
-or ``--strict`` needs it: a ``--yes`` run in a script does not pay for the sweep.
+before any write. Read only when someone will see it (a dry run, a confirmation wherever it
+asks) or ``--strict`` needs it: a ``--yes`` run in a script does not pay for the sweep.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from instantly_cli.errors import CliError
 
 def campaign_impact(
     ctx: typer.Context, *, strict: bool, dry_run: bool, yes: bool
-) -> Callable[[list[str]], None]:
-    def look(emails: list[str]) -> None:
-        asks = not yes and output.stdin_is_tty() and output.stdout_is_tty()
-        if not (strict or dry_run or asks):
-            return
+) -> Callable[[list[str]], Callable[[], list[str]] | None]:
+    """The look: a dry run or --strict reads the impact now (printed, or refusing the run);
+    otherwise it is a part of the confirmation, read only when a person is asked (on stdin's
+    terminal or the controlling one): the returned lines."""
+
+    def lines(emails: list[str]) -> list[str]:
         from instantly_cli import views
         from instantly_cli.services import campaigns
         from instantly_cli.services.accounts import list as fleet
@@ -36,14 +37,10 @@ def campaign_impact(
                 raise CliError(f"Cannot read the campaigns to check the impact: {err.message}",
                                hint="Retry, or run without --strict.") from None
             output.warn(f"Campaign impact unknown: {err.message}")
-            return
+            return []
         rows = campaigns.impact(sw, emails)
         if not rows:
-            output.info("Campaigns: no active campaign sends from these accounts.")
-            return
-        output.info(f"Active campaigns affected: {len(rows)}")
-        for line in views.impact_lines(rows):
-            output.info(f"  {line}")
+            return ["Campaigns: no active campaign sends from these accounts."]
         stranded = [str(r["name"]) for r in rows if r["stranded"]]
         if strict and stranded:
             raise CliError(
@@ -52,5 +49,14 @@ def campaign_impact(
                 hint="Attach other accounts first (`instantly campaigns attach`), or run "
                 "without --strict.",
             )
+        return [f"Active campaigns affected: {len(rows)}",
+                *(f"  {line}" for line in views.impact_lines(rows))]
+
+    def look(emails: list[str]) -> Callable[[], list[str]] | None:
+        if strict or dry_run:
+            for line in lines(emails):
+                output.info(line)
+            return None
+        return None if yes else (lambda: lines(emails))
 
     return look

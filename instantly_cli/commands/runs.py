@@ -59,6 +59,7 @@ def show(
 
     RUN is a run id from `instantly runs list`.
     """
+    from instantly_cli.commands._bulk import command_text
     from instantly_cli.services import journal
     from instantly_cli.settings import state_dir
 
@@ -76,8 +77,8 @@ def show(
              f"  command: {row['command_line']}", f"  change:  {run.change}",
              f"  results: {counts} of {len(run.targets):,}"]
     if row["remaining"]:
-        lines.append(f"  left:    {len(row['remaining']):,}; finish with: instantly "
-                     f"{run.command} --resume {run.run_id}")
+        lines.append(f"  left:    {len(row['remaining']):,}; finish with: "
+                     + command_text(run.resume_words()))
     for line in lines:
         output.emit_text(line)
 

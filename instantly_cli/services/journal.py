@@ -4,8 +4,9 @@ One JSON-lines file per run in ``<state folder>/runs/<RUN_ID>.jsonl``, append-on
 after every outcome, so that whatever kills the process (Ctrl-C, a closed terminal, ``kill -9``,
 a crash) the next ``--resume`` knows exactly which targets are left. Lines:
 
-- ``{"kind": "start", "version": 2, "run_id", "command", "argv", "change", "keys", "params",
-  "where", "targets", "yes", "pid", "started"}`` — ``argv`` is the command line as typed,
+- ``{"kind": "start", "version": 2, "run_id", "command", "argv", "globals", "change", "keys",
+  "params", "where", "targets", "yes", "pid", "started"}`` — ``argv`` is the command line as
+  typed (``globals`` its global options, which its ``--resume`` needs again),
   ``change`` what the run does in words, ``keys`` the fields (or states) it changes, ``params``
   the options (never a secret: the API key and passwords are no options), ``where`` the profile /
   workspace / base URL / sandbox it acted on;
@@ -23,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import threading
 import time
 from collections import Counter
@@ -59,6 +61,14 @@ def retryable(o: Outcome) -> bool:
     return o.status is None or o.status >= 500 or o.status in (401, 402, 403, 408, 429)
 
 
+def resume_words(globals_: Sequence[str], command: str, run_id: str, *, yes: bool,
+                 sandbox: bool) -> list[str]:
+    """The words of the command that finishes a run: its global options (the sandbox even when
+    the environment chose it, which a later shell may not), the command, ``--resume RUN``."""
+    place = [*globals_] if "--sandbox" in globals_ or not sandbox else ["--sandbox", *globals_]
+    return [*place, *command.split(), "--resume", run_id, *(["--yes"] if yes else [])]
+
+
 @dataclass
 class RunState:
     """A journal read back: the run's request and the last result of each target."""
@@ -74,6 +84,7 @@ class RunState:
     targets: list[str]
     yes: bool
     started: str
+    globals: list[str] = field(default_factory=list)
     results: dict[str, str] = field(default_factory=dict)
     # Failed targets worth another try (the rest failed for good).
     retry: set[str] = field(default_factory=set)
@@ -91,6 +102,10 @@ class RunState:
                                   and (result != FAILED or e.lower() in self.retry)):
                 out.append(e)
         return out
+
+    def resume_words(self) -> list[str]:
+        return resume_words(self.globals, self.command, self.run_id, yes=self.yes,
+                            sandbox=bool(self.where.get("sandbox")))
 
     def job_of(self, email: str) -> str | None:
         """The job a resume waits for instead of submitting the target again."""
@@ -148,6 +163,7 @@ def _read(path: Path) -> RunState | None:
                 targets=[str(t) for t in item.get("targets") or []],
                 yes=bool(item.get("yes")),
                 started=str(item.get("started", "")),
+                globals=[str(a) for a in item.get("globals") or []],
             )
         elif kind == "outcome" and state is not None:
             email = str(item.get("email", "")).lower()
@@ -197,7 +213,8 @@ def load(state: Path, run_id: str | None, command: str) -> RunState:
     if run.command != command:
         raise UsageError(
             f"Run {run_id} is a run of `instantly {run.command}`, not of `instantly {command}`.",
-            hint=f"Resume it with: instantly {run.command} --resume {run_id}",
+            hint="Resume it with: instantly " + " ".join(shlex.quote(w)
+                                                         for w in run.resume_words()),
         )
     if not run.remaining():
         raise UsageError(f"Run {run_id} has finished: every target has its result.",

@@ -116,6 +116,7 @@ def create(
         flat = dict(what.get("flags") or {})
         if source is not None:
             read = read_rows(Path(source))
+            source = from_file or source  # named as typed, when it was typed
             for note in read.notes:
                 output.info(note)
             if passwords is None and output.stdin_is_tty() and _lacks_password(read.rows):
@@ -125,7 +126,8 @@ def create(
             passwords = _prompt(str(flat["email"]))
         return service.build_bodies([(0, flat)], "the flags", passwords)
 
-    what = {"from_file": str(from_file) if from_file else None, "flags": given}
+    # The journal keeps the file's absolute path: a --resume from another folder reads it too.
+    what = {"from_file": str(from_file.resolve()) if from_file else None, "flags": given}
     built = service.Built([]) if resume else build(what)
     if targets and not resume:
         built = built.select(read_targets(targets), str(from_file))

@@ -121,7 +121,7 @@ def read_rows(path: Path) -> Rows:
     """``(line, flat row)`` from a CSV file (header: API field names or the common names of
     :data:`HEADER_ALIASES`), JSON lines, or a JSON array (``accounts list -o json``, or the
     results of ``accounts delete -o json``: each deleted account as the API returned it);
-    exit 2 when unreadable."""
+    exit 2 when unreadable; none for a file of no rows."""
     try:
         data = read_file_bounded(path, f"--from {path}")
     except OSError as exc:
@@ -146,9 +146,7 @@ def read_rows(path: Path) -> Rows:
         for key in ("password", *SECRETS):
             if isinstance(row.get(key), str):
                 register_secret(row[key])
-    if not read.rows:
-        raise UsageError(f"{path} holds no accounts.")
-    return read
+    return read  # no rows: nothing to do, which the run says (not an error for a script)
 
 
 def _check_header(names: Sequence[str], path: Path) -> list[str]:

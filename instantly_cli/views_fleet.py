@@ -144,19 +144,25 @@ def summary_sections(doc: Mapping[str, Any]) -> list[Section]:
     sections.append(Section("Capacity", lines=lines))
     errors = doc["errors"]
     reasons = errors["reasons"]
-    rows = [
-        {"reason": (f"[{n}] " if r.get("list_command") else "")
-         + (f"{r['code']}: " if r["code"] else "") + r["reason"]
-         + ("\n  e.g. " + ", ".join(r["examples"]) if r["examples"] else ""),
-         "count": r["count"]}
-        for n, r in enumerate(reasons[:DASHBOARD_REASONS], 1)
-    ]
+    # The examples get a row of their own under their reason: a table cell is one line (a
+    # newline would be escaped), and a long reason would cut them off.
+    rows: list[Mapping[str, Any]] = []
+    styles: list[str] = []
+    for n, r in enumerate(reasons[:DASHBOARD_REASONS], 1):
+        rows.append({"reason": (f"[{n}] " if r.get("list_command") else "")
+                     + (f"{r['code']}: " if r["code"] else "") + r["reason"],
+                     "count": r["count"]})
+        styles.append("")
+        if r["examples"]:
+            rows.append({"reason": "    e.g. " + ", ".join(r["examples"]), "count": ""})
+            styles.append("dim")
     more = [(f"… {len(reasons) - DASHBOARD_REASONS:,} more reasons (--json lists them all)",
              "dim")] if len(reasons) > DASHBOARD_REASONS else []
     sections.append(Section(
         f"Errors: {errors['count']:,} accounts",
         columns=ERROR_COLUMNS,
         rows=rows,
+        styles=styles,
         lines=more or ([] if rows else [("No accounts in an error status.", "green")]),
     ))
     groups = doc.get("groups")

@@ -359,11 +359,12 @@ def emit_records(
     fields: Sequence[str] | None = None,
     title: str | None = None,
     empty_message: str | None = None,
-    wide: bool = False,
+    wide: bool | None = None,
 ) -> int:
     """Write records page by page in ``fmt``; streams every format but the table. Returns count.
 
-    A table fits the terminal (see :class:`Column`) unless ``wide``. ``fields`` are checked
+    A table fits the terminal (see :class:`Column`) unless ``wide``; None: the command has no
+    ``--wide`` (the note on hidden columns then points to ``-o tsv``). ``fields`` are checked
     against the first page (:func:`check_fields`) before anything is written.
     """
     fields = field_names(fields, columns)
@@ -436,14 +437,16 @@ def _table(
     cols: Sequence[Column],
     title: str | None,
     *,
-    wide: bool = False,
+    wide: bool | None = None,
 ) -> None:
-    console = _console(unlimited=wide)
+    console = _console(unlimited=bool(wide))
     fit = console.width < UNLIMITED
     shown = fit_columns(rows, cols, console.width) if fit else None
     with stdout_writes():
         console.print(build_table(rows, cols, title, console.width if fit else None, shown))
-    if shown is not None and (note := hidden_note(cols, shown, console.width)):
+    if shown is not None and (
+        note := hidden_note(cols, shown, console.width, has_wide=wide is not None)
+    ):
         notice(note)
 
 

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from typer.testing import Result
 
 from instantly_cli.context import Runtime
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import AccountQuery, Store
+from instantly_cli.webhooks import post_webhook
+from tests.waiting import wait_until
 
 Cli = Callable[..., Result]
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -65,3 +72,91 @@ def test_hidden_columns_note_names_wide_only_where_the_command_has_it(
     # What the note offers works.
     assert ok(cli(["accounts", "find", email, "-o", "tsv"])).stdout.count("\t") == 4
     assert cli(["accounts", "find", email, "--wide"]).exit_code == 2
+
+
+# -- alert webhooks: a POST is repeated only when the hook surely did not act ---------------------
+
+
+class Hook:
+    """A loopback webhook answering each POST with the next of ``answers`` (status, headers);
+    ``hold`` keeps every answer back until the test releases it (a slow hook)."""
+
+    def __init__(self, *answers: tuple[int, dict[str, str]], hold: bool = False) -> None:
+        self.answers = list(answers)
+        self.posts = 0
+        self.release = threading.Event()
+        if not hold:
+            self.release.set()
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                hook.posts += 1
+                hook.release.wait(30)
+                status, headers = hook.answers[min(hook.posts, len(hook.answers)) - 1]
+                self.send_response(status)
+                for name, value in {**headers, "Content-Length": "0"}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@contextmanager
+def hook(*answers: tuple[int, dict[str, str]], hold: bool = False) -> Iterator[Hook]:
+    h = Hook(*answers, hold=hold)
+    try:
+        yield h
+    finally:
+        h.stop()
+
+
+def test_a_webhook_that_answers_too_slowly_gets_one_post() -> None:
+    waits: list[float] = []
+    with hook((200, {}), hold=True) as slow:
+        reason = post_webhook(slow.url, b"{}", timeout=0.2, sleep=waits.append)
+        # The call has returned: no POST can follow. The hook may still be reading the first.
+        wait_until(lambda: slow.posts >= 1, "the POST to arrive")
+        assert slow.posts == 1
+    assert reason == "no answer within 0.2 s" and waits == []
+
+
+def test_a_webhook_answering_5xx_gets_one_post() -> None:
+    waits: list[float] = []
+    with hook((500, {}), (200, {})) as failing:
+        assert post_webhook(failing.url, b"{}", sleep=waits.append) == "HTTP 500"
+        assert failing.posts == 1 and waits == []
+
+
+def test_a_429_is_retried_after_its_retry_after_and_a_long_one_ends_it() -> None:
+    waits: list[float] = []
+    with hook((429, {"Retry-After": "7"}), (200, {})) as busy:
+        assert post_webhook(busy.url, b"{}", sleep=waits.append) is None
+        assert busy.posts == 2 and waits == [7.0]
+    waits.clear()
+    with hook((429, {"Retry-After": "45"}), (200, {})) as busier:
+        reason = post_webhook(busier.url, b"{}", sleep=waits.append)
+        assert busier.posts == 1 and waits == []
+    assert reason == "HTTP 429, Retry-After over 30 s"
+
+
+def test_a_refused_connection_is_retried_a_bounded_number_of_times() -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now: every attempt is refused
+    waits: list[float] = []
+    reason = post_webhook(f"http://127.0.0.1:{port}/hook", b"{}", sleep=waits.append)
+    assert reason == "cannot connect (ConnectError)" and len(waits) == 2

@@ -383,10 +383,6 @@ def campaign_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-CAMPAIGN_FIELDS = ["id", "name", "status", "accounts_available", "accounts_total", "capacity",
-                   "at_risk_share", "reason"]
-
-
 def campaign_account_columns() -> list[Column]:
     return [
         Column("email", "Email", priority=100),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import threading
@@ -160,3 +161,29 @@ def test_a_refused_connection_is_retried_a_bounded_number_of_times() -> None:
     waits: list[float] = []
     reason = post_webhook(f"http://127.0.0.1:{port}/hook", b"{}", sleep=waits.append)
     assert reason == "cannot connect (ConnectError)" and len(waits) == 2
+
+
+# -- the two commands that printed through Output.show ------------------------------------------
+
+
+def test_update_dry_run_prints_the_changes_in_every_format(
+    cli: Cli, sandbox: SandboxApp, store: Store
+) -> None:
+    account = store.list_accounts(AccountQuery(limit=1))[0][0]
+    email, old = account["email"], account["daily_limit"]
+    args = ["accounts", "update", email, "--daily-limit", "33", "--dry-run"]
+    record = {"email": email, "result": "would-update",
+              "changes": [{"field": "daily_limit", "old": old, "new": 33}], "error": None}
+    assert json.loads(ok(cli([*args, "--json"])).stdout) == [record]
+    assert json.loads(ok(cli([*args, "-o", "jsonl"])).stdout) == record
+    assert ok(cli([*args, "-o", "tsv"])).stdout == f"{email}\tdaily_limit\t{old} → 33\n"
+    assert store.list_accounts(AccountQuery(limit=1))[0][0]["daily_limit"] == old
+
+
+def test_workspaces_list_in_json_jsonl_and_csv(cli: Cli, sandbox: SandboxApp) -> None:
+    listed = json.loads(ok(cli(["workspaces", "list", "--json"])).stdout)
+    assert listed and {"name", "id", "status"} <= set(listed[0])
+    lines = ok(cli(["workspaces", "list", "-o", "jsonl"])).stdout.splitlines()
+    assert [json.loads(line) for line in lines] == listed
+    table = ok(cli(["workspaces", "list", "-o", "csv"])).stdout.splitlines()
+    assert table[0] == "name,id,status" and len(table) == len(listed) + 1

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from instantly_cli.columns import Column, text_value
-from instantly_cli.dashboard import Bar, Section
+from instantly_cli.dashboard import Bar, Section, bar_text
 from instantly_cli.enums import (
     ACCOUNT_STATUS,
     AT_RISK,
@@ -321,8 +321,7 @@ def bar_chart(days: Sequence[Mapping[str, Any]], key: str = "sent", width: int =
     lines = [f"{_title(key)} per day"]
     for day, value in values:
         amount = value if isinstance(value, int | float) else 0
-        eighths = round(width * 8 * amount / top) if top else 0
-        bar = "█" * (eighths // 8) + ("▏▎▍▌▋▊▉"[eighths % 8 - 1] if eighths % 8 else "")
+        bar = bar_text(amount / top if top else 0.0, width)
         lines.append(f"{day}  {bar} {amount:,.0f}")
     return "\n".join(lines)
 

@@ -80,7 +80,8 @@ PROFILE_COLUMNS = [
     Column("watch", "Watch", fmt=_count, justify="right"),
     Column("healthy", "Healthy", fmt=_count, justify="right"),
     Column("errors", "Errors", fmt=_count, justify="right"),
-    Column("capacity", "Capacity", fmt=_count, justify="right"),
+    # "Cap.": with the profile and the workspace, the row is two cells too wide for 80 columns.
+    Column("capacity", "Capacity", fmt=_count, justify="right", short_header="Cap."),
     ROLLUP_RESULT,
 ]
 PROFILE_FIELDS = [

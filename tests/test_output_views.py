@@ -13,10 +13,12 @@ from typing import Any
 
 from typer.testing import Result
 
+from instantly_cli.config_file import Profile, update_config
 from instantly_cli.context import Runtime
 from instantly_cli.sandbox.app import SandboxApp
 from instantly_cli.sandbox.store import AccountQuery, Store
 from instantly_cli.webhooks import post_webhook
+from tests.conftest import TEST_KEY
 from tests.waiting import wait_until
 
 Cli = Callable[..., Result]
@@ -187,3 +189,25 @@ def test_workspaces_list_in_json_jsonl_and_csv(cli: Cli, sandbox: SandboxApp) ->
     assert [json.loads(line) for line in lines] == listed
     table = ok(cli(["workspaces", "list", "-o", "csv"])).stdout.splitlines()
     assert table[0] == "name,id,status" and len(table) == len(listed) + 1
+
+
+# -- the roll-up at 80 columns ------------------------------------------------------------------
+
+
+def test_the_roll_up_at_80_columns_keeps_profile_workspace_and_total_whole(
+    runtime: Runtime, cli: Cli, sandbox: SandboxApp
+) -> None:
+    update_config(lambda cfg: cfg.profiles.update({
+        "north": Profile("north", api_key=TEST_KEY), "south": Profile("south", api_key=TEST_KEY),
+        "gone": Profile("gone", api_key="wrong-key-0000")}))
+    on_a_terminal(runtime)
+    result = cli(["accounts", "summary", "--all-profiles"], env={"COLUMNS": "80"})
+    assert result.exit_code == 1
+    shown = ANSI.sub("", result.stdout).splitlines()
+    assert max(len(line) for line in shown) <= 80
+    table = "\n".join(shown[:8])
+    assert "…" not in table
+    assert re.search(r"│ Profile +Workspace +Total +At risk +Watch +Healthy +Errors +Cap\. +"
+                     r"Result │", table)
+    assert re.search(r"│ north +Acme Agency +120 ", table)
+    assert re.search(r"│ Total +240 ", table)

@@ -26,6 +26,9 @@ PACE_HEADROOM = 0.97
 DECREASE = 0.7
 INCREASE = 0.02
 MIN_RATE = 1.0
+# The 429s of one burst count once: answers to requests sent at the old rate keep arriving for
+# about one round trip; one second covers any real latency while staying short enough to react.
+THROTTLE_WINDOW = 1.0
 # The most wall-clock time a run spends with requests waiting on 429s (--max-wait): a server
 # answering `Retry-After: 60` again and again fails the targets left instead of holding a run
 # for many minutes.
@@ -33,12 +36,13 @@ DEFAULT_MAX_WAIT = 300.0
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """``Retry-After`` as seconds to wait: a number of seconds or an HTTP date."""
+    """``Retry-After`` as seconds to wait: a number of seconds or an HTTP date (uncapped: the
+    client caps it at its ``max_retry_after``, :data:`MAX_RETRY_AFTER` unless told)."""
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, min(float(value), MAX_RETRY_AFTER))
+        return max(0.0, float(value))
     except ValueError:
         pass
     try:
@@ -46,7 +50,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     except (TypeError, ValueError):
         return None
     current = time.time() if now is None else now
-    return max(0.0, min(when.timestamp() - current, MAX_RETRY_AFTER))
+    return max(0.0, when.timestamp() - current)
 
 
 
@@ -163,7 +167,7 @@ class RateLimiter:
         within one spacing window) are one signal, so the rate drops once per window."""
         with self._lock:
             now = self._clock()
-            if now - self._last_drop >= self._window():
+            if now - self._last_drop >= THROTTLE_WINDOW:
                 self.rate = max(MIN_RATE, self.rate * DECREASE)
                 self._last_drop = now
 
@@ -173,18 +177,11 @@ class RateLimiter:
             if self.rate < self.target:
                 self.rate = min(self.target, self.rate + self.target * INCREASE)
 
-    def _window(self) -> float:
-        # Answers to requests sent at the old rate keep arriving for about one round trip;
-        # one second covers any real latency while staying short enough to react.
-        return 1.0
-
 
 # -- pacing of bulk work: rate constants, worker sizing, the latency gauge --------------------
 
 DEFAULT_RATE = 50.0
 MAX_RATE = 100.0
-# Workers of a run given no rate (a fixed number).
-DEFAULT_CONCURRENCY = 8
 # The default upper bound of a run given its rate: the runner sizes its workers from the observed
 # latency (Little's law), never more than this or --concurrency.
 AUTO_CONCURRENCY = 64

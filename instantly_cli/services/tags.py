@@ -7,7 +7,6 @@ No terminal here: warnings reach these functions as a ``warn`` callback, and the
 from __future__ import annotations
 
 import difflib
-import re
 import shlex
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -24,6 +23,7 @@ from instantly_cli.enums import (
 )
 from instantly_cli.errors import CliError, ConflictError, NetworkError, UsageError
 from instantly_cli.services import bulk
+from instantly_cli.services.names import is_id
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
@@ -35,7 +35,6 @@ Warn = Callable[[str], None]
 # The toggle endpoint and the resource_ids filter take lists; 100 keeps bodies and URLs modest.
 BATCH = 100
 ACCOUNT = int(RESOURCE_TYPE.parse("account"))
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 def _ignore(message: str) -> None:
@@ -90,7 +89,7 @@ class TagIndex:
                 f"Tag label '{spec}' matches {len(matches)} tags.",
                 hint=f"Use one of the ids: {ids}.",
             )
-        if _UUID.match(text):
+        if is_id(text):
             raise UsageError(
                 f"No tag has the id '{spec}'.", hint="`instantly tags list` shows them."
             )
@@ -102,13 +101,6 @@ class TagIndex:
         if close:
             hint += f" (or did you mean '{folded[close[0]]}'?)"
         raise UsageError(f"No tag is labelled '{spec}'.", hint=hint)
-
-
-def close_hint(text: str, names: Sequence[str], otherwise: str) -> str:
-    """``Did you mean: …?`` with up to three close names (or containing ``text``)."""
-    close = difflib.get_close_matches(text, names, n=3, cutoff=0.5)
-    close += [n for n in names if text.casefold() in n.casefold() and n not in close][:3]
-    return "Did you mean: " + ", ".join(repr(c) for c in close[:3]) + "?" if close else otherwise
 
 
 def resolve_tag_ids(index: TagIndex, specs: Iterable[str] | None) -> list[str]:
@@ -255,7 +247,7 @@ def would_word(assign: bool) -> str:
 
 def toggle_work(
     client: InstantlyClient, tag_ids: Sequence[str], assign: bool
-) -> Callable[[list[str]], list[bulk.Outcome]]:
+) -> bulk.Work:
     """The per-batch work of `tags assign/unassign`: one toggle request per batch of emails.
 
     An answer of ``success: false`` fails every email of the batch (nothing was applied).
@@ -263,19 +255,8 @@ def toggle_work(
     ids = list(tag_ids)
     done = done_word(assign)
 
-    def work(batch: list[str], split: bool = False) -> list[bulk.Outcome]:
-        try:
-            applied = client.toggle_tags(ids, batch, assign)
-        except CliError as err:
-            # One unknown account refuses the whole batch: halve it until the unknown ones
-            # are alone, so only they fail.
-            if err.code != "not_found" or len(batch) == 1:
-                if split:
-                    return [bulk.failed(e, err) for e in batch]
-                raise
-            half = len(batch) // 2
-            return work(batch[:half], True) + work(batch[half:], True)
-        if not applied:
+    def send(batch: list[str]) -> list[bulk.Outcome]:
+        if not client.toggle_tags(ids, batch, assign):
             return [
                 bulk.Outcome(
                     e,
@@ -288,7 +269,12 @@ def toggle_work(
             ]
         return [bulk.Outcome(e, done, extra={"tag_ids": ids}) for e in batch]
 
-    return work
+    # One unknown account refuses the whole batch: only the unknown ones fail.
+    return lambda batch: bulk.bisect(send, batch, _unknown)
+
+
+def _unknown(err: CliError) -> bool:
+    return err.code == "not_found"
 
 
 def toggle_batches(emails: Sequence[str]) -> list[list[str]]:

@@ -3,17 +3,19 @@ and the verdict on the jobs once waited for."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from instantly_cli.enums import (
     DISABLED,
     ENABLED,
     FAILED,
+    JOB_FAILED,
+    JOB_SUCCESS,
     SUBMITTED,
 )
 from instantly_cli.errors import CliError
-from instantly_cli.services.bulk import Outcome, RunResult, failed
+from instantly_cli.services.bulk import Outcome, RunResult, Work, bisect, halves
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
@@ -21,8 +23,6 @@ if TYPE_CHECKING:
     from instantly_cli.services.jobs import JobWait
 
 BATCH = 100
-
-Work = Callable[[list[str]], list[Outcome]]
 
 
 def _bisectable(err: CliError) -> bool:
@@ -38,17 +38,11 @@ def warmup_submit_work(client: InstantlyClient, enable: bool) -> Work:
     one bad email fails only itself (with the API's reason)."""
 
     def submit(batch: list[str]) -> list[Outcome]:
-        try:
-            job = client.warmup(enable, batch)
-        except CliError as err:
-            if len(batch) > 1 and _bisectable(err):
-                half = len(batch) // 2
-                return submit(batch[:half]) + submit(batch[half:])
-            return [failed(e, err) for e in batch]
+        job = client.warmup(enable, batch)
         extra = {"job_id": str(job.get("id", "")), "job_status": str(job.get("status", ""))}
         return [Outcome(e, SUBMITTED, extra=dict(extra)) for e in batch]
 
-    return submit
+    return lambda batch: bisect(submit, batch, _bisectable)
 
 
 def split_failed_jobs(result: RunResult) -> list[list[str]]:
@@ -58,12 +52,7 @@ def split_failed_jobs(result: RunResult) -> list[list[str]]:
     for o in result.outcomes:
         if o.result == FAILED and o.code == "job_failed" and o.extra.get("job_id"):
             groups.setdefault(str(o.extra["job_id"]), []).append(o.email)
-    halves: list[list[str]] = []
-    for emails in groups.values():
-        if len(emails) > 1:
-            half = len(emails) // 2
-            halves += [emails[:half], emails[half:]]
-    return halves
+    return [part for emails in groups.values() if len(emails) > 1 for part in halves(emails)]
 
 
 def replace_outcomes(result: RunResult, new: Sequence[Outcome]) -> None:
@@ -101,10 +90,10 @@ def judge_warmup(result: RunResult, waited: JobWait, *, enable: bool, timeout: f
         job: BackgroundJob = waited.states.get(job_id, {})
         status = str(job.get("status", "unknown"))
         o.extra["job_status"] = status
-        if status == "success":
+        if status == JOB_SUCCESS:
             o.result = done_word
             continue
-        if status not in ("failed", "cancelled") and waited.interrupted:
+        if status not in JOB_FAILED and waited.interrupted:
             # The job goes on on the server: the target stays submitted (``--resume`` waits).
             o.error = f"background job {job_id} was {status} when waiting was interrupted"
             continue
@@ -112,7 +101,7 @@ def judge_warmup(result: RunResult, waited: JobWait, *, enable: bool, timeout: f
         o.code = "job_" + status.replace("-", "_")
         data = job.get("data")
         reason = f": {data['error']}" if isinstance(data, dict) and data.get("error") else ""
-        if status in ("failed", "cancelled"):
+        if status in JOB_FAILED:
             o.error = f"background job {job_id} {status}{reason}"
         elif waited.error is not None:
             o.error = (

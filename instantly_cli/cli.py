@@ -37,7 +37,7 @@ HELP = """Administer Instantly.ai sending accounts (API V2). Try it safely with 
 The global options --profile, --workspace, --base-url, --sandbox and -v also work after the
 noun or the verb (instantly accounts list --profile client-b); given twice, the one nearest
 the command wins. Tables fit the terminal (less important columns are shortened, then left
-out); --wide shows them all.
+out); -o tsv, or --wide where a command has it, shows them all.
 """
 
 

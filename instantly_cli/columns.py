@@ -273,15 +273,18 @@ def fit_columns(
 
 
 def hidden_note(
-    cols: Sequence[Column], shown: Sequence[tuple[Column, bool]], width: int
+    cols: Sequence[Column], shown: Sequence[tuple[Column, bool]], width: int,
+    *, has_wide: bool = True,
 ) -> str | None:
-    """The line that says a fitted table hides columns (never silently), or None."""
+    """The line that says a fitted table hides columns (never silently), or None. It names
+    ``--wide`` only for a command that has it (``has_wide``), else TSV, which every one has."""
     kept = {id(c) for c, _ in shown}
     hidden = [c.key for c in cols if id(c) not in kept]
     if not hidden:
         return None
+    remedy = "--wide" if has_wide else "-o tsv"
     return (f"{len(hidden)} of {len(cols)} columns hidden to fit {width} columns "
-            f"({', '.join(hidden)}); --wide shows them all.")
+            f"({', '.join(hidden)}); {remedy} shows them all.")
 
 
 DetailRow = tuple[str, str, str]  # label, value, style

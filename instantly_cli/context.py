@@ -54,7 +54,8 @@ class Runtime:
     # --max-wait of a bulk command: the most time its run waits on 429s (None: the default).
     max_wait: float | None = None
     options: GlobalOptions = field(default_factory=GlobalOptions)
-    # The output format the command resolved: the error handler writes errors in it.
+    # The output format the command resolved (a --resume replaces it with the run's): the one
+    # record of it; the error handler writes errors in it.
     fmt: str | None = None
     # The limiter shared by every client of this invocation (one per process).
     limiter: RateLimiter | None = None

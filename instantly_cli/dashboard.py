@@ -33,6 +33,12 @@ class Section(NamedTuple):
     styles: Sequence[str] = ()  # one style per row (empty: none)
 
 
+def bar_text(fraction: float, width: int) -> str:
+    """A bar ``fraction`` of ``width`` cells long, to an eighth of a cell (empty for 0)."""
+    full, part = divmod(round(max(0.0, min(1.0, fraction)) * width * 8), 8)
+    return "█" * full + ("▏▎▍▌▋▊▉"[part - 1] if part else "")
+
+
 class _BarCell:
     """A horizontal bar that fills the width its table column gets (eighth blocks)."""
 
@@ -50,11 +56,8 @@ class _BarCell:
         from rich.style import Style
 
         width = options.max_width
-        eighths = round(self.fraction * width * 8)
-        full, part = divmod(eighths, 8)
-        text = "█" * full + ("▏▎▍▌▋▊▉"[part - 1] if part else "")
-        if not text and self.fraction > 0:
-            text = "▏"
+        # Any share above nothing shows at least a sliver.
+        text = bar_text(self.fraction, width) or ("▏" if self.fraction > 0 else "")
         yield Segment(text.ljust(width), Style.parse(self.style) if self.style else None)
 
 

@@ -53,7 +53,7 @@ UNLIMITED = 4096
 _lock = threading.RLock()
 
 
-# -- the output object: streams, terminal facts, format, width and colour, resolved once ---------
+# -- the output object: streams, terminal facts, width and colour, resolved once -----------------
 
 
 # eq/repr: never compared or printed; skipping them keeps start-up cheap.
@@ -61,9 +61,9 @@ _lock = threading.RLock()
 class Output:
     """What one command writes to and how: resolved once, when the command starts.
 
-    ``fmt`` is set when the command resolves ``-o``/``--json`` (:meth:`choose`). ``columns`` is
-    the terminal's width (``COLUMNS`` wins); a table that is not on a terminal is never cut
-    (``width`` is then :data:`UNLIMITED`).
+    ``columns`` is the terminal's width (``COLUMNS`` wins); a table that is not on a terminal is
+    never cut. The format the command chose (:meth:`choose`) is kept on the context's
+    ``Runtime``, where the error handler reads it.
     """
 
     stdin: Any
@@ -75,7 +75,6 @@ class Output:
     color: bool
     err_color: bool
     columns: int
-    fmt: str | None = None
     open_tty: Callable[[], Tty | None] | None = None
 
     @classmethod
@@ -101,21 +100,10 @@ class Output:
             open_tty=term.open_tty,
         )
 
-    @property
-    def width(self) -> int:
-        """How wide stdout is: the terminal's, or :data:`UNLIMITED` off a terminal."""
-        return self.columns if self.stdout_tty else UNLIMITED
-
-    @property
-    def machine(self) -> bool:
-        """JSON or JSONL: the API's objects unchanged, no rendering."""
-        return self.fmt in ("json", "jsonl")
-
     def choose(self, output: str | None, json_output: bool = False) -> str:
         """``--json`` > ``-o`` > ``INSTANTLY_OUTPUT`` > auto (table on a TTY, TSV when piped)."""
         if json_output:
-            self.fmt = "json"
-            return self.fmt
+            return "json"
         chosen = (output or os.environ.get("INSTANTLY_OUTPUT") or "auto").strip().lower()
         if chosen not in FORMATS:
             raise UsageError(
@@ -124,31 +112,7 @@ class Output:
             )
         if chosen == "auto":
             chosen = "table" if self.stdout_tty else "tsv"
-        self.fmt = chosen
         return chosen
-
-    def show(
-        self,
-        data: Any,
-        *,
-        rows: Sequence[Mapping[str, Any]] | Callable[[], Sequence[Mapping[str, Any]]] | None = None,
-        columns: Sequence[Column] = (),
-        fields: Sequence[str] | None = None,
-    ) -> None:
-        """Data in the chosen format: JSON, ``data`` as one document; JSONL, one line per
-        record (``data`` a list) or ``data`` itself; the other formats, ``rows`` (default:
-        ``data``; a function is called only then) in ``columns``."""
-        fields = field_names(fields, columns)
-        if self.fmt == "json":
-            if fields:
-                many = isinstance(data, list)
-                data = [pick(r, fields) for r in data] if many else pick(data, fields)
-            emit_json(data)
-        elif self.fmt == "jsonl":
-            emit_records([data if isinstance(data, list) else [data]], "jsonl", [], fields=fields)
-        else:
-            shown = rows() if callable(rows) else data if rows is None else rows
-            emit_records([shown], self.fmt or "tsv", columns, fields=fields)
 
 
 # The output of the command running now (installed by the context, one per invocation); a
@@ -176,11 +140,6 @@ def stderr_is_tty() -> bool:
 
 def stdin_is_tty() -> bool:
     return current().stdin_tty
-
-
-def resolve_format(output: str | None, json_output: bool = False) -> str:
-    """``--json`` > ``-o`` > ``INSTANTLY_OUTPUT`` > auto, for the current output."""
-    return current().choose(output, json_output)
 
 
 def _console(stderr: bool = False, *, unlimited: bool = False) -> Console:
@@ -359,11 +318,12 @@ def emit_records(
     fields: Sequence[str] | None = None,
     title: str | None = None,
     empty_message: str | None = None,
-    wide: bool = False,
+    wide: bool | None = None,
 ) -> int:
     """Write records page by page in ``fmt``; streams every format but the table. Returns count.
 
-    A table fits the terminal (see :class:`Column`) unless ``wide``. ``fields`` are checked
+    A table fits the terminal (see :class:`Column`) unless ``wide``; None: the command has no
+    ``--wide`` (the note on hidden columns then points to ``-o tsv``). ``fields`` are checked
     against the first page (:func:`check_fields`) before anything is written.
     """
     fields = field_names(fields, columns)
@@ -436,14 +396,16 @@ def _table(
     cols: Sequence[Column],
     title: str | None,
     *,
-    wide: bool = False,
+    wide: bool | None = None,
 ) -> None:
-    console = _console(unlimited=wide)
+    console = _console(unlimited=bool(wide))
     fit = console.width < UNLIMITED
     shown = fit_columns(rows, cols, console.width) if fit else None
     with stdout_writes():
         console.print(build_table(rows, cols, title, console.width if fit else None, shown))
-    if shown is not None and (note := hidden_note(cols, shown, console.width)):
+    if shown is not None and (
+        note := hidden_note(cols, shown, console.width, has_wide=wide is not None)
+    ):
         notice(note)
 
 
@@ -513,10 +475,7 @@ def prompt_secret(text: str) -> str:
 
 def emit_outcomes(rows: Sequence[dict[str, Any]], fmt: str) -> None:
     """Per-target results of a bulk run: JSON/JSONL objects, or email/result/error rows."""
-    if fmt == "json":
-        emit_json(list(rows))
-    else:
-        emit_records([rows], fmt, OUTCOME_COLUMNS)
+    emit_records([rows], fmt, OUTCOME_COLUMNS)
 
 
 @contextmanager

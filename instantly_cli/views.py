@@ -6,12 +6,15 @@ Nothing here prints or fetches; commands hand the results to ``output``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from instantly_cli.columns import Column, DetailRow, text_value
 from instantly_cli.enums import (
     ACCOUNT_STATUS,
+    ATTACHED,
+    CAMPAIGN_STATUS,
+    DETACHED,
     HEALTH,
     JOB_STATUS,
     JOB_TYPE,
@@ -19,6 +22,8 @@ from instantly_cli.enums import (
     RESOURCE_TYPE,
     UNCHANGED,
     WARMUP_STATUS,
+    WOULD_ATTACH,
+    WOULD_DETACH,
 )
 
 
@@ -69,15 +74,9 @@ TAGS_COLUMN = Column("tags", "Tags", priority=5)
 
 
 def account_columns(fmt: str, include_tags: bool) -> list[Column]:
-    cols = list(ACCOUNT_COLUMNS)
-    if include_tags:
-        cols.append(TAGS_COLUMN)
-    if fmt == "table":
-        cols = [
-            c._replace(fmt=short_time, short=short_date) if c.key.startswith("timestamp") else c
-            for c in cols
-        ]
-    return cols
+    cols = [time_column(c.key, c.header, fmt, c.priority) if c.key.startswith("timestamp")
+            else c for c in ACCOUNT_COLUMNS]
+    return [*cols, TAGS_COLUMN] if include_tags else cols
 
 
 def status_text(account: Mapping[str, Any]) -> str:
@@ -344,17 +343,15 @@ def _via_text(value: Any) -> str:
     return ", ".join(str(v) for v in value) if isinstance(value, list) else text_value(value)
 
 
-def _cut(limit: int) -> Callable[[Any], str]:
-    def short(value: Any) -> str:
-        text = text_value(value)
-        return text if len(text) <= limit else text[: limit - 1] + "…"
-
-    return short
+def cut(value: Any, limit: int) -> str:
+    """``value`` as text of at most ``limit`` characters, ending in ``…`` when cut."""
+    text = text_value(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _reason_short(value: Any) -> str:
     """``campaign_accounts_unhealthy`` → ``accounts unhealthy`` (a narrow terminal)."""
-    return _cut(18)(text_value(value).removeprefix("campaign_").replace("_", " "))
+    return cut(text_value(value).removeprefix("campaign_").replace("_", " "), 18)
 
 
 def _whole_share(value: Any) -> str:
@@ -362,11 +359,9 @@ def _whole_share(value: Any) -> str:
 
 
 def campaign_columns() -> list[Column]:
-    from instantly_cli.enums import CAMPAIGN_STATUS
-
     # 80 columns: names and reasons are cut, shares rounded, before anything is dropped.
     return [
-        Column("name", "Campaign", priority=100, short=_cut(24)),
+        Column("name", "Campaign", priority=100, short=lambda value: cut(value, 24)),
         Column("status", "Status", enum=CAMPAIGN_STATUS, priority=90),
         Column("accounts", "Accounts", justify="right", priority=80, short_header="Acc."),
         Column("capacity", "Per day", justify="right", priority=70),
@@ -383,10 +378,6 @@ def campaign_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-CAMPAIGN_FIELDS = ["id", "name", "status", "accounts_available", "accounts_total", "capacity",
-                   "at_risk_share", "reason"]
-
-
 def campaign_account_columns() -> list[Column]:
     return [
         Column("email", "Email", priority=100),
@@ -398,8 +389,6 @@ def campaign_account_columns() -> list[Column]:
 
 
 def campaign_title(row: Mapping[str, Any]) -> str:
-    from instantly_cli.enums import CAMPAIGN_STATUS
-
     return (
         f"{row.get('name')} · {CAMPAIGN_STATUS.label(row.get('status'))} · "
         f"{row.get('accounts_available', 0)}/{row.get('accounts_total', 0)} accounts available · "
@@ -431,8 +420,6 @@ def sending_status_lines(status: Mapping[str, Any] | None) -> list[str]:
 def campaign_detail_rows(account: Mapping[str, Any]) -> list[DetailRow]:
     """``accounts get``: the campaigns an account serves, one row each (none: no rows when
     they were not read)."""
-    from instantly_cli.enums import CAMPAIGN_STATUS
-
     if "campaigns" not in account:
         return []
     out = []
@@ -487,8 +474,6 @@ def coverage_tables(
     doc: Mapping[str, Any],
 ) -> list[tuple[str, list[dict[str, Any]], list[Column], str]]:
     """The three tables of ``accounts coverage``: (title, rows, columns, empty message)."""
-    from instantly_cli.enums import CAMPAIGN_STATUS
-
     idle_cols = [Column("email", "Email", priority=100),
                  Column("daily_limit", "Per day", justify="right", priority=50),
                  Column("stat_warmup_score", "Score", justify="right", priority=40)]
@@ -521,14 +506,10 @@ def tag_served_lines(served: Mapping[str, Sequence[str]], attach: bool) -> list[
 
 
 def would_word(attach: bool) -> str:
-    from instantly_cli.enums import WOULD_ATTACH, WOULD_DETACH
-
     return WOULD_ATTACH if attach else WOULD_DETACH
 
 
 def done_word(attach: bool) -> str:
-    from instantly_cli.enums import ATTACHED, DETACHED
-
     return ATTACHED if attach else DETACHED
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from instantly_cli.columns import Column, text_value
-from instantly_cli.dashboard import Bar, Section
+from instantly_cli.dashboard import Bar, Section, bar_text
 from instantly_cli.enums import (
     ACCOUNT_STATUS,
     AT_RISK,
@@ -80,7 +80,8 @@ PROFILE_COLUMNS = [
     Column("watch", "Watch", fmt=_count, justify="right"),
     Column("healthy", "Healthy", fmt=_count, justify="right"),
     Column("errors", "Errors", fmt=_count, justify="right"),
-    Column("capacity", "Capacity", fmt=_count, justify="right"),
+    # "Cap.": with the profile and the workspace, the row is two cells too wide for 80 columns.
+    Column("capacity", "Capacity", fmt=_count, justify="right", short_header="Cap."),
     ROLLUP_RESULT,
 ]
 PROFILE_FIELDS = [
@@ -144,19 +145,25 @@ def summary_sections(doc: Mapping[str, Any]) -> list[Section]:
     sections.append(Section("Capacity", lines=lines))
     errors = doc["errors"]
     reasons = errors["reasons"]
-    rows = [
-        {"reason": (f"[{n}] " if r.get("list_command") else "")
-         + (f"{r['code']}: " if r["code"] else "") + r["reason"]
-         + ("\n  e.g. " + ", ".join(r["examples"]) if r["examples"] else ""),
-         "count": r["count"]}
-        for n, r in enumerate(reasons[:DASHBOARD_REASONS], 1)
-    ]
+    # The examples get a row of their own under their reason: a table cell is one line (a
+    # newline would be escaped), and a long reason would cut them off.
+    rows: list[Mapping[str, Any]] = []
+    styles: list[str] = []
+    for n, r in enumerate(reasons[:DASHBOARD_REASONS], 1):
+        rows.append({"reason": (f"[{n}] " if r.get("list_command") else "")
+                     + (f"{r['code']}: " if r["code"] else "") + r["reason"],
+                     "count": r["count"]})
+        styles.append("")
+        if r["examples"]:
+            rows.append({"reason": "    e.g. " + ", ".join(r["examples"]), "count": ""})
+            styles.append("dim")
     more = [(f"… {len(reasons) - DASHBOARD_REASONS:,} more reasons (--json lists them all)",
              "dim")] if len(reasons) > DASHBOARD_REASONS else []
     sections.append(Section(
         f"Errors: {errors['count']:,} accounts",
         columns=ERROR_COLUMNS,
         rows=rows,
+        styles=styles,
         lines=more or ([] if rows else [("No accounts in an error status.", "green")]),
     ))
     groups = doc.get("groups")
@@ -315,8 +322,7 @@ def bar_chart(days: Sequence[Mapping[str, Any]], key: str = "sent", width: int =
     lines = [f"{_title(key)} per day"]
     for day, value in values:
         amount = value if isinstance(value, int | float) else 0
-        eighths = round(width * 8 * amount / top) if top else 0
-        bar = "█" * (eighths // 8) + ("▏▎▍▌▋▊▉"[eighths % 8 - 1] if eighths % 8 else "")
+        bar = bar_text(amount / top if top else 0.0, width)
         lines.append(f"{day}  {bar} {amount:,.0f}")
     return "\n".join(lines)
 

@@ -518,17 +518,18 @@ def test_a_command_writes_to_the_streams_of_its_runtime(runtime, cli, one_accoun
         ("csv", "email\nA\nB\n"),
     ],
 )
-def test_show_writes_data_in_the_chosen_format(fmt: str, expected: str) -> None:
+def test_records_are_written_in_the_chosen_format(fmt: str, expected: str) -> None:
     screen = io.StringIO()
     out = output.Output.resolve(Terminal(stdout=screen, stdout_isatty=False))
-    assert out.choose(fmt) == fmt and out.machine == (fmt in ("json", "jsonl"))
+    assert out.choose(fmt) == fmt
     data = [{"email": "a@x.io", "x": 1}, {"email": "b@x.io", "x": 2}]
     remove = output.install(out)
     try:
-        out.show(
-            data,
-            rows=lambda: [{"email": r["email"].split("@")[0].upper()} for r in data],
-            columns=[columns.Column("email", "Email")],
+        machine = fmt in ("json", "jsonl")
+        output.emit_records(
+            [data if machine else [{"email": r["email"].split("@")[0].upper()} for r in data]],
+            fmt,
+            [columns.Column("email", "Email")],
             fields=["email"],
         )
     finally:

@@ -3,7 +3,7 @@ sub-workspaces (the names `--workspace` and `accounts move --to` accept)."""
 
 import typer
 
-from instantly_cli import context
+from instantly_cli import context, output
 from instantly_cli.commands import handled
 from instantly_cli.options import examples
 from instantly_cli.options_bundles import NO_VIEW, View, view_options
@@ -33,7 +33,7 @@ def list_workspaces(
     from instantly_cli.columns import Column
     from instantly_cli.services import workspaces
 
-    view.format(ctx)
+    fmt = view.format(ctx)
     own = context.settings(ctx)
     own.workspace = None  # the key's own workspace lists the sub-workspaces
     with context.client(ctx, resolved=own) as client:
@@ -41,4 +41,4 @@ def list_workspaces(
     context.name_cache(own).save(found)
     records = [w.to_json() for w in found]
     columns = [Column("name", "Name"), Column("id", "Id"), Column("status", "Status")]
-    context.out(ctx).show(records, columns=columns)
+    output.emit_records([records], fmt, columns)

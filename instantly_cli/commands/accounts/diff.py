@@ -25,6 +25,7 @@ from instantly_cli.options import (
     examples,
 )
 from instantly_cli.options_bundles import NO_VIEW, View, view_options
+from instantly_cli.views import cut
 
 DiffExamples = examples(
     "instantly accounts diff",
@@ -208,10 +209,6 @@ def _annotate(client: Any, result: Any, now: Any) -> None:
         output.info(note)
 
 
-def _cut(text: str) -> str:
-    return text if len(text) <= CHANGE_WIDTH else text[:CHANGE_WIDTH - 1] + "…"
-
-
 def _actor(record: dict[str, Any]) -> str:
     actor = record.get("actor")
     if not actor:
@@ -242,7 +239,7 @@ def _render(result: Any, fmt: str) -> None:
     for kind in TRANSITION.values:
         group = [r for r in records if r["kind"] == kind.name]
         if group:
-            rows = [{"email": r["email"], "change": _cut(diff_service.describe(r)),
+            rows = [{"email": r["email"], "change": cut(diff_service.describe(r), CHANGE_WIDTH),
                      "actor": _actor(r)} for r in group]
             sections.append(Section(f"{kind.label}: {len(group):,}", columns=columns,
                                     rows=rows, styles=[kind.style] * len(rows)))

@@ -199,8 +199,10 @@ def update(
                 output.info(line)
 
             def show() -> None:
-                context.out(ctx).show(records, rows=lambda: views.dry_run_rows(records),
-                                      columns=views.DIFF_COLUMNS)
+                if fmt in ("json", "jsonl"):
+                    output.emit_records([records], fmt, [])
+                else:
+                    output.emit_records([views.dry_run_rows(records)], fmt, views.DIFF_COLUMNS)
 
         order = (WOULD_UPDATE, UNCHANGED, FAILED) if dry_run else (UPDATED, UNCHANGED, FAILED)
         return session.finish(result, order=order, show=show)

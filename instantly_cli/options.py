@@ -147,17 +147,7 @@ HealthOpt = Annotated[
         autocompletion=complete_enum(HEALTH),
     ),
 ]
-AtRiskBelowOpt = Annotated[
-    float,
-    typer.Option(
-        "--at-risk-below", metavar="N", help="A warmup score below N puts an account at risk."
-    ),
-]
-WatchBelowOpt = Annotated[
-    float,
-    typer.Option("--watch-below", metavar="N", help="A warmup score below N means watch it."),
-]
-# The same, where a profile's at_risk_below/watch_below is the default (diff, summary).
+# The health thresholds: a profile's at_risk_below/watch_below is the default.
 ProfileAtRiskBelowOpt = Annotated[
     float | None,
     typer.Option(
@@ -310,9 +300,6 @@ FailuresOpt = Annotated[
 # to the parser: the command's docstring describes them (an "Arguments:" block) and the command
 # itself refuses a missing one with the usual exit 2 and hint.
 
-TARGETS_HELP = "TARGET is an account email, or - to read emails / JSON / JSON lines from stdin."
-
-
 def argument(metavar: str, complete: Callable[[str], list[str]] | None = None) -> Any:
     """A positional argument declared for the parser only (see above); ``complete`` offers
     its values to shell completion."""
@@ -328,6 +315,7 @@ def arguments(metavar: str) -> Any:
     )
 
 
+# Account emails, or - for stdin (bulk commands: none with --resume, or the run id).
 TargetsArg = Annotated[list[str], arguments("TARGET")]
 
 
@@ -349,8 +337,6 @@ WideOpt = Annotated[
 ]
 
 
-# Bulk commands: no target with --resume (the newest run), or the run id.
-BulkTargetsArg = Annotated[list[str], arguments("TARGET")]
 ResumeOpt = Annotated[
     bool,
     typer.Option(

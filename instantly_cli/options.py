@@ -8,6 +8,7 @@ import typer
 
 from instantly_cli.enums import (
     ACCOUNT_STATUS,
+    COVERAGE_METRIC,
     DIFF_METRIC,
     GATE_METRIC,
     HEALTH,
@@ -405,6 +406,13 @@ DiffFailIfOpt = Annotated[
         "Exit 1 when METRIC OP VALUE[%] holds (e.g. 'new-errors>0', "
         "'score-drops>5%': a share of the accounts compared); repeatable. Metrics: "
         + ", ".join(DIFF_METRIC.names) + "."
+    ),
+]
+CoverageFailIfOpt = Annotated[
+    list[str] | None,
+    _fail_if(
+        "Exit 1 when METRIC OP VALUE[%] holds (the grammar of `accounts summary`); "
+        "repeatable. Metrics: " + ", ".join(COVERAGE_METRIC.names) + "."
     ),
 ]
 NoRecordOpt = Annotated[

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import MISSING, fields
 from typing import Any
 
+import httpx
 import pytest
 from typer.testing import Result
 
@@ -83,3 +84,24 @@ def test_since_and_notify_refuse_a_narrowed_summary(
         result = cli(["accounts", "summary", *extra, *narrowing])
         assert result.exit_code == 2, (extra, narrowing, result.stderr)
         assert "take no filters" in result.stderr
+
+
+def test_a_roll_up_diff_whose_listing_ended_early_says_so_and_records_nothing(
+    cli: Cli, mock_api: Callable[..., list[httpx.Request]]
+) -> None:
+    from instantly_cli.config_file import Profile, update_config
+
+    def looping(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v2/workspaces/current":
+            return httpx.Response(200, json={"id": "w-1", "name": "Client Loop"})
+        # Every page sends the client back to the same cursor: the listing is cut.
+        return httpx.Response(200, json={"items": [{"email": "a@x.io", "status": 1}],
+                                         "next_starting_after": "stuck"})
+
+    mock_api(looping)
+    update_config(lambda cfg: cfg.profiles.update({"loop": Profile("loop", api_key="k-loop")}))
+    result = cli(["accounts", "diff", "--all-profiles", "--no-parallel", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert "Listing ended early (Profile 'loop', workspace 'Client Loop')" in result.stderr
+    assert "no snapshot is recorded" in result.stderr
+    assert json.loads(ok(cli(["--profile", "loop", "history", "list", "--json"])).stdout) == []

@@ -47,7 +47,10 @@ from instantly_cli.schema import (
 
 API = "/api/v2"
 USER_AGENT = f"instantly-cli/{__version__}"
-TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+# Seconds: between two bytes of an answer (INSTANTLY_TIMEOUT), and to connect (never more than
+# the read timeout).
+READ_TIMEOUT = 30.0
+CONNECT_TIMEOUT = 5.0
 MAX_ATTEMPTS = 5
 # 429s say "nothing was done, come back later": they get a larger budget than other failures.
 MAX_429_ATTEMPTS = 10
@@ -74,7 +77,7 @@ class InstantlyClient(CampaignEndpoints):
         workspace: str | None = None,
         transport: httpx.BaseTransport | None = None,
         limiter: RateLimiter | None = None,
-        timeout: httpx.Timeout = TIMEOUT,
+        read_timeout: float = READ_TIMEOUT,
         # As many as the bulk runner's most workers (64): at 250 ms a request, 100/s needs ~32
         # in flight, and a worker queued for a connection only looks like latency. Connections
         # open on demand, so a one-shot command still opens one.
@@ -95,20 +98,20 @@ class InstantlyClient(CampaignEndpoints):
         self.backoff_base = backoff_base
         self.max_retry_after = max_retry_after
         self.max_response_bytes = max_response_bytes
-        read = timeout.read if timeout.read is not None else 30.0
-        connect = timeout.connect if timeout.connect is not None else 5.0
+        connect = min(CONNECT_TIMEOUT, read_timeout)
         # One attempt may take two read timeouts in all (a slow but steady answer); the whole
         # retry sequence, five.
-        self.attempt_deadline = 2 * read + connect
-        self.retry_budget = 5 * read + connect
+        self.attempt_deadline = 2 * read_timeout + connect
+        self.retry_budget = 5 * read_timeout + connect
         self._http = httpx.Client(
             base_url=base_url,
             headers=headers,
-            timeout=timeout,
+            timeout=httpx.Timeout(read_timeout, connect=connect),
             transport=transport,
             limits=httpx.Limits(max_connections=max_connections),
             follow_redirects=False,
-            verify=_tls(),
+            # A handed-in transport (the sandbox, tests) never uses it: no CA bundle to load.
+            verify=_tls() if transport is None else True,
         )
 
     def close(self) -> None:
@@ -519,6 +522,11 @@ class InstantlyClient(CampaignEndpoints):
                 f"The API answered {method} {path.removeprefix(API)} without a JSON object."
             )
         return data
+
+
+def wsgi_transport(app: Callable[..., Any]) -> httpx.BaseTransport:
+    """A transport that calls a WSGI app in-process (the sandbox) instead of the network."""
+    return httpx.WSGITransport(app=app)
 
 
 _TLS_LOCK = threading.Lock()

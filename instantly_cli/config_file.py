@@ -320,8 +320,6 @@ def _write_target(path: Path) -> Path:
 
 def _write(cfg: Config) -> None:
     """Write atomically (temp file + os.replace) next to the real file, 0600 whatever the umask."""
-    import tempfile
-
     import tomli_w
 
     target = _write_target(cfg.path)
@@ -340,23 +338,30 @@ def _write(cfg: Config) -> None:
     doc: dict[str, Any] = {"default_profile": cfg.default_profile, "profiles": {}}
     for name, profile in sorted(cfg.profiles.items()):
         doc["profiles"][name] = profile.to_toml()
-    payload = tomli_w.dumps(doc).encode("utf-8")
     try:
-        # mkstemp creates the file 0600 regardless of umask, so the key is never briefly readable.
-        fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=target.parent)
+        atomic_write(target, tomli_w.dumps(doc), prefix=".config-")
     except OSError as exc:
         raise _write_error(target, exc) from None
+
+
+def atomic_write(path: Path, text: str, *, prefix: str = ".instantly-") -> None:
+    """Replace ``path`` with ``text`` (UTF-8) whole or not at all, the file 0600.
+
+    A temp file beside it (``mkstemp`` creates it 0600 whatever the umask, so a key is never
+    briefly readable), flushed to disk, then ``os.replace``. Whatever fails (a full disk, a
+    folder in the way, Ctrl-C), the temp file is removed and the error raised."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
+            fh.write(text.encode("utf-8"))
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o600)
-        os.replace(tmp, target)
-    except BaseException as exc:
+        os.replace(tmp, path)
+    except BaseException:
         Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise _write_error(target, exc) from None
         raise
 
 

@@ -13,6 +13,7 @@ import dataclasses
 import gc
 import math
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,8 +35,6 @@ if TYPE_CHECKING:
     from instantly_cli.ratelimit import RateLimiter
     from instantly_cli.services.workspaces import Workspace
 
-DEFAULT_READ_TIMEOUT = 30.0
-CONNECT_TIMEOUT = 5.0
 MAX_READ_TIMEOUT = 3600.0
 
 
@@ -64,6 +63,12 @@ class Runtime:
 
 
 _OUTPUT = "instantly.output"
+# What one invocation resolves once (in the root context's meta, which lives as long as the
+# invocation): its settings (by allow_new_profile) and its sandbox transport.
+_SETTINGS = "instantly.settings"
+_SANDBOX = "instantly.sandbox"
+# A roll-up opens its clients (and reads the settings) from worker threads at once.
+_ONCE = threading.Lock()
 
 
 def runtime(ctx: typer.Context) -> Runtime:
@@ -99,18 +104,30 @@ def output_format(ctx: typer.Context, output_: str | None, json_output: bool = F
 
 
 def settings(ctx: typer.Context, *, allow_new_profile: bool = False) -> Settings:
-    resolved = resolve(runtime(ctx).options, allow_new_profile=allow_new_profile)
-    if resolved.config.too_open:
-        path = resolved.config.path
-        output.warn(f"{path} is readable by other users; run: chmod 600 {path}")
-    return resolved
+    """The invocation's settings, resolved on the first call only: the config file is read,
+    its secrets registered and a too-open file warned about once, however many parts ask."""
+    rt = runtime(ctx)
+    meta = ctx.find_root().meta
+    with _ONCE:
+        done: dict[bool, Settings] = meta.setdefault(_SETTINGS, {})
+        resolved = done.get(allow_new_profile)
+        if resolved is None:
+            resolved = resolve(rt.options, allow_new_profile=allow_new_profile)
+            if resolved.config.too_open and not done:
+                path = resolved.config.path
+                output.warn(f"{path} is readable by other users; run: chmod 600 {path}")
+            done[allow_new_profile] = resolved
+    # A copy: a caller may change its own (auth login sets the base URL it will save).
+    return dataclasses.replace(resolved)
 
 
 def read_timeout() -> float:
-    """``INSTANTLY_TIMEOUT`` (seconds, above 0 and at most an hour), else 30."""
+    """``INSTANTLY_TIMEOUT`` (seconds, above 0 and at most an hour), else the client's 30."""
     raw = os.environ.get("INSTANTLY_TIMEOUT", "").strip()
     if not raw:
-        return DEFAULT_READ_TIMEOUT
+        from instantly_cli.client import READ_TIMEOUT
+
+        return READ_TIMEOUT
     try:
         seconds = float(raw)
     except ValueError:
@@ -126,10 +143,12 @@ def read_timeout() -> float:
 
 
 def max_response_bytes() -> int:
-    """``INSTANTLY_MAX_RESPONSE_MB`` (a whole number of MB above 0), else 64 MB."""
+    """``INSTANTLY_MAX_RESPONSE_MB`` (a whole number of MB above 0), else the client's 64 MB."""
     raw = os.environ.get("INSTANTLY_MAX_RESPONSE_MB", "").strip()
     if not raw:
-        return 64 * 1024 * 1024
+        from instantly_cli.client import MAX_RESPONSE_BYTES
+
+        return MAX_RESPONSE_BYTES
     # ASCII digits only (int() also reads '²' or '١'), and few of them: int() of thousands of
     # digits raises its own ValueError.
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or not 1 <= int(raw) <= 65536:
@@ -163,11 +182,9 @@ def client(
 ) -> InstantlyClient:
     """A client for the resolved settings: the real API, or the sandbox in-process.
 
-    ``rate`` paces it with the process's limiter (bulk work); httpx is imported here, never at
-    start-up.
+    ``rate`` paces it with the process's limiter (bulk work); httpx is imported here (with the
+    client), never at start-up.
     """
-    import httpx
-
     from instantly_cli.client import InstantlyClient
 
     if gc.get_freeze_count():
@@ -182,18 +199,16 @@ def client(
     key = api_key or (None if s.sandbox else s.require_key())
     base_url = s.base_url
     if s.sandbox:
-        transport = _sandbox_transport()
+        transport = _sandbox_transport(ctx)
         key = key or s.api_key or "sandbox"
         base_url = "http://sandbox.invalid"
-        output.banner("Using the sandbox (local emulator; no real workspace is touched).")
-    seconds = read_timeout()
     return InstantlyClient(
         api_key=key or "",
         base_url=base_url,
         workspace=s.workspace,
         transport=transport,
         limiter=limiter(ctx, rate) if rate is not None else None,
-        timeout=httpx.Timeout(seconds, connect=min(CONNECT_TIMEOUT, seconds)),
+        read_timeout=read_timeout(),
         on_exchange=output.log_exchange if s.verbose else None,
         sleep=rt.sleep,
         backoff_base=rt.backoff_base,
@@ -272,14 +287,21 @@ def name_cache(s: Settings, api_key: str | None = None) -> Any:
     return NameCache.of(state_dir(), s.profile, base, key)
 
 
-def _sandbox_transport() -> Any:
-    import httpx
+def _sandbox_transport(ctx: typer.Context) -> httpx.BaseTransport:
+    """The invocation's one sandbox (its store opened and seeded once, however many clients a
+    roll-up opens), and the banner saying so, once."""
+    meta = ctx.find_root().meta
+    with _ONCE:
+        found: httpx.BaseTransport | None = meta.get(_SANDBOX)
+        if found is None:
+            from instantly_cli.client import wsgi_transport
+            from instantly_cli.sandbox.app import SandboxApp
+            from instantly_cli.sandbox.store import Store
 
-    from instantly_cli.sandbox.app import SandboxApp
-    from instantly_cli.sandbox.store import Store
-
-    path = sandbox_state_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    store = Store(str(path))
-    store.ensure_seeded()
-    return httpx.WSGITransport(app=SandboxApp(store, record=False))
+            path = sandbox_state_path()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            store = Store(str(path))
+            store.ensure_seeded()
+            found = meta[_SANDBOX] = wsgi_transport(SandboxApp(store, record=False))
+            output.banner("Using the sandbox (local emulator; no real workspace is touched).")
+    return found

@@ -33,12 +33,13 @@ DEFAULT_MAX_WAIT = 300.0
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """``Retry-After`` as seconds to wait: a number of seconds or an HTTP date."""
+    """``Retry-After`` as seconds to wait: a number of seconds or an HTTP date (uncapped: the
+    client caps it at its ``max_retry_after``, :data:`MAX_RETRY_AFTER` unless told)."""
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, min(float(value), MAX_RETRY_AFTER))
+        return max(0.0, float(value))
     except ValueError:
         pass
     try:
@@ -46,7 +47,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     except (TypeError, ValueError):
         return None
     current = time.time() if now is None else now
-    return max(0.0, min(when.timestamp() - current, MAX_RETRY_AFTER))
+    return max(0.0, when.timestamp() - current)
 
 
 

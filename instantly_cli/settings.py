@@ -9,9 +9,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 from instantly_cli.config_file import Config, Profile, load_config, update_config, user_dir
 from instantly_cli.errors import MissingKeyError, UsageError
+from instantly_cli.targets import escape
 
 DEFAULT_BASE_URL = "https://api.instantly.ai"
 SANDBOX_KEY = "sandbox"
@@ -124,6 +126,26 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def check_base_url(url: str, where: str = "") -> str:
+    """``url`` without its trailing slash; exit 2 unless it is an http(s) URL with a host and,
+    if any, a numeric port (httpx refuses the rest only when the first request is sent, and the
+    CLI would call that a bug). ``where`` says where it was read, for the hint."""
+    valid = url.startswith(("http://", "https://")) and url.isprintable() and not any(
+        c.isspace() for c in url
+    )
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # reading it checks it: 'abc', '-1' and 99999 raise ValueError
+    except ValueError:  # also 'http://[::1' (an unclosed IPv6 bracket)
+        valid = False
+    if not valid or not parts.hostname:
+        raise UsageError(
+            f"Invalid base URL '{escape(url)}'.",
+            hint=f"Use a full URL such as https://api.instantly.ai{where}.",
+        )
+    return url.rstrip("/")
+
+
 def resolve(opts: GlobalOptions, *, allow_new_profile: bool = False) -> Settings:
     """Apply precedence: flags > env > profile > defaults; the key: env > profile."""
     from instantly_cli.errors import check_profile_names, register_secret, register_url_secret
@@ -161,17 +183,16 @@ def resolve(opts: GlobalOptions, *, allow_new_profile: bool = False) -> Settings
         or DEFAULT_BASE_URL
     )
     register_url_secret(base_url)
-    if not base_url.startswith(("http://", "https://")):
-        raise UsageError(
-            f"Invalid base URL '{base_url}'.",
-            hint="Use a full URL such as https://api.instantly.ai.",
-        )
+    given = opts.base_url or os.environ.get("INSTANTLY_BASE_URL")
+    base_url = check_base_url(
+        base_url, "" if given else f" (base_url of profile '{name}' in {cfg.path})"
+    )
     workspace = opts.workspace or os.environ.get("INSTANTLY_WORKSPACE") or profile.workspace
     return Settings(
         profile=name,
         api_key=key,
         key_source=source,
-        base_url=base_url.rstrip("/"),
+        base_url=base_url,
         workspace=workspace or None,
         sandbox=sandbox,
         verbose=opts.verbose,

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from instantly_cli.enums import FAILED, SUBMITTED, UPDATED
+from instantly_cli.errors import AuthError, CliError, NotFoundError
 from instantly_cli.services import bulk, journal
 from instantly_cli.services.accounts.update import diff_summary
 from instantly_cli.services.accounts.warmup import replace_outcomes, split_failed_jobs
@@ -158,3 +159,37 @@ def test_split_failed_jobs_halves_only_jobs_with_several_emails() -> None:
                                          ["a2@x.io", "a3@x.io", "a4@x.io"]]
     replace_outcomes(result, [Outcome("a0@x.io", SUBMITTED, extra={"job_id": "J3"})])
     assert result.outcomes[0].result == SUBMITTED and len(result.outcomes) == 7
+
+
+def test_bisect_halves_a_refused_batch_until_the_bad_email_is_alone() -> None:
+    sent: list[list[str]] = []
+
+    def work(batch: list[str]) -> list[Outcome]:
+        sent.append(batch)
+        if "bad@x.io" in batch:
+            raise NotFoundError(f"Account not found: bad@x.io ({len(batch)} sent)")
+        return [Outcome(e, UPDATED) for e in batch]
+
+    def unknown(err: CliError) -> bool:
+        return isinstance(err, NotFoundError)
+
+    batch = ["a@x.io", "b@x.io", "bad@x.io", "c@x.io", "d@x.io"]
+    out = bulk.bisect(work, batch, unknown)
+    assert [(o.email, o.result) for o in out] == [
+        ("a@x.io", UPDATED), ("b@x.io", UPDATED), ("bad@x.io", FAILED), ("c@x.io", UPDATED),
+        ("d@x.io", UPDATED)]
+    assert out[2].code == "not_found"
+    assert sent == [batch, batch[:2], batch[2:], batch[2:3], batch[3:]]
+    # Told the batch was refused already, its halves go first; any other error is not split.
+    sent.clear()
+    assert [o.result for o in bulk.bisect(work, batch[1:3], unknown, NotFoundError("no"))] == [
+        UPDATED, FAILED]
+    assert sent == [["b@x.io"], ["bad@x.io"]]
+    sent.clear()
+
+    def refused(batch: list[str]) -> list[Outcome]:
+        sent.append(batch)
+        raise AuthError("The API key was rejected.")
+
+    out = bulk.bisect(refused, batch, unknown)
+    assert sent == [batch] and {(o.result, o.code) for o in out} == {(FAILED, "unauthorized")}

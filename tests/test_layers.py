@@ -74,7 +74,7 @@ NEVER: dict[str, tuple[str, ...]] = dict.fromkeys(
     ("output", "dashboard", "columns", "terminal", "views", "views_fleet"),
     ("client", "paging", "ratelimit", "webhooks"),
 )
-# The only modules that import httpx (context builds the client's transport and timeout).
+# The only modules that import httpx (context only for type checking: Runtime.transport).
 HTTPX_OK = ("client", "context", "webhooks")
 
 

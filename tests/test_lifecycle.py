@@ -584,6 +584,42 @@ def test_lifecycle_over_loopback(served: tuple[SandboxServer, Store]) -> None:
     assert gone.exit_code == 0 and "new.box@newbox.io" not in emails_of(store)
 
 
+
+def test_move_with_an_unknown_email_fails_only_that_one_over_loopback(
+    served: tuple[SandboxServer, Store], tmp_path: Path
+) -> None:
+    server, store = served
+    failures = tmp_path / "moves.jsonl"
+    res = invoke(["accounts", "move", ZOE, GHOST, PLUS, "--from", DEFAULT_WORKSPACE_ID, "--to",
+                  OTHER_WS, "--yes", "--json", "--failures", str(failures)])
+    assert res.exit_code == 1, res.stderr
+    out = {o["email"]: o for o in json.loads(res.stdout)}
+    assert [out[e]["result"] for e in (ZOE, GHOST, PLUS)] == ["moved", "failed", "moved"]
+    assert out[GHOST]["code"] == "not_found" and GHOST in out[GHOST]["error"]
+    for email in (ZOE, PLUS):
+        assert store.get_account(email, OTHER_WS) is not None
+        assert store.get_account(email) is None
+    assert [json.loads(line)["email"] for line in failures.read_text().splitlines()] == [GHOST]
+    moves = [json.loads(r.body)["emails"] for r in server.app.requests
+             if r.method == "POST" and r.path.endswith("/accounts/move")]
+    assert moves[0] == [ZOE, GHOST, PLUS] and [ZOE] in moves and [GHOST] in moves
+
+
+def test_move_rerun_keeps_moved_ones_unchanged_and_moves_the_rest(sandbox: SandboxApp,
+                                                                  store: Store) -> None:
+    first = invoke(["accounts", "move", PLUS, "--from", DEFAULT_WORKSPACE_ID, "--to", OTHER_WS,
+                    "--yes"])
+    assert first.exit_code == 0, first.stderr
+    res = invoke(["accounts", "move", PLUS, ZOE, GHOST, "--from", DEFAULT_WORKSPACE_ID, "--to",
+                  OTHER_WS, "--yes", "--json"])
+    assert res.exit_code == 1, res.stderr
+    assert [o["result"] for o in json.loads(res.stdout)] == ["unchanged", "moved", "failed"]
+    assert store.get_account(ZOE, OTHER_WS) is not None
+    moves = [json.loads(r.body)["emails"] for r in sent(sandbox, "POST", "/accounts/move")]
+    # The account found in the destination is not sent again; the rest is halved.
+    assert moves == [[PLUS], [PLUS, ZOE, GHOST], [ZOE, GHOST], [ZOE], [GHOST]]
+
+
 # -- more create paths -----------------------------------------------------------------------------
 
 

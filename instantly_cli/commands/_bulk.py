@@ -104,9 +104,7 @@ def confirm(ctx: typer.Context, question: str, refusal: str, yes: bool, *,
 
 
 def _where_data(ctx: typer.Context) -> dict[str, Any]:
-    from instantly_cli.settings import resolve
-
-    s = resolve(context.runtime(ctx).options)  # (context.settings would warn a second time)
+    s = context.settings(ctx)
     return {"profile": s.profile, "workspace": s.workspace, "base_url": s.base_url,
             "sandbox": s.sandbox}
 

@@ -19,7 +19,7 @@ from instantly_cli.errors import (
 )
 from instantly_cli.options import argument, examples
 from instantly_cli.options_bundles import NO_VIEW, View, view_options
-from instantly_cli.settings import DEFAULT_BASE_URL, Settings, check_key, mask
+from instantly_cli.settings import DEFAULT_BASE_URL, Settings, check_base_url, check_key, mask
 from instantly_cli.targets import read_bounded
 
 app = typer.Typer(
@@ -61,6 +61,8 @@ def login(
 ) -> None:
     """Save an API key to a profile, after checking it works."""
     settings = context.settings(ctx, allow_new_profile=True)
+    if base_url:  # refused before the key is asked for
+        settings.base_url = check_base_url(base_url)
     if with_token:
         key = read_bounded(sys.stdin, "The key on standard input", 1024 * 1024).strip()
     elif output.stdin_is_tty():
@@ -79,8 +81,6 @@ def login(
     register_secret(key)
     key = check_key(key, "the input")
     name = settings.profile
-    if base_url:
-        settings.base_url = base_url.rstrip("/")
     if workspace:
         settings.workspace = workspace
     if not no_verify:

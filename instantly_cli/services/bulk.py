@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import signal
 import threading
 import time
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from instantly_cli.config_file import atomic_write
 from instantly_cli.enums import FAILED, SKIPPED
 from instantly_cli.errors import (
     EXIT_FAILED,
@@ -45,13 +45,16 @@ from instantly_cli.ratelimit import (
 )
 
 __all__ = ["AUTO_CONCURRENCY", "DEFAULT_RATE", "MAX_RATE", "LatencyGauge", "Outcome", "RunResult",
-           "Shield", "batches", "check_rate", "failed", "run", "workers_for", "write_failures"]
+           "Shield", "Work", "batches", "bisect", "check_rate", "failed", "halves", "run",
+           "workers_for", "write_failures"]
 
 Advance = Callable[[int, int], None]
 # The calling thread's (requests paced, seconds slept for pacing): ``RateLimiter.thread_stats``.
 Pace = Callable[[], tuple[int, float]]
 # The API's spelling of an email typed in another case (None: no such account).
 Respell = Callable[[str], str | None]
+# The work of one batch of emails: the outcome of each.
+Work = Callable[[list[str]], list["Outcome"]]
 
 
 @dataclass(eq=False)
@@ -179,6 +182,32 @@ class RunResult:
         return ", ".join(parts) + f" of {len(self.outcomes):,} in {self.elapsed:.1f} s"
 
 
+def halves(emails: Sequence[str]) -> list[list[str]]:
+    """The two halves of a batch refused as a whole, to find the targets to blame."""
+    half = len(emails) // 2
+    return [list(emails[:half]), list(emails[half:])]
+
+
+def bisect(
+    work: Work,
+    batch: list[str],
+    refused: Callable[[CliError], bool],
+    refusal: CliError | None = None,
+) -> list[Outcome]:
+    """``work(batch)``; a batch the API refuses as a whole (``refused(err)``: one bad email
+    refuses them all) is split in halves until the refused emails are alone, so only they fail.
+    ``refusal`` is the error of a batch already refused (its halves go next). Any other error
+    fails the batch it came from."""
+    if refusal is None:
+        try:
+            return work(batch)
+        except CliError as err:
+            refusal = err
+    if len(batch) > 1 and refused(refusal):
+        return [o for part in halves(batch) for o in bisect(work, part, refused)]
+    return [failed(e, refusal) for e in batch]
+
+
 def batches(emails: Sequence[str], size: int) -> list[list[str]]:
     """Split targets into request-sized batches (the API takes at most 100 emails a call)."""
     return [list(emails[i : i + size]) for i in range(0, len(emails), size)]
@@ -196,7 +225,7 @@ def check_rate(rate: float, concurrency: int) -> None:
 
 def run(
     units: Sequence[list[str]],
-    work: Callable[[list[str]], list[Outcome]],
+    work: Work,
     *,
     concurrency: int,
     advance: Advance | None = None,
@@ -409,8 +438,6 @@ def run(
 def write_failures(outcomes: Sequence[Outcome], path: Path) -> bool:
     """``--failures FILE``: failed and skipped targets as JSON lines (feed them back as ``-``),
     written whole or not at all. False when there were none."""
-    import tempfile
-
     rows = [o for o in outcomes if o.result in (FAILED, SKIPPED)]
     if not rows:
         return False
@@ -418,11 +445,7 @@ def write_failures(outcomes: Sequence[Outcome], path: Path) -> bool:
                                   "code": o.code, "status": o.status}, ensure_ascii=False) + "\n"
                       for o in rows)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".instantly-", dir=path.parent if str(path.parent)
-                                   else ".")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(payload)
-        os.replace(tmp, path)
+        atomic_write(path, payload)
     except OSError as exc:
         raise CliError(f"Cannot write the failure file {path}: {exc.strerror or exc}.",
                        hint="The run's journal has every result: `instantly runs show`.") from None

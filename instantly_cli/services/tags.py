@@ -255,7 +255,7 @@ def would_word(assign: bool) -> str:
 
 def toggle_work(
     client: InstantlyClient, tag_ids: Sequence[str], assign: bool
-) -> Callable[[list[str]], list[bulk.Outcome]]:
+) -> bulk.Work:
     """The per-batch work of `tags assign/unassign`: one toggle request per batch of emails.
 
     An answer of ``success: false`` fails every email of the batch (nothing was applied).
@@ -263,19 +263,8 @@ def toggle_work(
     ids = list(tag_ids)
     done = done_word(assign)
 
-    def work(batch: list[str], split: bool = False) -> list[bulk.Outcome]:
-        try:
-            applied = client.toggle_tags(ids, batch, assign)
-        except CliError as err:
-            # One unknown account refuses the whole batch: halve it until the unknown ones
-            # are alone, so only they fail.
-            if err.code != "not_found" or len(batch) == 1:
-                if split:
-                    return [bulk.failed(e, err) for e in batch]
-                raise
-            half = len(batch) // 2
-            return work(batch[:half], True) + work(batch[half:], True)
-        if not applied:
+    def send(batch: list[str]) -> list[bulk.Outcome]:
+        if not client.toggle_tags(ids, batch, assign):
             return [
                 bulk.Outcome(
                     e,
@@ -288,7 +277,12 @@ def toggle_work(
             ]
         return [bulk.Outcome(e, done, extra={"tag_ids": ids}) for e in batch]
 
-    return work
+    # One unknown account refuses the whole batch: only the unknown ones fail.
+    return lambda batch: bulk.bisect(send, batch, _unknown)
+
+
+def _unknown(err: CliError) -> bool:
+    return err.code == "not_found"
 
 
 def toggle_batches(emails: Sequence[str]) -> list[list[str]]:

@@ -16,9 +16,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -26,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 from urllib.parse import quote
 
+from instantly_cli.config_file import atomic_write
 from instantly_cli.enums import MEMBER_ACCEPTED, WORKSPACE_CURRENT
 from instantly_cli.errors import AuthError, CliError, ForbiddenError, UsageError
 
@@ -168,10 +167,7 @@ class NameCache:
         doc = {"stamp": self.stamp, "workspaces": [w.to_json() for w in workspaces]}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".ws-", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(doc, f)
-            os.replace(tmp, self.path)
+            atomic_write(self.path, json.dumps(doc), prefix=".ws-")
         except OSError:
             pass  # a cache that cannot be written costs a request next time, nothing else
 

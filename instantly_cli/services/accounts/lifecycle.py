@@ -23,13 +23,11 @@ from instantly_cli.enums import (
     WOULD_FIX,
     WOULD_MOVE,
 )
-from instantly_cli.errors import NetworkError, NotFoundError, UsageError
-from instantly_cli.services.bulk import Outcome
+from instantly_cli.errors import CliError, NetworkError, NotFoundError, UsageError
+from instantly_cli.services.bulk import Outcome, Work, bisect
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
-
-Work = Callable[[list[str]], list[Outcome]]
 
 # POST /accounts/move documents no maximum; 100 a call like every other bulk endpoint.
 MOVE_BATCH = 100
@@ -221,20 +219,11 @@ def move_work(
         return _from_organizations(client, destination, dry_run=dry_run,
                                    in_destination=in_destination)
 
+    extra = {"from": source, "to": destination}
+
     def send(batch: list[str]) -> tuple[dict[str, Any], list[str]]:
         try:
             return client.move_accounts(batch, source, destination), []
-        except NotFoundError:
-            # All or nothing: one account not in the source refuses the batch. Those already in
-            # the destination are unchanged (a move done before); the rest go once more.
-            if in_destination is None or dry_run:
-                raise
-            there = {e for e in batch if in_destination(e)}
-            if not there:
-                raise
-            rest = [e for e in batch if e not in there]
-            answer = client.move_accounts(rest, source, destination) if rest else {}
-            return {**answer, "already": there}, []
         except NetworkError as lost:
             if in_destination is None:
                 raise
@@ -251,10 +240,7 @@ def move_work(
                 ) from None
             return client.move_accounts(batch, source, destination), []
 
-    def work(batch: list[str]) -> list[Outcome]:
-        extra = {"from": source, "to": destination}
-        if dry_run:
-            return [Outcome(e, WOULD_MOVE, extra=dict(extra)) for e in batch]
+    def move(batch: list[str]) -> list[Outcome]:
         answer, warnings = send(batch)
         status = answer.get("status")
         if status not in (None, "success"):
@@ -268,12 +254,32 @@ def move_work(
                 )
                 for e in batch
             ]
-        already = set(answer.get("already") or ())
-        return [Outcome(e, UNCHANGED, extra={**extra, "detail": "in the destination already"})
-                if e in already else Outcome(e, MOVED, extra=dict(extra),
-                                             warnings=list(warnings)) for e in batch]
+        return [Outcome(e, MOVED, extra=dict(extra), warnings=list(warnings)) for e in batch]
+
+    def work(batch: list[str]) -> list[Outcome]:
+        if dry_run:
+            return [Outcome(e, WOULD_MOVE, extra=dict(extra)) for e in batch]
+        try:
+            return move(batch)
+        except NotFoundError as refusal:
+            # All or nothing: one account not in the source refuses the batch. Those in the
+            # destination already are unchanged (a move done before); the rest are halved until
+            # the ones found nowhere are alone, so only they fail.
+            there = {e for e in batch if in_destination(e)} if in_destination else set()
+            rest = [e for e in batch if e not in there]
+            outcomes = [Outcome(e, UNCHANGED, extra={**extra, "detail": "in the destination "
+                                                     "already"}) for e in batch if e in there]
+            if rest:
+                # Sent as it was, the batch would be refused again: straight to its halves.
+                outcomes += bisect(move, rest, _not_in_source, None if there else refusal)
+            order = {e: i for i, e in enumerate(batch)}
+            return sorted(outcomes, key=lambda o: order.get(o.email, len(order)))
 
     return work
+
+
+def _not_in_source(err: CliError) -> bool:
+    return isinstance(err, NotFoundError)
 
 
 def _from_organizations(

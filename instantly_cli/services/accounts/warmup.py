@@ -3,7 +3,7 @@ and the verdict on the jobs once waited for."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from instantly_cli.enums import (
@@ -13,7 +13,7 @@ from instantly_cli.enums import (
     SUBMITTED,
 )
 from instantly_cli.errors import CliError
-from instantly_cli.services.bulk import Outcome, RunResult, failed
+from instantly_cli.services.bulk import Outcome, RunResult, Work, bisect, halves
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     from instantly_cli.services.jobs import JobWait
 
 BATCH = 100
-
-Work = Callable[[list[str]], list[Outcome]]
 
 
 def _bisectable(err: CliError) -> bool:
@@ -38,17 +36,11 @@ def warmup_submit_work(client: InstantlyClient, enable: bool) -> Work:
     one bad email fails only itself (with the API's reason)."""
 
     def submit(batch: list[str]) -> list[Outcome]:
-        try:
-            job = client.warmup(enable, batch)
-        except CliError as err:
-            if len(batch) > 1 and _bisectable(err):
-                half = len(batch) // 2
-                return submit(batch[:half]) + submit(batch[half:])
-            return [failed(e, err) for e in batch]
+        job = client.warmup(enable, batch)
         extra = {"job_id": str(job.get("id", "")), "job_status": str(job.get("status", ""))}
         return [Outcome(e, SUBMITTED, extra=dict(extra)) for e in batch]
 
-    return submit
+    return lambda batch: bisect(submit, batch, _bisectable)
 
 
 def split_failed_jobs(result: RunResult) -> list[list[str]]:
@@ -58,12 +50,7 @@ def split_failed_jobs(result: RunResult) -> list[list[str]]:
     for o in result.outcomes:
         if o.result == FAILED and o.code == "job_failed" and o.extra.get("job_id"):
             groups.setdefault(str(o.extra["job_id"]), []).append(o.email)
-    halves: list[list[str]] = []
-    for emails in groups.values():
-        if len(emails) > 1:
-            half = len(emails) // 2
-            halves += [emails[:half], emails[half:]]
-    return halves
+    return [part for emails in groups.values() if len(emails) > 1 for part in halves(emails)]
 
 
 def replace_outcomes(result: RunResult, new: Sequence[Outcome]) -> None:

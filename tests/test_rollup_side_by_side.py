@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 import pytest
@@ -27,9 +27,12 @@ from instantly_cli.sandbox.seed import DEFAULT_WORKSPACE_NAME, SUB_WORKSPACES
 from instantly_cli.sandbox.server import SandboxServer
 from instantly_cli.sandbox.store import AccountQuery, Store
 from instantly_cli.services import workspaces
+from tests import test_workspaces
 from tests.conftest import TEST_KEY
 
 Cli = Callable[..., Result]
+# The loopback servers fixture: one seeded store and sandbox server per call, stopped after.
+servers = test_workspaces.servers
 ACCEPTED = {name: ws_id for ws_id, name, status, _ in SUB_WORKSPACES if status == "accepted"}
 SUB = 7  # accounts seeded into each sub-workspace
 # Long enough for a busy machine to start every workspace; reached only when they run one
@@ -56,13 +59,17 @@ class Gate:
         self.timed_out = False
         self._cond = threading.Condition()
 
-    def wrap(self, app: SandboxApp, server_name: str) -> SandboxApp:
+    def install(self, server: SandboxServer) -> SandboxServer:
+        """Put the gate in front of ``server``'s app (it is called per request)."""
+        app = server.app
+
         def gated(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
             if environ["PATH_INFO"] == "/api/v2/accounts" and environ["REQUEST_METHOD"] == "GET":
-                self.arrive(f"{server_name}/{environ.get('HTTP_X_AS_WORKSPACE', '')}")
+                self.arrive(f"{server.url}/{environ.get('HTTP_X_AS_WORKSPACE', '')}")
             return app(environ, start_response)
 
-        return cast(SandboxApp, gated)
+        server.app = cast(SandboxApp, gated)
+        return server
 
     def arrive(self, workspace: str) -> None:
         with self._cond:
@@ -74,26 +81,6 @@ class Gate:
                                        self.timed_out, timeout=GATE_TIMEOUT):
                 self.timed_out = True  # let every waiter go: the test fails, quickly
                 self._cond.notify_all()
-
-
-@pytest.fixture
-def servers(runtime: Runtime) -> Iterator[Callable[..., tuple[SandboxServer, Store]]]:
-    made: list[tuple[SandboxServer, Store]] = []
-
-    def make(accounts: int, gate: Gate | None = None, **kwargs: Any
-             ) -> tuple[SandboxServer, Store]:
-        store = Store(":memory:")
-        store.ensure_seeded(accounts, sub_accounts=kwargs.pop("sub_accounts", 0))
-        app = SandboxApp(store, api_key=TEST_KEY)
-        wsgi = gate.wrap(app, str(len(made))) if gate else app
-        server = SandboxServer(wsgi, **kwargs).start()
-        made.append((server, store))
-        return server, store
-
-    yield make
-    for server, store in made:
-        server.stop()
-        store.close()
 
 
 def profiles(made: list[tuple[SandboxServer, Store]]) -> list[str]:
@@ -116,7 +103,7 @@ def test_the_workspaces_of_an_admin_key_are_read_side_by_side(
     cli: Cli, servers: Callable[..., tuple[SandboxServer, Store]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gate = Gate(want=1 + len(ACCEPTED))  # the key's own workspace and every accepted one
-    server, _ = servers(60, gate, sub_accounts=SUB, rate_limit=True)
+    server = gate.install(servers(60, sub_accounts=SUB, rate_limit=True)[0])
     monkeypatch.setenv("INSTANTLY_API_KEY", TEST_KEY)
     monkeypatch.setenv("INSTANTLY_BASE_URL", server.url)
     doc = as_json(cli(["accounts", "summary", "--all-workspaces", "--json"]))
@@ -132,7 +119,9 @@ def test_profiles_are_read_side_by_side_each_on_its_own_server(
     cli: Cli, servers: Callable[..., tuple[SandboxServer, Store]]
 ) -> None:
     gate = Gate(want=4)
-    made = [servers(30 + i, gate) for i in range(4)]
+    made = [servers(30 + i) for i in range(4)]
+    for server, _ in made:
+        gate.install(server)
     names = profiles(made)
     doc = as_json(cli(["accounts", "summary", "--all-profiles", "--json"]))
     assert not gate.timed_out, f"only {sorted(gate.arrived)} ran at once"

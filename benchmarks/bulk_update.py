@@ -36,7 +36,7 @@ KEY = "bench-key-0000"
 SERVICE = r"""
 import json, sys
 from instantly_cli.client import InstantlyClient
-from instantly_cli.ratelimit import RateLimiter
+from instantly_cli.ratelimit import AUTO_CONCURRENCY, RateLimiter
 from instantly_cli.services import bulk
 url, key = sys.argv[1:3]
 emails = sys.stdin.read().split()
@@ -45,7 +45,7 @@ with InstantlyClient(api_key=key, base_url=url, limiter=limiter) as client:
     def work(unit):
         client.update_account(unit[0], {"daily_limit": 25})
         return [bulk.Outcome(unit[0], "updated")]
-    result = bulk.run([[e] for e in emails], work, concurrency=bulk.AUTO_CONCURRENCY,
+    result = bulk.run([[e] for e in emails], work, concurrency=AUTO_CONCURRENCY,
                       rate=100, pace=limiter.thread_stats)
 for o in result.outcomes:
     print(json.dumps({"email": o.email, "result": o.result}))

@@ -58,10 +58,6 @@ class CampaignEndpoints:
     def get_campaign(self: _Client, campaign_id: str) -> Campaign:
         return cast(Campaign, self._object("GET", campaign_path(campaign_id)))
 
-    def update_campaign(self: _Client, campaign_id: str, body: Mapping[str, Any]) -> Campaign:
-        """``PATCH /campaigns/{id}``: the lists given replace the campaign's lists."""
-        return cast(Campaign, self._object("PATCH", campaign_path(campaign_id), body=dict(body)))
-
     def set_campaign_accounts(
         self: _Client, campaign_id: str, emails: Sequence[str]
     ) -> Campaign:

@@ -42,7 +42,6 @@ from instantly_cli.schema import (
     Tag,
     Vitals,
     Workspace,
-    WorkspaceAdmin,
 )
 
 API = "/api/v2"
@@ -347,12 +346,9 @@ class InstantlyClient(CampaignEndpoints):
         """``GET /accounts``: pages by cursor, or by ``skip`` when ``offset`` (sorted lists)."""
         return self.pages(f"{API}/accounts", params, limit=limit, offset=offset)
 
-    def accounts_page(self, params: Mapping[str, Any]) -> AccountPage:
-        """One ``GET /accounts`` page with exactly these parameters (``items`` is checked)."""
-        return account_page(self.request("GET", f"{API}/accounts", params=params))
-
     def accounts_page_later(self, params: Mapping[str, Any]) -> Callable[[], AccountPage]:
-        """:meth:`accounts_page` fetched now; parsed and checked when the result is called.
+        """One ``GET /accounts`` page with exactly these parameters, fetched now; parsed and
+        checked (``items``) when the result is called.
 
         A worker thread fetches and the thread that consumes the page parses it: objects built
         in one thread and freed in another fragment glibc's per-thread arenas, and a concurrent
@@ -376,9 +372,6 @@ class InstantlyClient(CampaignEndpoints):
 
     def delete_account(self, email_address: str) -> Account:
         return cast(Account, self._object("DELETE", account_path(email_address)))
-
-    def pause_account(self, email_address: str) -> Account:
-        return self._account_action(email_address, "pause")
 
     def resume_account(self, email_address: str) -> Account:
         return self._account_action(email_address, "resume")
@@ -501,10 +494,6 @@ class InstantlyClient(CampaignEndpoints):
     def workspace_members(self) -> Pager:
         """``GET /workspace-group-members``: the sub-workspaces of an admin workspace."""
         return self.pages(f"{API}/workspace-group-members")
-
-    def admin_workspace(self) -> WorkspaceAdmin:
-        """``GET /workspace-group-members/admin``: the admin workspace of the current one."""
-        return cast(WorkspaceAdmin, self._object("GET", f"{API}/workspace-group-members/admin"))
 
     def _object(
         self,

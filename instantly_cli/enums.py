@@ -241,8 +241,15 @@ ANALYTICS_BY = EnumTable(
     ],
 )
 
-# Terminal job states: polling stops on these.
-JOB_DONE = frozenset({"success", "failed", "cancelled"})
+# Audit-log activity types (GET /audit-logs) of accounts: added, deleted, updated.
+ACTIVITY_ADDED = 6
+ACTIVITY_DELETED = 7
+ACTIVITY_UPDATED = 36
+
+# Terminal job states: polling stops on these; every one but success is a failure.
+JOB_SUCCESS = "success"
+JOB_DONE = frozenset({JOB_SUCCESS, "failed", "cancelled"})
+JOB_FAILED = JOB_DONE - {JOB_SUCCESS}
 
 
 # -- result words of bulk runs: what happened to one target ------------------------------------
@@ -333,8 +340,9 @@ WATCH = "watch"
 HEALTHY = "healthy"
 # Which account codes decide a health class (see services/accounts/summary.py for the rules).
 ACTIVE_STATUS = 1
+PAUSED_STATUS = 2
 ERROR_STATUSES = frozenset({-1, -2, -3})  # connection, soft-bounce and sending errors
-WATCH_STATUSES = frozenset({2})  # paused
+WATCH_STATUSES = frozenset({PAUSED_STATUS})
 WARMUP_PROBLEMS = frozenset({-1, -2, -3})  # banned, spam folder unknown, permanent suspension
 WARMUP_WATCH = frozenset({0})  # warmup paused
 WARMUP_ACTIVE = 1
@@ -433,7 +441,6 @@ CAMPAIGN_STATUS = EnumTable(
 )
 # A campaign sends when Active or Running Subsequences: those are the ones a pause takes from.
 ACTIVE_CAMPAIGN_STATUSES = frozenset({1, 4})
-WARMUP_ACTIVE = 1
 NOT_SENDING_STATUS = EnumTable(
     "not-sending status",
     "not_sending_status",
@@ -463,7 +470,5 @@ COVERAGE_METRIC = EnumTable(
 # (GET /workspace-group-members). Only accepted sub-workspaces may be acted as.
 WORKSPACE_CURRENT = "current"
 MEMBER_ACCEPTED = "accepted"
-MEMBER_PENDING = "pending"
-MEMBER_REJECTED = "rejected"
 NOT_FOUND = "not found"
 FOUND = "found"

@@ -26,6 +26,9 @@ PACE_HEADROOM = 0.97
 DECREASE = 0.7
 INCREASE = 0.02
 MIN_RATE = 1.0
+# The 429s of one burst count once: answers to requests sent at the old rate keep arriving for
+# about one round trip; one second covers any real latency while staying short enough to react.
+THROTTLE_WINDOW = 1.0
 # The most wall-clock time a run spends with requests waiting on 429s (--max-wait): a server
 # answering `Retry-After: 60` again and again fails the targets left instead of holding a run
 # for many minutes.
@@ -164,7 +167,7 @@ class RateLimiter:
         within one spacing window) are one signal, so the rate drops once per window."""
         with self._lock:
             now = self._clock()
-            if now - self._last_drop >= self._window():
+            if now - self._last_drop >= THROTTLE_WINDOW:
                 self.rate = max(MIN_RATE, self.rate * DECREASE)
                 self._last_drop = now
 
@@ -174,18 +177,11 @@ class RateLimiter:
             if self.rate < self.target:
                 self.rate = min(self.target, self.rate + self.target * INCREASE)
 
-    def _window(self) -> float:
-        # Answers to requests sent at the old rate keep arriving for about one round trip;
-        # one second covers any real latency while staying short enough to react.
-        return 1.0
-
 
 # -- pacing of bulk work: rate constants, worker sizing, the latency gauge --------------------
 
 DEFAULT_RATE = 50.0
 MAX_RATE = 100.0
-# Workers of a run given no rate (a fixed number).
-DEFAULT_CONCURRENCY = 8
 # The default upper bound of a run given its rate: the runner sizes its workers from the observed
 # latency (Little's law), never more than this or --concurrency.
 AUTO_CONCURRENCY = 64

@@ -172,13 +172,6 @@ class SendingStatus(TypedDict, total=False):
     accounts_summary: dict[str, Any] | None
 
 
-class CampaignMapping(TypedDict, total=False):
-    campaign_id: str
-    campaign_name: str
-    timestamp_created: str
-    status: int
-
-
 class PauseAnswer(TypedDict, total=False):
     paused_emails: list[str]
     failed_emails: list[str]
@@ -204,25 +197,6 @@ class Workspace(TypedDict, total=False):
     plan_id: str | None
     timestamp_created: str
     timestamp_updated: str
-
-
-class WorkspaceMember(TypedDict, total=False):
-    """A sub-workspace of an admin workspace (``status``: pending, accepted or rejected)."""
-
-    id: str
-    admin_workspace_id: str
-    sub_workspace_id: str
-    sub_workspace_name: str
-    admin_workspace_name: str
-    status: str
-    timestamp_created: str
-    timestamp_updated: str
-
-
-class WorkspaceAdmin(TypedDict, total=False):
-    workspace_name: str
-    has_admin_workspace: bool
-    workspace_group_member_id: str
 
 
 class Exchange(NamedTuple):

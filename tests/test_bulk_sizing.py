@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from instantly_cli.ratelimit import RateLimiter
-from instantly_cli.services import bulk
-from instantly_cli.services.bulk import Outcome, run, workers_for
+from instantly_cli import ratelimit
+from instantly_cli.ratelimit import RateLimiter, workers_for
+from instantly_cli.services.bulk import Outcome, run
 
 
 class FakeTime:
@@ -84,7 +84,7 @@ def test_workers_for_bounds() -> None:
     assert workers_for(100, 0.0, cap=64) == 1
     assert workers_for(100, 10.0, cap=64) == 64
     assert workers_for(100, 0.001, cap=64, floor=2) == 2
-    assert bulk.AUTO_CONCURRENCY == bulk.MAX_CONCURRENCY == 64
+    assert ratelimit.AUTO_CONCURRENCY == ratelimit.MAX_CONCURRENCY == 64
 
 
 def test_limiter_reports_each_threads_pacing_sleeps() -> None:

@@ -64,17 +64,15 @@ def store() -> Iterator[Store]:
 # -- the client methods (every exchange is contract-checked by the sandbox fixture) ----------------
 
 
-def test_client_reads_the_workspace_its_members_and_its_admin(sandbox: SandboxApp) -> None:
+def test_client_reads_the_workspace_and_its_members(sandbox: SandboxApp) -> None:
     transport = httpx.WSGITransport(app=sandbox)
     with InstantlyClient(api_key=TEST_KEY, base_url="http://s", transport=transport) as c:
         assert c.current_workspace()["name"] == DEFAULT_WORKSPACE_NAME
         members = [m for page in c.workspace_members() for m in page]
         assert {m["sub_workspace_id"]: m["status"] for m in members} == dict(WS.values())
-        assert c.admin_workspace()["has_admin_workspace"] is False
     with InstantlyClient(api_key=TEST_KEY, base_url="http://s", transport=transport,
                          workspace=NORTH) as c:
         assert c.current_workspace()["id"] == NORTH
-        assert c.admin_workspace()["workspace_name"] == DEFAULT_WORKSPACE_NAME
         assert [m for page in c.workspace_members() for m in page] == []
 
 

@@ -32,21 +32,10 @@ from instantly_cli.errors import (
     redact,
 )
 from instantly_cli.interrupts import sigint_deferred
+from instantly_cli.ratelimit import MAX_CONCURRENCY, MAX_RATE, LatencyGauge, first_wave, workers_for
 
-# Pacing lives in ratelimit; the listing's callers still import these names from here.
-from instantly_cli.ratelimit import (
-    AUTO_CONCURRENCY,
-    DEFAULT_RATE,
-    MAX_CONCURRENCY,
-    MAX_RATE,
-    LatencyGauge,
-    first_wave,
-    workers_for,
-)
-
-__all__ = ["AUTO_CONCURRENCY", "DEFAULT_RATE", "MAX_RATE", "LatencyGauge", "Outcome", "RunResult",
-           "Shield", "Work", "batches", "bisect", "check_rate", "failed", "halves", "run",
-           "workers_for", "write_failures"]
+__all__ = ["Outcome", "RunResult", "Shield", "Work", "batches", "bisect", "check_rate", "failed",
+           "halves", "run", "write_failures"]
 
 Advance = Callable[[int, int], None]
 # The calling thread's (requests paced, seconds slept for pacing): ``RateLimiter.thread_stats``.

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 from instantly_cli.enums import (
     ACTIVE_CAMPAIGN_STATUSES,
-    ACTIVE_STATUS,
     AT_RISK,
     CAMPAIGN_STATUS,
     HEALTHY,
@@ -30,16 +29,16 @@ from instantly_cli.enums import (
 )
 from instantly_cli.errors import NotFoundError, UsageError
 from instantly_cli.services import bulk
+from instantly_cli.services.accounts.lifecycle import is_active as account_active
 from instantly_cli.services.accounts.summary import Thresholds, health_class, number, share
-from instantly_cli.services.tags import all_items, close_hint, norm
+from instantly_cli.services.names import close_hint
+from instantly_cli.services.tags import all_items, norm
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
     from instantly_cli.schema import Campaign
 
 Warn = Callable[[str], None]
-# Default --at-risk-share of `accounts coverage`: a campaign over it leans on at-risk accounts.
-DEFAULT_AT_RISK_SHARE = 30.0
 # Sending-status requests in flight at once (one per campaign, read side by side).
 STATUS_WORKERS = 8
 NO_ACCOUNT = "no available account"
@@ -57,7 +56,7 @@ def daily_limit(account: Mapping[str, Any]) -> float:
 
 
 def is_available(account: Mapping[str, Any] | None) -> bool:
-    return account is not None and account.get("status") == ACTIVE_STATUS
+    return account is not None and account_active(account)
 
 
 def is_active(campaign: Mapping[str, Any]) -> bool:
@@ -146,15 +145,16 @@ class Sweep:
 
     def resolve(self, spec: str) -> Campaign:
         """A campaign id or name (trimmed, case-insensitive) → the campaign; exit 2 if unclear."""
-        text = spec.strip()
-        if text in self.by_id:
-            return self.by_id[text]
-        return resolve_name(self.campaigns, spec)
+        return resolve_campaign(self.campaigns, spec)
 
 
-def resolve_name(campaigns: Sequence[Campaign], spec: str) -> Campaign:
-    """A campaign by its name (case-insensitive exact match); exit 2 with close names if not."""
+def resolve_campaign(campaigns: Sequence[Campaign], spec: str) -> Campaign:
+    """A campaign by id, else by name (trimmed, case-insensitive exact match; names resolve like
+    tag labels); exit 2 with close names if none or several match."""
     text = spec.strip()
+    for campaign in campaigns:
+        if str(campaign.get("id")) == text:
+            return campaign
     matches = [c for c in campaigns if norm(str(c.get("name", ""))) == norm(text)]
     if len(matches) == 1:
         return matches[0]
@@ -429,13 +429,8 @@ MEMBERSHIP_BATCH = 100
 
 
 def find_campaign(client: InstantlyClient, spec: str, warn: Warn = _ignore) -> Campaign:
-    """A campaign by id or name (names resolve like tag labels: exit 2 with close names)."""
-    campaigns = list_all(client, warn)
-    text = spec.strip()
-    for campaign in campaigns:
-        if str(campaign.get("id")) == text:
-            return campaign
-    return resolve_name(campaigns, spec)
+    """A campaign by id or name (see :func:`resolve_campaign`)."""
+    return resolve_campaign(list_all(client, warn), spec)
 
 
 def tag_served(

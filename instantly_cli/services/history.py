@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 from instantly_cli.errors import CliError, UsageError, redact
+from instantly_cli.services.accounts.summary import reason_text
 
 SCHEMA_VERSION = 1
 # Error texts are kept whole up to this length; longer ones are cut (the reason is in the head).
@@ -61,7 +62,6 @@ CREATE TABLE IF NOT EXISTS current (
 _FIELDS = ("status", "warmup_status", "score", "daily_limit", "warmup_limit", "provider", "tags",
            "error_code", "error_message")
 _COLUMNS = ", ".join(_FIELDS)
-_TAGS = _FIELDS.index("tags")
 
 
 class State(NamedTuple):
@@ -134,16 +134,10 @@ def state_of(account: Mapping[str, Any]) -> State:
     message = get("status_message")
     code: str | None = None
     text: str | None = None
-    if message is None:
-        pass
-    elif isinstance(message, dict):
-        raw = message.get("code")
-        code = str(raw) if raw not in (None, "") else None
-        body = message.get("e_message") or message.get("response")
-        text = redact(str(body))[:MAX_MESSAGE] if body else None
-    elif isinstance(message, str) and message:
+    if message is not None:
+        body, code = reason_text(message)
         # A server may echo a key or password in its error: history never stores it.
-        text = redact(message)[:MAX_MESSAGE]
+        text = redact(body)[:MAX_MESSAGE] if body else None
     state: State = _make_state((
         status if type(status) is int else _code(status),
         warmup_status if type(warmup_status) is int else _code(warmup_status),
@@ -177,21 +171,8 @@ class Recorder:
         self._history: History | None = None
         self._buffer: list[tuple[Any, ...]] = []
 
-    def watch(self, accounts: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
-        states, buffer, staging = self.states, self._buffer, self.path is not None
-        for account in accounts:
-            email = account.get("email")
-            if isinstance(email, str) and email:
-                if staging:
-                    buffer.append((email.lower(), *state_of(account)))
-                    if len(buffer) >= self.batch:
-                        self._flush()
-                else:
-                    states[email.lower()] = state_of(account)
-            yield account
-
     def watch_pages(self, pages: Iterable[_Page]) -> Iterator[_Page]:
-        """Pages, each seen whole (cheaper per account than :meth:`watch`)."""
+        """Pages, each seen whole."""
         staging = self.path is not None
         for page in pages:
             rows = [(e.lower(), state_of(a)) for a in page

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from instantly_cli.enums import JOB_DONE, JOB_STATUS, JOB_TYPE
+from instantly_cli.enums import JOB_DONE, JOB_STATUS, JOB_SUCCESS, JOB_TYPE
 from instantly_cli.errors import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -185,7 +185,7 @@ def wait_exit_code(waited: JobWait) -> int:
     states = list(waited.states.values())
     if waited.error is not None or waited.timed_out:
         return EXIT_FAILED
-    if all(str(s.get("status")) == "success" for s in states):
+    if all(str(s.get("status")) == JOB_SUCCESS for s in states):
         return EXIT_OK
     return EXIT_FAILED
 

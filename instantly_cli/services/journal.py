@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from instantly_cli.enums import APPLIED, FAILED, SKIPPED, SUBMITTED
+from instantly_cli.enums import APPLIED, FAILED, JOB_DONE, NOT_FINAL, SKIPPED
 from instantly_cli.errors import CliError, UsageError, redact
 from instantly_cli.services.bulk import Outcome
 
@@ -87,8 +87,8 @@ class RunState:
         out = []
         for e in self.targets:
             result = self.results.get(e.lower())
-            if result in (None, SKIPPED, SUBMITTED) or (result == FAILED and e.lower()
-                                                         in self.retry):
+            if result is None or (result in NOT_FINAL
+                                  and (result != FAILED or e.lower() in self.retry)):
                 out.append(e)
         return out
 
@@ -328,8 +328,7 @@ class Journal:
             if o.extra.get("job_id"):
                 line["job_id"] = o.extra["job_id"]
                 # A job not known to have ended: a resume waits for it.
-                line["wait"] = str(o.extra.get("job_status")) not in ("failed", "cancelled",
-                                                                       "success")
+                line["wait"] = str(o.extra.get("job_status")) not in JOB_DONE
             self._line(line)
 
     @property

@@ -7,7 +7,6 @@ No terminal here: warnings reach these functions as a ``warn`` callback, and the
 from __future__ import annotations
 
 import difflib
-import re
 import shlex
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -24,6 +23,7 @@ from instantly_cli.enums import (
 )
 from instantly_cli.errors import CliError, ConflictError, NetworkError, UsageError
 from instantly_cli.services import bulk
+from instantly_cli.services.names import is_id
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
@@ -35,7 +35,6 @@ Warn = Callable[[str], None]
 # The toggle endpoint and the resource_ids filter take lists; 100 keeps bodies and URLs modest.
 BATCH = 100
 ACCOUNT = int(RESOURCE_TYPE.parse("account"))
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 def _ignore(message: str) -> None:
@@ -90,7 +89,7 @@ class TagIndex:
                 f"Tag label '{spec}' matches {len(matches)} tags.",
                 hint=f"Use one of the ids: {ids}.",
             )
-        if _UUID.match(text):
+        if is_id(text):
             raise UsageError(
                 f"No tag has the id '{spec}'.", hint="`instantly tags list` shows them."
             )
@@ -102,13 +101,6 @@ class TagIndex:
         if close:
             hint += f" (or did you mean '{folded[close[0]]}'?)"
         raise UsageError(f"No tag is labelled '{spec}'.", hint=hint)
-
-
-def close_hint(text: str, names: Sequence[str], otherwise: str) -> str:
-    """``Did you mean: …?`` with up to three close names (or containing ``text``)."""
-    close = difflib.get_close_matches(text, names, n=3, cutoff=0.5)
-    close += [n for n in names if text.casefold() in n.casefold() and n not in close][:3]
-    return "Did you mean: " + ", ".join(repr(c) for c in close[:3]) + "?" if close else otherwise
 
 
 def resolve_tag_ids(index: TagIndex, specs: Iterable[str] | None) -> list[str]:

@@ -13,10 +13,8 @@ job over many workspaces side by side.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -26,7 +24,10 @@ from urllib.parse import quote
 
 from instantly_cli.config_file import atomic_write
 from instantly_cli.enums import MEMBER_ACCEPTED, WORKSPACE_CURRENT
-from instantly_cli.errors import AuthError, CliError, ForbiddenError, UsageError
+from instantly_cli.errors import CliError, ForbiddenError, UsageError
+from instantly_cli.services.accounts.get import find
+from instantly_cli.services.names import close_hint
+from instantly_cli.services.names import is_id as is_id  # context tells ids from names with it
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 # Workspaces read at once. Each runs its own concurrent listing (at most 16 pages in flight), so
 # this bounds the requests in flight to 16 x this, and the threads to match.
 SIDE_BY_SIDE = 10
-UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # A prefix of an id this long or longer is taken for a truncated id, not a name.
 MIN_ID_PREFIX = 4
 
@@ -50,10 +50,6 @@ class Workspace(NamedTuple):
 
     def to_json(self) -> dict[str, str]:
         return {"id": self.id, "name": self.name, "status": self.status}
-
-
-def is_id(text: str) -> bool:
-    return bool(UUID.match(text.strip()))
 
 
 def directory(client: InstantlyClient) -> list[Workspace]:
@@ -125,16 +121,11 @@ class UnknownWorkspaceError(UsageError):
 
     def __init__(self, wanted: str, workspaces: Sequence[Workspace], option: str):
         names = [w.name for w in workspaces if w.name]
-        by_fold = {n.casefold(): n for n in names}
-        close = [by_fold[n] for n in difflib.get_close_matches(
-            wanted.casefold(), list(by_fold), n=3, cutoff=0.5)]
-        close += [n for n in names if wanted.casefold() in n.casefold() and n not in close]
-        if close:
-            hint = "Did you mean: " + ", ".join(f"'{n}'" for n in close[:3]) + "?"
-        elif names:
-            hint = "Workspaces of this key: " + ", ".join(f"'{n}'" for n in names) + "."
+        if names:
+            known = "Workspaces of this key: " + ", ".join(f"'{n}'" for n in names) + "."
         else:
-            hint = "`instantly workspaces list` shows the workspaces of this key."
+            known = "`instantly workspaces list` shows the workspaces of this key."
+        hint = close_hint(wanted, names, known)
         super().__init__(f"No workspace named '{wanted}' for this key ({option}).", hint=hint)
 
 
@@ -198,13 +189,6 @@ def resolve(text: str, fetch: Callable[[], list[Workspace]], cache: NameCache | 
         if not had_cache:
             raise
     return match(text, known(fetch, cache, fresh=True), option=option)
-
-
-def name_of(workspace_id: str | None, workspaces: Iterable[Workspace]) -> str | None:
-    for w in workspaces:
-        if workspace_id and w.id.lower() == workspace_id.lower():
-            return w.name
-    return None
 
 
 # -- side by side -------------------------------------------------------------------------------
@@ -276,8 +260,6 @@ def _named(client: InstantlyClient, unit: Unit) -> Unit:
         current = client.current_workspace()
     except ForbiddenError:
         return unit
-    except AuthError:
-        raise
     return replace(unit, id=unit.id or current.get("id"), name=unit.name or current.get("name"))
 
 
@@ -286,12 +268,10 @@ def _named(client: InstantlyClient, unit: Unit) -> Unit:
 
 def find_accounts(client: InstantlyClient, emails: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The accounts of ``emails`` in the client's workspace, keyed by the address folded to
-    lower case (emails compare case-insensitively). One ``search`` listing per address: a
-    substring search, so only an exact (case-insensitive) match counts."""
+    lower case (emails compare case-insensitively); one ``search`` listing per address."""
     found: dict[str, dict[str, Any]] = {}
     for email in dict.fromkeys(e.casefold() for e in emails):
-        for page in client.list_accounts({"search": email}, limit=100):
-            for account in page:
-                if str(account.get("email", "")).casefold() == email:
-                    found[email] = dict(account)
+        account = find(client, email)
+        if account is not None:
+            found[email] = dict(account)
     return found

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from instantly_cli.errors import UsageError
+from instantly_cli.services.accounts.summary import domain_of as email_domain
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
@@ -40,8 +41,9 @@ class DomainVitals:
         return {**self.result, "domain": self.domain, "accounts": self.accounts}
 
 
-def domain_of(email: str) -> str:
-    return email.rpartition("@")[2].strip().lower().rstrip(".")
+def domain_of(text: str) -> str:
+    """An email's domain, or a bare domain itself (vitals takes both), as the API names it."""
+    return (email_domain(text) if "@" in text else text.strip().lower()).rstrip(".")
 
 
 def by_domain(emails: Sequence[str]) -> dict[str, list[str]]:

@@ -205,10 +205,6 @@ def describe(record: Mapping[str, Any]) -> str:
 
 # -- who did it -----------------------------------------------------------------------------------
 
-# Audit-log activity types of accounts: added, deleted, updated.
-ACTIVITY_ADDED = 6
-ACTIVITY_DELETED = 7
-ACTIVITY_UPDATED = 36
 # At most this many audit entries per activity type are read for one window.
 MAX_AUDIT_ENTRIES = 5000
 
@@ -218,6 +214,7 @@ def annotate(client: Any, records: list[dict[str, Any]], start: str, end: dateti
     for added, 7 for removed, 36 for the rest). Returns a one-line note when the log cannot
     be read (a key without the scope: never a failure). ``audit_metadata`` is free-form, so an
     entry belongs to an account when its metadata mentions the email."""
+    from instantly_cli.enums import ACTIVITY_ADDED, ACTIVITY_DELETED, ACTIVITY_UPDATED
     from instantly_cli.errors import AuthError, CliError
     from instantly_cli.webhooks import list_audit_logs
 

@@ -11,7 +11,7 @@ spells it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from instantly_cli.errors import NotFoundError
 
@@ -20,14 +20,21 @@ if TYPE_CHECKING:
     from instantly_cli.schema import Account
 
 
-def spelling(client: InstantlyClient, email: str) -> str | None:
-    """The API's spelling of ``email`` (any case), or None when no account has it."""
+def find(client: InstantlyClient, email: str) -> Account | None:
+    """The account of ``email`` in any case, or None when no account has it. ``search`` is a
+    substring search, so only an exact (case-insensitive) match counts."""
     want = email.strip().casefold()
     for item in client.list_accounts({"search": email.strip()}, limit=100).items():
         found = item.get("email")
         if isinstance(found, str) and found.casefold() == want:
-            return found
+            return cast("Account", item)
     return None
+
+
+def spelling(client: InstantlyClient, email: str) -> str | None:
+    """The API's spelling of ``email`` (any case), or None when no account has it."""
+    account = find(client, email)
+    return None if account is None else account["email"]
 
 
 def get_account(client: InstantlyClient, email: str) -> Account:

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from instantly_cli.enums import (
     ACCOUNT_STATUS,
+    ACTIVE_STATUS,
     FAILED,
     PAUSED,
+    PAUSED_STATUS,
     RESUMED,
     UNCHANGED,
     WOULD_PAUSE,
@@ -24,10 +26,6 @@ if TYPE_CHECKING:
 BATCH = 100
 
 Work = Callable[[list[str]], list[Outcome]]
-
-
-STATUS_ACTIVE = 1
-STATUS_PAUSED = 2
 
 
 def _status_name(code: object) -> str:
@@ -60,8 +58,8 @@ def pause_work(client: InstantlyClient, *, dry_run: bool = False) -> Work:
             return Outcome(email, FAILED, code="not_paused", status=err.status,
                            error=f"the API did not pause it, and reading it failed: {err.message}")
         status = current.get("status")
-        if status == STATUS_PAUSED:
-            return _state_change(email, UNCHANGED, status, STATUS_PAUSED, "already paused")
+        if status == PAUSED_STATUS:
+            return _state_change(email, UNCHANGED, status, PAUSED_STATUS, "already paused")
         return Outcome(
             email,
             FAILED,
@@ -72,9 +70,9 @@ def pause_work(client: InstantlyClient, *, dry_run: bool = False) -> Work:
 
     def preview(email: str) -> Outcome:
         status = client.get_account(email).get("status")
-        if status == STATUS_PAUSED:
-            return _state_change(email, UNCHANGED, status, STATUS_PAUSED, "already paused")
-        return _state_change(email, WOULD_PAUSE, status, STATUS_PAUSED)
+        if status == PAUSED_STATUS:
+            return _state_change(email, UNCHANGED, status, PAUSED_STATUS, "already paused")
+        return _state_change(email, WOULD_PAUSE, status, PAUSED_STATUS)
 
     def work(batch: list[str]) -> list[Outcome]:
         if dry_run:
@@ -91,7 +89,7 @@ def pause_work(client: InstantlyClient, *, dry_run: bool = False) -> Work:
         out = []
         for email in batch:
             if email.lower() in paused:
-                out.append(Outcome(email, PAUSED, extra={"to": _status_name(STATUS_PAUSED)}))
+                out.append(Outcome(email, PAUSED, extra={"to": _status_name(PAUSED_STATUS)}))
             elif email.lower() in refused_emails:
                 out.append(refused(email))
             else:
@@ -115,12 +113,12 @@ def resume_work(client: InstantlyClient, *, dry_run: bool = False) -> Work:
     def work(unit: list[str]) -> list[Outcome]:
         email = unit[0]
         status = client.get_account(email).get("status")
-        if status == STATUS_ACTIVE:
-            return [_state_change(email, UNCHANGED, status, STATUS_ACTIVE, "already active")]
+        if status == ACTIVE_STATUS:
+            return [_state_change(email, UNCHANGED, status, ACTIVE_STATUS, "already active")]
         if dry_run:
-            return [_state_change(email, WOULD_RESUME, status, STATUS_ACTIVE)]
+            return [_state_change(email, WOULD_RESUME, status, ACTIVE_STATUS)]
         account = client.resume_account(email)
-        out = _state_change(email, RESUMED, status, account.get("status", STATUS_ACTIVE))
+        out = _state_change(email, RESUMED, status, account.get("status", ACTIVE_STATUS))
         out.account = account
         return [out]
 

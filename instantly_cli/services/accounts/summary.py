@@ -112,8 +112,6 @@ def _classify(status: object, warmup: object, score: float | None, thresholds: T
     return HEALTHY
 
 
-classify = _classify
-
 
 def score_class(score: float, thresholds: Thresholds) -> str:
     """The class a score alone puts an account in (what `accounts diff` calls crossing)."""

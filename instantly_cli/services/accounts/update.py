@@ -21,7 +21,6 @@ from instantly_cli.services.bulk import Outcome
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
 
-BATCH = 100
 
 Work = Callable[[list[str]], list[Outcome]]
 

@@ -10,6 +10,8 @@ from instantly_cli.enums import (
     DISABLED,
     ENABLED,
     FAILED,
+    JOB_FAILED,
+    JOB_SUCCESS,
     SUBMITTED,
 )
 from instantly_cli.errors import CliError
@@ -88,10 +90,10 @@ def judge_warmup(result: RunResult, waited: JobWait, *, enable: bool, timeout: f
         job: BackgroundJob = waited.states.get(job_id, {})
         status = str(job.get("status", "unknown"))
         o.extra["job_status"] = status
-        if status == "success":
+        if status == JOB_SUCCESS:
             o.result = done_word
             continue
-        if status not in ("failed", "cancelled") and waited.interrupted:
+        if status not in JOB_FAILED and waited.interrupted:
             # The job goes on on the server: the target stays submitted (``--resume`` waits).
             o.error = f"background job {job_id} was {status} when waiting was interrupted"
             continue
@@ -99,7 +101,7 @@ def judge_warmup(result: RunResult, waited: JobWait, *, enable: bool, timeout: f
         o.code = "job_" + status.replace("-", "_")
         data = job.get("data")
         reason = f": {data['error']}" if isinstance(data, dict) and data.get("error") else ""
-        if status in ("failed", "cancelled"):
+        if status in JOB_FAILED:
             o.error = f"background job {job_id} {status}{reason}"
         elif waited.error is not None:
             o.error = (

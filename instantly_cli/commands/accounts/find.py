@@ -32,7 +32,8 @@ def find(
     Looks in every configured profile (the current settings when none is configured) and
     every accepted sub-workspace of each key, side by side; addresses compare
     case-insensitively. One row per place an address is found (in the API's spelling), and a
-    `not found` row for an address found nowhere (exit 4). A workspace that cannot be read is reported (exit 1).
+    `not found` row for an address found nowhere (exit 4). A workspace that cannot be read is
+    reported (exit 1).
     """
     from instantly_cli.columns import Column
     from instantly_cli.commands.accounts import _rollup

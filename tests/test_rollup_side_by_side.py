@@ -129,13 +129,13 @@ def test_profiles_are_read_side_by_side_each_on_its_own_server(
     assert [r["total"] for r in doc["profiles"]] == [30 + i for i in range(4)]
 
 
-class _NoClient(contextlib.nullcontext[Any]):
-    pass
-
-
-def test_side_by_side_runs_at_most_workers_at_once_and_sorts_by_name() -> None:
-    workers, count = 3, 9
-    barrier = threading.Barrier(workers, timeout=GATE_TIMEOUT)
+@pytest.mark.parametrize("workers", [3, None])
+def test_side_by_side_runs_at_most_workers_at_once_and_sorts_by_name(workers: int | None
+                                                                      ) -> None:
+    # None: the default bound, the one every roll-up runs with.
+    bound = workers or workspaces.SIDE_BY_SIDE
+    count = 3 * bound
+    barrier = threading.Barrier(bound, timeout=GATE_TIMEOUT)
     lock = threading.Lock()
     running = [0]
     most = [0]
@@ -145,18 +145,19 @@ def test_side_by_side_runs_at_most_workers_at_once_and_sorts_by_name() -> None:
             running[0] += 1
             most[0] = max(most[0], running[0])
         try:
-            barrier.wait()  # `workers` jobs must be in flight together
+            barrier.wait()  # `bound` jobs must be in flight together
         finally:
             with lock:
                 running[0] -= 1
         return unit.name or ""
 
-    units = [workspaces.Unit("p", f"id-{i}", f"Client {chr(ord('Z') - i)}",
-                             lambda: cast(InstantlyClient, _NoClient()))
+    units = [workspaces.Unit("p", f"id-{i}", f"Client {count - i:03d}",
+                             lambda: cast(InstantlyClient, contextlib.nullcontext()))
              for i in range(count)]
-    done = workspaces.side_by_side(units, job, workers=workers)
+    done = (workspaces.side_by_side(units, job) if workers is None
+            else workspaces.side_by_side(units, job, workers=workers))
     assert [d.error for d in done] == [None] * count
-    assert most[0] == workers
+    assert most[0] == bound
     assert [d.value for d in done] == sorted(u.name or "" for u in units)
 
 

@@ -19,7 +19,13 @@ from typing import Any, NamedTuple
 
 from instantly_cli.enums import WARMUP_INCREMENT
 from instantly_cli.errors import UsageError
-from instantly_cli.targets import escape, is_email
+from instantly_cli.targets import (
+    escape,
+    is_email,
+    read_bounded,
+    read_file_bounded,
+    surrogate,
+)
 
 Keys = tuple[str, ...]
 
@@ -231,7 +237,7 @@ def check(field: Field, value: Any) -> None:
         return
     if not isinstance(value, str):
         raise bad()
-    if _lone_surrogate(value) is not None:
+    if surrogate(value) is not None:
         raise bad(": a lone surrogate is not a character")
     if field.choices and value not in field.choices:
         raise bad()
@@ -293,7 +299,7 @@ def deep_merge(
 
 def parse_set(item: str) -> tuple[str, Any]:
     """``warmup.advanced.open_rate=0.9`` → path and value (JSON when it parses, else a string)."""
-    if len(item) > BODY_LIMIT // 4 and len(item.encode("utf-8", "surrogatepass")) > BODY_LIMIT:
+    if _over_limit(item):
         raise _too_large("--set")
     path, sep, raw = item.partition("=")
     path = path.strip()
@@ -366,11 +372,18 @@ BODY_LIMIT = 1 << 20
 BODY_LIMIT_TEXT = "1 MiB"
 
 
-def _too_large(source: str) -> UsageError:
+def _too_large(source: str, limit: int = BODY_LIMIT) -> UsageError:
+    """The body's own wording of :func:`targets.too_large` (``limit`` is always the body's)."""
     return UsageError(
         f"{source} is larger than the {BODY_LIMIT_TEXT} limit.",
         hint="A PATCH body is a small JSON object; pass only the fields to change.",
     )
+
+
+def _over_limit(text: str) -> bool:
+    """Whether ``text`` is more than :data:`BODY_LIMIT` bytes as UTF-8 (encoded only when its
+    length in characters leaves the question open)."""
+    return len(text) > BODY_LIMIT // 4 and len(text.encode("utf-8", "surrogatepass")) > BODY_LIMIT
 
 
 def load_body_file(path: str | Path) -> str:
@@ -384,23 +397,17 @@ def load_body_file(path: str | Path) -> str:
             import sys
 
             buffer = getattr(sys.stdin, "buffer", None)
-            raw: bytes | str = (
-                buffer.read(BODY_LIMIT + 1)
-                if buffer is not None
-                else sys.stdin.read(BODY_LIMIT + 1)
-            )
-            if isinstance(raw, str):
-                if len(raw.encode("utf-8", "surrogatepass")) > BODY_LIMIT:
+            stream = sys.stdin if buffer is None else buffer
+            raw: bytes | str = read_bounded(stream, source, BODY_LIMIT, _too_large)
+            if isinstance(raw, str):  # a text stream without a buffer (a test's StringIO)
+                if _over_limit(raw):
                     raise _too_large(source)
                 return raw
             name = "stdin"
         else:
-            with open(path, "rb") as handle:
-                raw = handle.read(BODY_LIMIT + 1)
+            raw = read_file_bounded(path, source, BODY_LIMIT, _too_large)
     except OSError as exc:
         raise UsageError(f"Cannot read {name}: {exc.strerror or exc}.") from None
-    if len(raw) > BODY_LIMIT:
-        raise _too_large(source)
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
@@ -427,9 +434,9 @@ def _lone_surrogate(value: Any) -> tuple[str, str] | None:
         elif isinstance(item, list):
             stack.extend(item)
         elif isinstance(item, str):
-            for char in item:
-                if 0xD800 <= ord(char) <= 0xDFFF:
-                    return item, f"\\u{ord(char):04x}"
+            char = surrogate(item)
+            if char is not None:
+                return item, f"\\u{ord(char):04x}"
     return None
 
 
@@ -454,7 +461,7 @@ def load_body(text: str) -> dict[str, Any]:
         name = text[1:]
         text = load_body_file(name)
         source = "--body from stdin" if name == "-" else f"--body file {name}"
-    elif len(text) > BODY_LIMIT // 4 and len(text.encode("utf-8", "surrogatepass")) > BODY_LIMIT:
+    elif _over_limit(text):
         raise _too_large(source)
     try:
         body = json.loads(text)

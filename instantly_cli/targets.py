@@ -6,8 +6,8 @@ import itertools
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NamedTuple
 
 from instantly_cli.errors import UsageError
 
@@ -35,27 +35,37 @@ MAX_INPUT_BYTES = 64 * 1024 * 1024  # a JSON array on stdin, a --from file, an -
 _MB = 1024 * 1024
 
 
-def too_large(what: str, limit: int = MAX_INPUT_BYTES) -> UsageError:
+def too_large(
+    what: str,
+    limit: int = MAX_INPUT_BYTES,
+    hint: str = "Split the input into smaller pieces.",
+) -> UsageError:
     """The exit-2 error for input over one of the documented limits."""
     return UsageError(
-        f"{what} is larger than the limit of {limit // _MB} MB; nothing was sent.",
-        hint="Split the input into smaller pieces (targets: JSON lines, -o jsonl, are read "
-        "line by line and may be longer).",
+        f"{what} is larger than the limit of {limit // _MB} MB; nothing was sent.", hint=hint
     )
 
 
-def read_bounded(stream: Any, what: str, limit: int = MAX_INPUT_BYTES) -> Any:
-    """All of ``stream`` (bytes or text), refused with exit 2 past ``limit``."""
+Refuse = Callable[[str, int], UsageError]
+
+
+def read_bounded(
+    stream: Any, what: str, limit: int = MAX_INPUT_BYTES, refuse: Refuse = too_large
+) -> Any:
+    """All of ``stream`` (bytes or text), refused with exit 2 (``refuse(what, limit)``) past
+    ``limit``; reading stops one byte past it (``/dev/zero`` ends too)."""
     data = stream.read(limit + 1)
     if len(data) > limit:
-        raise too_large(what, limit)
+        raise refuse(what, limit)
     return data
 
 
-def read_file_bounded(path: Any, what: str, limit: int = MAX_INPUT_BYTES) -> bytes:
+def read_file_bounded(
+    path: Any, what: str, limit: int = MAX_INPUT_BYTES, refuse: Refuse = too_large
+) -> bytes:
     """The bytes of the file at ``path`` (a FIFO or /dev/zero too), refused past ``limit``."""
     with open(path, "rb") as handle:
-        data: bytes = read_bounded(handle, what, limit)
+        data: bytes = read_bounded(handle, what, limit, refuse)
     return data
 
 
@@ -100,7 +110,7 @@ def validate_email(text: str, *, where: str = "") -> str:
     if bad is not None:
         kind = (
             "bytes that are not UTF-8"
-            if _undecodable(text)
+            if surrogate(text) is not None
             else "a control or invisible character"
         )
         raise UsageError(
@@ -117,217 +127,250 @@ def validate_email(text: str, *, where: str = "") -> str:
     return value
 
 
-def _undecodable(text: str) -> bool:
-    return any(0xD800 <= ord(c) <= 0xDFFF for c in text)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def decode_stdin(data: bytes) -> str:
-    """Strict UTF-8 (a leading BOM is dropped); the first undecodable line is named."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+def surrogate(text: str) -> str | None:
+    """The first lone surrogate of ``text``: a byte that was not UTF-8 (surrogateescape) or a
+    ``\\ud800`` JSON escape with no partner. No UTF-8 text can carry one."""
+    found = _SURROGATE.search(text)
+    return found.group() if found else None
+
+
+class Kind(NamedTuple):
+    """What stdin lists, one per line or one per JSON item: account emails (:data:`EMAILS`), or
+    another kind of id (``jobs wait -`` reads job ids). The forms, the limits, strict UTF-8 and
+    the refusal of control characters are the same for every kind; only these differ."""
+
+    fields: tuple[str, ...]  # the JSON object's field holding one; the first present counts
+    valid: Callable[[str], bool]  # whether a (stripped) text is one
+    noun: str  # "an email": for "neither an email nor an account JSON object"
+    record: str  # "an account JSON object"
+    source: str  # the command whose JSON output to pipe
+    line_hint: str  # what a line may be
+    text_hint: str  # what the text must be (for bytes that are not UTF-8)
+    first_column: bool = False  # a plain line's value is its first column (a TSV row)
+
+    def label(self) -> str:
+        return " or ".join(f'"{name}"' for name in self.fields)
+
+
+EMAILS = Kind(
+    fields=("email",),
+    valid=is_email,
+    noun="an email",
+    record="an account JSON object",
+    source="`instantly accounts list -o json`",
+    line_hint=_STDIN_HINT,
+    text_hint="Targets must be UTF-8 text: emails, or JSON / JSON lines from "
+    "`instantly accounts list`.",
+)
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _decode(data: bytes, kind: Kind, first_line: int = 1) -> str:
+    """Strict UTF-8; the first undecodable byte is named with its line and column."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
+        line = first_line + data.count(b"\n", 0, exc.start)
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise UsageError(
             f"stdin line {line} is not valid UTF-8 (byte \\x{data[exc.start]:02x} at "
             f"column {column}).",
-            hint="Targets must be UTF-8 text: emails, or JSON / JSON lines from "
-            "`instantly accounts list`.",
+            hint=kind.text_hint,
         ) from None
 
 
-def _check_line(number: int, line: str) -> None:
+def decode_stdin(data: bytes, kind: Kind = EMAILS) -> str:
+    """Strict UTF-8 (a leading BOM is dropped); the first undecodable line is named."""
+    return _decode(data.removeprefix(_BOM), kind)
+
+
+def _check_line(number: int, line: str, kind: Kind) -> None:
     """Refuse a plain (non-JSON) line holding a hostile character; CR only ends a line."""
     found = _HOSTILE.search(line.removesuffix("\r"))
     if found is None:
         return
     bad = escape(found.group())
-    if _undecodable(found.group()):
-        raise UsageError(f"stdin line {number} is not valid UTF-8 (byte {bad}).", hint=_STDIN_HINT)
+    if surrogate(found.group()) is not None:
+        raise UsageError(
+            f"stdin line {number} is not valid UTF-8 (byte {bad}).", hint=kind.line_hint
+        )
     raise UsageError(
         f"stdin line {number} contains a control or invisible character: {_describe(bad)}.",
-        hint=_STDIN_HINT + " Nothing was sent.",
+        hint=kind.line_hint + " Nothing was sent.",
     )
 
 
 # Only these count as white space around a line: Python's str.strip() would also drop (and so
 # hide) controls such as \x1c-\x1f and \x85.
 _BLANK = " \t\r\n"
+_BLANK_BYTES = _BLANK.encode()
 
 
-def parse_target_text(text: str | bytes) -> list[str]:
+def parse_target_text(text: str | bytes, kind: Kind = EMAILS) -> list[str]:
     """Emails from stdin: one per line, or the JSON array / JSON lines of ``accounts list``.
 
     Input that holds no target at all (blank, only comments, ``[]``) gives none: an upstream
     step that found nothing leaves nothing to do (the caller says so). Bytes are decoded
     as strict UTF-8; a control character in a plain line, or in the ``email`` of a JSON line or
-    item, is refused with its line number (or item index).
+    item, is refused with its line number (or item index). ``kind`` reads other ids the same way.
     """
     if isinstance(text, bytes):
-        text = decode_stdin(text)
+        text = decode_stdin(text, kind)
     else:
         text = text.removeprefix("\ufeff")
-    return _parse_target_text(text)
+    if text.lstrip(_BLANK).startswith("["):
+        return dedupe(_from_items(_load_array(text, kind), kind))
+    return dedupe(_from_lines(enumerate(text.split("\n"), start=1), kind))
 
 
-def _parse_target_text(text: str) -> list[str]:
-    stripped = text.strip(_BLANK)
-    if stripped.startswith("["):
-        try:
-            data = json.loads(stripped)
-        except (ValueError, RecursionError) as exc:
-            reason = exc if isinstance(exc, ValueError) else "nested too deeply"
-            raise UsageError(
-                f"stdin looks like a JSON array but is not valid JSON: {reason}.",
-                hint="Pipe `instantly accounts list -o json`, JSON lines, or one email per line.",
-            ) from None
-        if not isinstance(data, list):
-            raise UsageError("stdin JSON must be an array of accounts.")
-        return _from_items(data)
-    return _from_lines(enumerate(text.split("\n"), start=1))
+def _load_array(text: str, kind: Kind) -> list[Any]:
+    """The items of stdin's JSON array (text that starts with ``[`` and parses is one)."""
+    try:
+        data: list[Any] = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        reason = exc if isinstance(exc, ValueError) else "nested too deeply"
+        one = kind.noun.partition(" ")[2]
+        raise UsageError(
+            f"stdin looks like a JSON array but is not valid JSON: {reason}.",
+            hint=f"Pipe {kind.source}, JSON lines, or one {one} per line.",
+        ) from None
+    return data
 
 
-def _from_lines(lines: Iterable[tuple[int, str]]) -> list[str]:
-    """The emails of numbered plain or JSON lines, deduplicated as they come (a stream of
-    repeated lines holds one email, not every line)."""
-    emails = _Unique()
+def _pick(item: object, kind: Kind) -> tuple[str, object]:
+    """The field that holds a JSON item's value (its first present one), and the value; an item
+    that is not an object is the value itself."""
+    if isinstance(item, dict):
+        name = next((f for f in kind.fields if f in item), kind.fields[0])
+        return name, item.get(name)
+    return kind.fields[0], item
+
+
+def _value(item: object, kind: Kind, where: str, hint: str) -> str | None:
+    """The checked value of a JSON item, or None when it holds none; a control character in it
+    is refused (JSON may carry anything elsewhere: a name with a bidi mark)."""
+    name, value = _pick(item, kind)
+    if not isinstance(value, str):
+        return None
+    if _HOSTILE.search(value):
+        raise UsageError(
+            f'stdin {where}: the "{name}" holds a control or invisible character: '
+            f"{_describe(hostile_char(value) or '')}.",
+            hint=hint + " Nothing was sent.",
+        )
+    value = value.strip()
+    return value if kind.valid(value) else None
+
+
+def _from_lines(lines: Iterable[tuple[int, str]], kind: Kind) -> Iterator[str]:
+    """The values of numbered plain or JSON lines, as they come (the caller deduplicates, so a
+    stream of repeated lines holds one value, not every line). Lines that hold none are named
+    together at the end."""
     bad: list[int] = []
+    count = 0
     for number, raw in lines:
         line = raw.strip(_BLANK)
         if not line.startswith("{"):
             # JSON text may carry any character inside its strings (a name with a bidi mark):
-            # only its "email" is checked, below. Everything else must be plain.
-            _check_line(number, raw)
+            # only its value is checked, below. Everything else must be plain.
+            _check_line(number, raw, kind)
         if not line or line.startswith("#"):
             continue
+        value: str | None
         if line.startswith("{"):
             try:
                 item = json.loads(line)
             except (ValueError, RecursionError):
-                bad.append(number)
-                continue
-            email = item.get("email") if isinstance(item, dict) else None
-            if isinstance(email, str) and _HOSTILE.search(email):
-                raise UsageError(
-                    f'stdin line {number}: the "email" holds a control or invisible character: '
-                    f"{_describe(hostile_char(email) or '')}.",
-                    hint=_STDIN_HINT + " Nothing was sent.",
-                )
-            if isinstance(email, str) and is_email(email.strip()):
-                emails.append(email.strip())
-            else:
-                bad.append(number)
-        elif is_email(line):
-            emails.append(line)
+                item = None
+            value = _value(item, kind, f"line {number}", kind.line_hint)
         else:
+            value = (line.split() or [line])[0] if kind.first_column else line
+            value = value if kind.valid(value) else None
+        if value is not None:
+            yield value
+            continue
+        count += 1
+        if len(bad) < 10:
             bad.append(number)
-    if bad:
-        shown = ", ".join(str(n) for n in bad[:10]) + (" …" if len(bad) > 10 else "")
+    if count:
+        shown = ", ".join(str(n) for n in bad) + (" …" if count > len(bad) else "")
         raise UsageError(
-            f"stdin has {len(bad)} line(s) that are neither an email nor an account JSON object: "
+            f"stdin has {count} line(s) that are neither {kind.noun} nor {kind.record}: "
             f"line {shown}.",
-            hint=_STDIN_HINT,
+            hint=kind.line_hint,
         )
-    return emails.items
 
 
-class _Unique:
-    """Emails in order, the first of each (case-insensitive), appended one by one."""
-
-    def __init__(self) -> None:
-        self.items: list[str] = []
-        self._seen: set[str] = set()
-
-    def append(self, email: str) -> None:
-        key = email.casefold()
-        if key not in self._seen:
-            self._seen.add(key)
-            self.items.append(email)
-
-
-def _from_items(items: Iterable[object]) -> list[str]:
-    emails: list[str] = []
+def _from_items(items: Iterable[object], kind: Kind) -> Iterator[str]:
+    hint = f"Pipe the output of {kind.source}."
     for index, item in enumerate(items):
-        email = item.get("email") if isinstance(item, dict) else item
-        if isinstance(email, str) and _HOSTILE.search(email):
-            raise UsageError(
-                f'stdin item {index}: the "email" holds a control or invisible character: '
-                f"{_describe(hostile_char(email) or '')}.",
-                hint="Pipe the output of `instantly accounts list -o json`. Nothing was sent.",
-            )
-        if not isinstance(email, str) or not is_email(email.strip()):
-            raise UsageError(
-                f'stdin item {index} has no valid "email".',
-                hint="Pipe the output of `instantly accounts list -o json`.",
-            )
-        emails.append(email.strip())
-    return emails
+        value = _value(item, kind, f"item {index}", hint)
+        if value is None:
+            raise UsageError(f"stdin item {index} has no valid {kind.label()}.", hint=hint)
+        yield value
 
 
-def dedupe(emails: Iterable[str]) -> list[str]:
-    """Keep the first of each email (case-insensitive: ``A@x.io`` and ``a@X.io`` are one
-    account), in order."""
+def dedupe(values: Iterable[str]) -> list[str]:
+    """Keep the first of each value (case-insensitive: ``A@x.io`` and ``a@X.io`` are one
+    account), in order. ``values`` is consumed as it comes, so only the kept ones are held."""
     seen: set[str] = set()
     out: list[str] = []
-    for email in emails:
-        key = email.casefold()
+    for value in values:
+        key = value.casefold()
         if key not in seen:
             seen.add(key)
-            out.append(email)
+            out.append(value)
     return out
 
 
-def read_stdin(stream: Any = None) -> bytes | str:
-    """All of stdin as bytes when the stream has a binary buffer (a real pipe, the test
-    runner's stream), else as text (a stream replaced by a plain StringIO)."""
-    if stream is None:
-        import sys
-
-        stream = sys.stdin
-    buffer = getattr(stream, "buffer", None)
-    if buffer is not None:
-        data: bytes | str = read_bounded(buffer, "stdin")
-        return data
-    text: str = read_bounded(stream, "stdin")
-    return text
-
-
-def read_stdin_targets(stream: Any = None) -> list[str]:
-    """The targets on stdin, read line by line within the documented limits (only the emails
-    are kept); a JSON array is read whole, up to :data:`MAX_INPUT_BYTES`."""
+def read_stdin_targets(stream: Any = None, kind: Kind = EMAILS) -> list[str]:
+    """The targets on stdin (or ids of another ``kind``), deduplicated, within the documented
+    limits: lines are streamed (only the values are kept), each up to :data:`MAX_LINE_BYTES`; a
+    JSON array (``-o json`` writes it on one line) is read whole, up to :data:`MAX_INPUT_BYTES`."""
     if stream is None:
         import sys
 
         stream = sys.stdin
     buffer = getattr(stream, "buffer", None)
     if buffer is None:  # a plain text stream (a test's StringIO)
-        return parse_target_text(read_bounded(stream, "stdin"))
-    lines = _stdin_lines(buffer)
-    for number, line in lines:
-        if not line.strip(_BLANK):
-            continue
-        if line.lstrip(_BLANK).startswith("["):
-            return dedupe(_parse_target_text(_rest_of_array(line, lines)))
-        return _from_lines(itertools.chain([(number, line)], lines))
-    return []
+        return parse_target_text(read_bounded(stream, "stdin"), kind)
+    return dedupe(_stream_values(buffer, kind))
 
 
-def _rest_of_array(first: str, lines: Iterator[tuple[int, str]]) -> str:
-    """A JSON array's text, from its first line on, within :data:`MAX_INPUT_BYTES`."""
-    parts, size = [first], len(first)
-    for _, line in lines:
-        size += len(line) + 1
-        if size > MAX_INPUT_BYTES:
-            raise too_large("The JSON array on stdin")
-        parts.append(line)
-    return "\n".join(parts)
+def _stream_values(buffer: Any, kind: Kind) -> Iterator[str]:
+    """The values of a binary stream: its first non-blank line decides the form."""
+    lines = _raw_lines(buffer)
+    for number, raw in lines:
+        head = raw.lstrip(_BLANK_BYTES)
+        if head.startswith(b"["):
+            text = _decode(_rest_of_array(raw, buffer), kind, number)
+            return _from_items(_load_array(text, kind), kind)
+        if head:
+            return _from_lines(_decoded(itertools.chain([(number, raw)], lines), kind), kind)
+        _line_text(number, raw, kind)  # a blank line, but it too must end within the limit
+    return iter(())
 
 
-def _stdin_lines(buffer: Any) -> Iterator[tuple[int, str]]:
-    """Numbered lines of a binary stream, decoded as strict UTF-8, within the limits on lines
-    (:data:`MAX_TARGET_LINES`) and bytes per line (:data:`MAX_LINE_BYTES`)."""
+def _rest_of_array(first: bytes, buffer: Any) -> bytes:
+    """A JSON array's bytes, from its first line (perhaps cut at the line limit) on, within
+    :data:`MAX_INPUT_BYTES`."""
+    rest: bytes = buffer.read(MAX_INPUT_BYTES + 1 - len(first))
+    if len(first) + len(rest) > MAX_INPUT_BYTES:
+        raise too_large(
+            "The JSON array on stdin",
+            hint="Pipe JSON lines (-o jsonl) instead: they are read line by line, and only "
+            "the values are kept.",
+        )
+    return first + rest
+
+
+def _raw_lines(buffer: Any) -> Iterator[tuple[int, bytes]]:
+    """Numbered lines of a binary stream (a leading BOM dropped), within the limit on lines
+    (:data:`MAX_TARGET_LINES`); each read is one byte past :data:`MAX_LINE_BYTES` at most."""
     for number in itertools.count(1):
         raw: bytes = buffer.readline(MAX_LINE_BYTES + 1)
         if not raw:
@@ -338,24 +381,25 @@ def _stdin_lines(buffer: Any) -> Iterator[tuple[int, str]]:
                 "nothing was sent.",
                 hint="Split the targets into several runs.",
             )
-        if len(raw) > MAX_LINE_BYTES:
-            raise UsageError(
-                f"stdin line {number} is longer than {MAX_LINE_BYTES // _MB} MB, the limit "
-                "for a line; nothing was sent.",
-                hint=_STDIN_HINT,
-            )
-        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise UsageError(
-                f"stdin line {number} is not valid UTF-8 (byte \\x{raw[exc.start]:02x} at "
-                f"column {exc.start + 1}).",
-                hint="Targets must be UTF-8 text: emails, or JSON / JSON lines from "
-                "`instantly accounts list`.",
-            ) from None
-        yield number, text.removesuffix("\n")
+        yield number, raw.removeprefix(_BOM) if number == 1 else raw
+
+
+def _decoded(lines: Iterable[tuple[int, bytes]], kind: Kind) -> Iterator[tuple[int, str]]:
+    for number, raw in lines:
+        yield number, _line_text(number, raw, kind)
+
+
+def _line_text(number: int, raw: bytes, kind: Kind) -> str:
+    """One line's text, refused past :data:`MAX_LINE_BYTES` or when it is not UTF-8."""
+    if len(raw) > MAX_LINE_BYTES:
+        raise UsageError(
+            f"stdin line {number} is longer than {MAX_LINE_BYTES // _MB} MB, the limit "
+            "for a line; nothing was sent.",
+            hint=f"A line ({kind.noun} or a JSON object, as -o jsonl writes) may be up to "
+            f"{MAX_LINE_BYTES // _MB} MB; a JSON array (-o json) may be up to "
+            f"{MAX_INPUT_BYTES // _MB} MB.",
+        )
+    return _decode(raw, kind, number).removesuffix("\n")
 
 
 def read_targets(args: list[str], stdin_text: str | bytes | None = None) -> list[str]:

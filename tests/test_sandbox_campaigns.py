@@ -9,13 +9,16 @@ from typing import Any
 import httpx
 import pytest
 
-from instantly_cli.sandbox.store import SEED_CAMPAIGN_ID, AccountQuery, Store
+from instantly_cli.sandbox.campaigns import new_campaign
+from instantly_cli.sandbox.store import DEFAULT_WORKSPACE_ID, SEED_CAMPAIGN_ID, AccountQuery, Store
 from tests.contract import validate_recorded, validate_response
 from tests.sandbox_client import in_process, walk
 
 KEY = "campaign-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 PLUS = "ops+eu@acme-outreach.com"
+NORTH = "5a4e3d2c-1b0a-4f9e-8d7c-6b5a4f3e2d1c"
+NORTH_ID = "00000000-0000-4000-8000-0000000000ff"
 
 
 @pytest.fixture
@@ -340,3 +343,59 @@ def test_a_moved_account_leaves_its_campaigns(client: httpx.Client) -> None:
     )
     assert there.json() == {"items": []}
     assert client.get(f"/api/v2/account-campaign-mappings/{PLUS}").status_code == 404
+
+
+def test_filtered_pages_follow_ts_then_id_and_resume_after_a_dropped_cursor(
+    store: Store, client: httpx.Client
+) -> None:
+    # Ties on timestamp_created break by id; the cursor may be a campaign the filter drops.
+    stamp = "2026-03-01T00:00:00.000Z"
+    twins = [
+        new_campaign(f"{NORTH_ID[:-2]}0{k}", f"Twin {k}", k % 2 + 1, stamp, stamp, [], [],
+                     DEFAULT_WORKSPACE_ID, daily_limit=10)
+        for k in range(6)
+    ]  # fmt: skip
+    with store._tx() as conn:
+        store._insert_campaigns(conn, twins)
+    everything = walk(client, "/api/v2/campaigns", 100)
+    keys = [(c["timestamp_created"], c["id"]) for c in everything]
+    assert keys == sorted(keys, reverse=True) and len(everything) == 22
+    for params in ({"status": 1}, {"search": "TWIN"}, {"exclude_status": 1, "search": "t"}):
+        expected = [
+            c["id"]
+            for c in everything
+            if ("status" not in params or c["status"] == params["status"])
+            and ("search" not in params or str(params["search"]).casefold() in c["name"].casefold())
+            and c["status"] != params.get("exclude_status")
+        ]
+        assert [c["id"] for c in walk(client, "/api/v2/campaigns", 2, **params)] == expected
+    paused = next(c for c in everything if c["name"] == "Twin 3")
+    rest = walk(client, "/api/v2/campaigns", 3, status=1, starting_after=paused["id"])
+    after = everything[everything.index(paused) + 1 :]
+    assert [c["id"] for c in rest] == [c["id"] for c in after if c["status"] == 1]
+    north = new_campaign(NORTH_ID, "North", 1, stamp, stamp, [], [], NORTH, daily_limit=10)
+    with store._tx() as conn:
+        store._insert_campaigns(conn, [north])
+    assert client.get("/api/v2/campaigns", headers={"x-as-workspace": NORTH}).json()["items"]
+    other = client.get("/api/v2/campaigns", params={"starting_after": NORTH_ID})
+    assert other.status_code == 400 and "unknown campaign" in other.json()["message"]
+
+
+def test_email_list_takes_any_case_keeps_the_stored_spelling_and_names_the_bad_item(
+    store: Store, client: httpx.Client
+) -> None:
+    url = f"/api/v2/campaigns/{SEED_CAMPAIGN_ID}"
+    emails = sorted(accounts_with_tags(client))
+    asked = [e.upper() if n % 3 == 0 else e for n, e in enumerate(emails)]
+    asked += [e.title() for e in emails[:10]] + emails[:5]
+    got = client.patch(url, json={"email_list": asked}).json()
+    assert got["email_list"] == emails
+    before = client.get(url).json()
+    bad = client.patch(url, json={"email_list": [*asked, "ghost@nowhere.io", PLUS]})
+    assert bad.status_code == 400
+    assert bad.json()["message"].startswith(f"body/email_list/{len(asked)} ")
+    store.move_accounts([PLUS], DEFAULT_WORKSPACE_ID, NORTH)
+    gone = client.patch(url, json={"email_list": [emails[1], PLUS.upper()]})
+    assert gone.status_code == 400 and "body/email_list/1 " in gone.json()["message"]
+    after = client.get(url).json()
+    assert after["email_list"] == [e for e in before["email_list"] if e != PLUS]

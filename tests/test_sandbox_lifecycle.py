@@ -190,6 +190,33 @@ def test_mark_fixed_returns_errored_account_to_active(client: httpx.Client) -> N
     envelope(client.post("/api/v2/accounts/ghost@x.io/mark-fixed"), 404, "ghost@x.io")
 
 
+def test_two_mark_fixed_at_once_audit_one_change(
+    client: httpx.Client, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The second request lands while the first is between any read and its write: only the
+    # request that changed the account records an update.
+    target = every(client, filter="ACC_FILTER_ERROR")[0]["email"]
+    url = f"/api/v2/accounts/{target}/mark-fixed"
+    answers: list[httpx.Response] = []
+    let_in = [target]
+    read = store.get_account
+
+    def read_then_let_the_other_in(email: str, workspace: str | None = DEFAULT_WORKSPACE_ID) -> Any:
+        found = read(email, workspace)
+        if email in let_in:
+            let_in.clear()
+            answers.append(client.post(url))
+        return found
+
+    monkeypatch.setattr(store, "get_account", read_then_let_the_other_in)
+    answers.insert(0, client.post(url))
+    if len(answers) == 1:  # no read before the write: the other one simply comes second
+        answers.append(client.post(url))
+    assert [(r.status_code, r.json()["status"]) for r in answers] == [(200, 1), (200, 1)]
+    logged = every(client, "/api/v2/audit-logs", search=target)
+    assert [e["audit_metadata"]["action"] for e in logged] == ["mark-fixed"]
+
+
 # -- vitals --------------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ import typer
 from instantly_cli import context, output
 from instantly_cli.columns import parse_fields, pick
 from instantly_cli.commands import handled
-from instantly_cli.enums import JOB_STATUS, JOB_TYPE
+from instantly_cli.enums import JOB_DONE, JOB_STATUS, JOB_TYPE
 from instantly_cli.errors import NotFoundError, UsageError
 from instantly_cli.options import (
     AllOpt,
@@ -147,7 +147,7 @@ def wait(
     field_list = parse_fields(view.fields)
     if not (math.isfinite(timeout) and timeout > 0):
         raise UsageError("--timeout must be a positive number of seconds.")
-    ids = service.read_ids(job_ids, sys.stdin.read)
+    ids = service.read_ids(job_ids, sys.stdin)
     rt = context.runtime(ctx)
     seen: dict[str, tuple[str, float]] = {}
     with context.client(ctx) as client, output.progress(100 * len(ids), "Waiting") as advance:
@@ -156,7 +156,7 @@ def wait(
             state = str(job.get("status"))
             raw = job.get("progress")
             done = float(raw) if isinstance(raw, int | float) else 0.0
-            if state in ("success", "failed", "cancelled"):
+            if state in JOB_DONE:
                 done = 100.0
             before_state, before = seen.get(job_id, ("", 0.0))
             if state != before_state:

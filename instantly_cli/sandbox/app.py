@@ -11,8 +11,10 @@ Behaviour follows the published OpenAPI document. Choices where it is silent:
   (column, email), both in ``sort_order`` (default desc), so ties break by email; SQLite puts
   a null score first ascending and last descending.
 - Tags and mappings are ordered by id; their cursor is the last id of the page.
-- Request bodies are validated strictly: unknown keys are rejected at every level
-  (including ``warmup`` and ``warmup.advanced``) with a 400 envelope naming the field.
+- Request bodies are validated strictly: unknown keys are rejected (a 400 envelope naming
+  the field) at every level of the account and tag bodies (including ``warmup`` and
+  ``warmup.advanced``) and at the top of the campaign PATCH; the objects nested in a campaign
+  (schedule, sequences, …) take unknown keys, as the published schema leaves them open.
 - Unknown routes, and known paths with another method, answer 404 like Fastify does.
 - A warmup job advances one step per ``GET /api/v2/background-jobs/{id}``: pending →
   in-progress → success (or failed, changing nothing, when an email does not exist).
@@ -105,6 +107,7 @@ from .audit import (
     parse_when,
 )
 from .campaigns import CAMPAIGN_STATUSES
+from .jobs import JOB_ENTITY_TYPES, JOB_STATUSES, JOB_TYPES
 from .schemas import (
     ACCOUNT_STATUSES,
     BULK_PAUSE,
@@ -157,26 +160,6 @@ RESOURCES = (
 )
 # Fastify's wording where it differs from Python's.
 _PHRASES = {413: "Payload Too Large"}
-JOB_TYPES = (
-    "move-leads",
-    "import-leads",
-    "export-leads",
-    "update-warmup-accounts",
-    "rename-variable",
-    "broadcast-ai-generate",
-    "broadcast-website-scrape",
-    "import-subscribers-from-crm",
-    "resync-subscriber-crm-tags",
-)
-JOB_ENTITY_TYPES = (
-    "list",
-    "campaign",
-    "workspace",
-    "broadcast",
-    "subscriber-group-sync",
-    "subscriber-group",
-)
-JOB_STATUSES = ("pending", "in-progress", "success", "failed", "draining", "paused", "cancelled")
 _LIST_PARAMS = ("tag_ids", "tag_ids_all", "resource_ids", "emails")
 _DOMAIN = re.compile(
     r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$"
@@ -532,6 +515,14 @@ class SandboxApp:
         raise HttpError(400, f"querystring/{name} must be boolean")
 
     @staticmethod
+    def _page(items: list[dict[str, Any]], cursor: str | None) -> dict[str, Any]:
+        """A listing's answer: the cursor only when more items remain."""
+        out: dict[str, Any] = {"items": items}
+        if cursor:
+            out["next_starting_after"] = cursor
+        return out
+
+    @staticmethod
     def _list(q: dict[str, str], name: str) -> list[str]:
         return [p.strip() for p in q.get(name, "").split(",") if p.strip()]
 
@@ -555,10 +546,7 @@ class SandboxApp:
             workspace=req.workspace,
         )
         items, cursor = self.store.list_accounts(query)
-        out: dict[str, Any] = {"items": items}
-        if cursor:
-            out["next_starting_after"] = cursor
-        return 200, out
+        return 200, self._page(items, cursor)
 
     def _account(self, email: str, workspace: str) -> dict[str, Any]:
         acc = self.store.get_account(email, workspace)
@@ -614,9 +602,10 @@ class SandboxApp:
 
     def _mark_fixed(self, req: Request) -> tuple[int, Json]:
         self._no_body(req)
-        before = self._account(req.params["email"], req.workspace)
-        acc = self.store.mark_fixed(req.params["email"], req.workspace)
-        if acc != before:
+        # Whether it changed is decided in the store's transaction: of two requests at once,
+        # only the one that fixed the account records an update.
+        acc, changed = self.store.mark_fixed(req.params["email"], req.workspace)
+        if changed:
             self._audit(req, ACCOUNT_UPDATED, acc["email"], "mark-fixed")
         return 200, acc
 
@@ -757,28 +746,21 @@ class SandboxApp:
                     400,
                     "querystring/status must be a comma list of: " + ", ".join(JOB_STATUSES),
                 )
-        try:
-            items, cursor = self.store.list_jobs(
-                workspace=req.workspace,
-                limit=self._int(q, "limit", 1, 100, 100),
-                starting_after=q.get("starting_after") or None,
-                ids=self._list(q, "ids"),
-                included_ids=self._list(q, "included_ids"),
-                excluded_ids=self._list(q, "excluded_ids"),
-                type=self._enum(q, "type", JOB_TYPES),
-                entity_type=self._enum(q, "entity_type", JOB_ENTITY_TYPES),
-                entity_ids=self._list(q, "entity_id"),
-                statuses=statuses,
-                sort_column=self._enum(q, "sort_column", ("created_at", "updated_at"))
-                or "created_at",
-                sort_order=self._enum(q, "sort_order", ("asc", "desc")) or "desc",
-            )
-        except InvalidError as exc:
-            raise HttpError(400, str(exc)) from None
-        out: dict[str, Any] = {"items": items}
-        if cursor:
-            out["next_starting_after"] = cursor
-        return 200, out
+        items, cursor = self.store.list_jobs(
+            workspace=req.workspace,
+            limit=self._int(q, "limit", 1, 100, 100),
+            starting_after=q.get("starting_after") or None,
+            ids=self._list(q, "ids"),
+            included_ids=self._list(q, "included_ids"),
+            excluded_ids=self._list(q, "excluded_ids"),
+            type=self._enum(q, "type", JOB_TYPES),
+            entity_type=self._enum(q, "entity_type", JOB_ENTITY_TYPES),
+            entity_ids=self._list(q, "entity_id"),
+            statuses=statuses,
+            sort_column=self._enum(q, "sort_column", ("created_at", "updated_at")) or "created_at",
+            sort_order=self._enum(q, "sort_order", ("asc", "desc")) or "desc",
+        )
+        return 200, self._page(items, cursor)
 
     # -- tags ----------------------------------------------------------------------------
 
@@ -791,10 +773,7 @@ class SandboxApp:
             resource_ids=self._list(q, "resource_ids"),
             tag_ids=self._list(q, "tag_ids"),
         )
-        out: dict[str, Any] = {"items": items}
-        if cursor:
-            out["next_starting_after"] = cursor
-        return 200, out
+        return 200, self._page(items, cursor)
 
     def _create_tag(self, req: Request) -> tuple[int, Json]:
         body = req.json(CREATE_TAG)
@@ -853,19 +832,9 @@ class SandboxApp:
             starting_after=q.get("starting_after") or None,
             resource_ids=self._list(q, "resource_ids"),
         )
-        out: dict[str, Any] = {"items": items}
-        if cursor:
-            out["next_starting_after"] = cursor
-        return 200, out
+        return 200, self._page(items, cursor)
 
     # -- campaigns -----------------------------------------------------------------------
-
-    @staticmethod
-    def _page(items: list[dict[str, Any]], cursor: str | None) -> dict[str, Any]:
-        out: dict[str, Any] = {"items": items}
-        if cursor:
-            out["next_starting_after"] = cursor
-        return out
 
     def _list_campaigns(self, req: Request) -> tuple[int, Json]:
         q = req.query

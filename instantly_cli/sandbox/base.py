@@ -54,12 +54,17 @@ class StoreBase:
     def _now(self) -> str:
         raise NotImplementedError
 
+    @staticmethod
+    def _find(conn: sqlite3.Connection, email: str, workspace: str | None) -> dict[str, Any] | None:
+        """An account (of a workspace; None: of any), or None."""
+        raise NotImplementedError
+
+    def _save(self, conn: sqlite3.Connection, acc: dict[str, Any]) -> None:
+        """Write an account back, its indexed columns with it."""
+        raise NotImplementedError
+
     def _drop_from_lists(
         self, conn: sqlite3.Connection, *, emails: Sequence[str] = (), tag_id: str | None = None
     ) -> None:
         """Take deleted or moved accounts, or a deleted tag, out of every campaign."""
         raise NotImplementedError
-
-    @staticmethod
-    def _rows(conn: sqlite3.Connection, sql: str, params: Any = ()) -> list[Any]:
-        return conn.execute(sql, params).fetchall()

@@ -39,7 +39,6 @@ from .seed import (
 )
 
 CAMPAIGN_STATUSES = (-99, -1, -2, 0, 1, 2, 3, 4)
-ACTIVE_STATUSES = (1, 4)
 BASE_CAMPAIGNS = datetime(2026, 1, 10, tzinfo=UTC)
 BASE_EXTRA = datetime(2026, 2, 1, tzinfo=UTC)
 _NOT_SENDING = {
@@ -280,7 +279,11 @@ class CampaignsMixin(StoreBase):
                 # Distinct and fixed: the mappings' cursor is this stamp, and seeds repeat.
                 stamp = iso(BASE_EXTRA + timedelta(minutes=start + k))
                 first = (k * 7) % max(len(emails), 1)
-                window = (emails[first:] + emails[:first])[:accounts_each]
+                # Indexed, not sliced: a copy of every email per campaign would be quadratic.
+                window = [
+                    emails[(first + j) % len(emails)]
+                    for j in range(min(accounts_each, len(emails)))
+                ]
                 made.append(
                     new_campaign(
                         seeded_uuid(rng),
@@ -297,14 +300,6 @@ class CampaignsMixin(StoreBase):
             self._insert_campaigns(conn, made)
         return [c["id"] for c in made]
 
-    def _campaigns(self, conn: sqlite3.Connection, workspace: str) -> list[dict[str, Any]]:
-        """Every campaign of a workspace, newest first (timestamp_created, id)."""
-        rows = conn.execute(
-            "SELECT data FROM campaigns WHERE workspace = ? ORDER BY ts DESC, id DESC",
-            (workspace,),
-        ).fetchall()
-        return [json.loads(r[0]) for r in rows]
-
     def list_campaigns(
         self,
         workspace: str = DEFAULT_WORKSPACE_ID,
@@ -318,35 +313,45 @@ class CampaignsMixin(StoreBase):
         ai_sales_agent_id: str | None = None,
     ) -> Page:
         """A page of campaigns, newest first; the cursor is the last id (unknown: InvalidError)."""
+        clauses = ["workspace = ?"]
+        params: list[Any] = [workspace]
+        if search:
+            clauses.append("instr(casefold(json_extract(data, '$.name')), ?) > 0")
+            params.append(search.casefold())
+        if tag_ids:
+            clauses.append(
+                "id IN (SELECT resource_id FROM mappings WHERE resource_type = 2 "
+                "AND tag_id IN (SELECT value FROM json_each(?)))"
+            )
+            params.append(dumps(list(tag_ids)))
+        if status is not None:
+            clauses.append("json_extract(data, '$.status') = ?")
+            params.append(status)
+        if exclude_status is not None:
+            clauses.append("json_extract(data, '$.status') != ?")
+            params.append(exclude_status)
+        if ai_sales_agent_id is not None:
+            clauses.append("json_extract(data, '$.ai_sdr_id') = ?")
+            params.append(ai_sales_agent_id)
         with self._lock:
-            campaigns = self._campaigns(self._conn, workspace)
-            tagged: set[str] | None = None
-            if tag_ids:
-                marks = ",".join("?" * len(tag_ids))
-                tagged = {
-                    r[0]
-                    for r in self._conn.execute(
-                        "SELECT resource_id FROM mappings WHERE resource_type = 2 "
-                        f"AND tag_id IN ({marks})",
-                        list(tag_ids),
+            if starting_after:
+                after = self._conn.execute(
+                    "SELECT ts, id FROM campaigns WHERE id = ? AND workspace = ?",
+                    (starting_after, workspace),
+                ).fetchone()
+                if after is None:
+                    raise InvalidError(
+                        f"querystring/starting_after: unknown campaign {starting_after}"
                     )
-                }
-        if starting_after:
-            position = next((n for n, c in enumerate(campaigns) if c["id"] == starting_after), None)
-            if position is None:
-                raise InvalidError(f"querystring/starting_after: unknown campaign {starting_after}")
-            campaigns = campaigns[position + 1 :]
-        needle = search.casefold() if search else None
-        chosen = [
-            c
-            for c in campaigns
-            if (needle is None or needle in c["name"].casefold())
-            and (tagged is None or c["id"] in tagged)
-            and (status is None or c["status"] == status)
-            and (exclude_status is None or c["status"] != exclude_status)
-            and (ai_sales_agent_id is None or c.get("ai_sdr_id") == ai_sales_agent_id)
-        ]
-        return page(chosen, limit)
+                # The cursor in SQL, on the (workspace, ts, id) index: a page reads one page.
+                clauses.append("(ts, id) < (?, ?)")
+                params.extend(after)
+            rows = self._conn.execute(
+                f"SELECT data FROM campaigns WHERE {' AND '.join(clauses)} "
+                "ORDER BY ts DESC, id DESC LIMIT ?",
+                [*params, limit + 1],
+            ).fetchall()
+        return page([json.loads(r[0]) for r in rows], limit)
 
     def _campaign(
         self, conn: sqlite3.Connection, campaign_id: str, workspace: str
@@ -390,18 +395,37 @@ class CampaignsMixin(StoreBase):
 
     @staticmethod
     def _known_emails(conn: sqlite3.Connection, emails: Sequence[str], workspace: str) -> list[str]:
+        # Exact spellings on the primary key first; one read of the workspace's emails only
+        # when some differ in case (no per-email scan: casefold() cannot use an index).
+        exact = {
+            r[0]
+            for r in conn.execute(
+                "SELECT email FROM accounts WHERE workspace = ? "
+                "AND email IN (SELECT value FROM json_each(?))",
+                (workspace, dumps(list(emails))),
+            )
+        }
+        folded: dict[str, str] | None = None
         out: list[str] = []
+        seen: set[str] = set()
         for n, email in enumerate(emails):
-            row = conn.execute(
-                "SELECT email FROM accounts WHERE casefold(email) = ? AND workspace = ?",
-                (email.casefold(), workspace),
-            ).fetchone()
-            if row is None:
+            stored: str | None = email if email in exact else None
+            if stored is None:
+                if folded is None:
+                    folded = {
+                        r[0].casefold(): r[0]
+                        for r in conn.execute(
+                            "SELECT email FROM accounts WHERE workspace = ?", (workspace,)
+                        )
+                    }
+                stored = folded.get(email.casefold())
+            if stored is None:
                 raise InvalidError(
                     f"body/email_list/{n} is not an account of this workspace: {email}"
                 )
-            if row[0] not in out:
-                out.append(row[0])
+            if stored not in seen:
+                seen.add(stored)
+                out.append(stored)
         return out
 
     @staticmethod
@@ -420,16 +444,16 @@ class CampaignsMixin(StoreBase):
         tags = list(campaign.get("email_tag_list") or [])
         clauses = []
         params: list[Any] = [campaign["organization"] or DEFAULT_WORKSPACE_ID]
-        for chunk in range(0, len(emails), 500):
-            part = emails[chunk : chunk + 500]
-            clauses.append(f"email IN ({','.join('?' * len(part))})")
-            params.extend(part)
+        if emails:
+            # One bound JSON array, whatever the list's length (no limit on host parameters).
+            clauses.append("email IN (SELECT value FROM json_each(?))")
+            params.append(dumps(emails))
         if tags:
             clauses.append(
                 "email IN (SELECT resource_id FROM mappings WHERE resource_type = 1 "
-                f"AND tag_id IN ({','.join('?' * len(tags))}))"
+                "AND tag_id IN (SELECT value FROM json_each(?)))"
             )
-            params.extend(tags)
+            params.append(dumps(tags))
         if not clauses:
             return []
         # Two fields, not whole accounts: a tag can hold a third of a 100,000-account seed.
@@ -518,27 +542,27 @@ class CampaignsMixin(StoreBase):
             ).fetchone()
             if row is None:
                 raise NotFoundError(f"Account not found: {email}")
-            tags = {
+            tags = [
                 r[0]
                 for r in self._conn.execute(
                     "SELECT tag_id FROM mappings WHERE resource_type = 1 AND resource_id = ?",
                     (email,),
                 )
-            }
-            campaigns = self._campaigns(self._conn, workspace)
-        campaigns.sort(key=lambda c: (c["timestamp_created"], c["id"]))
+            ]
+            # Matching, cursor and limit in SQL: a page reads from the cursor on, no further.
+            rows = self._conn.execute(
+                "SELECT id, json_extract(data, '$.name'), ts, json_extract(data, '$.status') "
+                "FROM campaigns WHERE workspace = ? AND ts > ? AND ("
+                "EXISTS (SELECT 1 FROM json_each(data, '$.email_list') WHERE value = ?) OR "
+                "EXISTS (SELECT 1 FROM json_each(data, '$.email_tag_list') "
+                "WHERE value IN (SELECT value FROM json_each(?)))) "
+                "ORDER BY ts, id LIMIT ?",
+                (workspace, starting_after or "", email, dumps(tags), limit + 1),
+            ).fetchall()
         items = [
-            {
-                "campaign_id": c["id"],
-                "campaign_name": c["name"],
-                "timestamp_created": c["timestamp_created"],
-                "status": c["status"],
-            }
-            for c in campaigns
-            if email in (c.get("email_list") or ()) or tags & set(c.get("email_tag_list") or ())
+            {"campaign_id": r[0], "campaign_name": r[1], "timestamp_created": r[2], "status": r[3]}
+            for r in rows
         ]
-        if starting_after:
-            items = [i for i in items if i["timestamp_created"] > starting_after]
         return page(items, limit, "timestamp_created")
 
     def _drop_from_lists(

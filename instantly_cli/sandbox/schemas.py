@@ -1,6 +1,8 @@
 """Request-body schemas of the sandbox (from the OpenAPI document) and their validator.
 
-The schemas are tightened: no unknown keys at any level, so a typo is a 400 naming the field.
+The schemas are tightened: no unknown keys, so a typo is a 400 naming the field, at every level
+of the account and tag bodies and at the top of PATCH_CAMPAIGN; the objects nested in a
+campaign (schedule, sequences, …) stay open, as the published schema leaves them.
 ``check`` implements the small JSON-schema subset they use and words its errors like Fastify.
 """
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import random
-import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -25,8 +24,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from .audit import AuditMixin
-from .base import ConflictError, InvalidError, NotFoundError, Page, StoreError, dumps, page
+from .base import ConflictError, InvalidError, NotFoundError, Page, dumps
 from .campaigns import CampaignPicker, CampaignsMixin
+from .jobs import JobsMixin
 from .seed import (
     BASE_MAPPINGS,
     BASE_TAGS,
@@ -48,8 +48,7 @@ from .seed import (
     tag_members,
     warmup_day,
 )
-from .tags import TagsMixin
-from .tags import norm_label as _norm
+from .tags import TagsMixin, norm_label
 from .workspaces import WorkspacesMixin, sub_account
 
 __all__ = [
@@ -67,7 +66,6 @@ __all__ = [
     "InvalidError",
     "NotFoundError",
     "Store",
-    "StoreError",
     "SUB_WORKSPACES",
     "iso",
 ]
@@ -114,9 +112,6 @@ def _casefold(value: object) -> str | None:
     return value.casefold() if isinstance(value, str) else None
 
 
-_dumps = dumps
-
-
 def _columns(acc: dict[str, Any]) -> tuple[Any, ...]:
     """Indexed columns of an account row, in table order after ``email``."""
     search = " ".join((acc["email"], acc.get("first_name") or "", acc.get("last_name") or ""))
@@ -130,7 +125,7 @@ def _columns(acc: dict[str, Any]) -> tuple[Any, ...]:
         1 if acc.get("is_managed_account") else 0,
         1 if acc.get("setup_pending") else 0,
         search.casefold(),
-        _dumps(acc),
+        dumps(acc),
         acc["organization"],
     )
 
@@ -208,13 +203,14 @@ _INDEXES = {
     "accounts_score": "accounts (score, email)",
     "accounts_workspace": "accounts (workspace, ts, email)",
     "mappings_resource": "mappings (resource_id, resource_type)",
+    "campaigns_workspace": "campaigns (workspace, ts, id)",
 }
 
 
-class Store(TagsMixin, CampaignsMixin, WorkspacesMixin, AuditMixin):
-    """The sandbox's state: accounts and background jobs here; tags and mappings, campaigns,
-    workspaces and the audit log in ``tags.py``, ``campaigns.py``, ``workspaces.py`` and
-    ``audit.py``."""
+class Store(TagsMixin, CampaignsMixin, WorkspacesMixin, AuditMixin, JobsMixin):
+    """The sandbox's state: accounts here; tags and mappings, campaigns, workspaces, the audit
+    log and background jobs in ``tags.py``, ``campaigns.py``, ``workspaces.py``, ``audit.py``
+    and ``jobs.py``."""
 
     def __init__(self, path: str = ":memory:") -> None:
         self.path = path
@@ -317,7 +313,7 @@ class Store(TagsMixin, CampaignsMixin, WorkspacesMixin, AuditMixin):
         tag_rows = []
         for k, ((label, description), tag_id) in enumerate(zip(SEED_TAGS, tag_ids, strict=True)):
             stamp = iso(BASE_TAGS + timedelta(hours=k))
-            tag_rows.append((tag_id, label, _norm(label), description, stamp, stamp))
+            tag_rows.append((tag_id, label, norm_label(label), description, stamp, stamp))
         conn.executemany("INSERT INTO tags VALUES (?, ?, ?, ?, ?, ?)", tag_rows)
         rows = []
         mappings = []
@@ -353,33 +349,12 @@ class Store(TagsMixin, CampaignsMixin, WorkspacesMixin, AuditMixin):
         for i, (data,) in enumerate(rows):
             picker.offer(i, json.loads(data))
         labels = dict(conn.execute("SELECT norm, id FROM tags").fetchall())
-        tag_ids = [labels.get(_norm(label), "") for label, _ in SEED_TAGS]
+        tag_ids = [labels.get(norm_label(label), "") for label, _ in SEED_TAGS]
         campaigns = picker.campaigns(tag_ids, DEFAULT_WORKSPACE_ID)
         for campaign in campaigns:  # a seeded tag renamed or deleted since: not sent from
             campaign["email_tag_list"] = [t for t in campaign["email_tag_list"] if t]
         self._insert_campaigns(conn, campaigns)
         conn.execute("INSERT INTO meta VALUES ('campaigns', '1')")
-
-    def seed_extra_tags(self, count: int, map_to: Sequence[str] = ()) -> list[str]:
-        """Create ``count`` tags ("Bulk tag 0001"…) each mapped to every email in ``map_to``."""
-        rng = random.Random(f"extra-{count}-{len(map_to)}")
-        ids = []
-        with self._tx() as conn:
-            start = conn.execute("SELECT COUNT(*) FROM tags").fetchone()[0]
-            stamp = self._now()
-            for k in range(count):
-                tag_id = seeded_uuid(rng)
-                label = f"Bulk tag {start + k:04d}"
-                conn.execute(
-                    "INSERT INTO tags VALUES (?, ?, ?, ?, ?, ?)",
-                    (tag_id, label, _norm(label), None, stamp, stamp),
-                )
-                conn.executemany(
-                    "INSERT INTO mappings VALUES (?, ?, ?, 1, ?)",
-                    [(seeded_uuid(rng), tag_id, email, stamp) for email in map_to],
-                )
-                ids.append(tag_id)
-        return ids
 
     # -- accounts -----------------------------------------------------------------------
 
@@ -651,18 +626,22 @@ class Store(TagsMixin, CampaignsMixin, WorkspacesMixin, AuditMixin):
             self._drop_from_lists(conn, emails=[email])
         return acc
 
-    def mark_fixed(self, email: str, workspace: str = DEFAULT_WORKSPACE_ID) -> dict[str, Any]:
-        """An account in an error status (< 0) goes back to active (1), its error cleared.
+    def mark_fixed(
+        self, email: str, workspace: str = DEFAULT_WORKSPACE_ID
+    ) -> tuple[dict[str, Any], bool]:
+        """An account in an error status (< 0) goes back to active (1), its error cleared;
+        returns the account and whether it changed.
 
         An account not in an error status is returned unchanged (not even timestamp_updated).
         """
         with self._tx() as conn:
             acc = self._load(conn, email, workspace)
-            if acc["status"] < 0:
+            changed = acc["status"] < 0
+            if changed:
                 self._apply_status(acc, 1)
                 acc["autofix_failed"] = False
                 self._save(conn, acc)
-        return acc
+        return acc, changed
 
     def move_accounts(self, emails: Sequence[str], source: str, destination: str) -> None:
         """Move accounts between workspaces, all or none (NotFoundError / InvalidError)."""
@@ -770,10 +749,7 @@ class Store(TagsMixin, CampaignsMixin, WorkspacesMixin, AuditMixin):
         with self._tx() as conn:
             for email in dict.fromkeys(emails):
                 acc = self._find(conn, email, workspace)
-                if acc is None or acc["status"] == 2:
-                    failed.append(email)
-                    continue
-                if acc.get("status") == 2:  # like the real API: a repeated pause is "failed"
+                if acc is None or acc["status"] == 2:  # like the API: a repeated pause fails
                     failed.append(email)
                     continue
                 self._apply_status(acc, 2)
@@ -858,113 +834,3 @@ class Store(TagsMixin, CampaignsMixin, WorkspacesMixin, AuditMixin):
                 "health_score": health,
             }
         return {"email_date_data": by_date, "aggregate_data": aggregate}
-
-    # -- background jobs ----------------------------------------------------------------
-
-    def create_warmup_job(
-        self, action: str, emails: Sequence[str], workspace: str = DEFAULT_WORKSPACE_ID
-    ) -> dict[str, Any]:
-        """Queue a warmup enable/disable job (``action`` is "enable" or "disable")."""
-        unique = list(dict.fromkeys(emails))
-        with self._tx() as conn:
-            missing = [e for e in unique if self._find(conn, e, workspace) is None]
-            now = self._now()
-            job: dict[str, Any] = {
-                "id": secrets.token_hex(12),
-                "workspace_id": workspace,
-                "user_id": USER_ID,
-                "type": "update-warmup-accounts",
-                "entity_id": workspace,
-                "entity_type": "workspace",
-                "data": {"action": action, "total": len(unique)},
-                "progress": 0,
-                "status": "pending",
-                "created_at": now,
-                "updated_at": now,
-            }
-            conn.execute(
-                "INSERT INTO jobs VALUES (?, ?, ?, ?, ?)",
-                (job["id"], action, _dumps(unique), _dumps(missing), _dumps(job)),
-            )
-        return job
-
-    def poll_job(self, job_id: str, workspace: str = DEFAULT_WORKSPACE_ID) -> dict[str, Any]:
-        """Return a job, advancing it one step: pending → in-progress → success/failed."""
-        with self._tx() as conn:
-            row = conn.execute(
-                "SELECT action, emails, missing, data FROM jobs WHERE id = ?", (job_id,)
-            ).fetchone()
-            if row is None or json.loads(row[3]).get("workspace_id") != workspace:
-                raise NotFoundError(f"Background job not found: {job_id}")
-            action, emails, missing, data = row[0], json.loads(row[1]), json.loads(row[2]), row[3]
-            job: dict[str, Any] = json.loads(data)
-            if job["status"] == "pending":
-                job.update(status="in-progress", progress=50, updated_at=self._now())
-            elif job["status"] == "in-progress":
-                if missing:
-                    job["status"] = "failed"
-                    job["data"]["error"] = "Accounts not found: " + ", ".join(missing)
-                else:
-                    warmup_status = 1 if action == "enable" else 0
-                    now = self._now()
-                    for email in emails:
-                        acc = self._find(conn, email, None)
-                        if acc is None:
-                            continue  # deleted since the job was queued
-                        acc["warmup_status"] = warmup_status
-                        if warmup_status == 1 and not acc.get("timestamp_warmup_start"):
-                            acc["timestamp_warmup_start"] = now
-                        acc["timestamp_updated"] = now
-                        self._save(conn, acc)
-                    job.update(status="success", progress=100)
-                job["updated_at"] = self._now()
-            else:
-                return job
-            conn.execute("UPDATE jobs SET data = ? WHERE id = ?", (_dumps(job), job_id))
-        return job
-
-    def list_jobs(
-        self,
-        *,
-        workspace: str = DEFAULT_WORKSPACE_ID,
-        limit: int = 100,
-        starting_after: str | None = None,
-        ids: Sequence[str] = (),
-        included_ids: Sequence[str] = (),
-        excluded_ids: Sequence[str] = (),
-        type: str | None = None,
-        entity_type: str | None = None,
-        entity_ids: Sequence[str] = (),
-        statuses: Sequence[str] = (),
-        sort_column: str = "created_at",
-        sort_order: str = "desc",
-    ) -> Page:
-        """A page of a workspace's jobs, (sort_column, id) in sort_order; cursor = last id.
-
-        Listing never advances a job (only ``poll_job`` does). An unknown cursor id is an
-        InvalidError.
-        """
-        with self._lock:
-            jobs = [json.loads(r[0]) for r in self._conn.execute("SELECT data FROM jobs")]
-        jobs = [j for j in jobs if j.get("workspace_id") == workspace]
-        reverse = sort_order == "desc"
-        jobs.sort(key=lambda j: (j[sort_column], j["id"]), reverse=reverse)
-        if starting_after:
-            position = next((n for n, j in enumerate(jobs) if j["id"] == starting_after), None)
-            if position is None:
-                raise InvalidError(f"querystring/starting_after: unknown job {starting_after}")
-            jobs = jobs[position + 1 :]
-        for wanted in (ids, included_ids):
-            if wanted:
-                jobs = [j for j in jobs if j["id"] in set(wanted)]
-        if excluded_ids:
-            jobs = [j for j in jobs if j["id"] not in set(excluded_ids)]
-        if type:
-            jobs = [j for j in jobs if j["type"] == type]
-        if entity_type:
-            jobs = [j for j in jobs if j.get("entity_type") == entity_type]
-        if entity_ids:
-            jobs = [j for j in jobs if j.get("entity_id") in set(entity_ids)]
-        if statuses:
-            jobs = [j for j in jobs if j["status"] in set(statuses)]
-        return page(jobs, limit)

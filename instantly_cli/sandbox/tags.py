@@ -6,21 +6,19 @@ trimmed and unique case-insensitively (409 otherwise).
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from .base import ConflictError, InvalidError, NotFoundError, Page, StoreBase, page
-from .seed import DEFAULT_WORKSPACE_ID, ORG_ID
+from .seed import DEFAULT_WORKSPACE_ID, ORG_ID, seeded_uuid
 
 
 def norm_label(label: str) -> str:
     """A label as compared for uniqueness."""
     return label.strip().casefold()
-
-
-_norm = norm_label
 
 
 class TagsMixin(StoreBase):
@@ -81,7 +79,9 @@ class TagsMixin(StoreBase):
         return self._tag(row)
 
     def _check_label(self, conn: sqlite3.Connection, label: str, own_id: str | None) -> None:
-        row = conn.execute("SELECT id, label FROM tags WHERE norm = ?", (_norm(label),)).fetchone()
+        row = conn.execute(
+            "SELECT id, label FROM tags WHERE norm = ?", (norm_label(label),)
+        ).fetchone()
         if row is not None and row[0] != own_id:
             raise ConflictError(f"A tag with this name already exists: '{row[1]}'")
 
@@ -95,7 +95,7 @@ class TagsMixin(StoreBase):
             tag_id, now = str(uuid.uuid4()), self._now()
             conn.execute(
                 "INSERT INTO tags VALUES (?, ?, ?, ?, ?, ?)",
-                (tag_id, label, _norm(label), description, now, now),
+                (tag_id, label, norm_label(label), description, now, now),
             )
         return self.get_tag(tag_id)
 
@@ -117,7 +117,7 @@ class TagsMixin(StoreBase):
                 description = changes["description"]
             conn.execute(
                 "UPDATE tags SET label=?, norm=?, description=?, ts_updated=? WHERE id=?",
-                (label, _norm(label), description, self._now(), tag_id),
+                (label, norm_label(label), description, self._now(), tag_id),
             )
         return self.get_tag(tag_id)
 
@@ -200,3 +200,24 @@ class TagsMixin(StoreBase):
             for r in rows
         ]
         return page(items, limit)
+
+    def seed_extra_tags(self, count: int, map_to: Sequence[str] = ()) -> list[str]:
+        """Create ``count`` tags ("Bulk tag 0001"…) each mapped to every email in ``map_to``."""
+        rng = random.Random(f"extra-{count}-{len(map_to)}")
+        ids = []
+        with self._tx() as conn:
+            start = conn.execute("SELECT COUNT(*) FROM tags").fetchone()[0]
+            stamp = self._now()
+            for k in range(count):
+                tag_id = seeded_uuid(rng)
+                label = f"Bulk tag {start + k:04d}"
+                conn.execute(
+                    "INSERT INTO tags VALUES (?, ?, ?, ?, ?, ?)",
+                    (tag_id, label, norm_label(label), None, stamp, stamp),
+                )
+                conn.executemany(
+                    "INSERT INTO mappings VALUES (?, ?, ?, 1, ?)",
+                    [(seeded_uuid(rng), tag_id, email, stamp) for email in map_to],
+                )
+                ids.append(tag_id)
+        return ids

@@ -4,7 +4,6 @@ wait."""
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +20,7 @@ from instantly_cli.errors import (
     NotFoundError,
     UsageError,
 )
+from instantly_cli.targets import Kind, dedupe, escape, read_stdin_targets
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
@@ -103,67 +103,43 @@ def check_id(text: str, where: str = "") -> str:
     value = text.strip()
     if not _JOB_ID.match(value):
         raise UsageError(
-            f"Not a background job id: '{text}'{where}.",
+            f"Not a background job id: '{escape(text)}'{where}.",
             hint="Job ids are 24 hex digits, as printed by "
             "`instantly accounts warmup enable --no-wait`.",
         )
     return value
 
 
-def parse_ids_text(text: str) -> list[str]:
-    """Job ids from stdin: one per line (the first column of ``--no-wait``'s TSV), or the JSON
-    (array or lines) of ``--no-wait`` output (``{"job_id": …}``) or of jobs (``{"id": …}``)."""
-    stripped = text.strip()
-    if not stripped:
-        raise UsageError("No job ids on stdin.", hint="Pipe `warmup enable --no-wait --json`.")
-    items: list[Any]
-    if stripped.startswith("["):
-        try:
-            data = json.loads(stripped)
-        except ValueError as exc:
-            raise UsageError(
-                f"stdin looks like a JSON array but is not valid JSON: {exc}."
-            ) from None
-        items = data if isinstance(data, list) else [data]
-        return [_id_of(item, f" (item {n})") for n, item in enumerate(items)]
-    ids: list[str] = []
-    for number, line in enumerate(stripped.splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("{"):
-            try:
-                item = json.loads(line)
-            except ValueError:
-                raise UsageError(f"stdin line {number} is not valid JSON.") from None
-            ids.append(_id_of(item, f" (line {number})"))
-        else:
-            # TSV/table rows of `--no-wait` (job id first, then its accounts) work too.
-            ids.append(check_id(line.split()[0], f" (line {number})"))
-    return ids
+# Job ids on stdin come in the forms targets do (the same limits, UTF-8 and control checks):
+# one per line (the first column of ``--no-wait``'s TSV), or the JSON (array or lines) of
+# ``--no-wait`` output (``{"job_id": …}``) or of jobs (``{"id": …}``).
+JOB_IDS = Kind(
+    fields=("job_id", "id"),
+    valid=lambda text: _JOB_ID.match(text) is not None,
+    noun="a job id",
+    record="a job JSON object",
+    source="`instantly accounts warmup enable --no-wait --json`",
+    line_hint='Each line must start with a job id (24 hex digits) or be a JSON object with a '
+    '"job_id" or "id" field.',
+    text_hint="Job ids must be UTF-8 text: ids, or the JSON of `--no-wait`.",
+    first_column=True,
+)
 
 
-def _id_of(item: Any, where: str) -> str:
-    if isinstance(item, str):
-        return check_id(item, where)
-    if isinstance(item, dict):
-        value = item.get("job_id", item.get("id"))
-        if isinstance(value, str):
-            return check_id(value, where)
-    raise UsageError(
-        f'stdin{where} has no "job_id" or "id".',
-        hint="Pipe the output of `instantly accounts warmup enable --no-wait --json`.",
-    )
-
-
-def read_ids(args: Sequence[str], read_stdin: Any) -> list[str]:
-    """Job ids from arguments, ``-`` meaning stdin; validated and deduplicated."""
+def read_ids(args: Sequence[str], stdin: Any) -> list[str]:
+    """Job ids from arguments, ``-`` meaning the ``stdin`` stream; validated and deduplicated."""
     if not args:
         raise UsageError("No job ids given.", hint="Name job ids, or - to read them from stdin.")
     ids: list[str] = []
-    for arg in args:
-        ids.extend(parse_ids_text(read_stdin()) if arg == "-" else [check_id(arg)])
-    return list(dict.fromkeys(ids))
+    for arg in dict.fromkeys(args):  # stdin is read once, however many times - is given
+        if arg != "-":
+            ids.append(check_id(arg))
+            continue
+        piped = read_stdin_targets(stdin, JOB_IDS)
+        if not piped:
+            raise UsageError("No job ids on stdin.", hint="Pipe `warmup enable --no-wait --json`.")
+        ids.extend(piped)
+    return dedupe(ids)
 
 
 NOT_FOUND_HINT = "`instantly jobs list` shows the jobs of this workspace (--workspace)."

@@ -8,6 +8,7 @@ import typer
 
 from instantly_cli.enums import (
     ACCOUNT_STATUS,
+    COVERAGE_METRIC,
     DIFF_METRIC,
     GATE_METRIC,
     HEALTH,
@@ -147,17 +148,7 @@ HealthOpt = Annotated[
         autocompletion=complete_enum(HEALTH),
     ),
 ]
-AtRiskBelowOpt = Annotated[
-    float,
-    typer.Option(
-        "--at-risk-below", metavar="N", help="A warmup score below N puts an account at risk."
-    ),
-]
-WatchBelowOpt = Annotated[
-    float,
-    typer.Option("--watch-below", metavar="N", help="A warmup score below N means watch it."),
-]
-# The same, where a profile's at_risk_below/watch_below is the default (diff, summary).
+# The health thresholds: a profile's at_risk_below/watch_below is the default.
 ProfileAtRiskBelowOpt = Annotated[
     float | None,
     typer.Option(
@@ -310,9 +301,6 @@ FailuresOpt = Annotated[
 # to the parser: the command's docstring describes them (an "Arguments:" block) and the command
 # itself refuses a missing one with the usual exit 2 and hint.
 
-TARGETS_HELP = "TARGET is an account email, or - to read emails / JSON / JSON lines from stdin."
-
-
 def argument(metavar: str, complete: Callable[[str], list[str]] | None = None) -> Any:
     """A positional argument declared for the parser only (see above); ``complete`` offers
     its values to shell completion."""
@@ -328,6 +316,7 @@ def arguments(metavar: str) -> Any:
     )
 
 
+# Account emails, or - for stdin (bulk commands: none with --resume, or the run id).
 TargetsArg = Annotated[list[str], arguments("TARGET")]
 
 
@@ -349,8 +338,6 @@ WideOpt = Annotated[
 ]
 
 
-# Bulk commands: no target with --resume (the newest run), or the run id.
-BulkTargetsArg = Annotated[list[str], arguments("TARGET")]
 ResumeOpt = Annotated[
     bool,
     typer.Option(
@@ -419,6 +406,13 @@ DiffFailIfOpt = Annotated[
         "Exit 1 when METRIC OP VALUE[%] holds (e.g. 'new-errors>0', "
         "'score-drops>5%': a share of the accounts compared); repeatable. Metrics: "
         + ", ".join(DIFF_METRIC.names) + "."
+    ),
+]
+CoverageFailIfOpt = Annotated[
+    list[str] | None,
+    _fail_if(
+        "Exit 1 when METRIC OP VALUE[%] holds (the grammar of `accounts summary`); "
+        "repeatable. Metrics: " + ", ".join(COVERAGE_METRIC.names) + "."
     ),
 ]
 NoRecordOpt = Annotated[

@@ -203,15 +203,16 @@ def view_options(*more: str) -> Callable[[Callable[..., R]], Callable[..., R]]:
     ``view`` parameter, and call it with their values as one ``View``."""
 
     def wrap(func: Callable[..., R]) -> Callable[..., R]:
-        return expand(func, "view", [p for p in _view_params() if p[0] in (
+        return expand(func, "view", [p for p in VIEW_PARAMS if p[0] in (
             "output_", "json_output", *more)], lambda given: View(**given))
 
     return wrap
 
 
-def _view_params() -> list[tuple[str, Any, Any]]:
-    return [("output_", OutputOpt, None), ("json_output", JsonOpt, False),
-            ("fields", FieldsOpt, None), ("wide", WideOpt, False)]
+VIEW_PARAMS: list[tuple[str, Any, Any]] = [
+    ("output_", OutputOpt, None), ("json_output", JsonOpt, False),
+    ("fields", FieldsOpt, None), ("wide", WideOpt, False),
+]
 
 
 class BulkOpts:
@@ -239,24 +240,13 @@ def _bulk_params() -> list[tuple[str, Any, Any]]:
             ("output_", OutputOpt, None), ("json_output", JsonOpt, False)]
 
 
-def bulk_options(*, dry_run: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Add the shared options of a writing command to its signature and hand them to it as one
-    ``opts: BulkOpts`` (twin commands and their siblings declare them once, here)."""
-    import functools
+def bulk_options(*, dry_run: bool = True) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """Add the shared options of a writing command in the place of its ``opts`` parameter and
+    hand them to it as one ``BulkOpts`` (twin commands and their siblings declare them once,
+    here)."""
 
-    def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
-        own = inspect.signature(func, eval_str=True)
+    def wrap(func: Callable[..., R]) -> Callable[..., R]:
         shared = [(n, a, d) for n, a, d in _bulk_params() if dry_run or n != "dry_run"]
-        kind = inspect.Parameter.KEYWORD_ONLY
-        params = [p for p in own.parameters.values() if p.name != "opts"]
-        params += [inspect.Parameter(n, kind, default=d, annotation=a) for n, a, d in shared]
-
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            opts = BulkOpts(**{n: kwargs.pop(n, d) for n, _, d in shared})
-            return func(*args, opts=opts, **kwargs)
-
-        wrapper.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
-        return wrapper
+        return expand(func, "opts", shared, lambda given: BulkOpts(**given))
 
     return wrap

@@ -26,9 +26,6 @@ def complete_profiles(incomplete: str) -> list[str]:
 # the value nearest the command wins. Only the root copy reads the environment, or an
 # INSTANTLY_PROFILE would override an explicit --profile given before the noun.
 
-GLOBAL_NOTE = "Global options (--profile, --workspace, --base-url, --sandbox, -v) also work here."
-
-
 def _store_global(name: str) -> Callable[[typer.Context, Any], Any]:
     def store(ctx: typer.Context, value: Any) -> Any:
         if ctx.resilient_parsing or value is None or value is False:

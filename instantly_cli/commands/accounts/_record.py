@@ -43,12 +43,7 @@ def history_file(ctx: typer.Context, resolved: Settings | None = None) -> Path:
 
 def is_full(query: ListQuery) -> bool:
     """A pass over every account of the workspace: no filter narrows it."""
-    return not (
-        query.status or query.provider or query.search or query.filter or query.tags
-        or query.tags_all or query.domains or query.min_score is not None
-        or query.max_score is not None or query.health or query.starting_after
-        or query.campaigns or query.idle
-    )
+    return not query.narrows()
 
 
 def recorder(enabled: bool, ctx: typer.Context | None = None) -> Recorder | None:

@@ -187,13 +187,13 @@ def diff_each(
     all_profiles: bool,
     all_workspaces: bool,
 ) -> tuple[list[Done[Any]], int]:
-    """``job(client, settings)`` (one workspace's diff against its own history) for every
+    """``job(client, unit)`` (one workspace's diff against its own history) for every
     workspace of the roll-up, side by side; the results in workspace-name order and how many
     failed (reported on stderr)."""
     from instantly_cli.services.workspaces import side_by_side
 
     done = side_by_side(units(ctx, all_profiles=all_profiles, all_workspaces=all_workspaces),
-                        lambda client, unit: job(client, unit.where))
+                        job)
     return done, report(done)
 
 

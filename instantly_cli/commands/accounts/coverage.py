@@ -15,6 +15,7 @@ from instantly_cli.errors import EXIT_FAILED, UsageError
 from instantly_cli.options import (
     AllProfilesOpt,
     AllWorkspacesOpt,
+    CoverageFailIfOpt,
     ParallelOpt,
     ProfileAtRiskBelowOpt,
     ProfileWatchBelowOpt,
@@ -58,15 +59,7 @@ def coverage(
             help="Flag active campaigns with more than PCT of their capacity on at-risk accounts.",
         ),
     ] = "30%",
-    fail_if: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--fail-if",
-            metavar="COND",
-            help="Exit 1 when METRIC OP VALUE[%] holds (the grammar of `accounts summary`); "
-            "repeatable. Metrics: " + ", ".join(COVERAGE_METRIC.names) + ".",
-        ),
-    ] = None,
+    fail_if: CoverageFailIfOpt = None,
     at_risk_below: ProfileAtRiskBelowOpt = None,
     watch_below: ProfileWatchBelowOpt = None,
     all_profiles: AllProfilesOpt = False,
@@ -107,11 +100,7 @@ def coverage(
                                      warn=output.warn)
         report_cut(found.anomaly, False, "; the numbers may be incomplete")
         doc, metrics = found.doc, found.metrics()
-    doc["gate"] = [
-        {"condition": c.text, "value": c.actual(metrics), "percent": c.percent,
-         "breached": c.breached(metrics)}
-        for c in conditions
-    ]
+    doc["gate"] = health.gate(conditions, metrics)
     _render(doc, fmt, roll_up, all_profiles)
     breached = health.breaches(conditions, metrics)
     for line in breached:

@@ -91,8 +91,6 @@ def diff(
 
     from instantly_cli.commands.accounts import _record
     from instantly_cli.services import history as history_service
-    from instantly_cli.services.accounts import diff as diff_service
-    from instantly_cli.services.accounts import list as fleet
     from instantly_cli.services.accounts import summary as health_service
 
     fmt = view.format(ctx)
@@ -112,30 +110,16 @@ def diff(
         return _roll_up(ctx, conditions, wanted, score_drop, thresholds, parallel, no_record,
                         fmt, all_profiles=all_profiles, all_workspaces=all_workspaces)
     resolved = context.settings(ctx)
-    path = _record.history_file(ctx, resolved)
-    query = fleet.ListQuery(thresholds=thresholds)
-    tally = health_service.Tally(thresholds)
-    with history_service.History(path) as history:
-        with context.client(ctx, resolved=resolved) as client:
-            listing = fleet.list_accounts(client, query, limit=None, parallel=parallel,
-                                          warn=output.warn)
-            result = diff_service.diff(
-                history, listing, since=wanted, score_drop=score_drop,
-                thresholds=thresholds, tally=tally, partial=lambda: listing.anomaly,
-            )
-            if result.base is not None and result.records:
-                _annotate(client, result, now)
-        _render(result, fmt)
-        if result.note:
-            output.info(result.note)
-        if listing.anomaly:
-            output.warn(f"Listing ended early: {listing.anomaly}; accounts not listed are not "
-                        "reported as removed, and no snapshot is recorded.")
-        elif not no_record:
-            result.recorded = history.record(result.states, "diff", now)
+    with context.client(ctx, resolved=resolved) as client:
+        result = _diff_one(ctx, client, resolved, wanted, score_drop, thresholds, parallel,
+                           no_record, now)
+    _render(result, fmt)
+    if result.note:
+        output.info(result.note)
     if result.base is None:
-        output.info(f"No earlier snapshot in {path}: this run is the first"
-                    + ("." if no_record else " (recorded); the next diff compares with it."))
+        output.info(f"No earlier snapshot in {_record.history_file(ctx, resolved)}: this run "
+                    "is the first" + ("." if no_record
+                                      else " (recorded); the next diff compares with it."))
     breached = health_service.breaches(conditions, result.metrics)
     for line in breached:
         output.info(f"Gate breached: {line}")
@@ -147,33 +131,48 @@ def diff(
     return code
 
 
+def _diff_one(ctx: typer.Context, client: Any, resolved: Any, wanted: Any, score_drop: float,
+              thresholds: Any, parallel: bool, no_record: bool, now: Any, where: str = ""
+              ) -> Any:
+    """One workspace's pass compared with its own history (annotated from the audit log),
+    then recorded unless ``no_record`` or the listing ended early."""
+    from instantly_cli.commands.accounts import _record
+    from instantly_cli.services import history as history_service
+    from instantly_cli.services.accounts import diff as diff_service
+    from instantly_cli.services.accounts import list as fleet
+    from instantly_cli.services.accounts import summary as health_service
+
+    query = fleet.ListQuery(thresholds=thresholds)
+    with history_service.History(_record.history_file(ctx, resolved)) as history:
+        listing = fleet.list_accounts(client, query, limit=None, parallel=parallel,
+                                      warn=output.warn)
+        result = diff_service.diff(
+            history, listing, since=wanted, score_drop=score_drop, thresholds=thresholds,
+            tally=health_service.Tally(thresholds), partial=lambda: listing.anomaly)
+        if result.base is not None and result.records:
+            _annotate(client, result, now)
+        if listing.anomaly:
+            output.warn(f"Listing ended early{where}: {listing.anomaly}; accounts not listed "
+                        "are not reported as removed, and no snapshot is recorded.")
+        elif not no_record:
+            result.recorded = history.record(result.states, "diff", now)
+    return result
+
+
 def _roll_up(ctx: typer.Context, conditions: Any, wanted: Any, score_drop: float,
              thresholds: Any, parallel: bool, no_record: bool, fmt: str, *,
              all_profiles: bool, all_workspaces: bool) -> int | None:
     """Every workspace of the roll-up against its own history, side by side."""
     from datetime import UTC, datetime
 
-    from instantly_cli.commands.accounts import _record, _rollup
-    from instantly_cli.services import history as history_service
-    from instantly_cli.services.accounts import diff as diff_service
-    from instantly_cli.services.accounts import list as fleet
+    from instantly_cli.commands.accounts import _rollup
     from instantly_cli.services.accounts import summary as health_service
 
     now = datetime.now(UTC)
 
-    def one(client: Any, resolved: Any) -> Any:
-        query = fleet.ListQuery(thresholds=thresholds)
-        with history_service.History(_record.history_file(ctx, resolved)) as history:
-            listing = fleet.list_accounts(client, query, limit=None, parallel=parallel,
-                                          warn=output.warn)
-            result = diff_service.diff(
-                history, listing, since=wanted, score_drop=score_drop, thresholds=thresholds,
-                tally=health_service.Tally(thresholds), partial=lambda: listing.anomaly)
-            if result.base is not None and result.records:
-                _annotate(client, result, now)
-            if not (listing.anomaly or no_record):
-                result.recorded = history.record(result.states, "diff", now)
-        return result
+    def one(client: Any, unit: Any) -> Any:
+        return _diff_one(ctx, client, unit.where, wanted, score_drop, thresholds, parallel,
+                         no_record, now, f" ({_rollup.where(unit)})")
 
     done, failed = _rollup.diff_each(ctx, one, all_profiles=all_profiles,
                                      all_workspaces=all_workspaces)

@@ -31,8 +31,9 @@ def find(
 
     Looks in every configured profile (the current settings when none is configured) and
     every accepted sub-workspace of each key, side by side; addresses compare
-    case-insensitively. One row per place an address is found, and a `not found` row for an
-    address found nowhere (exit 4). A workspace that cannot be read is reported (exit 1).
+    case-insensitively. One row per place an address is found (in the API's spelling), and a
+    `not found` row for an address found nowhere (exit 4). A workspace that cannot be read is
+    reported (exit 1).
     """
     from instantly_cli.columns import Column
     from instantly_cli.commands.accounts import _rollup
@@ -49,18 +50,21 @@ def find(
                          hint="Give whole addresses: instantly accounts find ops@acme.io")
     units = _rollup.units(ctx, all_profiles=bool(load_config().profiles), all_workspaces=True)
     done = side_by_side(units, lambda client, _unit: find_accounts(client, wanted))
+    # Emails compare case-insensitively: `A@x a@x` is one address (the first spelling kept for
+    # a `not found` row); a row found shows the API's spelling.
+    asked: dict[str, str] = {}
+    for email in wanted:
+        asked.setdefault(email.casefold(), email)
     rows: list[dict[str, Any]] = []
     missing = 0
-    for email in dict.fromkeys(wanted):
-        places = [(d, d.value[email.casefold()]) for d in done
-                  if d.value and email.casefold() in d.value]
+    for key, typed in asked.items():
+        places = [(d, d.value[key]) for d in done if d.value and key in d.value]
         missing += not places
-        rows += [{"email": email, **d.labels(), "account": a.get("email"),
-                  "status": a.get("status"), "result": FOUND} for d, a in places]
+        rows += [{"email": a.get("email"), **d.labels(), "status": a.get("status"),
+                  "result": FOUND} for d, a in places]
         if not places:
-            rows.append({"email": email, "profile": None, "workspace_name": None,
-                         "workspace_id": None, "account": None, "status": None,
-                         "result": NOT_FOUND})
+            rows.append({"email": typed, "profile": None, "workspace_name": None,
+                         "workspace_id": None, "status": None, "result": NOT_FOUND})
     columns = [Column("email", "Email"), Column("profile", "Profile"),
                Column("workspace_name", "Workspace"), Column("workspace_id", "Workspace id"),
                Column("result", "Result")]
@@ -68,6 +72,6 @@ def find(
     if _rollup.report(done):
         return EXIT_FAILED
     if missing:
-        output.warn(f"{missing} of {len(dict.fromkeys(wanted))} addresses found nowhere.")
+        output.warn(f"{missing} of {len(asked)} addresses found nowhere.")
         return EXIT_NOT_FOUND
     return None

@@ -25,7 +25,7 @@ from instantly_cli.enums import (
     WOULD_FIX,
     WOULD_MOVE,
 )
-from instantly_cli.options import BulkTargetsArg, FieldsOpt, ImpactStrictOpt, examples
+from instantly_cli.options import FieldsOpt, ImpactStrictOpt, TargetsArg, examples
 from instantly_cli.options_bundles import BulkOpts, bulk_options
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ def _command(delete: bool) -> Callable[..., int]:
     @bulk_options()
     def command(
         ctx: typer.Context,
-        targets: BulkTargetsArg,
+        targets: TargetsArg,
         fields: FieldsOpt = None,
         strict: ImpactStrictOpt = False,
         *,
@@ -187,7 +187,7 @@ mark_fixed = app.command("mark-fixed", epilog=examples(
 @bulk_options()
 def move(
     ctx: typer.Context,
-    targets: BulkTargetsArg,
+    targets: TargetsArg,
     to: Annotated[
         str | None,
         typer.Option("--to", metavar="WORKSPACE", help="The workspace to move them to (a name "

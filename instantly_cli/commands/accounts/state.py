@@ -8,7 +8,7 @@ from instantly_cli import context, output
 from instantly_cli.commands import _bulk, handled
 from instantly_cli.commands.accounts import app
 from instantly_cli.enums import FAILED, PAUSED, RESUMED, UNCHANGED, WOULD_PAUSE, WOULD_RESUME
-from instantly_cli.options import BulkTargetsArg, ImpactStrictOpt, examples
+from instantly_cli.options import ImpactStrictOpt, TargetsArg, examples
 from instantly_cli.options_bundles import BulkOpts, bulk_options
 from instantly_cli.services.bulk import RunResult
 
@@ -35,7 +35,7 @@ def _command(pause: bool) -> Callable[..., int]:
     @bulk_options()
     def command(
         ctx: typer.Context,
-        targets: BulkTargetsArg,
+        targets: TargetsArg,
         strict: ImpactStrictOpt = False,
         *,
         opts: BulkOpts,

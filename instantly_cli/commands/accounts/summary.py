@@ -119,12 +119,7 @@ def summary(
         for row in doc["errors"]["reasons"]:
             text = _distinct_text(row["reason"], reasons)
             row["list_command"] = _list_command(ctx, filters, thresholds, text)
-    gate = [
-        {"condition": c.text, "value": c.actual(metrics), "percent": c.percent,
-         "breached": c.breached(metrics)}
-        for c in conditions
-    ]
-    doc["gate"] = gate
+    doc["gate"] = health_service.gate(conditions, metrics)
     _render(doc, fmt, roll_up)
     if not roll_up:
         _record.commit(ctx, None if no_record else rec, "summary", tally)

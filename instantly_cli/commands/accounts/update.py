@@ -10,7 +10,7 @@ from instantly_cli.commands import _bulk, handled
 from instantly_cli.commands.accounts import app
 from instantly_cli.enums import FAILED, UNCHANGED, UPDATED, WARMUP_INCREMENT, WOULD_UPDATE
 from instantly_cli.errors import UsageError
-from instantly_cli.options import BulkTargetsArg, complete_enum, examples
+from instantly_cli.options import TargetsArg, complete_enum, examples
 from instantly_cli.options_bundles import BulkOpts, bulk_options, expand
 
 R = TypeVar("R")
@@ -148,7 +148,7 @@ UpdateExamples = examples(
 @_with_fields
 def update(
     ctx: typer.Context,
-    targets: BulkTargetsArg,
+    targets: TargetsArg,
     given: dict[str, Any] | None = None,
     set_: Annotated[
         list[str] | None,

@@ -12,10 +12,10 @@ from instantly_cli.commands.accounts import warmup_app
 from instantly_cli.enums import DISABLED, ENABLED, FAILED, SUBMITTED
 from instantly_cli.errors import UsageError
 from instantly_cli.options import (
-    BulkTargetsArg,
     ImpactStrictOpt,
     JobsTimeoutOpt,
     NoWaitOpt,
+    TargetsArg,
     examples,
 )
 from instantly_cli.options_bundles import BulkOpts, bulk_options
@@ -28,7 +28,7 @@ def _command(enable: bool) -> Callable[..., int]:
     @bulk_options(dry_run=False)
     def command(
         ctx: typer.Context,
-        targets: BulkTargetsArg,
+        targets: TargetsArg,
         no_wait: NoWaitOpt = False,
         timeout: JobsTimeoutOpt = 300.0,
         strict: ImpactStrictOpt = False,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from instantly_cli.enums import (
@@ -356,6 +356,11 @@ def accounts_of(listing: Iterable[Page]) -> Iterator[Mapping[str, Any]]:
 MAX_STREAMS = 36
 
 
+# ListQuery fields that order, decorate or classify what is listed, never leave an account out
+# (the unscored accounts only widen a score range, which narrows by itself).
+SHAPING = frozenset({"sort", "asc", "include_tags", "include_unscored", "thresholds"})
+
+
 @dataclass
 class ListQuery:
     """What ``accounts list`` and ``accounts summary`` ask for, validated; tags are still labels
@@ -388,6 +393,18 @@ class ListQuery:
     error_codes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     not_tags: list[str] = field(default_factory=list)
+
+    def narrows(self) -> bool:
+        """Whether the query selects fewer than every account of the workspace (a pass that
+        is not full must not be recorded as the fleet). Every field narrows unless it only
+        shapes the answer (:data:`SHAPING`): a filter added later is counted without being
+        named here."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in SHAPING or value is None or value is False or value in ("", []):
+                continue
+            return True
+        return False
 
     def params(self) -> dict[str, Any]:
         """The query parameters shared by every variant; exit 2 on bad input (nothing sent)."""

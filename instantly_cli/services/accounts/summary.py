@@ -569,3 +569,12 @@ TRANSITION_METRICS = frozenset(
 def breaches(conditions: Sequence[Condition], metrics: Mapping[str, float]) -> list[str]:
     """One line per breached condition, in the order given."""
     return [c.describe(metrics) for c in conditions if c.breached(metrics)]
+
+
+def gate(conditions: Sequence[Condition], metrics: Mapping[str, float]) -> list[dict[str, Any]]:
+    """The ``gate`` of a JSON document: each condition, its value now, whether it holds."""
+    return [
+        {"condition": c.text, "value": c.actual(metrics), "percent": c.percent,
+         "breached": c.breached(metrics)}
+        for c in conditions
+    ]

@@ -13,10 +13,11 @@ import pytest
 
 from instantly_cli.enums import FAILED, SUBMITTED, UPDATED
 from instantly_cli.errors import AuthError, CliError, NotFoundError
+from instantly_cli.interrupts import Shield
 from instantly_cli.services import bulk, journal
 from instantly_cli.services.accounts.update import diff_summary
 from instantly_cli.services.accounts.warmup import replace_outcomes, split_failed_jobs
-from instantly_cli.services.bulk import Outcome, RunResult, Shield
+from instantly_cli.services.bulk import Outcome, RunResult
 
 
 def test_run_hands_every_units_outcomes_to_on_done() -> None:

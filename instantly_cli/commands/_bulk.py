@@ -7,7 +7,6 @@ accounting are in ``services.bulk``, the journal in ``services.journal``.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from instantly_cli import context, output
+from instantly_cli.commands._argv import command_text, given_options, global_args, typed
 from instantly_cli.enums import FAILED, SKIPPED
 from instantly_cli.errors import EXIT_FAILED, CliError, UsageError
+from instantly_cli.interrupts import Shield
 from instantly_cli.services import bulk
-from instantly_cli.services.bulk import Outcome, RunResult, Shield
+from instantly_cli.services.bulk import Outcome, RunResult
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
@@ -31,9 +32,7 @@ if TYPE_CHECKING:
 # Options that change how a resumed run goes, not what it does: the rest are refused with it.
 HOW = frozenset({"yes", "rate", "concurrency", "output_", "json_output", "resume", "force",
                  "failures", "fields", "password_stdin", "timeout", "no_wait", "max_wait"})
-# The global options as every command (and noun) declares them again, after the verb; they
-# store themselves into the runtime (expose_value=False), so their values are read there.
-GLOBALS = ("profile", "workspace", "base_url", "sandbox")
+
 
 
 @dataclass
@@ -116,71 +115,7 @@ def _where_data(ctx: typer.Context) -> dict[str, Any]:
             "sandbox": s.sandbox}
 
 
-def _value(ctx: typer.Context, param: Any) -> Any:
-    name = param.name or ""
-    if param.expose_value:
-        return ctx.params.get(name)
-    # Options that store themselves (the global options after the verb, --max-wait).
-    rt = context.runtime(ctx)
-    key = name.lstrip("_")
-    return getattr(rt.options, key) if key in GLOBALS else getattr(rt, key, None)
-
-
-def given_options(ctx: typer.Context, *, skip: Sequence[str] = ()) -> list[str]:
-    """The command's own options exactly as typed (not defaults, not env), as argv tokens;
-    the global options typed after the verb are :func:`_global_args`'s."""
-    tokens: list[str] = []
-    for param in ctx.command.params:
-        name = param.name or ""
-        if name in skip or not getattr(param, "opts", None) or param.param_type_name != "option":
-            continue
-        if not typed(ctx, name) or (not param.expose_value
-                                    and name.lstrip("_") in (*GLOBALS, "verbose")):
-            continue
-        value = _value(ctx, param)
-        opts = list(param.opts)
-        if getattr(param, "is_flag", False):
-            secondary = list(getattr(param, "secondary_opts", []) or [])
-            if value:
-                tokens.append(opts[0])
-            elif secondary:
-                tokens.append(secondary[0])
-            continue
-        for item in value if isinstance(value, list | tuple) else [value]:
-            tokens += [opts[0], str(item)]
-    return tokens
-
-
-def typed(ctx: typer.Context, name: str) -> bool:
-    source = ctx.get_parameter_source(name)
-    return source is not None and source.name == "COMMANDLINE"
-
-
-def _global_args(ctx: typer.Context) -> list[str]:
-    """The global options typed before the noun, after it or after the verb (env ones are still
-    set for the next command), each once with the value that won (the one nearest the verb)."""
-    given: set[str] = set()
-    level: Any = ctx  # (a parent is a plain click context)
-    while level is not None:
-        for p in level.command.params:
-            key = (p.name or "").lstrip("_")
-            if key in GLOBALS and typed(level, p.name or ""):
-                given.add(key)
-        level = level.parent
-    options = context.runtime(ctx).options
-    tokens: list[str] = []
-    for key in GLOBALS:
-        value = getattr(options, key)
-        if key in given and value:
-            tokens += ["--sandbox"] if value is True else ["--" + key.replace("_", "-"), value]
-    return tokens
-
-
-def command_text(words: Sequence[str]) -> str:
-    return "instantly " + " ".join(shlex.quote(w) for w in words)
-
-
-def _ago(started: str) -> str:
+def ago(started: str) -> str:
     from datetime import UTC, datetime
 
     try:
@@ -401,7 +336,7 @@ def open_session(
     from instantly_cli.targets import read_targets
 
     here = _where_data(ctx)
-    globals_ = _global_args(ctx)
+    globals_ = global_args(ctx)
     rate, concurrency, yes, dry_run = opts.rate, opts.concurrency, opts.yes, opts.dry_run
     failures = opts.failures
     if opts.resume:
@@ -495,7 +430,7 @@ def _resume(ctx: typer.Context, command: str, args: list[str], *, verb: str, fmt
         fmt = str(p.get("fmt", fmt))
         context.runtime(ctx).fmt = fmt
     bulk.check_rate(rate, concurrency)
-    output.info(f"Resuming run {state.run_id}, started {_ago(state.started)}:\n"
+    output.info(f"Resuming run {state.run_id}, started {ago(state.started)}:\n"
                 f"  command: {command_text(state.argv)}\n"
                 f"  change:  {state.change}\n"
                 f"  targets left: {len(emails):,} of {len(state.targets):,}")

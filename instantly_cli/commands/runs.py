@@ -13,12 +13,13 @@ app = typer.Typer(help="Journals of bulk runs: list, show, forget.", no_args_is_
 
 
 def _row(run: Any) -> dict[str, Any]:
-    from instantly_cli.commands._bulk import _ago, command_text
+    from instantly_cli.commands._argv import command_text
+    from instantly_cli.commands._bulk import ago
 
     counts = run.counts()
     return {
         "run_id": run.run_id, "state": run.state, "command": run.command,
-        "started": run.started, "age": _ago(run.started).split(", ")[-1],
+        "started": run.started, "age": ago(run.started).split(", ")[-1],
         "targets": len(run.targets), "left": len(run.remaining()),
         "failed": counts.get("failed", 0), "counts": dict(counts), "change": run.change,
         "command_line": command_text(run.argv), "where": run.where,
@@ -59,7 +60,7 @@ def show(
 
     RUN is a run id from `instantly runs list`.
     """
-    from instantly_cli.commands._bulk import command_text
+    from instantly_cli.commands._argv import command_text
     from instantly_cli.services import journal
     from instantly_cli.settings import state_dir
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import signal
 import threading
 import time
 from collections import Counter
@@ -31,10 +30,10 @@ from instantly_cli.errors import (
     UsageError,
     redact,
 )
-from instantly_cli.interrupts import sigint_deferred
+from instantly_cli.interrupts import Shield, sigint_deferred
 from instantly_cli.ratelimit import MAX_CONCURRENCY, MAX_RATE, LatencyGauge, first_wave, workers_for
 
-__all__ = ["Outcome", "RunResult", "Shield", "Work", "batches", "bisect", "check_rate", "failed",
+__all__ = ["Outcome", "RunResult", "Work", "batches", "bisect", "check_rate", "failed",
            "halves", "run", "write_failures"]
 
 Advance = Callable[[int, int], None]
@@ -75,59 +74,6 @@ class Outcome:
 
 def failed(email: str, err: CliError) -> Outcome:
     return Outcome(email, FAILED, error=redact(err.message), code=err.code, status=err.status)
-
-
-class Shield:
-    """Owns Ctrl-C (SIGINT) from the start of a bulk run until its results are written.
-
-    While installed a press never raises by itself: the runner reads :attr:`presses` (first:
-    stop starting work; second: stop waiting), and once waiting has stopped every later press is
-    ignored, so the failure file and the summary are always written. :meth:`raising` lets one
-    press raise ``KeyboardInterrupt`` (to break out of a blocking wait such as job polling) and
-    ignores the rest. Only the main thread can own signals; elsewhere it does nothing.
-    """
-
-    def __init__(self) -> None:
-        self.presses = 0
-        self._raise = False
-        self._old: Any = None
-        self.installed = False
-
-    def install(self) -> Shield:
-        if threading.current_thread() is threading.main_thread() and not self.installed:
-            try:
-                self._old = signal.signal(signal.SIGINT, self._handle)
-                self.installed = True
-            except (ValueError, OSError):  # pragma: no cover - no signals here
-                pass
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.presses += 1
-        if self._raise:
-            self._raise = False
-            raise KeyboardInterrupt
-
-    def raising(self) -> _Raising:
-        return _Raising(self)
-
-    def release(self, *, exiting: bool = False) -> None:
-        """Give Ctrl-C back. ``exiting``: the process is ending because of Ctrl-C, so keep
-        ignoring it (a press during interpreter shutdown would print a traceback)."""
-        if self.installed:
-            self.installed = False
-            signal.signal(signal.SIGINT, signal.SIG_IGN if exiting else self._old)
-
-
-class _Raising:
-    def __init__(self, shield: Shield):
-        self.shield = shield
-
-    def __enter__(self) -> None:
-        self.shield._raise = self.shield.installed
-
-    def __exit__(self, *exc: object) -> None:
-        self.shield._raise = False
 
 
 @dataclass(repr=False, eq=False)

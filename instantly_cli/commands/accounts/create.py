@@ -9,6 +9,7 @@ import typer
 from instantly_cli import context, output
 from instantly_cli.columns import parse_fields
 from instantly_cli.commands import _bulk, handled
+from instantly_cli.commands._argv import command_text
 from instantly_cli.commands.accounts import _outcomes, app
 from instantly_cli.enums import CREATED, EXISTS, FAILED, PROVIDER, WOULD_CREATE
 from instantly_cli.errors import UsageError
@@ -179,7 +180,7 @@ def _tag_ids(ctx: typer.Context, labels: list[str]) -> dict[str, str]:
     for label in labels:
         if label.strip() not in index.by_id and not index.find_label(label):
             raise UsageError(f"No tag is labelled '{escape(label)}' (the tags column).",
-                             hint="Create it first: " + _bulk.command_text(
+                             hint="Create it first: " + command_text(
                                  ["tags", "create", label]) + ". Nothing was sent.")
         ids[label] = index.resolve(label)
     return ids

@@ -250,6 +250,8 @@ ACTIVITY_UPDATED = 36
 JOB_SUCCESS = "success"
 JOB_DONE = frozenset({JOB_SUCCESS, "failed", "cancelled"})
 JOB_FAILED = JOB_DONE - {JOB_SUCCESS}
+# POST /accounts/move answers {"status": "success"} (its only documented value).
+MOVE_SUCCESS = "success"
 
 
 # -- result words of bulk runs: what happened to one target ------------------------------------

@@ -8,7 +8,7 @@ put in an error message, and never kept in an outcome (so never in a failure fil
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,14 +32,13 @@ from instantly_cli.services.accounts.create_rows import (
     WARMUP,
     valid_columns,
 )
-from instantly_cli.services.bulk import Outcome, failed
+from instantly_cli.services.bulk import Outcome, Work, failed
 from instantly_cli.targets import escape, is_email
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
     from instantly_cli.schema import Account
 
-Work = Callable[[list[str]], list[Outcome]]
 
 @dataclass
 class Passwords:

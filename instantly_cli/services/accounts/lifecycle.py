@@ -17,6 +17,7 @@ from instantly_cli.enums import (
     FAILED,
     FIXED,
     GONE,
+    MOVE_SUCCESS,
     MOVED,
     UNCHANGED,
     WOULD_DELETE,
@@ -24,6 +25,7 @@ from instantly_cli.enums import (
     WOULD_MOVE,
 )
 from instantly_cli.errors import CliError, NetworkError, NotFoundError, UsageError
+from instantly_cli.services.accounts.summary import domain_of
 from instantly_cli.services.bulk import Outcome, Work, bisect
 
 if TYPE_CHECKING:
@@ -101,7 +103,7 @@ def delete_brief(emails: Sequence[str], accounts: Sequence[Mapping[str, Any]],
     """The lines a person reads before a delete (the domains hit, the status mix, every
     active account) and whether the answer must be the count: more than 10 accounts, or any
     active one."""
-    domains = Counter(e.rpartition("@")[2].lower() for e in emails)
+    domains = Counter(domain_of(e) for e in emails)
     lines = [f"  Domains: {_top(domains)}"]
     if accounts or missing:
         mix = Counter(ACCOUNT_STATUS.label(a.get("status")) or "no status" for a in accounts)
@@ -231,19 +233,18 @@ def move_work(
             if len(landed) == len(batch):
                 note = (f"the answer was lost ({lost.message.rstrip('.')}); "
                         "the accounts are in the destination now")
-                return {"status": "success"}, [note]
+                return {"status": MOVE_SUCCESS}, [note]
             if landed:
                 raise NetworkError(
                     f"{lost.message.rstrip('.')}; {len(landed)} of {len(batch)} accounts of the "
-                    "batch are in the destination already. Rerun the failure file to move the "
-                    "rest.",
+                    "batch are in the destination already; --resume moves the rest.",
                 ) from None
             return client.move_accounts(batch, source, destination), []
 
     def move(batch: list[str]) -> list[Outcome]:
         answer, warnings = send(batch)
         status = answer.get("status")
-        if status not in (None, "success"):
+        if status not in (None, MOVE_SUCCESS):
             return [
                 Outcome(
                     e,

@@ -3,7 +3,6 @@ an account already in the wanted state is unchanged."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from instantly_cli.enums import (
@@ -18,14 +17,12 @@ from instantly_cli.enums import (
     WOULD_RESUME,
 )
 from instantly_cli.errors import CliError, NotFoundError
-from instantly_cli.services.bulk import Outcome, failed
+from instantly_cli.services.bulk import Outcome, Work, failed
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
 
 BATCH = 100
-
-Work = Callable[[list[str]], list[Outcome]]
 
 
 def _status_name(code: object) -> str:

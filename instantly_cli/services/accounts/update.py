@@ -4,7 +4,7 @@ and the warmup merge; the per-account work for the bulk engine."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from instantly_cli import fields
@@ -16,13 +16,12 @@ from instantly_cli.enums import (
 )
 from instantly_cli.errors import CliError
 from instantly_cli.fields import get_path
-from instantly_cli.services.bulk import Outcome
+from instantly_cli.services.bulk import Outcome, Work
 
 if TYPE_CHECKING:
     from instantly_cli.client import InstantlyClient
 
 
-Work = Callable[[list[str]], list[Outcome]]
 
 
 def build_change(

@@ -249,19 +249,19 @@ class Session:
                             sandbox=context.settings(self.ctx).sandbox)
 
     def finish(self, result: RunResult, *, order: Sequence[str],
-               show: Callable[[], None] | None = None, emit: bool = True) -> int:
+               show: Callable[[], None] | None = None) -> int:
         """The summary and the retry line first (they must survive a broken stdout), then the
         per-target results (or what ``show`` prints instead); the exit code. A stdout that
         fails never loses the accounting: a closed pipe keeps the code, any other write error
         makes it at least 1."""
         try:
-            return self._finish(result, order, show, emit)
+            return self._finish(result, order, show)
         finally:
             result.release()
             self.shield.release()
 
-    def _finish(self, result: RunResult, order: Sequence[str], show: Callable[[], None] | None,
-                emit: bool) -> int:
+    def _finish(self, result: RunResult, order: Sequence[str], show: Callable[[], None] | None
+                ) -> int:
         outcomes = result.outcomes
         code = result.exit_code()
         if self.failures is not None:
@@ -300,7 +300,7 @@ class Session:
         elif self.journal is not None and bad:
             output.info(f"The failures are final (retrying cannot help); `instantly runs show "
                         f"{self.journal.run_id}` lists them.")
-        if show is None and emit and self.fmt in ("json", "jsonl", "tsv", "csv"):
+        if show is None and self.fmt in ("json", "jsonl", "tsv", "csv"):
             def show() -> None:
                 output.emit_outcomes([o.to_json() for o in outcomes], self.fmt)
         if show is not None:

@@ -1,7 +1,7 @@
 """Per-target results of the lifecycle bulk commands, with ``--fields``.
 
-``Session.finish`` writes the summary and the retry line (with ``emit=False``); this writes the
-results afterwards, in the chosen format, keeping only ``--fields`` when given.
+What ``Session.finish`` shows (``show=``) after the summary and the retry line: the results in
+the chosen format, keeping only ``--fields`` when given.
 """
 
 from __future__ import annotations
@@ -25,14 +25,10 @@ def emit(
     """JSON/JSONL: the outcome objects; TSV/CSV: ``columns``; a table shows ``table_rows`` (or
     nothing: the summary on stderr says it all)."""
     rows = [o.to_json() for o in result.outcomes]
-    try:
-        if fmt == "json":
-            output.emit_json([pick(r, fields) if fields else r for r in rows])
-        elif fmt == "table":
-            if table_rows is not None:
-                output.emit_records([list(table_rows)], fmt, columns, fields=fields)
-        else:
-            output.emit_records([rows], fmt, columns, fields=fields)
-    except BrokenPipeError:
-        # The reader left (`| head`): the accounting on stderr stands, and so does the code.
-        output.silence_broken_pipe()
+    if fmt == "json":
+        output.emit_json([pick(r, fields) if fields else r for r in rows])
+    elif fmt == "table":
+        if table_rows is not None:
+            output.emit_records([list(table_rows)], fmt, columns, fields=fields)
+    else:
+        output.emit_records([rows], fmt, columns, fields=fields)

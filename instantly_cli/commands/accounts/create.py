@@ -147,9 +147,8 @@ def create(
             result = session.run([[b["email"]] for b in built.bodies], work, client=client,
                                  respell=False, label="Checking" if dry_run else "Creating")
         order = (WOULD_CREATE, EXISTS) if dry_run else (CREATED, EXISTS, FAILED)
-        code = session.finish(result, order=order, emit=False)
-    _outcomes.emit(result, fmt, field_list)
-    return code
+        return session.finish(result, order=order,
+                              show=lambda: _outcomes.emit(result, fmt, field_list))
 
 
 def _check(targets: list[str], from_file: Path | None, *, email: str | None,

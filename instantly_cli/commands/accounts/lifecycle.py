@@ -130,16 +130,15 @@ def _command(delete: bool) -> Callable[..., int]:
             result = session.run([[e] for e in session.emails], work, client=client,
                                  label="Checking" if dry_run else ("Deleting" if delete
                                                                    else "Fixing"))
-            code = session.finish(result, order=order, emit=False)
-        if delete:
-            found = [o.account for o in result.outcomes if o.account is not None]
-            columns = (views.account_columns(fmt, False) if fmt == "table"
-                       else OUTCOME_COLUMNS)
-            _outcomes.emit(result, fmt, field_list, columns, table_rows=found)
-        else:
+            if delete:
+                found = [o.account for o in result.outcomes if o.account is not None]
+                columns = (views.account_columns(fmt, False) if fmt == "table"
+                           else OUTCOME_COLUMNS)
+                return session.finish(result, order=order, show=lambda: _outcomes.emit(
+                    result, fmt, field_list, columns, table_rows=found))
             rows = [o.to_json() for o in result.outcomes]
-            _outcomes.emit(result, fmt, field_list, views.STATUS_CHANGE_COLUMNS, table_rows=rows)
-        return code
+            return session.finish(result, order=order, show=lambda: _outcomes.emit(
+                result, fmt, field_list, views.STATUS_CHANGE_COLUMNS, table_rows=rows))
 
     command.__doc__ = """Delete accounts for good.
 
@@ -245,8 +244,7 @@ def move(
                                    in_destination=_lookup_in(ctx, stack, session.rate, dest))
         result = session.run(batches(session.emails, lifecycle.MOVE_BATCH), work, client=client,
                              label="Moving")
-        code = session.finish(result, order=(WOULD_MOVE,) if dry_run else (MOVED, UNCHANGED,
-                                                                            FAILED), emit=False)
-    _outcomes.emit(result, fmt, field_list)
-    return code
+        return session.finish(result, order=(WOULD_MOVE,) if dry_run else (MOVED, UNCHANGED,
+                                                                            FAILED),
+                              show=lambda: _outcomes.emit(result, fmt, field_list))
 

@@ -277,3 +277,21 @@ def test_create_from_a_relative_path_resumes_from_another_folder(
     resumed = cli(shlex.split(resume_line(first.stderr))[1:])
     assert resumed.exit_code == 0, resumed.stderr
     assert store.get_account("r1@newbox.io") and store.get_account("r2@newbox.io")
+
+
+def test_resume_without_a_run_id_takes_this_workspaces_run(
+    cli, sandbox: SandboxApp, store: Store, state: Path, runtime: Runtime
+) -> None:
+    # A newer unfinished run in another workspace does not stand in the way.
+    mine = north(store, 2)
+    outage(runtime, sandbox, "PATCH", {mine[1]})
+    assert cli(["--workspace", "Client North", "accounts", "update", *mine,
+                "--daily-limit", "21", "--yes"]).exit_code == 1
+    other = emails(store, 2)
+    outage(runtime, sandbox, "PATCH", {other[1]})
+    assert cli(["accounts", "update", *other, "--daily-limit", "22", "--yes"]).exit_code == 1
+    lift(runtime, sandbox)
+    done = cli(["--workspace", "Client North", "accounts", "update", "--resume", "--yes"])
+    assert done.exit_code == 0, done.stderr
+    assert north_limits(store, mine) == [21, 21]
+    assert [(store.get_account(e) or {})["daily_limit"] for e in other][1] != 22

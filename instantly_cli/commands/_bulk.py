@@ -413,7 +413,7 @@ def _resume(ctx: typer.Context, command: str, args: list[str], *, verb: str, fmt
                          hint="Give only --rate, --concurrency, --max-wait, -o or --yes with "
                          "--resume; "
                          "start a new run for a different change.")
-    state = journal.load(state_dir(), args[0] if args else None, command)
+    state = journal.load(state_dir(), args[0] if args else None, command, here)
     if any(state.where.get(k) != here.get(k) for k in journal.WHERE_KEYS):
         place = "the sandbox" if state.where.get("sandbox") else state.where.get("base_url")
         raise UsageError(

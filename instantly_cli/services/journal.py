@@ -199,8 +199,10 @@ def find(state: Path, run_id: str) -> RunState:
     return run
 
 
-def load(state: Path, run_id: str | None, command: str) -> RunState:
-    """The run to resume: ``run_id``, or the newest unfinished run of ``command``."""
+def load(state: Path, run_id: str | None, command: str,
+         where: Mapping[str, Any] | None = None) -> RunState:
+    """The run to resume: ``run_id``, or the newest unfinished run of ``command``, preferring
+    one that acted on ``where`` (the caller refuses a run of another place, naming it)."""
     if run_id is None:
         candidates = [r for r in runs(state, command) if r.remaining()]
         if not candidates:
@@ -208,7 +210,9 @@ def load(state: Path, run_id: str | None, command: str) -> RunState:
                 f"No unfinished run of `instantly {command}` to resume.",
                 hint="`instantly runs list` shows the runs and what each has left.",
             )
-        return candidates[0]
+        here = [r for r in candidates if where is not None
+                and all(r.where.get(k) == where.get(k) for k in WHERE_KEYS)]
+        return (here or candidates)[0]
     run = find(state, run_id)
     if run.command != command:
         raise UsageError(

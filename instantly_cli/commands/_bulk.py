@@ -433,7 +433,8 @@ def _resume(ctx: typer.Context, command: str, args: list[str], *, verb: str, fmt
     output.info(f"Resuming run {state.run_id}, started {ago(state.started)}:\n"
                 f"  command: {command_text(state.argv)}\n"
                 f"  change:  {state.change}\n"
-                f"  targets left: {len(emails):,} of {len(state.targets):,}")
+                f"  targets left: {len(emails):,} of {len(state.targets):,}\n"
+                f"  rate:    {rate:g} requests/s, at most {concurrency} at once")
     stale = journal.conflicts(state_dir(), state, emails)
     if stale and not force:
         newer, hit = stale[0]

@@ -31,9 +31,9 @@ from urllib.parse import unquote
 import pytest
 
 from instantly_cli.sandbox.app import SandboxApp
-from instantly_cli.sandbox.server import SandboxServer
 from instantly_cli.sandbox.store import AccountQuery, Store
 from tests.children import user_env
+from tests.test_bulk_kill import GatedServer as KillGatedServer
 from tests.waiting import Lines, wait_until
 
 KEY = "cases-key-5Tg4Rf3Ed2"
@@ -50,53 +50,34 @@ class Arrival:
     at: float  # time.monotonic() when the request reached the server
 
 
-class GatedServer(SandboxServer):
-    """A sandbox server that logs every request as it arrives and, once armed with
-    :meth:`hold_after`, holds the matching requests after the first ``n`` until released: a run
-    is interrupted while the server holds one of its writes, so where it stops is known."""
+class GatedServer(KillGatedServer):
+    """The kill test's gated server, re-armed for each run (:meth:`hold_after`), that also logs
+    every request as it arrives: a run is interrupted while the server holds one of its writes,
+    so where it stops is known, and the log shows how the resumed run was paced."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.gate.set()  # nothing is held until a run arms it
         self.log: list[Arrival] = []
-        self._gate = threading.Event()
-        self._gate.set()
-        self._method = ""
-        self._allowed = 0
-        self._matched = 0
         self._log_lock = threading.Lock()
 
     def _handle(self, handler: Any) -> None:
         with self._log_lock:
             self.log.append(Arrival(handler.command, unquote(handler.path), time.monotonic()))
-            hold = handler.command == self._method and not self._gate.is_set()
-            if hold:
-                self._matched += 1
-                hold = self._matched > self._allowed
-        if hold:
-            self._gate.wait(60)
         super()._handle(handler)
 
     def hold_after(self, method: str, n: int) -> None:
         """Let the next ``n`` ``method`` requests through, then hold the others."""
-        with self._log_lock:
-            self._method, self._allowed, self._matched = method, n, 0
-            self._gate.clear()
-
-    def release(self) -> None:
-        self._gate.set()
+        with self._gate_lock:
+            self.is_write, self.allowed, self._writes = lambda m, p: m == method, n, 0
+            self.gate.clear()
 
     def holding(self) -> bool:
-        with self._log_lock:
-            return not self._gate.is_set() and self._matched > self._allowed
+        return not self.gate.is_set() and self.held()
 
     def arrived(self, method: str, fragment: str = "") -> list[Arrival]:
         with self._log_lock:
             return [a for a in self.log if a.method == method and fragment in a.path]
-
-    def drained(self) -> bool:
-        with self._log_lock:
-            arrived = len(self.log)
-        return self.stats["total"] >= arrived
 
 
 @pytest.fixture
@@ -114,7 +95,7 @@ def server(store: Store) -> Iterator[GatedServer]:
     srv = GatedServer(SandboxApp(store, api_key=KEY), request_timeout=600)
     srv.start()
     yield srv
-    srv.release()
+    srv.gate.set()
     wait_until(srv.drained, "the server to answer every request")
     assert srv.stop()
 
@@ -158,7 +139,7 @@ def interrupted(server: GatedServer, args: list[str], targets: list[str], env: d
     assert proc.poll() is None, err.text()
     proc.send_signal(signal.SIGINT)
     err.wait_for("Interrupted: waiting for 1 in-flight")
-    server.release()  # the request in flight lands; the run stops there
+    server.gate.set()  # the request in flight lands; the run stops there
     proc.wait(60)
     text = err.text()
     assert proc.returncode == 130, text
